@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/** pki: entry point. Command modules are light; each handler loads what it needs. */
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { readFileSync } from "node:fs";
+import * as init from "./init.js";
+import * as newCert from "./new-cert.js";
+import * as sign from "./sign.js";
+import * as exportCmd from "./export.js";
+import * as list from "./list.js";
+import * as status from "./status.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+
+function fail(msg: string, code = 1): never {
+  process.stderr.write(`pki: ${msg.split("\n")[0]}\n`);
+  process.exit(code);
+}
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName("pki")
+  .usage("$0 <command> [options]\n\nA certificate-authority toolkit: a CA, keys, CSRs and certificates in an encrypted depot.")
+  .option("depot", { type: "string", global: true, describe: "depot directory (default $PKI_DEPOT or ./.pki)" })
+  .command(init as any)
+  .command(newCert as any)
+  .command(sign as any)
+  .command(exportCmd as any)
+  .command(list as any)
+  .command(status as any)
+  .demandCommand(1, "name a command: see 'pki --help'")
+  .strict()
+  .version(pkg.version)
+  .help()
+  .wrap(Math.min(100, process.stdout.columns || 100))
+  .fail((msg, err) => {
+    if (err) throw err;
+    fail(`${msg} (see 'pki --help')`, 2);
+  });
+
+try {
+  await cli.parseAsync();
+} catch (e) {
+  if (process.env.PKI_DEBUG) console.error(e);
+  const code = (e as { exitCode?: number }).exitCode ?? (e && (e as Error).name === "UsageError" ? 2 : 1);
+  fail((e as Error)?.message ?? String(e), code);
+}

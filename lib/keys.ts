@@ -1,0 +1,98 @@
+/** Key pairs: generation, algorithm parameters, PKCS#8 import/export (node's webcrypto). */
+import { createPrivateKey, createPublicKey, webcrypto } from "node:crypto";
+import { InputError } from "./validate.js";
+
+export const subtle = webcrypto.subtle as SubtleCrypto;
+export type KeyType = "ecdsa" | "rsa" | "ed25519";
+export interface KeySpec { type: KeyType; curve?: "P-256" | "P-384"; bits?: 2048 | 3072 | 4096 }
+
+/** Default key: ECDSA P-256 — small, fast, accepted by curl, openssl, Java 8+ and Node. */
+export const DEFAULT_KEY: KeySpec = { type: "ecdsa", curve: "P-256" };
+
+export function checkKeySpec(type = "ecdsa", curve?: string, bits?: number | string): KeySpec {
+  switch (type) {
+    case "ecdsa": case "ec": {
+      const c = (curve ?? "P-256").toUpperCase();
+      if (c !== "P-256" && c !== "P-384") throw new InputError(`unsupported curve "${curve}": use P-256 or P-384`);
+      return { type: "ecdsa", curve: c };
+    }
+    case "rsa": {
+      const b = Number(bits ?? 2048);
+      if (b !== 2048 && b !== 3072 && b !== 4096) throw new InputError(`unsupported RSA key size "${bits}": use 2048, 3072 or 4096`);
+      return { type: "rsa", bits: b };
+    }
+    case "ed25519": return { type: "ed25519" };
+    default: throw new InputError(`unknown key type "${type}": use ecdsa, rsa or ed25519`);
+  }
+}
+
+/** The webcrypto algorithm to generate/import a key and to sign with it. */
+export function keyAlgorithm(spec: KeySpec): { gen: any; sign: any } {
+  switch (spec.type) {
+    case "ecdsa": {
+      const curve = spec.curve ?? "P-256";
+      const hash = curve === "P-384" ? "SHA-384" : "SHA-256";
+      return { gen: { name: "ECDSA", namedCurve: curve }, sign: { name: "ECDSA", hash } };
+    }
+    case "rsa":
+      return {
+        gen: { name: "RSASSA-PKCS1-v1_5", modulusLength: spec.bits ?? 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+        sign: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+      };
+    case "ed25519":
+      return { gen: { name: "Ed25519" }, sign: { name: "Ed25519" } };
+  }
+}
+
+export interface KeyPair { spec: KeySpec; privateKey: CryptoKey; publicKey: CryptoKey }
+
+/** A fresh key pair (runs on the libuv pool, so many may be generated in parallel). */
+export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY): Promise<KeyPair> {
+  const { gen } = keyAlgorithm(spec);
+  const kp = (await subtle.generateKey(gen, true, ["sign", "verify"])) as CryptoKeyPair;
+  return { spec, privateKey: kp.privateKey, publicKey: kp.publicKey };
+}
+
+/** The key spec of a PKCS#8 DER private key. */
+export function specOfPkcs8(der: Uint8Array): KeySpec {
+  const k = createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+  return specOfKeyObject(k);
+}
+
+function specOfKeyObject(k: ReturnType<typeof createPrivateKey>): KeySpec {
+  const d = k.asymmetricKeyDetails ?? {};
+  switch (k.asymmetricKeyType) {
+    case "ec": {
+      const curve = ({ prime256v1: "P-256", secp384r1: "P-384" } as Record<string, "P-256" | "P-384">)[d.namedCurve ?? ""];
+      if (!curve) throw new Error(`unsupported EC curve ${d.namedCurve}`);
+      return { type: "ecdsa", curve };
+    }
+    case "rsa": return { type: "rsa", bits: d.modulusLength as 2048 };
+    case "ed25519": return { type: "ed25519" };
+    default: throw new Error(`unsupported key type ${k.asymmetricKeyType}`);
+  }
+}
+
+/** Imports an unencrypted PKCS#8 DER key as a signing key pair. */
+export async function importPkcs8(der: Uint8Array): Promise<KeyPair> {
+  const spec = specOfPkcs8(der);
+  const { gen } = keyAlgorithm(spec);
+  const privateKey = await subtle.importKey("pkcs8", Buffer.from(der), gen, true, ["sign"]);
+  const spki = createPublicKey(createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" })).export({ format: "der", type: "spki" });
+  const publicKey = await subtle.importKey("spki", spki, gen, true, ["verify"]);
+  return { spec, privateKey, publicKey };
+}
+
+export async function exportPkcs8(key: CryptoKey): Promise<Buffer> {
+  return Buffer.from(await subtle.exportKey("pkcs8", key));
+}
+
+export function describeKey(spec: KeySpec): string {
+  return spec.type === "ecdsa" ? `ECDSA ${spec.curve}` : spec.type === "rsa" ? `RSA ${spec.bits}` : "Ed25519";
+}
+
+/** The key spec of a SubjectPublicKeyInfo DER. */
+export async function specOfSpki(spki: ArrayBuffer | Uint8Array): Promise<KeySpec> {
+  const k = createPublicKey({ key: Buffer.from(spki as ArrayBuffer), format: "der", type: "spki" });
+  return specOfKeyObject(k as unknown as ReturnType<typeof createPrivateKey>);
+}
