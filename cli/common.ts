@@ -1,5 +1,5 @@
 /** Shared CLI plumbing: global options, passphrase sources, errors, output. */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import type { Argv } from "yargs";
 
 export class UsageError extends Error {}
@@ -37,9 +37,7 @@ export async function getPassphrase(a: PassArgs, purpose: string, opts: { confir
     warned = true;
     p = String(a.passphrase);
   } else if (a.passphraseFile !== undefined) {
-    let text: string;
-    try { text = readFileSync(a.passphraseFile, "utf8"); } catch (e) { throw new UsageError(`cannot read --passphrase-file ${a.passphraseFile}: ${(e as NodeJS.ErrnoException).code}`); }
-    p = text.split(/\r?\n/)[0];
+    p = readInputFile(a.passphraseFile, "--passphrase-file").split(/\r?\n/)[0];
   } else if (process.env.PKI_PASSPHRASE !== undefined) {
     p = process.env.PKI_PASSPHRASE;
   } else if (opts.optional) {
@@ -73,4 +71,17 @@ export async function openDepot(flag?: string) {
 export function withOptions<T>(y: Argv<T>, ...groups: Record<string, object>[]): Argv<T> {
   for (const g of groups) y = y.options(g as never) as Argv<T>;
   return y;
+}
+
+/** Most a config, spec or passphrase file may hold. */
+export const MAX_INPUT_FILE = 1 << 20;
+
+/** Reads a user-supplied input file (config, spec): refuses a missing, unreadable or over-1 MB file with one line. */
+export function readInputFile(path: string, what = "file"): string {
+  let size: number;
+  try { size = statSync(path).size; } catch (e) { throw new UsageError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code}`); }
+  if (size > MAX_INPUT_FILE) throw new UsageError(`${what} ${path} is larger than 1 MB`);
+  const text = readFileSync(path, "utf8");
+  if (text.includes("\0")) throw new UsageError(`${what} ${path} is binary, not text`);
+  return text;
 }

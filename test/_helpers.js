@@ -1,0 +1,97 @@
+// Shared test helpers: run the compiled CLI and real peers (openssl, curl, tar) as a user would.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import https from "node:https";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const PKI = join(ROOT, "dist", "cli", "pki.js");
+export const PASS = "correct horse battery staple";
+
+/** Runs a program; never throws on a non-zero exit. stdout is a Buffer. */
+export function run(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { encoding: "buffer", maxBuffer: 64 << 20, timeout: opts.timeout ?? 120_000, ...opts }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, signal: err?.signal ?? null, stdout, stderr: stderr.toString(), out: stdout.toString() });
+    });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin?.end();
+  });
+}
+
+/** Runs `pki ARGS` with the depot in `dir` (PKI_DEPOT), no passphrase in the environment unless given. */
+export function pki(dir, args, opts = {}) {
+  const env = { ...process.env, PKI_DEPOT: join(dir, ".pki"), ...(opts.env ?? {}) };
+  delete env.PKI_PASSPHRASE;
+  if (opts.env?.PKI_PASSPHRASE) env.PKI_PASSPHRASE = opts.env.PKI_PASSPHRASE;
+  return run(process.execPath, [PKI, ...args], { cwd: dir, ...opts, env });
+}
+
+/** Like pki(), but fails the test with the CLI's stderr when it exits non-zero. */
+export async function pkiOk(t, dir, args, opts) {
+  const r = await pki(dir, args, opts);
+  if (r.code !== 0) t.fail(`pki ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r;
+}
+
+export function tempDir(t, prefix = "pki-test-") {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** Extracts a tar (Buffer) into `dir` with the real GNU tar; returns the `tar tvf` listing. */
+export async function untar(t, dir, tarBuf) {
+  const list = await run("tar", ["tvf", "-"], { input: tarBuf });
+  t.is(list.code, 0, list.stderr);
+  const x = await run("tar", ["xf", "-", "-C", dir], { input: tarBuf });
+  t.is(x.code, 0, x.stderr);
+  return list.out;
+}
+
+export const openssl = (args, opts) => run("openssl", args, opts);
+export const curl = (args, opts) => run("curl", ["-sS", "--max-time", "20", ...args], opts);
+
+/** Every file under `dir`: relative path → sha256 and mode. For "nothing changed" assertions. */
+export function snapshot(dir) {
+  const out = {};
+  const walk = (d) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      const st = statSync(p);
+      if (st.isDirectory()) { out[relative(dir, p) + "/"] = (st.mode & 0o777).toString(8); walk(p); }
+      else out[relative(dir, p)] = `${(st.mode & 0o777).toString(8)} ${createHash("sha256").update(readFileSync(p)).digest("hex")}`;
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** A depot in a fresh temp dir with a CA; returns the dir. */
+export async function newDepot(t, initArgs = []) {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "pass"), PASS + "\n");
+  await pkiOk(t, dir, ["init", "--passphrase-file", "pass", ...initArgs]);
+  return dir;
+}
+
+/** new-cert + sign NAME with the test passphrase. */
+export async function issue(t, dir, name, newCertArgs = [], signArgs = []) {
+  await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", ...newCertArgs, name]);
+  await pkiOk(t, dir, ["sign", "--passphrase-file", "pass", ...signArgs, name]);
+}
+
+/** An HTTPS server on 127.0.0.1:0 answering GET /v1/versions; with `ca` it requires client certs. */
+export async function versionsServer(t, { cert, key, ca, passphrase }) {
+  const server = https.createServer({ cert, key, passphrase, ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}) }, (req, res) => {
+    if (req.url === "/v1/versions") { res.writeHead(200, { "content-type": "application/json" }); res.end('["v1"]'); }
+    else { res.writeHead(404); res.end(); }
+  });
+  server.on("tlsClientError", () => {});
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  t.teardown(() => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }));
+  return server.address().port;
+}
