@@ -17,6 +17,7 @@ import {
 import { EncryptedData as EncryptedOctets } from "@peculiar/asn1-pkcs8";
 import { FriendlyName, id_pkcs9_at_friendlyName, id_pkcs9_at_localKeyId } from "@peculiar/asn1-pkcs9";
 import { DigestInfo, id_sha1, id_sha256 } from "@peculiar/asn1-rsa";
+import { pbes2Encrypt } from "./pkcs8.js";
 
 export interface Pkcs12Options {
   keyPkcs8Der: Uint8Array;
@@ -27,34 +28,14 @@ export interface Pkcs12Options {
   iterations?: number;
 }
 
-const id_PBES2 = "1.2.840.113549.1.5.13"; // RFC 8018 A.4
-const id_PBKDF2 = "1.2.840.113549.1.5.12"; // RFC 8018 A.2
-const id_hmacWithSHA256 = "1.2.840.113549.2.9"; // RFC 8018 B.1.2
-const id_aes256_CBC = "2.16.840.1.101.3.4.1.42"; // RFC 8018 B.2.5
-
-// Parameter structures no installed @peculiar package models, hand-declared from the specs.
+// Parameter structures no installed @peculiar package models, hand-declared from the specs
+// (the PBES2 ones live in ./pkcs8.js).
 
 /** RFC 7292 appendix C: pkcs-12PbeParams ::= SEQUENCE { salt OCTET STRING, iterations INTEGER } */
 class Pkcs12PbeParams {
   @AsnProp({ type: AsnPropTypes.OctetString }) salt = new ArrayBuffer(0);
   @AsnProp({ type: AsnPropTypes.Integer }) iterations = 0;
   constructor(p: Partial<Pkcs12PbeParams> = {}) { Object.assign(this, p); }
-}
-
-/** RFC 8018 A.2: PBKDF2-params (salt as the `specified` OCTET STRING, prf given explicitly). */
-class Pbkdf2Params {
-  @AsnProp({ type: AsnPropTypes.OctetString }) salt = new ArrayBuffer(0);
-  @AsnProp({ type: AsnPropTypes.Integer }) iterationCount = 0;
-  @AsnProp({ type: AsnPropTypes.Integer, optional: true }) keyLength?: number;
-  @AsnProp({ type: AlgorithmIdentifier }) prf = new AlgorithmIdentifier();
-  constructor(p: Partial<Pbkdf2Params> = {}) { Object.assign(this, p); }
-}
-
-/** RFC 8018 A.4: PBES2-params ::= SEQUENCE { keyDerivationFunc, encryptionScheme } */
-class Pbes2Params {
-  @AsnProp({ type: AlgorithmIdentifier }) keyDerivationFunc = new AlgorithmIdentifier();
-  @AsnProp({ type: AlgorithmIdentifier }) encryptionScheme = new AlgorithmIdentifier();
-  constructor(p: Partial<Pbes2Params> = {}) { Object.assign(this, p); }
 }
 
 /** RFC 5652 section 8: EncryptedData ::= SEQUENCE { version CMSVersion, encryptedContentInfo } */
@@ -107,15 +88,7 @@ function pbeEncrypt(plain: Uint8Array, password: string, legacy: boolean, iterat
       data: Buffer.concat([c.update(plain), c.final()]),
     };
   }
-  const iv = randomBytes(16);
-  const key = pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, 32, "sha256");
-  const c = createCipheriv("aes-256-cbc", key, iv);
-  const kdf = new Pbkdf2Params({ salt: ab(salt), iterationCount: iterations, prf: algId(id_hmacWithSHA256, null) });
-  const params = new Pbes2Params({
-    keyDerivationFunc: algId(id_PBKDF2, der(kdf)),
-    encryptionScheme: algId(id_aes256_CBC, der(new OctetString(ab(iv)))),
-  });
-  return { alg: algId(id_PBES2, der(params)), data: Buffer.concat([c.update(plain), c.final()]) };
+  return pbes2Encrypt(plain, pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, 32, "sha256"), salt, iterations);
 }
 
 function attr(attrId: string, value: ArrayBuffer): PKCS12Attribute {

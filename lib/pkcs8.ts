@@ -66,18 +66,16 @@ export function deriveKey(passphrase: string, salt: Uint8Array, iterations: numb
   return p;
 }
 
-export interface EncryptOptions { salt: Uint8Array; iterations?: number }
-
-/** Encrypts PKCS#8 DER into EncryptedPrivateKeyInfo PEM (fresh IV per key). */
-export async function encryptPkcs8(der: Uint8Array, passphrase: string, opts: EncryptOptions): Promise<string> {
-  if (!passphrase) throw new Error("an empty passphrase cannot protect a key");
-  const iterations = opts.iterations ?? DEFAULT_ITERATIONS;
-  const key = await deriveKey(passphrase, opts.salt, iterations);
+/**
+ * PBES2 encryption (RFC 8018) with an already derived AES-256 key: AES-256-CBC under a fresh IV,
+ * described as PBKDF2-HMAC-SHA256 over `salt` and `iterations`. Returns the AlgorithmIdentifier
+ * and ciphertext (used for depot keys and for PKCS#12 bags).
+ */
+export function pbes2Encrypt(plain: Uint8Array, key: Buffer, salt: Uint8Array, iterations: number): { alg: AlgorithmIdentifier; data: Buffer } {
   const iv = randomBytes(16);
   const c = createCipheriv("aes-256-cbc", key, iv);
-  const enc = Buffer.concat([c.update(der), c.final()]);
   const kdf = new PBKDF2Params({
-    salt: new Uint8Array(opts.salt).buffer,
+    salt: new Uint8Array(salt).buffer,
     iterationCount: iterations,
     prf: new AlgorithmIdentifier({ algorithm: OID.hmacWithSHA256, parameters: null }),
   });
@@ -85,9 +83,23 @@ export async function encryptPkcs8(der: Uint8Array, passphrase: string, opts: En
     keyDerivationFunc: new AlgorithmIdentifier({ algorithm: OID.pbkdf2, parameters: AsnSerializer.serialize(kdf) }),
     encryptionScheme: new AlgorithmIdentifier({ algorithm: OID.aes256cbc, parameters: AsnSerializer.serialize(new OctetString(iv)) }),
   });
+  return {
+    alg: new AlgorithmIdentifier({ algorithm: OID.pbes2, parameters: AsnSerializer.serialize(params) }),
+    data: Buffer.concat([c.update(plain), c.final()]),
+  };
+}
+
+export interface EncryptOptions { salt: Uint8Array; iterations?: number }
+
+/** Encrypts PKCS#8 DER into EncryptedPrivateKeyInfo PEM (fresh IV per key). */
+export async function encryptPkcs8(der: Uint8Array, passphrase: string, opts: EncryptOptions): Promise<string> {
+  if (!passphrase) throw new Error("an empty passphrase cannot protect a key");
+  const iterations = opts.iterations ?? DEFAULT_ITERATIONS;
+  const key = await deriveKey(passphrase, opts.salt, iterations);
+  const { alg, data } = pbes2Encrypt(der, key, opts.salt, iterations);
   const info = new EncryptedPrivateKeyInfo({
-    encryptionAlgorithm: new AlgorithmIdentifier({ algorithm: OID.pbes2, parameters: AsnSerializer.serialize(params) }),
-    encryptedData: new OctetString(enc),
+    encryptionAlgorithm: alg,
+    encryptedData: new OctetString(data),
   });
   return toPem("ENCRYPTED PRIVATE KEY", new Uint8Array(AsnSerializer.serialize(info)));
 }
