@@ -1,0 +1,44 @@
+/** Certificate revocation lists: CRL v2 with cRLNumber, AKI and per-entry reason codes (RFC 5280 §5). */
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
+import { x509 } from "./x509.js";
+import { KeyPair, keyAlgorithm } from "./keys.js";
+import { InputError } from "./validate.js";
+import { toPem } from "./pem.js";
+
+export type RevocationReason = "unspecified" | "keyCompromise" | "cACompromise" | "affiliationChanged" | "superseded" | "cessationOfOperation" | "certificateHold" | "privilegeWithdrawn" | "aACompromise";
+export const REASONS: RevocationReason[] = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise"];
+export interface RevokedCert { serial: string /* hex */; date: Date; reason?: RevocationReason }
+
+export function checkReason(r: string): RevocationReason {
+  if (!(REASONS as string[]).includes(r)) throw new InputError(`unknown revocation reason "${r}": use one of ${REASONS.join(", ")}`);
+  return r as RevocationReason;
+}
+
+/** A CRL v2 signed by the issuer: cRLNumber and authorityKeyIdentifier extensions, one entry per revoked serial. */
+export async function createCrl(o: { issuerCert: x509.X509Certificate; issuerKeys: KeyPair; revoked: RevokedCert[]; crlNumber: number; thisUpdate?: Date; nextUpdate: Date }): Promise<x509.X509Crl> {
+  const thisUpdate = o.thisUpdate ?? new Date();
+  if (o.nextUpdate <= thisUpdate) throw new InputError("the CRL's nextUpdate must be after thisUpdate");
+  return x509.X509CrlGenerator.create({
+    issuer: o.issuerCert.subjectName,
+    thisUpdate,
+    nextUpdate: o.nextUpdate,
+    signingAlgorithm: keyAlgorithm(o.issuerKeys.spec).sign,
+    signingKey: o.issuerKeys.privateKey,
+    extensions: [
+      new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(o.crlNumber))),
+      await x509.AuthorityKeyIdentifierExtension.create(o.issuerCert),
+    ],
+    entries: o.revoked.map((r) => ({
+      serialNumber: r.serial,
+      revocationDate: r.date,
+      // RFC 5280 §5.3.1: omit the reason code rather than write "unspecified".
+      reason: r.reason && r.reason !== "unspecified" ? x509.X509CrlReason[r.reason] : undefined,
+    })),
+  });
+}
+
+/** PEM with the label OpenSSL, curl and node expect ("X509 CRL"; @peculiar writes "CRL"). */
+export function crlToPem(crl: x509.X509Crl): string {
+  return toPem("X509 CRL", new Uint8Array(crl.rawData));
+}
