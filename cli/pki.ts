@@ -13,7 +13,7 @@ import * as status from "./status.js";
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
 
 function fail(msg: string, code = 1): never {
-  process.stderr.write(`pki: ${msg.split("\n")[0]}\n`);
+  process.stderr.write(`pki: ${msg.trim().replace(/\s*\n\s*/g, " ")}\n`);
   process.exit(code);
 }
 
