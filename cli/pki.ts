@@ -9,6 +9,7 @@ import * as sign from "./sign.js";
 import * as exportCmd from "./export.js";
 import * as list from "./list.js";
 import * as status from "./status.js";
+import * as fixtures from "./fixtures.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
 
@@ -27,6 +28,7 @@ const cli = yargs(hideBin(process.argv))
   .command(exportCmd as any)
   .command(list as any)
   .command(status as any)
+  .command(fixtures as any)
   .demandCommand(1, "name a command: see 'pki --help'")
   .strict()
   .version(pkg.version)

@@ -1,0 +1,240 @@
+/**
+ * The programmatic API: CAs and certificates in memory, for test runners.
+ *
+ *   const ca = await createCA({ name: "ca" });
+ *   const server = await ca.issue({ name: "server", ip: ["127.0.0.1"] });
+ *   server.certPem; server.keyPem; server.toP12("pass");
+ *
+ * Issuance goes through lib/cert.ts (the same code as `pki sign`), keystores
+ * through lib/pkcs12.ts and lib/jks.ts, CRLs through lib/crl.ts.
+ */
+import { randomBytes } from "node:crypto";
+import { x509 } from "./x509.js";
+import { checkKeySpec, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec, DEFAULT_KEY, describeKey } from "./keys.js";
+import { BACKDATE_MS, clampToIssuer, createRootCertificate, issueCertificate, randomSerial, Subject, subjectName, Usage } from "./cert.js";
+import { checkDomain, checkIp, checkName, checkSubjectValue, InputError } from "./validate.js";
+import { parseExpiry, parseDurationMs } from "./duration.js";
+import { parsePem, parsePemAll, toPem } from "./pem.js";
+import { decryptPkcs8, encryptPkcs8, DEFAULT_ITERATIONS } from "./pkcs8.js";
+import { buildPkcs12 } from "./pkcs12.js";
+import { buildJks } from "./jks.js";
+import { checkReason, createCrl, crlToPem, RevocationReason } from "./crl.js";
+
+export type { KeySpec, Usage, Subject, RevocationReason };
+export { x509 };
+
+/** A key: "ecdsa" (P-256), "ecdsa-p384", "rsa" (2048), "rsa-3072", "rsa-4096", "ed25519", or a KeySpec. */
+export type KeyOption = string | KeySpec;
+/** An instant: a Date, "now", an ISO date, a duration from now ("90d", "1 year"), or a signed offset ("-2d", "+1h"). */
+export type When = Date | string;
+
+export interface CertOptions {
+  name: string;
+  commonName?: string;
+  organization?: string;
+  key?: KeyOption;
+  /** notAfter as a duration from now (default: 10 years for a CA, 1 year for a leaf) */
+  expires?: string;
+  notBefore?: When;
+  notAfter?: When;
+  /** a pre-generated key pair (its spec wins over `key`) */
+  keys?: KeyPair;
+}
+export interface CAOptions extends Partial<CertOptions> { pathLength?: number }
+export interface LeafOptions extends CertOptions { ip?: string[]; domain?: string[]; usage?: Usage }
+export interface EncryptionOptions { salt?: Uint8Array; iterations?: number }
+
+export const KEY_NAMES: Record<string, KeySpec> = {
+  ecdsa: DEFAULT_KEY, ec: DEFAULT_KEY, "ecdsa-p256": DEFAULT_KEY, "ecdsa-p384": { type: "ecdsa", curve: "P-384" },
+  rsa: { type: "rsa", bits: 2048 }, "rsa-2048": { type: "rsa", bits: 2048 }, "rsa-3072": { type: "rsa", bits: 3072 }, "rsa-4096": { type: "rsa", bits: 4096 },
+  ed25519: { type: "ed25519" },
+};
+
+/** A KeySpec from a key name or object; throws InputError naming the accepted forms. */
+export function parseKeyOption(k: KeyOption | undefined): KeySpec {
+  if (k === undefined) return DEFAULT_KEY;
+  if (typeof k === "string") {
+    const spec = KEY_NAMES[k.toLowerCase()];
+    if (!spec) throw new InputError(`unknown key type "${k}": use ${Object.keys(KEY_NAMES).join(", ")}`);
+    return spec;
+  }
+  if (typeof k !== "object" || k === null) throw new InputError(`invalid key ${JSON.stringify(k)}: a name like "rsa-2048" or {type, curve, bits}`);
+  return checkKeySpec(k.type, k.curve, k.bits);
+}
+
+/** The instant `w` names (see When). */
+export function parseWhen(w: When, now = new Date()): Date {
+  if (w instanceof Date) {
+    if (Number.isNaN(w.getTime())) throw new InputError("invalid date");
+    return w;
+  }
+  if (typeof w !== "string") throw new InputError(`invalid time ${JSON.stringify(w)}: a date, "now", a duration like "90d" or an offset like "-2d"`);
+  const s = w.trim();
+  if (s === "now") return now;
+  try {
+    if (s.startsWith("-")) return new Date(now.getTime() - parseDurationMs(s.slice(1)));
+    return parseExpiry(s.replace(/^\+/, ""), now);
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
+}
+
+/** notBefore/notAfter from the options; notAfter must follow notBefore. */
+export function validityOf(o: Partial<CertOptions>, defaultExpires: string, now = new Date()): { notBefore: Date; notAfter: Date } {
+  const notBefore = o.notBefore === undefined ? new Date(now.getTime() - BACKDATE_MS) : parseWhen(o.notBefore, now);
+  if (o.notAfter !== undefined && o.expires !== undefined) throw new InputError("give either expires or notAfter, not both");
+  const notAfter = o.notAfter !== undefined ? parseWhen(o.notAfter, now) : parseWhen(o.expires ?? defaultExpires, now);
+  if (notAfter.getTime() <= notBefore.getTime()) throw new InputError(`notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`);
+  // X.509 times have whole seconds: truncate now, so comparisons with the issuer's times are exact.
+  const sec = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
+  return { notBefore: sec(notBefore), notAfter: sec(notAfter) };
+}
+
+function subjectOf(o: Partial<CertOptions>, name: string): Subject {
+  const s: Subject = { commonName: checkSubjectValue("common name", o.commonName ?? name) };
+  if (o.organization !== undefined) s.organization = checkSubjectValue("organization", o.organization);
+  return s;
+}
+
+/** A certificate with its private key (PKCS#8, in memory) and its issuers. */
+export class Certificate {
+  /** Warnings from issuance (e.g. notAfter clamped to the issuer's). */
+  readonly warnings: string[] = [];
+  constructor(
+    readonly name: string,
+    readonly cert: x509.X509Certificate,
+    readonly keys: KeyPair,
+    /** the unencrypted PKCS#8 DER of the private key */
+    readonly keyPkcs8Der: Buffer,
+    readonly issuer?: CA,
+  ) {}
+
+  get kind(): "ca" | "leaf" { return "leaf"; }
+  get serial(): string { return this.cert.serialNumber; }
+  get notBefore(): Date { return this.cert.notBefore; }
+  get notAfter(): Date { return this.cert.notAfter; }
+  get keyType(): string { return describeKey(this.keys.spec); }
+  get certPem(): string { return this.cert.toString("pem") + "\n"; }
+  get certDer(): Buffer { return Buffer.from(this.cert.rawData); }
+  /** The private key, unencrypted ("PRIVATE KEY"): what `pki export --insecure` writes. */
+  get keyPem(): string { return toPem("PRIVATE KEY", this.keyPkcs8Der); }
+  /** Issuers, nearest first, the root last (empty for a root). */
+  get issuers(): CA[] { const out: CA[] = []; for (let c = this.issuer; c; c = c.issuer) out.push(c); return out; }
+  get root(): CA { return this.issuers.at(-1) ?? (this as unknown as CA); }
+  /** What a TLS peer sends: this certificate then the intermediates (no root). */
+  get chainPem(): string { return [this, ...this.issuers.filter((c) => c.issuer)].map((c) => c.certPem).join(""); }
+  /** The whole path as DER, this certificate first, the root last. */
+  get fullChainDer(): Buffer[] { return [this, ...this.issuers].map((c) => c.certDer); }
+
+  /** "valid", "expired", "not-yet-valid" or "revoked" at `now`. */
+  state(now = new Date()): "valid" | "expired" | "not-yet-valid" | "revoked" {
+    if (this.issuer?.isRevoked(this)) return "revoked";
+    if (this.notBefore > now) return "not-yet-valid";
+    if (this.notAfter <= now) return "expired";
+    return "valid";
+  }
+
+  /** The key as ENCRYPTED PRIVATE KEY (PBES2, AES-256-CBC, PBKDF2-SHA256), what the depot stores. Reuse `salt` to run the KDF once for many keys. */
+  encryptedKeyPem(passphrase: string, o: EncryptionOptions = {}): Promise<string> {
+    return encryptPkcs8(this.keyPkcs8Der, passphrase, { salt: o.salt ?? randomBytes(16), iterations: o.iterations ?? DEFAULT_ITERATIONS });
+  }
+
+  /** A PKCS#12 file with the key and the full chain; `legacy` for 3DES/SHA-1 (old macOS, Java 8). */
+  toP12(password: string, o: { legacy?: boolean; friendlyName?: string } = {}): Buffer {
+    return buildPkcs12({ keyPkcs8Der: this.keyPkcs8Der, chainDer: this.fullChainDer, friendlyName: o.friendlyName ?? this.name, password, legacy: o.legacy });
+  }
+
+  /** A Sun JKS keystore with one PrivateKeyEntry (alias: the name) holding the key and full chain. */
+  toJks(storePassword: string, o: { alias?: string; keyPassword?: string } = {}): Buffer {
+    return buildJks({ alias: o.alias ?? this.name, keyPkcs8Der: this.keyPkcs8Der, chainDer: this.fullChainDer, storePassword, keyPassword: o.keyPassword });
+  }
+}
+
+interface Revocation { serial: string; date: Date; reason?: RevocationReason }
+
+/** A certificate authority (root or intermediate) that issues, revokes and publishes a CRL. */
+export class CA extends Certificate {
+  private readonly revoked = new Map<string, Revocation>();
+  private crlNumber = 0;
+
+  override get kind(): "ca" | "leaf" { return "ca"; }
+
+  /** Issues a leaf certificate with a fresh key (or `o.keys`). */
+  async issue(o: LeafOptions): Promise<Certificate> {
+    const name = checkName(o.name);
+    const sans = { ips: (o.ip ?? []).map(checkIp), domains: (o.domain ?? []).map(checkDomain) };
+    if (o.usage !== undefined && !["server", "client", "peer"].includes(o.usage)) throw new InputError(`unknown usage "${o.usage}": use server, client or peer`);
+    return this.sign(Certificate, name, o, "1 year", { kind: "leaf", usage: o.usage ?? "peer" }, sans);
+  }
+
+  /** Issues an intermediate CA under this one. */
+  async createIntermediate(o: CAOptions & { name: string }): Promise<CA> {
+    return this.sign(CA, checkName(o.name), o, "5 years", { kind: "ca", pathLength: o.pathLength });
+  }
+
+  private async sign<T extends Certificate>(Kind: new (...a: ConstructorParameters<typeof Certificate>) => T, name: string, o: Partial<CertOptions>,
+    defaultExpires: string, profile: { kind: "leaf"; usage: Usage } | { kind: "ca"; pathLength?: number }, sans?: { ips: string[]; domains: string[] }): Promise<T> {
+    const subject = subjectOf(o, name);
+    const spec = o.keys ? o.keys.spec : parseKeyOption(o.key);
+    const v = validityOf(o, defaultExpires);
+    const keys = o.keys ?? (await generateKeyPair(spec));
+    const clamp = clampToIssuer(v.notAfter, this.cert);
+    const cert = await issueCertificate({
+      subject: subjectName(subject), publicKey: await x509.PublicKey.create(keys.publicKey), sans, issuerCert: this.cert, issuerKeys: this.keys,
+      serial: randomSerial(), notBefore: v.notBefore, notAfter: clamp.notAfter, profile,
+    });
+    const out = new Kind(name, cert, keys, await exportPkcs8(keys.privateKey), this);
+    if (clamp.warning) out.warnings.push(`${name}: ${clamp.warning}`);
+    return out;
+  }
+
+  /** Records `cert` (issued by this CA) as revoked; it appears in the next crl(). */
+  revoke(cert: Certificate | string, o: { reason?: RevocationReason | string; date?: When } = {}): void {
+    if (typeof cert !== "string" && cert.issuer !== this) throw new InputError(`"${cert.name}" was not issued by "${this.name}"`);
+    const serial = typeof cert === "string" ? cert : cert.serial;
+    this.revoked.set(serial, { serial, date: o.date === undefined ? new Date() : parseWhen(o.date), reason: o.reason === undefined ? undefined : checkReason(o.reason) });
+  }
+
+  isRevoked(cert: Certificate): boolean { return cert.issuer === this && this.revoked.has(cert.serial); }
+
+  /** A CRL v2 of every revoked serial, valid from a few minutes ago for `validFor` (default 30 days). */
+  async crl(o: { validFor?: string } = {}): Promise<x509.X509Crl> {
+    const now = Date.now();
+    return createCrl({
+      issuerCert: this.cert, issuerKeys: this.keys, revoked: [...this.revoked.values()], crlNumber: ++this.crlNumber,
+      thisUpdate: new Date(now - BACKDATE_MS), nextUpdate: new Date(now + parseDurationMs(o.validFor ?? "30d")),
+    });
+  }
+
+  async crlPem(o: { validFor?: string } = {}): Promise<string> { return crlToPem(await this.crl(o)); }
+}
+
+/** A new self-signed root CA (name "ca" unless given), in memory. */
+export async function createCA(o: CAOptions = {}): Promise<CA> {
+  const name = checkName(o.name ?? "ca");
+  const subject = subjectOf({ ...o, commonName: o.commonName ?? (o.name ? o.name : "pki Test Root CA") }, name);
+  const spec = o.keys ? o.keys.spec : parseKeyOption(o.key);
+  const v = validityOf(o, "10 years");
+  const keys = o.keys ?? (await generateKeyPair(spec));
+  const cert = await createRootCertificate({ subject, keys, notBefore: v.notBefore, notAfter: v.notAfter, pathLength: o.pathLength, serial: randomSerial() });
+  return new CA(name, cert, keys, await exportPkcs8(keys.privateKey));
+}
+
+/**
+ * A CA from PEM text, e.g. the ca.crt/ca.key of a depot or the root.crt/root.key `pki fixtures`
+ * writes. The key may be encrypted (needs `passphrase`) or not ("PRIVATE KEY").
+ */
+export async function loadCA(o: { certPem: string; keyPem: string; passphrase?: string; name?: string }): Promise<CA> {
+  const name = checkName(o.name ?? "ca");
+  let cert: x509.X509Certificate;
+  try { cert = new x509.X509Certificate(parsePem(o.certPem, "CERTIFICATE", "the CA certificate")); }
+  catch (e) { throw new InputError(`the CA certificate is not valid: ${(e as Error).message}`); }
+  const encrypted = parsePemAll(o.keyPem).some((b) => b.label === "ENCRYPTED PRIVATE KEY");
+  if (encrypted && !o.passphrase) throw new InputError("the CA key is encrypted: pass its passphrase");
+  const der = encrypted ? await decryptPkcs8(o.keyPem, o.passphrase!, "the CA key") : parsePem(o.keyPem, "PRIVATE KEY", "the CA key");
+  const keys = await importPkcs8(der);
+  const spki = Buffer.from(await x509.cryptoProvider.get().subtle.exportKey("spki", keys.publicKey));
+  if (!spki.equals(Buffer.from(cert.publicKey.rawData))) throw new InputError("the CA key does not belong to the CA certificate");
+  if (!cert.getExtension(x509.BasicConstraintsExtension)?.ca) throw new InputError("the certificate is not a CA (no basicConstraints CA:TRUE)");
+  return new CA(name, cert, keys, Buffer.from(der));
+}
