@@ -80,7 +80,8 @@ export async function handler(a: any) {
   if (out) checkOutDir(out, UsageError);
 
   const tty = process.stderr.isTTY;
-  const onProgress = tty ? (done: number, total: number) => process.stderr.write(`\rpki: ${done}/${total} certificates${done === total ? "\n" : ""}`) : undefined;
+  const onProgress = tty ? (p: { keys: number; certs: number; total: number }) =>
+    process.stderr.write(`\rpki: keys ${p.keys}/${p.total}, certificates ${p.certs}/${p.total}${p.certs === p.total ? "\n" : ""}`) : undefined;
   const set = await buildFixtures(spec, { passphrase, onProgress });
   for (const w of set.warnings) process.stderr.write(`pki: warning: ${w}\n`);
 

@@ -231,8 +231,8 @@ export interface FixtureSet {
 export interface BuildOptions {
   /** for encrypted keys, PKCS#12 and JKS (overrides the spec's passphrase) */
   passphrase?: string;
-  /** called as each certificate is done */
-  onProgress?: (done: number, total: number) => void;
+  /** called as each key pair and each certificate is done */
+  onProgress?: (p: { keys: number; certs: number; total: number }) => void;
   now?: Date;
 }
 
@@ -250,11 +250,10 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
   const salt = randomBytes(16);
   const encrypting = plan.nodes.some((n) => n.outputs.includes("pem"));
   if (encrypting) deriveKey(passphrase!, salt, plan.iterations).catch(() => {});
-  const total = plan.nodes.length;
-  let done = 0;
-  const tick = () => o.onProgress?.(++done, total);
+  const progress = { keys: 0, certs: 0, total: plan.nodes.length };
+  const tick = (what: "keys" | "certs") => { progress[what]++; o.onProgress?.({ ...progress }); };
 
-  const keys = new Map<string, Promise<KeyPair>>(plan.nodes.map((n) => [n.name, generateKeyPair(n.spec)]));
+  const keys = new Map<string, Promise<KeyPair>>(plan.nodes.map((n) => [n.name, generateKeyPair(n.spec).then((k) => (tick("keys"), k))]));
   const made = new Map<string, Promise<Certificate>>();
   const make = (n: Node): Promise<Certificate> => {
     let p = made.get(n.name);
@@ -268,7 +267,7 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
         c = n.kind === "ca" ? await issuer.createIntermediate({ ...opts, pathLength: n.raw.pathLength })
           : await issuer.issue({ ...opts, ip: n.ips, domain: n.domains, usage: n.usage });
       }
-      tick();
+      tick("certs");
       return c;
     })();
     made.set(n.name, p);
