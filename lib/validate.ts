@@ -4,38 +4,46 @@ import { domainToASCII } from "node:url";
 
 export class InputError extends Error {}
 
+/** Hostile input echoed in an error: quoted, non-printable-ASCII escaped, at most 80 characters. */
+const quote = (v: unknown) => JSON.stringify(String(v).slice(0, 76)).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 const NAME_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
 export const NAME_RULE = "names are 1-64 characters of A-Z a-z 0-9 . _ - and must not start with '.'";
 
-/** A depot entry name; refuses path separators, '..', whitespace, control characters. */
+/** A depot entry name; refuses path separators, a leading '.', whitespace, control characters. */
 export function checkName(name: unknown): string {
-  if (typeof name !== "string" || !NAME_RE.test(name) || name.includes("..")) {
-    throw new InputError(`invalid name ${JSON.stringify(String(name)).slice(0, 80)}: ${NAME_RULE}`);
+  if (typeof name !== "string" || !NAME_RE.test(name)) {
+    throw new InputError(`invalid name ${quote(name)}: ${NAME_RULE}`);
   }
   return name;
 }
 
-/** Canonical text of an IPv4/IPv6 address; strict (no '1.2.3', no '::g', no '256.0.0.1'). */
+/**
+ * Canonical text of an IPv4/IPv6 address; strict (no '1.2.3', no '::g', no '256.0.0.1', no zone).
+ * IPv6 comes back in RFC 5952 form without a dotted quad ("::ffff:1.2.3.4" → "::ffff:102:304"):
+ * @peculiar/x509 mis-encodes the dotted form.
+ */
 export function checkIp(ip: string): string {
-  const s = ip.trim();
+  const s = String(ip).trim();
   if (isIPv4(s)) return s;
-  if (isIPv6(s) && !s.includes("%")) return s.toLowerCase();
-  throw new InputError(`invalid IP address ${JSON.stringify(ip).slice(0, 80)}: expected IPv4 like 127.0.0.1 or IPv6 like ::1`);
+  if (isIPv6(s) && !s.includes("%")) return new URL(`http://[${s}]`).hostname.slice(1, -1);
+  throw new InputError(`invalid IP address ${quote(ip)}: expected IPv4 like 127.0.0.1 or IPv6 like ::1`);
 }
 
 /** A DNS name (LDH labels, optional leading '*.' wildcard); IDNs become punycode. */
 export function checkDomain(domain: string): string {
-  const raw = domain.trim();
-  const fail = () => new InputError(`invalid domain ${JSON.stringify(domain).slice(0, 80)}: expected a DNS name like example.com or *.example.com`);
-  if (raw.length === 0 || raw.length > 253 || /[\s\x00-\x1f\x7f]/.test(raw)) throw fail();
+  const raw = String(domain).trim();
+  const fail = () => new InputError(`invalid domain ${quote(domain)}: expected a DNS name like example.com or *.example.com`);
+  if (raw.length === 0 || raw.length > 253 || /[\s\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u.test(raw)) throw fail();
   const wildcard = raw.startsWith("*.");
   const rest = wildcard ? raw.slice(2) : raw;
-  const ascii = /^[\x21-\x7e]*$/.test(rest) ? rest.toLowerCase() : domainToASCII(rest);
-  if (!ascii) throw fail();
-  const labels = ascii.replace(/\.$/, "").split(".");
-  const ok = labels.every((l) => /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/.test(l) && !/^xn--$/.test(l));
-  if (!ok || /^\d+$/.test(labels[labels.length - 1])) throw fail();
-  return (wildcard ? "*." : "") + labels.join(".");
+  // Only LDH/underscore/dot in ASCII (domainToASCII would cut "a/b.com" to "a"); it maps IDNs to punycode and checks xn-- labels.
+  if (/[^A-Za-z0-9._\-\u0080-\uffff]/.test(rest)) throw fail();
+  const ascii = domainToASCII(rest).replace(/\.$/, "");
+  const labels = ascii.split(".");
+  const ok = labels.every((l) => /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/.test(l));
+  if (!ascii || ascii.length > 253 - (wildcard ? 2 : 0) || !ok || /^\d+$/.test(labels[labels.length - 1])) throw fail();
+  return (wildcard ? "*." : "") + ascii;
 }
 
 /** Splits repeatable, comma-separated option values into a flat, de-duplicated list. */
@@ -46,10 +54,10 @@ export function splitList(values: unknown): string[] {
   return out;
 }
 
-/** A subject attribute value: printable, no control characters, bounded. */
+/** A subject attribute value: printable, bounded; no control, format (bidi), lone-surrogate or U+FFFD (binary) characters. */
 export function checkSubjectValue(field: string, value: string, max = 64): string {
-  if (value.length === 0 || value.length > max || /[\x00-\x1f\x7f]/.test(value)) {
-    throw new InputError(`invalid ${field} ${JSON.stringify(value).slice(0, 80)}: 1-${max} printable characters`);
+  if (value.length === 0 || value.length > max || /[\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u.test(value)) {
+    throw new InputError(`invalid ${field} ${quote(value)}: 1-${max} printable characters`);
   }
   if (field === "country" && !/^[A-Z]{2}$/.test(value)) throw new InputError(`invalid country "${value}": a two-letter code like US`);
   return value;

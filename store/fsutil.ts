@@ -12,9 +12,19 @@ function fsyncDir(dir: string): void {
   } catch { /* some filesystems refuse directory fsync; the rename is still atomic */ }
 }
 
-/** Writes `data` to `path` atomically with `mode` (the temp file is created with that mode, never wider). */
+/** A fresh temp-file name beside `path`: hidden, and recognisable by TEMP_RE (which `pki doctor` cleans up). */
+export function tempName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+export const TEMP_RE = /^\..+\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Writes `data` to `path` atomically with `mode`: temp file (created with that mode, never
+ * wider: a key is never readable by others, even half-written) → fsync → rename → fsync of
+ * the directory. A crash leaves either the old file or the new one, plus perhaps a temp file.
+ */
 export function writeAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = tempName(path);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     const buf = typeof data === "string" ? Buffer.from(data) : data;

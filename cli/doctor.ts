@@ -1,0 +1,37 @@
+import type { Argv } from "yargs";
+import { getPassphrase, PASSPHRASE_OPTIONS, withOptions } from "./common.js";
+
+export const command = "doctor";
+export const describe = "check the depot (modes, index, keys, signatures) and, with --fix, repair what an interrupted command left";
+
+export function builder(y: Argv) {
+  return withOptions(y, PASSPHRASE_OPTIONS)
+    .options({
+      fix: { type: "boolean", describe: "repair: chmod, remove temp files and stale locks, roll back interrupted commands" },
+      json: { type: "boolean", describe: "machine-readable report" },
+    })
+    .example("$0 doctor --fix", "repair the depot after a crash; exit 0 when it is consistent")
+    .example("PKI_PASSPHRASE=... $0 doctor", "also decrypt each key and compare it with its certificate");
+}
+
+export async function handler(a: any) {
+  const { defaultDepotDir } = await import("../store/depot.js");
+  const { doctor } = await import("../store/doctor.js");
+  const passphrase = await getPassphrase(a, "the keys to compare", { optional: true });
+  const r = await doctor(defaultDepotDir(a.depot), { fix: Boolean(a.fix), passphrase });
+  if (a.json) {
+    process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+  } else {
+    for (const p of r.problems) {
+      const tail = p.fix ? ` (${p.fixed ? "fixed" : "fix"}: ${p.fix})` : "";
+      process.stdout.write(`${p.file}: ${p.problem}${tail}\n`);
+    }
+    const keys = passphrase === undefined ? "" : `, ${r.keysChecked} keys compared${r.keysSkipped ? ` (${r.keysSkipped} skipped: other passphrase)` : ""}`;
+    process.stderr.write(r.ok
+      ? `pki: depot ${r.dir} is consistent: ${r.entries} entries, ${r.certificates} certificates verified${keys}${r.problems.length ? `; ${plural(r.problems.length, "problem")} fixed` : ""}\n`
+      : `pki: ${plural(r.problems.filter((p) => !p.fixed).length, "problem")} in ${r.dir}${a.fix ? "" : ": 'pki doctor --fix' repairs what it can"}\n`);
+  }
+  if (!r.ok) process.exitCode = 1;
+}
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;

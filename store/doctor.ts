@@ -1,0 +1,195 @@
+/**
+ * `pki doctor`: checks that the depot's files, modes, index and signatures agree and, with
+ * `fix`, repairs what a crash or a careless chmod can leave.
+ *
+ * index.json is the commit point of every change (key and CSR, then cert, then the index):
+ * a file the index does not account for was left by an interrupted command and is rolled
+ * back — an orphan key/CSR is removed, an unrecorded certificate is removed, a renewal whose
+ * index update never happened is undone from history/. Nothing the index records is deleted.
+ */
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
+import { Depot, Index, ROOT } from "./depot.js";
+import { DepotError, TEMP_RE, writeAtomic } from "./fsutil.js";
+import { acquireLock, alive, breakStaleLock, describeHolder, inspectLock, LOCK_FILE } from "./lock.js";
+import { checkName } from "../lib/validate.js";
+import { subtle } from "../lib/keys.js";
+import { WrongPassphraseError } from "../lib/pkcs8.js";
+import type { x509 } from "../lib/x509.js";
+
+export interface Problem { file: string; problem: string; fix?: string; fixed: boolean }
+export interface DoctorReport { dir: string; ok: boolean; problems: Problem[]; entries: number; certificates: number; keysChecked: number; keysSkipped: number }
+export interface DoctorOptions { fix?: boolean; passphrase?: string }
+
+const PLAIN_KEY = /-----BEGIN (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----/;
+const same = (a: ArrayBuffer, b: ArrayBuffer) => Buffer.from(a).equals(Buffer.from(b));
+
+export async function doctor(dir: string, o: DoctorOptions = {}): Promise<DoctorReport> {
+  const report: DoctorReport = { dir, ok: true, problems: [], entries: 0, certificates: 0, keysChecked: 0, keysSkipped: 0 };
+  /** Records a problem; with --fix, runs its repair (if it has one). */
+  const problem = (file: string, text: string, fix?: string, repair?: () => void) => {
+    const fixed = Boolean(o.fix && repair);
+    if (fixed) repair!();
+    report.problems.push({ file, problem: text, fix, fixed });
+  };
+  const done = () => ({ ...report, ok: report.problems.every((p) => p.fixed) });
+
+  let depot: Depot;
+  try { depot = Depot.open(dir); } catch (e) {
+    problem("depot.json", (e as Error).message);
+    return done();
+  }
+  const rel = (p: string) => relative(dir, p);
+  const guard = inspectLock(dir, `${LOCK_FILE}.break`);
+  if (guard.state === "stale") problem(`${LOCK_FILE}.break`, `stale guard left by ${describeHolder(guard.info)}, which is gone`, "remove it", () => breakStaleLock(dir, `${LOCK_FILE}.break`));
+  const lock = inspectLock(dir);
+  if (lock.state === "stale") problem(LOCK_FILE, `stale lock left by ${describeHolder(lock.info)}, which is gone`, "remove it", () => breakStaleLock(dir));
+  // Hold the lock (fixing, or to see no half-done command); a read-only look at a read-only depot goes without.
+  let release = () => {};
+  if (o.fix || lock.state !== "stale") {
+    try { release = await acquireLock(dir); } catch (e) { if (o.fix || e instanceof DepotError) throw e; }
+  }
+  try {
+    await check(depot, o, problem, rel, report);
+  } finally { release(); }
+  return done();
+}
+
+type ProblemFn = (file: string, text: string, fix?: string, repair?: () => void) => void;
+
+async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p: string) => string, report: DoctorReport): Promise<void> {
+  // 1. Every file: temp files, modes, symlinks, unencrypted keys.
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d).sort()) {
+      const p = join(d, n);
+      const st = lstatSync(p);
+      const mode = st.mode & 0o777;
+      const m = TEMP_RE.exec(n);
+      if (m) {
+        if (!alive(Number(m[1]))) problem(rel(p), `temp file left by an interrupted write (pid ${m[1]})`, "remove it", () => rmSync(p, { force: true }));
+      } else if (st.isSymbolicLink()) {
+        problem(rel(p), "is a symbolic link: a depot holds only regular files", "replace it with the file it points to, or remove it");
+      } else if (st.isDirectory()) {
+        if (mode & 0o077) problem(rel(p) + "/", `mode ${oct(mode)}: should be 0700`, "chmod 0700", () => chmodSync(p, 0o700));
+        walk(p);
+      } else if (st.isFile()) {
+        files.push(p);
+        if (n.endsWith(".key") && mode !== 0o600) problem(rel(p), `a key with mode ${oct(mode)}: should be 0600`, "chmod 0600", () => chmodSync(p, 0o600));
+        else if (!n.endsWith(".key") && mode & 0o022) problem(rel(p), `mode ${oct(mode)}: writable by others`, `chmod ${oct(mode & ~0o022)}`, () => chmodSync(p, mode & ~0o022));
+        if (st.size < 1 << 20 && PLAIN_KEY.test(readFileSync(p, "latin1"))) problem(rel(p), "holds an UNENCRYPTED private key", "remove it (export keys with 'pki export --insecure' to stdout only)");
+      }
+    }
+  };
+  const top = lstatSync(depot.dir).mode & 0o777;
+  if (top & 0o077) problem(".", `the depot directory has mode ${oct(top)}: should be 0700`, "chmod 0700", () => chmodSync(depot.dir, 0o700));
+  walk(depot.dir);
+
+  // 2. The index; without a readable one nothing is rolled back.
+  const indexFile = depot.path("index.json");
+  let idx: Index;
+  try { idx = depot.readIndex(); } catch (e) {
+    problem("index.json", (e as Error).message.replace(/^index\.json |: run 'pki doctor'$/g, ""), "restore it from a backup");
+    return;
+  }
+  let dirty = false;
+  const rm = (...ps: string[]) => () => { for (const p of ps) rmSync(p, { force: true }); };
+
+  if (!idx.entries[ROOT]) {
+    const caFiles = [depot.certPath(ROOT), depot.keyPath(ROOT)].filter((p) => existsSync(p));
+    const others = existsSync(depot.path("certs")) ? readdirSync(depot.path("certs")).length : 0;
+    if (!existsSync(indexFile) && others === 0) {
+      if (caFiles.length) problem(rel(caFiles[0]), "the CA of an interrupted 'pki init' (not in index.json)", "remove it; run 'pki init' again", rm(...caFiles));
+      else problem("ca.crt", "no CA yet: run 'pki init'");
+    } else problem("index.json", "has no entry for the root CA", "restore index.json from a backup");
+  }
+
+  // 3. Files in certs/ and history/ that the index does not account for.
+  const certsDir = depot.path("certs");
+  for (const n of existsSync(certsDir) ? readdirSync(certsDir).sort() : []) {
+    const m = /^(.+)\.(key|csr|crt)$/.exec(n);
+    if (!m || TEMP_RE.test(n) || idx.entries[m[1]]) continue;
+    problem(`certs/${n}`, `not in index.json (left by an interrupted 'pki new-cert')`, "remove it", rm(join(certsDir, n)));
+  }
+  const histDir = depot.path("history");
+  const pending = new Map<string, { name: string; files: string[] }>();
+  for (const n of existsSync(histDir) ? readdirSync(histDir).sort() : []) {
+    const m = /^(.+)\.([0-9a-f]+)\.(key|csr|crt)$/.exec(n);
+    if (m && idx.entries[m[1]]?.serial === m[2]) {
+      const k = `${m[1]}.${m[2]}`;
+      if (!pending.has(k)) pending.set(k, { name: m[1], files: [] });
+      pending.get(k)!.files.push(n);
+    }
+  }
+  const undone = new Set<string>(); // entries whose interrupted renewal is reported and not yet rolled back
+  for (const [k, { name, files }] of pending) {
+    if (!o.fix) undone.add(name);
+    problem(`history/${k}.crt`, `left by an interrupted 'pki renew ${name}' (index.json still records serial ${k.slice(name.length + 1)})`, "undo the renewal: restore the files it replaced", () => {
+      for (const f of files) {
+        const ext = f.slice(f.lastIndexOf(".") + 1);
+        const to = ext === "crt" ? depot.certPath(name) : ext === "key" ? depot.keyPath(name) : depot.csrPath(name);
+        writeAtomic(to, readFileSync(join(histDir, f)), ext === "key" ? 0o600 : 0o644);
+      }
+      rm(...files.map((f) => join(histDir, f)))();
+    });
+  }
+
+  // 4. Each entry: key encrypted, CSR self-signed, certificate matching key and verifying against its issuer.
+  const certs = new Map<string, x509.X509Certificate>();
+  const certOf = (name: string) => {
+    if (!certs.has(name)) certs.set(name, depot.readCert(name));
+    return certs.get(name)!;
+  };
+  const serialOwner = new Map<string, string>();
+  for (const [name, e] of Object.entries(idx.entries)) {
+    report.entries++;
+    if (undone.has(name)) continue;
+    try { checkName(name); } catch (err) { problem("index.json", (err as Error).message); continue; }
+    const keyFile = rel(depot.keyPath(name)), certFile = rel(depot.certPath(name)), csrFile = rel(depot.csrPath(name));
+    const fail = (file: string, f: () => unknown) => { try { f(); return true; } catch (err) { problem(file, (err as Error).message); return false; } };
+    fail(keyFile, () => depot.readKeyPem(name));
+    let csr: x509.Pkcs10CertificateRequest | undefined;
+    if (name !== ROOT && existsSync(depot.csrPath(name))) {
+      fail(csrFile, () => { csr = depot.readCsr(name); });
+      if (csr && !(await csr.verify())) problem(csrFile, "its self-signature does not verify");
+    } else if (name !== ROOT && e.status === "unsigned") problem(csrFile, `missing: "${name}" cannot be signed`, `'pki new-cert ${name}' again after removing its entry`);
+
+    /** With a passphrase: decrypt NAME's key and compare its public key with the certificate's (or the CSR's). */
+    const compareKey = async (spki: ArrayBuffer, against: string) => {
+      if (o.passphrase === undefined) return;
+      try {
+        const { der, keys } = await depot.unlockKey(name, o.passphrase);
+        der.fill(0);
+        report.keysChecked++;
+        if (!same(await subtle.exportKey("spki", keys.publicKey), spki)) problem(keyFile, `does not match ${against}`);
+      } catch (err) {
+        if (err instanceof WrongPassphraseError) report.keysSkipped++;
+        else if (!(err instanceof DepotError)) problem(keyFile, (err as Error).message); // a DepotError was reported above
+      }
+    };
+    if (e.status === "unsigned") {
+      if (csr) await compareKey(csr.publicKey.rawData, csrFile);
+      if (existsSync(depot.certPath(name))) problem(certFile, `a certificate index.json does not record (left by an interrupted 'pki sign ${name}')`, `remove it; run 'pki sign ${name}' again`, rm(depot.certPath(name)));
+      continue;
+    }
+    let cert: x509.X509Certificate | undefined;
+    if (!fail(certFile, () => { cert = certOf(name); }) || !cert) continue;
+    report.certificates++;
+    const serial = cert.serialNumber.toLowerCase();
+    if (serial !== e.serial?.toLowerCase()) problem(certFile, `serial ${serial}, but index.json records ${e.serial ?? "none"}`);
+    if (serialOwner.has(serial)) problem(certFile, `serial ${serial} is also that of "${serialOwner.get(serial)}"`);
+    serialOwner.set(serial, name);
+    if (!idx.serials.includes(e.serial ?? serial)) problem("index.json", `serial ${e.serial ?? serial} of "${name}" is missing from the list of issued serials`, "add it", () => { idx.serials.push(e.serial ?? serial); dirty = true; });
+    if (csr && !same(csr.publicKey.rawData, cert.publicKey.rawData)) problem(certFile, `does not match its key: its public key differs from that of ${csrFile}`);
+    const issuer = name === ROOT ? ROOT : e.issuer ?? ROOT;
+    let issuerCert: x509.X509Certificate | undefined;
+    if (fail(rel(depot.certPath(issuer)), () => { issuerCert = certOf(issuer); }) && issuerCert) {
+      const ok = cert.issuer === issuerCert.subject && (await cert.verify({ publicKey: issuerCert.publicKey, signatureOnly: true }).catch(() => false));
+      if (!ok) problem(certFile, `does not verify against its issuer ${issuer === ROOT ? "the root CA" : `"${issuer}"`} (${rel(depot.certPath(issuer))})`);
+    }
+    await compareKey(cert.publicKey.rawData, certFile);
+  }
+  if (dirty) depot.writeIndex(idx);
+}
+
+const oct = (m: number) => "0" + m.toString(8).padStart(3, "0");
