@@ -69,12 +69,18 @@ export async function handler(a: any) {
   if (a.out === undefined && process.stdout.isTTY) throw new UsageError("refusing to write a tar archive to a terminal: pass --out DIR or pipe it, e.g. 'pki fixtures spec.yaml | tar xf -'");
   const { buildFixtures, needsPassphrase, parseFixtureSpec, planFixtures } = await import("../lib/fixtures.js");
   const text = readInputFile(a.spec, "spec");
-  const spec = (() => {
-    try { const s = parseFixtureSpec(text); planFixtures(s); return s; } catch (e) { throw new UsageError(`${a.spec}: ${(e as Error).message}`); }
-  })();
-  const plan = planFixtures(spec);
+  let spec: unknown, plan: ReturnType<typeof planFixtures>;
+  try {
+    spec = parseFixtureSpec(text);
+    plan = planFixtures(spec);
+  } catch (e) {
+    throw new UsageError(`${a.spec}: ${(e as Error).message}`);
+  }
   let passphrase: string | undefined;
-  if (needsPassphrase(plan) && !plan.passphrase) passphrase = await getPassphrase(a, "the fixture keys and keystores");
+  // --passphrase / --passphrase-file win over the spec's passphrase, which wins over PKI_PASSPHRASE and the prompt.
+  if (needsPassphrase(plan) && (a.passphrase !== undefined || a.passphraseFile !== undefined || !plan.passphrase)) {
+    passphrase = await getPassphrase(a, "the fixture keys and keystores");
+  }
   const { resolve } = await import("node:path");
   const out = a.out === undefined ? undefined : resolve(String(a.out));
   if (out) checkOutDir(out, UsageError);

@@ -115,11 +115,12 @@ export function fileNames(name: string, kind: "ca" | "leaf", outputs: Output[]):
 }
 
 export const MANIFEST = "fixtures.json";
+export const MAX_ENTRIES = 10_000;
 
 /** Validates a parsed spec completely (before any key is made); throws one SpecError naming the path. */
 export function planFixtures(raw: unknown, now = new Date()): Plan {
+  if (!isObj(raw)) throw new SpecError("spec", "must be a mapping with cas (and certs, revocations)");
   const top = checkKeys(raw, "", SPEC_KEYS.top);
-  if (!isObj(raw)) throw new SpecError("spec", "must be a mapping with cas and certs");
   const d = top.defaults === undefined ? {} : checkKeys(top.defaults, "defaults", SPEC_KEYS.defaults);
   const dKey = d.key === undefined ? undefined : at("defaults.key", () => (parseKeyOption(d.key), d.key));
   const dOutputs = outputsOf(d.outputs, "defaults.outputs", ["pem"]);
@@ -136,6 +137,7 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
   if (top.certs !== undefined && !Array.isArray(top.certs)) throw new SpecError("certs", "must be a list");
   if (top.revocations !== undefined && !Array.isArray(top.revocations)) throw new SpecError("revocations", "must be a list");
 
+  if (top.cas.length + (top.certs?.length ?? 0) > MAX_ENTRIES) throw new SpecError("certs", `at most ${MAX_ENTRIES} CAs and certificates in one spec`);
   const nodes: Node[] = [];
   const byName = new Map<string, Node>();
   const entries: [string, "ca" | "leaf", unknown][] = [

@@ -266,6 +266,12 @@ test("passphrase from --passphrase-file when the spec has none; none needed for 
   t.is(k.code, 0, k.stderr);
   const p = await openssl(["pkcs12", "-in", join(dir, "o", "s.p12"), "-passin", `pass:${PASS}`, "-noout"]);
   t.is(p.code, 0, p.stderr);
+  // --passphrase-file wins over the spec's passphrase.
+  writeFileSync(join(dir, "with.json"), JSON.stringify({ passphrase: "in the spec", cas: [{ name: "ca" }] }));
+  await pkiOk(t, dir, ["fixtures", "with.json", "--out", "w1"]);
+  await pkiOk(t, dir, ["fixtures", "with.json", "--out", "w2", "--passphrase-file", "pass"]);
+  t.is((await openssl(["pkey", "-in", join(dir, "w1", "ca.key"), "-passin", "pass:in the spec", "-noout"])).code, 0);
+  t.is((await openssl(["pkey", "-in", join(dir, "w2", "ca.key"), "-passin", `pass:${PASS}`, "-noout"])).code, 0);
 
   writeFileSync(join(dir, "plain.json"), JSON.stringify({ cas: [{ name: "ca", outputs: ["insecure"] }], defaults: { outputs: ["insecure"] }, certs: [{ name: "s" }] }));
   await pkiOk(t, dir, ["fixtures", "plain.json", "--out", "p"]);
