@@ -1,6 +1,6 @@
 /** Turns parsed flags into library inputs (subjects, key specs, SANs, expiry). */
 import { checkKeySpec, KeySpec } from "../lib/keys.js";
-import { checkDomain, checkIp, checkSubjectValue, splitList } from "../lib/validate.js";
+import { checkDomain, checkIp, checkSubjectValue, InputError, splitList } from "../lib/validate.js";
 import { parseExpiry } from "../lib/duration.js";
 import type { Subject, Sans } from "../lib/cert.js";
 
@@ -36,4 +36,36 @@ export function sansFrom(ip: unknown, domain: unknown): Sans {
 export function expiryFrom(spec: string): (from: Date) => Date {
   parseExpiry(spec);
   return (from) => parseExpiry(spec, from);
+}
+
+export interface UsageArgs { server?: boolean; client?: boolean; peer?: boolean; eku?: unknown }
+
+/** The leaf profile from --server / --client / --peer / --eku; undefined when none was given. */
+export async function leafProfileFrom(a: UsageArgs): Promise<import("../lib/cert.js").Profile | undefined> {
+  const picked = (["server", "client", "peer"] as const).filter((u) => a[u]);
+  if (picked.length > 1) throw new InputError(`--${picked.join(" and --")} conflict: choose one`);
+  const list = splitList(a.eku);
+  if (!picked.length && !list.length) return undefined;
+  const { checkEku } = await import("../lib/cert.js");
+  return { kind: "leaf", usage: picked[0] ?? "peer", eku: list.length ? checkEku(list) : undefined };
+}
+
+/** --not-before: an absolute date, or '-DURATION' (e.g. '-2d') before now. */
+export function notBeforeFrom(spec: unknown): Date | undefined {
+  if (spec === undefined) return undefined;
+  const s = String(spec).trim();
+  if (s.startsWith("-")) {
+    const now = new Date();
+    return new Date(2 * now.getTime() - parseExpiry(s.slice(1), now).getTime());
+  }
+  if (!/^\d{4}-\d{2}-\d{2}/.test(s)) throw new InputError(`invalid --not-before "${s}": use a date like 2020-01-01 or a duration before now like -2d`);
+  return parseExpiry(s);
+}
+
+/** A path length flag: a non-negative integer. */
+export function pathLengthFrom(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 16) throw new InputError(`invalid --path-length "${v}": an integer from 0 to 16`);
+  return n;
 }

@@ -1,28 +1,54 @@
 import type { Argv } from "yargs";
 import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS, withOptions } from "./common.js";
+import { VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "init";
-export const describe = "create a new root CA in the depot";
+export const describe = "create a new root CA in the depot, or an intermediate CA under it (--intermediate NAME)";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS, KEY_OPTIONS, SUBJECT_OPTIONS)
+  return withOptions(y, PASSPHRASE_OPTIONS, KEY_OPTIONS, SUBJECT_OPTIONS, VALIDITY_OPTIONS)
     .options({
-      expires: { type: "string", default: "10 years", describe: "validity: '10 years', '90 days', '36h' or a date" },
-      "path-length": { type: "number", describe: "basicConstraints pathLenConstraint of the root (default: none)" },
+      expires: { type: "string", describe: "validity: '10 years', '90d', '36h', '15m' or a date (root: 10 years; intermediate: 5 years)" },
+      "path-length": { type: "number", describe: "basicConstraints pathLenConstraint (root: none, i.e. unlimited; intermediate: 0)" },
+      intermediate: { type: "string", describe: "create an intermediate CA named NAME in an existing depot" },
+      parent: { type: "string", default: "ca", describe: "with --intermediate: the CA that signs it" },
+      "parent-passphrase-file": { type: "string", describe: "with --intermediate: the parent key's passphrase (default: the same passphrase)" },
     })
-    .example("$0 init --common-name 'Example CA' --passphrase-file ca.pass", "new ECDSA P-256 root valid 10 years");
+    .example("$0 init --common-name 'Example CA' --passphrase-file ca.pass", "new ECDSA P-256 root valid 10 years")
+    .example("$0 init --intermediate issuing --passphrase-file ca.pass", "an intermediate CA 'issuing' (pathlen 0) signed by the root");
 }
 
 export async function handler(a: any) {
-  const { subjectFrom, keySpecFrom, expiryFrom } = await import("./args.js");
-  const subject = subjectFrom(a, { commonName: "pki Root CA", organization: "pki" });
+  const { subjectFrom, keySpecFrom, expiryFrom, notBeforeFrom, pathLengthFrom } = await import("./args.js");
   const key = keySpecFrom(a);
-  const notAfter = expiryFrom(a.expires)(new Date());
+  const pathLength = pathLengthFrom(a.pathLength);
+  const notBefore = notBeforeFrom(a.notBefore);
+  if (a.intermediate !== undefined) return intermediate(a, { key, pathLength, notBefore });
+  const subject = subjectFrom(a, { commonName: "pki Root CA", organization: "pki" });
+  const notAfter = expiryFrom(a.expires ?? "10 years")(notBefore ?? new Date());
   const { Depot, defaultDepotDir } = await import("../store/depot.js");
   const dir = defaultDepotDir(a.depot);
   const { existsSync } = await import("node:fs");
   if (existsSync(`${dir}/ca.crt`)) throw new Error(`a CA already exists in ${dir}`);
   const passphrase = (await getPassphrase(a, "the CA key", { confirm: true }))!;
-  const { cert } = await Depot.init(dir, { subject, key, notAfter, passphrase, pathLength: a.pathLength });
+  const { cert } = await Depot.init(dir, { subject, key, notAfter, notBefore, passphrase, pathLength });
   process.stderr.write(`Created CA "${cert.subject}" in ${dir} (valid until ${cert.notAfter.toISOString()})\n`);
+}
+
+async function intermediate(a: any, o: { key: import("../lib/keys.js").KeySpec; pathLength?: number; notBefore?: Date }) {
+  const { subjectFrom, expiryFrom } = await import("./args.js");
+  const { checkName } = await import("../lib/validate.js");
+  const { openDepot, printWarnings } = await import("./common.js");
+  const name = checkName(a.intermediate);
+  const parent = checkName(a.parent);
+  const subject = subjectFrom(a, { commonName: name });
+  const notAfter = expiryFrom(a.expires ?? "5 years");
+  const depot = await openDepot(a.depot);
+  if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
+  depot.entry(parent);
+  const passphrase = (await getPassphrase(a, `the key of the intermediate "${name}"`, { confirm: true }))!;
+  const caPassphrase = a.parentPassphraseFile !== undefined ? (await getPassphrase({ passphraseFile: a.parentPassphraseFile }, `the key of "${parent}"`))! : passphrase;
+  const { cert } = await depot.newIntermediate(name, { ...o, subject, sans: { ips: [], domains: [] }, passphrase, caPassphrase, issuer: parent, notAfter });
+  printWarnings(depot.warnings);
+  process.stderr.write(`Created intermediate CA "${name}" (${cert.subject}, path length ${o.pathLength ?? 0}) signed by "${parent}", valid until ${cert.notAfter.toISOString()}\n`);
 }

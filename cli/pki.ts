@@ -9,6 +9,10 @@ import * as sign from "./sign.js";
 import * as exportCmd from "./export.js";
 import * as list from "./list.js";
 import * as status from "./status.js";
+import * as revoke from "./revoke.js";
+import * as crl from "./crl.js";
+import * as renew from "./renew.js";
+import * as chain from "./chain.js";
 import * as fixtures from "./fixtures.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -28,6 +32,10 @@ const cli = yargs(hideBin(process.argv))
   .command(exportCmd as any)
   .command(list as any)
   .command(status as any)
+  .command(revoke as any)
+  .command(crl as any)
+  .command(renew as any)
+  .command(chain as any)
   .command(fixtures as any)
   .demandCommand(1, "name a command: see 'pki --help'")
   .strict()

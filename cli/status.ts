@@ -1,21 +1,49 @@
 import type { Argv } from "yargs";
 
-export const command = "status <name>";
-export const describe = "show NAME's state, serial, validity, SANs and key type";
+export const command = "status [name]";
+export const describe = "expiry check of the CA and every certificate (exit 0 OK, 1 WARN, 2 EXPIRED), or NAME's details";
 
 export function builder(y: Argv) {
-  return y.positional("name", { type: "string" }).options({ json: { type: "boolean" } }).example("$0 status server1", "");
+  return y
+    .positional("name", { type: "string", describe: "one certificate's details; omit for the expiry check of all" })
+    .options({
+      json: { type: "boolean", describe: "machine-readable output" },
+      warn: { type: "string", default: "30d", describe: "WARN when a certificate expires within this duration" },
+    })
+    .example("$0 status --warn 30d || echo 'renew something'", "OK / WARN (N days) / EXPIRED per certificate")
+    .example("$0 status server1 --json", "server1's serial, validity, SANs, usage and history");
 }
 
 export async function handler(a: any) {
   const { openDepot, printJson } = await import("./common.js");
   const depot = await openDepot(a.depot);
+  if (a.name === undefined) return overview(a, depot);
   const e = depot.entry(a.name);
   const { stateOf } = await import("../store/depot.js");
-  const info = { name: e.name, kind: e.kind, status: stateOf(e), subject: e.subject, keyType: e.keyType, serial: e.serial ?? null, notBefore: e.notBefore ?? null, notAfter: e.notAfter ?? null, sans: e.sans, usage: e.usage ?? null };
-  if (a.json) return printJson(info);
+  const info = { name: e.name, kind: e.kind, status: stateOf(e), issuer: e.issuer ?? null, subject: e.subject, keyType: e.keyType, serial: e.serial ?? null, notBefore: e.notBefore ?? null, notAfter: e.notAfter ?? null, sans: e.sans, usage: e.usage ?? null };
+  if (a.json) return printJson({ ...info, eku: e.eku ?? null, pathLength: e.pathLength ?? null, revoked: e.revoked ?? null, history: e.history ?? [] });
   for (const [k, v] of Object.entries(info)) {
     const text = k === "sans" ? [...e.sans.ips.map((i) => `IP:${i}`), ...e.sans.domains.map((d) => `DNS:${d}`)].join(", ") || "-" : v ?? "-";
     process.stdout.write(`${k.padEnd(10)} ${text}\n`);
   }
+}
+
+/** One line per entry; exit code 2 if any certificate expired, else 1 if any expires within --warn, else 0. */
+async function overview(a: any, depot: Awaited<ReturnType<typeof import("./common.js").openDepot>>) {
+  const { parseDurationMs } = await import("../lib/duration.js");
+  const { printJson } = await import("./common.js");
+  const warnMs = parseDurationMs(String(a.warn));
+  const now = Date.now();
+  const rows = depot.list().map((e) => {
+    const left = e.notAfter ? new Date(e.notAfter).getTime() - now : 0;
+    const days = Math.floor(left / 864e5);
+    const status = e.state === "unsigned" ? "UNSIGNED" : e.state === "revoked" ? "REVOKED" : e.state === "expired" ? "EXPIRED"
+      : e.state === "not-yet-valid" ? "WARN (not yet valid)" : left <= warnMs ? `WARN (${days} days)` : "OK";
+    return { name: e.name, kind: e.kind, issuer: e.issuer ?? null, notAfter: e.notAfter ?? null, daysLeft: e.notAfter ? days : null, status };
+  });
+  process.exitCode = rows.some((r) => r.status === "EXPIRED") ? 2 : rows.some((r) => r.status.startsWith("WARN")) ? 1 : 0;
+  if (a.json) return printJson(rows);
+  const table = [["NAME", "KIND", "ISSUER", "NOT AFTER", "STATUS"], ...rows.map((r) => [r.name, r.kind, r.issuer ?? "-", r.notAfter ?? "-", r.status])];
+  const w = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
+  for (const r of table) process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join("  ") + "\n");
 }

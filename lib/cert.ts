@@ -75,10 +75,10 @@ export async function createRootCertificate(o: RootOptions): Promise<x509.X509Ce
 }
 
 /** A PKCS#10 request carrying the subject and SANs, signed by the new key. */
-export async function createCsr(subject: Subject, sans: Sans, keys: KeyPair): Promise<x509.Pkcs10CertificateRequest> {
+export async function createCsr(subject: Subject | x509.Name, sans: Sans, keys: KeyPair): Promise<x509.Pkcs10CertificateRequest> {
   const extensions = sans.ips.length + sans.domains.length ? [sanExtension(sans)] : [];
   return x509.Pkcs10CertificateRequestGenerator.create({
-    name: subjectName(subject),
+    name: subject instanceof x509.Name ? subject : subjectName(subject),
     keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
     signingAlgorithm: keyAlgorithm(keys.spec).sign,
     extensions,
@@ -99,6 +99,21 @@ export interface IssueOptions {
   notBefore?: Date;
   notAfter: Date;
   profile: Profile;
+}
+
+const EKU_NAMES: Record<string, string> = {
+  serverAuth: EKU.serverAuth, clientAuth: EKU.clientAuth, codeSigning: "1.3.6.1.5.5.7.3.3",
+  emailProtection: "1.3.6.1.5.5.7.3.4", timeStamping: "1.3.6.1.5.5.7.3.8", OCSPSigning: "1.3.6.1.5.5.7.3.9",
+};
+
+/** --eku values: names (serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, OCSPSigning) or dotted OIDs. */
+export function checkEku(values: string[]): string[] {
+  return values.map((v) => {
+    const name = Object.keys(EKU_NAMES).find((k) => k.toLowerCase() === v.toLowerCase());
+    if (name) return EKU_NAMES[name];
+    if (/^[0-2](\.(0|[1-9]\d{0,8})){2,20}$/.test(v)) return v;
+    throw new InputError(`invalid extended key usage ${JSON.stringify(v).slice(0, 80)}: use ${Object.keys(EKU_NAMES).join(", ")} or a dotted OID`);
+  });
 }
 
 export function ekuFor(usage: Usage = "peer", explicit: string[] = []): string[] {

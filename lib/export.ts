@@ -11,9 +11,13 @@ export interface ExportMaterial {
   encryptedKeyPem: string; // as stored in the depot
   keyDer?: Uint8Array;     // the decrypted PKCS#8, when an option needs it
   chainPems?: string[];    // issuers, nearest first, root last (empty for the root itself)
+  crl?: { name: string; pem: string }; // the CRL of NAME (a CA) or of its issuer, for --crl
 }
 
-export interface ExportOptions { insecure?: boolean }
+export interface ExportOptions {
+  insecure?: boolean;
+  crl?: boolean;                                                      // ISSUER.crl: ca.crl, or an intermediate's
+}
 
 /** Which options need the key decrypted (and so a passphrase). */
 export function needsKey(o: ExportOptions): boolean {
@@ -28,6 +32,10 @@ export function exportMembers(m: ExportMaterial, o: ExportOptions): TarMember[] 
     out.push({ name: `${m.name}.key.insecure`, data: toPem("PRIVATE KEY", m.keyDer), mode: MODE_SECRET });
   } else {
     out.push({ name: `${m.name}.key`, data: m.encryptedKeyPem, mode: MODE_SECRET });
+  }
+  if (o.crl) {
+    if (!m.crl) throw new Error("internal: the CRL export needs the CRL");
+    out.push({ name: `${m.crl.name}.crl`, data: m.crl.pem, mode: MODE_PUBLIC });
   }
   return out;
 }

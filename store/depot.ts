@@ -6,7 +6,9 @@
  *   ca.crt  ca.key      the root CA (key: encrypted PKCS#8, 0600)
  *   certs/NAME.key      encrypted PKCS#8 (0600)
  *   certs/NAME.csr      PKCS#10 request
- *   certs/NAME.crt      the certificate, once signed
+ *   certs/NAME.crt      the certificate, once signed (an intermediate CA is a NAME of kind "ca")
+ *   ca.crl certs/NAME.crl  the latest CRL of the root / of an intermediate (`pki crl`)
+ *   history/NAME.SERIAL.crt (.key)  certificates replaced by `pki renew` (and keys replaced by --rekey)
  *   lock                present while a command changes the depot
  *
  * Every write is atomic; a command that changes the depot holds the lock.
@@ -18,7 +20,8 @@ import { x509 } from "../lib/x509.js";
 import { parsePem, toPem } from "../lib/pem.js";
 import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS } from "../lib/pkcs8.js";
 import { describeKey, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec } from "../lib/keys.js";
-import { checkCsr, clampToIssuer, createCsr, createRootCertificate, issueCertificate, Profile, randomSerial, Sans, sansOf, Subject, subjectName } from "../lib/cert.js";
+import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, Sans, sansOf, Subject, subjectName, Usage } from "../lib/cert.js";
+import { createCrl, crlToPem, RevocationReason } from "../lib/crl.js";
 import { checkName, InputError } from "../lib/validate.js";
 import { DepotError, readText, writeAtomic } from "./fsutil.js";
 import { acquireLock } from "./lock.js";
@@ -44,12 +47,19 @@ export interface Entry {
   notBefore?: string;
   notAfter?: string;
   usage?: string;
+  eku?: string[];           // explicit extKeyUsage OIDs (leaf)
+  pathLength?: number;      // basicConstraints pathLenConstraint (ca)
+  revoked?: Revocation;
+  history?: PastCert[];     // certificates replaced by `pki renew`, oldest first
 }
-export interface Index { entries: Record<string, Entry>; serials: string[] }
+export interface Revocation { date: string; reason: RevocationReason }
+export interface PastCert { serial: string; issuer: string; notBefore: string; notAfter: string; revoked?: Revocation }
+export interface Index { entries: Record<string, Entry>; serials: string[]; crlNumbers?: Record<string, number>; serialFloor?: string /* hex: new serials exceed it (import) */ }
 
-export interface InitOptions { subject: Subject; key: KeySpec; notAfter: Date; passphrase: string; pathLength?: number; iterations?: number }
-export interface NewCertOptions { subject: Subject; sans: Sans; key: KeySpec; passphrase: string }
-export interface SignOptions { caPassphrase: string; notAfter: (from: Date) => Date; profile?: Profile }
+export interface InitOptions { subject: Subject; key: KeySpec; notAfter: Date; notBefore?: Date; passphrase: string; pathLength?: number; iterations?: number }
+export interface NewCertOptions { subject: Subject; sans: Sans; key: KeySpec; passphrase: string; profile?: Profile; issuer?: string }
+export interface SignOptions { caPassphrase: string; notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile; issuer?: string }
+export interface RenewOptions { caPassphrase: string; notAfter: (from: Date) => Date; notBefore?: Date; rekey?: { passphrase: string; key?: KeySpec } }
 
 export function defaultDepotDir(flag?: string): string {
   return resolve(flag || process.env.PKI_DEPOT || ".pki");
@@ -69,7 +79,7 @@ export class Depot {
   }
 
   /** Creates the depot directory and its metadata (no CA yet). */
-  private static create(dir: string, iterations = DEFAULT_ITERATIONS): Depot {
+  static create(dir: string, iterations = DEFAULT_ITERATIONS): Depot {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
     mkdirSync(join(dir, "certs"), { recursive: true, mode: 0o700 });
@@ -83,6 +93,8 @@ export class Depot {
   certPath(name: string): string { return name === ROOT ? this.path("ca.crt") : this.path("certs", `${name}.crt`); }
   keyPath(name: string): string { return name === ROOT ? this.path("ca.key") : this.path("certs", `${name}.key`); }
   csrPath(name: string): string { return this.path("certs", `${name}.csr`); }
+  crlPath(name: string): string { return name === ROOT ? this.path("ca.crl") : this.path("certs", `${name}.crl`); }
+  historyPath(name: string, serial: string, ext: "crt" | "key" | "csr"): string { return this.path("history", `${name}.${serial}.${ext}`); }
   private rel(p: string): string { return p.slice(this.dir.length + 1); }
 
   readIndex(): Index {
@@ -130,6 +142,12 @@ export class Depot {
     return encryptPkcs8(der, passphrase, { salt: Buffer.from(this.meta.kdf.salt, "base64"), iterations: this.meta.kdf.iterations });
   }
 
+  /** Exports `key` as PKCS#8 and encrypts it; the plain DER is zeroed. */
+  async sealKey(key: CryptoKey, passphrase: string): Promise<string> {
+    const der = await exportPkcs8(key);
+    try { return await this.encryptKey(der, passphrase); } finally { der.fill(0); }
+  }
+
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
     const release = await acquireLock(this.dir);
     try { return await fn(); } finally { release(); }
@@ -137,8 +155,11 @@ export class Depot {
 
   /** A random serial not yet used in this depot. */
   freshSerial(idx: Index): string {
+    const floor = BigInt(`0x${idx.serialFloor ?? "0"}`);
     for (;;) {
-      const s = randomSerial();
+      let s = randomSerial();
+      // After an import: continue past the highest imported serial (random 127 bits exceed any sequential one).
+      if (BigInt(`0x${s}`) <= floor) s = serialHex(floor + 1n + BigInt(`0x${s.slice(0, 16)}`));
       if (!idx.serials.includes(s)) return s;
     }
   }
@@ -154,8 +175,8 @@ export class Depot {
       if (depot.hasCA()) throw new DepotError(`a CA already exists in ${dir}`);
       const idx = depot.readIndex();
       const serial = depot.freshSerial(idx);
-      const cert = await createRootCertificate({ subject: o.subject, keys, notAfter: o.notAfter, pathLength: o.pathLength, serial });
-      const keyPem = await depot.encryptKey(await exportPkcs8(keys.privateKey), o.passphrase);
+      const cert = await createRootCertificate({ subject: o.subject, keys, notBefore: o.notBefore, notAfter: o.notAfter, pathLength: o.pathLength, serial });
+      const keyPem = await depot.sealKey(keys.privateKey, o.passphrase);
       writeAtomic(depot.keyPath(ROOT), keyPem, 0o600);
       writeAtomic(depot.certPath(ROOT), cert.toString("pem") + "\n", 0o644);
       idx.serials.push(serial);
@@ -174,13 +195,14 @@ export class Depot {
     if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
     const keys = await generateKeyPair(o.key);
     const csr = await createCsr(o.subject, o.sans, keys);
-    const keyPem = await this.encryptKey(await exportPkcs8(keys.privateKey), o.passphrase);
+    const keyPem = await this.sealKey(keys.privateKey, o.passphrase);
     return this.withLock(async () => {
       const idx = this.readIndex();
       if (idx.entries[name]) throw new InputError(`"${name}" already exists in the depot`);
+      if (o.issuer && !idx.entries[o.issuer]) throw new InputError(`unknown issuer "${o.issuer}": see 'pki list'`);
       const entry: Entry = {
-        name, kind: "leaf", subject: csr.subject, keyType: describeKey(o.key), sans: o.sans,
-        status: "unsigned", created: new Date().toISOString(),
+        name, kind: o.profile?.kind ?? "leaf", issuer: o.issuer, subject: csr.subject, keyType: describeKey(o.key), sans: o.sans,
+        status: "unsigned", created: new Date().toISOString(), ...profileFields(o.profile),
       };
       // Order: key, CSR, then the index entry that makes them visible.
       writeAtomic(this.keyPath(name), keyPem, 0o600);
@@ -191,34 +213,183 @@ export class Depot {
     });
   }
 
-  /** `pki sign`: the root CA signs NAME's CSR. */
+  /** `pki sign`: NAME's issuer (--issuer, the one chosen at new-cert, or the root) signs NAME's CSR. */
   async sign(name: string, o: SignOptions): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
     const pre = this.entry(name);
     if (pre.status !== "unsigned") throw new InputError(`"${name}" is already signed`);
     const csr = this.readCsr(name);
     const sans = await checkCsr(csr);
-    const issuerCert = this.readCert(ROOT);
-    const { keys: issuerKeys } = await this.unlockKey(ROOT, o.caPassphrase);
+    const issuer = o.issuer ?? pre.issuer ?? ROOT;
+    const profile: Profile = o.profile ?? profileOf(pre);
+    const { issuerCert, issuerKeys } = await this.unlockIssuer(issuer, profile, o.caPassphrase);
     return this.withLock(async () => {
       const idx = this.readIndex();
       const entry = idx.entries[name];
       if (!entry || entry.status !== "unsigned") throw new InputError(`"${name}" is already signed`);
-      const clamp = clampToIssuer(o.notAfter(new Date()), issuerCert);
-      if (clamp.warning) this.warnings.push(clamp.warning);
-      const serial = this.freshSerial(idx);
-      const profile: Profile = o.profile ?? { kind: "leaf" };
-      const cert = await issueCertificate({
-        subject: csr.subjectName, publicKey: csr.publicKey, sans, issuerCert, issuerKeys, serial, notAfter: clamp.notAfter, profile,
-      });
+      const cert = await this.issue(idx, { subject: csr.subjectName, publicKey: csr.publicKey, sans, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore });
       writeAtomic(this.certPath(name), cert.toString("pem") + "\n", 0o644);
-      Object.assign(entry, {
-        status: "signed", issuer: ROOT, serial, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(),
-        usage: profile.kind === "leaf" ? profile.usage ?? "peer" : undefined,
-      } satisfies Partial<Entry>);
-      idx.serials.push(serial);
+      Object.assign(entry, { status: "signed", issuer, ...certFields(cert), ...profileFields(profile) } satisfies Partial<Entry>);
       this.writeIndex(idx);
       return { entry, cert };
     });
+  }
+
+  /** `pki init --intermediate`: a key, CSR and CA certificate for NAME under `issuer`, checked before anything is written. */
+  async newIntermediate(name: string, o: NewCertOptions & SignOptions & { issuer: string; pathLength?: number }): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
+    const profile: Profile = { kind: "ca", pathLength: o.pathLength ?? 0 };
+    await this.unlockIssuer(o.issuer, profile, o.caPassphrase);
+    await this.newCert(name, { ...o, profile });
+    return this.sign(name, { ...o, profile });
+  }
+
+  /** Reads and decrypts a CA's certificate and key; refuses a leaf, an unsigned or revoked CA, or a path length it forbids. */
+  async unlockIssuer(issuer: string, profile: Profile, passphrase: string): Promise<{ issuerCert: x509.X509Certificate; issuerKeys: KeyPair }> {
+    const ie = this.entry(issuer);
+    if (ie.kind !== "ca") throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
+    if (ie.status !== "signed") throw new InputError(`the CA "${issuer}" is ${ie.status}: it cannot issue`);
+    const issuerCert = this.readCert(issuer);
+    if (profile.kind === "ca") {
+      const bc = issuerCert.getExtension(x509.BasicConstraintsExtension);
+      const limit = bc?.pathLength;
+      if (limit !== undefined && limit < 1) throw new InputError(`the CA "${issuer}" has path length 0: it may not issue CA certificates`);
+      if (limit !== undefined && (profile.pathLength === undefined || profile.pathLength > limit - 1)) {
+        throw new InputError(`path length ${profile.pathLength ?? "unlimited"} exceeds what "${issuer}" allows (at most ${limit - 1})`);
+      }
+    }
+    const { der, keys: issuerKeys } = await this.unlockKey(issuer, passphrase);
+    der.fill(0); // the CryptoKey is all that is needed: no plain key bytes linger
+    return { issuerCert, issuerKeys };
+  }
+
+  /** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. */
+  private async issue(idx: Index, o: { subject: x509.Name | string; publicKey: x509.PublicKey; sans: Sans; issuerCert: x509.X509Certificate; issuerKeys: KeyPair; profile: Profile; notAfter: (from: Date) => Date; notBefore?: Date }): Promise<x509.X509Certificate> {
+    const clamp = clampToIssuer(o.notAfter(o.notBefore ?? new Date()), o.issuerCert);
+    if (clamp.warning) this.warnings.push(clamp.warning);
+    if (o.notBefore && o.notBefore >= clamp.notAfter) throw new InputError(`--not-before ${o.notBefore.toISOString()} is not before the expiry ${clamp.notAfter.toISOString()}`);
+    if (clamp.notAfter <= new Date()) this.warnings.push(`the certificate is already expired (notAfter ${clamp.notAfter.toISOString()})`);
+    const serial = this.freshSerial(idx);
+    const cert = await issueCertificate({ ...o, serial, notAfter: clamp.notAfter });
+    idx.serials.push(serial);
+    return cert;
+  }
+
+  /** `pki renew`: a new certificate (new serial, same subject, SANs, profile and issuer); the old one goes to history/. */
+  async renew(name: string, o: RenewOptions): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
+    const pre = this.entry(name);
+    if (name === ROOT) throw new InputError("renewing the root CA is not supported: its certificate is what every peer trusts");
+    if (pre.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}'`);
+    const old = this.readCert(name);
+    const profile = profileOf(pre);
+    const { issuerCert, issuerKeys } = await this.unlockIssuer(pre.issuer ?? ROOT, profile, o.caPassphrase);
+    let publicKey = old.publicKey;
+    let rekeyed: { keyPem: string; csrPem: string; spec: KeySpec } | undefined;
+    if (o.rekey) {
+      const spec = o.rekey.key ?? (await keySpecOfCert(old));
+      const keys = await generateKeyPair(spec);
+      const csr = await createCsr(old.subjectName, pre.sans, keys);
+      publicKey = csr.publicKey;
+      rekeyed = { keyPem: await this.sealKey(keys.privateKey, o.rekey.passphrase), csrPem: csr.toString("pem") + "\n", spec };
+    }
+    return this.withLock(async () => {
+      const idx = this.readIndex();
+      const entry = idx.entries[name];
+      if (!entry || entry.serial !== pre.serial) throw new InputError(`"${name}" changed while renewing: try again`);
+      const cert = await this.issue(idx, { subject: old.subjectName, publicKey, sans: entry.sans, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore });
+      mkdirSync(this.path("history"), { recursive: true, mode: 0o700 });
+      writeAtomic(this.historyPath(name, entry.serial!, "crt"), old.toString("pem") + "\n", 0o644);
+      if (rekeyed) {
+        writeAtomic(this.historyPath(name, entry.serial!, "key"), this.readKeyPem(name), 0o600);
+        // The old CSR too, so that 'pki doctor --fix' can roll back a rekey interrupted after this point.
+        if (existsSync(this.csrPath(name))) writeAtomic(this.historyPath(name, entry.serial!, "csr"), readText(this.csrPath(name)), 0o644);
+        writeAtomic(this.keyPath(name), rekeyed.keyPem, 0o600);
+        writeAtomic(this.csrPath(name), rekeyed.csrPem, 0o644);
+        entry.keyType = describeKey(rekeyed.spec);
+      }
+      writeAtomic(this.certPath(name), cert.toString("pem") + "\n", 0o644);
+      (entry.history ??= []).push({ serial: entry.serial!, issuer: entry.issuer ?? ROOT, notBefore: entry.notBefore!, notAfter: entry.notAfter!, revoked: entry.revoked });
+      Object.assign(entry, { status: "signed", revoked: undefined, ...certFields(cert) } satisfies Partial<Entry>);
+      this.writeIndex(idx);
+      return { entry, cert };
+    });
+  }
+
+  /** `pki revoke`: marks NAME's current certificate (or an earlier one, by serial) revoked in the index. */
+  async revoke(name: string, o: { reason: RevocationReason; serial?: string; date?: Date }): Promise<{ serial: string; issuer: string }> {
+    if (name === ROOT) throw new InputError("the root CA cannot be revoked by itself: retire the depot instead");
+    this.entry(name);
+    return this.withLock(async () => {
+      const idx = this.readIndex();
+      const entry = idx.entries[name];
+      const serial = o.serial?.toLowerCase().replace(/^0x/, "").replace(/:/g, "");
+      const revoked: Revocation = { date: (o.date ?? new Date()).toISOString(), reason: o.reason };
+      let target: { serial: string; issuer: string };
+      if (serial === undefined || serial === entry.serial) {
+        if (entry.status === "unsigned") throw new InputError(`"${name}" is not signed: nothing to revoke`);
+        if (entry.status === "revoked") throw new InputError(`"${name}" is already revoked (serial ${entry.serial})`);
+        Object.assign(entry, { status: "revoked", revoked } satisfies Partial<Entry>);
+        target = { serial: entry.serial!, issuer: entry.issuer ?? ROOT };
+      } else {
+        const past = entry.history?.find((h) => h.serial === serial);
+        if (!past) throw new InputError(`"${name}" never had the serial ${o.serial}: see 'pki status ${name} --json'`);
+        if (past.revoked) throw new InputError(`serial ${serial} of "${name}" is already revoked`);
+        past.revoked = revoked;
+        target = { serial, issuer: past.issuer };
+      }
+      this.writeIndex(idx);
+      return target;
+    });
+  }
+
+  /** `pki crl`: a CRL of everything `issuer` has revoked, written to the depot; cRLNumber increments. */
+  async crl(issuer: string, o: { passphrase: string; nextUpdate: (from: Date) => Date }): Promise<{ pem: string; crl: x509.X509Crl; number: number; path: string }> {
+    const ie = this.entry(issuer);
+    if (ie.kind !== "ca") throw new InputError(`"${issuer}" is not a CA: only a CA publishes a CRL`);
+    const issuerCert = this.readCert(issuer);
+    const { der, keys: issuerKeys } = await this.unlockKey(issuer, o.passphrase);
+    der.fill(0);
+    return this.withLock(async () => {
+      const idx = this.readIndex();
+      const revoked = Object.values(idx.entries).flatMap((e) => [
+        ...(e.status === "revoked" && (e.issuer ?? ROOT) === issuer && e.revoked ? [{ serial: e.serial!, ...e.revoked }] : []),
+        ...(e.history ?? []).filter((h) => h.issuer === issuer && h.revoked).map((h) => ({ serial: h.serial, ...h.revoked! })),
+      ]).map((r) => ({ serial: r.serial, reason: r.reason, date: new Date(r.date) }));
+      const number = (idx.crlNumbers?.[issuer] ?? 0) + 1;
+      const now = new Date();
+      const crl = await createCrl({ issuerCert, issuerKeys, revoked, crlNumber: number, thisUpdate: now, nextUpdate: o.nextUpdate(now) });
+      const pem = crlToPem(crl);
+      writeAtomic(this.crlPath(issuer), pem, 0o644);
+      (idx.crlNumbers ??= {})[issuer] = number;
+      this.writeIndex(idx);
+      return { pem, crl, number, path: this.crlPath(issuer) };
+    });
+  }
+
+  /** NAME's certificate then its issuers up to the root, after checking each signature, name link and validity period. */
+  async verifiedChain(name: string, now = new Date()): Promise<x509.X509Certificate[]> {
+    const e = this.entry(name);
+    if (e.status !== "signed") throw new InputError(`"${name}" is ${e.status}: it has no valid chain`);
+    const certs = [this.readCert(name), ...this.issuerChain(name).map((c) => c.cert)];
+    for (const [i, c] of certs.entries()) {
+      const issuer = certs[i + 1] ?? c;
+      const what = i === 0 ? `"${name}"` : `its issuer "${c.subject}"`;
+      if (c.issuer !== issuer.subject || !(await c.verify({ publicKey: issuer, signatureOnly: true }))) throw new DepotError(`the chain of "${name}" does not verify: ${what} is not signed by "${issuer.subject}"`);
+      if (c.notAfter <= now || c.notBefore > now) throw new DepotError(`the chain of "${name}" does not verify: ${what} is outside its validity period (${c.notBefore.toISOString()} to ${c.notAfter.toISOString()})`);
+    }
+    return certs;
+  }
+
+  /** The issuers of NAME, nearest first, root last (empty for the root). */
+  issuerChain(name: string): Array<{ name: string; cert: x509.X509Certificate }> {
+    const idx = this.readIndex();
+    const out: Array<{ name: string; cert: x509.X509Certificate }> = [];
+    for (let n = name; n !== ROOT; ) {
+      const e = idx.entries[n];
+      if (!e) throw new DepotError(`index.json names no entry "${n}": run 'pki doctor'`);
+      n = e.issuer ?? ROOT;
+      if (out.some((c) => c.name === n) || out.length > 16) throw new DepotError(`the issuer chain of "${name}" loops: run 'pki doctor'`);
+      out.push({ name: n, cert: this.readCert(n) });
+    }
+    return out;
   }
 
   /** The entry list, with a status derived from the certificate dates. */
@@ -230,14 +401,21 @@ export class Depot {
   }
 
   /** What export needs of NAME; with a passphrase the key is decrypted (and so the passphrase checked). */
-  async exportMaterial(name: string, passphrase?: string): Promise<ExportMaterial> {
+  async exportMaterial(name: string, passphrase?: string, o: { crl?: boolean } = {}): Promise<ExportMaterial> {
     const e = this.entry(name);
     if (e.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}' first`);
     const certPem = this.readCert(name).toString("pem") + "\n";
     const encryptedKeyPem = this.readKeyPem(name);
     const keyDer = passphrase === undefined ? undefined : (await this.unlockKey(name, passphrase)).der;
-    const chainPems = name === ROOT ? [] : [this.readCert(ROOT).toString("pem") + "\n"];
-    return { name, certPem, encryptedKeyPem, keyDer, chainPems };
+    const chainPems = this.issuerChain(name).map((c) => c.cert.toString("pem") + "\n");
+    return { name, certPem, encryptedKeyPem, keyDer, chainPems, crl: o.crl ? this.latestCrl(e.kind === "ca" ? name : e.issuer ?? ROOT) : undefined };
+  }
+
+  /** The CRL `pki crl` last wrote for the CA `issuer`. */
+  latestCrl(issuer: string): { name: string; pem: string } {
+    const p = this.crlPath(issuer);
+    if (!existsSync(p)) throw new InputError(`no CRL of "${issuer}" yet: run 'pki crl${issuer === ROOT ? "" : ` --issuer ${issuer}`}' first`);
+    return { name: issuer, pem: readText(p, this.rel(p)) };
   }
 
   /** Permission check helper: the mode of a depot file. */
@@ -250,6 +428,27 @@ export function stateOf(e: Entry, now = new Date()): "unsigned" | "revoked" | "n
   if (e.notBefore && new Date(e.notBefore) > now) return "not-yet-valid";
   if (e.notAfter && new Date(e.notAfter) <= now) return "expired";
   return "valid";
+}
+
+/** A positive DER INTEGER's content as even-length lowercase hex (a leading 00 keeps it positive). */
+function serialHex(n: bigint): string {
+  const h = n.toString(16);
+  const even = h.length % 2 ? `0${h}` : h;
+  return /^[89a-f]/.test(even) ? `00${even}` : even;
+}
+
+/** The profile an entry was (or is to be) issued with. */
+export function profileOf(e: Entry): Profile {
+  return e.kind === "ca" ? { kind: "ca", pathLength: e.pathLength } : { kind: "leaf", usage: (e.usage as Usage | undefined) ?? "peer", eku: e.eku };
+}
+
+function profileFields(p?: Profile): Partial<Entry> {
+  if (!p) return {};
+  return p.kind === "ca" ? { kind: "ca", pathLength: p.pathLength, usage: undefined } : { kind: "leaf", usage: p.usage ?? "peer", eku: p.eku?.length ? p.eku : undefined };
+}
+
+function certFields(cert: x509.X509Certificate): Partial<Entry> {
+  return { serial: cert.serialNumber, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString() };
 }
 
 function parseJson<T>(text: string, what: string): T {

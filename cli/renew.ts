@@ -1,0 +1,37 @@
+import type { Argv } from "yargs";
+import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings, withOptions } from "./common.js";
+import { VALIDITY_OPTIONS } from "./options.js";
+
+export const command = "renew <name>";
+export const describe = "issue NAME a fresh certificate (new serial, same SANs and profile); the old one is kept in history";
+
+export function builder(y: Argv) {
+  return withOptions(y, PASSPHRASE_OPTIONS, VALIDITY_OPTIONS)
+    .positional("name", { type: "string" })
+    .options({
+      expires: { type: "string", default: "1 year", describe: "validity of the new certificate (never past the issuer's own)" },
+      rekey: { type: "boolean", describe: "also a new key (same type unless --key-type); the old key is kept in history" },
+      "key-passphrase-file": { type: "string", describe: "with --rekey: passphrase for the new key (default: PKI_PASSPHRASE or a prompt)" },
+      "key-type": { ...KEY_OPTIONS["key-type"], default: undefined, describe: "with --rekey: a different key algorithm" },
+      curve: KEY_OPTIONS.curve,
+      "key-bits": KEY_OPTIONS["key-bits"],
+    })
+    .example("$0 renew --passphrase-file ca.pass web1", "a new certificate for web1's key, valid 1 year")
+    .example("$0 renew --rekey --key-passphrase-file web1.pass web1", "a new key and certificate");
+}
+
+export async function handler(a: any) {
+  const { expiryFrom, keySpecFrom, notBeforeFrom } = await import("./args.js");
+  const { openDepot } = await import("./common.js");
+  const notAfter = expiryFrom(a.expires);
+  const notBefore = notBeforeFrom(a.notBefore);
+  const key = a.keyType !== undefined ? keySpecFrom(a) : undefined;
+  const depot = await openDepot(a.depot);
+  const entry = depot.entry(a.name);
+  const issuer = entry.issuer ?? "ca";
+  const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
+  const rekey = a.rekey ? { key, passphrase: (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the new key of "${a.name}"`, { confirm: true }))! } : undefined;
+  const { cert } = await depot.renew(a.name, { caPassphrase, notAfter, notBefore, rekey });
+  printWarnings(depot.warnings);
+  process.stderr.write(`Renewed "${a.name}"${rekey ? " with a new key" : ""}: serial ${entry.serial} -> ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`);
+}

@@ -1,0 +1,42 @@
+// Helpers shared by test/lifecycle*.test.js (on top of _helpers.js).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PASS, pkiOk, run, tempDir, untar } from "./_helpers.js";
+
+/**
+ * Like newDepot(), but with a cheap KDF (depot.json written before init, which keeps it): these tests are
+ * about certificates, and 600k PBKDF2 rounds per command make a loaded machine crawl.
+ */
+export async function cheapDepot(t, initArgs = []) {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "pass"), PASS + "\n");
+  mkdirSync(join(dir, ".pki"), { mode: 0o700 });
+  writeFileSync(join(dir, ".pki", "depot.json"), JSON.stringify({ layout: 1, kdf: { salt: "bGlmZWN5Y2xlLXNhbHQ=", iterations: 1000 }, created: new Date().toISOString() }), { mode: 0o600 });
+  await pkiOk(t, dir, ["init", "--passphrase-file", "pass", ...initArgs]);
+  return dir;
+}
+
+/** Exports NAME with its key decrypted into dir/out-NAME; returns the paths of NAME.crt and NAME.key.insecure. */
+export async function exportInsecure(t, dir, name, extra = []) {
+  const out = join(dir, `out-${name}`);
+  mkdirSync(out, { recursive: true });
+  const r = await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass", ...extra, name]);
+  const listing = await untar(t, out, r.stdout);
+  return { crt: join(out, `${name}.crt`), key: join(out, `${name}.key.insecure`), out, listing };
+}
+
+/** `pki chain [ARGS] NAME` written to a file; returns its path. */
+export async function chainFile(t, dir, name, args = []) {
+  const r = await pkiOk(t, dir, ["chain", ...args, name]);
+  const p = join(dir, `${name}${args.includes("--no-root") ? ".fullchain" : ".chain"}.pem`);
+  writeFileSync(p, r.stdout);
+  return p;
+}
+
+/** One extension of a certificate as openssl prints it. */
+export const ext = async (crt, name) => (await run("openssl", ["x509", "-in", crt, "-noout", "-ext", name])).out;
+
+/** A shell command in `dir`. */
+export const sh = (dir, cmd) => run("sh", ["-c", cmd], { cwd: dir });
+
+export const countPem = (text) => (text.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length;
