@@ -13,6 +13,7 @@ import * as revoke from "./revoke.js";
 import * as crl from "./crl.js";
 import * as renew from "./renew.js";
 import * as chain from "./chain.js";
+import * as importCmd from "./import.js";
 import * as fixtures from "./fixtures.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -36,6 +37,7 @@ const cli = yargs(hideBin(process.argv))
   .command(crl as any)
   .command(renew as any)
   .command(chain as any)
+  .command(importCmd as any)
   .command(fixtures as any)
   .demandCommand(1, "name a command: see 'pki --help'")
   .strict()
