@@ -15,6 +15,8 @@ import * as renew from "./renew.js";
 import * as chain from "./chain.js";
 import * as importCmd from "./import.js";
 import * as fixtures from "./fixtures.js";
+import * as serve from "./serve.js";
+import * as check from "./check.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
 
@@ -39,6 +41,8 @@ const cli = yargs(hideBin(process.argv))
   .command(chain as any)
   .command(importCmd as any)
   .command(fixtures as any)
+  .command(serve as any)
+  .command(check as any)
   .demandCommand(1, "name a command: see 'pki --help'")
   .strict()
   .version(pkg.version)

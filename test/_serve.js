@@ -1,0 +1,84 @@
+// Helpers shared by serve.test.js and check.test.js: a seed-flow cert set, `pki serve` as a child, a CRL.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PKI, pkiOk, newDepot, issue, untar, openssl } from "./_helpers.js";
+
+/** A depot with server1 (IP 127.0.0.1, DNS localhost) and clients, exported as the guide's flow does. */
+export async function seedSet(t, { serverArgs = ["--ip", "127.0.0.1", "--domain", "localhost"], clients = ["client1"] } = {}) {
+  const dir = await newDepot(t);
+  await Promise.all([issue(t, dir, "server1", serverArgs), ...clients.map((c) => issue(t, dir, c))]);
+  await untar(t, dir, (await pkiOk(t, dir, ["export"])).stdout);
+  for (const n of ["server1", ...clients]) await untar(t, dir, (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass", n])).stdout);
+  return dir;
+}
+
+/**
+ * One set per test worker, built once and only read by the tests (key derivation is slow on a busy machine):
+ *   dir:   server1 (127.0.0.1, localhost), server2 (DNS etcd.example only), client1, client2 (revoked in ca.crl),
+ *          ca.key.insecure, enc/server1.{crt,key} (the encrypted export), client.p12 (the guide's openssl command, password "pass")
+ *   other: another CA with its own server1 and client1
+ */
+let shared;
+export function sharedSet() {
+  shared ??= (async () => {
+    const cleanups = [];
+    process.once("exit", () => cleanups.forEach((f) => f()));
+    const t = { fail: (m) => { throw new Error(m); }, is: (a, b, m) => { if (a !== b) throw new Error(m); }, teardown: (f) => cleanups.push(f) };
+    const [dir, other] = await Promise.all([seedSet(t, { clients: ["client1", "client2"] }), seedSet(t)]);
+    await issue(t, dir, "server2", ["--domain", "etcd.example"]);
+    await untar(t, dir, (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass", "server2"])).stdout);
+    await untar(t, dir, (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass"])).stdout);
+    const enc = (await pkiOk(t, dir, ["export", "server1"])).stdout;
+    mkdirSync(join(dir, "enc"));
+    await untar(t, join(dir, "enc"), enc);
+    await makeCrl(t, dir, ["client2"]);
+    const p12 = await openssl(["pkcs12", "-export", "-in", "client1.crt", "-inkey", "client1.key.insecure", "-out", "client.p12", "-password", "pass:pass"], { cwd: dir });
+    if (p12.code) throw new Error(p12.stderr);
+    return { dir, other };
+  })();
+  return shared;
+}
+
+/** Starts `pki serve --port 0 ARGS` in `dir`; resolves with its port once the ready line is printed. */
+export function serve(t, dir, args, env = {}) {
+  const child = spawn(process.execPath, [PKI, "serve", "--port", "0", ...args], { cwd: dir, env: { ...process.env, PKI_DEPOT: join(dir, ".pki"), ...env } });
+  const s = { child, stdout: "", stderr: "", exited: new Promise((r) => child.on("exit", (code, signal) => r({ code, signal }))) };
+  const waiters = [];
+  child.stderr.on("data", (d) => { s.stderr += d; for (const w of waiters) if (w.re.test(s.stderr)) w.resolve(s.stderr); });
+  /** Resolves once the server's log (stderr) matches `re`; the log line may arrive after curl has its answer. */
+  s.exited.then(() => { for (const w of waiters) w.resolve(s.stderr); }); // exited without the line: the assertion fails now
+  s.log = (re) => re.test(s.stderr) ? Promise.resolve(s.stderr) : new Promise((resolve) => waiters.push({ re, resolve }));
+  t.teardown(async () => { if (child.exitCode === null && child.signalCode === null) { child.kill("SIGTERM"); await s.exited; } });
+  s.ready = new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      s.stdout += d;
+      const m = /^serving https:\/\/127\.0\.0\.1:(\d+)\/v1\/versions/m.exec(s.stdout);
+      if (m) resolve(Number(m[1]));
+    });
+    s.exited.then(({ code }) => reject(new Error(`pki serve exited ${code}: ${s.stderr}`)));
+  });
+  return s;
+}
+
+/** Asserts that the server logs a line matching `re` (waits for it: the line may come after curl's answer). */
+export async function logged(t, s, re) {
+  t.regex(await s.log(re), re);
+}
+
+/** A CRL from the CA revoking `names`, signed with the exported ca.key.insecure. */
+export async function makeCrl(t, dir, names, file = "ca.crl") {
+  const { createCrl, crlToPem } = await import("../dist/lib/crl.js");
+  const { keyPairFromPem } = await import("../dist/lib/check.js");
+  const { x509 } = await import("../dist/lib/x509.js");
+  const cert = (n) => new x509.X509Certificate(readFileSync(join(dir, `${n}.crt`), "utf8"));
+  const crl = await createCrl({
+    issuerCert: cert("ca"), issuerKeys: await keyPairFromPem(readFileSync(join(dir, "ca.key.insecure"), "utf8")), crlNumber: 1,
+    revoked: names.map((n) => ({ serial: cert(n).serialNumber, date: new Date() })), nextUpdate: new Date(Date.now() + 86_400_000),
+  });
+  writeFileSync(join(dir, file), crlToPem(crl));
+  const text = await openssl(["crl", "-in", file, "-noout", "-text"], { cwd: dir });
+  t.is(text.code, 0, text.stderr);
+  return file;
+}
+
