@@ -24,32 +24,40 @@ export const SUBJECT_OPTIONS = {
 
 export interface PassArgs { passphrase?: string; passphraseFile?: string }
 
-let warned = false;
+/** Where a secret comes from: --OPTION (with a warning), --OPTION-file, the ENV variable, or a prompt. */
+export interface SecretSource { option: string; env: string; noun: string }
+export const PASSPHRASE_SOURCE: SecretSource = { option: "passphrase", env: "PKI_PASSPHRASE", noun: "passphrase" };
+
+const warned = new Set<string>();
+const camel = (s: string) => s.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
 /**
  * A passphrase from, in order: --passphrase (with a warning), --passphrase-file,
  * PKI_PASSPHRASE, or a no-echo prompt when stdin is a terminal. Never hangs.
+ * `opts.source` names other options for another secret (e.g. --p12-password, PKI_P12_PASSWORD).
  */
-export async function getPassphrase(a: PassArgs, purpose: string, opts: { confirm?: boolean; optional?: boolean } = {}): Promise<string | undefined> {
+export async function getPassphrase(a: PassArgs | Record<string, unknown>, purpose: string, opts: { confirm?: boolean; optional?: boolean; source?: SecretSource } = {}): Promise<string | undefined> {
+  const { option, env, noun } = opts.source ?? PASSPHRASE_SOURCE;
+  const flag = (a as Record<string, unknown>)[camel(option)], file = (a as Record<string, unknown>)[camel(`${option}-file`)];
   let p: string | undefined;
-  if (a.passphrase !== undefined) {
-    if (!warned) process.stderr.write("pki: warning: --passphrase is visible to other processes; prefer --passphrase-file or PKI_PASSPHRASE\n");
-    warned = true;
-    p = String(a.passphrase);
-  } else if (a.passphraseFile !== undefined) {
-    p = readInputFile(a.passphraseFile, "--passphrase-file").split(/\r?\n/)[0];
-  } else if (process.env.PKI_PASSPHRASE !== undefined) {
-    p = process.env.PKI_PASSPHRASE;
+  if (flag !== undefined) {
+    if (!warned.has(option)) process.stderr.write(`pki: warning: --${option} is visible to other processes; prefer --${option}-file or ${env}\n`);
+    warned.add(option);
+    p = String(flag);
+  } else if (file !== undefined) {
+    p = readInputFile(String(file), `--${option}-file`).split(/\r?\n/)[0];
+  } else if (process.env[env] !== undefined) {
+    p = process.env[env];
   } else if (opts.optional) {
     return undefined;
   } else if (process.stdin.isTTY) {
     const { promptHidden } = await import("./prompt.js");
-    p = await promptHidden(`Passphrase for ${purpose}: `);
-    if (opts.confirm && (await promptHidden("Repeat the passphrase: ")) !== p) throw new UsageError("the passphrases do not match");
+    p = await promptHidden(`${noun[0].toUpperCase()}${noun.slice(1)} for ${purpose}: `);
+    if (opts.confirm && (await promptHidden(`Repeat the ${noun}: `)) !== p) throw new UsageError(`the ${noun}s do not match`);
   } else {
-    throw new UsageError(`no passphrase for ${purpose}: use --passphrase-file FILE, PKI_PASSPHRASE, or run in a terminal`);
+    throw new UsageError(`no ${noun} for ${purpose}: use --${option}-file FILE, ${env}, or run in a terminal`);
   }
-  if (!p) throw new UsageError(`an empty passphrase cannot protect ${purpose}`);
+  if (!p) throw new UsageError(`an empty ${noun} cannot protect ${purpose}`);
   return p;
 }
 

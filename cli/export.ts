@@ -1,5 +1,11 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, withOptions, UsageError } from "./common.js";
+import { getPassphrase, PASSPHRASE_OPTIONS, withOptions, UsageError, type SecretSource } from "./common.js";
+import type { ExportOptions } from "../lib/export.js";
+
+const P12_SOURCE: SecretSource = { option: "p12-password", env: "PKI_P12_PASSWORD", noun: "password" };
+const JKS_SOURCE: SecretSource = { option: "jks-password", env: "PKI_JKS_PASSWORD", noun: "password" };
+/** Options that mean nothing without another. */
+const NEEDS = { "p12-password": "p12", "p12-password-file": "p12", "p12-legacy": "p12", "jks-password": "jks", "jks-password-file": "jks", alias: "jks", "keystore-type": "jks" };
 
 export const command = "export [name]";
 export const describe = "write a tar of the CA (no NAME) or of NAME's cert and key to stdout";
@@ -10,21 +16,42 @@ export function builder(y: Argv) {
     .options({
       insecure: { type: "boolean", describe: "export the key unencrypted as NAME.key.insecure (needs its passphrase)" },
       crl: { type: "boolean", describe: "add the latest CRL (made by 'pki crl'): NAME.crl of a CA, else its issuer's, e.g. ca.crl" },
+      bundle: { type: "boolean", describe: "add ca.pem (the root; always for the CA) and NAME.chain.pem (NAME's cert, then its issuers)" },
+      p12: { type: "boolean", describe: "add NAME.p12 (PKCS#12: key, cert and CA chain; needs NAME's passphrase and a password)" },
+      "p12-password": { type: "string", describe: "NAME.p12's password (visible to other processes: prefer --p12-password-file or PKI_P12_PASSWORD)" },
+      "p12-password-file": { type: "string", describe: "read NAME.p12's password from the first line of FILE" },
+      "p12-legacy": { type: "boolean", describe: "NAME.p12 with 3DES and a SHA-1 MAC (old macOS, Java 8) instead of AES-256 and SHA-256" },
+      jks: { type: "boolean", describe: "add NAME.jks, a Java keystore with key and chain (needs NAME's passphrase and a password)" },
+      "jks-password": { type: "string", describe: "the keystore's store and key password (visible to other processes: prefer --jks-password-file or PKI_JKS_PASSWORD)" },
+      "jks-password-file": { type: "string", describe: "read the keystore password from the first line of FILE" },
+      alias: { type: "string", describe: "the keystore entry's alias (default NAME; JKS stores it lower-cased)" },
+      "keystore-type": { type: "string", choices: ["jks", "pkcs12"], describe: "pkcs12: write the keystore as NAME.ks in PKCS#12 form (default jks)" },
     })
     .example("$0 export | tar xvf -", "ca.crt and ca.key (encrypted, as stored)")
-    .example("$0 export --insecure server1 | tar xvf -", "server1.crt and server1.key.insecure");
+    .example("$0 export --insecure server1 | tar xvf -", "server1.crt and server1.key.insecure")
+    .example("$0 export --p12 --p12-password-file p12pass client1 | tar xvf -", "also client1.p12, e.g. for macOS curl")
+    .example("$0 export --jks --jks-password-file jkspass --alias razor --bundle server1 | tar xvf -", "also server1.jks, ca.pem and server1.chain.pem");
 }
 
 export async function handler(a: any) {
   if (process.stdout.isTTY) throw new UsageError("refusing to write a tar archive to a terminal: pipe it, e.g. 'pki export | tar xvf -'");
+  for (const [opt, needs] of Object.entries(NEEDS)) if (a[opt] !== undefined && !a[needs]) throw new UsageError(`--${opt} needs --${needs}`);
   const { openDepot } = await import("./common.js");
   const { exportMembers, needsKey } = await import("../lib/export.js");
   const { tarStream } = await import("../lib/tar.js");
   const depot = await openDepot(a.depot);
   const name = a.name ?? "ca";
-  const opts = { insecure: Boolean(a.insecure), crl: Boolean(a.crl) };
+  const opts: ExportOptions = {
+    insecure: Boolean(a.insecure),
+    bundle: Boolean(a.bundle),
+    crl: Boolean(a.crl),
+    p12: a.p12 ? { password: "", legacy: Boolean(a.p12Legacy) } : undefined,
+    jks: a.jks ? { password: "", alias: a.alias, type: a.keystoreType } : undefined,
+  };
   const what = name === "ca" ? "the CA key" : `the key of "${name}"`;
   const passphrase = await getPassphrase(a, what, { optional: !needsKey(opts) });
+  if (opts.p12) opts.p12.password = (await getPassphrase(a, `${name}.p12`, { confirm: true, source: P12_SOURCE }))!;
+  if (opts.jks) opts.jks.password = (await getPassphrase(a, `${name}.${opts.jks.type === "pkcs12" ? "ks" : "jks"}`, { confirm: true, source: JKS_SOURCE }))!;
   const material = await depot.exportMaterial(name, passphrase, { crl: opts.crl });
   const stream = tarStream(exportMembers(material, opts));
   await new Promise<void>((resolve, reject) => {

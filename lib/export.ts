@@ -1,5 +1,7 @@
 /** What `pki export` puts in the tar: member names, modes and contents (no depot knowledge). */
-import { toPem } from "./pem.js";
+import { toPem, parsePemAll } from "./pem.js";
+import { buildPkcs12 } from "./pkcs12.js";
+import { buildJks, buildPkcs12Keystore } from "./jks.js";
 import type { TarMember } from "./tar.js";
 
 export const MODE_PUBLIC = 0o644;
@@ -17,14 +19,20 @@ export interface ExportMaterial {
 export interface ExportOptions {
   insecure?: boolean;
   crl?: boolean;                                                      // ISSUER.crl: ca.crl, or an intermediate's
+  bundle?: boolean;                                                   // ca.pem (the root) and NAME.chain.pem
+  p12?: { password: string; legacy?: boolean };                       // NAME.p12: key, cert, CA chain
+  jks?: { password: string; alias?: string; type?: "jks" | "pkcs12" }; // NAME.jks, or NAME.ks as PKCS#12
 }
 
 /** Which options need the key decrypted (and so a passphrase). */
 export function needsKey(o: ExportOptions): boolean {
-  return Boolean(o.insecure);
+  return Boolean(o.insecure || o.p12 || o.jks);
 }
 
-/** The tar members, as etcd-ca names them: NAME.crt and NAME.key, or NAME.key.insecure. */
+/**
+ * The tar members, as etcd-ca names them: NAME.crt and NAME.key, or NAME.key.insecure; then as
+ * asked: ca.pem and NAME.chain.pem (PEM, 0644), NAME.p12 and NAME.jks / NAME.ks (0600).
+ */
 export function exportMembers(m: ExportMaterial, o: ExportOptions): TarMember[] {
   const out: TarMember[] = [{ name: `${m.name}.crt`, data: m.certPem, mode: MODE_PUBLIC }];
   if (o.insecure) {
@@ -36,6 +44,31 @@ export function exportMembers(m: ExportMaterial, o: ExportOptions): TarMember[] 
   if (o.crl) {
     if (!m.crl) throw new Error("internal: the CRL export needs the CRL");
     out.push({ name: `${m.crl.name}.crl`, data: m.crl.pem, mode: MODE_PUBLIC });
+  }
+  out.push(...clientMembers(m, o));
+  return out;
+}
+
+/** ca.pem and NAME.chain.pem (with --bundle, and always for the root itself), NAME.p12, the Java keystore. */
+function clientMembers(m: ExportMaterial, o: ExportOptions): TarMember[] {
+  const out: TarMember[] = [];
+  const chainDer = [m.certPem, ...(m.chainPems ?? [])] // leaf first, root last
+    .flatMap((pem) => parsePemAll(pem).filter((b) => b.label === "CERTIFICATE").map((b) => b.der));
+  if (o.bundle || m.chainPems?.length === 0) {
+    out.push({ name: "ca.pem", data: toPem("CERTIFICATE", chainDer[chainDer.length - 1]), mode: MODE_PUBLIC });
+    if (chainDer.length > 1) out.push({ name: `${m.name}.chain.pem`, data: chainDer.map((d) => toPem("CERTIFICATE", d)).join(""), mode: MODE_PUBLIC });
+  }
+  if (!o.p12 && !o.jks) return out;
+  if (!m.keyDer) throw new Error("internal: PKCS#12 and keystore exports need the decrypted key");
+  const base = { keyPkcs8Der: m.keyDer, chainDer };
+  if (o.p12) {
+    const p12 = buildPkcs12({ ...base, friendlyName: m.name, password: o.p12.password, legacy: o.p12.legacy });
+    out.push({ name: `${m.name}.p12`, data: p12, mode: MODE_SECRET });
+  }
+  if (o.jks) {
+    const ks = { ...base, alias: o.jks.alias ?? m.name, storePassword: o.jks.password };
+    const pkcs12 = o.jks.type === "pkcs12";
+    out.push({ name: `${m.name}.${pkcs12 ? "ks" : "jks"}`, data: pkcs12 ? buildPkcs12Keystore(ks) : buildJks(ks), mode: MODE_SECRET });
   }
   return out;
 }
