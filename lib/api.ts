@@ -120,9 +120,10 @@ export class Certificate {
   get keyPem(): string { return toPem("PRIVATE KEY", this.keyPkcs8Der); }
   /** Issuers, nearest first, the root last (empty for a root). */
   get issuers(): CA[] { const out: CA[] = []; for (let c = this.issuer; c; c = c.issuer) out.push(c); return out; }
-  get root(): CA { return this.issuers.at(-1) ?? (this as unknown as CA); }
+  /** Self-signed (a root), judged by the certificate itself: a CA from loadCA() may be an intermediate. */
+  get selfSigned(): boolean { return this.cert.subject === this.cert.issuer; }
   /** What a TLS peer sends: this certificate then the intermediates (no root). */
-  get chainPem(): string { return [this, ...this.issuers.filter((c) => c.issuer)].map((c) => c.certPem).join(""); }
+  get chainPem(): string { return [this, ...this.issuers.filter((c) => !c.selfSigned)].map((c) => c.certPem).join(""); }
   /** The whole path as DER, this certificate first, the root last. */
   get fullChainDer(): Buffer[] { return [this, ...this.issuers].map((c) => c.certDer); }
 

@@ -103,6 +103,11 @@ test("interchangeable with the CLI: an API cert verifies with a CA `pki fixtures
   writeFileSync(join(dir, "api-leaf.crt"), leaf.certPem);
   const v = await openssl(["verify", "-CAfile", join(cli, "root.crt"), "-untrusted", join(cli, "int.crt"), join(dir, "api-leaf.crt")]);
   t.is(v.code, 0, v.out + v.stderr);
+  // The loaded intermediate is not self-signed, so it belongs in the chain a server sends.
+  writeFileSync(join(dir, "api-leaf.chain.pem"), leaf.chainPem);
+  t.is(leaf.chainPem.match(/BEGIN CERTIFICATE/g).length, 2);
+  const vc = await openssl(["verify", "-CAfile", join(cli, "root.crt"), "-untrusted", join(dir, "api-leaf.chain.pem"), join(dir, "api-leaf.crt")]);
+  t.is(vc.code, 0, vc.out + vc.stderr);
   await t.throwsAsync(loadCA({ certPem: readFileSync(join(cli, "int.crt"), "utf8"), keyPem: readFileSync(join(cli, "int.key"), "utf8"), passphrase: "wrong" }), { message: /wrong passphrase/ });
   await t.throwsAsync(loadCA({ certPem: readFileSync(join(cli, "root.crt"), "utf8"), keyPem: readFileSync(join(cli, "int.key"), "utf8"), passphrase: PASS }), { message: /does not belong/ });
   await t.throwsAsync(loadCA({ certPem: readFileSync(join(cli, "server.crt"), "utf8"), keyPem: readFileSync(join(cli, "server.key.insecure"), "utf8") }), { message: /not a CA/ });
