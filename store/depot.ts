@@ -200,6 +200,7 @@ export class Depot {
       const idx = this.readIndex();
       if (idx.entries[name]) throw new InputError(`"${name}" already exists in the depot`);
       if (o.issuer && !idx.entries[o.issuer]) throw new InputError(`unknown issuer "${o.issuer}": see 'pki list'`);
+      if (o.issuer && idx.entries[o.issuer].kind !== "ca") throw new InputError(`"${o.issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
       const entry: Entry = {
         name, kind: o.profile?.kind ?? "leaf", issuer: o.issuer, subject: csr.subject, keyType: describeKey(o.key), sans: o.sans,
         status: "unsigned", created: new Date().toISOString(), ...profileFields(o.profile),

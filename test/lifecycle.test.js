@@ -16,6 +16,10 @@ test("an intermediate CA: openssl verifies leaf -> intermediate -> root, and an 
   t.regex(await ext(inter, "keyUsage"), /Certificate Sign, CRL Sign/);
   await issue(t, dir, "web", ["--issuer", "issuing", "--ip", "127.0.0.1", "--domain", "localhost"]);
   await issue(t, dir, "alice", ["--client"], ["--issuer", "issuing"]);
+  const list = JSON.parse((await pkiOk(t, dir, ["list", "--json"])).out);
+  t.deepEqual(list.map((e) => [e.name, e.kind, e.issuer]), [["ca", "ca", null], ["alice", "leaf", "issuing"], ["issuing", "ca", "ca"], ["web", "leaf", "issuing"]]);
+  const notCa = await pki(dir, ["new-cert", "--issuer", "web", "--passphrase-file", "pass", "x"]);
+  t.regex(notCa.stderr, /^pki: "web" is not a CA/);
   const ca = join(dir, ".pki", "ca.crt");
   const web = await exportInsecure(t, dir, "web");
   const alice = await exportInsecure(t, dir, "alice");
