@@ -224,6 +224,12 @@ test("an intermediate's CRL: revoke under the intermediate, openssl -crl_check_a
   t.regex(db.out + db.stderr, /certificate revoked/);
   const web = await openssl([...args, join(dir, ".pki/certs/web.crt")]);
   t.is(web.code, 0, web.out + web.stderr);
-  const out = await exportInsecure(t, dir, "web", ["--crl"]);
+  const out = await exportInsecure(t, dir, "web", ["--crl", "--bundle"]);
   t.regex(out.listing, /issuing\.crl/);
+  // --bundle: ca.pem is the root, web.chain.pem is leaf, intermediate, root — and openssl builds the path from them.
+  t.is(readFileSync(join(out.out, "ca.pem"), "utf8"), readFileSync(ca, "utf8"));
+  const bundle = readFileSync(join(out.out, "web.chain.pem"), "utf8");
+  t.is(bundle, readFileSync(join(dir, ".pki/certs/web.crt"), "utf8") + readFileSync(inter, "utf8") + readFileSync(ca, "utf8"));
+  const v = await openssl(["verify", "-CAfile", join(out.out, "ca.pem"), "-untrusted", join(out.out, "web.chain.pem"), out.crt]);
+  t.is(v.code, 0, v.out + v.stderr);
 });
