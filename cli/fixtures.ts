@@ -71,7 +71,7 @@ export async function handler(a: any) {
   const text = readInputFile(a.spec, "spec");
   let spec: unknown, plan: ReturnType<typeof planFixtures>;
   try {
-    spec = parseFixtureSpec(text);
+    spec = await parseFixtureSpec(text);
     plan = planFixtures(spec);
   } catch (e) {
     throw new UsageError(`${a.spec}: ${(e as Error).message}`);

@@ -4,7 +4,6 @@
  * programmatic API (lib/api.ts). `pki fixtures` writes what buildFixtures returns.
  */
 import { randomBytes } from "node:crypto";
-import { parse as parseYaml } from "yaml";
 import { CA, Certificate, createCA, parseKeyOption, parseWhen, KeyOption, When } from "./api.js";
 import { generateKeyPair, KeyPair, KeySpec } from "./keys.js";
 import { BACKDATE_MS, Usage } from "./cert.js";
@@ -44,8 +43,12 @@ export class SpecError extends InputError {
   constructor(readonly path: string, message: string) { super(`${path}: ${message}`); }
 }
 
-/** Parses YAML or JSON text (YAML 1.2 is a superset of JSON). */
-export function parseFixtureSpec(text: string): unknown {
+/** Parses YAML or JSON text (YAML 1.2 is a superset of JSON; plain JSON skips loading the YAML parser). */
+export async function parseFixtureSpec(text: string): Promise<unknown> {
+  if (/^\s*\{/.test(text)) {
+    try { return JSON.parse(text); } catch { /* the YAML parser words the error */ }
+  }
+  const { parse: parseYaml } = await import("yaml");
   try {
     return parseYaml(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: false });
   } catch (e) {
@@ -245,7 +248,7 @@ export interface BuildOptions {
  */
 export async function buildFixtures(spec: string | FixtureSpec | unknown, o: BuildOptions = {}): Promise<FixtureSet> {
   const now = o.now ?? new Date();
-  const plan = planFixtures(typeof spec === "string" ? parseFixtureSpec(spec) : spec, now);
+  const plan = planFixtures(typeof spec === "string" ? await parseFixtureSpec(spec) : spec, now);
   const passphrase = o.passphrase ?? plan.passphrase;
   if (needsPassphrase(plan) && !passphrase) throw new InputError("the spec's outputs need a passphrase (encrypted keys, p12, jks): set passphrase in the spec or pass one");
   // One salt for the set: the KDF runs once, on the libuv pool, while the keys are generated.
@@ -283,8 +286,11 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
     const c = certs.get(r.cert)!;
     c.issuer!.revoke(c, { reason: r.reason, date: r.date });
   }
+  // CRLs of the CAs that publish one and of every CA on the path of a cert that asks for its CRLs.
+  const crlOf = new Set(plan.nodes.filter((n) => n.outputs.includes("crl"))
+    .flatMap((n) => n.kind === "ca" ? [n.name] : certs.get(n.name)!.issuers.map((i) => i.name)));
   const crls = new Map<string, string>();
-  await Promise.all(plan.nodes.filter((n) => n.kind === "ca").map(async (n) => crls.set(n.name, await (certs.get(n.name) as CA).crlPem())));
+  await Promise.all([...crlOf].map(async (name) => crls.set(name, await (certs.get(name) as CA).crlPem())));
 
   const files: TarMember[] = [];
   const entries: FixtureEntry[] = [];

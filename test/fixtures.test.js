@@ -327,5 +327,7 @@ test("the JSON Schema accepts exactly the keys and values the parser does", asyn
   const doc = readFileSync(join(ROOT, "docs", "fixtures.md"), "utf8");
   const example = /```yaml\n([\s\S]*?)```/.exec(doc)[1];
   const { planFixtures, parseFixtureSpec } = await import("../dist/lib/fixtures.js");
-  t.notThrows(() => planFixtures(parseFixtureSpec(example)));
+  const parsed = await parseFixtureSpec(example);
+  t.notThrows(() => planFixtures(parsed));
+  t.deepEqual(await parseFixtureSpec(JSON.stringify(parsed)), parsed, "JSON and YAML specs parse alike");
 });
