@@ -180,6 +180,7 @@ export class CA extends Certificate {
     const v = validityOf(o, defaultExpires);
     const keys = o.keys ?? (await generateKeyPair(spec));
     const clamp = clampToIssuer(v.notAfter, this.cert);
+    if (clamp.notAfter <= v.notBefore) throw new InputError(`"${name}" would start (${v.notBefore.toISOString()}) after its issuer "${this.name}" expires (${clamp.notAfter.toISOString()})`);
     const cert = await issueCertificate({
       subject: subjectName(subject), publicKey: await x509.PublicKey.create(keys.publicKey), sans, issuerCert: this.cert, issuerKeys: this.keys,
       serial: randomSerial(), notBefore: v.notBefore, notAfter: clamp.notAfter, profile,

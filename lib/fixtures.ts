@@ -188,6 +188,21 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
     }
   }
 
+  // Validity after clamping to the issuer's: a cert must not end before it starts.
+  const until = new Map<string, Date>();
+  const effective = (n: Node): Date => {
+    let d = until.get(n.name);
+    if (!d) {
+      const cap = n.issuer === undefined ? undefined : effective(byName.get(n.issuer)!);
+      d = cap && cap < n.notAfter ? cap : n.notAfter;
+      until.set(n.name, d);
+    }
+    return d;
+  };
+  for (const n of nodes) {
+    if (effective(n) <= n.notBefore) throw new SpecError(`${n.path}.notBefore`, `${n.notBefore.toISOString()} is not before the issuer "${n.issuer}" expires (${effective(n).toISOString()})`);
+  }
+
   const revocations: Plan["revocations"] = [];
   ((top.revocations ?? []) as unknown[]).forEach((v, i) => {
     const path = `revocations[${i}]`;

@@ -170,6 +170,9 @@ test("API input errors are InputErrors with one clear message", async (t) => {
   t.regex(far.warnings[0], /clamped/);
   const other = await createCA({ name: "other" });
   t.throws(() => other.revoke(far), { message: /not issued by "other"/ });
+  const dead = await createCA({ name: "dead", notBefore: "-10d", notAfter: "-1d" });
+  await t.throwsAsync(dead.issue({ name: "y" }), { instanceOf: InputError, message: /after its issuer "dead" expires/ });
+  t.is((await dead.issue({ name: "z", notBefore: "-5d" })).state(), "expired", "clamped into the CA's life: an expired cert");
 });
 
 test("parseWhen: offsets and durations are exact", (t) => {

@@ -221,6 +221,7 @@ const BAD = [
   ["unknown reason", (s) => s.replace("reason: keyCompromise", "reason: boredom"), /^pki: spec\.yaml: revocations\[0\]\.reason: unknown revocation reason "boredom"/],
   ["notAfter before notBefore", (s) => s.replace("notAfter: -1d", "notAfter: -31d"), /^pki: spec\.yaml: certs\[2\]\.notAfter: notAfter .* is not after notBefore/],
   ["bad duration", (s) => s.replace("notBefore: +1d", "notBefore: tomorrow"), /^pki: spec\.yaml: certs\[3\]\.notBefore: invalid duration or date "tomorrow"/],
+  ["a cert that would start after its CA expires", (s) => s.replace("    pathLength: 0\n", "    pathLength: 0\n    notBefore: -60d\n    notAfter: -2d\n"), /^pki: spec\.yaml: certs\[0\]\.notBefore: .* is not before the issuer "int" expires/],
   ["no cas", () => "cas: []\n", /^pki: spec\.yaml: cas: must be a non-empty list of CAs$/],
   ["not YAML", () => "cas: [\n", /^pki: spec\.yaml: not valid YAML or JSON/],
 ];
