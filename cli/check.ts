@@ -43,7 +43,7 @@ export async function handler(a: any) {
   type ClientId = import("../lib/check.js").ClientId;
 
   const domains = (a.domain ?? []).flatMap((d: string) => String(d).split(",")).filter(Boolean).map(checkDomain);
-  const needsDepot = a.client || a.revokedClient || (a.name && !a.url) || (a.caPassphraseFile && !a.caKey);
+  const needsDepot = a.client || a.revokedClient || a.name || (a.caPassphraseFile && !a.caKey);
   const depot = needsDepot ? await openDepot(a.depot) : undefined;
   const clientPass = (what: string) => getPassphrase(a.clientPassphraseFile ? { passphraseFile: a.clientPassphraseFile } : a, what).then((p) => p!);
   const fromDepot = async (name: string): Promise<ClientId> => {

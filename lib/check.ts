@@ -60,7 +60,7 @@ function request(to: Target, name: string, o: { ca?: string; client?: ClientId; 
 /** Who refused: our client (the server's cert), the server (a TLS alert, or a reset after our handshake), or neither. */
 export function classify(e: Error & { code?: string }): Outcome {
   const code = e.code ?? "";
-  const reason = describeTlsError(e).replace(/ \([A-Z0-9_]+\)$/, "");
+  const reason = describeTlsError(e).replace(/ \([A-Z0-9_]+\)$/, "").replace(/:\s*$/, "");
   if (/^ERR_SSL_.*ALERT/.test(code)) return { kind: "server-rejected", code, reason: reason.replace(/^(ssl\/)?(sslv3|tlsv1|tlsv13) /, "") };
   if (code === "ECONNRESET" || code === "EPIPE") return { kind: "server-rejected", code, reason: "connection reset" };
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || /^[A-Z][A-Z0-9_]+$/.test(code) && !/^E[A-Z]+$/.test(code) && !code.startsWith("ERR_")) return { kind: "client-rejected", code, reason };
@@ -121,6 +121,7 @@ type Expect = "served" | "client-rejected" | "server-rejected";
 /** Runs the rule matrix, in order; never throws for a failed rule. */
 export async function runChecks(c: CheckInput): Promise<RuleResult[]> {
   const out: RuleResult[] = [];
+  const refused: { n: string; code: string }[] = [];
   const server = c.serverLabel;
   const serverFix = (o: Outcome, name: string): string => {
     if (o.kind === "served" || o.kind === "http") return `the server answered HTTP ${o.status}: is it the /v1/versions API?`;
@@ -144,7 +145,10 @@ export async function runChecks(c: CheckInput): Promise<RuleResult[]> {
     const o = await run();
     // --url: a server's reason for refusing a client is not on the wire (node closes without an alert).
     const ok = o.kind === expect && (!reason || ("reason" in o && (reason[0].test(`${o.code} ${o.reason}`) || (c.external && o.kind === "server-rejected"))));
-    out.push({ n, id, rule, expected, got: showOutcome(o), result: ok ? "PASS" : "FAIL", ...(ok ? {} : { fix: fixFor(o) }) });
+    // A server cert the client refuses fails every later rule too: name the first such rule rather than repeat its fix.
+    const first = o.kind === "client-rejected" && id.startsWith("mtls") ? refused.find((r) => r.code === o.code) : undefined;
+    if (!ok && o.kind === "client-rejected" && !first) refused.push({ n, code: o.code });
+    out.push({ n, id, rule, expected, got: showOutcome(o), result: ok ? "PASS" : "FAIL", ...(ok ? {} : { fix: first ? `the client refuses the server certificate, as in rule ${first.n}` : fixFor(o) }) });
   };
   // With --url the target's mode is unknown: HTTPS rules present the client (if any) so they hold in both modes.
   const httpsClient = c.external ? c.client : undefined;
@@ -177,7 +181,7 @@ export async function runChecks(c: CheckInput): Promise<RuleResult[]> {
   await add("3e", "mtls-revoked", `client auth on: ${c.revoked?.label ?? "a revoked client"}, revoked by the CRL`, "server-rejected",
     !mtlsOn ? off : !c.crl ? "no CRL given (--crlfile or api/crlfile)" : c.revoked ? tls(c.revoked) : "needs the revoked client: --revoked-client NAME, or --revoked-client-cert/--revoked-client-key",
     mtlsFix(`${c.revoked?.label} was served: the CRL does not revoke it (revoke it, then regenerate the CRL)`), [/revoked/i, "revoked"]);
-  await add("4", "mtls-p12", `client auth on: ${c.p12?.label ?? "the client"} as PKCS#12 (macOS curl --cert client.p12 --password)`, "served",
+  await add("4", "mtls-p12", `client auth on: ${c.p12?.label ?? "the client"} as PKCS#12`, "served",
     !mtlsOn ? off : c.p12 ? tls(c.p12) : "no --client-p12 given",
     (o) => o.kind !== "server-rejected" ? serverFix(o, c.host) : clientFix(c.p12!.label, o, c.caLabel));
   await add("5", "https-wrong-name", "HTTPS to a name not in the SANs (pki-check.invalid)", "client-rejected",

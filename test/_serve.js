@@ -4,12 +4,13 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PKI, pkiOk, newDepot, issue, untar, openssl } from "./_helpers.js";
 
-/** A depot with server1 (IP 127.0.0.1, DNS localhost) and clients, exported as the guide's flow does. */
-export async function seedSet(t, { serverArgs = ["--ip", "127.0.0.1", "--domain", "localhost"], clients = ["client1"] } = {}) {
+/** A depot with server1 (IP 127.0.0.1, DNS localhost) and `clients`, exported as the guide's flow does (+ `extra` names). */
+export async function seedSet(t, { clients = ["client1"], extra = {} } = {}) {
   const dir = await newDepot(t);
-  await Promise.all([issue(t, dir, "server1", serverArgs), ...clients.map((c) => issue(t, dir, c))]);
-  await untar(t, dir, (await pkiOk(t, dir, ["export"])).stdout);
-  for (const n of ["server1", ...clients]) await untar(t, dir, (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass", n])).stdout);
+  const certs = { server1: ["--ip", "127.0.0.1", "--domain", "localhost"], ...Object.fromEntries(clients.map((c) => [c, []])), ...extra };
+  await Promise.all(Object.entries(certs).map(([n, args]) => issue(t, dir, n, args)));
+  const tars = await Promise.all([["export"], ...Object.keys(certs).map((n) => ["export", "--insecure", "--passphrase-file", "pass", n])].map((a) => pkiOk(t, dir, a)));
+  for (const r of tars) await untar(t, dir, r.stdout);
   return dir;
 }
 
@@ -25,13 +26,11 @@ export function sharedSet() {
     const cleanups = [];
     process.once("exit", () => cleanups.forEach((f) => f()));
     const t = { fail: (m) => { throw new Error(m); }, is: (a, b, m) => { if (a !== b) throw new Error(m); }, teardown: (f) => cleanups.push(f) };
-    const [dir, other] = await Promise.all([seedSet(t, { clients: ["client1", "client2"] }), seedSet(t)]);
-    await issue(t, dir, "server2", ["--domain", "etcd.example"]);
-    await untar(t, dir, (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass", "server2"])).stdout);
-    await untar(t, dir, (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass"])).stdout);
-    const enc = (await pkiOk(t, dir, ["export", "server1"])).stdout;
+    const [dir, other] = await Promise.all([seedSet(t, { clients: ["client1", "client2"], extra: { server2: ["--domain", "etcd.example"] } }), seedSet(t)]);
+    const [ca, enc] = await Promise.all([["export", "--insecure", "--passphrase-file", "pass"], ["export", "server1"]].map((a) => pkiOk(t, dir, a)));
+    await untar(t, dir, ca.stdout);
     mkdirSync(join(dir, "enc"));
-    await untar(t, join(dir, "enc"), enc);
+    await untar(t, join(dir, "enc"), enc.stdout);
     await makeCrl(t, dir, ["client2"]);
     const p12 = await openssl(["pkcs12", "-export", "-in", "client1.crt", "-inkey", "client1.key.insecure", "-out", "client.p12", "-password", "pass:pass"], { cwd: dir });
     if (p12.code) throw new Error(p12.stderr);

@@ -2,7 +2,7 @@
 import test from "ava";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pki, openssl } from "./_helpers.js";
+import { pki, pkiOk, issue, openssl } from "./_helpers.js";
 import { sharedSet, serve, logged } from "./_serve.js";
 
 const FILES = ["--certfile", "server1.crt", "--keyfile", "server1.key.insecure", "--cafile", "ca.crt"];
@@ -88,6 +88,7 @@ test("missing SAN: a server cert without IP 127.0.0.1 fails with hostname mismat
   t.regex(r1.got, /rejected by client: .*IP: 127\.0\.0\.1 is not in the cert's list/);
   t.is(r1.fix, "server2 has no IP SAN 127.0.0.1 (its SANs: etcd.example): re-issue with --ip 127.0.0.1");
   t.is(c.rule("https-ca:etcd.example").result, "PASS");
+  t.is(c.rule("mtls-client").fix, "the client refuses the server certificate, as in rule 1");
   t.is(c.rule("https-ca:other.example").fix, "server2 has no DNS SAN other.example (its SANs: etcd.example): re-issue with --domain other.example");
 });
 
@@ -126,6 +127,23 @@ test("no client cert needed: a config without api/cafile fails 3a and 3c with th
   t.is(g.code, 0, JSON.stringify(g.json, null, 1));
   t.is(results(g)["mtls-client"], "PASS");
   await logged(t, mtls, /GET \/v1\/versions 200 client="CN=client1"/);
+});
+
+test("pki revoke + pki crl: the depot's CRL makes the server reject the revoked client (rule 3e), others still served", async (t) => {
+  const { dir } = await sharedSet();
+  await issue(t, dir, "client3");
+  await pkiOk(t, dir, ["revoke", "--reason", "keyCompromise", "client3"]);
+  writeFileSync(join(dir, "depot.crl"), (await pkiOk(t, dir, ["crl", "--passphrase-file", "pass"])).stdout);
+  const c = await check(t, dir, ["--name", "server1", "--client", "client1", "--passphrase-file", "pass", "--crlfile", "depot.crl", "--revoked-client", "client3"]);
+  t.is(c.code, 0, JSON.stringify(c.json, null, 1));
+  t.is(c.rule("mtls-client").result, "PASS");
+  t.is(c.rule("mtls-revoked").result, "PASS");
+  t.regex(c.rule("mtls-revoked").got, /CERT_REVOKED/);
+  // The CRL from before the revocation does not list client3: 3e fails and says why.
+  const old = await check(t, dir, ["--name", "server1", "--client", "client1", "--passphrase-file", "pass", "--crlfile", "ca.crl", "--revoked-client", "client3"]);
+  t.is(old.code, 1);
+  t.is(old.rule("mtls-revoked").result, "FAIL");
+  t.is(old.rule("mtls-revoked").fix, "client3 was served: the CRL does not revoke it (revoke it, then regenerate the CRL)");
 });
 
 test("check input errors: one line, non-zero", async (t) => {
