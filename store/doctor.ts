@@ -15,7 +15,9 @@ import { acquireLock, alive, breakStaleLock, describeHolder, inspectLock, LOCK_F
 import { checkName } from "../lib/validate.js";
 import { subtle } from "../lib/keys.js";
 import { WrongPassphraseError } from "../lib/pkcs8.js";
-import type { x509 } from "../lib/x509.js";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
+import { x509 } from "../lib/x509.js";
 
 export interface Problem { file: string; problem: string; fix?: string; fixed: boolean }
 export interface DoctorReport { dir: string; ok: boolean; problems: Problem[]; entries: number; certificates: number; keysChecked: number; keysSkipped: number }
@@ -59,7 +61,6 @@ type ProblemFn = (file: string, text: string, fix?: string, repair?: () => void)
 
 async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p: string) => string, report: DoctorReport): Promise<void> {
   // 1. Every file: temp files, modes, symlinks, unencrypted keys.
-  const files: string[] = [];
   const walk = (d: string) => {
     for (const n of readdirSync(d).sort()) {
       const p = join(d, n);
@@ -74,7 +75,6 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
         if (mode & 0o077) problem(rel(p) + "/", `mode ${oct(mode)}: should be 0700`, "chmod 0700", () => chmodSync(p, 0o700));
         walk(p);
       } else if (st.isFile()) {
-        files.push(p);
         if (n.endsWith(".key") && mode !== 0o600) problem(rel(p), `a key with mode ${oct(mode)}: should be 0600`, "chmod 0600", () => chmodSync(p, 0o600));
         else if (!n.endsWith(".key") && mode & 0o022) problem(rel(p), `mode ${oct(mode)}: writable by others`, `chmod ${oct(mode & ~0o022)}`, () => chmodSync(p, mode & ~0o022));
         if (st.size < 1 << 20 && PLAIN_KEY.test(readFileSync(p, "latin1"))) problem(rel(p), "holds an UNENCRYPTED private key", "remove it (export keys with 'pki export --insecure' to stdout only)");
@@ -188,6 +188,22 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
       if (!ok) problem(certFile, `does not verify against its issuer ${issuer === ROOT ? "the root CA" : `"${issuer}"`} (${rel(depot.certPath(issuer))})`);
     }
     await compareKey(cert.publicKey.rawData, certFile);
+  }
+
+  // 5. CRLs: each verifies against its CA; a cRLNumber ahead of the index means 'pki crl' was interrupted before
+  //    its index update: the index catches up, so that the next CRL's number is higher still (RFC 5280 §5.2.3).
+  for (const [name, e] of Object.entries(idx.entries)) {
+    const file = depot.crlPath(name);
+    if (e.kind !== "ca" || !existsSync(file)) continue;
+    try {
+      const crl = new x509.X509Crl(readFileSync(file, "utf8"));
+      const ext = crl.extensions.find((x) => x.type === id_ce_cRLNumber);
+      const n = ext ? AsnConvert.parse(ext.value, CRLNumber).value : 0;
+      const ca = certOf(name);
+      if (crl.issuer !== ca.subject || !(await crl.verify({ publicKey: ca.publicKey }))) problem(rel(file), `does not verify against ${rel(depot.certPath(name))}`);
+      const known = idx.crlNumbers?.[name] ?? 0;
+      if (n > known) problem(rel(file), `cRLNumber ${n}, but index.json records ${known} (an interrupted 'pki crl')`, `record ${n}`, () => { (idx.crlNumbers ??= {})[name] = n; dirty = true; });
+    } catch (err) { problem(rel(file), `not a valid CRL (${(err as Error).message})`); }
   }
   if (dirty) depot.writeIndex(idx);
 }

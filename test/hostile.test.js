@@ -44,6 +44,9 @@ test("names: anything but [A-Za-z0-9._-]{1,64} not starting with '.' is refused 
   for (const cmd of ["sign", "status", "export", "renew", "revoke"]) jobs.push(() => refused(t, dir, [cmd, "../evil"], 1, new RegExp(`invalid name "\\.\\./evil": ${esc(RULE)}`)));
   jobs.push(() => refused(t, dir, ["new-cert", "ca"], 1, /^pki: "ca" (already exists|is reserved)/));
   await pool(jobs);
+  // Names differing only in case would share files on macOS/Windows: refused (after the work, before any write).
+  await pkiOk(t, dir, ["new-cert", "web"], { env });
+  await refused(t, dir, ["new-cert", "WEB"], 1, /^pki: "WEB" already exists in the depot \(as "web": names may not differ only in case\)$/);
   // The boundary is exact: 64 characters and inner dots are fine.
   await pkiOk(t, dir, ["new-cert", "x".repeat(64)], { env });
   await pkiOk(t, dir, ["new-cert", "a..b_c-D.9"], { env });
