@@ -14,6 +14,7 @@ import * as crl from "./crl.js";
 import * as renew from "./renew.js";
 import * as chain from "./chain.js";
 import * as importCmd from "./import.js";
+import * as doctor from "./doctor.js";
 import * as fixtures from "./fixtures.js";
 import * as serve from "./serve.js";
 import * as check from "./check.js";
@@ -40,6 +41,7 @@ const cli = yargs(hideBin(process.argv))
   .command(renew as any)
   .command(chain as any)
   .command(importCmd as any)
+  .command(doctor as any)
   .command(fixtures as any)
   .command(serve as any)
   .command(check as any)

@@ -198,7 +198,9 @@ export class Depot {
     const keyPem = await this.sealKey(keys.privateKey, o.passphrase);
     return this.withLock(async () => {
       const idx = this.readIndex();
-      if (idx.entries[name]) throw new InputError(`"${name}" already exists in the depot`);
+      // Case-insensitively: on macOS/Windows filesystems "Web" and "web" are the same key file.
+      const taken = Object.keys(idx.entries).find((n) => n.toLowerCase() === name.toLowerCase());
+      if (taken) throw new InputError(`"${name}" already exists in the depot${taken === name ? "" : ` (as "${taken}": names may not differ only in case)`}`);
       if (o.issuer && !idx.entries[o.issuer]) throw new InputError(`unknown issuer "${o.issuer}": see 'pki list'`);
       if (o.issuer && idx.entries[o.issuer].kind !== "ca") throw new InputError(`"${o.issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
       const entry: Entry = {
