@@ -69,7 +69,9 @@ export async function handler(a: any) {
   const port = Number(a.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid --port ${a.port}: expected 0-65535`);
   const m = await resolveServer(a);
-  const { startServer } = await import("../lib/server.js");
+  const { startServer, sanWarning } = await import("../lib/server.js");
+  const warning = sanWarning(m.certPem, a.host, m.label);
+  if (warning) process.stderr.write(`pki: warning: ${warning}\n`);
   // Signal handlers first: a supervisor may signal as soon as it reads the ready line.
   const stopped = new Promise<string>((resolve) => { for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => resolve(s)); });
   const s = await startServer({ ...m, host: a.host, port, log: (l) => process.stderr.write(l + "\n") });

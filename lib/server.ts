@@ -6,7 +6,8 @@
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { decryptPkcs8 } from "./pkcs8.js";
 import { parsePemAll, toPem } from "./pem.js";
@@ -93,6 +94,14 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     server, host: o.host, lastRejection: () => { const r = running.rejection; running.rejection = undefined; return r; }, port, url: urlOf(o.host, port, VERSIONS_PATH), clientAuth: Boolean(o.caPem),
     close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
+}
+
+/** Why clients connecting to `host` (an IP literal) will refuse the certificate, if they will. */
+export function sanWarning(certPem: string, host: string, label: string): string | undefined {
+  if (!isIP(host) || host === "0.0.0.0" || host === "::") return undefined;
+  const cert = new X509Certificate(certPem);
+  if (cert.checkIP(host)) return undefined;
+  return `${label} has no IP SAN ${host}: clients of https://${isIP(host) === 6 ? `[${host}]` : host} will refuse it (re-issue with --ip ${host})`;
 }
 
 /** One line for an OpenSSL/TLS error: "reason (CODE)". */

@@ -1,6 +1,6 @@
-// Helpers shared by serve.test.js and check.test.js: a seed-flow cert set, `pki serve` as a child, a CRL.
+// Helpers shared by serve.test.js and check.test.js: a seed-flow cert set, `pki serve` as a child.
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PKI, pkiOk, newDepot, issue, untar, openssl } from "./_helpers.js";
 
@@ -16,22 +16,26 @@ export async function seedSet(t, { clients = ["client1"], extra = {} } = {}) {
 
 /**
  * One set per test worker, built once and only read by the tests (key derivation is slow on a busy machine):
- *   dir:   server1 (127.0.0.1, localhost), server2 (DNS etcd.example only), client1, client2 (revoked in ca.crl),
- *          ca.key.insecure, enc/server1.{crt,key} (the encrypted export), client.p12 (the guide's openssl command, password "pass")
- *   other: another CA with its own server1 and client1
+ *   dir:   server1 (127.0.0.1, localhost), server2 (DNS etcd.example only), client1, client2 (revoked: ca.crl from
+ *          `pki revoke` + `pki crl`), enc/server1.{crt,key} (the encrypted export), client.p12 (the guide's openssl command,
+ *          password "pass")
+ *   other: another CA with its own server1 (usage peer: it serves as a foreign client too)
  */
 let shared;
-export function sharedSet() {
+export function sharedSet(test) {
+  // Building it runs ~20 pki processes: on a loaded machine that outlasts ava's 3-minute inactivity timeout,
+  // which t.timeout() suspends for this test (ava's documented way to give one test longer).
+  test.timeout(10 * 60_000, "the shared cert set and this test");
   shared ??= (async () => {
     const cleanups = [];
     process.once("exit", () => cleanups.forEach((f) => f()));
     const t = { fail: (m) => { throw new Error(m); }, is: (a, b, m) => { if (a !== b) throw new Error(m); }, teardown: (f) => cleanups.push(f) };
-    const [dir, other] = await Promise.all([seedSet(t, { clients: ["client1", "client2"], extra: { server2: ["--domain", "etcd.example"] } }), seedSet(t)]);
-    const [ca, enc] = await Promise.all([["export", "--insecure", "--passphrase-file", "pass"], ["export", "server1"]].map((a) => pkiOk(t, dir, a)));
-    await untar(t, dir, ca.stdout);
+    const [dir, other] = await Promise.all([seedSet(t, { clients: ["client1", "client2"], extra: { server2: ["--domain", "etcd.example"] } }), seedSet(t, { clients: [] })]);
+    const enc = await pkiOk(t, dir, ["export", "server1"]);
     mkdirSync(join(dir, "enc"));
     await untar(t, join(dir, "enc"), enc.stdout);
-    await makeCrl(t, dir, ["client2"]);
+    await pkiOk(t, dir, ["revoke", "client2"]);
+    writeFileSync(join(dir, "ca.crl"), (await pkiOk(t, dir, ["crl", "--passphrase-file", "pass"])).stdout);
     const p12 = await openssl(["pkcs12", "-export", "-in", "client1.crt", "-inkey", "client1.key.insecure", "-out", "client.p12", "-password", "pass:pass"], { cwd: dir });
     if (p12.code) throw new Error(p12.stderr);
     return { dir, other };
@@ -64,20 +68,3 @@ export function serve(t, dir, args, env = {}) {
 export async function logged(t, s, re) {
   t.regex(await s.log(re), re);
 }
-
-/** A CRL from the CA revoking `names`, signed with the exported ca.key.insecure. */
-export async function makeCrl(t, dir, names, file = "ca.crl") {
-  const { createCrl, crlToPem } = await import("../dist/lib/crl.js");
-  const { keyPairFromPem } = await import("../dist/lib/check.js");
-  const { x509 } = await import("../dist/lib/x509.js");
-  const cert = (n) => new x509.X509Certificate(readFileSync(join(dir, `${n}.crt`), "utf8"));
-  const crl = await createCrl({
-    issuerCert: cert("ca"), issuerKeys: await keyPairFromPem(readFileSync(join(dir, "ca.key.insecure"), "utf8")), crlNumber: 1,
-    revoked: names.map((n) => ({ serial: cert(n).serialNumber, date: new Date() })), nextUpdate: new Date(Date.now() + 86_400_000),
-  });
-  writeFileSync(join(dir, file), crlToPem(crl));
-  const text = await openssl(["crl", "-in", file, "-noout", "-text"], { cwd: dir });
-  t.is(text.code, 0, text.stderr);
-  return file;
-}
-

@@ -2,7 +2,7 @@
 import test from "ava";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pki, pkiOk, issue, openssl } from "./_helpers.js";
+import { pki, pkiOk, issue, openssl, untar, tempDir } from "./_helpers.js";
 import { sharedSet, serve, logged } from "./_serve.js";
 
 const FILES = ["--certfile", "server1.crt", "--keyfile", "server1.key.insecure", "--cafile", "ca.crt"];
@@ -28,13 +28,13 @@ async function opensslSign(t, dir, csr, out, start, end) {
     "policy = p", "unique_subject = no", "copy_extensions = copy", "x509_extensions = ext", "[p]", "commonName = supplied",
     "[ext]", "basicConstraints = critical,CA:FALSE", "keyUsage = critical,digitalSignature", "extendedKeyUsage = serverAuth,clientAuth", "",
   ].join("\n"));
-  const r = await openssl(["ca", "-batch", "-notext", "-config", "ossl/ca.cnf", "-cert", "ca.crt", "-keyfile", "ca.key.insecure",
+  const r = await openssl(["ca", "-batch", "-notext", "-config", "ossl/ca.cnf", "-cert", "ca.crt", "-keyfile", "caexp/ca.key.insecure",
     "-in", csr, "-out", out, "-startdate", start, "-enddate", end], { cwd: dir });
   t.is(r.code, 0, r.stderr);
 }
 
 test("a good set from the depot: every rule PASS (p12, CRL, expired client via the CA key in memory), exit 0", async (t) => {
-  const { dir } = await sharedSet();
+  const { dir } = await sharedSet(t);
   const c = await check(t, dir, ["--name", "server1", "--client", "client1", "--passphrase-file", "pass", "--ca-passphrase-file", "pass", "--domain", "localhost",
     "--crlfile", "ca.crl", "--revoked-client", "client2", "--client-p12", "client.p12", "--p12-password", "pass"]);
   t.is(c.code, 0, c.out + c.stderr);
@@ -51,7 +51,7 @@ test("a good set from the depot: every rule PASS (p12, CRL, expired client via t
 });
 
 test("a good set from files: table output, PASS, rules that need more input are SKIP with what they need", async (t) => {
-  const { dir } = await sharedSet();
+  const { dir } = await sharedSet(t);
   const r = await pki(dir, ["check", ...FILES, ...CLIENT]);
   t.is(r.code, 0, r.out + r.stderr);
   t.regex(r.out, /^#\s+RULE\s+EXPECTED\s+GOT\s+RESULT$/m);
@@ -63,7 +63,7 @@ test("a good set from files: table output, PASS, rules that need more input are 
 });
 
 test("wrong CA: the server cert from another CA fails rule 1 and says so; a client from another CA fails 3b", async (t) => {
-  const { dir, other } = await sharedSet();
+  const { dir, other } = await sharedSet(t);
   const c = await check(t, dir, ["--certfile", join(other, "server1.crt"), "--keyfile", join(other, "server1.key.insecure"), "--cafile", "ca.crt", ...CLIENT]);
   t.is(c.code, 1);
   t.false(c.json.ok);
@@ -71,16 +71,16 @@ test("wrong CA: the server cert from another CA fails rule 1 and says so; a clie
   t.regex(c.rule("https-ca:127.0.0.1").got, /rejected by client: unable to verify the first certificate/);
   t.regex(c.rule("https-ca:127.0.0.1").fix, /server1\.crt \(issuer "O=pki, CN=pki Root CA"\) was not signed by the CA in ca\.crt/);
 
-  const cl = await check(t, dir, [...FILES, "--client-cert", join(other, "client1.crt"), "--client-key", join(other, "client1.key.insecure")]);
+  const cl = await check(t, dir, [...FILES, "--client-cert", join(other, "server1.crt"), "--client-key", join(other, "server1.key.insecure")]);
   t.is(cl.code, 1);
   t.is(results(cl)["https-ca:127.0.0.1"], "PASS");
   t.is(cl.rule("mtls-client").result, "FAIL");
   t.regex(cl.rule("mtls-client").got, /rejected by server: bad client certificate: UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
-  t.regex(cl.rule("mtls-client").fix, /client1\.crt was not signed by the server's CA \(ca\.crt\): sign it with that CA/);
+  t.regex(cl.rule("mtls-client").fix, /server1\.crt was not signed by the server's CA \(ca\.crt\): sign it with that CA/);
 });
 
 test("missing SAN: a server cert without IP 127.0.0.1 fails with hostname mismatch and the --ip fix; a missing --domain likewise", async (t) => {
-  const { dir } = await sharedSet();
+  const { dir } = await sharedSet(t);
   const c = await check(t, dir, ["--name", "server2", "--client", "client1", "--passphrase-file", "pass", "--domain", "etcd.example", "--domain", "other.example"]);
   t.is(c.code, 1);
   const r1 = c.rule("https-ca:127.0.0.1");
@@ -93,7 +93,9 @@ test("missing SAN: a server cert without IP 127.0.0.1 fails with hostname mismat
 });
 
 test("expired: an expired server cert fails rule 1, an expired client fails 3b (both made by openssl ca)", async (t) => {
-  const { dir } = await sharedSet();
+  const { dir } = await sharedSet(t);
+  mkdirSync(join(dir, "caexp"));
+  await untar(t, join(dir, "caexp"), (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass"])).stdout);
   await opensslSign(t, dir, ".pki/certs/server1.csr", "server1-old.crt", "20200101000000Z", "20200201000000Z");
   await opensslSign(t, dir, ".pki/certs/client1.csr", "client1-old.crt", "20200101000000Z", "20200201000000Z");
   const s = await check(t, dir, ["--certfile", "server1-old.crt", "--keyfile", "server1.key.insecure", "--cafile", "ca.crt", ...CLIENT]);
@@ -108,7 +110,7 @@ test("expired: an expired server cert fails rule 1, an expired client fails 3b (
 });
 
 test("no client cert needed: a config without api/cafile fails 3a and 3c with the cafile fix; --url against pki serve agrees", async (t) => {
-  const { dir } = await sharedSet();
+  const { dir } = await sharedSet(t);
   writeFileSync(join(dir, "noca.yaml"), "api:\n  certfile: server1.crt\n  keyfile: server1.key.insecure\n");
   const c = await check(t, dir, ["--config", "noca.yaml", "--cacert", "ca.crt", ...CLIENT]);
   t.is(c.code, 1);
@@ -130,7 +132,7 @@ test("no client cert needed: a config without api/cafile fails 3a and 3c with th
 });
 
 test("pki revoke + pki crl: the depot's CRL makes the server reject the revoked client (rule 3e), others still served", async (t) => {
-  const { dir } = await sharedSet();
+  const { dir } = await sharedSet(t);
   await issue(t, dir, "client3");
   await pkiOk(t, dir, ["revoke", "--reason", "keyCompromise", "client3"]);
   writeFileSync(join(dir, "depot.crl"), (await pkiOk(t, dir, ["crl", "--passphrase-file", "pass"])).stdout);
@@ -146,13 +148,33 @@ test("pki revoke + pki crl: the depot's CRL makes the server reject the revoked 
   t.is(old.rule("mtls-revoked").fix, "client3 was served: the CRL does not revoke it (revoke it, then regenerate the CRL)");
 });
 
+test("wrong usage: a client signed --server fails 3b, a server signed --client fails rule 1, each with the re-sign fix", async (t) => {
+  const { dir } = await sharedSet(t);
+  await Promise.all([issue(t, dir, "srvonly", [], ["--server"]), issue(t, dir, "cltonly", ["--ip", "127.0.0.1"], ["--client"])]);
+  const c = await check(t, dir, ["--name", "server1", "--client", "srvonly", "--passphrase-file", "pass"]);
+  t.is(c.code, 1);
+  t.regex(c.rule("mtls-client").got, /INVALID_PURPOSE/);
+  t.is(c.rule("mtls-client").fix, "srvonly may not act as a TLS client: re-sign it without --server");
+  const s = await check(t, dir, ["--name", "cltonly", "--client", "client1", "--passphrase-file", "pass"]);
+  t.is(s.code, 1);
+  t.is(s.rule("https-ca:127.0.0.1").got, "rejected by client: unsuitable certificate purpose");
+  t.is(s.rule("https-ca:127.0.0.1").fix, "cltonly may not act as a TLS server: re-sign it without --client");
+});
+
+test("check --url errors need no certificates", async (t) => {
+  for (const [url, re] of [["http://127.0.0.1:1", /^pki: --url must be https:\/\/ \(got http:\)\n$/], ["not a url", /^pki: invalid --url not a url: expected https:\/\/HOST:PORT\n$/]]) {
+    const r = await pki(tempDir(t), ["check", "--url", url, "--cacert", "ca.crt"]);
+    t.not(r.code, 0);
+    t.regex(r.stderr, re);
+  }
+});
+
 test("check input errors: one line, non-zero", async (t) => {
-  const { dir } = await sharedSet();
+  const { dir } = await sharedSet(t);
   const cases = [
     [["--certfile", "server1.crt", "--keyfile", "server1.key.insecure"], /needs the CA the clients trust/],
     [[...FILES, "--client-cert", "client1.crt"], /--client-cert and --client-key go together/],
     [[...FILES, "--client-p12", "client1.crt"], /--client-p12 needs --p12-password/],
-    [["--url", "http://127.0.0.1:1", "--cacert", "ca.crt"], /--url must be https/],
     [[...FILES, "--ca-key", "client1.key.insecure"], /the CA key does not belong to ca\.crt/],
   ];
   for (const [args, re] of cases) {
