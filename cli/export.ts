@@ -8,7 +8,7 @@ const JKS_SOURCE: SecretSource = { option: "jks-password", env: "PKI_JKS_PASSWOR
 const NEEDS = { "p12-password": "p12", "p12-password-file": "p12", "p12-legacy": "p12", "jks-password": "jks", "jks-password-file": "jks", alias: "jks", "keystore-type": "jks" };
 
 export const command = "export [name]";
-export const describe = "write a tar of the CA (no NAME) or of NAME's cert and key to stdout";
+export const describe = "write a tar of the CA (no NAME) or of NAME's cert and key (and, if asked, .p12, .jks, ca.pem) to stdout";
 
 export function builder(y: Argv) {
   return withOptions(y, PASSPHRASE_OPTIONS)
@@ -27,7 +27,7 @@ export function builder(y: Argv) {
       alias: { type: "string", describe: "the keystore entry's alias (default NAME; JKS stores it lower-cased)" },
       "keystore-type": { type: "string", choices: ["jks", "pkcs12"], describe: "pkcs12: write the keystore as NAME.ks in PKCS#12 form (default jks)" },
     })
-    .example("$0 export | tar xvf -", "ca.crt and ca.key (encrypted, as stored)")
+    .example("$0 export | tar xvf -", "ca.crt, ca.key (encrypted, as stored) and ca.pem")
     .example("$0 export --insecure server1 | tar xvf -", "server1.crt and server1.key.insecure")
     .example("$0 export --p12 --p12-password-file p12pass client1 | tar xvf -", "also client1.p12, e.g. for macOS curl")
     .example("$0 export --jks --jks-password-file jkspass --alias razor --bundle server1 | tar xvf -", "also server1.jks, ca.pem and server1.chain.pem");
