@@ -76,6 +76,8 @@ export async function handler(a: any) {
     if (a.p12Password === undefined) throw new UsageError("--client-p12 needs --p12-password (the bundle's password)");
     try { p12 = { label: a.clientP12, pfx: readFileSync(a.clientP12), password: String(a.p12Password) }; }
     catch (e) { throw new UsageError(`cannot read --client-p12 ${a.clientP12}: ${(e as NodeJS.ErrnoException).code}`); }
+    try { (await import("node:tls")).createSecureContext({ pfx: p12.pfx, passphrase: p12.password }); }
+    catch (e) { throw new UsageError(`--client-p12 ${a.clientP12}: ${/mac verify/i.test((e as Error).message) ? "wrong --p12-password" : `not a usable PKCS#12 bundle (${(e as Error).message})`}`); }
   }
   let ca: { cert: import("../lib/x509.js").x509.X509Certificate; keys: import("../lib/keys.js").KeyPair } | undefined;
   if (a.caKey || a.caPassphraseFile) {

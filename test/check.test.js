@@ -175,6 +175,7 @@ test("check input errors: one line, non-zero", async (t) => {
     [["--certfile", "server1.crt", "--keyfile", "server1.key.insecure"], /needs the CA the clients trust/],
     [[...FILES, "--client-cert", "client1.crt"], /--client-cert and --client-key go together/],
     [[...FILES, "--client-p12", "client1.crt"], /--client-p12 needs --p12-password/],
+    [[...FILES, "--client-p12", "client.p12", "--p12-password", "wrong"], /^pki: --client-p12 client\.p12: wrong --p12-password\n$/],
     [[...FILES, "--ca-key", "client1.key.insecure"], /the CA key does not belong to ca\.crt/],
   ];
   for (const [args, re] of cases) {
