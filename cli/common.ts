@@ -2,7 +2,9 @@
 import { readFileSync, statSync } from "node:fs";
 import type { Argv } from "yargs";
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override name = "UsageError";
+}
 
 export const PASSPHRASE_OPTIONS = {
   passphrase: { type: "string", describe: "passphrase (visible to other processes: prefer --passphrase-file or PKI_PASSPHRASE)" },
@@ -38,7 +40,7 @@ const camel = (s: string) => s.replace(/-(\w)/g, (_, c: string) => c.toUpperCase
  */
 export async function getPassphrase(a: PassArgs | Record<string, unknown>, purpose: string, opts: { confirm?: boolean; optional?: boolean; source?: SecretSource } = {}): Promise<string | undefined> {
   const { option, env, noun } = opts.source ?? PASSPHRASE_SOURCE;
-  const flag = (a as Record<string, unknown>)[camel(option)], file = (a as Record<string, unknown>)[camel(`${option}-file`)];
+  const flag = last((a as Record<string, unknown>)[camel(option)]), file = last((a as Record<string, unknown>)[camel(`${option}-file`)]);
   let p: string | undefined;
   if (flag !== undefined) {
     if (!warned.has(option)) process.stderr.write(`pki: warning: --${option} is visible to other processes; prefer --${option}-file or ${env}\n`);
@@ -59,6 +61,11 @@ export async function getPassphrase(a: PassArgs | Record<string, unknown>, purpo
   }
   if (!p) throw new UsageError(`an empty ${noun} cannot protect ${purpose}`);
   return p;
+}
+
+/** A string option given more than once arrives as an array: the last one wins, as in most CLIs. */
+export function last<T>(v: T | T[]): T {
+  return Array.isArray(v) ? v[v.length - 1] : v;
 }
 
 /** Prints any warnings the depot gathered. */

@@ -2,9 +2,9 @@
 export function promptHidden(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
+    stdin.setRawMode(true); // before the question: nothing typed may echo
     process.stderr.write(question);
     let value = "";
-    stdin.setRawMode(true);
     stdin.resume();
     stdin.setEncoding("utf8");
     const done = (err?: Error) => {
