@@ -13,7 +13,7 @@ import { Depot, Index, ROOT } from "./depot.js";
 import { DepotError, TEMP_RE, writeAtomic } from "./fsutil.js";
 import { acquireLock, alive, breakStaleLock, describeHolder, inspectLock, LOCK_FILE } from "./lock.js";
 import { checkName } from "../lib/validate.js";
-import { subtle } from "../lib/keys.js";
+import { describeKey, specOfSpki, subtle } from "../lib/keys.js";
 import { WrongPassphraseError } from "../lib/pkcs8.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
@@ -95,20 +95,34 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
   let dirty = false;
   const rm = (...ps: string[]) => () => { for (const p of ps) rmSync(p, { force: true }); };
 
+  // Without index.json nothing is rolled back: that would delete every key of a depot whose index was lost.
+  const hasIndex = existsSync(indexFile);
+  const certsDir = depot.path("certs");
+  const listed = existsSync(certsDir) ? readdirSync(certsDir).sort() : [];
   if (!idx.entries[ROOT]) {
-    const caFiles = [depot.certPath(ROOT), depot.keyPath(ROOT)].filter((p) => existsSync(p));
-    const others = existsSync(depot.path("certs")) ? readdirSync(depot.path("certs")).length : 0;
-    if (!existsSync(indexFile) && others === 0) {
-      if (caFiles.length) problem(rel(caFiles[0]), "the CA of an interrupted 'pki init' (not in index.json)", "remove it; run 'pki init' again", rm(...caFiles));
-      else problem("ca.crt", "no CA yet: run 'pki init'");
-    } else problem("index.json", "has no entry for the root CA", "restore index.json from a backup");
+    const [crt, key] = [depot.certPath(ROOT), depot.keyPath(ROOT)];
+    if (hasIndex || listed.length) problem("index.json", hasIndex ? "has no entry for the root CA" : `is missing, and ${listed.length} files in certs/ are not accounted for`, "restore index.json from a backup");
+    else if (!existsSync(crt)) problem(existsSync(key) ? "ca.key" : "ca.crt", "no CA yet (an interrupted 'pki init'?)", "run 'pki init'");
+    else {
+      // ca.crt is written after ca.key: both are complete. An init interrupted before its index is rolled forward.
+      const cert = depot.readCert(ROOT);
+      const rootKeyType = describeKey(await specOfSpki(cert.publicKey.rawData));
+      if (cert.issuer !== cert.subject || !(await cert.verify({ publicKey: cert.publicKey, signatureOnly: true }))) problem("ca.crt", "is not a self-signed CA certificate");
+      else problem("index.json", "is missing: the CA of an interrupted 'pki init'", "record the CA in a new index.json", () => {
+        idx.entries[ROOT] = {
+          name: ROOT, kind: "ca", subject: cert.subject, keyType: rootKeyType, sans: { ips: [], domains: [] }, status: "signed",
+          created: new Date().toISOString(), serial: cert.serialNumber.toLowerCase(), notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(),
+        };
+        idx.serials.push(cert.serialNumber.toLowerCase());
+        dirty = true;
+      });
+    }
   }
 
   // 3. Files in certs/ and history/ that the index does not account for.
-  const certsDir = depot.path("certs");
-  for (const n of existsSync(certsDir) ? readdirSync(certsDir).sort() : []) {
+  for (const n of listed) {
     const m = /^(.+)\.(key|csr|crt)$/.exec(n);
-    if (!m || TEMP_RE.test(n) || idx.entries[m[1]]) continue;
+    if (!hasIndex || !m || TEMP_RE.test(n) || idx.entries[m[1]]) continue;
     problem(`certs/${n}`, `not in index.json (left by an interrupted 'pki new-cert')`, "remove it", rm(join(certsDir, n)));
   }
   const histDir = depot.path("history");

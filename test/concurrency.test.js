@@ -8,6 +8,8 @@ import { x509 } from "../dist/lib/x509.js";
 import { openssl, pki, pkiOk, snapshot } from "./_helpers.js";
 import { cheapDepot, deadPid, env } from "./_stress.js";
 
+const LONG = 10 * 60_000; // per test: CLI runs take seconds on an idle machine, minutes on a loaded one
+
 const lockOf = (dir) => join(dir, ".pki", "lock");
 const leftovers = (dir) => [...readdirSync(join(dir, ".pki")), ...readdirSync(join(dir, ".pki", "certs"))].filter((n) => n.startsWith(".") || n.startsWith("lock"));
 
@@ -55,6 +57,7 @@ test("8 parallel processes × 25 new-cert+sign: 200 distinct serials, 200 certif
 });
 
 test("a lock whose process is gone is broken; the command succeeds and leaves no lock", async (t) => {
+  t.timeout(LONG);
   const dir = await cheapDepot(t);
   writeFileSync(lockOf(dir), JSON.stringify({ pid: await deadPid(), host: hostname(), time: new Date().toISOString(), nonce: "x" }));
   await pkiOk(t, dir, ["new-cert", "a"], { env });
@@ -63,6 +66,7 @@ test("a lock whose process is gone is broken; the command succeeds and leaves no
 });
 
 test("a live lock: bounded wait, then 'depot is locked by pid N', nothing changed", async (t) => {
+  t.timeout(LONG);
   const dir = await cheapDepot(t);
   const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
   t.teardown(() => holder.kill("SIGKILL"));
@@ -82,6 +86,7 @@ test("a live lock: bounded wait, then 'depot is locked by pid N', nothing change
 });
 
 test("a lock from another host is never broken; an unreadable lock is broken only once it is old", async (t) => {
+  t.timeout(LONG);
   const dir = await cheapDepot(t);
   const slow = { env: { ...env, PKI_LOCK_TIMEOUT_MS: "200" } };
   writeFileSync(lockOf(dir), JSON.stringify({ pid: await deadPid(), host: "elsewhere.example", time: "2020-01-01T00:00:00Z", nonce: "x" }));

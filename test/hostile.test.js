@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { PKI, pki, pkiOk, run, snapshot } from "./_helpers.js";
 import { cheapDepot, env } from "./_stress.js";
 
+const LONG = 10 * 60_000; // per test: CLI runs take seconds on an idle machine, minutes on a loaded one
+
 const SECRET = "Sekr1t-Passphrase-Do-Not-Print";
 const RULE = "names are 1-64 characters of A-Z a-z 0-9 . _ - and must not start with '.'";
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
@@ -34,6 +36,7 @@ async function pool(jobs, width = 2) {
 }
 
 test("names: anything but [A-Za-z0-9._-]{1,64} not starting with '.' is refused with the rule, by every command", async (t) => {
+  t.timeout(LONG);
   const dir = await cheapDepot(t);
   const bad = ["../evil", "..", ".hidden", "a/b", "a\\b", "a b", "x".repeat(65), "café", "a\nb", "\x1b[31mred", "a\u202eb", "*", "a:b", "~root", "$(id)"];
   const jobs = [];
@@ -53,6 +56,7 @@ test("names: anything but [A-Za-z0-9._-]{1,64} not starting with '.' is refused 
 });
 
 test("--ip, --domain and subject values are parsed strictly", async (t) => {
+  t.timeout(LONG);
   const dir = await cheapDepot(t);
   const jobs = [];
   for (const ip of ["1.2.3", "::g", "256.0.0.1", "1.2.3.4.5", "01.2.3.4", "1.2.3.-1", "fe80::1%eth0", "10.0.0.0/8", "1:2:3:4:5:6:7:8:9", "localhost", "9".repeat(5000)]) {
@@ -80,6 +84,7 @@ test("--ip, --domain and subject values are parsed strictly", async (t) => {
 });
 
 test("input files over 1 MB or binary are refused; so is a wrong passphrase, before anything is written", async (t) => {
+  t.timeout(LONG);
   const dir = await cheapDepot(t);
   await pkiOk(t, dir, ["new-cert", "n"], { env });
   writeFileSync(join(dir, "big"), "x".repeat((1 << 20) + 1));
@@ -97,6 +102,7 @@ test("input files over 1 MB or binary are refused; so is a wrong passphrase, bef
 });
 
 test("a damaged depot file is named in a one-line error, never a stack trace; a newer layout is refused", async (t) => {
+  t.timeout(LONG);
   const dir = await cheapDepot(t);
   await pkiOk(t, dir, ["new-cert", "n"], { env });
   const p = (f) => join(dir, ".pki", f);
@@ -127,6 +133,7 @@ test("a damaged depot file is named in a one-line error, never a stack trace; a 
 });
 
 test("--insecure writes the plain key to stdout only: nothing in the depot or the working directory", async (t) => {
+  t.timeout(LONG);
   const dir = await cheapDepot(t);
   await pkiOk(t, dir, ["new-cert", "n"], { env });
   await pkiOk(t, dir, ["sign", "n"], { env });
