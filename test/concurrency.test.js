@@ -68,7 +68,7 @@ test("a lock whose process is gone is broken; the command succeeds and leaves no
 test("a live lock: bounded wait, then 'depot is locked by pid N', nothing changed", async (t) => {
   t.timeout(LONG);
   const dir = await cheapDepot(t);
-  const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
+  const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 3600000)"]);
   t.teardown(() => holder.kill("SIGKILL"));
   writeFileSync(lockOf(dir), JSON.stringify({ pid: holder.pid, host: hostname(), time: new Date().toISOString(), nonce: "x" }));
   const before = snapshot(dir);

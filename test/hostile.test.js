@@ -83,16 +83,16 @@ test("--ip, --domain and subject values are parsed strictly", async (t) => {
   t.deepEqual(e.sans, { ips: ["::1", "::ffff:c000:201", "192.0.2.7"], domains: ["xn--bcher-kva.example", "*.web.example"] });
 });
 
-test("input files over 1 MB or binary are refused; so is a wrong passphrase, before anything is written", async (t) => {
+test("input files over 1 MB or binary are refused (usage error, exit 2); so is a wrong passphrase, before anything is written", async (t) => {
   t.timeout(LONG);
   const dir = await cheapDepot(t);
   await pkiOk(t, dir, ["new-cert", "n"], { env });
   writeFileSync(join(dir, "big"), "x".repeat((1 << 20) + 1));
   writeFileSync(join(dir, "bin"), Buffer.from([0x70, 0, 0xff, 0x0a]));
   writeFileSync(join(dir, "wrong"), "not the passphrase\n");
-  await refused(t, dir, ["sign", "--passphrase-file", "big", "n"], 1, /^pki: --passphrase-file big is larger than 1 MB$/, {});
-  await refused(t, dir, ["sign", "--passphrase-file", "bin", "n"], 1, /^pki: --passphrase-file bin is binary, not text$/, {});
-  await refused(t, dir, ["sign", "--passphrase-file", "missing", "n"], 1, /^pki: cannot read --passphrase-file missing: ENOENT$/, {});
+  await refused(t, dir, ["sign", "--passphrase-file", "big", "n"], 2, /^pki: --passphrase-file big is larger than 1 MB$/, {});
+  await refused(t, dir, ["sign", "--passphrase-file", "bin", "n"], 2, /^pki: --passphrase-file bin is binary, not text$/, {});
+  await refused(t, dir, ["sign", "--passphrase-file", "missing", "n"], 2, /^pki: cannot read --passphrase-file missing: ENOENT$/, {});
   await refused(t, dir, ["sign", "--passphrase-file", "wrong", "n"], 1, /^pki: wrong passphrase for the CA key$/, {});
   // On the command line: a warning, and the value is never echoed, even in a refusal.
   const r = await refused(t, dir, ["sign", "--passphrase", SECRET, "n"], 1, /^pki: wrong passphrase for the CA key$/, {});
