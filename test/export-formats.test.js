@@ -2,13 +2,11 @@
 // Java HTTPS connector, RAZOR_CA_FILE=ca.pem), judged through the CLI by GNU tar, openssl,
 // curl, keytool and a Java HTTPS server.
 import test from "ava";
-import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { pemCerts, startJavaServer } from "./_peers.js";
 import { curl, issue, newDepot, openssl, pki, pkiOk, run, tempDir, untar, versionsServer } from "./_helpers.js";
 
-const SERVER_JAVA = fileURLToPath(new URL("java/HttpsServe.java", import.meta.url));
 const P12PASS = "p12 pass-word";
 const JKSPASS = "jks pass word";
 const P = ["--passphrase-file", "pass"];
@@ -44,25 +42,7 @@ async function exportTar(t, w, args, env = {}) {
   return { names: listing.trim().split("\n").map((l) => l.split(/\s+/).pop()), listing, stderr: r.stderr };
 }
 
-const certsIn = (pem) => [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)]
-  .map((m) => Buffer.from(m[1].replace(/\s+/g, ""), "base64"));
 const file = (dir, n) => readFileSync(join(dir, n), "utf8");
-
-/** Starts test/java/HttpsServe.java on a free port; resolves with the port once it prints READY. */
-function startJavaServer(t, args) {
-  const child = spawn("java", [SERVER_JAVA, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  t.teardown(() => { if (child.exitCode === null) child.kill(); });
-  let out = "", err = "";
-  child.stderr.on("data", (d) => { err += d; });
-  return new Promise((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = /READY (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on("exit", (code) => reject(new Error(`java server exited (${code}): ${out}${err}`)));
-  });
-}
 
 for (const kind of Object.keys(KINDS)) {
   for (const legacy of [false, true]) {
@@ -85,7 +65,7 @@ for (const kind of Object.keys(KINDS)) {
         t.regex(text, /Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, .*PRF hmacWithSHA256/);
       }
       t.regex(text, /friendlyName: client1/);
-      t.deepEqual(certsIn(info.out), [...certsIn(file(dir, "client1.crt")), ...certsIn(file(dir, "ca.crt"))], "leaf then CA");
+      t.deepEqual(pemCerts(info.out), [...pemCerts(file(dir, "client1.crt")), ...pemCerts(file(dir, "ca.crt"))], "leaf then CA");
       const wrong = await openssl(["pkcs12", "-info", "-nokeys", "-passin", "pass:wrong", "-in", "client1.p12"], { cwd: dir });
       t.not(wrong.code, 0, "a wrong password must not open it");
 
@@ -147,13 +127,13 @@ test("--bundle: ca.pem is the root and NAME.chain.pem is leaf then issuers; the 
   const w = await setup(t, "ecdsa"), { dir } = w;
   const ca = await exportTar(t, w, []);
   t.deepEqual(ca.names, ["ca.crt", "ca.key", "ca.pem"]);
-  t.deepEqual(certsIn(file(dir, "ca.pem")), certsIn(file(dir, "ca.crt")));
+  t.deepEqual(pemCerts(file(dir, "ca.pem")), pemCerts(file(dir, "ca.crt")));
 
   // No key material in the bundle, so no passphrase is needed.
   const { names, listing } = await exportTar(t, w, ["--bundle", "client1"]);
   t.deepEqual(names, ["client1.crt", "client1.key", "ca.pem", "client1.chain.pem"]);
   t.regex(listing, /^-rw-r--r-- .* client1\.chain\.pem$/m);
-  t.deepEqual(certsIn(file(dir, "client1.chain.pem")), [...certsIn(file(dir, "client1.crt")), ...certsIn(file(dir, "ca.crt"))]);
+  t.deepEqual(pemCerts(file(dir, "client1.chain.pem")), [...pemCerts(file(dir, "client1.crt")), ...pemCerts(file(dir, "ca.crt"))]);
   const v = await openssl(["verify", "-CAfile", "ca.pem", "client1.crt"], { cwd: dir });
   t.is(v.code, 0, v.stderr + v.out);
 
@@ -206,16 +186,16 @@ test.serial("under an intermediate CA: chain.pem, .p12 and .jks carry leaf, inte
   await exportTar(t, w, []); // ca.crt
   const { names } = await exportTar(t, w, ["--bundle", "--p12", "--jks", ...P, "server1"], { PKI_P12_PASSWORD: P12PASS, PKI_JKS_PASSWORD: JKSPASS });
   t.deepEqual(names, ["server1.crt", "server1.key", "ca.pem", "server1.chain.pem", "server1.p12", "server1.jks"]);
-  const chain = certsIn(file(dir, "server1.chain.pem"));
+  const chain = pemCerts(file(dir, "server1.chain.pem"));
   t.is(chain.length, 3);
-  t.deepEqual(chain[0], certsIn(file(dir, "server1.crt"))[0]);
-  t.deepEqual(chain[2], certsIn(file(dir, "ca.crt"))[0]);
-  t.deepEqual(certsIn(file(dir, "ca.pem")), certsIn(file(dir, "ca.crt")), "ca.pem is the root, not the intermediate");
+  t.deepEqual(chain[0], pemCerts(file(dir, "server1.crt"))[0]);
+  t.deepEqual(chain[2], pemCerts(file(dir, "ca.crt"))[0]);
+  t.deepEqual(pemCerts(file(dir, "ca.pem")), pemCerts(file(dir, "ca.crt")), "ca.pem is the root, not the intermediate");
   const v = await openssl(["verify", "-CAfile", "ca.pem", "-untrusted", "server1.chain.pem", "server1.crt"], { cwd: dir });
   t.is(v.code, 0, v.stderr + v.out);
 
   const info = await openssl(["pkcs12", "-info", "-nokeys", "-passin", `pass:${P12PASS}`, "-in", "server1.p12"], { cwd: dir });
-  t.deepEqual(certsIn(info.out), chain);
+  t.deepEqual(pemCerts(info.out), chain);
   const list = await run("keytool", ["-list", "-v", "-keystore", "server1.jks", "-storepass", JKSPASS], { cwd: dir });
   t.regex(list.out, /Certificate chain length: 3/);
 

@@ -1,37 +1,13 @@
 import test from "ava";
-import { execFile as execFileCb, execFileSync, spawn } from "node:child_process";
+import { execFile as execFileCb } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { buildJks, buildPkcs12Keystore } from "../dist/lib/jks.js";
+import { makeOpensslPki, startJavaServer } from "./_peers.js";
 
 const execFile = promisify(execFileCb);
-const SERVER_JAVA = fileURLToPath(new URL("java/HttpsServe.java", import.meta.url));
 const STOREPASS = "store pass";
 const ALIAS = "pki-server";
-
-/** CA + leaf (SAN IP:127.0.0.1, DNS:localhost; serverAuth+clientAuth) made by the openssl CLI. */
-function makePki(t, kind) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pki-jks-"));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const f = (n) => path.join(dir, n);
-  const ssl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  const newkey = kind === "rsa" ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
-  ssl("req", "-x509", ...newkey, "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=Test CA", "-days", "2");
-  ssl("req", ...newkey, "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost");
-  fs.writeFileSync(f("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
-  ssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.crt", "-days", "2", "-extfile", "ext.cnf");
-  ssl("pkcs8", "-topk8", "-nocrypt", "-in", "leaf.key", "-outform", "DER", "-out", "leaf.p8");
-  ssl("x509", "-in", "leaf.crt", "-outform", "DER", "-out", "leaf.der");
-  ssl("x509", "-in", "ca.crt", "-outform", "DER", "-out", "ca.der");
-  return {
-    dir, f,
-    keyPkcs8Der: fs.readFileSync(f("leaf.p8")),
-    chainDer: [fs.readFileSync(f("leaf.der")), fs.readFileSync(f("ca.der"))],
-  };
-}
 
 const formats = {
   JKS: { build: buildJks, ext: "jks" },
@@ -39,27 +15,11 @@ const formats = {
 };
 
 function writeKeystore(t, kind, type, extra = {}) {
-  const pki = makePki(t, kind);
+  const pki = makeOpensslPki(t, kind);
   const file = pki.f(`server.${formats[type].ext}`);
   const opts = { alias: ALIAS, keyPkcs8Der: pki.keyPkcs8Der, chainDer: pki.chainDer, storePassword: STOREPASS, ...extra };
   fs.writeFileSync(file, formats[type].build(opts));
   return { pki, file };
-}
-
-/** Starts test/java/HttpsServe.java on a free port; resolves with the port once it prints READY. */
-function startJavaServer(t, args) {
-  const child = spawn("java", [SERVER_JAVA, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  t.teardown(() => { if (child.exitCode === null) child.kill(); });
-  let out = "", err = "";
-  child.stderr.on("data", (d) => { err += d; });
-  return new Promise((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = /READY (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on("exit", (code) => reject(new Error(`java server exited (${code}): ${out}${err}`)));
-  });
 }
 
 for (const type of ["JKS", "PKCS12"]) {
@@ -91,7 +51,7 @@ for (const type of ["JKS", "PKCS12"]) {
 }
 
 test("JKS stores the alias lower-cased, as Java looks it up", async (t) => {
-  const pki = makePki(t, "ec");
+  const pki = makeOpensslPki(t, "ec");
   const file = pki.f("upper.jks");
   fs.writeFileSync(file, buildJks({ alias: "My Server", keyPkcs8Der: pki.keyPkcs8Der, chainDer: pki.chainDer, storePassword: STOREPASS }));
   const list = (...extra) => execFile("keytool", ["-list", "-keystore", file, "-storepass", STOREPASS, ...extra]);
@@ -100,7 +60,7 @@ test("JKS stores the alias lower-cased, as Java looks it up", async (t) => {
 });
 
 test("keystore builders reject empty passwords and mismatched keys", (t) => {
-  const pki = makePki(t, "ec");
+  const pki = makeOpensslPki(t, "ec");
   const base = { alias: ALIAS, keyPkcs8Der: pki.keyPkcs8Der, chainDer: pki.chainDer, storePassword: STOREPASS };
   for (const build of [buildJks, buildPkcs12Keystore]) {
     t.throws(() => build({ ...base, storePassword: "" }), { message: /password must not be empty/ });

@@ -2,37 +2,12 @@ import test from "ava";
 import { execFile as execFileCb, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import https from "node:https";
-import os from "node:os";
-import path from "node:path";
 import { promisify } from "node:util";
 import { buildPkcs12 } from "../dist/lib/pkcs12.js";
+import { makeOpensslPki, pemCerts } from "./_peers.js";
 
 const execFile = promisify(execFileCb);
 const PASS = "s3cret pass";
-
-/** CA + leaf (SAN IP:127.0.0.1, DNS:localhost; serverAuth+clientAuth) made by the openssl CLI. */
-function makePki(t, kind) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pki-p12-"));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const f = (n) => path.join(dir, n);
-  const ssl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  const newkey = { rsa: ["-newkey", "rsa:2048"], ec: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], ed25519: ["-newkey", "ed25519"] }[kind];
-  ssl("req", "-x509", ...newkey, "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=Test CA", "-days", "2");
-  ssl("req", ...newkey, "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost");
-  fs.writeFileSync(f("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
-  ssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.crt", "-days", "2", "-extfile", "ext.cnf");
-  ssl("pkcs8", "-topk8", "-nocrypt", "-in", "leaf.key", "-outform", "DER", "-out", "leaf.p8");
-  ssl("x509", "-in", "leaf.crt", "-outform", "DER", "-out", "leaf.der");
-  ssl("x509", "-in", "ca.crt", "-outform", "DER", "-out", "ca.der");
-  return {
-    dir, f, ssl,
-    keyPkcs8Der: fs.readFileSync(f("leaf.p8")),
-    chainDer: [fs.readFileSync(f("leaf.der")), fs.readFileSync(f("ca.der"))],
-  };
-}
-
-const pemCerts = (text) => [...text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)]
-  .map((m) => Buffer.from(m[1].replace(/\s+/g, ""), "base64"));
 
 /** Node HTTPS server on 127.0.0.1:0 that requires a client certificate issued by ca.crt. */
 async function startMtlsServer(t, pki) {
@@ -57,7 +32,7 @@ for (const kind of ["rsa", "ec"]) {
     const name = `${kind} ${legacy ? "legacy" : "modern"}`;
 
     test(`pkcs12 ${name}: openssl reads it, key and chain round-trip`, async (t) => {
-      const pki = makePki(t, kind);
+      const pki = makeOpensslPki(t, kind);
       const p12 = pki.f("out.p12");
       fs.writeFileSync(p12, buildPkcs12({ keyPkcs8Der: pki.keyPkcs8Der, chainDer: pki.chainDer, friendlyName: "my leaf", password: PASS, legacy }));
 
@@ -85,7 +60,7 @@ for (const kind of ["rsa", "ec"]) {
     });
 
     test(`pkcs12 ${name}: curl authenticates with it to a Node mTLS server`, async (t) => {
-      const pki = makePki(t, kind);
+      const pki = makeOpensslPki(t, kind);
       const p12 = pki.f("client.p12");
       fs.writeFileSync(p12, buildPkcs12({ keyPkcs8Der: pki.keyPkcs8Der, chainDer: pki.chainDer, friendlyName: "client", password: PASS, legacy }));
       const port = await startMtlsServer(t, pki);
@@ -102,7 +77,7 @@ for (const kind of ["rsa", "ec"]) {
 }
 
 test("pkcs12 ed25519: openssl extracts the same key", async (t) => {
-  const pki = makePki(t, "ed25519");
+  const pki = makeOpensslPki(t, "ed25519");
   const p12 = pki.f("ed.p12");
   fs.writeFileSync(p12, buildPkcs12({ keyPkcs8Der: pki.keyPkcs8Der, chainDer: pki.chainDer, friendlyName: "ed", password: PASS }));
   const pem = (await execFile("openssl", ["pkcs12", "-in", p12, "-passin", `pass:${PASS}`, "-nodes", "-nocerts"])).stdout;
@@ -111,7 +86,7 @@ test("pkcs12 ed25519: openssl extracts the same key", async (t) => {
 });
 
 test("pkcs12 rejects an empty password, an empty chain and a key that is not the leaf's", (t) => {
-  const pki = makePki(t, "ec");
+  const pki = makeOpensslPki(t, "ec");
   const base = { keyPkcs8Der: pki.keyPkcs8Der, chainDer: pki.chainDer, friendlyName: "x", password: PASS };
   t.throws(() => buildPkcs12({ ...base, password: "" }), { message: "PKCS#12 password must not be empty" });
   t.throws(() => buildPkcs12({ ...base, chainDer: [] }), { message: /leaf certificate/ });
