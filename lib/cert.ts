@@ -143,7 +143,7 @@ export async function issueCertificate(o: IssueOptions): Promise<x509.X509Certif
   if (sans.ips.length + sans.domains.length) extensions.push(sanExtension(sans));
   extensions.push(
     await x509.SubjectKeyIdentifierExtension.create(o.publicKey),
-    await x509.AuthorityKeyIdentifierExtension.create(o.issuerCert),
+    await authorityKeyId(o.issuerCert),
   );
   return x509.X509CertificateGenerator.create({
     serialNumber: o.serial ?? randomSerial(),
@@ -169,6 +169,15 @@ export async function checkCsr(csr: x509.Pkcs10CertificateRequest): Promise<Sans
 export function clampToIssuer(notAfter: Date, issuer: x509.X509Certificate): { notAfter: Date; warning?: string } {
   if (notAfter.getTime() <= issuer.notAfter.getTime()) return { notAfter };
   return { notAfter: issuer.notAfter, warning: `expiry clamped to the issuer's notAfter ${issuer.notAfter.toISOString()}` };
+}
+
+const akiCache = new WeakMap<x509.X509Certificate, Promise<x509.AuthorityKeyIdentifierExtension>>();
+
+/** The AKI extension naming `issuer`, computed once per issuer certificate (a fixture set signs hundreds). */
+export function authorityKeyId(issuer: x509.X509Certificate): Promise<x509.AuthorityKeyIdentifierExtension> {
+  let aki = akiCache.get(issuer);
+  if (!aki) akiCache.set(issuer, (aki = x509.AuthorityKeyIdentifierExtension.create(issuer)));
+  return aki;
 }
 
 export function keySpecOfCert(cert: x509.X509Certificate): Promise<KeySpec> {

@@ -5,6 +5,7 @@ import { x509 } from "./x509.js";
 import { KeyPair, keyAlgorithm } from "./keys.js";
 import { InputError } from "./validate.js";
 import { toPem } from "./pem.js";
+import { authorityKeyId } from "./cert.js";
 
 export type RevocationReason = "unspecified" | "keyCompromise" | "cACompromise" | "affiliationChanged" | "superseded" | "cessationOfOperation" | "certificateHold" | "privilegeWithdrawn" | "aACompromise";
 export const REASONS: RevocationReason[] = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise"];
@@ -27,7 +28,7 @@ export async function createCrl(o: { issuerCert: x509.X509Certificate; issuerKey
     signingKey: o.issuerKeys.privateKey,
     extensions: [
       new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(o.crlNumber))),
-      await x509.AuthorityKeyIdentifierExtension.create(o.issuerCert),
+      await authorityKeyId(o.issuerCert),
     ],
     entries: o.revoked.map((r) => ({
       serialNumber: r.serial,
