@@ -8,11 +8,11 @@ export class InputError extends Error {}
 const quote = (v: unknown) => JSON.stringify(String(v).slice(0, 76)).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 const NAME_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
-export const NAME_RULE = "names are 1-64 characters of A-Z a-z 0-9 . _ - and must not start with '.'";
+export const NAME_RULE = "names are 1-64 characters of A-Z a-z 0-9 . _ - and must not start with '.' or contain '..'";
 
 /** A depot entry name; refuses path separators, a leading '.', whitespace, control characters. */
 export function checkName(name: unknown): string {
-  if (typeof name !== "string" || !NAME_RE.test(name)) {
+  if (typeof name !== "string" || !NAME_RE.test(name) || name.includes("..")) {
     throw new InputError(`invalid name ${quote(name)}: ${NAME_RULE}`);
   }
   return name;

@@ -51,6 +51,7 @@ const cases = [
   ["name with /", ["new-cert", ...P, "a/b"], /invalid name "a\/b"/],
   ["name ..", ["new-cert", ...P, ".."], /invalid name/],
   ["name ../x", ["new-cert", ...P, "../x"], /invalid name/],
+  ["name with .. inside", ["new-cert", ...P, "a..b"], /invalid name "a\.\.b": .*must not start with '\.' or contain '\.\.'/],
   ["name with whitespace", ["new-cert", ...P, "a b"], /invalid name/],
   ["name with a control character", ["new-cert", ...P, "a\x01b"], /invalid name/],
   ["name starting with a dot", ["new-cert", ...P, ".hidden"], /invalid name/],

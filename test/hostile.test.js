@@ -9,7 +9,7 @@ import { cheapDepot, env } from "./_stress.js";
 const LONG = 10 * 60_000; // per test: CLI runs take seconds on an idle machine, minutes on a loaded one
 
 const SECRET = "Sekr1t-Passphrase-Do-Not-Print";
-const RULE = "names are 1-64 characters of A-Z a-z 0-9 . _ - and must not start with '.'";
+const RULE = "names are 1-64 characters of A-Z a-z 0-9 . _ - and must not start with '.' or contain '..'";
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 /** Runs `pki ARGS`; the refusal must be one `pki: ` line matching `re`, with exit `code`, and leave `dir` as it was. */
@@ -50,9 +50,10 @@ test("names: anything but [A-Za-z0-9._-]{1,64} not starting with '.' is refused 
   // Names differing only in case would share files on macOS/Windows: refused (after the work, before any write).
   await pkiOk(t, dir, ["new-cert", "web"], { env });
   await refused(t, dir, ["new-cert", "WEB"], 1, /^pki: "WEB" already exists in the depot \(as "web": names may not differ only in case\)$/);
-  // The boundary is exact: 64 characters and inner dots are fine.
+  // The boundary is exact: 64 characters and single inner dots are fine; '..' anywhere is not.
   await pkiOk(t, dir, ["new-cert", "x".repeat(64)], { env });
-  await pkiOk(t, dir, ["new-cert", "a..b_c-D.9"], { env });
+  await pkiOk(t, dir, ["new-cert", "a.b_c-D.9"], { env });
+  await refused(t, dir, ["new-cert", "a..b"], 1, new RegExp(`^pki: invalid name "a\\.\\.b": ${esc(RULE)}$`));
 });
 
 test("--ip, --domain and subject values are parsed strictly", async (t) => {

@@ -114,8 +114,8 @@ function refusedOrOk(t, f, s) {
   }
 }
 
-test("names: accepted exactly when they match [A-Za-z0-9._-]{1,64} and do not start with '.'", (t) => {
-  const rule = (s) => /^[A-Za-z0-9._-]{1,64}$/.test(s) && !s.startsWith(".");
+test("names: accepted exactly when they match [A-Za-z0-9._-]{1,64}, do not start with '.' and hold no '..'", (t) => {
+  const rule = (s) => /^[A-Za-z0-9._-]{1,64}$/.test(s) && !s.startsWith(".") && !s.includes("..");
   fc.assert(fc.property(fc.oneof(anyText, fc.stringMatching(/^[A-Za-z0-9._-]{1,70}$/)), (s) => {
     const r = refusedOrOk(t, checkName, s);
     if (rule(s)) t.is(r, s);
