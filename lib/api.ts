@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { x509 } from "./x509.js";
 import { checkKeySpec, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec, DEFAULT_KEY, describeKey } from "./keys.js";
-import { BACKDATE_MS, clampToIssuer, createRootCertificate, issueCertificate, randomSerial, Subject, subjectName, Usage } from "./cert.js";
+import { BACKDATE_MS, validityState, ValidityState, clampToIssuer, createRootCertificate, issueCertificate, randomSerial, Subject, subjectName, Usage } from "./cert.js";
 import { checkDomain, checkIp, checkName, checkSubjectValue, InputError } from "./validate.js";
 import { parseExpiry, parseDurationMs } from "./duration.js";
 import { parsePem, parsePemAll, toPem } from "./pem.js";
@@ -128,11 +128,8 @@ export class Certificate {
   get fullChainDer(): Buffer[] { return [this, ...this.issuers].map((c) => c.certDer); }
 
   /** "valid", "expired", "not-yet-valid" or "revoked" at `now`. */
-  state(now = new Date()): "valid" | "expired" | "not-yet-valid" | "revoked" {
-    if (this.issuer?.isRevoked(this)) return "revoked";
-    if (this.notBefore > now) return "not-yet-valid";
-    if (this.notAfter <= now) return "expired";
-    return "valid";
+  state(now = new Date()): ValidityState {
+    return validityState(this.notBefore, this.notAfter, Boolean(this.issuer?.isRevoked(this)), now);
   }
 
   /** The key as ENCRYPTED PRIVATE KEY (PBES2, AES-256-CBC, PBKDF2-SHA256), what the depot stores. Reuse `salt` to run the KDF once for many keys. */

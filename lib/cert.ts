@@ -11,6 +11,16 @@ export const OID_SAN = "2.5.29.17";
 export interface Subject { commonName: string; organization?: string; organizationalUnit?: string; country?: string; locality?: string; state?: string }
 export interface Sans { ips: string[]; domains: string[] }
 
+export type ValidityState = "valid" | "expired" | "not-yet-valid" | "revoked";
+
+/** A certificate's state at `now` from its dates (and whether its issuer revoked it). */
+export function validityState(notBefore: Date | undefined, notAfter: Date | undefined, revoked: boolean, now = new Date()): ValidityState {
+  if (revoked) return "revoked";
+  if (notBefore && notBefore > now) return "not-yet-valid";
+  if (notAfter && notAfter <= now) return "expired";
+  return "valid";
+}
+
 /** Clock-skew allowance: certificates start this long before "now" (as cfssl does). */
 export const BACKDATE_MS = 5 * 60_000;
 

@@ -13,14 +13,14 @@
  *
  * Every write is atomic; a command that changes the depot holds the lock.
  */
-import { existsSync, mkdirSync, chmodSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, chmodSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../lib/x509.js";
-import { parsePem, toPem } from "../lib/pem.js";
+import { parsePem } from "../lib/pem.js";
 import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS } from "../lib/pkcs8.js";
 import { describeKey, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec } from "../lib/keys.js";
-import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, Sans, sansOf, Subject, subjectName, Usage } from "../lib/cert.js";
+import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, Sans, Subject, Usage, validityState, ValidityState } from "../lib/cert.js";
 import { createCrl, crlToPem, RevocationReason } from "../lib/crl.js";
 import { checkName, InputError } from "../lib/validate.js";
 import { DepotError, readText, writeAtomic } from "./fsutil.js";
@@ -421,16 +421,12 @@ export class Depot {
     return { name: issuer, pem: readText(p, this.rel(p)) };
   }
 
-  /** Permission check helper: the mode of a depot file. */
-  mode(rel: string): number { return statSync(this.path(rel)).mode & 0o777; }
 }
 
-export function stateOf(e: Entry, now = new Date()): "unsigned" | "revoked" | "not-yet-valid" | "expired" | "valid" {
+export function stateOf(e: Entry, now = new Date()): "unsigned" | ValidityState {
   if (e.status === "unsigned") return "unsigned";
-  if (e.status === "revoked") return "revoked";
-  if (e.notBefore && new Date(e.notBefore) > now) return "not-yet-valid";
-  if (e.notAfter && new Date(e.notAfter) <= now) return "expired";
-  return "valid";
+  const date = (s?: string) => (s ? new Date(s) : undefined);
+  return validityState(date(e.notBefore), date(e.notAfter), e.status === "revoked", now);
 }
 
 /** A positive DER INTEGER's content as even-length lowercase hex (a leading 00 keeps it positive). */
@@ -463,5 +459,4 @@ export function parseCertPem(pem: string, what: string): x509.X509Certificate {
   catch (e) { throw new DepotError(`${what}: not a valid certificate (${(e as Error).message})`); }
 }
 
-export { subjectName, sansOf, toPem };
 
