@@ -1,8 +1,8 @@
 /** Turns parsed flags into library inputs (subjects, key specs, SANs, expiry). */
-import { checkKeySpec, KeySpec } from "../lib/keys.js";
-import { checkDomain, checkIp, checkSubjectValue, InputError, splitList } from "../lib/validate.js";
-import { parseExpiry } from "../lib/duration.js";
-import type { Subject, Sans } from "../lib/cert.js";
+import { checkKeySpec, KeySpec } from "../lib/x509/keys.js";
+import { checkDomain, checkIp, checkSubjectValue, InputError, splitList } from "../lib/x509/validate.js";
+import { parseExpiry } from "../lib/x509/duration.js";
+import type { Subject, Sans } from "../lib/x509/cert.js";
 
 export interface SubjectArgs { commonName?: string; organization?: string; organizationalUnit?: string; country?: string }
 export interface KeyArgs { keyType?: string; curve?: string; keyBits?: number }
@@ -41,12 +41,12 @@ export function expiryFrom(spec: string): (from: Date) => Date {
 export interface UsageArgs { server?: boolean; client?: boolean; peer?: boolean; eku?: unknown }
 
 /** The leaf profile from --server / --client / --peer / --eku; undefined when none was given. */
-export async function leafProfileFrom(a: UsageArgs): Promise<import("../lib/cert.js").Profile | undefined> {
+export async function leafProfileFrom(a: UsageArgs): Promise<import("../lib/x509/cert.js").Profile | undefined> {
   const picked = (["server", "client", "peer"] as const).filter((u) => a[u]);
   if (picked.length > 1) throw new InputError(`--${picked.join(" and --")} conflict: choose one`);
   const list = splitList(a.eku);
   if (!picked.length && !list.length) return undefined;
-  const { checkEku } = await import("../lib/cert.js");
+  const { checkEku } = await import("../lib/x509/cert.js");
   return { kind: "leaf", usage: picked[0] ?? "peer", eku: list.length ? checkEku(list) : undefined };
 }
 

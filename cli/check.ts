@@ -35,12 +35,12 @@ export async function handler(a: any) {
   const { readFileSync } = await import("node:fs");
   const { readInputFile, openDepot, printJson } = await import("./common.js");
   const { resolveServer } = await import("./serve.js");
-  const { startServer, unlockKeyPem } = await import("../lib/server.js");
-  const { runChecks, formatTable, keyPairFromPem } = await import("../lib/check.js");
-  const { checkDomain } = await import("../lib/validate.js");
+  const { startServer, unlockKeyPem } = await import("../lib/tls/server.js");
+  const { runChecks, formatTable, keyPairFromPem } = await import("../lib/tls/check.js");
+  const { checkDomain } = await import("../lib/x509/validate.js");
   const { parseCertPem } = await import("../store/depot.js");
-  const { toPem } = await import("../lib/pem.js");
-  type ClientId = import("../lib/check.js").ClientId;
+  const { toPem } = await import("../lib/x509/pem.js");
+  type ClientId = import("../lib/tls/check.js").ClientId;
 
   const domains = (a.domain ?? []).flatMap((d: string) => String(d).split(",")).filter(Boolean).map(checkDomain);
   const needsDepot = a.client || a.revokedClient || a.name || (a.caPassphraseFile && !a.caKey);
@@ -79,12 +79,12 @@ export async function handler(a: any) {
     try { (await import("node:tls")).createSecureContext({ pfx: p12.pfx, passphrase: p12.password }); }
     catch (e) { throw new UsageError(`--client-p12 ${a.clientP12}: ${/mac verify/i.test((e as Error).message) ? "wrong --p12-password" : `not a usable PKCS#12 bundle (${(e as Error).message})`}`); }
   }
-  let ca: { cert: import("../lib/x509.js").x509.X509Certificate; keys: import("../lib/keys.js").KeyPair } | undefined;
+  let ca: { cert: import("../lib/x509/peculiar.js").x509.X509Certificate; keys: import("../lib/x509/keys.js").KeyPair } | undefined;
   if (a.caKey || a.caPassphraseFile) {
     const cert = parseCertPem(caPem, caLabel);
     const caPass = async () => (await getPassphrase({ passphraseFile: a.caPassphraseFile }, "the CA key"))!;
     const keys = a.caKey ? await keyPairFromPem(await unlockKeyPem(readInputFile(a.caKey, "--ca-key"), a.caKey, caPass)) : (await depot!.unlockKey("ca", await caPass())).keys;
-    const { subtle } = await import("../lib/keys.js");
+    const { subtle } = await import("../lib/x509/keys.js");
     if (!Buffer.from(await subtle.exportKey("spki", keys.publicKey)).equals(Buffer.from(cert.publicKey.rawData))) throw new UsageError(`the CA key does not belong to ${caLabel}`);
     ca = { cert, keys };
   }

@@ -16,7 +16,7 @@ export function builder(y: Argv) {
 
 export async function handler(a: any) {
   const { expiryFrom } = await import("./args.js");
-  const { checkName } = await import("../lib/validate.js");
+  const { checkName } = await import("../lib/x509/validate.js");
   const { openDepot } = await import("./common.js");
   const nextUpdate = expiryFrom(String(a.nextUpdate));
   const issuer = checkName(a.issuer);

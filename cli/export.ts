@@ -1,6 +1,6 @@
 import type { Argv } from "yargs";
 import { getPassphrase, PASSPHRASE_OPTIONS, withOptions, UsageError, type SecretSource } from "./common.js";
-import type { ExportOptions } from "../lib/export.js";
+import type { ExportOptions } from "../lib/formats/export.js";
 
 const P12_SOURCE: SecretSource = { option: "p12-password", env: "PKI_P12_PASSWORD", noun: "password" };
 const JKS_SOURCE: SecretSource = { option: "jks-password", env: "PKI_JKS_PASSWORD", noun: "password" };
@@ -37,8 +37,8 @@ export async function handler(a: any) {
   if (process.stdout.isTTY) throw new UsageError("refusing to write a tar archive to a terminal: pipe it, e.g. 'pki export | tar xvf -'");
   for (const [opt, needs] of Object.entries(NEEDS)) if (a[opt] !== undefined && !a[needs]) throw new UsageError(`--${opt} needs --${needs}`);
   const { openDepot } = await import("./common.js");
-  const { exportMembers, needsKey } = await import("../lib/export.js");
-  const { tarStream } = await import("../lib/tar.js");
+  const { exportMembers, needsKey } = await import("../lib/formats/export.js");
+  const { tarStream } = await import("../lib/formats/tar.js");
   const depot = await openDepot(a.depot);
   const name = a.name ?? "ca";
   const opts: ExportOptions = {

@@ -67,7 +67,7 @@ async function writeFixtures(out: string, files: { name: string; data: string | 
 export async function handler(a: any) {
   const { getPassphrase, printJson, readInputFile, UsageError } = await import("./common.js");
   if (a.out === undefined && process.stdout.isTTY) throw new UsageError("refusing to write a tar archive to a terminal: pass --out DIR or pipe it, e.g. 'pki fixtures spec.yaml | tar xf -'");
-  const { buildFixtures, needsPassphrase, parseFixtureSpec, planFixtures } = await import("../lib/fixtures.js");
+  const { buildFixtures, needsPassphrase, parseFixtureSpec, planFixtures } = await import("../lib/api/fixtures.js");
   const text = readInputFile(a.spec, "spec");
   let spec: unknown, plan: ReturnType<typeof planFixtures>;
   try {
@@ -93,7 +93,7 @@ export async function handler(a: any) {
 
   if (out) await writeFixtures(out, set.files);
   else {
-    const { tarStream } = await import("../lib/tar.js");
+    const { tarStream } = await import("../lib/formats/tar.js");
     await new Promise<void>((res, rej) => {
       const s = tarStream(set.files);
       s.on("error", rej);

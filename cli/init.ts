@@ -35,9 +35,9 @@ export async function handler(a: any) {
   process.stderr.write(`Created CA "${cert.subject}" in ${dir} (valid until ${cert.notAfter.toISOString()})\n`);
 }
 
-async function intermediate(a: any, o: { key: import("../lib/keys.js").KeySpec; pathLength?: number; notBefore?: Date }) {
+async function intermediate(a: any, o: { key: import("../lib/x509/keys.js").KeySpec; pathLength?: number; notBefore?: Date }) {
   const { subjectFrom, expiryFrom } = await import("./args.js");
-  const { checkName } = await import("../lib/validate.js");
+  const { checkName } = await import("../lib/x509/validate.js");
   const { openDepot, printWarnings } = await import("./common.js");
   const name = checkName(a.intermediate);
   const parent = checkName(a.parent);

@@ -20,7 +20,7 @@ export function builder(y: Argv) {
 
 export async function handler(a: any) {
   const { subjectFrom, keySpecFrom, sansFrom, leafProfileFrom, pathLengthFrom } = await import("./args.js");
-  const { checkName } = await import("../lib/validate.js");
+  const { checkName } = await import("../lib/x509/validate.js");
   const name = checkName(a.name);
   const subject = subjectFrom(a, { commonName: name });
   const key = keySpecFrom(a);

@@ -14,7 +14,7 @@ export function builder(y: Argv) {
 }
 
 export async function handler(a: any) {
-  const { checkReason } = await import("../lib/crl.js");
+  const { checkReason } = await import("../lib/x509/crl.js");
   const { openDepot } = await import("./common.js");
   const reason = checkReason(String(a.reason));
   const depot = await openDepot(a.depot);

@@ -1,6 +1,6 @@
 import type { Argv } from "yargs";
 import { PASSPHRASE_OPTIONS, UsageError, withOptions } from "./common.js";
-import type { TlsMaterial } from "../lib/server.js";
+import type { TlsMaterial } from "../lib/tls/server.js";
 
 export const command = "serve";
 export const describe = "run the etcd guide's HTTPS API (GET /v1/versions) with your certs; a cafile turns on client-cert auth";
@@ -35,8 +35,8 @@ export interface Resolved extends TlsMaterial { label: string; caLabel?: string 
 export async function resolveServer(a: any, purpose = "the server key"): Promise<Resolved> {
   const { readInputFile, getPassphrase } = await import("./common.js");
   const { dirname, resolve } = await import("node:path");
-  const { parsePemAll, toPem } = await import("../lib/pem.js");
-  const { unlockKeyPem } = await import("../lib/server.js");
+  const { parsePemAll, toPem } = await import("../lib/x509/pem.js");
+  const { unlockKeyPem } = await import("../lib/tls/server.js");
   const pemFile = (path: string, what: string, label: RegExp, name = "CERTIFICATE") => {
     const text = readInputFile(path, what);
     if (!parsePemAll(text).some((b) => label.test(b.label))) throw new UsageError(`${what} ${path}: no PEM ${name} block found`);
@@ -51,7 +51,7 @@ export async function resolveServer(a: any, purpose = "the server key"): Promise
     const chain = m.chainPems ?? [];
     r = { label: a.name, certPem: m.certPem + chain.slice(0, -1).join(""), keyPem: toPem("PRIVATE KEY", m.keyDer!), caPem: chain.join("") || undefined, caLabel: "the depot CA" };
   } else if (a.config) {
-    const { parseApiConfig } = await import("../lib/server.js");
+    const { parseApiConfig } = await import("../lib/tls/server.js");
     const cfg = parseApiConfig(readInputFile(a.config, "--config"), a.config);
     for (const [k, v] of Object.entries(cfg)) files[k] = resolve(dirname(a.config), v);
   }
@@ -69,7 +69,7 @@ export async function handler(a: any) {
   const port = Number(a.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid --port ${a.port}: expected 0-65535`);
   const m = await resolveServer(a);
-  const { startServer, sanWarning } = await import("../lib/server.js");
+  const { startServer, sanWarning } = await import("../lib/tls/server.js");
   const warning = sanWarning(m.certPem, a.host, m.label);
   if (warning) process.stderr.write(`pki: warning: ${warning}\n`);
   // Signal handlers first: a supervisor may signal as soon as it reads the ready line.

@@ -19,7 +19,7 @@ export function builder(y: Argv) {
 
 export async function handler(a: any) {
   const { expiryFrom, leafProfileFrom, notBeforeFrom, pathLengthFrom } = await import("./args.js");
-  const { checkName } = await import("../lib/validate.js");
+  const { checkName } = await import("../lib/x509/validate.js");
   const { openDepot } = await import("./common.js");
   const notAfter = expiryFrom(a.expires);
   const notBefore = notBeforeFrom(a.notBefore);

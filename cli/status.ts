@@ -30,7 +30,7 @@ export async function handler(a: any) {
 
 /** One line per entry; exit code 2 if any certificate expired, else 1 if any expires within --warn, else 0. */
 async function overview(a: any, depot: Awaited<ReturnType<typeof import("./common.js").openDepot>>) {
-  const { parseDurationMs } = await import("../lib/duration.js");
+  const { parseDurationMs } = await import("../lib/x509/duration.js");
   const { printJson } = await import("./common.js");
   const warnMs = parseDurationMs(String(a.warn));
   const now = Date.now();

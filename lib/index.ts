@@ -2,10 +2,10 @@
  * The package entry (`import { createCA, buildFixtures } from "pki"`): CAs, certificates,
  * keystores, CRLs and fixture sets in memory, through the same code as the CLI.
  */
-export { createCA, loadCA, CA, Certificate, parseKeyOption, parseWhen, KEY_NAMES, x509 } from "./api.js";
-export type { CAOptions, LeafOptions, CertOptions, KeyOption, When, EncryptionOptions, KeySpec, Usage, Subject, RevocationReason } from "./api.js";
-export { buildFixtures, parseFixtureSpec, planFixtures, SpecError, OUTPUTS, MANIFEST } from "./fixtures.js";
-export type { FixtureSpec, CASpec, CertSpec, FixtureSet, FixtureEntry, BuildOptions, Output } from "./fixtures.js";
-export { tarStream } from "./tar.js";
-export type { TarMember } from "./tar.js";
-export { InputError } from "./validate.js";
+export { createCA, loadCA, CA, Certificate, parseKeyOption, parseWhen, KEY_NAMES, x509 } from "./api/api.js";
+export type { CAOptions, LeafOptions, CertOptions, KeyOption, When, EncryptionOptions, KeySpec, Usage, Subject, RevocationReason } from "./api/api.js";
+export { buildFixtures, parseFixtureSpec, planFixtures, SpecError, OUTPUTS, MANIFEST } from "./api/fixtures.js";
+export type { FixtureSpec, CASpec, CertSpec, FixtureSet, FixtureEntry, BuildOptions, Output } from "./api/fixtures.js";
+export { tarStream } from "./formats/tar.js";
+export type { TarMember } from "./formats/tar.js";
+export { InputError } from "./x509/validate.js";

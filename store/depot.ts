@@ -16,16 +16,16 @@
 import { existsSync, mkdirSync, chmodSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
-import { x509 } from "../lib/x509.js";
-import { parsePem } from "../lib/pem.js";
-import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS } from "../lib/pkcs8.js";
-import { describeKey, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec } from "../lib/keys.js";
-import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, Sans, Subject, Usage, validityState, ValidityState } from "../lib/cert.js";
-import { createCrl, crlToPem, RevocationReason } from "../lib/crl.js";
-import { checkName, InputError } from "../lib/validate.js";
+import { x509 } from "../lib/x509/peculiar.js";
+import { parsePem } from "../lib/x509/pem.js";
+import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS } from "../lib/formats/pkcs8.js";
+import { describeKey, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec } from "../lib/x509/keys.js";
+import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, Sans, Subject, Usage, validityState, ValidityState } from "../lib/x509/cert.js";
+import { createCrl, crlToPem, RevocationReason } from "../lib/x509/crl.js";
+import { checkName, InputError } from "../lib/x509/validate.js";
 import { DepotError, readText, writeAtomic } from "./fsutil.js";
 import { acquireLock } from "./lock.js";
-import type { ExportMaterial } from "../lib/export.js";
+import type { ExportMaterial } from "../lib/formats/export.js";
 
 export { DepotError };
 export const LAYOUT_VERSION = 1;

@@ -12,12 +12,12 @@ import { join, relative } from "node:path";
 import { Depot, Index, ROOT } from "./depot.js";
 import { DepotError, TEMP_RE, writeAtomic } from "./fsutil.js";
 import { acquireLock, alive, breakStaleLock, describeHolder, inspectLock, LOCK_FILE } from "./lock.js";
-import { checkName } from "../lib/validate.js";
-import { describeKey, specOfSpki, subtle } from "../lib/keys.js";
-import { WrongPassphraseError } from "../lib/pkcs8.js";
+import { checkName } from "../lib/x509/validate.js";
+import { describeKey, specOfSpki, subtle } from "../lib/x509/keys.js";
+import { WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
-import { x509 } from "../lib/x509.js";
+import { x509 } from "../lib/x509/peculiar.js";
 
 export interface Problem { file: string; problem: string; fix?: string; fixed: boolean }
 export interface DoctorReport { dir: string; ok: boolean; problems: Problem[]; entries: number; certificates: number; keysChecked: number; keysSkipped: number }

@@ -12,11 +12,11 @@
 import { createPrivateKey, createPublicKey, KeyObject } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { x509 } from "../lib/x509.js";
-import { parsePemAll } from "../lib/pem.js";
-import { describeKey, specOfPkcs8 } from "../lib/keys.js";
-import { EKU, sansOf } from "../lib/cert.js";
-import { checkName, InputError } from "../lib/validate.js";
+import { x509 } from "../lib/x509/peculiar.js";
+import { parsePemAll } from "../lib/x509/pem.js";
+import { describeKey, specOfPkcs8 } from "../lib/x509/keys.js";
+import { EKU, sansOf } from "../lib/x509/cert.js";
+import { checkName, InputError } from "../lib/x509/validate.js";
 import { Depot, Entry, Index, ROOT } from "./depot.js";
 import { DepotError, readText, writeAtomic } from "./fsutil.js";
 

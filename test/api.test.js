@@ -143,7 +143,7 @@ test("a depot's CA (pki init) issues through the API", async (t) => {
 });
 
 test("buildFixtures: one KDF run for many encrypted keys; a bad spec throws a SpecError naming the path, before any work", async (t) => {
-  const { kdfRunCount } = await import("../dist/lib/pkcs8.js");
+  const { kdfRunCount } = await import("../dist/lib/formats/pkcs8.js");
   const before = kdfRunCount();
   const spec = { passphrase: "kdf once " + Math.random(), cas: [{ name: "ca" }], certs: Array.from({ length: 12 }, (_, i) => ({ name: `c${i}`, outputs: ["pem"] })) };
   const set = await buildFixtures(spec);
@@ -193,6 +193,6 @@ test("the package has types and an ESM entry", (t) => {
   t.is(pkg.exports["."].import, "./dist/lib/index.js");
   const dts = readFileSync(join(ROOT, "dist", "lib", "index.d.ts"), "utf8");
   for (const name of ["createCA", "loadCA", "buildFixtures", "CA", "Certificate", "FixtureSpec"]) t.regex(dts, new RegExp(`\\b${name}\\b`));
-  t.true(existsSync(join(ROOT, "dist", "lib", "api.d.ts")));
+  t.true(existsSync(join(ROOT, "dist", "lib", "api", "api.d.ts")));
   t.is(typeof api.createCA, "function");
 });

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { x509 } from "../dist/lib/x509.js";
+import { x509 } from "../dist/lib/x509/peculiar.js";
 import { openssl, pki, pkiOk, snapshot } from "./_helpers.js";
 import { cheapDepot, deadPid, env } from "./_stress.js";
 

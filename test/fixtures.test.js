@@ -310,9 +310,9 @@ test("progress: a line on stderr when it is a terminal", async (t) => {
 
 test("the JSON Schema accepts exactly the keys and values the parser does", async (t) => {
   const schema = JSON.parse(readFileSync(join(ROOT, "schema", "fixtures.schema.json"), "utf8"));
-  const { SPEC_KEYS, OUTPUTS, USAGES } = await import("../dist/lib/fixtures.js");
-  const { KEY_NAMES } = await import("../dist/lib/api.js");
-  const { REASONS } = await import("../dist/lib/crl.js");
+  const { SPEC_KEYS, OUTPUTS, USAGES } = await import("../dist/lib/api/fixtures.js");
+  const { KEY_NAMES } = await import("../dist/lib/api/api.js");
+  const { REASONS } = await import("../dist/lib/x509/crl.js");
   const keys = (o) => Object.keys(o.properties).sort();
   t.deepEqual(keys(schema), [...SPEC_KEYS.top].sort());
   t.deepEqual(keys(schema.properties.defaults), [...SPEC_KEYS.defaults].sort());
@@ -327,7 +327,7 @@ test("the JSON Schema accepts exactly the keys and values the parser does", asyn
   // The documented example is a valid spec.
   const doc = readFileSync(join(ROOT, "docs", "fixtures.md"), "utf8");
   const example = /```yaml\n([\s\S]*?)```/.exec(doc)[1];
-  const { planFixtures, parseFixtureSpec } = await import("../dist/lib/fixtures.js");
+  const { planFixtures, parseFixtureSpec } = await import("../dist/lib/api/fixtures.js");
   const parsed = await parseFixtureSpec(example);
   t.notThrows(() => planFixtures(parsed));
   t.deepEqual(await parseFixtureSpec(JSON.stringify(parsed)), parsed, "JSON and YAML specs parse alike");

@@ -2,7 +2,7 @@ import test from "ava";
 import { execFile as execFileCb } from "node:child_process";
 import fs from "node:fs";
 import { promisify } from "node:util";
-import { buildJks, buildPkcs12Keystore } from "../dist/lib/jks.js";
+import { buildJks, buildPkcs12Keystore } from "../dist/lib/formats/jks.js";
 import { makeOpensslPki, startJavaServer } from "./_peers.js";
 
 const execFile = promisify(execFileCb);

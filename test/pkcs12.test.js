@@ -3,7 +3,7 @@ import { execFile as execFileCb, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import https from "node:https";
 import { promisify } from "node:util";
-import { buildPkcs12 } from "../dist/lib/pkcs12.js";
+import { buildPkcs12 } from "../dist/lib/formats/pkcs12.js";
 import { makeOpensslPki, pemCerts } from "./_peers.js";
 
 const execFile = promisify(execFileCb);

@@ -3,8 +3,8 @@ import test from "ava";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateKeyPair, exportPkcs8 } from "../dist/lib/keys.js";
-import { encryptPkcs8, decryptPkcs8, kdfRunCount, WrongPassphraseError } from "../dist/lib/pkcs8.js";
+import { generateKeyPair, exportPkcs8 } from "../dist/lib/x509/keys.js";
+import { encryptPkcs8, decryptPkcs8, kdfRunCount, WrongPassphraseError } from "../dist/lib/formats/pkcs8.js";
 import { openssl, tempDir } from "./_helpers.js";
 
 test.serial("20 keys under one passphrase cost one PBKDF2 run; each opens with openssl pkey -passin", async (t) => {

@@ -3,10 +3,10 @@
 import test from "ava";
 import fc from "fast-check";
 import { isIP } from "node:net";
-import { checkDomain, checkIp, checkName, InputError, NAME_RULE } from "../dist/lib/validate.js";
-import { checkCsr, createCsr, createRootCertificate, issueCertificate, OID_SAN, sansOf } from "../dist/lib/cert.js";
-import { generateKeyPair } from "../dist/lib/keys.js";
-import { x509 } from "../dist/lib/x509.js";
+import { checkDomain, checkIp, checkName, InputError, NAME_RULE } from "../dist/lib/x509/validate.js";
+import { checkCsr, createCsr, createRootCertificate, issueCertificate, OID_SAN, sansOf } from "../dist/lib/x509/cert.js";
+import { generateKeyPair } from "../dist/lib/x509/keys.js";
+import { x509 } from "../dist/lib/x509/peculiar.js";
 
 const RUNS = { numRuns: 300 };
 

@@ -1,5 +1,5 @@
 /** What `pki export` puts in the tar: member names, modes and contents (no depot knowledge). */
-import { toPem, parsePemAll } from "./pem.js";
+import { toPem, parsePemAll } from "../x509/pem.js";
 import { buildPkcs12 } from "./pkcs12.js";
 import { buildJks, buildPkcs12Keystore } from "./jks.js";
 import type { TarMember } from "./tar.js";

@@ -5,13 +5,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { CA, Certificate, createCA, parseKeyOption, parseWhen, KeyOption, When } from "./api.js";
-import { generateKeyPair, KeyPair, KeySpec } from "./keys.js";
-import { BACKDATE_MS, Usage } from "./cert.js";
-import { checkDomain, checkIp, checkName, checkSubjectValue, InputError } from "./validate.js";
-import { checkReason, crlToPem, RevocationReason } from "./crl.js";
-import { DEFAULT_ITERATIONS, deriveKey } from "./pkcs8.js";
-import { exportMembers, MODE_PUBLIC, MODE_SECRET } from "./export.js";
-import type { TarMember } from "./tar.js";
+import { generateKeyPair, KeyPair, KeySpec } from "../x509/keys.js";
+import { BACKDATE_MS, Usage } from "../x509/cert.js";
+import { checkDomain, checkIp, checkName, checkSubjectValue, InputError } from "../x509/validate.js";
+import { checkReason, crlToPem, RevocationReason } from "../x509/crl.js";
+import { DEFAULT_ITERATIONS, deriveKey } from "../formats/pkcs8.js";
+import { exportMembers, MODE_PUBLIC, MODE_SECRET } from "../formats/export.js";
+import type { TarMember } from "../formats/tar.js";
 
 export const OUTPUTS = ["pem", "insecure", "p12", "jks", "chain", "crl"] as const;
 export type Output = (typeof OUTPUTS)[number];

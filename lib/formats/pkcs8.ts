@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { AsnParser, AsnProp, AsnPropTypes, AsnSerializer, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { EncryptedPrivateKeyInfo } from "@peculiar/asn1-pkcs8";
-import { toPem, parsePemAll } from "./pem.js";
+import { toPem, parsePemAll } from "../x509/pem.js";
 
 export const OID = {
   pbes2: "1.2.840.113549.1.5.13",

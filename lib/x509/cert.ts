@@ -1,6 +1,6 @@
 /** Certificate profiles: self-signed root, CSRs, leaf and CA issuance (RFC 5280). */
 import { randomBytes } from "node:crypto";
-import { x509 } from "./x509.js";
+import { x509 } from "./peculiar.js";
 import { KeyPair, keyAlgorithm, KeySpec, specOfSpki } from "./keys.js";
 import { checkDomain, checkIp, InputError } from "./validate.js";
 

@@ -9,9 +9,9 @@ import type { TLSSocket } from "node:tls";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
-import { decryptPkcs8 } from "./pkcs8.js";
-import { parsePemAll, toPem } from "./pem.js";
-import { InputError } from "./validate.js";
+import { decryptPkcs8 } from "../formats/pkcs8.js";
+import { parsePemAll, toPem } from "../x509/pem.js";
+import { InputError } from "../x509/validate.js";
 
 export const VERSIONS_PATH = "/v1/versions";
 export const VERSIONS_BODY = '["v1"]';

@@ -6,10 +6,10 @@ import https from "node:https";
 import { checkServerIdentity } from "node:tls";
 import { isIP } from "node:net";
 import { createPrivateKey } from "node:crypto";
-import { x509 } from "./x509.js";
-import { exportPkcs8, generateKeyPair, importPkcs8, KeyPair, subtle } from "./keys.js";
-import { createRootCertificate, issueCertificate, sansOf } from "./cert.js";
-import { toPem } from "./pem.js";
+import { x509 } from "../x509/peculiar.js";
+import { exportPkcs8, generateKeyPair, importPkcs8, KeyPair, subtle } from "../x509/keys.js";
+import { createRootCertificate, issueCertificate, sansOf } from "../x509/cert.js";
+import { toPem } from "../x509/pem.js";
 import { describeTlsError, VERSIONS_BODY, VERSIONS_PATH } from "./server.js";
 
 /** A TLS client identity: PEM cert + key, or a PKCS#12 bundle. */

@@ -9,16 +9,16 @@
  * through lib/pkcs12.ts and lib/jks.ts, CRLs through lib/crl.ts.
  */
 import { randomBytes } from "node:crypto";
-import { x509 } from "./x509.js";
-import { checkKeySpec, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec, DEFAULT_KEY, describeKey } from "./keys.js";
-import { BACKDATE_MS, validityState, ValidityState, clampToIssuer, createRootCertificate, issueCertificate, randomSerial, Subject, subjectName, Usage } from "./cert.js";
-import { checkDomain, checkIp, checkName, checkSubjectValue, InputError } from "./validate.js";
-import { parseExpiry, parseDurationMs } from "./duration.js";
-import { parsePem, parsePemAll, toPem } from "./pem.js";
-import { decryptPkcs8, encryptPkcs8, DEFAULT_ITERATIONS } from "./pkcs8.js";
-import { buildPkcs12 } from "./pkcs12.js";
-import { buildJks } from "./jks.js";
-import { checkReason, createCrl, crlToPem, RevocationReason } from "./crl.js";
+import { x509 } from "../x509/peculiar.js";
+import { checkKeySpec, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec, DEFAULT_KEY, describeKey } from "../x509/keys.js";
+import { BACKDATE_MS, validityState, ValidityState, clampToIssuer, createRootCertificate, issueCertificate, randomSerial, Subject, subjectName, Usage } from "../x509/cert.js";
+import { checkDomain, checkIp, checkName, checkSubjectValue, InputError } from "../x509/validate.js";
+import { parseExpiry, parseDurationMs } from "../x509/duration.js";
+import { parsePem, parsePemAll, toPem } from "../x509/pem.js";
+import { decryptPkcs8, encryptPkcs8, DEFAULT_ITERATIONS } from "../formats/pkcs8.js";
+import { buildPkcs12 } from "../formats/pkcs12.js";
+import { buildJks } from "../formats/jks.js";
+import { checkReason, createCrl, crlToPem, RevocationReason } from "../x509/crl.js";
 
 export type { KeySpec, Usage, Subject, RevocationReason };
 export { x509 };

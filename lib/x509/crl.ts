@@ -1,7 +1,7 @@
 /** Certificate revocation lists: CRL v2 with cRLNumber, AKI and per-entry reason codes (RFC 5280 §5). */
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
-import { x509 } from "./x509.js";
+import { x509 } from "./peculiar.js";
 import { KeyPair, keyAlgorithm } from "./keys.js";
 import { InputError } from "./validate.js";
 import { toPem } from "./pem.js";
