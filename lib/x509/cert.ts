@@ -9,7 +9,12 @@ export type Usage = "server" | "client" | "peer";
 export const OID_SAN = "2.5.29.17";
 
 export interface Subject { commonName: string; organization?: string; organizationalUnit?: string; country?: string; locality?: string; state?: string }
-export interface Sans { ips: string[]; domains: string[] }
+/** Subject alternative names; uris and emails are optional so older index entries stay valid. */
+export interface Sans { ips: string[]; domains: string[]; uris?: string[]; emails?: string[] }
+
+export function sanCount(s: Sans): number {
+  return s.ips.length + s.domains.length + (s.uris?.length ?? 0) + (s.emails?.length ?? 0);
+}
 
 export type ValidityState = "valid" | "expired" | "not-yet-valid" | "revoked";
 
@@ -46,6 +51,8 @@ function sanExtension(sans: Sans): x509.SubjectAlternativeNameExtension {
   return new x509.SubjectAlternativeNameExtension([
     ...sans.domains.map((value) => ({ type: "dns" as const, value })),
     ...sans.ips.map((value) => ({ type: "ip" as const, value })),
+    ...(sans.uris ?? []).map((value) => ({ type: "url" as const, value })),
+    ...(sans.emails ?? []).map((value) => ({ type: "email" as const, value })),
   ]);
 }
 
@@ -58,6 +65,8 @@ export function sansOf(item: x509.X509Certificate | x509.Pkcs10CertificateReques
   for (const n of san.names.items) {
     if (n.type === "ip") out.ips.push(n.value);
     else if (n.type === "dns") out.domains.push(n.value);
+    else if (n.type === "url") (out.uris ??= []).push(n.value);
+    else if (n.type === "email") (out.emails ??= []).push(n.value);
   }
   return out;
 }
@@ -86,7 +95,7 @@ export async function createRootCertificate(o: RootOptions): Promise<x509.X509Ce
 
 /** A PKCS#10 request carrying the subject and SANs, signed by the new key. */
 export async function createCsr(subject: Subject | x509.Name, sans: Sans, keys: KeyPair): Promise<x509.Pkcs10CertificateRequest> {
-  const extensions = sans.ips.length + sans.domains.length ? [sanExtension(sans)] : [];
+  const extensions = sanCount(sans) ? [sanExtension(sans)] : [];
   return x509.Pkcs10CertificateRequestGenerator.create({
     name: subject instanceof x509.Name ? subject : subjectName(subject),
     keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
@@ -150,7 +159,7 @@ export async function issueCertificate(o: IssueOptions): Promise<x509.X509Certif
     );
   }
   const sans = o.sans ?? { ips: [], domains: [] };
-  if (sans.ips.length + sans.domains.length) extensions.push(sanExtension(sans));
+  if (sanCount(sans)) extensions.push(sanExtension(sans));
   extensions.push(
     await x509.SubjectKeyIdentifierExtension.create(o.publicKey),
     await authorityKeyId(o.issuerCert),
