@@ -13,9 +13,14 @@ export function builder(y: Argv) {
       intermediate: { type: "string", describe: "create an intermediate CA named NAME in an existing depot" },
       parent: { type: "string", default: "ca", describe: "with --intermediate: the CA that signs it" },
       "parent-passphrase-file": { type: "string", describe: "with --intermediate: the parent key's passphrase (default: the same passphrase)" },
+      "permit-domain": { type: "string", array: true, describe: "name constraint: certificates may name only this domain and its subdomains (repeatable)" },
+      "exclude-domain": { type: "string", array: true, describe: "name constraint: certificates may never name this domain or its subdomains (repeatable)" },
+      "permit-ip": { type: "string", array: true, describe: "name constraint: IP SANs only in this CIDR range, e.g. 127.0.0.0/8 (repeatable)" },
+      "exclude-ip": { type: "string", array: true, describe: "name constraint: no IP SAN in this CIDR range (repeatable)" },
     })
     .example("$0 init --common-name 'Example CA' --passphrase-file ca.pass", "new ECDSA P-256 root valid 10 years")
-    .example("$0 init --intermediate issuing --passphrase-file ca.pass", "an intermediate CA 'issuing' (pathlen 0) signed by the root");
+    .example("$0 init --intermediate issuing --passphrase-file ca.pass", "an intermediate CA 'issuing' (pathlen 0) signed by the root")
+    .example("$0 init --permit-domain example.test --permit-ip 127.0.0.0/8", "a root that can only certify *.example.test and 127.x.x.x");
 }
 
 export async function handler(a: any) {
@@ -23,7 +28,9 @@ export async function handler(a: any) {
   const key = keySpecFrom(a);
   const pathLength = pathLengthFrom(a.pathLength);
   const notBefore = notBeforeFrom(a.notBefore);
-  if (a.intermediate !== undefined) return intermediate(a, { key, pathLength, notBefore });
+  const { constraintsFrom } = await import("../lib/x509/constraints.js");
+  const constraints = constraintsFrom(a);
+  if (a.intermediate !== undefined) return intermediate(a, { key, pathLength, notBefore, constraints });
   const subject = subjectFrom(a, { commonName: "pki Root CA", organization: "pki" });
   const notAfter = expiryFrom(a.expires ?? "10 years")(notBefore ?? new Date());
   const { Depot, defaultDepotDir } = await import("../store/depot.js");
@@ -31,11 +38,11 @@ export async function handler(a: any) {
   const { existsSync } = await import("node:fs");
   if (existsSync(`${dir}/ca.crt`)) throw new Error(`a CA already exists in ${dir}`);
   const passphrase = (await getPassphrase(a, "the CA key", { confirm: true }))!;
-  const { cert } = await Depot.init(dir, { subject, key, notAfter, notBefore, passphrase, pathLength });
+  const { cert } = await Depot.init(dir, { subject, key, notAfter, notBefore, passphrase, pathLength, constraints });
   process.stderr.write(`Created CA "${cert.subject}" in ${dir} (valid until ${cert.notAfter.toISOString()})\n`);
 }
 
-async function intermediate(a: any, o: { key: import("../lib/x509/keys.js").KeySpec; pathLength?: number; notBefore?: Date }) {
+async function intermediate(a: any, o: { key: import("../lib/x509/keys.js").KeySpec; pathLength?: number; notBefore?: Date; constraints?: import("../lib/x509/constraints.js").NameConstraints }) {
   const { subjectFrom, expiryFrom } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const { openDepot, printWarnings } = await import("./common.js");

@@ -20,7 +20,8 @@ import { x509 } from "../lib/x509/peculiar.js";
 import { parsePem } from "../lib/x509/pem.js";
 import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS } from "../lib/formats/pkcs8.js";
 import { describeKey, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec } from "../lib/x509/keys.js";
-import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, Sans, Subject, Usage, validityState, ValidityState } from "../lib/x509/cert.js";
+import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, RawExtension, Sans, Subject, Usage, validityState, ValidityState } from "../lib/x509/cert.js";
+import { checkNameConstraints, checkNestedConstraints, constraintsExtension, NameConstraints, OID_NAME_CONSTRAINTS } from "../lib/x509/constraints.js";
 import { createCrl, crlToPem, RevocationReason } from "../lib/x509/crl.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
 import { DepotError, readText, writeAtomic } from "./fsutil.js";
@@ -56,9 +57,9 @@ export interface Revocation { date: string; reason: RevocationReason }
 export interface PastCert { serial: string; issuer: string; notBefore: string; notAfter: string; revoked?: Revocation }
 export interface Index { entries: Record<string, Entry>; serials: string[]; crlNumbers?: Record<string, number>; serialFloor?: string /* hex: new serials exceed it (import) */ }
 
-export interface InitOptions { subject: Subject; key: KeySpec; notAfter: Date; notBefore?: Date; passphrase: string; pathLength?: number; iterations?: number }
+export interface InitOptions { subject: Subject; key: KeySpec; notAfter: Date; notBefore?: Date; passphrase: string; pathLength?: number; iterations?: number; constraints?: NameConstraints }
 export interface NewCertOptions { subject: Subject; sans: Sans; key: KeySpec; passphrase: string; profile?: Profile; issuer?: string }
-export interface SignOptions { caPassphrase: string; notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile; issuer?: string }
+export interface SignOptions { caPassphrase: string; notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile; issuer?: string; extensions?: RawExtension[] }
 export interface RenewOptions { caPassphrase: string; notAfter: (from: Date) => Date; notBefore?: Date; rekey?: { passphrase: string; key?: KeySpec } }
 
 export function defaultDepotDir(flag?: string): string {
@@ -175,7 +176,8 @@ export class Depot {
       if (depot.hasCA()) throw new DepotError(`a CA already exists in ${dir}`);
       const idx = depot.readIndex();
       const serial = depot.freshSerial(idx);
-      const cert = await createRootCertificate({ subject: o.subject, keys, notBefore: o.notBefore, notAfter: o.notAfter, pathLength: o.pathLength, serial });
+      const extensions = o.constraints ? [constraintsExtension(o.constraints)] : [];
+      const cert = await createRootCertificate({ subject: o.subject, keys, notBefore: o.notBefore, notAfter: o.notAfter, pathLength: o.pathLength, serial, extensions });
       const keyPem = await depot.sealKey(keys.privateKey, o.passphrase);
       writeAtomic(depot.keyPath(ROOT), keyPem, 0o600);
       writeAtomic(depot.certPath(ROOT), cert.toString("pem") + "\n", 0o644);
@@ -229,7 +231,7 @@ export class Depot {
       const idx = this.readIndex();
       const entry = idx.entries[name];
       if (!entry || entry.status !== "unsigned") throw new InputError(`"${name}" is already signed`);
-      const cert = await this.issue(idx, { subject: csr.subjectName, publicKey: csr.publicKey, sans, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore });
+      const cert = await this.issue(idx, { subject: csr.subjectName, publicKey: csr.publicKey, sans, issuer, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore, extensions: o.extensions });
       writeAtomic(this.certPath(name), cert.toString("pem") + "\n", 0o644);
       Object.assign(entry, { status: "signed", issuer, ...certFields(cert), ...profileFields(profile) } satisfies Partial<Entry>);
       this.writeIndex(idx);
@@ -238,11 +240,13 @@ export class Depot {
   }
 
   /** `pki init --intermediate`: a key, CSR and CA certificate for NAME under `issuer`, checked before anything is written. */
-  async newIntermediate(name: string, o: NewCertOptions & SignOptions & { issuer: string; pathLength?: number }): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
+  async newIntermediate(name: string, o: NewCertOptions & SignOptions & { issuer: string; pathLength?: number; constraints?: NameConstraints }): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
     const profile: Profile = { kind: "ca", pathLength: o.pathLength ?? 0 };
-    await this.unlockIssuer(o.issuer, profile, o.caPassphrase);
+    const { issuerCert } = await this.unlockIssuer(o.issuer, profile, o.caPassphrase);
+    const path = [issuerCert, ...this.issuerChain(o.issuer).map((c) => c.cert)];
+    checkNestedConstraints(o.constraints, path);
     await this.newCert(name, { ...o, profile });
-    return this.sign(name, { ...o, profile });
+    return this.sign(name, { ...o, profile, extensions: o.constraints ? [constraintsExtension(o.constraints)] : undefined });
   }
 
   /** Reads and decrypts a CA's certificate and key; refuses a leaf, an unsigned or revoked CA, or a path length it forbids. */
@@ -265,7 +269,9 @@ export class Depot {
   }
 
   /** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. */
-  private async issue(idx: Index, o: { subject: x509.Name | string; publicKey: x509.PublicKey; sans: Sans; issuerCert: x509.X509Certificate; issuerKeys: KeyPair; profile: Profile; notAfter: (from: Date) => Date; notBefore?: Date }): Promise<x509.X509Certificate> {
+  private async issue(idx: Index, o: { subject: x509.Name | string; publicKey: x509.PublicKey; sans: Sans; issuer: string; issuerCert: x509.X509Certificate; issuerKeys: KeyPair; profile: Profile; notAfter: (from: Date) => Date; notBefore?: Date; extensions?: RawExtension[] }): Promise<x509.X509Certificate> {
+    // Every CA on the path, as their certificates say (an imported CA's constraints count too).
+    checkNameConstraints(o.subject, o.sans, [o.issuerCert, ...this.issuerChain(o.issuer).map((c) => c.cert)], { leaf: o.profile.kind === "leaf" });
     const clamp = clampToIssuer(o.notAfter(o.notBefore ?? new Date()), o.issuerCert);
     if (clamp.warning) this.warnings.push(clamp.warning);
     if (o.notBefore && o.notBefore >= clamp.notAfter) throw new InputError(`--not-before ${o.notBefore.toISOString()} is not before the expiry ${clamp.notAfter.toISOString()}`);
@@ -297,7 +303,9 @@ export class Depot {
       const idx = this.readIndex();
       const entry = idx.entries[name];
       if (!entry || entry.serial !== pre.serial) throw new InputError(`"${name}" changed while renewing: try again`);
-      const cert = await this.issue(idx, { subject: old.subjectName, publicKey, sans: entry.sans, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore });
+      // A renewed intermediate keeps its name constraints.
+      const extensions = old.extensions.filter((e) => e.type === OID_NAME_CONSTRAINTS).map((e) => ({ oid: e.type, critical: e.critical, value: new Uint8Array(e.value) }));
+      const cert = await this.issue(idx, { subject: old.subjectName, publicKey, sans: entry.sans, issuer: pre.issuer ?? ROOT, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore, extensions });
       mkdirSync(this.path("history"), { recursive: true, mode: 0o700 });
       writeAtomic(this.historyPath(name, entry.serial!, "crt"), old.toString("pem") + "\n", 0o644);
       if (rekeyed) {

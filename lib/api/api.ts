@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { x509 } from "../x509/peculiar.js";
 import { checkKeySpec, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec, DEFAULT_KEY, describeKey } from "../x509/keys.js";
 import { BACKDATE_MS, validityState, ValidityState, clampToIssuer, createRootCertificate, issueCertificate, randomSerial, Subject, subjectName, Usage } from "../x509/cert.js";
+import { checkNameConstraints, checkNestedConstraints, constraintsExtension, constraintsFrom, NameConstraints } from "../x509/constraints.js";
 import { checkDomain, checkIp, checkName, checkSubjectValue, InputError } from "../x509/validate.js";
 import { parseExpiry, parseDurationMs } from "../x509/duration.js";
 import { parsePem, parsePemAll, toPem } from "../x509/pem.js";
@@ -40,7 +41,11 @@ export interface CertOptions {
   /** a pre-generated key pair (its spec wins over `key`) */
   keys?: KeyPair;
 }
-export interface CAOptions extends Partial<CertOptions> { pathLength?: number }
+export interface CAOptions extends Partial<CertOptions> {
+  pathLength?: number;
+  /** a critical nameConstraints extension: DNS subtrees (a domain covers its subdomains) and IP ranges in CIDR */
+  nameConstraints?: { permitDomains?: string[]; excludeDomains?: string[]; permitIps?: string[]; excludeIps?: string[] };
+}
 export interface LeafOptions extends CertOptions { ip?: string[]; domain?: string[]; usage?: Usage }
 export interface EncryptionOptions { salt?: Uint8Array; iterations?: number }
 
@@ -167,12 +172,15 @@ export class CA extends Certificate {
 
   /** Issues an intermediate CA under this one. */
   async createIntermediate(o: CAOptions & { name: string }): Promise<CA> {
-    return this.sign(CA, checkName(o.name), o, "5 years", { kind: "ca", pathLength: o.pathLength });
+    return this.sign(CA, checkName(o.name), o, "5 years", { kind: "ca", pathLength: o.pathLength }, undefined, ncOf(o));
   }
 
   private async sign<T extends Certificate>(Kind: new (...a: ConstructorParameters<typeof Certificate>) => T, name: string, o: Partial<CertOptions>,
-    defaultExpires: string, profile: { kind: "leaf"; usage: Usage } | { kind: "ca"; pathLength?: number }, sans?: { ips: string[]; domains: string[] }): Promise<T> {
+    defaultExpires: string, profile: { kind: "leaf"; usage: Usage } | { kind: "ca"; pathLength?: number }, sans?: { ips: string[]; domains: string[] }, nc?: NameConstraints): Promise<T> {
     const subject = subjectOf(o, name);
+    const path = [this, ...this.issuers].map((c) => c.cert);
+    checkNameConstraints(subjectName(subject), sans ?? { ips: [], domains: [] }, path, { leaf: profile.kind === "leaf" });
+    checkNestedConstraints(nc, path);
     const spec = o.keys ? o.keys.spec : parseKeyOption(o.key);
     const v = validityOf(o, defaultExpires);
     const keys = o.keys ?? (await generateKeyPair(spec));
@@ -180,7 +188,7 @@ export class CA extends Certificate {
     if (clamp.notAfter <= v.notBefore) throw new InputError(`"${name}" would start (${v.notBefore.toISOString()}) after its issuer "${this.name}" expires (${clamp.notAfter.toISOString()})`);
     const cert = await issueCertificate({
       subject: subjectName(subject), publicKey: await x509.PublicKey.create(keys.publicKey), sans, issuerCert: this.cert, issuerKeys: this.keys,
-      serial: randomSerial(), notBefore: v.notBefore, notAfter: clamp.notAfter, profile,
+      serial: randomSerial(), notBefore: v.notBefore, notAfter: clamp.notAfter, profile, extensions: nc ? [constraintsExtension(nc)] : undefined,
     });
     const out = new Kind(name, cert, keys, await exportPkcs8(keys.privateKey), this);
     if (clamp.warning) out.warnings.push(`${name}: ${clamp.warning}`);
@@ -208,6 +216,12 @@ export class CA extends Certificate {
   async crlPem(o: { validFor?: string } = {}): Promise<string> { return crlToPem(await this.crl(o)); }
 }
 
+/** CAOptions.nameConstraints, validated as the CLI flags are. */
+function ncOf(o: CAOptions): NameConstraints | undefined {
+  const c = o.nameConstraints;
+  return c && constraintsFrom({ permitDomain: c.permitDomains, excludeDomain: c.excludeDomains, permitIp: c.permitIps, excludeIp: c.excludeIps });
+}
+
 /** A new self-signed root CA (name "ca" unless given), in memory. */
 export async function createCA(o: CAOptions = {}): Promise<CA> {
   const name = checkName(o.name ?? "ca");
@@ -215,7 +229,8 @@ export async function createCA(o: CAOptions = {}): Promise<CA> {
   const spec = o.keys ? o.keys.spec : parseKeyOption(o.key);
   const v = validityOf(o, "10 years");
   const keys = o.keys ?? (await generateKeyPair(spec));
-  const cert = await createRootCertificate({ subject, keys, notBefore: v.notBefore, notAfter: v.notAfter, pathLength: o.pathLength, serial: randomSerial() });
+  const nc = ncOf(o);
+  const cert = await createRootCertificate({ subject, keys, notBefore: v.notBefore, notAfter: v.notAfter, pathLength: o.pathLength, serial: randomSerial(), extensions: nc ? [constraintsExtension(nc)] : undefined });
   return new CA(name, cert, keys, await exportPkcs8(keys.privateKey));
 }
 

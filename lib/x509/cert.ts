@@ -71,7 +71,11 @@ export function sansOf(item: x509.X509Certificate | x509.Pkcs10CertificateReques
   return out;
 }
 
-export interface RootOptions { subject: Subject; keys: KeyPair; notBefore?: Date; notAfter: Date; pathLength?: number; serial?: string }
+/** An extra extension for issuance; value is the DER inside extnValue. */
+export interface RawExtension { oid: string; critical: boolean; value: Uint8Array }
+const toExtension = (e: RawExtension) => new x509.Extension(e.oid, e.critical, new Uint8Array(e.value));
+
+export interface RootOptions { subject: Subject; keys: KeyPair; notBefore?: Date; notAfter: Date; pathLength?: number; serial?: string; extensions?: RawExtension[] }
 
 /** A self-signed root CA: basicConstraints CA:TRUE critical, keyUsage keyCertSign+cRLSign critical, SKI. */
 export async function createRootCertificate(o: RootOptions): Promise<x509.X509Certificate> {
@@ -89,6 +93,7 @@ export async function createRootCertificate(o: RootOptions): Promise<x509.X509Ce
       new x509.BasicConstraintsExtension(true, o.pathLength, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(o.keys.publicKey),
+      ...(o.extensions ?? []).map(toExtension),
     ],
   });
 }
@@ -118,6 +123,7 @@ export interface IssueOptions {
   notBefore?: Date;
   notAfter: Date;
   profile: Profile;
+  extensions?: RawExtension[];
 }
 
 const EKU_NAMES: Record<string, string> = {
@@ -163,6 +169,7 @@ export async function issueCertificate(o: IssueOptions): Promise<x509.X509Certif
   extensions.push(
     await x509.SubjectKeyIdentifierExtension.create(o.publicKey),
     await authorityKeyId(o.issuerCert),
+    ...(o.extensions ?? []).map(toExtension),
   );
   return x509.X509CertificateGenerator.create({
     serialNumber: o.serial ?? randomSerial(),
