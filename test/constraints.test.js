@@ -1,8 +1,8 @@
 // Name constraints: a root limited to example.test and 127.0.0.0/8, judged by openssl verify and curl.
 import test from "ava";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { curl, issue, newDepot, openssl, pki, pkiOk, snapshot } from "./_helpers.js";
+import { curl, issue, newDepot, openssl, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
 import { serve } from "./_serve.js";
 import { createCA } from "../dist/lib/index.js";
 
@@ -90,4 +90,20 @@ test("API: createCA({nameConstraints}) writes them and issue() refuses names out
   const sub = await ca.createIntermediate({ name: "sub", nameConstraints: { permitDomains: ["api.example.test"] } });
   await t.throwsAsync(sub.issue({ name: "w", domain: ["web.example.test"] }), { message: /outside the name constraints of the CA "CN=sub"/ });
   await t.throwsAsync(ca.createIntermediate({ name: "wide", nameConstraints: { permitDomains: ["evil.org"] } }), { message: /--permit-domain evil\.org is outside/ });
+});
+
+test("pki fixtures: a CA's nameConstraints are written, and a cert outside them is refused with its spec path; nothing is written", async (t) => {
+  const dir = tempDir(t);
+  const spec = (domain) => `cas:\n  - name: root\n    outputs: [crl]\n    nameConstraints: {permitDomains: [example.test], permitIps: [127.0.0.0/8]}\n` +
+    `certs:\n  - {name: web, domain: ${domain}, ip: 127.0.0.1, outputs: [insecure]}\n`;
+  writeFileSync(join(dir, "ok.yaml"), spec("web.example.test"));
+  await pkiOk(t, dir, ["fixtures", "ok.yaml", "--out", "ok"]);
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", "ok/root.crt", "ok/web.crt"], { cwd: dir });
+  t.is(v.code, 0, v.stderr + v.out);
+  t.regex((await openssl(["x509", "-in", "ok/root.crt", "-noout", "-ext", "nameConstraints"], { cwd: dir })).out, /DNS:example\.test/);
+  writeFileSync(join(dir, "bad.yaml"), spec("evil.org"));
+  const r = await pki(dir, ["fixtures", "bad.yaml", "--out", "bad"]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^pki: certs\[0\]: DNS name evil\.org is outside the name constraints of the CA "CN=root"/);
+  t.false(existsSync(join(dir, "bad")));
 });

@@ -4,7 +4,7 @@
  * programmatic API (lib/api.ts). `pki fixtures` writes what buildFixtures returns.
  */
 import { randomBytes } from "node:crypto";
-import { CA, Certificate, createCA, parseKeyOption, parseWhen, KeyOption, When } from "./api.js";
+import { CA, CAOptions, Certificate, createCA, parseKeyOption, parseWhen, KeyOption, When } from "./api.js";
 import { generateKeyPair, KeyPair, KeySpec } from "../x509/keys.js";
 import { BACKDATE_MS, Usage } from "../x509/cert.js";
 import { checkDomain, checkIp, checkName, checkSubjectValue, InputError } from "../x509/validate.js";
@@ -21,13 +21,13 @@ export const USAGES: Usage[] = ["server", "client", "peer"];
 export const SPEC_KEYS = {
   top: ["$schema", "passphrase", "kdfIterations", "defaults", "cas", "certs", "revocations"],
   defaults: ["key", "expires", "outputs", "usage", "organization"],
-  ca: ["name", "issuer", "commonName", "organization", "key", "expires", "notBefore", "notAfter", "pathLength", "outputs"],
+  ca: ["name", "issuer", "commonName", "organization", "key", "expires", "notBefore", "notAfter", "pathLength", "nameConstraints", "outputs"],
   cert: ["name", "issuer", "commonName", "organization", "ip", "domain", "usage", "key", "expires", "notBefore", "notAfter", "outputs"],
   revocation: ["cert", "reason", "date"],
 } as const;
 
 interface Common { name: string; issuer?: string; commonName?: string; organization?: string; key?: KeyOption; expires?: string; notBefore?: When; notAfter?: When; outputs?: Output[] }
-export interface CASpec extends Common { pathLength?: number }
+export interface CASpec extends Common { pathLength?: number; nameConstraints?: CAOptions["nameConstraints"] }
 export interface CertSpec extends Common { ip?: string | string[]; domain?: string | string[]; usage?: Usage }
 export interface FixtureSpec {
   passphrase?: string;
@@ -162,6 +162,7 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
       : when(r.expires !== undefined ? str(r.expires, `${path}.expires`) : kind === "ca" ? "10 years" : d.expires ?? "1 year", r.expires !== undefined ? `${path}.expires` : `${path}`, now);
     if (notAfter <= notBefore) throw new SpecError(`${path}.${r.notAfter !== undefined ? "notAfter" : "expires"}`, `notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`);
     if (r.pathLength !== undefined && (!Number.isInteger(r.pathLength) || r.pathLength < 0 || r.pathLength > 16)) throw new SpecError(`${path}.pathLength`, "must be an integer from 0 to 16");
+    if (r.nameConstraints !== undefined) checkKeys(r.nameConstraints, `${path}.nameConstraints`, ["permitDomains", "excludeDomains", "permitIps", "excludeIps"]);
     const usage = r.usage ?? d.usage ?? "peer";
     if (!USAGES.includes(usage)) throw new SpecError(`${path}.usage`, `unknown usage ${JSON.stringify(usage)} (expected one of: ${USAGES.join(", ")})`);
     const ips = list(r.ip, `${path}.ip`).map((ip, i) => at(Array.isArray(r.ip) ? `${path}.ip[${i}]` : `${path}.ip`, () => checkIp(ip)));
@@ -281,11 +282,14 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
     p = (async () => {
       const opts = { name: n.name, commonName: n.raw.commonName, organization: n.raw.organization ?? plan.organization, keys: await keys.get(n.name)!, notBefore: n.notBefore, notAfter: n.notAfter };
       let c: Certificate;
-      if (n.issuer === undefined) c = await createCA({ ...opts, pathLength: n.raw.pathLength });
-      else {
-        const issuer = (await make(plan.byName.get(n.issuer)!)) as CA;
-        c = n.kind === "ca" ? await issuer.createIntermediate({ ...opts, pathLength: n.raw.pathLength })
+      const ca = { ...opts, pathLength: n.raw.pathLength, nameConstraints: n.raw.nameConstraints };
+      const issuer = n.issuer === undefined ? undefined : ((await make(plan.byName.get(n.issuer)!)) as CA);
+      try {
+        // Name constraints (and their flags' syntax) are judged here, where the issuer's path is known.
+        c = !issuer ? await createCA(ca) : n.kind === "ca" ? await issuer.createIntermediate(ca)
           : await issuer.issue({ ...opts, ip: n.ips, domain: n.domains, usage: n.usage });
+      } catch (e) {
+        throw e instanceof InputError && !(e instanceof SpecError) ? new SpecError(n.path, e.message) : e;
       }
       tick("certs");
       return c;
