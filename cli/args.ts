@@ -1,6 +1,6 @@
 /** Turns parsed flags into library inputs (subjects, key specs, SANs, expiry). */
 import { checkKeySpec, KeySpec } from "../lib/x509/keys.js";
-import { checkDomain, checkIp, checkSubjectValue, InputError, splitList } from "../lib/x509/validate.js";
+import { checkDomain, checkEmail, checkIp, checkSubjectValue, checkUri, InputError, splitList } from "../lib/x509/validate.js";
 import { parseExpiry } from "../lib/x509/duration.js";
 import type { Subject, Sans } from "../lib/x509/cert.js";
 
@@ -24,12 +24,43 @@ export function keySpecFrom(a: KeyArgs): KeySpec {
   return checkKeySpec(a.keyType, a.curve, a.keyBits);
 }
 
-/** SANs from --ip/--domain; with neither, IP 127.0.0.1 as etcd-ca does. */
-export function sansFrom(ip: unknown, domain: unknown): Sans {
-  const ips = splitList(ip).map(checkIp);
-  const domains = splitList(domain).map(checkDomain);
-  if (ips.length + domains.length === 0) ips.push("127.0.0.1");
-  return { ips, domains };
+export interface SanArgs { ip?: unknown; domain?: unknown; uri?: unknown; email?: unknown }
+
+/** Whether any of --ip/--domain/--uri/--email was given. */
+export function hasSanArgs(a: SanArgs): boolean {
+  return [a.ip, a.domain, a.uri, a.email].some((v) => v !== undefined);
+}
+
+/** SANs from --ip/--domain/--uri/--email, each validated strictly; with none, IP 127.0.0.1 as etcd-ca does (unless `empty`). */
+export function sansFrom(a: SanArgs, o: { empty?: boolean } = {}): Sans {
+  const sans: Sans = { ips: splitList(a.ip).map(checkIp), domains: splitList(a.domain).map(checkDomain) };
+  const uris = splitList(a.uri).map(checkUri), emails = splitList(a.email).map(checkEmail);
+  if (uris.length) sans.uris = uris;
+  if (emails.length) sans.emails = emails;
+  if (!o.empty && !hasSanArgs(a)) sans.ips.push("127.0.0.1");
+  return sans;
+}
+
+/** SANs as `openssl x509 -ext subjectAltName` prints them: "IP:1.2.3.4, DNS:x, URI:spiffe://..., email:a@b". */
+export function sanText(s: Sans): string {
+  return [...s.ips.map((i) => `IP:${i}`), ...s.domains.map((d) => `DNS:${d}`), ...(s.uris ?? []).map((u) => `URI:${u}`), ...(s.emails ?? []).map((e) => `email:${e}`)].join(", ");
+}
+
+/** The bytes of --csr FILE, or of stdin for "-" (PEM or DER; at most 1 MB). */
+export async function readCsrInput(path: string): Promise<Uint8Array> {
+  const { readFileSync, statSync } = await import("node:fs");
+  const what = path === "-" ? "stdin" : path;
+  let data: Buffer;
+  try {
+    if (path !== "-" && !statSync(path).isFile()) throw new InputError(`--csr ${path} is not a regular file`);
+    data = readFileSync(path === "-" ? 0 : path);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`cannot read the CSR from ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (data.length > 1 << 20) throw new InputError(`the CSR in ${what} is larger than 1 MB`);
+  if (!data.length) throw new InputError(`the CSR in ${what} is empty`);
+  return data;
 }
 
 /** Validates --expires now (before any work) and returns a function of the start time. */
@@ -68,4 +99,12 @@ export function pathLengthFrom(v: unknown): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 16) throw new InputError(`invalid --path-length "${v}": an integer from 0 to 16`);
   return n;
+}
+
+/** A verified, validated foreign CSR as an external-key request; SAN flags, when given, replace the CSR's SANs. */
+export async function externalRequestFrom(data: Uint8Array, a: SanArgs, what = "the CSR"): Promise<import("../store/external.js").ExternalRequest> {
+  const { parseCsr, checkForeignCsr } = await import("../lib/x509/csr.js");
+  const c = await checkForeignCsr(parseCsr(data, what), what);
+  const sans = hasSanArgs(a) ? sansFrom(a, { empty: true }) : c.sans;
+  return { subject: c.subject, publicKey: c.csr.publicKey, sans, keyType: c.keyType, csrPem: c.pem };
 }

@@ -48,6 +48,7 @@ export async function handler(a: any) {
     p12: a.p12 ? { password: "", legacy: Boolean(a.p12Legacy) } : undefined,
     jks: a.jks ? { password: "", alias: a.alias, type: a.keystoreType } : undefined,
   };
+  if (depot.entry(name).external && needsKey(opts)) throw new UsageError(`the key of "${name}" is held elsewhere (external key): --insecure, --p12 and --jks need it`);
   const what = name === "ca" ? "the CA key" : `the key of "${name}"`;
   const passphrase = await getPassphrase(a, what, { optional: !needsKey(opts) });
   if (opts.p12) opts.p12.password = (await getPassphrase(a, `${name}.p12`, { confirm: true, source: P12_SOURCE }))!;

@@ -13,3 +13,14 @@ export const VALIDITY_OPTIONS = {
 export const ISSUER_OPTION = {
   issuer: { type: "string", describe: "the CA in the depot that signs (default: the root 'ca')" },
 } as const;
+
+export const SAN_OPTIONS = {
+  ip: { type: "string", describe: "IP SAN (repeatable, comma-separated)" },
+  domain: { type: "string", describe: "DNS SAN (repeatable, comma-separated, *.wildcard allowed)" },
+  uri: { type: "string", describe: "URI SAN, e.g. spiffe://example.org/ns/web (repeatable, comma-separated)" },
+  email: { type: "string", describe: "email SAN (rfc822Name, repeatable, comma-separated)" },
+} as const;
+
+export const CSR_OPTION = {
+  csr: { type: "string", describe: "a CSR made elsewhere (PEM or DER; '-' for stdin): its key never enters the depot" },
+} as const;

@@ -1,12 +1,12 @@
 import type { Argv } from "yargs";
 import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings, withOptions } from "./common.js";
-import { VALIDITY_OPTIONS } from "./options.js";
+import { CSR_OPTION, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "renew <name>";
 export const describe = "issue NAME a fresh certificate (new serial, same SANs and profile); the old one is kept in history";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS, VALIDITY_OPTIONS)
+  return withOptions(y, PASSPHRASE_OPTIONS, VALIDITY_OPTIONS, CSR_OPTION)
     .positional("name", { type: "string" })
     .options({
       expires: { type: "string", default: "1 year", describe: "validity of the new certificate (never past the issuer's own)" },
@@ -17,7 +17,8 @@ export function builder(y: Argv) {
       "key-bits": KEY_OPTIONS["key-bits"],
     })
     .example("$0 renew --passphrase-file ca.pass web1", "a new certificate for web1's key, valid 1 year")
-    .example("$0 renew --rekey --key-passphrase-file web1.pass web1", "a new key and certificate");
+    .example("$0 renew --rekey --key-passphrase-file web1.pass web1", "a new key and certificate")
+    .example("$0 renew --csr web.csr web", "an external-key entry: a new request from the key's holder (same subject and SANs)");
 }
 
 export async function handler(a: any) {
@@ -28,10 +29,20 @@ export async function handler(a: any) {
   const key = a.keyType !== undefined ? keySpecFrom(a) : undefined;
   const depot = await openDepot(a.depot);
   const entry = depot.entry(a.name);
+  if (entry.external && a.rekey) throw new Error(`the key of "${a.name}" is held elsewhere: renew with --csr FILE (a new request from its holder)`);
   const issuer = entry.issuer ?? "ca";
   const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
+  if (a.csr !== undefined && a.rekey) throw new Error("--csr conflicts with --rekey: the request brings the new key");
+  const csr = a.csr === undefined ? undefined : await requestOf(a.csr);
   const rekey = a.rekey ? { key, passphrase: (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the new key of "${a.name}"`, { confirm: true }))! } : undefined;
-  const { cert } = await depot.renew(a.name, { caPassphrase, notAfter, notBefore, rekey });
+  const { cert } = await depot.renew(a.name, { caPassphrase, notAfter, notBefore, rekey, csr });
   printWarnings(depot.warnings);
-  process.stderr.write(`Renewed "${a.name}"${rekey ? " with a new key" : ""}: serial ${entry.serial} -> ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`);
+  process.stderr.write(`Renewed "${a.name}"${rekey || csr ? " with a new key" : ""}: serial ${entry.serial} -> ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`);
+}
+
+/** A new request from the holder of an external key: verified and validated (its subject and SANs are not used). */
+async function requestOf(path: string) {
+  const { externalRequestFrom, readCsrInput } = await import("./args.js");
+  const req = await externalRequestFrom(await readCsrInput(path), {}, path === "-" ? "the CSR on stdin" : path);
+  return { publicKey: req.publicKey, pem: req.csrPem, keyType: req.keyType };
 }

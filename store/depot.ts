@@ -51,6 +51,7 @@ export interface Entry {
   eku?: string[];           // explicit extKeyUsage OIDs (leaf)
   pathLength?: number;      // basicConstraints pathLenConstraint (ca)
   revoked?: Revocation;
+  external?: boolean;       // the key is held elsewhere (signed from a foreign CSR): no certs/NAME.key
   history?: PastCert[];     // certificates replaced by `pki renew`, oldest first
 }
 export interface Revocation { date: string; reason: RevocationReason }
@@ -60,7 +61,10 @@ export interface Index { entries: Record<string, Entry>; serials: string[]; crlN
 export interface InitOptions { subject: Subject; key: KeySpec; notAfter: Date; notBefore?: Date; passphrase: string; pathLength?: number; iterations?: number; constraints?: NameConstraints }
 export interface NewCertOptions { subject: Subject; sans: Sans; key: KeySpec; passphrase: string; profile?: Profile; issuer?: string }
 export interface SignOptions { caPassphrase: string; notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile; issuer?: string; extensions?: RawExtension[] }
-export interface RenewOptions { caPassphrase: string; notAfter: (from: Date) => Date; notBefore?: Date; rekey?: { passphrase: string; key?: KeySpec } }
+export interface RenewOptions {
+  caPassphrase: string; notAfter: (from: Date) => Date; notBefore?: Date; rekey?: { passphrase: string; key?: KeySpec };
+  csr?: { publicKey: x509.PublicKey; pem: string; keyType: string }; // external key: a new request from its holder
+}
 
 export function defaultDepotDir(flag?: string): string {
   return resolve(flag || process.env.PKI_DEPOT || ".pki");
@@ -268,8 +272,8 @@ export class Depot {
     return { issuerCert, issuerKeys };
   }
 
-  /** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. */
-  private async issue(idx: Index, o: { subject: x509.Name | string; publicKey: x509.PublicKey; sans: Sans; issuer: string; issuerCert: x509.X509Certificate; issuerKeys: KeyPair; profile: Profile; notAfter: (from: Date) => Date; notBefore?: Date; extensions?: RawExtension[] }): Promise<x509.X509Certificate> {
+  /** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. Store-internal. */
+  async issue(idx: Index, o: { subject: x509.Name | string; publicKey: x509.PublicKey; sans: Sans; issuer: string; issuerCert: x509.X509Certificate; issuerKeys: KeyPair; profile: Profile; notAfter: (from: Date) => Date; notBefore?: Date; extensions?: RawExtension[] }): Promise<x509.X509Certificate> {
     // Every CA on the path, as their certificates say (an imported CA's constraints count too).
     checkNameConstraints(o.subject, o.sans, [o.issuerCert, ...this.issuerChain(o.issuer).map((c) => c.cert)], { leaf: o.profile.kind === "leaf" });
     const clamp = clampToIssuer(o.notAfter(o.notBefore ?? new Date()), o.issuerCert);
@@ -288,9 +292,11 @@ export class Depot {
     if (name === ROOT) throw new InputError("renewing the root CA is not supported: its certificate is what every peer trusts");
     if (pre.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}'`);
     const old = this.readCert(name);
+    if (pre.external && o.rekey) throw new InputError(`the key of "${name}" is held elsewhere: renew with --csr FILE (a new request from its holder)`);
+    if (!pre.external && o.csr) throw new InputError(`the key of "${name}" is in the depot: use --rekey for a new one`);
     const profile = profileOf(pre);
     const { issuerCert, issuerKeys } = await this.unlockIssuer(pre.issuer ?? ROOT, profile, o.caPassphrase);
-    let publicKey = old.publicKey;
+    let publicKey = o.csr?.publicKey ?? old.publicKey;
     let rekeyed: { keyPem: string; csrPem: string; spec: KeySpec } | undefined;
     if (o.rekey) {
       const spec = o.rekey.key ?? (await keySpecOfCert(old));
@@ -315,6 +321,10 @@ export class Depot {
         writeAtomic(this.keyPath(name), rekeyed.keyPem, 0o600);
         writeAtomic(this.csrPath(name), rekeyed.csrPem, 0o644);
         entry.keyType = describeKey(rekeyed.spec);
+      } else if (o.csr) {
+        if (existsSync(this.csrPath(name))) writeAtomic(this.historyPath(name, entry.serial!, "csr"), readText(this.csrPath(name)), 0o644);
+        writeAtomic(this.csrPath(name), o.csr.pem, 0o644);
+        entry.keyType = o.csr.keyType;
       }
       writeAtomic(this.certPath(name), cert.toString("pem") + "\n", 0o644);
       (entry.history ??= []).push({ serial: entry.serial!, issuer: entry.issuer ?? ROOT, notBefore: entry.notBefore!, notAfter: entry.notAfter!, revoked: entry.revoked });
@@ -416,8 +426,8 @@ export class Depot {
     const e = this.entry(name);
     if (e.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}' first`);
     const certPem = this.readCert(name).toString("pem") + "\n";
-    const encryptedKeyPem = this.readKeyPem(name);
-    const keyDer = passphrase === undefined ? undefined : (await this.unlockKey(name, passphrase)).der;
+    const encryptedKeyPem = e.external ? undefined : this.readKeyPem(name);
+    const keyDer = passphrase === undefined || e.external ? undefined : (await this.unlockKey(name, passphrase)).der;
     const chainPems = this.issuerChain(name).map((c) => c.cert.toString("pem") + "\n");
     return { name, certPem, encryptedKeyPem, keyDer, chainPems, crl: o.crl ? this.latestCrl(e.kind === "ca" ? name : e.issuer ?? ROOT) : undefined };
   }

@@ -10,7 +10,7 @@ export const MODE_SECRET = 0o600;
 export interface ExportMaterial {
   name: string;            // file stem: "ca" or the cert's name
   certPem: string;
-  encryptedKeyPem: string; // as stored in the depot
+  encryptedKeyPem?: string; // as stored in the depot; none for an external key (held elsewhere)
   keyDer?: Uint8Array;     // the decrypted PKCS#8, when an option needs it
   chainPems?: string[];    // issuers, nearest first, root last (empty for the root itself)
   crl?: { name: string; pem: string }; // the CRL of NAME (a CA) or of its issuer, for --crl
@@ -38,7 +38,7 @@ export function exportMembers(m: ExportMaterial, o: ExportOptions): TarMember[] 
   if (o.insecure) {
     if (!m.keyDer) throw new Error("internal: the insecure export needs the decrypted key");
     out.push({ name: `${m.name}.key.insecure`, data: toPem("PRIVATE KEY", m.keyDer), mode: MODE_SECRET });
-  } else {
+  } else if (m.encryptedKeyPem !== undefined) {
     out.push({ name: `${m.name}.key`, data: m.encryptedKeyPem, mode: MODE_SECRET });
   }
   if (o.crl) {

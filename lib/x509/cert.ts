@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { x509 } from "./peculiar.js";
 import { KeyPair, keyAlgorithm, KeySpec, specOfSpki } from "./keys.js";
-import { checkDomain, checkIp, InputError } from "./validate.js";
+import { checkDomain, checkEmail, checkIp, checkUri, InputError } from "./validate.js";
 
 export const EKU = { serverAuth: "1.3.6.1.5.5.7.3.1", clientAuth: "1.3.6.1.5.5.7.3.2" } as const;
 export type Usage = "server" | "client" | "peer";
@@ -188,7 +188,10 @@ export async function issueCertificate(o: IssueOptions): Promise<x509.X509Certif
 export async function checkCsr(csr: x509.Pkcs10CertificateRequest): Promise<Sans> {
   if (!(await csr.verify())) throw new InputError("the CSR's signature does not verify");
   const sans = sansOf(csr);
-  return { ips: sans.ips.map(checkIp), domains: sans.domains.map(checkDomain) };
+  const out: Sans = { ips: sans.ips.map(checkIp), domains: sans.domains.map(checkDomain) };
+  if (sans.uris?.length) out.uris = sans.uris.map(checkUri);
+  if (sans.emails?.length) out.emails = sans.emails.map(checkEmail);
+  return out;
 }
 
 /** Keeps `notAfter` within the issuer's lifetime; says so when it clamps. */

@@ -62,3 +62,28 @@ export function checkSubjectValue(field: string, value: string, max = 64): strin
   if (field === "country" && !/^[A-Z]{2}$/.test(value)) throw new InputError(`invalid country "${value}": a two-letter code like US`);
   return value;
 }
+
+/**
+ * A URI SAN (RFC 5280 4.2.1.6): absolute, with a scheme and a scheme-specific part, only RFC 3986 characters
+ * (IA5String: ASCII), well-formed %-escapes; an authority ("//host") must name a host. Kept as written.
+ */
+export function checkUri(uri: string): string {
+  const s = String(uri).trim();
+  const fail = () => new InputError(`invalid URI ${quote(uri)}: expected an absolute URI like spiffe://example.org/ns/web`);
+  if (s.length > 2048 || !/^[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/.test(s)) throw fail();
+  if (/%(?![0-9A-Fa-f]{2})/.test(s)) throw fail();
+  const auth = /^[^:]+:\/\/([^/?#]*)/.exec(s);
+  if (auth && !auth[1].replace(/^[^@]*@/, "").replace(/:\d*$/, "")) throw fail();
+  return s;
+}
+
+/** An email SAN (rfc822Name, RFC 5280 4.2.1.6): ASCII local@domain (no quoted local parts), domain checked as DNS. */
+export function checkEmail(email: string): string {
+  const s = String(email).trim();
+  const fail = () => new InputError(`invalid email address ${quote(email)}: expected user@example.com`);
+  const at = s.lastIndexOf("@");
+  const local = s.slice(0, at), domain = s.slice(at + 1);
+  if (at < 1 || local.length > 64 || !/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/.test(local)) throw fail();
+  if (domain.startsWith("*") || /[^\x21-\x7e]/.test(domain)) throw fail();
+  try { return `${local}@${checkDomain(domain)}`; } catch { throw fail(); }
+}
