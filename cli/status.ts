@@ -20,10 +20,11 @@ export async function handler(a: any) {
   if (a.name === undefined) return overview(a, depot);
   const e = depot.entry(a.name);
   const { stateOf } = await import("../store/depot.js");
-  const info = { name: e.name, kind: e.kind, status: stateOf(e), issuer: e.issuer ?? null, subject: e.subject, keyType: e.keyType, serial: e.serial ?? null, notBefore: e.notBefore ?? null, notAfter: e.notAfter ?? null, sans: e.sans, usage: e.usage ?? null };
+  const { sanText } = await import("./args.js");
+  const info = { name: e.name, kind: e.kind, status: stateOf(e), issuer: e.issuer ?? null, subject: e.subject, keyType: e.keyType, serial: e.serial ?? null, notBefore: e.notBefore ?? null, notAfter: e.notAfter ?? null, sans: e.sans, usage: e.usage ?? null, external: Boolean(e.external) };
   if (a.json) return printJson({ ...info, eku: e.eku ?? null, pathLength: e.pathLength ?? null, revoked: e.revoked ?? null, history: e.history ?? [] });
   for (const [k, v] of Object.entries(info)) {
-    const text = k === "sans" ? [...e.sans.ips.map((i) => `IP:${i}`), ...e.sans.domains.map((d) => `DNS:${d}`)].join(", ") || "-" : v ?? "-";
+    const text = k === "sans" ? sanText(e.sans) || "-" : v ?? "-";
     process.stdout.write(`${k.padEnd(10)} ${text}\n`);
   }
 }
