@@ -8,12 +8,13 @@
  * Issuance goes through lib/cert.ts (the same code as `pki sign`), keystores
  * through lib/pkcs12.ts and lib/jks.ts, CRLs through lib/crl.ts.
  */
+import type { Sans } from "../x509/cert.js";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../x509/peculiar.js";
 import { checkKeySpec, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec, DEFAULT_KEY, describeKey } from "../x509/keys.js";
 import { BACKDATE_MS, validityState, ValidityState, clampToIssuer, createRootCertificate, issueCertificate, randomSerial, Subject, subjectName, Usage } from "../x509/cert.js";
 import { checkNameConstraints, checkNestedConstraints, constraintsExtension, constraintsFrom, NameConstraints } from "../x509/constraints.js";
-import { checkDomain, checkIp, checkName, checkSubjectValue, InputError } from "../x509/validate.js";
+import { checkDomain, checkEmail, checkIp, checkName, checkSubjectValue, checkUri, InputError } from "../x509/validate.js";
 import { parseExpiry, parseDurationMs } from "../x509/duration.js";
 import { parsePem, parsePemAll, toPem } from "../x509/pem.js";
 import { decryptPkcs8, encryptPkcs8, DEFAULT_ITERATIONS } from "../formats/pkcs8.js";
@@ -46,7 +47,7 @@ export interface CAOptions extends Partial<CertOptions> {
   /** a critical nameConstraints extension: DNS subtrees (a domain covers its subdomains) and IP ranges in CIDR */
   nameConstraints?: { permitDomains?: string[]; excludeDomains?: string[]; permitIps?: string[]; excludeIps?: string[] };
 }
-export interface LeafOptions extends CertOptions { ip?: string[]; domain?: string[]; usage?: Usage }
+export interface LeafOptions extends CertOptions { ip?: string[]; domain?: string[]; uri?: string[]; email?: string[]; usage?: Usage }
 export interface EncryptionOptions { salt?: Uint8Array; iterations?: number }
 
 export const KEY_NAMES: Record<string, KeySpec> = {
@@ -165,7 +166,9 @@ export class CA extends Certificate {
   /** Issues a leaf certificate with a fresh key (or `o.keys`). */
   async issue(o: LeafOptions): Promise<Certificate> {
     const name = checkName(o.name);
-    const sans = { ips: (o.ip ?? []).map(checkIp), domains: (o.domain ?? []).map(checkDomain) };
+    const sans: Sans = { ips: (o.ip ?? []).map(checkIp), domains: (o.domain ?? []).map(checkDomain) };
+    if (o.uri?.length) sans.uris = o.uri.map(checkUri);
+    if (o.email?.length) sans.emails = o.email.map(checkEmail);
     if (o.usage !== undefined && !["server", "client", "peer"].includes(o.usage)) throw new InputError(`unknown usage "${o.usage}": use server, client or peer`);
     return this.sign(Certificate, name, o, "1 year", { kind: "leaf", usage: o.usage ?? "peer" }, sans);
   }
@@ -176,7 +179,7 @@ export class CA extends Certificate {
   }
 
   private async sign<T extends Certificate>(Kind: new (...a: ConstructorParameters<typeof Certificate>) => T, name: string, o: Partial<CertOptions>,
-    defaultExpires: string, profile: { kind: "leaf"; usage: Usage } | { kind: "ca"; pathLength?: number }, sans?: { ips: string[]; domains: string[] }, nc?: NameConstraints): Promise<T> {
+    defaultExpires: string, profile: { kind: "leaf"; usage: Usage } | { kind: "ca"; pathLength?: number }, sans?: Sans, nc?: NameConstraints): Promise<T> {
     const subject = subjectOf(o, name);
     const path = [this, ...this.issuers].map((c) => c.cert);
     checkNameConstraints(subjectName(subject), sans ?? { ips: [], domains: [] }, path, { leaf: profile.kind === "leaf" });

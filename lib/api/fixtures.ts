@@ -3,11 +3,12 @@
  * certificates, revocations and outputs, built in one process, in memory, through the
  * programmatic API (lib/api.ts). `pki fixtures` writes what buildFixtures returns.
  */
+import type { Sans } from "../x509/cert.js";
 import { randomBytes } from "node:crypto";
 import { CA, CAOptions, Certificate, createCA, parseKeyOption, parseWhen, KeyOption, When } from "./api.js";
 import { generateKeyPair, KeyPair, KeySpec } from "../x509/keys.js";
 import { BACKDATE_MS, Usage } from "../x509/cert.js";
-import { checkDomain, checkIp, checkName, checkSubjectValue, InputError } from "../x509/validate.js";
+import { checkDomain, checkEmail, checkIp, checkName, checkSubjectValue, checkUri, InputError } from "../x509/validate.js";
 import { checkReason, crlToPem, RevocationReason } from "../x509/crl.js";
 import { DEFAULT_ITERATIONS, deriveKey } from "../formats/pkcs8.js";
 import { exportMembers, MODE_PUBLIC, MODE_SECRET } from "../formats/export.js";
@@ -22,13 +23,13 @@ export const SPEC_KEYS = {
   top: ["$schema", "passphrase", "kdfIterations", "defaults", "cas", "certs", "revocations"],
   defaults: ["key", "expires", "outputs", "usage", "organization"],
   ca: ["name", "issuer", "commonName", "organization", "key", "expires", "notBefore", "notAfter", "pathLength", "nameConstraints", "outputs"],
-  cert: ["name", "issuer", "commonName", "organization", "ip", "domain", "usage", "key", "expires", "notBefore", "notAfter", "outputs"],
+  cert: ["name", "issuer", "commonName", "organization", "ip", "domain", "uri", "email", "usage", "key", "expires", "notBefore", "notAfter", "outputs"],
   revocation: ["cert", "reason", "date"],
 } as const;
 
 interface Common { name: string; issuer?: string; commonName?: string; organization?: string; key?: KeyOption; expires?: string; notBefore?: When; notAfter?: When; outputs?: Output[] }
 export interface CASpec extends Common { pathLength?: number; nameConstraints?: CAOptions["nameConstraints"] }
-export interface CertSpec extends Common { ip?: string | string[]; domain?: string | string[]; usage?: Usage }
+export interface CertSpec extends Common { ip?: string | string[]; domain?: string | string[]; uri?: string | string[]; email?: string | string[]; usage?: Usage }
 export interface FixtureSpec {
   passphrase?: string;
   kdfIterations?: number;
@@ -58,7 +59,7 @@ export async function parseFixtureSpec(text: string): Promise<unknown> {
 
 // ---- validation -----------------------------------------------------------
 
-interface Node { kind: "ca" | "leaf"; path: string; name: string; issuer?: string; spec: KeySpec; notBefore: Date; notAfter: Date; outputs: Output[]; raw: any; ips: string[]; domains: string[]; usage: Usage }
+interface Node { kind: "ca" | "leaf"; path: string; name: string; issuer?: string; spec: KeySpec; notBefore: Date; notAfter: Date; outputs: Output[]; raw: any; ips: string[]; domains: string[]; uris: string[]; emails: string[]; usage: Usage }
 interface Plan { nodes: Node[]; byName: Map<string, Node>; revocations: { path: string; cert: string; reason?: RevocationReason; date: Date }[]; passphrase?: string; iterations: number; organization?: string; files: Map<string, string> }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -167,9 +168,11 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
     if (!USAGES.includes(usage)) throw new SpecError(`${path}.usage`, `unknown usage ${JSON.stringify(usage)} (expected one of: ${USAGES.join(", ")})`);
     const ips = list(r.ip, `${path}.ip`).map((ip, i) => at(Array.isArray(r.ip) ? `${path}.ip[${i}]` : `${path}.ip`, () => checkIp(ip)));
     const domains = list(r.domain, `${path}.domain`).map((dn, i) => at(Array.isArray(r.domain) ? `${path}.domain[${i}]` : `${path}.domain`, () => checkDomain(dn)));
+    const uris = list(r.uri, `${path}.uri`).map((u, i) => at(Array.isArray(r.uri) ? `${path}.uri[${i}]` : `${path}.uri`, () => checkUri(u)));
+    const emails = list(r.email, `${path}.email`).map((e, i) => at(Array.isArray(r.email) ? `${path}.email[${i}]` : `${path}.email`, () => checkEmail(e)));
     const issuer = r.issuer === undefined ? (kind === "leaf" ? (top.cas[0] as any)?.name : undefined) : str(r.issuer, `${path}.issuer`);
     const outputs = outputsOf(r.outputs, `${path}.outputs`, kind === "ca" ? ["pem", "crl"] : dOutputs);
-    const node: Node = { kind, path, name, issuer, spec, notBefore, notAfter, outputs, raw: r, ips, domains, usage };
+    const node: Node = { kind, path, name, issuer, spec, notBefore, notAfter, outputs, raw: r, ips, domains, uris, emails, usage };
     nodes.push(node);
     byName.set(name, node);
   }
@@ -239,7 +242,7 @@ export function needsPassphrase(plan: Plan): boolean {
 
 export interface FixtureEntry {
   name: string; kind: "ca" | "leaf"; issuer: string | null; keyType: string; serial: string;
-  notBefore: string; notAfter: string; state: string; sans: { ips: string[]; domains: string[] }; files: string[];
+  notBefore: string; notAfter: string; state: string; sans: Sans; files: string[];
 }
 export interface FixtureSet {
   /** every file, in a fixed order, with its mode: what `pki fixtures` writes */
@@ -287,7 +290,7 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
       try {
         // Name constraints (and their flags' syntax) are judged here, where the issuer's path is known.
         c = !issuer ? await createCA(ca) : n.kind === "ca" ? await issuer.createIntermediate(ca)
-          : await issuer.issue({ ...opts, ip: n.ips, domain: n.domains, usage: n.usage });
+          : await issuer.issue({ ...opts, ip: n.ips, domain: n.domains, uri: n.uris, email: n.emails, usage: n.usage });
       } catch (e) {
         throw e instanceof InputError && !(e instanceof SpecError) ? new SpecError(n.path, e.message) : e;
       }
@@ -333,7 +336,7 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
     return { members: names.map((f) => out.get(f)!), entry: {
       name: n.name, kind: n.kind, issuer: n.issuer ?? null, keyType: c.keyType, serial: c.serial,
       notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), state: c.state(now),
-      sans: { ips: n.ips, domains: n.domains }, files: names,
+      sans: { ips: n.ips, domains: n.domains, ...(n.uris.length ? { uris: n.uris } : {}), ...(n.emails.length ? { emails: n.emails } : {}) }, files: names,
     } satisfies FixtureEntry };
   }));
   for (const p of perNode) { files.push(...p.members); entries.push(p.entry); }
