@@ -16,6 +16,7 @@ import * as doctor from "./doctor.js";
 import * as fixtures from "./fixtures.js";
 import * as serve from "./serve.js";
 import * as check from "./check.js";
+import * as trust from "./trust.js";
 
 import { VERSION } from "./version.js";
 
@@ -43,6 +44,7 @@ const cli = yargs(hideBin(process.argv))
   .command(fixtures as any)
   .command(serve as any)
   .command(check as any)
+  .command(trust as any)
   .demandCommand(1, "name a command: see 'pki --help'")
   .strict()
   .version(VERSION)
