@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { curl, issue, newDepot, pki, pkiOk, run, tempDir } from "./_helpers.js";
+import { PKI, curl, issue, newDepot, pki, pkiOk, run, tempDir } from "./_helpers.js";
 import { serve } from "./_serve.js";
 
 const BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
@@ -141,4 +141,24 @@ test.serial("bad requests: one line, nothing changed", async (t) => {
     t.is(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
   t.false(existsSync(join(emptyHome, ".local")), "no state written");
+});
+
+test.serial("without the rights a store needs: one line naming the store and the sudo command; no store changes, not even a writable one", async (t) => {
+  t.timeout(4 * 60_000);
+  const files = await guardSystem(t);
+  const home = await nssHome(t);
+  const dir = await newDepot(t, ["--permit-domain", "example.test"]);
+  const nssFiles = ["cert9.db", "key4.db", "pkcs11.txt"].map((f) => join(home, ".pki", "nssdb", f));
+  await run("chown", ["-R", "nobody", dir, home]);
+  const before = hashes([...files, ...nssFiles]);
+  const asNobody = (args) => run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, PKI, ...args],
+    { cwd: dir, env: { ...process.env, HOME: home, XDG_STATE_HOME: "", PKI_DEPOT: join(dir, ".pki") } });
+  const r = await asNobody(["trust", "install", "--stores", "nss,system,java"]);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /^pki: cannot change the system trust store: .* is not writable by this user; run 'sudo pki trust install --stores system'/);
+  t.is(r.stderr.trim().split("\n").length, 1, r.stderr);
+  t.deepEqual(hashes([...files, ...nssFiles]), before, "the NSS db it could write is untouched too");
+  const st = await asNobody(["trust", "status", "--json"]);
+  t.is(st.code, 0, st.stderr);
+  t.deepEqual(JSON.parse(st.out).cas.map((x) => x.trusted), [false, false, false]);
 });
