@@ -9,7 +9,7 @@
  * content is the same. A file changed meanwhile keeps those changes: only pki's entry leaves it.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { x509 } from "../lib/x509/peculiar.js";
@@ -75,9 +75,13 @@ function writeRecords(ca: TrustCa, records: Record[], home?: string): void {
 
 const hashOf = (p: string) => (existsSync(p) ? sha256(readFileSync(p)) : null);
 const snapshot = (t: Target) => t.files.map((path) => ({ path, bytes: existsSync(path) ? readFileSync(path) : null }));
+/** Puts `bytes` back at `path` (null: removes it), keeping the file's mode and owner (a user's key4.db stays 0600 and theirs). */
 function restore(path: string, bytes: Buffer | null): void {
-  if (bytes === null) rmSync(path, { force: true });
-  else writeAtomic(path, bytes, 0o644);
+  if (bytes === null) { rmSync(path, { force: true }); return; }
+  const st = existsSync(path) ? statSync(path) : undefined;
+  if (st && sha256(readFileSync(path)) === sha256(bytes)) return;
+  writeAtomic(path, bytes, st ? st.mode & 0o777 : 0o644);
+  if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) chownSync(path, st.uid, st.gid);
 }
 
 // ---- the commands -------------------------------------------------------------

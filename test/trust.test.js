@@ -3,7 +3,7 @@
 // as root on a throwaway machine): they run serially and put back every byte they changed.
 import test from "ava";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PKI, curl, issue, newDepot, pki, pkiOk, run, tempDir } from "./_helpers.js";
@@ -12,7 +12,8 @@ import { serve } from "./_serve.js";
 const BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 const CLIENT_JAVA = fileURLToPath(new URL("java/HttpsGet.java", import.meta.url));
 const sha = (p) => (existsSync(p) ? createHash("sha256").update(readFileSync(p)).digest("hex") : null);
-const hashes = (files) => Object.fromEntries(files.map((f) => [f, sha(f)]));
+/** Each file's sha256, mode and owner: "as before" means all three. */
+const hashes = (files) => Object.fromEntries(files.map((f) => [f, existsSync(f) ? `${sha(f)} ${statSync(f).mode.toString(8)} ${statSync(f).uid}:${statSync(f).gid}` : null]));
 
 /** The cacerts of the `java` on PATH (what a Java client reads by default). */
 async function cacertsPath() {
@@ -57,6 +58,8 @@ test.serial("install: curl, Python, NSS (C,,) and Java trust the CA with no flag
   const files = await guardSystem(t);
   const home = await nssHome(t);
   const nssdb = join(home, ".pki", "nssdb");
+  // The db belongs to a user while root installs (sudo keeping HOME): uninstall must leave it theirs, 0600.
+  await run("chown", ["-R", "nobody:nogroup", join(home, ".pki")]);
   files.push(...["cert9.db", "key4.db", "pkcs11.txt"].map((f) => join(nssdb, f)));
   const env = { HOME: home, XDG_STATE_HOME: "" };
   const dir = await newDepot(t, ["--permit-ip", "127.0.0.0/8", "--permit-domain", "localhost"]);
