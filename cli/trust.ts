@@ -25,7 +25,9 @@ function storesFrom(v: unknown): { stores: Array<(typeof STORES)[number]>; expli
   return list.length ? { stores: [...new Set(list)] as Array<(typeof STORES)[number]>, explicit: true } : { stores: [...STORES], explicit: false };
 }
 
-export async function handler(a: { action: "install" | "uninstall" | "status"; ca?: string[]; stores?: string; json?: boolean; depot?: string }) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { stores, explicit } = storesFrom(a.stores);
   const { openDepot, printJson } = await import("./common.js");
   const { checkName, InputError } = await import("../lib/x509/validate.js");

@@ -1,8 +1,8 @@
 // Name constraints: a root limited to example.test and 127.0.0.0/8, judged by openssl verify and curl.
 import test from "ava";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { curl, issue, newDepot, openssl, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
+import { PASS, curl, issue, newDepot, openssl, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
 import { serve } from "./_serve.js";
 import { createCA } from "../dist/lib/index.js";
 
@@ -86,6 +86,9 @@ test("API: createCA({nameConstraints}) writes them and issue() refuses names out
   await t.throwsAsync(ca.issue({ name: "evil", domain: ["evil.org"] }), { message: /DNS name evil\.org is outside/ });
   await t.throwsAsync(ca.issue({ name: "ten", ip: ["10.0.0.1"] }), { message: /IP 10\.0\.0\.1 is outside/ });
   await t.throwsAsync(ca.issue({ name: "bad", domain: ["x.bad.example.test"] }), { message: /excluded: bad\.example\.test/ });
+  // A wildcard would also cover the excluded name.
+  await t.throwsAsync(ca.issue({ name: "wild", domain: ["*.example.test"] }), { message: /DNS name \*\.example\.test is excluded .*bad\.example\.test/ });
+  t.truthy(await ca.issue({ name: "wild2", domain: ["*.web.example.test"] }));
   await t.throwsAsync(ca.issue({ name: "cn", commonName: "evil.org" }), { message: /common name evil\.org is outside/ });
   const sub = await ca.createIntermediate({ name: "sub", nameConstraints: { permitDomains: ["api.example.test"] } });
   await t.throwsAsync(sub.issue({ name: "w", domain: ["web.example.test"] }), { message: /outside the name constraints of the CA "CN=sub"/ });
@@ -106,4 +109,25 @@ test("pki fixtures: a CA's nameConstraints are written, and a cert outside them 
   t.is(r.code, 1);
   t.regex(r.stderr, /^pki: certs\[0\]: DNS name evil\.org is outside the name constraints of the CA "CN=root"/);
   t.false(existsSync(join(dir, "bad")));
+});
+
+test("an imported CA's own name constraints bind pki sign (read from its certificate)", async (t) => {
+  const src = join(tempDir(t, "certstrap-"), "out");
+  mkdirSync(src);
+  for (const cmd of [
+    ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "CertAuth.key"],
+    ["req", "-x509", "-new", "-key", "CertAuth.key", "-subj", "/CN=CertAuth", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE",
+      "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", "nameConstraints=critical,permitted;DNS:corp.test", "-out", "CertAuth.crt"],
+  ]) {
+    const r = await openssl(cmd, { cwd: src });
+    t.is(r.code, 0, r.stderr);
+  }
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "pass"), PASS + "\n");
+  await pkiOk(t, dir, ["import", "--from", "certstrap", src, "--passphrase-file", "pass"]);
+  await issue(t, dir, "db", ["--domain", "db.corp.test"]);
+  await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", "--domain", "evil.org", "evil"]);
+  const r = await pki(dir, ["sign", "--passphrase-file", "pass", "evil"]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^pki: DNS name evil\.org is outside the name constraints of the CA "CN=CertAuth" \(permitted DNS: corp\.test\)\n$/);
 });

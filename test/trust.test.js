@@ -143,6 +143,10 @@ test.serial("bad requests: one line, nothing changed", async (t) => {
     t.regex(r.stderr, re);
     t.is(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
+  const st = await pkiOk(t, dir, ["trust", "status", "--json", "--stores", "nss,java"], { env });
+  t.deepEqual(JSON.parse(st.out).unavailable.map((u) => u.store), ["nss"]);
+  t.regex(JSON.parse(st.out).unavailable[0].reason, /no NSS database found/);
+  t.regex((await pkiOk(t, dir, ["trust", "status", "--stores", "nss"], { env })).out, /nss\s+unavailable\s+no NSS database found/);
   t.false(existsSync(join(emptyHome, ".local")), "no state written");
 });
 
