@@ -5,7 +5,7 @@ export const describe = "print NAME's certificate chain as PEM, leaf first, afte
 
 export function builder(y: Argv) {
   return y
-    .positional("name", { type: "string" })
+    .positional("name", { type: "string", describe: "the certificate's name in the depot" })
     .options({ root: { type: "boolean", default: true, describe: "end with the root (--no-root: leaf and intermediates, as a server sends them)" } })
     .example("$0 chain web1 > web1.chain.pem", "web1, its intermediates and the root")
     .example("$0 chain --no-root web1 > web1.fullchain.pem", "the chain a TLS server presents");

@@ -32,8 +32,7 @@ export function builder(y: Argv) {
 }
 
 export async function handler(a: any) {
-  const { readFileSync } = await import("node:fs");
-  const { readInputFile, openDepot, printJson } = await import("./common.js");
+  const { readInputBytes, readInputFile, openDepot, printJson } = await import("./common.js");
   const { resolveServer } = await import("./serve.js");
   const { startServer, unlockKeyPem } = await import("../lib/tls/server.js");
   const { runChecks, formatTable, keyPairFromPem } = await import("../lib/tls/check.js");
@@ -74,8 +73,7 @@ export async function handler(a: any) {
   let p12: ClientId | undefined;
   if (a.clientP12) {
     if (a.p12Password === undefined) throw new UsageError("--client-p12 needs --p12-password (the bundle's password)");
-    try { p12 = { label: a.clientP12, pfx: readFileSync(a.clientP12), password: String(a.p12Password) }; }
-    catch (e) { throw new UsageError(`cannot read --client-p12 ${a.clientP12}: ${(e as NodeJS.ErrnoException).code}`); }
+    p12 = { label: a.clientP12, pfx: readInputBytes(a.clientP12, "--client-p12"), password: String(a.p12Password) };
     try { (await import("node:tls")).createSecureContext({ pfx: p12.pfx, passphrase: p12.password }); }
     catch (e) { throw new UsageError(`--client-p12 ${a.clientP12}: ${/mac verify/i.test((e as Error).message) ? "wrong --p12-password" : `not a usable PKCS#12 bundle (${(e as Error).message})`}`); }
   }

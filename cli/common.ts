@@ -1,5 +1,5 @@
 /** Shared CLI plumbing: global options, passphrase sources, errors, output. */
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, readSync, statSync } from "node:fs";
 import type { Argv } from "yargs";
 
 export class UsageError extends Error {
@@ -8,7 +8,7 @@ export class UsageError extends Error {
 
 export const PASSPHRASE_OPTIONS = {
   passphrase: { type: "string", describe: "passphrase (visible to other processes: prefer --passphrase-file or PKI_PASSPHRASE)" },
-  "passphrase-file": { type: "string", describe: "read the passphrase from the first line of FILE" },
+  "passphrase-file": { type: "string", describe: "read the passphrase from the first line of FILE ('-': stdin; or set PKI_PASSPHRASE_FILE)" },
 } as const;
 
 export const KEY_OPTIONS = {
@@ -34,8 +34,8 @@ const warned = new Set<string>();
 const camel = (s: string) => s.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
 /**
- * A passphrase from, in order: --passphrase (with a warning), --passphrase-file,
- * PKI_PASSPHRASE, or a no-echo prompt when stdin is a terminal. Never hangs.
+ * A passphrase from, in order: --passphrase (with a warning), --passphrase-file, PKI_PASSPHRASE,
+ * PKI_PASSPHRASE_FILE, or a no-echo prompt when stdin is a terminal. Never hangs.
  * `opts.source` names other options for another secret (e.g. --p12-password, PKI_P12_PASSWORD).
  */
 export async function getPassphrase(a: PassArgs | Record<string, unknown>, purpose: string, opts: { confirm?: boolean; optional?: boolean; source?: SecretSource } = {}): Promise<string | undefined> {
@@ -47,9 +47,11 @@ export async function getPassphrase(a: PassArgs | Record<string, unknown>, purpo
     warned.add(option);
     p = String(flag);
   } else if (file !== undefined) {
-    p = readInputFile(String(file), `--${option}-file`).split(/\r?\n/)[0];
+    p = readSecretFile(String(file), `--${option}-file`);
   } else if (process.env[env] !== undefined) {
     p = process.env[env];
+  } else if (process.env[`${env}_FILE`]) {
+    p = readSecretFile(process.env[`${env}_FILE`]!, `${env}_FILE`);
   } else if (opts.optional) {
     return undefined;
   } else if (process.stdin.isTTY) {
@@ -91,12 +93,74 @@ export function withOptions<T>(y: Argv<T>, ...groups: Record<string, object>[]):
 /** Most a config, spec or passphrase file may hold. */
 export const MAX_INPUT_FILE = 1 << 20;
 
-/** Reads a user-supplied input file (config, spec): refuses a missing, unreadable or over-1 MB file with one line. */
+/** Why a path cannot be read, in words (never a raw EISDIR). */
+function fileProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: "not found", ENOTDIR: "not found", EISDIR: "is a directory", EACCES: "permission denied",
+    EPERM: "permission denied", ELOOP: "too many symbolic links", ENAMETOOLONG: "name too long",
+  };
+  return (code && words[code]) ?? (e as Error).message ?? String(e);
+}
+
+let stdinText: string | undefined;
+let stdinLinesTaken = 0;
+
+/** All of stdin, read once (synchronously: input files are read before any work starts). */
+function readStdin(what: string): string {
+  if (stdinText !== undefined) return stdinText;
+  if (process.stdin.isTTY) throw new UsageError(`${what} -: stdin is a terminal; pipe the input in, or name a file`);
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(1 << 16);
+  for (let total = 0; ;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN") { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); continue; }
+      if (code === "EOF") break;
+      throw new UsageError(`cannot read ${what} from stdin: ${fileProblem(e)}`);
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+    if ((total += n) > MAX_INPUT_FILE) throw new UsageError(`${what} -: stdin holds more than 1 MB`);
+  }
+  return (stdinText = Buffer.concat(chunks).toString("utf8"));
+}
+
+/**
+ * Reads a user-supplied input file (config, spec, passphrase): '-' is stdin; anything but a regular file
+ * (a directory, device, FIFO), a missing or unreadable file, or one over 1 MB is refused with one line.
+ */
 export function readInputFile(path: string, what = "file"): string {
-  let size: number;
-  try { size = statSync(path).size; } catch (e) { throw new UsageError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code}`); }
-  if (size > MAX_INPUT_FILE) throw new UsageError(`${what} ${path} is larger than 1 MB`);
-  const text = readFileSync(path, "utf8");
+  if (path === "-") return readStdin(what);
+  const text = readInputBytes(path, what).toString("utf8");
   if (text.includes("\0")) throw new UsageError(`${what} ${path} is binary, not text`);
   return text;
+}
+
+/** The bytes of a regular file named on the command line (a .p12, a key), refused as readInputFile does. */
+export function readInputBytes(path: string, what = "file"): Buffer {
+  let bytes: Buffer | undefined, size: number;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) throw Object.assign(new Error(), { code: "EISDIR" });
+    if (!st.isFile()) throw new Error("not a regular file (a device, FIFO or socket)");
+    size = st.size;
+    if (size <= MAX_INPUT_FILE) bytes = readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`cannot read ${what} ${path}: ${fileProblem(e)}`);
+  }
+  if (!bytes) throw new UsageError(`${what} ${path} is larger than 1 MB`);
+  return bytes;
+}
+
+/** The first line of a secret file; with '-', the next line of stdin (so two '-' options take lines 1 and 2). */
+export function readSecretFile(path: string, what: string): string {
+  if (path !== "-") return readInputFile(path, what).split(/\r?\n/)[0];
+  const text = readStdin(what), n = stdinLinesTaken++;
+  const line = text === "" ? undefined : text.split(/\r?\n/)[n];
+  if (line === undefined) throw new UsageError(`${what} -: stdin has no line ${n + 1} to read`);
+  return line;
 }

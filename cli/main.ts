@@ -1,23 +1,8 @@
 /** The pki command line (loaded by pki.ts). Command modules are light; each handler loads what it needs. */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import * as init from "./init.js";
-import * as newCert from "./new-cert.js";
-import * as sign from "./sign.js";
-import * as exportCmd from "./export.js";
-import * as list from "./list.js";
-import * as status from "./status.js";
-import * as revoke from "./revoke.js";
-import * as crl from "./crl.js";
-import * as renew from "./renew.js";
-import * as chain from "./chain.js";
-import * as importCmd from "./import.js";
-import * as doctor from "./doctor.js";
-import * as fixtures from "./fixtures.js";
-import * as serve from "./serve.js";
-import * as check from "./check.js";
-import * as trust from "./trust.js";
-
+import { COMMANDS, nameOf, positionalsOf, type CommandModule } from "./commands.js";
+import { prepareArgs } from "./argv.js";
 import { VERSION } from "./version.js";
 
 function fail(msg: string, code = 1): never {
@@ -25,40 +10,60 @@ function fail(msg: string, code = 1): never {
   process.exit(code);
 }
 
-const cli = yargs(hideBin(process.argv))
+/** A reader that went away (`pki list | head -1`) is not an error: stop quietly. */
+const isEpipe = (e: unknown) => (e as NodeJS.ErrnoException)?.code === "EPIPE";
+process.stdout.on("error", (e) => (isEpipe(e) ? process.exit(0) : fail(e.message)));
+
+const usageOf = (m: CommandModule) => `pki ${nameOf(m)} [options]${positionalsOf(m).map((p) => (p.required ? ` <${p.name}>` : ` [${p.name}]`)).join("")}`;
+
+/** yargs' own messages, reworded to name what is wrong and how the command is used. */
+function usageMessage(msg: string, m: CommandModule | undefined): string {
+  if (!m) return `${msg} (see 'pki --help')`;
+  const usage = `usage: ${usageOf(m)}`;
+  const missing = /^Not enough non-option arguments: got (\d+)/.exec(msg);
+  if (missing) {
+    const p = positionalsOf(m).filter((x) => x.required)[Number(missing[1])];
+    return `missing ${(p?.name ?? "argument").toUpperCase()}; ${usage}`;
+  }
+  const extra = /^Unknown arguments?: (.*)$/.exec(msg) ?? /^Too many non-option arguments/.exec(msg);
+  if (extra) return `unexpected argument${extra[1] ? ` ${JSON.stringify(extra[1])}` : ""}; ${usage}`;
+  return `${msg} (see 'pki ${nameOf(m)} --help')`;
+}
+
+let prepared: ReturnType<typeof prepareArgs>;
+try {
+  prepared = prepareArgs(hideBin(process.argv));
+} catch (e) {
+  fail((e as Error).message, 2);
+}
+
+const cli = yargs(prepared.args)
   .scriptName("pki")
   .usage("$0 <command> [options]\n\nA certificate-authority toolkit: a CA, keys, CSRs and certificates in an encrypted depot.")
-  .option("depot", { type: "string", global: true, describe: "depot directory (default $PKI_DEPOT or ./.pki)" })
-  .command(init as any)
-  .command(newCert as any)
-  .command(sign as any)
-  .command(exportCmd as any)
-  .command(list as any)
-  .command(status as any)
-  .command(revoke as any)
-  .command(crl as any)
-  .command(renew as any)
-  .command(chain as any)
-  .command(importCmd as any)
-  .command(doctor as any)
-  .command(fixtures as any)
-  .command(serve as any)
-  .command(check as any)
-  .command(trust as any)
-  .demandCommand(1, "name a command: see 'pki --help'")
+  .command(COMMANDS as never)
   .strict()
   .version(VERSION)
+  .alias("v", "version")
   .help()
+  .alias("h", "help")
   .wrap(Math.min(100, process.stdout.columns || 100))
+  .epilogue("Environment: PKI_DEPOT (the depot, default ./.pki), PKI_PASSPHRASE_FILE (a file holding the passphrase).")
   .fail((msg, err) => {
     if (err) throw err;
-    fail(`${msg} (see 'pki --help')`, 2);
+    fail(usageMessage(msg, prepared.command), 2);
   });
+
+if (!prepared.command && !prepared.args.some((a) => /^-(-help|-version|h|v)$/.test(a))) {
+  // `pki` alone: the command list, once, and a usage status.
+  cli.showHelp((s) => process.stdout.write(`${s}\n`));
+  process.exit(2);
+}
 
 try {
   await cli.parseAsync();
 } catch (e) {
+  if (isEpipe(e)) process.exit(0);
   if (process.env.PKI_DEBUG) console.error(e);
-  const code = (e as { exitCode?: number }).exitCode ?? (e && (e as Error).name === "UsageError" ? 2 : 1);
-  fail((e as Error)?.message ?? String(e), code);
+  const name = (e as Error)?.name, code = (e as { exitCode?: number }).exitCode;
+  fail((e as Error)?.message ?? String(e), code ?? (name === "UsageError" ? 2 : 1));
 }

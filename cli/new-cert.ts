@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS, withOptions } from "./common.js";
+import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS, UsageError, withOptions } from "./common.js";
 import { CSR_OPTION, ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS } from "./options.js";
 
 export const command = "new-cert <name>";
@@ -23,7 +23,7 @@ export async function handler(a: any) {
   const { checkName } = await import("../lib/x509/validate.js");
   const name = checkName(a.name);
   const leaf = await leafProfileFrom(a);
-  if (a.ca && leaf) throw new Error("--ca conflicts with --server/--client/--peer/--eku");
+  if (a.ca && leaf) throw new UsageError("--ca conflicts with --server/--client/--peer/--eku");
   const issuer = a.issuer === undefined ? undefined : checkName(a.issuer);
   if (a.csr !== undefined) return fileRequest(a, name, leaf, issuer);
   const subject = subjectFrom(a, { commonName: name });

@@ -6,5 +6,5 @@
 import { VERSION } from "./version.js";
 
 const args = process.argv.slice(2);
-if (args.length === 1 && args[0] === "--version") process.stdout.write(VERSION + "\n");
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) process.stdout.write(VERSION + "\n");
 else await import("./main.js");

@@ -7,7 +7,7 @@ export const describe = "issue NAME a fresh certificate (new serial, same SANs a
 
 export function builder(y: Argv) {
   return withOptions(y, PASSPHRASE_OPTIONS, VALIDITY_OPTIONS, CSR_OPTION)
-    .positional("name", { type: "string" })
+    .positional("name", { type: "string", describe: "the certificate's name in the depot" })
     .options({
       expires: { type: "string", default: "1 year", describe: "validity of the new certificate (never past the issuer's own)" },
       rekey: { type: "boolean", describe: "also a new key (same type unless --key-type); the old key is kept in history" },

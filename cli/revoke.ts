@@ -5,7 +5,7 @@ export const describe = "record NAME's certificate as revoked (then publish with
 
 export function builder(y: Argv) {
   return y
-    .positional("name", { type: "string" })
+    .positional("name", { type: "string", describe: "the certificate's name in the depot" })
     .options({
       reason: { type: "string", default: "unspecified", describe: "keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise or unspecified" },
       serial: { type: "string", describe: "revoke an earlier certificate of NAME (see 'pki status NAME --json' history) instead of the current one" },

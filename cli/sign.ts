@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, printWarnings, withOptions } from "./common.js";
+import { getPassphrase, PASSPHRASE_OPTIONS, printWarnings, UsageError, withOptions } from "./common.js";
 import { CSR_OPTION, ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "sign <name>";
@@ -7,7 +7,7 @@ export const describe = "sign NAME's CSR with its issuing CA (needs that CA's pa
 
 export function builder(y: Argv) {
   return withOptions(y, PASSPHRASE_OPTIONS, USAGE_OPTIONS, ISSUER_OPTION, VALIDITY_OPTIONS, CSR_OPTION, SAN_OPTIONS)
-    .positional("name", { type: "string" })
+    .positional("name", { type: "string", describe: "the certificate's name in the depot" })
     .options({
       expires: { type: "string", default: "1 year", describe: "validity: '1 year', '90d', '36h', '15m' or a date (never past the issuer's own)" },
       intermediate: { type: "boolean", describe: "issue NAME as an intermediate CA (basicConstraints CA:TRUE)" },
@@ -25,7 +25,7 @@ export async function handler(a: any) {
   const notAfter = expiryFrom(a.expires);
   const notBefore = notBeforeFrom(a.notBefore);
   const leaf = await leafProfileFrom(a);
-  if (a.intermediate && leaf) throw new Error("--intermediate conflicts with --server/--client/--peer/--eku");
+  if (a.intermediate && leaf) throw new UsageError("--intermediate conflicts with --server/--client/--peer/--eku");
   const pathLength = pathLengthFrom(a.pathLength);
   const name = checkName(a.name);
   const depot = await openDepot(a.depot);

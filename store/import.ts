@@ -36,7 +36,9 @@ export async function importDepot(dir: string, o: ImportOptions): Promise<{ depo
   const hostPass = o.hostPassphrase ?? o.passphrase;
   const read = (f: string) => {
     const p = join(o.src, f);
-    if (statSync(p).size > MAX_FILE) throw new InputError(`${p} is larger than 1 MB`);
+    const st = statSync(p);
+    if (!st.isFile()) throw new InputError(`${p} is not a regular file`);
+    if (st.size > MAX_FILE) throw new InputError(`${p} is larger than 1 MB`);
     return readText(p, p);
   };
   const item = (name: string, f: { crt?: string; csr?: string; key: string }, passphrase: string): Item => {

@@ -26,6 +26,7 @@ export function run(cmd, args, opts = {}) {
 export function pki(dir, args, opts = {}) {
   const env = { ...process.env, PKI_DEPOT: join(dir, ".pki"), ...(opts.env ?? {}) };
   delete env.PKI_PASSPHRASE;
+  if (!opts.env?.PKI_PASSPHRASE_FILE) delete env.PKI_PASSPHRASE_FILE;
   if (opts.env?.PKI_PASSPHRASE) env.PKI_PASSPHRASE = opts.env.PKI_PASSPHRASE;
   return run(process.execPath, [PKI, ...args], { cwd: dir, ...opts, env });
 }

@@ -93,7 +93,7 @@ test("input files over 1 MB or binary are refused (usage error, exit 2); so is a
   writeFileSync(join(dir, "wrong"), "not the passphrase\n");
   await refused(t, dir, ["sign", "--passphrase-file", "big", "n"], 2, /^pki: --passphrase-file big is larger than 1 MB$/, {});
   await refused(t, dir, ["sign", "--passphrase-file", "bin", "n"], 2, /^pki: --passphrase-file bin is binary, not text$/, {});
-  await refused(t, dir, ["sign", "--passphrase-file", "missing", "n"], 2, /^pki: cannot read --passphrase-file missing: ENOENT$/, {});
+  await refused(t, dir, ["sign", "--passphrase-file", "missing", "n"], 2, /^pki: cannot read --passphrase-file missing: not found$/, {});
   await refused(t, dir, ["sign", "--passphrase-file", "wrong", "n"], 1, /^pki: wrong passphrase for the CA key$/, {});
   // On the command line: a warning, and the value is never echoed, even in a refusal.
   const r = await refused(t, dir, ["sign", "--passphrase", SECRET, "n"], 1, /^pki: wrong passphrase for the CA key$/, {});

@@ -139,11 +139,11 @@ test("bad input without certificates: config and flag errors are one line", asyn
   writeFileSync(join(dir, "typo.yaml"), "api:\n  certFile: server1.crt\n");
   writeFileSync(join(dir, "bad.yaml"), "api: [\n");
   await oneLine(t, dir, [
-    [["--certfile", "missing.crt", "--keyfile", "missing.key"], /cannot read certfile missing\.crt: ENOENT/],
+    [["--certfile", "missing.crt", "--keyfile", "missing.key"], /cannot read certfile missing\.crt: not found/],
     [["--config", "noapi.yaml"], /no "api" section/],
     [["--config", "typo.yaml"], /unknown key api\/certFile/],
     [["--config", "bad.yaml"], /not valid YAML or JSON/],
-    [["--config", "none.yaml"], /cannot read --config none\.yaml: ENOENT/],
+    [["--config", "none.yaml"], /cannot read --config none\.yaml: not found/],
     [["--certfile", "a", "--keyfile", "b", "--port", "99999"], /invalid --port/],
   ]);
 });

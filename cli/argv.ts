@@ -1,0 +1,116 @@
+/**
+ * Command-line habits yargs lacks: "did you mean" for options (yargs suggests commands only, and only by
+ * edit distance), and option values that start with '-' ('--not-before -2d', '--passphrase-file -'),
+ * which yargs-parser would read as flags. Runs before yargs, on the raw words.
+ */
+import yargs from "yargs";
+import { UsageError } from "./common.js";
+import { COMMANDS, nameOf, type CommandModule } from "./commands.js";
+
+export interface OptionTable {
+  /** every accepted spelling, kebab-case, aliases included */
+  names: Set<string>;
+  /** options that take no value */
+  flags: Set<string>;
+  /** the long names, for suggestions and completion */
+  long: string[];
+  choices: Record<string, string[]>;
+}
+
+interface YargsOptions {
+  key: Record<string, unknown>; alias: Record<string, string[]>; boolean: string[]; choices: Record<string, string[]>;
+}
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** The options a command takes (or `pki` itself, without one), read from its yargs builder. */
+export function optionTable(m?: CommandModule): OptionTable {
+  const y = yargs([]).help().alias("h", "help");
+  if (m) m.builder(y);
+  else y.version().alias("v", "version");
+  const o = (y as unknown as { getOptions(): YargsOptions }).getOptions();
+  const long = Object.keys(o.key).filter((k) => k.length > 1 && !isPositional(m, k));
+  const names = new Set<string>(Object.keys(o.key));
+  for (const [k, as] of Object.entries(o.alias)) for (const a of [k, ...as]) names.add(a);
+  const flags = new Set<string>();
+  for (const b of o.boolean) for (const a of [b, ...(o.alias[b] ?? [])]) flags.add(a);
+  return { names, flags, long, choices: o.choices ?? {} };
+}
+
+function isPositional(m: CommandModule | undefined, k: string) {
+  return m !== undefined && new RegExp(`[<[]${k}[\\]>]`).test(m.command);
+}
+
+/** Optimal string alignment distance: one typo, including a swap of neighbours, counts 1. */
+export function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** Candidates that start with `word`, else those within a typo or two of it. */
+export function suggest(word: string, candidates: string[]): string[] {
+  const prefixed = word.length >= 2 ? candidates.filter((c) => c.startsWith(word)) : [];
+  if (prefixed.length) return prefixed.slice(0, 3);
+  const limit = word.length <= 3 ? 1 : 2;
+  return candidates.map((c) => [c, distance(word, c)] as const).filter(([, d]) => d <= limit)
+    .sort((x, y) => x[1] - y[1]).map(([c]) => c).slice(0, 3);
+}
+
+const didYouMean = (s: string[]) => (s.length ? `: did you mean ${s.join(" or ")}?` : "");
+
+/** A negative duration or number, or '-' (stdin): an option's value, never a flag of pki's. */
+const DASH_VALUE = /^-(\d.*)?$/;
+
+export interface Prepared { args: string[]; command?: CommandModule }
+
+/** Checks every option against the command's own and joins '--opt -value' into '--opt=-value'. */
+export function prepareArgs(args: string[]): Prepared {
+  const at = args.findIndex((a) => !a.startsWith("-"));
+  const before = at < 0 ? args : args.slice(0, at);
+  const dd = args.indexOf("--");
+  if (at < 0 || (dd >= 0 && dd < at)) return { args: checkOptions(before, optionTable(), "pki") };
+  const word = args[at];
+  const command = COMMANDS.find((m) => nameOf(m) === word);
+  if (!command) {
+    const names = COMMANDS.map(nameOf);
+    throw new UsageError(`unknown command "${word}"${didYouMean(suggest(word, names))} (see 'pki --help')`);
+  }
+  const table = optionTable(command);
+  return { args: [...checkOptions(before, table, "pki"), word, ...checkOptions(args.slice(at + 1), table, `pki ${word}`)], command };
+}
+
+function checkOptions(words: string[], t: OptionTable, where: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (w === "--") return [...out, ...words.slice(i)];
+    if (w.startsWith("--")) {
+      const eq = w.indexOf("=");
+      const name = kebab(w.slice(2, eq < 0 ? undefined : eq));
+      const bare = name.startsWith("no-") && t.flags.has(name.slice(3)) ? name.slice(3) : name;
+      if (!t.names.has(bare)) {
+        const hint = didYouMean(suggest(bare, t.long).map((s) => `--${s}`));
+        throw new UsageError(`unknown option --${name} for '${where}'${hint} (see '${where} --help')`);
+      }
+      const next = words[i + 1];
+      if (eq < 0 && !t.flags.has(bare) && next !== undefined && DASH_VALUE.test(next)) {
+        out.push(`${w}=${next}`);
+        i++;
+        continue;
+      }
+    } else if (w.startsWith("-") && w.length > 1 && !DASH_VALUE.test(w)) {
+      for (const c of w.slice(1).split("=")[0]) {
+        if (!t.names.has(c)) throw new UsageError(`unknown option -${c} for '${where}' (see '${where} --help')`);
+      }
+    }
+    out.push(w);
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+/**
+ * `pki completion [bash|zsh]`: a static completion script (commands, each command's options, the choices
+ * of options that have them, file names otherwise). Static, so a TAB never starts node.
+ */
+import type { Argv } from "yargs";
+
+export const command = "completion [shell]";
+export const describe = "print a shell completion script: eval \"$(pki completion bash)\" in ~/.bashrc (or zsh in ~/.zshrc)";
+
+export function builder(y: Argv) {
+  return y
+    .positional("shell", { type: "string", choices: ["bash", "zsh"], describe: "the shell (default: the one in $SHELL, else bash)" })
+    .example("$0 completion bash > ~/.local/share/bash-completion/completions/pki", "completion in every new bash")
+    .example("echo 'eval \"$(pki completion zsh)\"' >> ~/.zshrc", "completion in every new zsh");
+}
+
+export async function handler(a: { shell?: string }) {
+  const shell = a.shell ?? (/zsh$/.test(process.env.SHELL ?? "") ? "zsh" : "bash");
+  process.stdout.write(await script(shell as "bash" | "zsh"));
+}
+
+const words = (xs: string[]) => xs.join(" ").replace(/[^\w ./-]/g, "");
+
+export async function script(shell: "bash" | "zsh"): Promise<string> {
+  const { COMMANDS, nameOf } = await import("./commands.js");
+  const { optionTable } = await import("./argv.js");
+  const top = optionTable();
+  const cases: string[] = [];
+  const choices = new Map<string, string[]>();
+  for (const m of COMMANDS) {
+    const t = optionTable(m);
+    cases.push(`    ${nameOf(m)}) opts="${words(t.long.map((o) => `--${o}`))}" ;;`);
+    for (const [o, cs] of Object.entries(t.choices)) if (t.long.includes(o)) choices.set(o, cs.map(String));
+  }
+  const choiceCases = [...choices].map(([o, cs]) => `    --${o}) COMPREPLY=($(compgen -W "${words(cs)}" -- "$cur")); return ;;`);
+  const body = `# pki completion for ${shell} (from 'pki completion ${shell}')
+_pki() {
+  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmd= opts i
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case \${COMP_WORDS[i]} in -*) ;; *) cmd=\${COMP_WORDS[i]}; break ;; esac
+  done
+  if [ -z "$cmd" ]; then
+    COMPREPLY=($(compgen -W "${words(COMMANDS.map(nameOf))} ${words(top.long.map((o) => `--${o}`))}" -- "$cur"))
+    return
+  fi
+  case $prev in
+${choiceCases.join("\n")}
+  esac
+  case $cmd in
+${cases.join("\n")}
+    *) opts= ;;
+  esac
+  if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
+}
+complete -o filenames -F _pki pki
+`;
+  return shell === "zsh" ? `autoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n${body}` : body;
+}
