@@ -1,5 +1,5 @@
 /**
- * The package entry (`import { createCA, buildFixtures } from "pki"`): CAs, certificates,
+ * The package entry (`import { createCA, buildFixtures } from "pki-depot"`): CAs, certificates,
  * keystores, CRLs and fixture sets in memory, through the same code as the CLI.
  */
 export { createCA, loadCA, CA, Certificate, parseKeyOption, parseWhen, KEY_NAMES, x509 } from "./api/api.js";

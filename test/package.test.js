@@ -1,0 +1,75 @@
+// The package as a user gets it: `npm pack`, `npm install -g` of the tarball into a fresh prefix, and with only
+// node on PATH, every command from the installed `pki` and the README's API example against the installed package.
+import test from "ava";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { PASS, ROOT, openssl, run, tempDir } from "./_helpers.js";
+
+const LONG = 15 * 60_000; // npm install and ~20 CLI runs: minutes on a loaded 2-core machine
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+
+/** The ```js block of README.md's API section. */
+function readmeApiExample() {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const blocks = [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+  return blocks.find((b) => b.includes(`from "${pkg.name}"`));
+}
+
+test("npm pack → npm install -g --prefix → every command and the README API example run from the install", async (t) => {
+  t.timeout(LONG);
+  const tmp = tempDir(t, "pki-pkg-");
+  // --ignore-scripts: pack the dist/ this test run uses (prepare would rebuild it under the other tests' feet).
+  const pack = await run("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", tmp], { cwd: ROOT, timeout: LONG });
+  t.is(pack.code, 0, pack.stderr);
+  const [{ filename, files }] = JSON.parse(pack.out);
+  t.true(files.some((f) => f.path === "dist/cli/pki.js"), "the bin is packed");
+  t.false(files.some((f) => /^(test|cli|lib|store)\//.test(f.path) || f.path.endsWith(".ts") && !f.path.endsWith(".d.ts")), "no sources or tests packed");
+
+  const prefix = join(tmp, "prefix");
+  const install = await run("npm", ["install", "-g", "--prefix", prefix, `./${filename}`, "--prefer-offline", "--no-audit", "--no-fund"], { cwd: tmp, timeout: LONG });
+  t.is(install.code, 0, install.stderr);
+
+  // A machine with only node: PATH holds the install's bin and node, nothing else (no openssl, no git).
+  const work = join(tmp, "work");
+  mkdirSync(work);
+  writeFileSync(join(tmp, "passphrase"), `${PASS}\n`, { mode: 0o600 });
+  const env = { PATH: `${join(prefix, "bin")}:${dirname(process.execPath)}`, HOME: tmp, PKI_PASSPHRASE_FILE: join(tmp, "passphrase") };
+  const pki = async (args, opts = {}) => {
+    const r = await run(join(prefix, "bin", "pki"), args, { cwd: work, env, timeout: LONG, ...opts });
+    t.is(r.code, 0, `pki ${args.join(" ")}: ${r.stderr}`);
+    return r;
+  };
+  t.is((await pki(["--version"])).out.trim(), pkg.version);
+  await pki(["init"]);
+  await pki(["new-cert", "--ip", "127.0.0.1", "--domain", "localhost", "server1"]);
+  await pki(["sign", "server1"]);
+  await pki(["new-cert", "--client", "client1"]);
+  await pki(["sign", "client1"]);
+  t.regex((await pki(["list"])).out, /server1 +valid/i);
+  t.regex((await pki(["status"])).out, /server1/);
+  t.regex((await pki(["chain", "server1"])).out, /BEGIN CERTIFICATE[\s\S]*BEGIN CERTIFICATE/);
+  const tar = await pki(["export", "--p12", "--p12-password-file", join(tmp, "passphrase"), "--jks", "--jks-password-file", join(tmp, "passphrase"), "--bundle", "server1"]);
+  const list = await run("tar", ["tvf", "-"], { input: tar.stdout });
+  t.regex(list.out, /server1\.p12[\s\S]*server1\.jks|server1\.jks[\s\S]*server1\.p12/);
+  t.regex((await pki(["check", "--name", "server1", "--client", "client1"])).out, /PASS/);
+  await pki(["renew", "client1"]);
+  await pki(["revoke", "client1"]);
+  const crl = await pki(["crl"]);
+  t.is((await openssl(["crl", "-noout", "-text"], { input: crl.out })).code, 0);
+  await pki(["doctor"]);
+  writeFileSync(join(work, "spec.yaml"), "cas: [{ name: root }]\ncerts: [{ name: web, ip: [127.0.0.1], outputs: [pem, p12] }]\n");
+  await pki(["fixtures", "spec.yaml", "--out", "fx"]);
+  t.regex((await pki(["completion", "bash"])).out, /complete .*-F _pki pki/);
+  t.regex((await pki(["trust", "--help"])).out, /pki trust <action>/);
+
+  // The README's API example, importing the installed package by name.
+  const example = readmeApiExample();
+  t.truthy(example, `README.md has a \`\`\`js block importing "${pkg.name}"`);
+  const app = join(tmp, "app");
+  mkdirSync(app);
+  symlinkSync(join(prefix, "lib", "node_modules"), join(app, "node_modules"));
+  writeFileSync(join(app, "example.mjs"), example);
+  const ex = await run(process.execPath, ["example.mjs"], { cwd: app, env, timeout: LONG });
+  t.is(ex.code, 0, ex.stderr);
+  t.regex(ex.out, /200 \["v1"\]/);
+});
