@@ -17,6 +17,7 @@ import * as serve from "./serve.js";
 import * as check from "./check.js";
 import * as trust from "./trust.js";
 import * as completion from "./completion.js";
+import * as rm from "./rm.js";
 
 export interface CommandModule {
   command: string;
@@ -30,7 +31,7 @@ const DEPOT_OPTION = { depot: { type: "string", describe: "depot directory (defa
 /** Commands that never touch a depot do not list --depot. */
 const NO_DEPOT = new Set(["fixtures", "completion"]);
 
-const MODULES: CommandModule[] = [init, newCert, sign, exportCmd, list, status, revoke, crl, renew, chain, importCmd,
+const MODULES: CommandModule[] = [init, newCert, sign, exportCmd, list, status, revoke, crl, renew, rm, chain, importCmd,
   doctor, fixtures, serve, check, trust, completion];
 
 /** A module's builder plus --depot where it applies; --version belongs to `pki` alone, not to a subcommand. */

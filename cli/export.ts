@@ -15,6 +15,7 @@ export function builder(y: Argv) {
     .positional("name", { type: "string", describe: "certificate name; omit for the CA" })
     .options({
       insecure: { type: "boolean", describe: "export the key unencrypted as NAME.key.insecure (needs its passphrase)" },
+      "key-format": { type: "string", choices: ["pkcs8", "pkcs1", "sec1"], describe: "with --insecure: pkcs1 (RSA PRIVATE KEY) or sec1 (EC PRIVATE KEY) for software that reads only those; encrypted keys are PKCS#8 only" },
       crl: { type: "boolean", describe: "add the latest CRL (made by 'pki crl'): NAME.crl of a CA, else its issuer's, e.g. ca.crl" },
       bundle: { type: "boolean", describe: "add ca.pem (the root; always for the CA) and NAME.chain.pem (NAME's cert, then its issuers)" },
       p12: { type: "boolean", describe: "add NAME.p12 (PKCS#12: key, cert and CA chain; needs NAME's passphrase and a password)" },
@@ -29,6 +30,7 @@ export function builder(y: Argv) {
     })
     .example("$0 export | tar xvf -", "ca.crt, ca.key (encrypted, as stored) and ca.pem")
     .example("$0 export --insecure server1 | tar xvf -", "server1.crt and server1.key.insecure")
+    .example("$0 export --insecure --key-format sec1 server1 | tar xvf -", "the key as 'EC PRIVATE KEY' for software that reads nothing else")
     .example("$0 export --p12 --p12-password-file p12pass client1 | tar xvf -", "also client1.p12, e.g. for macOS curl")
     .example("$0 export --jks --jks-password-file jkspass --alias razor --bundle server1 | tar xvf -", "also server1.jks, ca.pem and server1.chain.pem");
 }
@@ -36,6 +38,7 @@ export function builder(y: Argv) {
 export async function handler(a: any) {
   if (process.stdout.isTTY) throw new UsageError("refusing to write a tar archive to a terminal: pipe it, e.g. 'pki export | tar xvf -'");
   for (const [opt, needs] of Object.entries(NEEDS)) if (a[opt] !== undefined && !a[needs]) throw new UsageError(`--${opt} needs --${needs}`);
+  if (a.keyFormat !== undefined && a.keyFormat !== "pkcs8" && !a.insecure) throw new UsageError(`--key-format ${a.keyFormat} is a traditional, unencrypted PEM: add --insecure (an encrypted key is PKCS#8 only)`);
   const { openDepot } = await import("./common.js");
   const { exportMembers, needsKey } = await import("../lib/formats/export.js");
   const { tarStream } = await import("../lib/formats/tar.js");
@@ -43,6 +46,7 @@ export async function handler(a: any) {
   const name = a.name ?? "ca";
   const opts: ExportOptions = {
     insecure: Boolean(a.insecure),
+    keyFormat: a.keyFormat,
     bundle: Boolean(a.bundle),
     crl: Boolean(a.crl),
     p12: a.p12 ? { password: "", legacy: Boolean(a.p12Legacy) } : undefined,

@@ -56,7 +56,10 @@ export interface Entry {
 }
 export interface Revocation { date: string; reason: RevocationReason }
 export interface PastCert { serial: string; issuer: string; notBefore: string; notAfter: string; revoked?: Revocation }
-export interface Index { entries: Record<string, Entry>; serials: string[]; crlNumbers?: Record<string, number>; serialFloor?: string /* hex: new serials exceed it (import) */ }
+export interface Index {
+  entries: Record<string, Entry>; serials: string[]; crlNumbers?: Record<string, number>; serialFloor?: string /* hex (import) */;
+  removed?: Array<PastCert & { name: string }>; // certificates of entries removed by `pki rm`: their revocations stay on CRLs
+}
 
 export interface InitOptions { subject: Subject; key: KeySpec; notAfter: Date; notBefore?: Date; passphrase: string; pathLength?: number; iterations?: number; constraints?: NameConstraints }
 export interface NewCertOptions { subject: Subject; sans: Sans; key: KeySpec; passphrase: string; profile?: Profile; issuer?: string }
@@ -158,13 +161,13 @@ export class Depot {
     try { return await fn(); } finally { release(); }
   }
 
-  /** A random serial not yet used in this depot. */
+  /**
+   * A random 127-bit serial not yet used in this depot. After an import the old serials are in `serials`, so
+   * uniqueness holds even when an imported one is at or above 2^127 (certstrap's are random too): no floor.
+   */
   freshSerial(idx: Index): string {
-    const floor = BigInt(`0x${idx.serialFloor ?? "0"}`);
     for (;;) {
-      let s = randomSerial();
-      // After an import: continue past the highest imported serial (random 127 bits exceed any sequential one).
-      if (BigInt(`0x${s}`) <= floor) s = serialHex(floor + 1n + BigInt(`0x${s.slice(0, 16)}`));
+      const s = randomSerial();
       if (!idx.serials.includes(s)) return s;
     }
   }
@@ -373,7 +376,7 @@ export class Depot {
       const revoked = Object.values(idx.entries).flatMap((e) => [
         ...(e.status === "revoked" && (e.issuer ?? ROOT) === issuer && e.revoked ? [{ serial: e.serial!, ...e.revoked }] : []),
         ...(e.history ?? []).filter((h) => h.issuer === issuer && h.revoked).map((h) => ({ serial: h.serial, ...h.revoked! })),
-      ]).map((r) => ({ serial: r.serial, reason: r.reason, date: new Date(r.date) }));
+      ]).concat((idx.removed ?? []).filter((h) => h.issuer === issuer && h.revoked).map((h) => ({ serial: h.serial, ...h.revoked! }))).map((r) => ({ serial: r.serial, reason: r.reason, date: new Date(r.date) }));
       const number = (idx.crlNumbers?.[issuer] ?? 0) + 1;
       const now = new Date();
       const crl = await createCrl({ issuerCert, issuerKeys, revoked, crlNumber: number, thisUpdate: now, nextUpdate: o.nextUpdate(now) });
@@ -445,13 +448,6 @@ export function stateOf(e: Entry, now = new Date()): "unsigned" | ValidityState 
   if (e.status === "unsigned") return "unsigned";
   const date = (s?: string) => (s ? new Date(s) : undefined);
   return validityState(date(e.notBefore), date(e.notAfter), e.status === "revoked", now);
-}
-
-/** A positive DER INTEGER's content as even-length lowercase hex (a leading 00 keeps it positive). */
-function serialHex(n: bigint): string {
-  const h = n.toString(16);
-  const even = h.length % 2 ? `0${h}` : h;
-  return /^[89a-f]/.test(even) ? `00${even}` : even;
 }
 
 /** The profile an entry was (or is to be) issued with. */

@@ -1,5 +1,7 @@
 /** What `pki export` puts in the tar: member names, modes and contents (no depot knowledge). */
+import { createPrivateKey } from "node:crypto";
 import { toPem, parsePemAll } from "../x509/pem.js";
+import { InputError } from "../x509/validate.js";
 import { buildPkcs12 } from "./pkcs12.js";
 import { buildJks, buildPkcs12Keystore } from "./jks.js";
 import type { TarMember } from "./tar.js";
@@ -16,8 +18,11 @@ export interface ExportMaterial {
   crl?: { name: string; pem: string }; // the CRL of NAME (a CA) or of its issuer, for --crl
 }
 
+export type KeyFormat = "pkcs8" | "pkcs1" | "sec1";
+
 export interface ExportOptions {
   insecure?: boolean;
+  keyFormat?: KeyFormat;                                              // of NAME.key.insecure: "traditional" PEM for old software
   crl?: boolean;                                                      // ISSUER.crl: ca.crl, or an intermediate's
   bundle?: boolean;                                                   // ca.pem (the root) and NAME.chain.pem
   p12?: { password: string; legacy?: boolean };                       // NAME.p12: key, cert, CA chain
@@ -37,7 +42,7 @@ export function exportMembers(m: ExportMaterial, o: ExportOptions): TarMember[] 
   const out: TarMember[] = [{ name: `${m.name}.crt`, data: m.certPem, mode: MODE_PUBLIC }];
   if (o.insecure) {
     if (!m.keyDer) throw new Error("internal: the insecure export needs the decrypted key");
-    out.push({ name: `${m.name}.key.insecure`, data: toPem("PRIVATE KEY", m.keyDer), mode: MODE_SECRET });
+    out.push({ name: `${m.name}.key.insecure`, data: plainKeyPem(m.keyDer, o.keyFormat ?? "pkcs8"), mode: MODE_SECRET });
   } else if (m.encryptedKeyPem !== undefined) {
     out.push({ name: `${m.name}.key`, data: m.encryptedKeyPem, mode: MODE_SECRET });
   }
@@ -71,4 +76,18 @@ function clientMembers(m: ExportMaterial, o: ExportOptions): TarMember[] {
     out.push({ name: `${m.name}.${pkcs12 ? "ks" : "jks"}`, data: pkcs12 ? buildPkcs12Keystore(ks) : buildJks(ks), mode: MODE_SECRET });
   }
   return out;
+}
+
+/**
+ * An unencrypted key as PEM: PKCS#8 ("PRIVATE KEY"), or the traditional forms some software still insists on:
+ * PKCS#1 ("RSA PRIVATE KEY", RSA only) and SEC1 ("EC PRIVATE KEY", ECDSA only). Ed25519 has PKCS#8 alone.
+ */
+export function plainKeyPem(pkcs8Der: Uint8Array, format: KeyFormat): string {
+  if (format === "pkcs8") return toPem("PRIVATE KEY", pkcs8Der);
+  const key = createPrivateKey({ key: Buffer.from(pkcs8Der), format: "der", type: "pkcs8" });
+  const type = key.asymmetricKeyType;
+  if ((format === "pkcs1") !== (type === "rsa") || (format === "sec1") !== (type === "ec")) {
+    throw new InputError(`--key-format ${format} needs ${format === "pkcs1" ? "an RSA" : "an ECDSA"} key, not ${type === "ec" ? "ECDSA" : type === "rsa" ? "RSA" : "Ed25519"} (use pkcs8)`);
+  }
+  return key.export({ type: format, format: "pem" }) as string;
 }
