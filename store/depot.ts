@@ -51,6 +51,7 @@ export interface Entry {
   eku?: string[];           // explicit extKeyUsage OIDs (leaf)
   pathLength?: number;      // basicConstraints pathLenConstraint (ca)
   revoked?: Revocation;
+  alias?: string;           // the name the source tool gave it (import: certstrap's CA file name)
   external?: boolean;       // the key is held elsewhere (signed from a foreign CSR): no certs/NAME.key
   history?: PastCert[];     // certificates replaced by `pki renew`, oldest first
 }
