@@ -14,21 +14,21 @@ export function builder(y: Argv) {
       ca: { type: "string", describe: "certstrap: the CA to import when out/ holds several (they are listed when it is missing)" },
     })
     .example("$0 import --from etcd-ca ~/.etcd-ca --passphrase-file ca.pass", "every key re-encrypted as PKCS#8 under the same passphrase")
-    .example("$0 import --from etcd-ca ~/.etcd-ca --source-passphrase-file /dev/null", "etcd-ca keys made with an empty passphrase; the new depot gets a real one")
+    .example("$0 import --from etcd-ca ~/.etcd-ca --source-passphrase-file empty.pass", "etcd-ca keys made with an empty passphrase (an empty file); the new depot gets a real one")
     .example("$0 import --from certstrap out --ca CertAuth --depot new-depot", "the CA CertAuth of a certstrap out/ with several; plain keys get encrypted");
 }
 
 export async function handler(a: any) {
   const { defaultDepotDir } = await import("../store/depot.js");
   const { importDepot } = await import("../store/import.js");
-  const { readInputFile } = await import("./common.js");
+  const { readSecretFile } = await import("./common.js");
   const { existsSync } = await import("node:fs");
   const dir = defaultDepotDir(a.depot);
   if (existsSync(`${dir}/ca.crt`)) throw new Error(`a CA already exists in ${dir}: import into a new depot (--depot DIR)`);
   // Read only: an empty first line (or an empty file) is etcd-ca's empty passphrase; the new depot never gets one.
-  const sourcePassphrase = a.sourcePassphraseFile === undefined ? undefined : readInputFile(String(a.sourcePassphraseFile), "--source-passphrase-file").split(/\r?\n/)[0];
+  const sourcePassphrase = a.sourcePassphraseFile === undefined ? undefined : readSecretFile(String(a.sourcePassphraseFile), "--source-passphrase-file");
   const passphrase = (await getPassphrase(a, `the new depot's keys${sourcePassphrase === undefined ? " (and DIR's, unless --source-passphrase-file)" : ""}`))!;
-  const hostPassphrase = a.hostPassphraseFile === undefined ? undefined : readInputFile(String(a.hostPassphraseFile), "--host-passphrase-file").split(/\r?\n/)[0];
+  const hostPassphrase = a.hostPassphraseFile === undefined ? undefined : readSecretFile(String(a.hostPassphraseFile), "--host-passphrase-file");
   const r = await importDepot(dir, { from: a.from, src: String(a.dir), passphrase, sourcePassphrase, hostPassphrase, ca: a.ca });
   const names = r.names.map((n) => (r.external.includes(n) ? `${n} (external key)` : n));
   process.stderr.write(`Imported ${r.names.length} entries from ${a.from} ${a.dir} into ${dir}: ${names.join(", ")}\n`);
