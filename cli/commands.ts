@@ -16,6 +16,7 @@ import * as fixtures from "./fixtures.js";
 import * as serve from "./serve.js";
 import * as check from "./check.js";
 import * as trust from "./trust.js";
+import * as acme from "./acme.js";
 import * as completion from "./completion.js";
 import * as rm from "./rm.js";
 
@@ -32,7 +33,7 @@ const DEPOT_OPTION = { depot: { type: "string", describe: "depot directory (defa
 const NO_DEPOT = new Set(["fixtures", "completion"]);
 
 const MODULES: CommandModule[] = [init, newCert, sign, exportCmd, list, status, revoke, crl, renew, rm, chain, importCmd,
-  doctor, fixtures, serve, check, trust, completion];
+  doctor, fixtures, serve, check, trust, acme, completion];
 
 /** A module's builder plus --depot where it applies; --version belongs to `pki` alone, not to a subcommand. */
 export const COMMANDS: CommandModule[] = MODULES.map((m) => {

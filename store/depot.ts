@@ -54,6 +54,7 @@ export interface Entry {
   alias?: string;           // the name the source tool gave it (import: certstrap's CA file name)
   external?: boolean;       // the key is held elsewhere (signed from a foreign CSR): no certs/NAME.key
   history?: PastCert[];     // certificates replaced by `pki renew`, oldest first
+  acme?: { account: string; order: string }; // issued by `pki acme serve`: the ACME account and order
 }
 export interface Revocation { date: string; reason: RevocationReason }
 export interface PastCert { serial: string; issuer: string; notBefore: string; notAfter: string; revoked?: Revocation }

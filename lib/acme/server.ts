@@ -1,0 +1,162 @@
+/**
+ * The ACME server over HTTPS: routing, body limits, nonces, JWS checks (url, nonce, kid/jwk, signature),
+ * Replay-Nonce / Link / Location headers, problem documents, one log line per request.
+ * Any failure becomes a problem document: a request never crashes the server.
+ */
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomBytes } from "node:crypto";
+import type { JWK } from "jose";
+import { AcmeProblem, directory, problem, urls, type Urls } from "./protocol.js";
+import { MAX_BODY, parseJws, payloadJson, protectedHeader, verifyWith } from "./jws.js";
+import { AcmeService, type Reply, type ServiceOptions } from "./service.js";
+import type { AcmeBackend } from "./backend.js";
+
+export interface AcmeServerOptions extends ServiceOptions { host: string; port: number; certPem: string; keyPem: string }
+export interface RunningAcme { url: string; port: number; close(): Promise<void> }
+
+/** Fresh nonces, each good once; the oldest are forgotten past a bound (a client then gets badNonce and retries). */
+class Nonces {
+  private live = new Set<string>();
+  next(): string {
+    const n = randomBytes(16).toString("base64url");
+    this.live.add(n);
+    if (this.live.size > 20_000) this.live.delete(this.live.values().next().value!);
+    return n;
+  }
+  use(n: string): boolean { return this.live.delete(n); }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY) { req.resume(); reject(problem("malformed", `the request body exceeds ${MAX_BODY} bytes`, 413)); return; }
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) { req.removeAllListeners("data"); req.resume(); reject(problem("malformed", `the request body exceeds ${MAX_BODY} bytes`, 413)); }
+      else chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+const ROUTES: Array<[RegExp, string]> = [
+  [/^\/acme\/acct\/([\w-]{1,64})$/, "account"], [/^\/acme\/acct\/([\w-]{1,64})\/orders$/, "orders"],
+  [/^\/acme\/order\/([\w-]{1,64})$/, "order"], [/^\/acme\/order\/([\w-]{1,64})\/finalize$/, "finalize"],
+  [/^\/acme\/authz\/([\w-]{1,64})$/, "authz"], [/^\/acme\/chall\/([\w-]{1,64})\/(http-01|tls-alpn-01)$/, "challenge"],
+  [/^\/acme\/cert\/([\w-]{1,64})$/, "cert"], [/^\/acme\/new-account$/, "newAccount"], [/^\/acme\/new-order$/, "newOrder"],
+  [/^\/acme\/revoke-cert$/, "revokeCert"], [/^\/acme\/key-change$/, "keyChange"],
+];
+
+export class AcmeHttp {
+  readonly nonces = new Nonces();
+  readonly service: AcmeService;
+  constructor(store: AcmeBackend, readonly o: AcmeServerOptions) { this.service = new AcmeService(store, o); }
+
+  /** The base URL the client used (from Host), so links work by name or by address. */
+  private base(req: IncomingMessage): string {
+    const host = req.headers.host;
+    return `https://${host && /^[A-Za-z0-9.:[\]-]{1,300}$/.test(host) ? host : `${this.o.host}:${this.o.port}`}`;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const base = this.base(req);
+    const u = urls(base);
+    const path = (req.url ?? "/").split("?")[0];
+    let reply: Reply;
+    try {
+      reply = await this.route(req, u, base, path);
+    } catch (e) {
+      const p = e instanceof AcmeProblem ? e : problem("serverInternal", "internal error", 500);
+      if (!(e instanceof AcmeProblem)) this.o.log?.(`${new Date().toISOString()} internal error: ${(e as Error)?.stack ?? e}`);
+      reply = { status: p.status, body: p.doc(), type: "application/problem+json", location: p.headers.location };
+    }
+    const headers: Record<string, string | string[]> = { "replay-nonce": this.nonces.next(), "cache-control": "no-store", link: [`<${u.directory}>;rel="index"`, ...(reply.links ?? [])] };
+    if (reply.location) headers.location = reply.location;
+    let body = "";
+    if (reply.body !== undefined) {
+      body = typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body, null, 2);
+      headers["content-type"] = reply.type ?? "application/json";
+    }
+    res.writeHead(reply.status, headers);
+    res.end(req.method === "HEAD" ? undefined : body);
+    const type = reply.type === "application/problem+json" ? ` ${(reply.body as { type: string }).type.replace(/^.*:/, "")}` : "";
+    this.o.log?.(`${new Date().toISOString()} ${req.socket.remoteAddress} ${req.method} ${JSON.stringify(path).slice(1, -1).slice(0, 120)} ${reply.status}${type}`);
+  }
+
+  private async route(req: IncomingMessage, u: Urls, base: string, path: string): Promise<Reply> {
+    const get = req.method === "GET" || req.method === "HEAD";
+    if (path === "/acme/directory" || path === "/directory") {
+      if (!get) throw problem("malformed", "the directory is read with GET", 405);
+      return { status: 200, body: directory(u, { eab: this.o.eab }) };
+    }
+    if (path === "/acme/new-nonce") {
+      if (!get) throw problem("malformed", "newNonce is read with HEAD or GET", 405);
+      return { status: req.method === "HEAD" ? 200 : 204 };
+    }
+    const route = ROUTES.find(([re]) => re.test(path));
+    if (!route) throw problem("malformed", "no such resource", 404);
+    if (req.method !== "POST") throw problem("malformed", "ACME resources are read with POST-as-GET", 405);
+    const [re, name] = route;
+    const args = re.exec(path)!.slice(1);
+    const ctype = String(req.headers["content-type"] ?? "").split(";")[0].trim();
+    if (ctype !== "application/jose+json") throw problem("malformed", "the content type must be application/jose+json", 415);
+    const jws = parseJws(await readBody(req));
+    const h = protectedHeader(jws);
+    if (h.url !== base + path) throw problem("unauthorized", `the JWS url ${JSON.stringify(h.url).slice(0, 100)} is not the request URL`, 401);
+    if (!this.nonces.use(h.nonce!)) throw problem("badNonce", "the nonce is unknown, used or expired: fetch a new one");
+    const jwkAllowed = name === "newAccount" || name === "revokeCert";
+    if (h.jwk && !jwkAllowed) throw problem("malformed", "this request must be signed with the account key (kid)");
+    if (h.kid && name === "newAccount") throw problem("malformed", "newAccount must carry the new account's key (jwk)");
+    let account;
+    let jwk: JWK;
+    if (h.kid) {
+      const m = /\/acme\/acct\/([\w-]{1,64})$/.exec(h.kid);
+      if (!m || !h.kid.startsWith(base)) throw problem("accountDoesNotExist", "kid is not an account URL of this server");
+      account = this.service.accountOf(m[1]);
+      jwk = account.jwk as JWK;
+    } else jwk = h.jwk!;
+    const payload = payloadJson(await verifyWith(jws, jwk, h.alg));
+    const s = this.service;
+    switch (name) {
+      case "newAccount": return s.newAccount(u, jwk, payload);
+      case "revokeCert": return s.revoke(account ? { account } : { jwk }, payload);
+      case "account": return s.updateAccount(u, account!, args[0], payload);
+      case "orders": return s.accountOrders(u, account!, args[0]);
+      case "keyChange": return s.keyChange(u, account!, payload);
+      case "newOrder": return s.newOrder(u, account!, payload);
+      case "order": return s.getOrder(u, account!, args[0]);
+      case "authz": return s.getAuthz(u, account!, args[0], payload);
+      case "challenge": return s.challenge(u, account!, args[0], args[1], payload);
+      case "finalize": return s.finalize(u, account!, args[0], payload);
+      default: return s.certificate(account!, args[0]);
+    }
+  }
+}
+
+/** Starts the HTTPS server; resolves once it listens (port 0: any free port). */
+export async function startAcmeServer(store: AcmeBackend, o: AcmeServerOptions): Promise<RunningAcme> {
+  const app = new AcmeHttp(store, o);
+  const server = https.createServer({ cert: o.certPem, key: o.keyPem }, (req, res) => {
+    app.handle(req, res).catch(() => { try { res.destroy(); } catch { /* gone */ } });
+  });
+  server.on("clientError", (_e, socket) => socket.destroy());
+  server.on("tlsClientError", () => {});
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) => reject(problem("serverInternal", `cannot listen on ${o.host}:${o.port}: ${e.code ?? e.message}`)));
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  app.o.port = port;
+  const host = o.host.includes(":") ? `[${o.host}]` : o.host;
+  return {
+    url: `https://${host}:${port}/acme/directory`, port,
+    close: async () => {
+      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+      await Promise.allSettled([...app.service.pending]);
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * ACME state in the depot, beside the CA it serves:
+ *
+ *   acme/accounts/ID.json  acme/orders/ID.json  acme/authz/ID.json   one object per file (0600)
+ *   acme/eab/KID.json      an external account binding key (HMAC secret, 0600) and the account bound to it
+ *
+ * Every change is made under the depot lock (and one at a time in this process), each file written
+ * atomically; so the state survives a restart and `pki revoke`/`pki crl` can run beside the server.
+ * Certificates issued from orders are ordinary index entries (external: no key in the depot) named
+ * acme-SERIAL, carrying the account and order: `pki list` shows them, `pki revoke` and `pki crl` see them.
+ * Nonces are not persisted: after a restart a client's old nonce gets badNonce, which every client retries.
+ */
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { x509 } from "../lib/x509/peculiar.js";
+import { issueCertificate, clampToIssuer, type Sans, type Profile } from "../lib/x509/cert.js";
+import { describeKey, specOfSpki, type KeyPair } from "../lib/x509/keys.js";
+import { checkName, InputError } from "../lib/x509/validate.js";
+import type { RevocationReason } from "../lib/x509/crl.js";
+import type { AcmeBackend, IssuedCert, IssueRequest, Kind, Stored, Tx } from "../lib/acme/backend.js";
+import { problem } from "../lib/acme/protocol.js";
+import { Depot, ROOT, type Entry } from "./depot.js";
+import { DepotError, readText, writeAtomic } from "./fsutil.js";
+
+const ID_RE = /^[\w-]{1,64}$/;
+const KINDS: Kind[] = ["accounts", "orders", "authz"];
+export const ACME_PROFILE: Profile = { kind: "leaf", usage: "peer" };
+
+export interface IssuerMaterial { name: string; cert: x509.X509Certificate; keys: KeyPair; lifetimeMs: number }
+
+export class AcmeState implements AcmeBackend {
+  private queue: Promise<unknown> = Promise.resolve();
+  constructor(readonly depot: Depot, readonly issuer?: IssuerMaterial) {}
+
+  private dir(...p: string[]): string { return this.depot.path("acme", ...p); }
+
+  /** Creates acme/ and its folders (0700). */
+  prepare(): void {
+    for (const k of [...KINDS, "eab"]) mkdirSync(this.dir(k), { recursive: true, mode: 0o700 });
+  }
+
+  get<K extends Kind>(kind: K, id: string): Stored[K] | undefined {
+    if (!ID_RE.test(id)) return undefined;
+    const p = this.dir(kind, `${id}.json`);
+    if (!existsSync(p)) return undefined;
+    return parse(readText(p, `acme/${kind}/${id}.json`), `acme/${kind}/${id}.json`) as Stored[K];
+  }
+
+  all<K extends Kind>(kind: K): Stored[K][] {
+    if (!existsSync(this.dir(kind))) return [];
+    return readdirSync(this.dir(kind)).filter((f) => /^[\w-]{1,64}\.json$/.test(f)).map((f) => this.get(kind, f.slice(0, -5))!).filter(Boolean);
+  }
+
+  transact<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => this.depot.withLock(async () => {
+      const puts = new Map<string, [Kind, { id: string }]>();
+      const tx: Tx = { put: (kind, obj) => void puts.set(`${kind}/${obj.id}`, [kind, obj]), issue: (r) => this.issueLocked(r) };
+      const out = await fn(tx);
+      if (puts.size) this.prepare();
+      for (const [kind, obj] of puts.values()) writeAtomic(this.dir(kind, `${obj.id}.json`), JSON.stringify(obj) + "\n", 0o600);
+      return out;
+    }));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  eab(kid: string): { key: Uint8Array; account?: string } | undefined {
+    if (!ID_RE.test(kid) || !existsSync(this.dir("eab", `${kid}.json`))) return undefined;
+    const e = parse(readText(this.dir("eab", `${kid}.json`)), `acme/eab/${kid}.json`) as { hmac: string; account?: string };
+    return { key: Buffer.from(e.hmac, "base64url"), account: e.account };
+  }
+
+  bindEab(kid: string, account: string): void {
+    const p = this.dir("eab", `${kid}.json`);
+    const e = parse(readText(p), `acme/eab/${kid}.json`) as Record<string, unknown>;
+    writeAtomic(p, JSON.stringify({ ...e, account, bound: new Date().toISOString() }) + "\n", 0o600);
+  }
+
+  /** `pki acme eab add NAME`: a new key id (NAME) and a 256-bit HMAC key, printed once, kept 0600. */
+  async addEab(name: string): Promise<{ kid: string; hmac: string }> {
+    checkName(name);
+    if (!ID_RE.test(name)) throw new InputError(`invalid EAB name "${name}": use letters, digits, _ and -`);
+    return this.depot.withLock(async () => {
+      this.prepare();
+      const p = this.dir("eab", `${name}.json`);
+      if (existsSync(p)) throw new InputError(`an EAB key "${name}" already exists`);
+      const hmac = randomBytes(32).toString("base64url");
+      writeAtomic(p, JSON.stringify({ kid: name, hmac, created: new Date().toISOString() }) + "\n", 0o600);
+      return { kid: name, hmac };
+    });
+  }
+
+  chainPem(name: string): string {
+    // Intermediates only, as RFC 8555 §9.1 expects; a leaf signed by the root itself gets the root, since
+    // certbot (and other clients that split fullchain.pem into cert and chain) refuse a one-certificate chain.
+    const all = this.depot.issuerChain(name);
+    const chain = all.length === 1 ? all : all.filter((c) => c.name !== ROOT);
+    return [this.depot.readCert(name), ...chain.map((c) => c.cert)].map((c) => c.toString("pem") + "\n").join("");
+  }
+
+  bySerial(serial: string): { name: string; account?: string; revoked: boolean; certDer: Uint8Array } | undefined {
+    const e = Object.values(this.depot.readIndex().entries).find((x) => x.serial?.toLowerCase() === serial && x.acme);
+    if (!e) return undefined;
+    return { name: e.name, account: e.acme?.account, revoked: e.status === "revoked", certDer: new Uint8Array(this.depot.readCert(e.name).rawData) };
+  }
+
+  async revoke(name: string, serial: string, reason: string): Promise<void> {
+    await this.depot.revoke(name, { reason: reason as RevocationReason, serial });
+  }
+
+  /** Signs an order's (already checked) CSR; called with the lock held. Cert file first, then the index entry. */
+  private async issueLocked(r: IssueRequest): Promise<IssuedCert> {
+    const is = this.issuer;
+    if (!is) throw problem("serverInternal", "this server has no issuing CA unlocked", 500);
+    const csr = new x509.Pkcs10CertificateRequest(new Uint8Array(r.csrDer));
+    const idx = this.depot.readIndex();
+    const serial = this.depot.freshSerial(idx);
+    let name = `acme-${serial.slice(0, 16)}`;
+    if (idx.entries[name]) name = `acme-${serial}`;
+    const sans: Sans = { domains: r.identifiers.filter((i) => i.type === "dns").map((i) => i.value), ips: r.identifiers.filter((i) => i.type === "ip").map((i) => i.value) };
+    const cn = csr.subjectName.getField("CN")[0] ?? r.identifiers[0].value;
+    const subject = new x509.Name([{ CN: [cn] }]);
+    const { notAfter } = clampToIssuer(new Date(Date.now() + is.lifetimeMs), is.cert);
+    const cert = await issueCertificate({ subject, publicKey: csr.publicKey, sans, issuerCert: is.cert, issuerKeys: is.keys, profile: ACME_PROFILE, serial, notAfter });
+    writeAtomic(this.depot.certPath(name), cert.toString("pem") + "\n", 0o644);
+    const entry: Entry = {
+      name, kind: "leaf", issuer: is.name === ROOT ? undefined : is.name, subject: cert.subject, keyType: describeKey(await specOfSpki(csr.publicKey.rawData)),
+      sans, status: "signed", created: new Date().toISOString(), serial, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(),
+      usage: "peer", external: true, acme: { account: r.account, order: r.order },
+    };
+    idx.entries[name] = entry;
+    idx.serials.push(serial);
+    this.depot.writeIndex(idx);
+    return { name, serial };
+  }
+}
+
+function parse(text: string, what: string): unknown {
+  try { return JSON.parse(text); } catch { throw new DepotError(`${what} is damaged (not JSON)`); }
+}
