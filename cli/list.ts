@@ -11,7 +11,7 @@ export async function handler(a: any) {
   const { openDepot, printJson } = await import("./common.js");
   const depot = await openDepot(a.depot);
   const rows = depot.list();
-  if (a.json) return printJson(rows.map((e) => ({ name: e.name, kind: e.kind, issuer: e.issuer ?? null, status: e.state, serial: e.serial ?? null, notAfter: e.notAfter ?? null, sans: e.sans })));
+  if (a.json) return printJson(rows.map((e) => ({ name: e.name, kind: e.kind, issuer: e.issuer ?? null, status: e.state, serial: e.serial ?? null, notAfter: e.notAfter ?? null, sans: e.sans, ...(e.acme ? { acme: e.acme } : {}) })));
   const table = [["NAME", "STATUS", "NOT AFTER", "SANS"], ...rows.map((e) => [e.name, e.state, e.notAfter ?? "-", [...e.sans.ips, ...e.sans.domains, ...(e.sans.uris ?? []), ...(e.sans.emails ?? [])].join(",") || "-"])];
   const w = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   for (const r of table) process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join("  ") + "\n");

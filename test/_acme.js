@@ -1,0 +1,49 @@
+// `pki acme serve` as a child process on free ports, for the ACME tests (certbot, lego, acme-client, raw JWS).
+import { spawn } from "node:child_process";
+import net from "node:net";
+import { join } from "node:path";
+import { PKI, pki } from "./_helpers.js";
+
+/** A TCP port free right now on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/**
+ * Starts `pki acme serve` on depot `dir` (passphrase file `pass`); resolves once it prints its directory URL.
+ * Returns { url, port, log(), stop() }; stopped at the end of the test.
+ */
+export async function startAcme(t, dir, args = [], port) {
+  port ??= await freePort();
+  const env = { ...process.env, PKI_DEPOT: join(dir, ".pki") };
+  delete env.PKI_PASSPHRASE;
+  const child = spawn(process.execPath, [PKI, "acme", "serve", "--passphrase-file", "pass", "--port", String(port), ...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "", err = "";
+  child.stderr.on("data", (d) => { err += d; });
+  const exited = new Promise((r) => child.on("exit", (code, signal) => r({ code, signal })));
+  const stop = async (sig = "SIGTERM") => { if (child.exitCode === null && child.signalCode === null) child.kill(sig); return exited; };
+  t.teardown(() => stop());
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /ACME directory: (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    exited.then((x) => reject(new Error(`pki acme serve exited (${x.code}): ${err}`)));
+  });
+  return { url, port, child, log: () => err, stop };
+}
+
+/** A depot with a CA, ready for `pki acme serve`; returns its dir. */
+export { newDepot } from "./_helpers.js";
+
+/** Runs `pki doctor` and fails the test unless the depot is consistent. */
+export async function doctorClean(t, dir) {
+  const r = await pki(dir, ["doctor", "--passphrase-file", "pass"]);
+  t.is(r.code, 0, r.stderr + r.out);
+  t.regex(r.stderr + r.out, /is consistent/);
+}
