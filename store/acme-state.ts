@@ -14,13 +14,13 @@ import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../lib/x509/peculiar.js";
-import { issueCertificate, clampToIssuer, type Sans, type Profile } from "../lib/x509/cert.js";
+import type { Sans, Profile } from "../lib/x509/cert.js";
 import { describeKey, specOfSpki, type KeyPair } from "../lib/x509/keys.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
 import type { RevocationReason } from "../lib/x509/crl.js";
 import type { AcmeBackend, IssuedCert, IssueRequest, Kind, Stored, Tx } from "../lib/acme/backend.js";
 import { problem } from "../lib/acme/protocol.js";
-import { Depot, ROOT, type Entry } from "./depot.js";
+import { Depot, ROOT } from "./depot.js";
 import { DepotError, readText, writeAtomic } from "./fsutil.js";
 
 const ID_RE = /^[\w-]{1,64}$/;
@@ -109,28 +109,31 @@ export class AcmeState implements AcmeBackend {
     await this.depot.revoke(name, { reason: reason as RevocationReason, serial });
   }
 
-  /** Signs an order's (already checked) CSR; called with the lock held. Cert file first, then the index entry. */
+  /** Signs an order's (already checked) CSR with the lock held (Depot.issue: serial, clamping, name constraints). */
   private async issueLocked(r: IssueRequest): Promise<IssuedCert> {
     const is = this.issuer;
     if (!is) throw problem("serverInternal", "this server has no issuing CA unlocked", 500);
     const csr = new x509.Pkcs10CertificateRequest(new Uint8Array(r.csrDer));
     const idx = this.depot.readIndex();
-    const serial = this.depot.freshSerial(idx);
-    let name = `acme-${serial.slice(0, 16)}`;
-    if (idx.entries[name]) name = `acme-${serial}`;
     const sans: Sans = { domains: r.identifiers.filter((i) => i.type === "dns").map((i) => i.value), ips: r.identifiers.filter((i) => i.type === "ip").map((i) => i.value) };
-    const cn = csr.subjectName.getField("CN")[0] ?? r.identifiers[0].value;
-    const subject = new x509.Name([{ CN: [cn] }]);
-    const { notAfter } = clampToIssuer(new Date(Date.now() + is.lifetimeMs), is.cert);
-    const cert = await issueCertificate({ subject, publicKey: csr.publicKey, sans, issuerCert: is.cert, issuerKeys: is.keys, profile: ACME_PROFILE, serial, notAfter });
+    const subject = new x509.Name([{ CN: [csr.subjectName.getField("CN")[0] ?? r.identifiers[0].value] }]);
+    let cert: x509.X509Certificate;
+    try {
+      cert = await this.depot.issue(idx, { subject, publicKey: csr.publicKey, sans, issuer: is.name, issuerCert: is.cert, issuerKeys: is.keys, profile: ACME_PROFILE, notAfter: (from) => new Date(from.getTime() + is.lifetimeMs) });
+    } catch (e) {
+      if (e instanceof InputError) throw problem("rejectedIdentifier", e.message, 403);
+      throw e;
+    } finally { this.depot.warnings.length = 0; }
+    const serial = cert.serialNumber.toLowerCase();
+    const name = idx.entries[`acme-${serial.slice(0, 16)}`] ? `acme-${serial}` : `acme-${serial.slice(0, 16)}`;
+    // As for every external-key entry: the request beside the certificate, then the index entry that makes them visible.
+    writeAtomic(this.depot.csrPath(name), csr.toString("pem") + "\n", 0o644);
     writeAtomic(this.depot.certPath(name), cert.toString("pem") + "\n", 0o644);
-    const entry: Entry = {
+    idx.entries[name] = {
       name, kind: "leaf", issuer: is.name === ROOT ? undefined : is.name, subject: cert.subject, keyType: describeKey(await specOfSpki(csr.publicKey.rawData)),
       sans, status: "signed", created: new Date().toISOString(), serial, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(),
       usage: "peer", external: true, acme: { account: r.account, order: r.order },
     };
-    idx.entries[name] = entry;
-    idx.serials.push(serial);
     this.depot.writeIndex(idx);
     return { name, serial };
   }

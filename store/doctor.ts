@@ -201,7 +201,7 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
       const ok = cert.issuer === issuerCert.subject && (await cert.verify({ publicKey: issuerCert.publicKey, signatureOnly: true }).catch(() => false));
       if (!ok) problem(certFile, `does not verify against its issuer ${issuer === ROOT ? "the root CA" : `"${issuer}"`} (${rel(depot.certPath(issuer))})`);
     }
-    if (!e.external) await compareKey(cert.publicKey.rawData, certFile);
+    await compareKey(cert.publicKey.rawData, certFile);
   }
 
   // 5. CRLs: each verifies against its CA; a cRLNumber ahead of the index means 'pki crl' was interrupted before
