@@ -19,6 +19,7 @@ import * as trust from "./trust.js";
 import * as acme from "./acme.js";
 import * as completion from "./completion.js";
 import * as rm from "./rm.js";
+import * as inspect from "./inspect.js";
 
 export interface CommandModule {
   command: string;
@@ -32,7 +33,7 @@ const DEPOT_OPTION = { depot: { type: "string", describe: "depot directory (defa
 /** Commands that never touch a depot do not list --depot. */
 const NO_DEPOT = new Set(["fixtures", "completion"]);
 
-const MODULES: CommandModule[] = [init, newCert, sign, exportCmd, list, status, revoke, crl, renew, rm, chain, importCmd,
+const MODULES: CommandModule[] = [init, newCert, sign, exportCmd, list, status, revoke, crl, renew, rm, chain, inspect, importCmd,
   doctor, fixtures, serve, check, trust, acme, completion];
 
 /** A module's builder plus --depot where it applies; --version belongs to `pki` alone, not to a subcommand. */
