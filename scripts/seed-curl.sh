@@ -3,16 +3,17 @@
 #
 #   scripts/seed-curl.sh [PORT]          (default 6060; run it where the exported files are)
 #
-# Files: ca.crt, $SERVER.crt + key, $CLIENT.crt + key. SERVER and CLIENT default to "server"
-# and "client" (the guide's names); for `pki export --insecure server1` output use SERVER=server1
-# CLIENT=client1 (NAME.key.insecure is preferred over NAME.key). An encrypted server key is
-# unlocked by pki serve from PKI_PASSPHRASE. PKI is the command that runs pki (default: pki).
+# Files: ca.crt, $SERVER.crt + key, $CLIENT.crt + key. SERVER and CLIENT default to "server1"
+# and "client1", the names of the README's quickstart (NAME.key.insecure is preferred over
+# NAME.key); SERVER=server CLIENT=client for the guide's own names. An encrypted server key is
+# unlocked by pki serve from PKI_PASSPHRASE or PKI_PASSPHRASE_FILE. PKI is the command that runs
+# pki (default: pki).
 # Exits 0 when every command behaves as the guide says, 1 otherwise.
 set -u
 PORT=${1:-6060}
 PKI=${PKI:-pki}
-SERVER=${SERVER:-server}
-CLIENT=${CLIENT:-client}
+SERVER=${SERVER:-server1}
+CLIENT=${CLIENT:-client1}
 URL="https://127.0.0.1:$PORT/v1/versions"
 keyof() { if [ -f "$1.key.insecure" ]; then echo "$1.key.insecure"; else echo "$1.key"; fi; }
 SKEY=$(keyof "$SERVER") CKEY=$(keyof "$CLIENT")

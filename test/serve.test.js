@@ -161,13 +161,13 @@ async function oneLine(t, dir, cases) {
 test("scripts/seed-curl.sh runs the guide's commands with the real curl and agrees", async (t) => {
   const { dir } = await sharedSet(t);
   const free = await new Promise((r) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => r(p)); }); });
-  const r = await run("bash", [join(ROOT, "scripts", "seed-curl.sh"), String(free)], { cwd: dir, env: { ...process.env, PKI: `${process.execPath} ${PKI}`, SERVER: "server1", CLIENT: "client1" } });
+  const r = await run("bash", [join(ROOT, "scripts", "seed-curl.sh"), String(free)], { cwd: dir, env: { ...process.env, PKI: `${process.execPath} ${PKI}` } });
   t.is(r.code, 0, r.out + r.stderr);
   t.true(r.out.includes(`$ curl --cacert ca.crt -L https://127.0.0.1:${free}/v1/versions`));
   t.true(r.out.includes(`$ curl --cacert ca.crt --cert client1.crt --key client1.key.insecure -L https://127.0.0.1:${free}/v1/versions`));
   t.is(r.out.match(/as the guide says/g).length, 4);
-  // The guide's file names are the default; a missing file is named.
-  const missing = await run("bash", [join(ROOT, "scripts", "seed-curl.sh"), String(free)], { cwd: dir, env: { ...process.env, PKI: `${process.execPath} ${PKI}` } });
+  // The README's names (server1, client1) are the default; the guide's are a variable away; a missing file is named.
+  const missing = await run("bash", [join(ROOT, "scripts", "seed-curl.sh"), String(free)], { cwd: dir, env: { ...process.env, PKI: `${process.execPath} ${PKI}`, SERVER: "server", CLIENT: "client" } });
   t.is(missing.code, 2);
   t.regex(missing.stderr, /server\.crt not found/);
 });
