@@ -2,14 +2,23 @@ import type { Argv, ArgumentsCamelCase, InferredOptionTypes } from "yargs";
 import { PASSPHRASE_OPTIONS, type SecretSource } from "./common.js";
 
 export const command = "inspect <file>";
-export const describe = "describe a certificate, chain, CSR, CRL, key, PKCS#12 or keystore (PEM or DER; '-' for stdin), and whether the depot's CAs issued it";
+export const describe =
+  "describe a certificate, chain, CSR, CRL, key, PKCS#12 or keystore (PEM or DER; '-' for stdin), and whether the depot's CAs issued it";
 
 const options = {
   ...PASSPHRASE_OPTIONS,
-  password: { type: "string", describe: "the PKCS#12 or keystore password (visible to other processes: prefer --password-file, PKI_P12_PASSWORD or PKI_JKS_PASSWORD)" },
+  password: {
+    type: "string",
+    describe:
+      "the PKCS#12 or keystore password (visible to other processes: prefer --password-file, PKI_P12_PASSWORD or PKI_JKS_PASSWORD)",
+  },
   "password-file": { type: "string", describe: "read the PKCS#12 or keystore password from the first line of FILE" },
   json: { type: "boolean", describe: "machine-readable output" },
-  fingerprint: { type: "string", choices: ["sha256", "sha1", "sha384", "sha512"], describe: "print only the fingerprint(s), hex: of each certificate, CRL, or key's public key" },
+  fingerprint: {
+    type: "string",
+    choices: ["sha256", "sha1", "sha384", "sha512"],
+    describe: "print only the fingerprint(s), hex: of each certificate, CRL, or key's public key",
+  },
 } as const;
 
 export function builder(y: Argv) {
@@ -31,16 +40,26 @@ export async function handler(a: Args) {
   if (a.file === "" && process.argv.includes("-")) a.file = "-";
   const data = a.file === "-" ? await stdinBytes() : readInputBytes(a.file, "the file");
   const kind = storeKind(data);
-  const source: SecretSource = { option: "password", env: kind === "keystore" ? "PKI_JKS_PASSWORD" : "PKI_P12_PASSWORD", noun: "password" };
+  const source: SecretSource = {
+    option: "password",
+    env: kind === "keystore" ? "PKI_JKS_PASSWORD" : "PKI_P12_PASSWORD",
+    noun: "password",
+  };
   const password = kind ? await getPassphrase(a, `${a.file}`, { optional: true, source }) : undefined;
   const passphrase = kind ? undefined : await getPassphrase(a, `${a.file}`, { optional: true });
   const hash = (a.fingerprint ?? "sha256") as "sha256";
   const item = await inspect(data, { hash, passphrase, password });
   if ((item.kind === "pkcs12" || item.kind === "keystore") && item.store.verified === false) {
-    throw new Error(`${a.file}: the ${item.kind === "pkcs12" ? "PKCS#12 MAC" : "keystore's integrity digest"} does not verify: wrong password (or a damaged file)`);
+    throw new Error(
+      `${a.file}: the ${item.kind === "pkcs12" ? "PKCS#12 MAC" : "keystore's integrity digest"} does not verify: wrong password (or a damaged file)`,
+    );
   }
   if (a.fingerprint) {
-    process.stdout.write(fingerprintLines(item, hash).map((l) => `${l}\n`).join(""));
+    process.stdout.write(
+      fingerprintLines(item, hash)
+        .map((l) => `${l}\n`)
+        .join(""),
+    );
     return;
   }
   const depot = await depotVerdicts(a.depot, item, hash);
@@ -52,7 +71,11 @@ export async function handler(a: Args) {
 }
 
 /** Lines about the item from the depot's point of view; undefined when there is no depot here. */
-async function depotVerdicts(flag: string | undefined, item: import("../lib/formats/inspect.js").Inspected, hash: "sha256"): Promise<string[] | undefined> {
+async function depotVerdicts(
+  flag: string | undefined,
+  item: import("../lib/formats/inspect.js").Inspected,
+  hash: "sha256",
+): Promise<string[] | undefined> {
   const { Depot, defaultDepotDir } = await import("../store/depot.js");
   const { existsSync } = await import("node:fs");
   const dir = defaultDepotDir(flag);
@@ -60,12 +83,21 @@ async function depotVerdicts(flag: string | undefined, item: import("../lib/form
   const depot = Depot.open(dir);
   const { certVerdicts, crlVerdict, keyVerdict } = await import("../store/inspect-depot.js");
   switch (item.kind) {
-    case "certificate": return certVerdicts(depot, [item.der]);
-    case "chain": return certVerdicts(depot, item.ders);
-    case "pkcs12": case "keystore": return certVerdicts(depot, item.ders);
-    case "crl": return [await crlVerdict(depot, item.der)];
-    case "key": return item.key.key ? [keyVerdict(depot, item.key.key.spkiFingerprint, hash) ?? "not the key of any certificate in the depot"] : [];
-    default: return [];
+    case "certificate":
+      return certVerdicts(depot, [item.der]);
+    case "chain":
+      return certVerdicts(depot, item.ders);
+    case "pkcs12":
+    case "keystore":
+      return certVerdicts(depot, item.ders);
+    case "crl":
+      return [await crlVerdict(depot, item.der)];
+    case "key":
+      return item.key.key
+        ? [keyVerdict(depot, item.key.key.spkiFingerprint, hash) ?? "not the key of any certificate in the depot"]
+        : [];
+    default:
+      return [];
   }
 }
 

@@ -12,16 +12,16 @@ import { Depot, Entry, Index, profileOf, ROOT } from "./depot.js";
 import { readText, writeAtomic } from "./fsutil.js";
 
 export interface ExternalRequest {
-  subject: x509.Name;          // validated (checkForeignCsr)
-  publicKey: x509.PublicKey;   // the holder's key, proven by the CSR's signature
-  sans: Sans;                  // validated; the CSR's own or the --ip/--domain/--uri/--email override
-  keyType: string;             // e.g. "ECDSA P-256" (describeKey)
-  csrPem: string;              // kept as certs/NAME.csr
+  subject: x509.Name; // validated (checkForeignCsr)
+  publicKey: x509.PublicKey; // the holder's key, proven by the CSR's signature
+  sans: Sans; // validated; the CSR's own or the --ip/--domain/--uri/--email override
+  keyType: string; // e.g. "ECDSA P-256" (describeKey)
+  csrPem: string; // kept as certs/NAME.csr
 }
 
 export interface ExternalIssueOptions {
-  profile?: Profile;           // default: a leaf for server and client auth ("peer")
-  issuer?: string;             // the depot CA that signs; default the root
+  profile?: Profile; // default: a leaf for server and client auth ("peer")
+  issuer?: string; // the depot CA that signs; default the root
   caPassphrase: string;
   notAfter: (from: Date) => Date;
   notBefore?: Date;
@@ -34,17 +34,25 @@ function checkFree(idx: Index, name: string, allow: (e: Entry) => boolean): Entr
   const taken = Object.keys(idx.entries).find((n) => n.toLowerCase() === name.toLowerCase());
   if (!taken) return undefined;
   if (taken === name && allow(idx.entries[name])) return idx.entries[name];
-  throw new InputError(`"${name}" already exists in the depot${taken === name ? "" : ` (as "${taken}": names may not differ only in case)`}`);
+  throw new InputError(
+    `"${name}" already exists in the depot${taken === name ? "" : ` (as "${taken}": names may not differ only in case)`}`,
+  );
 }
 
 function checkIssuerEntry(idx: Index, issuer: string): void {
   const ie = idx.entries[issuer];
   if (!ie) throw new InputError(`unknown issuer "${issuer}": see 'pki list'`);
-  if (ie.kind !== "ca") throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
+  if (ie.kind !== "ca")
+    throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
 }
 
 /** `pki new-cert --csr`: files a verified foreign request as an unsigned external-key entry, to sign later. */
-export async function fileExternalRequest(depot: Depot, name: string, req: ExternalRequest, o: { profile?: Profile; issuer?: string } = {}): Promise<Entry> {
+export async function fileExternalRequest(
+  depot: Depot,
+  name: string,
+  req: ExternalRequest,
+  o: { profile?: Profile; issuer?: string } = {},
+): Promise<Entry> {
   if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
   return depot.withLock(async () => {
     const idx = depot.readIndex();
@@ -62,28 +70,62 @@ export async function fileExternalRequest(depot: Depot, name: string, req: Exter
  * Issues a certificate for a foreign key under the depot lock: a new external-key entry NAME, or NAME's filed
  * request (unsigned external entry), or with `replace` a re-issue of an external entry. Returns entry and cert.
  */
-export async function issueExternal(depot: Depot, name: string, req: ExternalRequest, o: ExternalIssueOptions): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
+export async function issueExternal(
+  depot: Depot,
+  name: string,
+  req: ExternalRequest,
+  o: ExternalIssueOptions,
+): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
   if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
   const pre = depot.readIndex().entries[name];
   const issuer = o.issuer ?? pre?.issuer ?? ROOT;
   const profile: Profile = o.profile ?? (pre ? profileOf(pre) : { kind: "leaf", usage: "peer" });
-  if (profile.kind === "ca") throw new InputError("a CA certificate for a key outside the depot is not supported: the depot only holds CAs whose keys it holds");
+  if (profile.kind === "ca")
+    throw new InputError(
+      "a CA certificate for a key outside the depot is not supported: the depot only holds CAs whose keys it holds",
+    );
   const { issuerCert, issuerKeys } = await depot.unlockIssuer(issuer, profile, o.caPassphrase);
   return depot.withLock(async () => {
     const idx = depot.readIndex();
     const old = checkFree(idx, name, (e) => Boolean(e.external) && (e.status === "unsigned" || Boolean(o.replace)));
     if (old && old.serial !== pre?.serial) throw new InputError(`"${name}" changed while signing: try again`);
-    const cert = await depot.issue(idx, { subject: req.subject, publicKey: req.publicKey, sans: req.sans, issuer, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore });
-    const entry: Entry = { ...newEntry(name, req, profile, issuer), created: old?.created ?? new Date().toISOString(), history: old?.history };
+    const cert = await depot.issue(idx, {
+      subject: req.subject,
+      publicKey: req.publicKey,
+      sans: req.sans,
+      issuer,
+      issuerCert,
+      issuerKeys,
+      profile,
+      notAfter: o.notAfter,
+      notBefore: o.notBefore,
+    });
+    const entry: Entry = {
+      ...newEntry(name, req, profile, issuer),
+      created: old?.created ?? new Date().toISOString(),
+      history: old?.history,
+    };
     if (old && old.status !== "unsigned") {
       mkdirSync(depot.path("history"), { recursive: true, mode: 0o700 });
       writeAtomic(depot.historyPath(name, old.serial!, "crt"), readText(depot.certPath(name)), 0o644);
-      if (existsSync(depot.csrPath(name))) writeAtomic(depot.historyPath(name, old.serial!, "csr"), readText(depot.csrPath(name)), 0o644);
-      (entry.history ??= []).push({ serial: old.serial!, issuer: old.issuer ?? ROOT, notBefore: old.notBefore!, notAfter: old.notAfter!, revoked: old.revoked });
+      if (existsSync(depot.csrPath(name)))
+        writeAtomic(depot.historyPath(name, old.serial!, "csr"), readText(depot.csrPath(name)), 0o644);
+      (entry.history ??= []).push({
+        serial: old.serial!,
+        issuer: old.issuer ?? ROOT,
+        notBefore: old.notBefore!,
+        notAfter: old.notAfter!,
+        revoked: old.revoked,
+      });
     }
     writeAtomic(depot.csrPath(name), req.csrPem, 0o644);
     writeAtomic(depot.certPath(name), cert.toString("pem") + "\n", 0o644);
-    Object.assign(entry, { status: "signed", serial: cert.serialNumber, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString() });
+    Object.assign(entry, {
+      status: "signed",
+      serial: cert.serialNumber,
+      notBefore: cert.notBefore.toISOString(),
+      notAfter: cert.notAfter.toISOString(),
+    });
     idx.entries[name] = entry;
     depot.writeIndex(idx);
     return { entry, cert };
@@ -93,8 +135,15 @@ export async function issueExternal(depot: Depot, name: string, req: ExternalReq
 function newEntry(name: string, req: ExternalRequest, profile: Profile | undefined, issuer: string | undefined): Entry {
   const p: Profile = profile ?? { kind: "leaf", usage: "peer" };
   return {
-    name, kind: "leaf", issuer, subject: req.subject.toString(), keyType: req.keyType, sans: req.sans,
-    status: "unsigned", created: new Date().toISOString(), external: true,
+    name,
+    kind: "leaf",
+    issuer,
+    subject: req.subject.toString(),
+    keyType: req.keyType,
+    sans: req.sans,
+    status: "unsigned",
+    created: new Date().toISOString(),
+    external: true,
     ...(p.kind === "leaf" ? { usage: p.usage ?? "peer", eku: p.eku?.length ? p.eku : undefined } : {}),
   };
 }

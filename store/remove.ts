@@ -8,7 +8,11 @@ import { InputError } from "../lib/x509/validate.js";
 import { Depot, Entry, ROOT, stateOf } from "./depot.js";
 import { readText, writeAtomic } from "./fsutil.js";
 
-export interface Removed { name: string; files: string[]; serial?: string }
+export interface Removed {
+  name: string;
+  files: string[];
+  serial?: string;
+}
 
 export async function removeEntry(depot: Depot, name: string, now = new Date()): Promise<Removed> {
   if (name === ROOT) throw new InputError("the root CA cannot be removed: retire the depot instead");
@@ -19,10 +23,15 @@ export async function removeEntry(depot: Depot, name: string, now = new Date()):
     if (!e) throw new InputError(`unknown name "${name}": see 'pki list'`);
     const state = stateOf(e, now);
     if (state === "valid" || state === "not-yet-valid") {
-      throw new InputError(`"${name}" is ${state} until ${e.notAfter}: revoke it first ('pki revoke ${name}') or wait until it expires`);
+      throw new InputError(
+        `"${name}" is ${state} until ${e.notAfter}: revoke it first ('pki revoke ${name}') or wait until it expires`,
+      );
     }
-    const dependants = Object.values(idx.entries).filter((o) => o.name !== name && (o.issuer === name || o.history?.some((h) => h.issuer === name)));
-    if (dependants.length) throw new InputError(`"${name}" issued ${dependants.map((d) => `"${d.name}"`).join(", ")}: remove those first`);
+    const dependants = Object.values(idx.entries).filter(
+      (o) => o.name !== name && (o.issuer === name || o.history?.some((h) => h.issuer === name)),
+    );
+    if (dependants.length)
+      throw new InputError(`"${name}" issued ${dependants.map((d) => `"${d.name}"`).join(", ")}: remove those first`);
     const stem = e.serial ?? `unsigned-${now.toISOString().replace(/[-:.]/g, "")}`;
     const files = [depot.certPath(name), depot.keyPath(name), depot.csrPath(name), depot.crlPath(name)];
     const moved: string[] = [];
@@ -47,6 +56,8 @@ export async function removeEntry(depot: Depot, name: string, now = new Date()):
 /** What must outlive the entry: every certificate it had, so the CRL keeps listing the revoked ones. */
 function retiredCerts(e: Entry) {
   const issuer = e.issuer ?? ROOT;
-  const current = e.serial ? [{ name: e.name, serial: e.serial, issuer, notBefore: e.notBefore!, notAfter: e.notAfter!, revoked: e.revoked }] : [];
+  const current = e.serial
+    ? [{ name: e.name, serial: e.serial, issuer, notBefore: e.notBefore!, notAfter: e.notAfter!, revoked: e.revoked }]
+    : [];
   return [...current, ...(e.history ?? []).map((h) => ({ name: e.name, ...h }))];
 }

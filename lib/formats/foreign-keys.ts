@@ -19,7 +19,10 @@ export function repairStepPrf(der: Uint8Array): Buffer | undefined {
   let fixed = false;
   for (let i = 0; i + 14 <= b.length; i++) {
     if (b[i] !== 0x30 || b[i + 1] !== 0x0c || !HMAC_PRF.test(b.subarray(i + 2, i + 12).toString("hex"))) continue;
-    if (b[i + 12] === 0x00 && b[i + 13] === 0x00) { b[i + 12] = 0x05; fixed = true; }
+    if (b[i + 12] === 0x00 && b[i + 13] === 0x00) {
+      b[i + 12] = 0x05;
+      fixed = true;
+    }
   }
   return fixed ? b : undefined;
 }
@@ -38,15 +41,24 @@ export function openForeignKey(file: string, pem: string, passphrase: string | u
   if (encrypted && passphrase === undefined) throw new InputError(`${file}: the key is encrypted: give its passphrase`);
   let key: KeyObject;
   try {
-    key = encrypted ? createPrivateKey({ key: pem, format: "pem", passphrase: Buffer.from(passphrase!) }) : createPrivateKey({ key: pem, format: "pem" });
+    key = encrypted
+      ? createPrivateKey({ key: pem, format: "pem", passphrase: Buffer.from(passphrase!) })
+      : createPrivateKey({ key: pem, format: "pem" });
   } catch (e) {
-    const repaired = encrypted && /eoc|asn1|unsupported|decode/i.test((e as Error).message) ? repairedPkcs8(pem) : undefined;
+    const repaired =
+      encrypted && /eoc|asn1|unsupported|decode/i.test((e as Error).message) ? repairedPkcs8(pem) : undefined;
     if (!repaired) throw keyError(file, e, encrypted);
-    try { key = createPrivateKey({ key: repaired, format: "der", type: "pkcs8", passphrase: Buffer.from(passphrase!) }); }
-    catch (e2) { throw keyError(file, e2, encrypted); }
+    try {
+      key = createPrivateKey({ key: repaired, format: "der", type: "pkcs8", passphrase: Buffer.from(passphrase!) });
+    } catch (e2) {
+      throw keyError(file, e2, encrypted);
+    }
   }
-  try { specOfPkcs8(key.export({ type: "pkcs8", format: "der" })); }
-  catch (e) { throw new InputError(`${file}: not a usable private key (${(e as Error).message})`); }
+  try {
+    specOfPkcs8(key.export({ type: "pkcs8", format: "der" }));
+  } catch (e) {
+    throw new InputError(`${file}: not a usable private key (${(e as Error).message})`);
+  }
   return key;
 }
 
@@ -54,12 +66,14 @@ function repairedPkcs8(pem: string): Buffer | undefined {
   try {
     const block = parsePemAll(pem).find((b) => b.label === "ENCRYPTED PRIVATE KEY");
     return block ? repairStepPrf(block.der) : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 function keyError(file: string, e: unknown, encrypted: boolean): InputError {
   const msg = (e as Error).message;
-  if (encrypted && /bad decrypt|decrypt|passphrase|bad password/i.test(msg)) return new InputError(`${file}: wrong passphrase (the key is encrypted)`);
+  if (encrypted && /bad decrypt|decrypt|passphrase|bad password/i.test(msg))
+    return new InputError(`${file}: wrong passphrase (the key is encrypted)`);
   return new InputError(`${file}: not a usable private key (${msg})`);
 }
-

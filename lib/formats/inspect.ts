@@ -4,15 +4,36 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import { EncryptedPrivateKeyInfo } from "@peculiar/asn1-pkcs8";
 import { x509 } from "../x509/peculiar.js";
 import { parsePemAll } from "../x509/pem.js";
-import { certInfo, crlInfo, csrInfo, Hash, keyInfo, type CertInfo, type CrlInfo, type CsrInfo, type KeyInfo } from "../x509/inspect.js";
+import {
+  certInfo,
+  crlInfo,
+  csrInfo,
+  Hash,
+  keyInfo,
+  type CertInfo,
+  type CrlInfo,
+  type CsrInfo,
+  type KeyInfo,
+} from "../x509/inspect.js";
 import { InputError } from "../x509/validate.js";
 import { isEncryptedPem, openForeignKey, repairStepPrf } from "./foreign-keys.js";
 import { describePbe, readJks, readPkcs12 } from "./read-stores.js";
 
-export interface KeyFileInfo { format: string; encrypted: boolean; encryption?: string; key?: KeyInfo; note?: string }
+export interface KeyFileInfo {
+  format: string;
+  encrypted: boolean;
+  encryption?: string;
+  key?: KeyInfo;
+  note?: string;
+}
 export interface StoreInfo {
-  format: string; integrity: string; verified?: boolean; encryption: string[];
-  certificates: Array<CertInfo & { alias?: string }>; keys: Array<{ alias?: string; encryption: string; key?: KeyInfo; matches?: string }>; unreadable: string[];
+  format: string;
+  integrity: string;
+  verified?: boolean;
+  encryption: string[];
+  certificates: Array<CertInfo & { alias?: string }>;
+  keys: Array<{ alias?: string; encryption: string; key?: KeyInfo; matches?: string }>;
+  unreadable: string[];
 }
 export type Inspected =
   | { kind: "certificate"; certificate: CertInfo; der: Buffer }
@@ -22,15 +43,26 @@ export type Inspected =
   | { kind: "key"; key: KeyFileInfo }
   | { kind: "pkcs12" | "keystore"; store: StoreInfo; ders: Buffer[] };
 
-export interface InspectOptions { hash?: Hash; passphrase?: string; password?: string }
+export interface InspectOptions {
+  hash?: Hash;
+  passphrase?: string;
+  password?: string;
+}
 
-const KEY_LABELS: Record<string, string> = { "PRIVATE KEY": "PKCS#8", "ENCRYPTED PRIVATE KEY": "PKCS#8", "RSA PRIVATE KEY": "PKCS#1", "EC PRIVATE KEY": "SEC1", "PUBLIC KEY": "SubjectPublicKeyInfo" };
+const KEY_LABELS: Record<string, string> = {
+  "PRIVATE KEY": "PKCS#8",
+  "ENCRYPTED PRIVATE KEY": "PKCS#8",
+  "RSA PRIVATE KEY": "PKCS#1",
+  "EC PRIVATE KEY": "SEC1",
+  "PUBLIC KEY": "SubjectPublicKeyInfo",
+};
 
 /** Whether the bytes look like a PKCS#12 or a keystore, which need a password to read fully. */
 export function storeKind(data: Uint8Array): "pkcs12" | "keystore" | undefined {
   const b = Buffer.from(data);
   if (b.length > 32 && (b.readUInt32BE(0) === 0xfeedfeed || b.readUInt32BE(0) === 0xcececece)) return "keystore";
-  if (b[0] === 0x30 && /^3082....020103|^3081..020103|^30..020103/.test(b.subarray(0, 8).toString("hex"))) return "pkcs12";
+  if (b[0] === 0x30 && /^3082....020103|^3081..020103|^30..020103/.test(b.subarray(0, 8).toString("hex")))
+    return "pkcs12";
   return undefined;
 }
 
@@ -47,7 +79,13 @@ export async function inspect(data: Uint8Array, o: InspectOptions = {}): Promise
     () => ({ kind: "crl", crl: crlInfo(new x509.X509Crl(der)), der }),
     () => ({ kind: "key", key: derKey(der, o, hash) }),
   ];
-  for (const t of tries) { try { return await t(); } catch { /* not this kind */ } }
+  for (const t of tries) {
+    try {
+      return await t();
+    } catch {
+      /* not this kind */
+    }
+  }
   throw new InputError("not a certificate, chain, CSR, CRL, key, PKCS#12 or keystore (PEM or DER)");
 }
 
@@ -57,35 +95,56 @@ async function inspectPem(text: string, o: InspectOptions, hash: Hash): Promise<
   const certs = blocks.filter((b) => b.label === "CERTIFICATE" || b.label === "TRUSTED CERTIFICATE");
   const fail = (what: string, e: unknown) => new InputError(`not a valid ${what} (${(e as Error).message})`);
   if (certs.length) {
-    const parsed = certs.map((b) => { try { return new x509.X509Certificate(b.der); } catch (e) { throw fail("certificate", e); } });
+    const parsed = certs.map((b) => {
+      try {
+        return new x509.X509Certificate(b.der);
+      } catch (e) {
+        throw fail("certificate", e);
+      }
+    });
     if (parsed.length === 1) return { kind: "certificate", certificate: certInfo(parsed[0], hash), der: certs[0].der };
     return { kind: "chain", certificates: parsed.map((c) => certInfo(c, hash)), ders: certs.map((b) => b.der) };
   }
   const first = blocks[0];
   if (!first) throw new InputError("no PEM block found");
   if (/CERTIFICATE REQUEST$/.test(first.label)) {
-    try { return { kind: "csr", csr: await csrInfo(new x509.Pkcs10CertificateRequest(first.der), hash) }; } catch (e) { throw fail("CSR", e); }
+    try {
+      return { kind: "csr", csr: await csrInfo(new x509.Pkcs10CertificateRequest(first.der), hash) };
+    } catch (e) {
+      throw fail("CSR", e);
+    }
   }
   if (first.label === "X509 CRL") {
-    try { return { kind: "crl", crl: crlInfo(new x509.X509Crl(first.der)), der: first.der }; } catch (e) { throw fail("CRL", e); }
+    try {
+      return { kind: "crl", crl: crlInfo(new x509.X509Crl(first.der)), der: first.der };
+    } catch (e) {
+      throw fail("CRL", e);
+    }
   }
   if (KEY_LABELS[first.label]) return { kind: "key", key: pemKey(text, first.label, o, hash) };
   throw new InputError(`a PEM "${first.label}" block: not something pki inspects`);
 }
 
 function pemKey(pem: string, label: string, o: InspectOptions, hash: Hash): KeyFileInfo {
-  if (label === "PUBLIC KEY") return { format: "SubjectPublicKeyInfo (public key)", encrypted: false, key: keyInfo(createPublicKey(pem), hash) };
+  if (label === "PUBLIC KEY")
+    return { format: "SubjectPublicKeyInfo (public key)", encrypted: false, key: keyInfo(createPublicKey(pem), hash) };
   const encrypted = isEncryptedPem(pem);
-  const format = label === "legacy" ? `${/BEGIN (\w+) PRIVATE/.exec(pem)?.[1] === "EC" ? "SEC1" : "PKCS#1"}, legacy PEM encryption` : KEY_LABELS[label];
+  const format =
+    label === "legacy"
+      ? `${/BEGIN (\w+) PRIVATE/.exec(pem)?.[1] === "EC" ? "SEC1" : "PKCS#1"}, legacy PEM encryption`
+      : KEY_LABELS[label];
   const info: KeyFileInfo = { format, encrypted };
   if (encrypted && label === "ENCRYPTED PRIVATE KEY") {
     const der = parsePemAll(pem)[0].der;
     const repaired = repairStepPrf(der);
-    if (repaired) info.note = "written by go.step.sm/crypto: PBKDF2 PRF parameters are 00 00 instead of NULL (read anyway)";
+    if (repaired)
+      info.note = "written by go.step.sm/crypto: PBKDF2 PRF parameters are 00 00 instead of NULL (read anyway)";
     info.encryption = describePbe(AsnConvert.parse(repaired ?? der, EncryptedPrivateKeyInfo).encryptionAlgorithm);
   } else if (encrypted) info.encryption = /DEK-Info: ([\w-]+)/.exec(pem)?.[1];
   if (encrypted && o.passphrase === undefined) {
-    info.note = [info.note, "give its passphrase (--passphrase-file) for the key type and fingerprint"].filter(Boolean).join("; ");
+    info.note = [info.note, "give its passphrase (--passphrase-file) for the key type and fingerprint"]
+      .filter(Boolean)
+      .join("; ");
     return info;
   }
   info.key = keyInfo(openForeignKey("the key", pem, o.passphrase), hash);
@@ -94,26 +153,72 @@ function pemKey(pem: string, label: string, o: InspectOptions, hash: Hash): KeyF
 
 function derKey(der: Buffer, o: InspectOptions, hash: Hash): KeyFileInfo {
   for (const type of ["pkcs8", "pkcs1", "sec1"] as const) {
-    try { return { format: type === "pkcs8" ? "PKCS#8" : type === "pkcs1" ? "PKCS#1" : "SEC1", encrypted: false, key: keyInfo(createPrivateKey({ key: der, format: "der", type }), hash) }; } catch { /* next */ }
+    try {
+      return {
+        format: type === "pkcs8" ? "PKCS#8" : type === "pkcs1" ? "PKCS#1" : "SEC1",
+        encrypted: false,
+        key: keyInfo(createPrivateKey({ key: der, format: "der", type }), hash),
+      };
+    } catch {
+      /* next */
+    }
   }
-  try { return { format: "SubjectPublicKeyInfo (public key)", encrypted: false, key: keyInfo(createPublicKey({ key: der, format: "der", type: "spki" }), hash) }; } catch { /* next */ }
+  try {
+    return {
+      format: "SubjectPublicKeyInfo (public key)",
+      encrypted: false,
+      key: keyInfo(createPublicKey({ key: der, format: "der", type: "spki" }), hash),
+    };
+  } catch {
+    /* next */
+  }
   const info = AsnConvert.parse(der, EncryptedPrivateKeyInfo);
   const out: KeyFileInfo = { format: "PKCS#8", encrypted: true, encryption: describePbe(info.encryptionAlgorithm) };
-  if (o.passphrase !== undefined) out.key = keyInfo(createPrivateKey({ key: der, format: "der", type: "pkcs8", passphrase: o.passphrase }), hash);
+  if (o.passphrase !== undefined)
+    out.key = keyInfo(createPrivateKey({ key: der, format: "der", type: "pkcs8", passphrase: o.passphrase }), hash);
   return out;
 }
 
 function inspectStore(kind: "pkcs12" | "keystore", data: Buffer, o: InspectOptions, hash: Hash): Inspected {
   let s;
-  try { s = kind === "keystore" ? readJks(data, o.password) : readPkcs12(data, o.password); }
-  catch (e) { throw new InputError(`not a readable ${kind === "keystore" ? "keystore" : "PKCS#12 file"} (${(e as Error).message})`); }
-  const certificates = s.certs.map((c) => ({ ...certInfo(new x509.X509Certificate(new Uint8Array(c.der)), hash), ...(c.alias !== undefined ? { alias: c.alias } : {}) }));
+  try {
+    s = kind === "keystore" ? readJks(data, o.password) : readPkcs12(data, o.password);
+  } catch (e) {
+    throw new InputError(
+      `not a readable ${kind === "keystore" ? "keystore" : "PKCS#12 file"} (${(e as Error).message})`,
+    );
+  }
+  const certificates = s.certs.map((c) => ({
+    ...certInfo(new x509.X509Certificate(new Uint8Array(c.der)), hash),
+    ...(c.alias !== undefined ? { alias: c.alias } : {}),
+  }));
   const keys = s.keys.map((k) => {
     let key: KeyObject | undefined;
-    try { key = k.pkcs8 ? createPrivateKey({ key: k.pkcs8, format: "der", type: "pkcs8" }) : undefined; } catch { /* unreadable */ }
+    try {
+      key = k.pkcs8 ? createPrivateKey({ key: k.pkcs8, format: "der", type: "pkcs8" }) : undefined;
+    } catch {
+      /* unreadable */
+    }
     const info = key ? keyInfo(key, hash) : undefined;
     const match = info && certificates.find((c) => c.publicKey.spkiFingerprint === info.spkiFingerprint);
-    return { ...(k.alias !== undefined ? { alias: k.alias } : {}), encryption: k.encryption, ...(info ? { key: info } : {}), ...(match ? { matches: match.subject } : {}) };
+    return {
+      ...(k.alias !== undefined ? { alias: k.alias } : {}),
+      encryption: k.encryption,
+      ...(info ? { key: info } : {}),
+      ...(match ? { matches: match.subject } : {}),
+    };
   });
-  return { kind, store: { format: s.format, integrity: s.integrity, verified: s.verified, encryption: s.encryption, certificates, keys, unreadable: s.unreadable }, ders: s.certs.map((c) => c.der) };
+  return {
+    kind,
+    store: {
+      format: s.format,
+      integrity: s.integrity,
+      verified: s.verified,
+      encryption: s.encryption,
+      certificates,
+      keys,
+      unreadable: s.unreadable,
+    },
+    ders: s.certs.map((c) => c.der),
+  };
 }
