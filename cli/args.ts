@@ -49,15 +49,7 @@ export function sanText(s: Sans): string {
 /** The bytes of --csr FILE, or of stdin for "-" (PEM or DER; at most 1 MB). */
 export async function readCsrInput(path: string): Promise<Uint8Array> {
   const { readInputBytes } = await import("./common.js");
-  let data: Buffer;
-  if (path === "-") {
-    const { readFileSync } = await import("node:fs");
-    if (process.stdin.isTTY) throw new InputError("--csr -: stdin is a terminal; pipe the CSR in, or name a file");
-    try { data = readFileSync(0); } catch (e) { throw new InputError(`cannot read the CSR from stdin: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
-    if (data.length > 1 << 20) throw new InputError("--csr -: stdin holds more than 1 MB");
-  } else {
-    data = readInputBytes(path, "--csr");
-  }
+  const data = readInputBytes(path, "--csr");
   if (!data.length) throw new InputError(`the CSR in ${path === "-" ? "stdin" : path} is empty`);
   return data;
 }

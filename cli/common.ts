@@ -103,12 +103,15 @@ function fileProblem(e: unknown): string {
   return (code && words[code]) ?? (e as Error).message ?? String(e);
 }
 
-let stdinText: string | undefined;
+let stdinBytes: Buffer | undefined;
 let stdinLinesTaken = 0;
 
-/** All of stdin, read once (synchronously: input files are read before any work starts). */
-function readStdin(what: string): string {
-  if (stdinText !== undefined) return stdinText;
+/**
+ * All of stdin, read once and synchronously (input files are read before any work starts). Not readFileSync(0):
+ * it fails with EAGAIN when stdin is a non-blocking pipe (`pki chain web | pki inspect -`).
+ */
+function readStdin(what: string): Buffer {
+  if (stdinBytes !== undefined) return stdinBytes;
   if (process.stdin.isTTY) throw new UsageError(`${what} -: stdin is a terminal; pipe the input in, or name a file`);
   const chunks: Buffer[] = [];
   const buf = Buffer.alloc(1 << 16);
@@ -126,7 +129,7 @@ function readStdin(what: string): string {
     chunks.push(Buffer.from(buf.subarray(0, n)));
     if ((total += n) > MAX_INPUT_FILE) throw new UsageError(`${what} -: stdin holds more than 1 MB`);
   }
-  return (stdinText = Buffer.concat(chunks).toString("utf8"));
+  return (stdinBytes = Buffer.concat(chunks));
 }
 
 /**
@@ -134,14 +137,14 @@ function readStdin(what: string): string {
  * (a directory, device, FIFO), a missing or unreadable file, or one over 1 MB is refused with one line.
  */
 export function readInputFile(path: string, what = "file"): string {
-  if (path === "-") return readStdin(what);
   const text = readInputBytes(path, what).toString("utf8");
   if (text.includes("\0")) throw new UsageError(`${what} ${path} is binary, not text`);
   return text;
 }
 
-/** The bytes of a regular file named on the command line (a .p12, a key), refused as readInputFile does. */
+/** The bytes of a regular file named on the command line (a .p12, a key) or of stdin ('-'), refused as readInputFile does. */
 export function readInputBytes(path: string, what = "file"): Buffer {
+  if (path === "-") return readStdin(what);
   let bytes: Buffer | undefined, size: number;
   try {
     const st = statSync(path);
@@ -159,7 +162,7 @@ export function readInputBytes(path: string, what = "file"): Buffer {
 /** The first line of a secret file; with '-', the next line of stdin (so two '-' options take lines 1 and 2). */
 export function readSecretFile(path: string, what: string): string {
   if (path !== "-") return readInputFile(path, what).split(/\r?\n/)[0];
-  const text = readStdin(what), n = stdinLinesTaken++;
+  const text = readStdin(what).toString("utf8"), n = stdinLinesTaken++;
   const line = text === "" ? undefined : text.split(/\r?\n/)[n];
   if (line === undefined) throw new UsageError(`${what} -: stdin has no line ${n + 1} to read`);
   return line;

@@ -102,9 +102,6 @@ async function depotVerdicts(
 }
 
 async function stdinBytes(): Promise<Buffer> {
-  const { readFileSync } = await import("node:fs");
-  if (process.stdin.isTTY) throw new Error("inspect -: stdin is a terminal; pipe the file in, or name it");
-  const data = readFileSync(0);
-  if (data.length > 1 << 20) throw new Error("inspect -: stdin holds more than 1 MB");
-  return data;
+  const { readInputBytes } = await import("./common.js");
+  return readInputBytes("-", "inspect");
 }
