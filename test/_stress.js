@@ -38,3 +38,11 @@ export function allFiles(dir) {
 export function plaintextKeys(dir) {
   return allFiles(dir).filter((p) => /-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(readFileSync(p, "latin1"))).map((p) => relative(dir, p));
 }
+
+/**
+ * One line on stderr while a long stress test runs ("trial 18/54: ..."), so a minute without output is
+ * visibly work, not a hang. ava passes a worker's stderr through as it comes.
+ */
+export function progress(t, text) {
+  process.stderr.write(`  … ${t.title}: ${text}\n`);
+}

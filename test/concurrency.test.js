@@ -6,7 +6,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { x509 } from "../dist/lib/x509/peculiar.js";
 import { openssl, pki, pkiOk, snapshot } from "./_helpers.js";
-import { cheapDepot, deadPid, env } from "./_stress.js";
+import { cheapDepot, deadPid, env, progress } from "./_stress.js";
 
 const LONG = 10 * 60_000; // per test: CLI runs take seconds on an idle machine, minutes on a loaded one
 
@@ -18,12 +18,15 @@ test("8 parallel processes × 25 new-cert+sign: 200 distinct serials, 200 certif
   const dir = await cheapDepot(t);
   const W = 8, N = 25;
   const failures = [];
+  let done = 0;
+  progress(t, `${W} processes at a time, ${2 * W * N} pki runs on one depot`);
   await Promise.all(Array.from({ length: W }, async (_, w) => {
     for (let i = 0; i < N; i++) {
       const name = `w${w}-c${i}`;
       for (const args of [["new-cert", "--ip", `10.0.${w}.${i}`, name], ["sign", name]]) {
         const r = await pki(dir, args, { env });
         if (r.code !== 0) failures.push(`${args.join(" ")}: ${r.stderr}`);
+        if (++done % 50 === 0) progress(t, `${done}/${2 * W * N} runs done, ${failures.length} failed`);
       }
     }
   }));

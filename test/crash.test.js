@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { doctor } from "../dist/store/doctor.js";
 import { Depot } from "../dist/store/depot.js";
 import { openssl, PASS, PKI, pki, pkiOk, snapshot } from "./_helpers.js";
-import { allFiles, cheapDepot, deadPid, env, plaintextKeys } from "./_stress.js";
+import { allFiles, cheapDepot, deadPid, env, plaintextKeys, progress } from "./_stress.js";
 
 const LONG = 10 * 60_000; // per test: CLI runs take seconds on an idle machine, minutes on a loaded one
 
@@ -68,6 +68,7 @@ test("SIGKILL at 54 random moments of new-cert, sign and renew: doctor finds the
       : ["new-cert", "--ip", `10.1.0.${i}`, "--domain", `n${i}.example`, `n${i}`];
     // Half the kills at a uniformly random moment of the whole run, half within 25 ms of taking the lock (the writes).
     const when = i % 2 ? { afterLock: Math.random() * 25 } : { delay: Math.random() * span };
+    if (i % 9 === 0) progress(t, `trial ${i + 1}/${TRIALS}: killing pki ${args[0]} ${JSON.stringify(when)}, then doctor`);
     const r = await killedRun(dir, args, when);
     if (r.signal === "SIGKILL") outcomes.killed++; else { outcomes.finished++; t.is(r.code, 0, `${args.join(" ")}: ${r.stderr}`); }
 
