@@ -63,7 +63,7 @@ async function serve(a: Args) {
   const passphrase = (await getPassphrase(a, a.issuer === "ca" ? "the CA key" : `the key of the CA "${a.issuer}"`))!;
   const { openAcme } = await import("../store/acme-serve.js");
   const m = await openAcme(depot, { issuer: a.issuer, passphrase, lifetimeMs, host: a.host, tlsName: a.tlsName });
-  if (m.created) process.stderr.write(`pki: made the server's TLS certificate "${a.tlsName}" in the depot\n`);
+  if (m.created) process.stderr.write(`Made the server's TLS certificate "${a.tlsName}" in the depot\n`);
   const log = (l: string) => process.stderr.write(l + "\n");
   const stopped = new Promise<string>((r) => { for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => r(s)); });
   const { startAcmeServer } = await import("../lib/acme/server.js");
@@ -84,5 +84,5 @@ async function eabAdd(depotFlag: string | undefined, name: string) {
   const depot = await openDepot(depotFlag);
   const r = await new AcmeState(depot).addEab(name);
   process.stdout.write(`key id: ${r.kid}\nhmac key: ${r.hmac}\n`);
-  process.stderr.write(`pki: keep the HMAC key secret: it is shown once; clients pass both (certbot --eab-kid/--eab-hmac-key)\n`);
+  process.stderr.write("Keep the HMAC key secret: it is shown once. Clients pass both (certbot --eab-kid/--eab-hmac-key)\n");
 }

@@ -47,3 +47,9 @@ export async function doctorClean(t, dir) {
   t.is(r.code, 0, r.stderr + r.out);
   t.regex(r.stderr + r.out, /is consistent/);
 }
+
+/** Waits (up to 20 s) for the server's stderr to match `re`; fails with the log otherwise. */
+export async function logged(s, re) {
+  for (let i = 0; i < 200 && !re.test(s.log()); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!re.test(s.log())) throw new Error(`the server log never matched ${re}:\n${s.log()}`);
+}

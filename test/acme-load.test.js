@@ -7,7 +7,7 @@ import https from "node:https";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { doctorClean, freePort, newDepot, startAcme } from "./_acme.js";
+import { doctorClean, freePort, logged, newDepot, startAcme } from "./_acme.js";
 
 /** An http-01 responder for every token a test registers (tokens → key authorizations). */
 async function challengeServer(t) {
@@ -84,6 +84,6 @@ test.serial("an order created and validated before a restart is finalized after 
   t.is(done.status, "valid");
   const pem = await c.getCertificate(done);
   t.is(new X509Certificate(pem).subjectAltName, "DNS:restart.test");
-  t.regex(s2.log(), new RegExp(`POST /acme/order/${order.url.split("/").pop()}/finalize 200`), "finalized by the restarted server");
+  await logged(s2, new RegExp(`POST /acme/order/${order.url.split("/").pop()}/finalize 200`));
   await doctorClean(t, dir);
 });
