@@ -23,6 +23,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 
 export class AcmeService {
   /** Validations still running (awaited on shutdown so no write is cut in half). */
   readonly pending = new Set<Promise<void>>();
+  private readonly inflight = new Set<string>();
   constructor(readonly store: AcmeBackend, readonly o: ServiceOptions) {}
 
   accountOf(id: string): Account {
@@ -151,7 +152,10 @@ export class AcmeService {
     const c0 = z0.challenges.find((c) => c.type === type);
     if (!c0) throw problem("malformed", "no such challenge", 404);
     const links = [`<${u.authz(z0.id)}>;rel="up"`];
-    if (p === undefined || c0.status !== "pending" || z0.status !== "pending") return { status: 200, body: renderChallenge(u, z0, c0), links };
+    const key = `${authzId}/${type}`;
+    // A challenge left processing by a crash (no validation running here) is validated again when asked.
+    const stale = c0.status === "processing" && !this.inflight.has(key);
+    if (p === undefined || (c0.status !== "pending" && !stale) || z0.status !== "pending") return { status: 200, body: renderChallenge(u, z0, c0), links };
     if (!isObj(p)) throw problem("malformed", "a challenge response is an empty JSON object");
     const z = await this.store.transact(async (tx) => {
       const cur = this.authz(acct, authzId);
@@ -160,8 +164,12 @@ export class AcmeService {
       return next;
     });
     const c = z.challenges.find((x) => x.type === type)!;
-    if (c.status === "processing") {
-      const job = this.runValidation(acct, z.id, c.type, c.token).finally(() => this.pending.delete(job));
+    if (c.status === "processing" && z.status === "pending" && !this.inflight.has(key)) {
+      this.inflight.add(key);
+      // A failure to record the outcome (say, the depot lock held too long) is logged; the challenge stays processing.
+      const job: Promise<void> = this.runValidation(acct, z.id, c.type, c.token)
+        .catch((e) => this.o.log?.(`${new Date().toISOString()} validation of ${z.identifier.value} not recorded: ${(e as Error).message}`))
+        .finally(() => { this.pending.delete(job); this.inflight.delete(key); });
       this.pending.add(job);
     }
     return { status: 200, body: renderChallenge(u, z, c), links };
