@@ -12,7 +12,9 @@ export function builder(y: Argv) {
     .example("$0 chain --no-root web1 > web1.fullchain.pem", "the chain a TLS server presents");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { openDepot } = await import("./common.js");
   const depot = await openDepot(a.depot);
   if (a.name === undefined) {

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, withOptions, UsageError, type SecretSource } from "./common.js";
+import { getPassphrase, PASSPHRASE_OPTIONS, UsageError, type SecretSource } from "./common.js";
 import type { ExportOptions } from "../lib/formats/export.js";
 
 const P12_SOURCE: SecretSource = { option: "p12-password", env: "PKI_P12_PASSWORD", noun: "password" };
@@ -11,11 +11,12 @@ export const command = "export [name]";
 export const describe = "write a tar of the CA (no NAME) or of NAME's cert and key (and, if asked, .p12, .jks, ca.pem) to stdout";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS)
+  return y
+    .options({ ...PASSPHRASE_OPTIONS })
     .positional("name", { type: "string", describe: "certificate name; omit for the CA" })
     .options({
       insecure: { type: "boolean", describe: "export the key unencrypted as NAME.key.insecure (needs its passphrase)" },
-      "key-format": { type: "string", choices: ["pkcs8", "pkcs1", "sec1"], describe: "with --insecure: pkcs1 (RSA PRIVATE KEY) or sec1 (EC PRIVATE KEY) for software that reads only those; encrypted keys are PKCS#8 only" },
+      "key-format": { type: "string", choices: ["pkcs8", "pkcs1", "sec1"] as const, describe: "with --insecure: pkcs1 (RSA PRIVATE KEY) or sec1 (EC PRIVATE KEY) for software that reads only those; encrypted keys are PKCS#8 only" },
       crl: { type: "boolean", describe: "add the latest CRL (made by 'pki crl'): NAME.crl of a CA, else its issuer's, e.g. ca.crl" },
       bundle: { type: "boolean", describe: "add ca.pem (the root; always for the CA) and NAME.chain.pem (NAME's cert, then its issuers)" },
       p12: { type: "boolean", describe: "add NAME.p12 (PKCS#12: key, cert and CA chain; needs NAME's passphrase and a password)" },
@@ -26,7 +27,7 @@ export function builder(y: Argv) {
       "jks-password": { type: "string", describe: "the keystore's store and key password (visible to other processes: prefer --jks-password-file or PKI_JKS_PASSWORD)" },
       "jks-password-file": { type: "string", describe: "read the keystore password from the first line of FILE" },
       alias: { type: "string", describe: "the keystore entry's alias (default NAME; JKS stores it lower-cased)" },
-      "keystore-type": { type: "string", choices: ["jks", "pkcs12"], describe: "pkcs12: write the keystore as NAME.ks in PKCS#12 form (default jks)" },
+      "keystore-type": { type: "string", choices: ["jks", "pkcs12"] as const, describe: "pkcs12: write the keystore as NAME.ks in PKCS#12 form (default jks)" },
     })
     .example("$0 export | tar xvf -", "ca.crt, ca.key (encrypted, as stored) and ca.pem")
     .example("$0 export --insecure server1 | tar xvf -", "server1.crt and server1.key.insecure")
@@ -35,7 +36,9 @@ export function builder(y: Argv) {
     .example("$0 export --jks --jks-password-file jkspass --alias razor --bundle server1 | tar xvf -", "also server1.jks, ca.pem and server1.chain.pem");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   if (process.stdout.isTTY) throw new UsageError("refusing to write a tar archive to a terminal: pipe it, e.g. 'pki export | tar xvf -'");
   for (const [opt, needs] of Object.entries(NEEDS)) if (a[opt] !== undefined && !a[needs]) throw new UsageError(`--${opt} needs --${needs}`);
   if (a.keyFormat !== undefined && a.keyFormat !== "pkcs8" && !a.insecure) throw new UsageError(`--key-format ${a.keyFormat} is a traditional, unencrypted PEM: add --insecure (an encrypted key is PKCS#8 only)`);

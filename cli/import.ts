@@ -1,14 +1,15 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, withOptions } from "./common.js";
+import { getPassphrase, PASSPHRASE_OPTIONS } from "./common.js";
 
 export const command = "import <dir>";
 export const describe = "make a new depot from an etcd-ca depot or a certstrap out/ directory (which is only read)";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS)
+  return y
+    .options({ ...PASSPHRASE_OPTIONS })
     .positional("dir", { type: "string", describe: "the etcd-ca depot (.etcd-ca) or certstrap out/ directory" })
     .options({
-      from: { type: "string", choices: ["etcd-ca", "certstrap"], demandOption: true, describe: "the tool that made DIR" },
+      from: { type: "string", choices: ["etcd-ca", "certstrap"] as const, demandOption: true, describe: "the tool that made DIR" },
       "source-passphrase-file": { type: "string", describe: "passphrase of DIR's keys, when it differs from the new depot's (may be empty: read only)" },
       "host-passphrase-file": { type: "string", describe: "passphrase of the certificates' keys, when it differs from the CA key's" },
       ca: { type: "string", describe: "certstrap: the CA to import when out/ holds several (they are listed when it is missing)" },
@@ -18,7 +19,9 @@ export function builder(y: Argv) {
     .example("$0 import --from certstrap out --ca CertAuth --depot new-depot", "the CA CertAuth of a certstrap out/ with several; plain keys get encrypted");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { defaultDepotDir } = await import("../store/depot.js");
   const { importDepot } = await import("../store/import.js");
   const { readSecretFile } = await import("./common.js");

@@ -1,12 +1,13 @@
 import type { Argv } from "yargs";
-import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS, UsageError, withOptions } from "./common.js";
+import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS, UsageError } from "./common.js";
 import { CSR_OPTION, ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS } from "./options.js";
 
 export const command = "new-cert <name>";
 export const describe = "create a key and a CSR for NAME, held in the depot (or, with --csr, file a request made elsewhere)";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS, KEY_OPTIONS, SUBJECT_OPTIONS, USAGE_OPTIONS, ISSUER_OPTION, SAN_OPTIONS, CSR_OPTION)
+  return y
+    .options({ ...PASSPHRASE_OPTIONS, ...KEY_OPTIONS, ...SUBJECT_OPTIONS, ...USAGE_OPTIONS, ...ISSUER_OPTION, ...SAN_OPTIONS, ...CSR_OPTION })
     .positional("name", { type: "string", describe: "certificate name (A-Z a-z 0-9 . _ -)" })
     .options({
       ca: { type: "boolean", describe: "a key and CSR for an intermediate CA (then: pki sign --intermediate NAME)" },
@@ -18,7 +19,9 @@ export function builder(y: Argv) {
     .example("$0 new-cert --csr web.csr web", "file a request made elsewhere; 'pki sign web' later");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { subjectFrom, keySpecFrom, sansFrom, sanText, leafProfileFrom, pathLengthFrom, hasSanArgs } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const name = checkName(a.name);
@@ -40,14 +43,15 @@ export async function handler(a: any) {
 }
 
 /** --csr: the request is verified and validated now, filed as an unsigned external-key entry, signed by 'pki sign NAME'. */
-async function fileRequest(a: any, name: string, profile: import("../lib/x509/cert.js").Profile | undefined, issuer?: string) {
+async function fileRequest(a: Args, name: string, profile: import("../lib/x509/cert.js").Profile | undefined, issuer?: string) {
   const keyFlags = ["ca", "pathLength", "keyType", "curve", "keyBits", "commonName", "organization", "organizationalUnit", "country"];
   const bad = keyFlags.filter((k) => a[k] !== undefined && !(k === "keyType" && a[k] === "ecdsa"));
   if (bad.length) throw new Error(`--csr conflicts with --${bad[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: the request sets the key and subject`);
   const { externalRequestFrom, readCsrInput, sanText } = await import("./args.js");
   const { fileExternalRequest } = await import("../store/external.js");
   const { openDepot } = await import("./common.js");
-  const req = await externalRequestFrom(await readCsrInput(a.csr), a, a.csr === "-" ? "the CSR on stdin" : a.csr);
+  const file = String(a.csr);
+  const req = await externalRequestFrom(await readCsrInput(file), a, file === "-" ? "the CSR on stdin" : file);
   const depot = await openDepot(a.depot);
   await fileExternalRequest(depot, name, req, { profile, issuer });
   process.stderr.write(`Filed the request for "${name}" (external key, ${req.keyType}; SANs: ${sanText(req.sans) || "none"}); next: pki sign ${name}\n`);

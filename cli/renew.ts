@@ -1,12 +1,13 @@
 import type { Argv } from "yargs";
-import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings, withOptions } from "./common.js";
+import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings } from "./common.js";
 import { CSR_OPTION, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "renew <name>";
 export const describe = "issue NAME a fresh certificate (new serial, same SANs and profile); the old one is kept in history";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS, VALIDITY_OPTIONS, CSR_OPTION)
+  return y
+    .options({ ...PASSPHRASE_OPTIONS, ...VALIDITY_OPTIONS, ...CSR_OPTION })
     .positional("name", { type: "string", describe: "the certificate's name in the depot" })
     .options({
       expires: { type: "string", default: "1 year", describe: "validity of the new certificate (never past the issuer's own)" },
@@ -21,21 +22,24 @@ export function builder(y: Argv) {
     .example("$0 renew --csr web.csr web", "an external-key entry: a new request from the key's holder (same subject and SANs)");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { expiryFrom, keySpecFrom, notBeforeFrom } = await import("./args.js");
   const { openDepot } = await import("./common.js");
   const notAfter = expiryFrom(a.expires);
   const notBefore = notBeforeFrom(a.notBefore);
   const key = a.keyType !== undefined ? keySpecFrom(a) : undefined;
   const depot = await openDepot(a.depot);
-  const entry = depot.entry(a.name);
+  const name = String(a.name);
+  const entry = depot.entry(name);
   if (entry.external && a.rekey) throw new Error(`the key of "${a.name}" is held elsewhere: renew with --csr FILE (a new request from its holder)`);
   const issuer = entry.issuer ?? "ca";
   const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
   if (a.csr !== undefined && a.rekey) throw new Error("--csr conflicts with --rekey: the request brings the new key");
   const csr = a.csr === undefined ? undefined : await requestOf(a.csr);
   const rekey = a.rekey ? { key, passphrase: (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the new key of "${a.name}"`, { confirm: true }))! } : undefined;
-  const { cert } = await depot.renew(a.name, { caPassphrase, notAfter, notBefore, rekey, csr });
+  const { cert } = await depot.renew(name, { caPassphrase, notAfter, notBefore, rekey, csr });
   printWarnings(depot.warnings);
   process.stderr.write(`Renewed "${a.name}"${rekey || csr ? " with a new key" : ""}: serial ${entry.serial} -> ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`);
 }

@@ -1,12 +1,13 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, printWarnings, UsageError, withOptions } from "./common.js";
+import { getPassphrase, PASSPHRASE_OPTIONS, printWarnings, UsageError } from "./common.js";
 import { CSR_OPTION, ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "sign <name>";
 export const describe = "sign NAME's CSR with its issuing CA (needs that CA's passphrase); --csr FILE signs a request made elsewhere";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS, USAGE_OPTIONS, ISSUER_OPTION, VALIDITY_OPTIONS, CSR_OPTION, SAN_OPTIONS)
+  return y
+    .options({ ...PASSPHRASE_OPTIONS, ...USAGE_OPTIONS, ...ISSUER_OPTION, ...VALIDITY_OPTIONS, ...CSR_OPTION, ...SAN_OPTIONS })
     .positional("name", { type: "string", describe: "the certificate's name in the depot" })
     .options({
       expires: { type: "string", default: "1 year", describe: "validity: '1 year', '90d', '36h', '15m' or a date (never past the issuer's own)" },
@@ -18,7 +19,9 @@ export function builder(y: Argv) {
     .example("$0 sign --csr web.csr --server web", "sign a request made by 'openssl req' (the key stays where it is)");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { expiryFrom, leafProfileFrom, notBeforeFrom, pathLengthFrom, hasSanArgs } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const { openDepot } = await import("./common.js");
@@ -46,7 +49,7 @@ type Depot = Awaited<ReturnType<typeof import("./common.js").openDepot>>;
 type Profile = import("../lib/x509/cert.js").Profile;
 
 /** --csr FILE (a new external-key entry), or NAME's request filed by 'new-cert --csr'. */
-async function signExternal(a: any, depot: Depot, name: string, o: { notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile }) {
+async function signExternal(a: Args, depot: Depot, name: string, o: { notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile }) {
   const { externalRequestFrom, hasSanArgs, readCsrInput, sanText } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const { issueExternal } = await import("../store/external.js");
