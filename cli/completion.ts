@@ -22,20 +22,27 @@ export async function handler(a: { shell?: string }) {
 const words = (xs: string[]) => xs.join(" ").replace(/[^\w ./-]/g, "");
 
 export async function script(shell: "bash" | "zsh"): Promise<string> {
-  const { COMMANDS, nameOf } = await import("./commands.js");
+  const { COMMANDS, nameOf, positionalsOf } = await import("./commands.js");
   const { optionTable } = await import("./argv.js");
   const top = optionTable();
   const cases: string[] = [];
   const choices = new Map<string, string[]>();
   for (const m of COMMANDS) {
     const t = optionTable(m);
-    cases.push(`    ${nameOf(m)}) opts="${words(t.long.map((o) => `--${o}`))}" ;;`);
+    // A NAME already in the depot (new-cert makes a new one: nothing to complete).
+    const names = nameOf(m) !== "new-cert" && positionalsOf(m).some((p) => p.name === "name") ? "; names=1" : "";
+    const vals = t.long.filter((o) => !t.flags.has(o)).map((o) => `--${o}`);
+    cases.push(`    ${nameOf(m)}) opts="${words(t.long.map((o) => `--${o}`))}" vals="${words(vals)}"${names} ;;`);
     for (const [o, cs] of Object.entries(t.choices)) if (t.long.includes(o)) choices.set(o, cs.map(String));
   }
   const choiceCases = [...choices].map(([o, cs]) => `    --${o}) COMPREPLY=($(compgen -W "${words(cs)}" -- "$cur")); return ;;`);
   const body = `# pki completion for ${shell} (from 'pki completion ${shell}')
+_pki_names() { # the depot's names: ca and certs/NAME.{crt,csr}
+  local d=\${PKI_DEPOT:-.pki} f
+  { echo ca; for f in "$d"/certs/*.crt "$d"/certs/*.csr; do [ -e "$f" ] && f=\${f##*/} && echo "\${f%.*}"; done; } | sort -u
+}
 _pki() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmd= opts i
+  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmd= opts vals names= i
   for ((i = 1; i < COMP_CWORD; i++)); do
     case \${COMP_WORDS[i]} in -*) ;; *) cmd=\${COMP_WORDS[i]}; break ;; esac
   done
@@ -45,12 +52,15 @@ _pki() {
   fi
   case $prev in
 ${choiceCases.join("\n")}
+    --issuer|--parent|--client|--revoked-client) COMPREPLY=($(compgen -W "$(_pki_names)" -- "$cur")); return ;;
   esac
   case $cmd in
 ${cases.join("\n")}
-    *) opts= ;;
+    *) opts= vals= ;;
   esac
-  if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
+  if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+  elif [ -n "$names" ] && [[ " $vals " != *" $prev "* ]]; then COMPREPLY=($(compgen -W "$(_pki_names)" -- "$cur"))
+  else COMPREPLY=($(compgen -f -- "$cur")); fi
 }
 complete -o filenames -F _pki pki
 `;

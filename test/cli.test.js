@@ -25,6 +25,12 @@ test("completion: the bash script completes commands, options and choices", asyn
   t.deepEqual((await completeBash(sh, ["pki", "new-cert", "--key-type", "e"])).out.trim().split("\n").sort(), ["ecdsa", "ed25519"]);
   const listOpts = (await completeBash(sh, ["pki", "list", "--"])).out.trim().split("\n").sort();
   t.deepEqual(listOpts, ["--depot", "--help", "--json"]);
+  // NAMEs come from the depot (PKI_DEPOT), for commands that take an existing one.
+  const depotSh = shell(t, shared.dir);
+  t.deepEqual((await completeBash(depotSh, ["pki", "sign", "se"])).out.trim().split("\n"), ["server1"]);
+  t.deepEqual((await completeBash(depotSh, ["pki", "new-cert", "--issuer", "c"])).out.trim().split("\n"), ["ca"]);
+  t.deepEqual((await completeBash(depotSh, ["pki", "status", "--json", ""])).out.trim().split("\n"), ["ca", "server1"]);
+  t.true((await completeBash(depotSh, ["pki", "sign", "--passphrase-file", "pa"])).out.split("\n").includes("pass"), "a file after an option that takes one");
   const comp = await sh("complete -p pki 2>&1; source <(pki completion bash) && complete -p pki");
   t.regex(comp.out, /complete .*-F _pki pki/);
 });
