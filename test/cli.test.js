@@ -29,7 +29,8 @@ test("completion: the bash script completes commands, options and choices", asyn
   const depotSh = shell(t, shared.dir);
   t.deepEqual((await completeBash(depotSh, ["pki", "sign", "se"])).out.trim().split("\n"), ["server1"]);
   t.deepEqual((await completeBash(depotSh, ["pki", "new-cert", "--issuer", "c"])).out.trim().split("\n"), ["ca"]);
-  t.deepEqual((await completeBash(depotSh, ["pki", "status", "--json", ""])).out.trim().split("\n"), ["ca", "server1"]);
+  const all = (await completeBash(depotSh, ["pki", "status", "--json", ""])).out.trim().split("\n");
+  t.true(all.includes("ca") && all.includes("server1") && new Set(all).size === all.length, all.join(" "));
   t.true((await completeBash(depotSh, ["pki", "sign", "--passphrase-file", "pa"])).out.split("\n").includes("pass"), "a file after an option that takes one");
   const comp = await sh("complete -p pki 2>&1; source <(pki completion bash) && complete -p pki");
   t.regex(comp.out, /complete .*-F _pki pki/);
