@@ -40,6 +40,8 @@ test("import --from certstrap: step-encrypted EC and Ed25519 keys, CRL revocatio
   stepKey(src, "web", "ed25519", PASS);
   const broken = await openssl(["pkey", "-in", join(src, "CertAuth.key"), "-passin", `pass:${PASS}`, "-noout"]);
   t.not(broken.code, 0, "openssl itself refuses the malformed PRF parameters");
+  const named = await pkiOk(t, base, ["inspect", "--passphrase", PASS, join(src, "CertAuth.key")]);
+  t.regex(named.out, /Key: +ECDSA P-256\n[\s\S]*Note: +written by go\.step\.sm\/crypto: PBKDF2 PRF parameters are 00 00 instead of NULL/);
   writeFileSync(join(base, "web.cnf"), "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:web.example,URI:spiffe://example.org/ns/web\n");
   writeFileSync(join(base, "leaf.cnf"), "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n");
   writeFileSync(join(base, "ca.cnf"), "[ca]\ndefault_ca=d\n[d]\ndatabase=../index.txt\ncrlnumber=../crlnumber\ndefault_md=sha256\ndefault_crl_days=30\n");
