@@ -55,11 +55,9 @@ export async function handler(a: Args) {
     );
   }
   if (a.fingerprint) {
-    process.stdout.write(
-      fingerprintLines(item, hash)
-        .map((l) => `${l}\n`)
-        .join(""),
-    );
+    const lines = fingerprintLines(item, hash);
+    if (!lines.length) throw new Error(`${a.file}: nothing to fingerprint without the ${kind ? "password" : "passphrase"}`);
+    process.stdout.write(lines.map((l) => `${l}\n`).join(""));
     return;
   }
   const depot = await depotVerdicts(a.depot, item, hash);

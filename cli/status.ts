@@ -21,7 +21,7 @@ export async function handler(a: any) {
   const e = depot.entry(a.name);
   const { stateOf } = await import("../store/depot.js");
   const { sanText } = await import("./args.js");
-  const info = { name: e.name, kind: e.kind, status: stateOf(e), issuer: e.issuer ?? null, subject: e.subject, keyType: e.keyType, serial: e.serial ?? null, notBefore: e.notBefore ?? null, notAfter: e.notAfter ?? null, sans: e.sans, usage: e.usage ?? null, external: Boolean(e.external), ...(e.alias ? { alias: e.alias } : {}) };
+  const info = { name: e.name, kind: e.kind, status: stateOf(e), issuer: e.issuer ?? null, subject: e.subject, keyType: e.keyType, serial: e.serial ?? null, notBefore: e.notBefore ?? null, notAfter: e.notAfter ?? null, sans: e.sans, usage: e.usage ?? null, ...(e.external ? { external: true } : {}), ...(e.alias ? { alias: e.alias } : {}) };
   if (a.json) return printJson({ ...info, eku: e.eku ?? null, pathLength: e.pathLength ?? null, revoked: e.revoked ?? null, history: e.history ?? [] });
   for (const [k, v] of Object.entries(info)) {
     const text = k === "sans" ? sanText(e.sans) || "-" : v ?? "-";
