@@ -1,7 +1,14 @@
 /** Certificate profiles: self-signed root, CSRs, leaf and CA issuance (RFC 5280). */
-import { randomBytes } from "node:crypto";
+import { createPublicKey, KeyObject, randomBytes } from "node:crypto";
 import { x509 } from "./peculiar.js";
-import { KeyPair, keyAlgorithm, KeySpec, specOfSpki } from "./keys.js";
+import { KeyPair, KeySpec, specOfSpki } from "./keys.js";
+import {
+  akiValue, basicConstraintsValue, buildCertificate, buildCsr, certParts, extKeyUsageValue, issuerKeyId, keyIdOfSpki, KU,
+  keyUsageValue, nameDer, OIDS, RawExtension, sanValue, signerOf, spkiOf,
+} from "./build.js";
+import { octets } from "./der.js";
+
+export type { RawExtension };
 import { checkDomain, checkEmail, checkIp, checkUri, InputError } from "./validate.js";
 
 export const EKU = { serverAuth: "1.3.6.1.5.5.7.3.1", clientAuth: "1.3.6.1.5.5.7.3.2" } as const;
@@ -47,14 +54,7 @@ export function randomSerial(): string {
   return b.toString("hex");
 }
 
-function sanExtension(sans: Sans): x509.SubjectAlternativeNameExtension {
-  return new x509.SubjectAlternativeNameExtension([
-    ...sans.domains.map((value) => ({ type: "dns" as const, value })),
-    ...sans.ips.map((value) => ({ type: "ip" as const, value })),
-    ...(sans.uris ?? []).map((value) => ({ type: "url" as const, value })),
-    ...(sans.emails ?? []).map((value) => ({ type: "email" as const, value })),
-  ]);
-}
+const sanExtension = (sans: Sans): RawExtension => ({ oid: OIDS.subjectAltName, critical: false, value: sanValue(sans) });
 
 /** The SANs a certificate or CSR carries. */
 export function sansOf(item: x509.X509Certificate | x509.Pkcs10CertificateRequest): Sans {
@@ -71,42 +71,55 @@ export function sansOf(item: x509.X509Certificate | x509.Pkcs10CertificateReques
   return out;
 }
 
-/** An extra extension for issuance; value is the DER inside extnValue. */
-export interface RawExtension { oid: string; critical: boolean; value: Uint8Array }
-const toExtension = (e: RawExtension) => new x509.Extension(e.oid, e.critical, new Uint8Array(e.value));
-
-export interface RootOptions { subject: Subject; keys: KeyPair; notBefore?: Date; notAfter: Date; pathLength?: number; serial?: string; extensions?: RawExtension[] }
-
-/** A self-signed root CA: basicConstraints CA:TRUE critical, keyUsage keyCertSign+cRLSign critical, SKI. */
-export async function createRootCertificate(o: RootOptions): Promise<x509.X509Certificate> {
-  const name = subjectName(o.subject);
-  return x509.X509CertificateGenerator.create({
-    serialNumber: o.serial ?? randomSerial(),
-    subject: name,
-    issuer: name,
-    notBefore: o.notBefore ?? new Date(Date.now() - BACKDATE_MS),
-    notAfter: o.notAfter,
-    signingAlgorithm: keyAlgorithm(o.keys.spec).sign,
-    publicKey: o.keys.publicKey,
-    signingKey: o.keys.privateKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, o.pathLength, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(o.keys.publicKey),
-      ...(o.extensions ?? []).map(toExtension),
-    ],
-  });
+export interface RootOptions {
+  subject: Subject; keys: KeyPair; notBefore?: Date; notAfter: Date; pathLength?: number; serial?: string; extensions?: RawExtension[];
 }
 
-/** A PKCS#10 request carrying the subject and SANs, signed by the new key. */
-export async function createCsr(subject: Subject | x509.Name, sans: Sans, keys: KeyPair): Promise<x509.Pkcs10CertificateRequest> {
-  const extensions = sanCount(sans) ? [sanExtension(sans)] : [];
-  return x509.Pkcs10CertificateRequestGenerator.create({
-    name: subject instanceof x509.Name ? subject : subjectName(subject),
-    keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
-    signingAlgorithm: keyAlgorithm(keys.spec).sign,
-    extensions,
-  });
+/** Subject DER from our Subject fields, an already built Name, RFC 4514 text, or raw DER (copied byte for byte). */
+export function subjectDer(s: Subject | x509.Name | string | Uint8Array): Uint8Array {
+  if (s instanceof Uint8Array) return s;
+  if (s instanceof x509.Name) return new Uint8Array(s.toArrayBuffer());
+  if (typeof s === "string") return new Uint8Array(new x509.Name(s).toArrayBuffer());
+  return nameDer(s as unknown as Record<string, string>);
+}
+
+/** `ours` with any extension of the same OID replaced by the caller's, then the caller's others. */
+function mergeExtensions(ours: RawExtension[], theirs: RawExtension[] = []): RawExtension[] {
+  const given = new Set(theirs.map((e) => e.oid));
+  return [...ours.filter((e) => !given.has(e.oid)), ...theirs];
+}
+
+const caExtensions = (pathLength?: number): RawExtension[] => [
+  { oid: OIDS.basicConstraints, critical: true, value: basicConstraintsValue(true, pathLength) },
+  { oid: OIDS.keyUsage, critical: true, value: keyUsageValue([KU.keyCertSign, KU.cRLSign]) },
+];
+
+/** A self-signed root CA (DER): basicConstraints CA:TRUE critical, keyUsage keyCertSign+cRLSign critical, SKI. */
+export function createRootCertificateDer(o: RootOptions): Buffer {
+  const name = nameDer(o.subject as unknown as Record<string, string>);
+  const spki = spkiOf(o.keys.publicKey);
+  const extensions = mergeExtensions([
+    ...caExtensions(o.pathLength),
+    { oid: OIDS.subjectKeyId, critical: false, value: octets(keyIdOfSpki(spki)) },
+  ], o.extensions);
+  return buildCertificate({
+    serial: o.serial ?? randomSerial(), issuer: name, subject: name, notBefore: o.notBefore ?? new Date(Date.now() - BACKDATE_MS),
+    notAfter: o.notAfter, spki, extensions,
+  }, signerOf(o.keys.spec, o.keys.privateKey));
+}
+
+export async function createRootCertificate(o: RootOptions): Promise<x509.X509Certificate> {
+  return new x509.X509Certificate(new Uint8Array(createRootCertificateDer(o)));
+}
+
+/** A PKCS#10 request (DER) carrying the subject and SANs, signed by the new key. */
+export function createCsrDer(subject: Subject | x509.Name | Uint8Array, sans: Sans, keys: KeyPair): Buffer {
+  return buildCsr({ subject: subjectDer(subject), spki: spkiOf(keys.publicKey), extensions: sanCount(sans) ? [sanExtension(sans)] : [] },
+    signerOf(keys.spec, keys.privateKey));
+}
+
+export async function createCsr(subject: Subject | x509.Name | Uint8Array, sans: Sans, keys: KeyPair): Promise<x509.Pkcs10CertificateRequest> {
+  return new x509.Pkcs10CertificateRequest(new Uint8Array(createCsrDer(subject, sans, keys)));
 }
 
 export type Profile =
@@ -114,8 +127,10 @@ export type Profile =
   | { kind: "ca"; pathLength?: number };
 
 export interface IssueOptions {
-  subject: x509.Name | string;
-  publicKey: x509.PublicKey;
+  /** raw DER is copied byte for byte (e.g. a CSR's subject) */
+  subject: x509.Name | string | Subject | Uint8Array;
+  /** a PublicKey, a CryptoKey/KeyObject, or SPKI DER */
+  publicKey: x509.PublicKey | CryptoKey | KeyObject | Uint8Array;
   sans?: Sans;
   issuerCert: x509.X509Certificate;
   issuerKeys: KeyPair;
@@ -123,6 +138,7 @@ export interface IssueOptions {
   notBefore?: Date;
   notAfter: Date;
   profile: Profile;
+  /** extra extensions (e.g. nameConstraints); one with the OID of a built-in extension replaces it */
   extensions?: RawExtension[];
 }
 
@@ -146,42 +162,41 @@ export function ekuFor(usage: Usage = "peer", explicit: string[] = []): string[]
   return usage === "server" ? [EKU.serverAuth] : usage === "client" ? [EKU.clientAuth] : [EKU.serverAuth, EKU.clientAuth];
 }
 
-/** Issues a certificate under `issuerCert` with the given profile. */
-export async function issueCertificate(o: IssueOptions): Promise<x509.X509Certificate> {
-  const spec = await specOfSpki(o.publicKey.rawData);
-  const extensions: x509.Extension[] = [];
-  if (o.profile.kind === "ca") {
-    extensions.push(
-      new x509.BasicConstraintsExtension(true, o.profile.pathLength, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-    );
-  } else {
+function spkiBytes(k: IssueOptions["publicKey"]): Uint8Array {
+  if (k instanceof Uint8Array) return k;
+  if (k instanceof x509.PublicKey) return new Uint8Array(k.rawData);
+  return spkiOf(k);
+}
+
+/** Issues a certificate (DER) under `issuerCert` with the given profile; the issuer Name is its subject's bytes. */
+export function issueCertificateDer(o: IssueOptions): Buffer {
+  const spki = spkiBytes(o.publicKey);
+  const issuer = issuerInfo(o.issuerCert);
+  const ext: RawExtension[] = [];
+  if (o.profile.kind === "ca") ext.push(...caExtensions(o.profile.pathLength));
+  else {
     // RFC 5280 / RFC 8410: keyEncipherment only makes sense for RSA key transport.
-    const ku = x509.KeyUsageFlags.digitalSignature | (spec.type === "rsa" ? x509.KeyUsageFlags.keyEncipherment : 0);
-    extensions.push(
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(ku, true),
-      new x509.ExtendedKeyUsageExtension(ekuFor(o.profile.usage, o.profile.eku), false),
+    const rsa = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }).asymmetricKeyType === "rsa";
+    ext.push(
+      { oid: OIDS.basicConstraints, critical: true, value: basicConstraintsValue(false) },
+      { oid: OIDS.keyUsage, critical: true, value: keyUsageValue(rsa ? [KU.digitalSignature, KU.keyEncipherment] : [KU.digitalSignature]) },
+      { oid: OIDS.extKeyUsage, critical: false, value: extKeyUsageValue(ekuFor(o.profile.usage, o.profile.eku)) },
     );
   }
   const sans = o.sans ?? { ips: [], domains: [] };
-  if (sanCount(sans)) extensions.push(sanExtension(sans));
-  extensions.push(
-    await x509.SubjectKeyIdentifierExtension.create(o.publicKey),
-    await authorityKeyId(o.issuerCert),
-    ...(o.extensions ?? []).map(toExtension),
+  if (sanCount(sans)) ext.push(sanExtension(sans));
+  ext.push(
+    { oid: OIDS.subjectKeyId, critical: false, value: octets(keyIdOfSpki(spki)) },
+    { oid: OIDS.authorityKeyId, critical: false, value: akiValue(issuer.keyId) },
   );
-  return x509.X509CertificateGenerator.create({
-    serialNumber: o.serial ?? randomSerial(),
-    subject: o.subject,
-    issuer: o.issuerCert.subjectName,
-    notBefore: o.notBefore ?? new Date(Date.now() - BACKDATE_MS),
-    notAfter: o.notAfter,
-    signingAlgorithm: keyAlgorithm(o.issuerKeys.spec).sign,
-    publicKey: o.publicKey,
-    signingKey: o.issuerKeys.privateKey,
-    extensions,
-  });
+  return buildCertificate({
+    serial: o.serial ?? randomSerial(), issuer: issuer.subject, subject: subjectDer(o.subject),
+    notBefore: o.notBefore ?? new Date(Date.now() - BACKDATE_MS), notAfter: o.notAfter, spki, extensions: mergeExtensions(ext, o.extensions),
+  }, signerOf(o.issuerKeys.spec, o.issuerKeys.privateKey));
+}
+
+export async function issueCertificate(o: IssueOptions): Promise<x509.X509Certificate> {
+  return new x509.X509Certificate(new Uint8Array(issueCertificateDer(o)));
 }
 
 /** Verifies a CSR's self-signature and re-validates its SANs; returns them. */
@@ -200,13 +215,21 @@ export function clampToIssuer(notAfter: Date, issuer: x509.X509Certificate): { n
   return { notAfter: issuer.notAfter, warning: `expiry clamped to the issuer's notAfter ${issuer.notAfter.toISOString()}` };
 }
 
-const akiCache = new WeakMap<x509.X509Certificate, Promise<x509.AuthorityKeyIdentifierExtension>>();
+const issuerCache = new WeakMap<x509.X509Certificate, { subject: Buffer; keyId: Buffer }>();
 
-/** The AKI extension naming `issuer`, computed once per issuer certificate (a fixture set signs hundreds). */
-export function authorityKeyId(issuer: x509.X509Certificate): Promise<x509.AuthorityKeyIdentifierExtension> {
-  let aki = akiCache.get(issuer);
-  if (!aki) akiCache.set(issuer, (aki = x509.AuthorityKeyIdentifierExtension.create(issuer)));
-  return aki;
+/** An issuer's subject DER and key identifier, read once per issuer certificate (a fixture set signs hundreds). */
+function issuerInfo(cert: x509.X509Certificate): { subject: Buffer; keyId: Buffer } {
+  let i = issuerCache.get(cert);
+  if (!i) {
+    const p = certParts(new Uint8Array(cert.rawData));
+    issuerCache.set(cert, (i = { subject: p.subject, keyId: issuerKeyId(p) }));
+  }
+  return i;
+}
+
+/** The AKI extension naming `issuer` (for CRLs): the same key identifier its certificates carry. */
+export async function authorityKeyId(issuer: x509.X509Certificate): Promise<x509.AuthorityKeyIdentifierExtension> {
+  return new x509.AuthorityKeyIdentifierExtension(issuerInfo(issuer).keyId.toString("hex"));
 }
 
 export function keySpecOfCert(cert: x509.X509Certificate): Promise<KeySpec> {
