@@ -46,3 +46,21 @@ test.serial("keys encrypted by openssl (PBES2 defaults) decrypt too", async (t) 
   t.deepEqual(der, ref.stdout);
   await t.throwsAsync(decryptPkcs8(readFileSync(f, "utf8"), "abd"), { instanceOf: WrongPassphraseError });
 });
+
+test.serial("iteration counts up to 10,000,000 round-trip (2^23 and above included) and openssl reads them", async (t) => {
+  t.timeout(180_000);
+  const dir = tempDir(t);
+  const der = await exportPkcs8((await generateKeyPair({ type: "ecdsa", curve: "P-256" })).privateKey);
+  for (const iterations of [(1 << 23) - 1, 1 << 23, 10_000_000]) {
+    const pem = await encryptPkcs8(der, "many rounds", { salt: randomBytes(16), iterations });
+    t.deepEqual(await decryptPkcs8(pem, "many rounds"), der, `${iterations} iterations`);
+    if (iterations === 10_000_000) {
+      writeFileSync(join(dir, "k.pem"), pem);
+      const o = await openssl(["pkcs8", "-topk8", "-nocrypt", "-in", join(dir, "k.pem"), "-passin", "pass:many rounds", "-outform", "DER"], { timeout: 170_000 });
+      t.is(o.code, 0, o.stderr);
+      t.deepEqual(o.stdout, der);
+      const text = await openssl(["asn1parse", "-in", join(dir, "k.pem")]);
+      t.regex(text.out, /INTEGER +:989680\n/, "the count is written as the minimal INTEGER 0x989680");
+    }
+  }
+});

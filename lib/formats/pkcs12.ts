@@ -88,7 +88,8 @@ function pbeEncrypt(plain: Uint8Array, password: string, legacy: boolean, iterat
       data: Buffer.concat([c.update(plain), c.final()]),
     };
   }
-  return pbes2Encrypt(plain, pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, 32, "sha256"), salt, iterations);
+  const { alg, data } = pbes2Encrypt(plain, pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, 32, "sha256"), salt, iterations);
+  return { alg: AsnConvert.parse(alg, AlgorithmIdentifier), data };
 }
 
 function attr(attrId: string, value: ArrayBuffer): PKCS12Attribute {

@@ -5,14 +5,12 @@
  * Written here rather than with node's KeyObject.export({cipher}) because that
  * runs the KDF with a fresh salt for every key: we take the salt from the caller
  * (one per depot) and cache derived keys, so the KDF runs once per passphrase
- * per process. The PBES2/PBKDF2 parameter structures are not in any @peculiar
- * package, so they are declared below with @peculiar/asn1-schema.
+ * per process. The structures are written and read with the DER writer/reader of
+ * lib/x509/der.ts (no ASN.1 object model on the hot path: every issued key passes here).
  */
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, pbkdf2, randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { AsnParser, AsnProp, AsnPropTypes, AsnSerializer, OctetString } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
-import { EncryptedPrivateKeyInfo } from "@peculiar/asn1-pkcs8";
+import { children, DerError, int, intValue, NULL, octets, oid, oidText, readTlv, seq, Tlv, value } from "../x509/der.js";
 import { toPem, parsePemAll } from "../x509/pem.js";
 
 export const OID = {
@@ -24,24 +22,10 @@ export const OID = {
   aes128cbc: "2.16.840.1.101.3.4.1.2",
 } as const;
 
-/** PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier DEFAULT hmacWithSHA1 } */
-export class PBKDF2Params {
-  @AsnProp({ type: AsnPropTypes.OctetString }) salt = new ArrayBuffer(0);
-  @AsnProp({ type: AsnPropTypes.Integer }) iterationCount = 0;
-  @AsnProp({ type: AsnPropTypes.Integer, optional: true }) keyLength?: number;
-  @AsnProp({ type: AlgorithmIdentifier, optional: true }) prf?: AlgorithmIdentifier;
-  constructor(p: Partial<PBKDF2Params> = {}) { Object.assign(this, p); }
-}
-
-/** PBES2-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier, encryptionScheme AlgorithmIdentifier } */
-export class PBES2Params {
-  @AsnProp({ type: AlgorithmIdentifier }) keyDerivationFunc = new AlgorithmIdentifier();
-  @AsnProp({ type: AlgorithmIdentifier }) encryptionScheme = new AlgorithmIdentifier();
-  constructor(p: Partial<PBES2Params> = {}) { Object.assign(this, p); }
-}
-
 /** OWASP's 2023 figure for PBKDF2-HMAC-SHA256. */
 export const DEFAULT_ITERATIONS = 600_000;
+/** The largest count pki writes or reads (a hostile key file must not pin the CPU for hours). */
+export const MAX_ITERATIONS = 10_000_000;
 
 export class WrongPassphraseError extends Error {
   constructor(what = "key") { super(`wrong passphrase for ${what}`); }
@@ -68,23 +52,16 @@ export function deriveKey(passphrase: string, salt: Uint8Array, iterations: numb
 
 /**
  * PBES2 encryption (RFC 8018) with an already derived AES-256 key: AES-256-CBC under a fresh IV,
- * described as PBKDF2-HMAC-SHA256 over `salt` and `iterations`. Returns the AlgorithmIdentifier
+ * described as PBKDF2-HMAC-SHA256 over `salt` and `iterations`. Returns the AlgorithmIdentifier DER
  * and ciphertext (used for depot keys and for PKCS#12 bags).
  */
-export function pbes2Encrypt(plain: Uint8Array, key: Buffer, salt: Uint8Array, iterations: number): { alg: AlgorithmIdentifier; data: Buffer } {
+export function pbes2Encrypt(plain: Uint8Array, key: Buffer, salt: Uint8Array, iterations: number): { alg: Buffer; data: Buffer } {
   const iv = randomBytes(16);
   const c = createCipheriv("aes-256-cbc", key, iv);
-  const kdf = new PBKDF2Params({
-    salt: new Uint8Array(salt).buffer,
-    iterationCount: iterations,
-    prf: new AlgorithmIdentifier({ algorithm: OID.hmacWithSHA256, parameters: null }),
-  });
-  const params = new PBES2Params({
-    keyDerivationFunc: new AlgorithmIdentifier({ algorithm: OID.pbkdf2, parameters: AsnSerializer.serialize(kdf) }),
-    encryptionScheme: new AlgorithmIdentifier({ algorithm: OID.aes256cbc, parameters: AsnSerializer.serialize(new OctetString(iv)) }),
-  });
+  // PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier }
+  const kdf = seq(oid(OID.pbkdf2), seq(octets(salt), int(iterations), seq(oid(OID.hmacWithSHA256), NULL)));
   return {
-    alg: new AlgorithmIdentifier({ algorithm: OID.pbes2, parameters: AsnSerializer.serialize(params) }),
+    alg: seq(oid(OID.pbes2), seq(kdf, seq(oid(OID.aes256cbc), octets(iv)))),
     data: Buffer.concat([c.update(plain), c.final()]),
   };
 }
@@ -97,21 +74,42 @@ export async function encryptPkcs8(der: Uint8Array, passphrase: string, opts: En
   const iterations = opts.iterations ?? DEFAULT_ITERATIONS;
   const key = await deriveKey(passphrase, opts.salt, iterations);
   const { alg, data } = pbes2Encrypt(der, key, opts.salt, iterations);
-  const info = new EncryptedPrivateKeyInfo({
-    encryptionAlgorithm: alg,
-    encryptedData: new OctetString(data),
-  });
-  return toPem("ENCRYPTED PRIVATE KEY", new Uint8Array(AsnSerializer.serialize(info)));
+  return toPem("ENCRYPTED PRIVATE KEY", seq(alg, octets(data)));
+}
+
+interface Pbes2 { salt: Buffer; iterations: number; digest?: string; cipher?: string; iv: Buffer; data: Buffer }
+
+/** The PBES2 parameters of an EncryptedPrivateKeyInfo, or undefined for another scheme; throws DerError if malformed. */
+function parsePbes2(der: Uint8Array): Pbes2 | undefined {
+  const want = (t: Tlv | undefined, tag: number): Tlv => {
+    if (!t || t.tag !== tag) throw new DerError("not an EncryptedPrivateKeyInfo");
+    return t;
+  };
+  const kids = (t: Tlv | undefined) => children(der, want(t, 0x30));
+  const top = readTlv(der);
+  if (top.end !== der.length) throw new DerError("trailing data after the key");
+  const [alg, data] = kids(top);
+  const [algOid, params] = kids(alg);
+  if (oidText(value(der, want(algOid, 0x06))) !== OID.pbes2) return undefined;
+  const [kdf, enc] = kids(params);
+  const [kdfOid, kdfParams] = kids(kdf);
+  if (oidText(value(der, want(kdfOid, 0x06))) !== OID.pbkdf2) return undefined;
+  const k = kids(kdfParams);
+  const prf = k.slice(2).find((t) => t.tag === 0x30);
+  const prfOid = prf ? oidText(value(der, want(kids(prf)[0], 0x06))) : OID.hmacWithSHA1;
+  const [encOid, iv] = kids(enc);
+  const cipher = { [OID.aes256cbc]: "aes-256-cbc", [OID.aes128cbc]: "aes-128-cbc" }[oidText(value(der, want(encOid, 0x06)))];
+  return {
+    salt: value(der, want(k[0], 0x04)), iterations: intValue(value(der, want(k[1], 0x02))),
+    digest: prfOid === OID.hmacWithSHA256 ? "sha256" : prfOid === OID.hmacWithSHA1 ? "sha1" : undefined,
+    cipher, iv: value(der, want(iv, 0x04)), data: value(der, want(data, 0x04)),
+  };
 }
 
 /** The PBES2 salt and iteration count of an encrypted key, or undefined for other schemes. */
 export function pbes2Info(der: Uint8Array): { salt: Buffer; iterations: number } | undefined {
-  const info = AsnParser.parse(der, EncryptedPrivateKeyInfo);
-  if (info.encryptionAlgorithm.algorithm !== OID.pbes2 || !info.encryptionAlgorithm.parameters) return undefined;
-  const p = AsnParser.parse(info.encryptionAlgorithm.parameters, PBES2Params);
-  if (p.keyDerivationFunc.algorithm !== OID.pbkdf2 || !p.keyDerivationFunc.parameters) return undefined;
-  const k = AsnParser.parse(p.keyDerivationFunc.parameters, PBKDF2Params);
-  return { salt: Buffer.from(k.salt), iterations: k.iterationCount };
+  const p = parsePbes2(der);
+  return p && { salt: Buffer.from(p.salt), iterations: p.iterations };
 }
 
 /**
@@ -140,21 +138,13 @@ export async function decryptPkcs8(pem: string, passphrase: string, what = "key"
 }
 
 async function decryptFast(der: Uint8Array, passphrase: string): Promise<Buffer | undefined> {
-  const info = AsnParser.parse(der, EncryptedPrivateKeyInfo);
-  if (info.encryptionAlgorithm.algorithm !== OID.pbes2 || !info.encryptionAlgorithm.parameters) return undefined;
-  const p = AsnParser.parse(info.encryptionAlgorithm.parameters, PBES2Params);
-  const cipher = { [OID.aes256cbc]: "aes-256-cbc", [OID.aes128cbc]: "aes-128-cbc" }[p.encryptionScheme.algorithm];
-  if (p.keyDerivationFunc.algorithm !== OID.pbkdf2 || !cipher || !p.keyDerivationFunc.parameters || !p.encryptionScheme.parameters) return undefined;
-  const k = AsnParser.parse(p.keyDerivationFunc.parameters, PBKDF2Params);
-  const prf = k.prf?.algorithm ?? OID.hmacWithSHA1;
-  const digest = prf === OID.hmacWithSHA256 ? "sha256" : prf === OID.hmacWithSHA1 ? "sha1" : undefined;
-  if (!digest) return undefined;
-  const keyLen = cipher === "aes-256-cbc" ? 32 : 16;
-  const key = await deriveKey(passphrase, new Uint8Array(k.salt), k.iterationCount, digest, keyLen);
-  const iv = Buffer.from(AsnParser.parse(p.encryptionScheme.parameters, OctetString).buffer);
+  const p = parsePbes2(der);
+  if (!p || !p.cipher || !p.digest) return undefined;
+  if (p.iterations < 1 || p.iterations > MAX_ITERATIONS) throw new DerError(`PBKDF2 iteration count ${p.iterations} is out of range (1-${MAX_ITERATIONS})`);
+  const key = await deriveKey(passphrase, p.salt, p.iterations, p.digest, p.cipher === "aes-256-cbc" ? 32 : 16);
   try {
-    const d = createDecipheriv(cipher, key, iv);
-    return Buffer.concat([d.update(Buffer.from(info.encryptedData.buffer)), d.final()]);
+    const d = createDecipheriv(p.cipher, key, p.iv);
+    return Buffer.concat([d.update(p.data), d.final()]);
   } catch {
     throw new WrongPassphraseError();
   }

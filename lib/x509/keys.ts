@@ -1,5 +1,5 @@
 /** Key pairs: generation, algorithm parameters, PKCS#8 import/export (node's webcrypto). */
-import { createPrivateKey, createPublicKey, webcrypto } from "node:crypto";
+import { createPrivateKey, createPublicKey, KeyObject, webcrypto } from "node:crypto";
 import { InputError } from "./validate.js";
 
 export const subtle = webcrypto.subtle as SubtleCrypto;
@@ -84,7 +84,7 @@ export async function importPkcs8(der: Uint8Array): Promise<KeyPair> {
 }
 
 export async function exportPkcs8(key: CryptoKey): Promise<Buffer> {
-  return Buffer.from(await subtle.exportKey("pkcs8", key));
+  return KeyObject.from(key).export({ format: "der", type: "pkcs8" });
 }
 
 export function describeKey(spec: KeySpec): string {
