@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const PKI = join(ROOT, "dist", "cli", "pki.js");
+const PKI = join(ROOT, "dist", "bin", "pki.js");
 const NODE = process.execPath;
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 7));
 const PASS = "bench passphrase";

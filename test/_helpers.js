@@ -8,7 +8,8 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
-export const PKI = join(ROOT, "dist", "cli", "pki.js");
+// The shipped bin: the esbuild bundle (dist/bin/), not the tsc output the library API uses.
+export const PKI = join(ROOT, "dist", "bin", "pki.js");
 export const PASS = "correct horse battery staple";
 
 /** Runs a program; never throws on a non-zero exit. stdout is a Buffer. */
