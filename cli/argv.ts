@@ -38,7 +38,7 @@ export function optionTable(m?: CommandModule): OptionTable {
 }
 
 function isPositional(m: CommandModule | undefined, k: string) {
-  return m !== undefined && new RegExp(`[<[]${k}[\\]>]`).test(m.command);
+  return m !== undefined && new RegExp(`[<[]${k}(?:\\.\\.)?[\\]>]`).test(m.command);
 }
 
 /** Optimal string alignment distance: one typo, including a swap of neighbours, counts 1. */

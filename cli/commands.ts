@@ -3,6 +3,7 @@ import type { Argv } from "yargs";
 import * as init from "./init.js";
 import * as newCert from "./new-cert.js";
 import * as sign from "./sign.js";
+import * as issue from "./issue.js";
 import * as exportCmd from "./export.js";
 import * as list from "./list.js";
 import * as status from "./status.js";
@@ -33,7 +34,7 @@ const DEPOT_OPTION = { depot: { type: "string", describe: "depot directory (defa
 /** Commands that never touch a depot do not list --depot. */
 const NO_DEPOT = new Set(["fixtures", "completion"]);
 
-const MODULES: CommandModule[] = [init, newCert, sign, exportCmd, list, status, revoke, crl, renew, rm, chain, inspect, importCmd,
+const MODULES: CommandModule[] = [init, newCert, sign, issue, exportCmd, list, status, revoke, crl, renew, rm, chain, inspect, importCmd,
   doctor, fixtures, serve, check, trust, acme, completion];
 
 /** A module's builder plus --depot where it applies; --version belongs to `pki` alone, not to a subcommand. */
@@ -54,5 +55,5 @@ export function nameOf(m: CommandModule): string {
 
 /** The positionals of a command string, e.g. "sign <name>" -> [{ name: "name", required: true }]. */
 export function positionalsOf(m: CommandModule): { name: string; required: boolean }[] {
-  return [...m.command.matchAll(/([<[])(\w[\w-]*)[\]>]/g)].map((x) => ({ name: x[2], required: x[1] === "<" }));
+  return [...m.command.matchAll(/([<[])(\w[\w-]*)(?:\.\.)?[\]>]/g)].map((x) => ({ name: x[2], required: x[1] === "<" }));
 }

@@ -1,0 +1,73 @@
+// `pki issue`: key + CSR + certificate in one process and one KDF run; mkcert-style hosts; --export writes the tar.
+import test from "ava";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { newDepot, openssl, PASS, pki, pkiOk, snapshot, untar } from "./_helpers.js";
+
+test("issue NAME hosts..: SANs sorted by kind, openssl verifies -x509_strict, the key opens with the one passphrase", async (t) => {
+  t.timeout(120_000);
+  const dir = await newDepot(t);
+  await pkiOk(t, dir, ["issue", "--passphrase-file", "pass", "--server", "web1", "example.com", "10.0.0.5", "::1", "spiffe://example.com/web", "ops@example.com"]);
+  const tar = await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass", "web1"]);
+  await untar(t, dir, tar.stdout);
+  await untar(t, dir, (await pkiOk(t, dir, ["export"])).stdout);
+  const text = (await openssl(["x509", "-in", join(dir, "web1.crt"), "-noout", "-text"])).out;
+  t.regex(text, /DNS:example\.com, IP Address:10\.0\.0\.5, IP Address:0:0:0:0:0:0:0:1, URI:spiffe:\/\/example\.com\/web, email:ops@example\.com/);
+  t.regex(text, /Extended Key Usage: \n\s+TLS Web Server Authentication\n/);
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, "ca.crt"), join(dir, "web1.crt")]);
+  t.is(v.code, 0, v.stderr);
+  const pub = async (args) => (await openssl(args)).out;
+  const stored = join(dir, ".pki", "certs", "web1.key");
+  t.is(await pub(["pkey", "-in", stored, "-passin", `pass:${PASS}`, "-pubout"]), await pub(["x509", "-in", join(dir, "web1.crt"), "-noout", "-pubkey"]));
+  const list = JSON.parse((await pkiOk(t, dir, ["list", "--json"])).out);
+  t.is(list.find((e) => e.name === "web1").status, "valid");
+});
+
+test("issue --export --insecure --bundle: the tar 'pki export' writes, straight away", async (t) => {
+  t.timeout(120_000);
+  const dir = await newDepot(t);
+  const r = await pkiOk(t, dir, ["issue", "--export", "--insecure", "--bundle", "--passphrase-file", "pass", "--key-type", "rsa", "api", "localhost"]);
+  const listing = await untar(t, dir, r.stdout);
+  for (const f of ["api.crt", "api.key.insecure", "ca.pem", "api.chain.pem"]) t.regex(listing, new RegExp(f.replace(".", "\\.")));
+  t.regex(listing, /-rw------- .* api\.key\.insecure/);
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, "ca.pem"), join(dir, "api.crt")]);
+  t.is(v.code, 0, v.stderr);
+  const mod = async (args) => (await openssl(args)).out;
+  t.is(await mod(["rsa", "-in", join(dir, "api.key.insecure"), "-noout", "-modulus"]), await mod(["x509", "-in", join(dir, "api.crt"), "-noout", "-modulus"]));
+});
+
+test("issue refuses before writing: wrong passphrase (exit 1), bad host (exit 1); --insecure without --export, a taken name (exit 2)", async (t) => {
+  t.timeout(120_000);
+  const dir = await newDepot(t);
+  await pkiOk(t, dir, ["issue", "--passphrase-file", "pass", "taken"]);
+  writeFileSync(join(dir, "wrong"), "not the passphrase\n");
+  const before = snapshot(join(dir, ".pki"));
+  const cases = [
+    [["issue", "--passphrase-file", "wrong", "web"], 1, /^pki: wrong passphrase for the CA key\n$/],
+    [["issue", "--passphrase-file", "pass", "--insecure", "web"], 2, /^pki: --insecure needs --export\n$/],
+    [["issue", "--passphrase-file", "pass", "taken"], 2, /^pki: "taken" already exists in the depot\n$/],
+    [["issue", "--passphrase-file", "pass", "web", "1.2.3"], 1, /^pki: invalid IP address "1\.2\.3"/],
+  ];
+  for (const [args, code, re] of cases) {
+    const r = await pki(dir, args);
+    t.is(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    t.regex(r.stderr, re);
+  }
+  t.deepEqual(snapshot(join(dir, ".pki")), before);
+});
+
+test("issueNew: the CA key and the new key cost one KDF run together", async (t) => {
+  t.timeout(120_000);
+  const dir = await newDepot(t);
+  const { Depot } = await import("../dist/store/depot.js");
+  const { issueNew } = await import("../dist/store/issue.js");
+  const { kdfRunCount } = await import("../dist/lib/formats/pkcs8.js");
+  const depot = Depot.open(join(dir, ".pki"));
+  const before = kdfRunCount();
+  const { cert } = await issueNew(depot, "one", {
+    subject: { commonName: "one" }, sans: { ips: ["127.0.0.1"], domains: [] }, key: { type: "ecdsa", curve: "P-256" },
+    passphrase: PASS, notAfter: (from) => new Date(from.getTime() + 864e5),
+  });
+  t.is(kdfRunCount() - before, 1);
+  t.is(readFileSync(join(dir, ".pki", "certs", "one.crt"), "utf8"), cert.toString("pem") + "\n");
+});
