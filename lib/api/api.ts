@@ -12,8 +12,8 @@ import type { Sans } from "../x509/cert.js";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../x509/peculiar.js";
 import { checkKeySpec, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec, DEFAULT_KEY, describeKey } from "../x509/keys.js";
-import { BACKDATE_MS, validityState, ValidityState, clampToIssuer, createRootCertificate, issueCertificate, randomSerial, Subject, subjectName, Usage } from "../x509/cert.js";
-import { checkNameConstraints, checkNestedConstraints, constraintsExtension, constraintsFrom, NameConstraints } from "../x509/constraints.js";
+import { BACKDATE_MS, validityState, ValidityState, clampToIssuer, createRootCertificate, issueCertificateDer, randomSerial, Subject, subjectName, Usage } from "../x509/cert.js";
+import { checkNameConstraints, checkNestedConstraints, constraintsExtension, constraintsFrom, NameConstraints, OID_NAME_CONSTRAINTS } from "../x509/constraints.js";
 import { checkDomain, checkEmail, checkIp, checkName, checkSubjectValue, checkUri, InputError } from "../x509/validate.js";
 import { parseExpiry, parseDurationMs } from "../x509/duration.js";
 import { parsePem, parsePemAll, toPem } from "../x509/pem.js";
@@ -102,32 +102,44 @@ function subjectOf(o: Partial<CertOptions>, name: string): Subject {
   return s;
 }
 
+/** What issuance already knows about a certificate, so reading it back needs no ASN.1 parse. */
+export interface CertInfo { serial: string; notBefore: Date; notAfter: Date; selfSigned: boolean }
+
 /** A certificate with its private key (PKCS#8, in memory) and its issuers. */
 export class Certificate {
   /** Warnings from issuance (e.g. notAfter clamped to the issuer's). */
   readonly warnings: string[] = [];
+  private parsed?: x509.X509Certificate;
+  private readonly der: Buffer;
+  private readonly info?: CertInfo;
   constructor(
     readonly name: string,
-    readonly cert: x509.X509Certificate,
+    /** the certificate, parsed, or its DER with what issuance knows about it (parsed on first use of `cert`) */
+    cert: x509.X509Certificate | { der: Buffer; info: CertInfo },
     readonly keys: KeyPair,
     /** the unencrypted PKCS#8 DER of the private key */
     readonly keyPkcs8Der: Buffer,
     readonly issuer?: CA,
-  ) {}
+  ) {
+    if (cert instanceof x509.X509Certificate) { this.parsed = cert; this.der = Buffer.from(cert.rawData); }
+    else { this.der = cert.der; this.info = cert.info; }
+  }
 
+  /** The parsed certificate (@peculiar/x509). */
+  get cert(): x509.X509Certificate { return (this.parsed ??= new x509.X509Certificate(new Uint8Array(this.der))); }
   get kind(): "ca" | "leaf" { return "leaf"; }
-  get serial(): string { return this.cert.serialNumber; }
-  get notBefore(): Date { return this.cert.notBefore; }
-  get notAfter(): Date { return this.cert.notAfter; }
+  get serial(): string { return this.info?.serial ?? this.cert.serialNumber; }
+  get notBefore(): Date { return this.info?.notBefore ?? this.cert.notBefore; }
+  get notAfter(): Date { return this.info?.notAfter ?? this.cert.notAfter; }
   get keyType(): string { return describeKey(this.keys.spec); }
-  get certPem(): string { return this.cert.toString("pem") + "\n"; }
-  get certDer(): Buffer { return Buffer.from(this.cert.rawData); }
+  get certPem(): string { return toPem("CERTIFICATE", this.der); }
+  get certDer(): Buffer { return Buffer.from(this.der); }
   /** The private key, unencrypted ("PRIVATE KEY"): what `pki export --insecure` writes. */
   get keyPem(): string { return toPem("PRIVATE KEY", this.keyPkcs8Der); }
   /** Issuers, nearest first, the root last (empty for a root). */
   get issuers(): CA[] { const out: CA[] = []; for (let c = this.issuer; c; c = c.issuer) out.push(c); return out; }
   /** Self-signed (a root), judged by the certificate itself: a CA from loadCA() may be an intermediate. */
-  get selfSigned(): boolean { return this.cert.subject === this.cert.issuer; }
+  get selfSigned(): boolean { return this.info?.selfSigned ?? this.cert.subject === this.cert.issuer; }
   /** What a TLS peer sends: this certificate then the intermediates (no root). */
   get chainPem(): string { return [this, ...this.issuers.filter((c) => !c.selfSigned)].map((c) => c.certPem).join(""); }
   /** The whole path as DER, this certificate first, the root last. */
@@ -182,18 +194,23 @@ export class CA extends Certificate {
     defaultExpires: string, profile: { kind: "leaf"; usage: Usage } | { kind: "ca"; pathLength?: number }, sans?: Sans, nc?: NameConstraints): Promise<T> {
     const subject = subjectOf(o, name);
     const path = [this, ...this.issuers].map((c) => c.cert);
-    checkNameConstraints(subjectName(subject), sans ?? { ips: [], domains: [] }, path, { leaf: profile.kind === "leaf" });
+    // Building a Name for the check costs an ASN.1 round; most paths carry no constraints at all.
+    if (path.some((c) => c.extensions.some((e) => e.type === OID_NAME_CONSTRAINTS))) {
+      checkNameConstraints(subjectName(subject), sans ?? { ips: [], domains: [] }, path, { leaf: profile.kind === "leaf" });
+    }
     checkNestedConstraints(nc, path);
     const spec = o.keys ? o.keys.spec : parseKeyOption(o.key);
     const v = validityOf(o, defaultExpires);
     const keys = o.keys ?? (await generateKeyPair(spec));
     const clamp = clampToIssuer(v.notAfter, this.cert);
     if (clamp.notAfter <= v.notBefore) throw new InputError(`"${name}" would start (${v.notBefore.toISOString()}) after its issuer "${this.name}" expires (${clamp.notAfter.toISOString()})`);
-    const cert = await issueCertificate({
-      subject: subjectName(subject), publicKey: await x509.PublicKey.create(keys.publicKey), sans, issuerCert: this.cert, issuerKeys: this.keys,
-      serial: randomSerial(), notBefore: v.notBefore, notAfter: clamp.notAfter, profile, extensions: nc ? [constraintsExtension(nc)] : undefined,
+    const serial = randomSerial();
+    const der = issueCertificateDer({
+      subject, publicKey: keys.publicKey, sans, issuerCert: this.cert, issuerKeys: this.keys,
+      serial, notBefore: v.notBefore, notAfter: clamp.notAfter, profile, extensions: nc ? [constraintsExtension(nc)] : undefined,
     });
-    const out = new Kind(name, cert, keys, await exportPkcs8(keys.privateKey), this);
+    const info = { serial, notBefore: v.notBefore, notAfter: clamp.notAfter, selfSigned: false };
+    const out = new Kind(name, { der, info }, keys, await exportPkcs8(keys.privateKey), this);
     if (clamp.warning) out.warnings.push(`${name}: ${clamp.warning}`);
     return out;
   }

@@ -49,7 +49,9 @@ export async function parseFixtureSpec(text: string): Promise<unknown> {
   if (/^\s*\{/.test(text)) {
     try { return JSON.parse(text); } catch { /* the YAML parser words the error */ }
   }
-  const { parse: parseYaml } = await import("yaml");
+  // yaml is CommonJS: bundled (dist/bin) its dynamic import has only a default export, under node both.
+  const yaml: any = await import("yaml");
+  const parseYaml: typeof import("yaml").parse = (yaml.default ?? yaml).parse;
   try {
     return parseYaml(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: false });
   } catch (e) {

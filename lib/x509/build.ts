@@ -96,13 +96,28 @@ export function keyIdOfSpki(spki: Uint8Array): Buffer {
   return createHash("sha1").update(value(spki, bits).subarray(1)).digest();
 }
 
+export const OID_RSA = "1.2.840.113549.1.1.1";
+
+/** The algorithm OID of a SubjectPublicKeyInfo. */
+export function spkiAlgorithm(spki: Uint8Array): string {
+  const [alg] = children(spki, readTlv(spki));
+  return oidText(value(spki, children(spki, alg)[0]));
+}
+
 export const akiValue = (keyId: Uint8Array) => seq(ctxPrim(0, keyId));
 
 export interface Signer { algorithm: Buffer; sign(data: Buffer): Buffer }
 
-/** The signatureAlgorithm and signing function for a private key of `spec`. */
+const signers = new WeakMap<object, Signer>();
+
+/** The signatureAlgorithm and signing function for a private key of `spec` (one per key: a CA signs hundreds). */
 export function signerOf(spec: KeySpec, key: KeyObject | CryptoKey): Signer {
-  const k = key instanceof KeyObject ? key : KeyObject.from(key);
+  let s = signers.get(key);
+  if (!s) signers.set(key, (s = makeSigner(spec, key instanceof KeyObject ? key : KeyObject.from(key))));
+  return s;
+}
+
+function makeSigner(spec: KeySpec, k: KeyObject): Signer {
   switch (spec.type) {
     case "ecdsa": {
       const p384 = spec.curve === "P-384";

@@ -1,10 +1,10 @@
 /** Certificate profiles: self-signed root, CSRs, leaf and CA issuance (RFC 5280). */
-import { createPublicKey, KeyObject, randomBytes } from "node:crypto";
+import { KeyObject, randomBytes } from "node:crypto";
 import { x509 } from "./peculiar.js";
 import { KeyPair, KeySpec, specOfSpki } from "./keys.js";
 import {
   akiValue, basicConstraintsValue, buildCertificate, buildCsr, certParts, extKeyUsageValue, issuerKeyId, keyIdOfSpki, KU,
-  keyUsageValue, nameDer, OIDS, RawExtension, sanValue, signerOf, spkiOf,
+  keyUsageValue, nameDer, OID_RSA, OIDS, RawExtension, sanValue, signerOf, spkiAlgorithm, spkiOf,
 } from "./build.js";
 import { octets } from "./der.js";
 
@@ -176,7 +176,7 @@ export function issueCertificateDer(o: IssueOptions): Buffer {
   if (o.profile.kind === "ca") ext.push(...caExtensions(o.profile.pathLength));
   else {
     // RFC 5280 / RFC 8410: keyEncipherment only makes sense for RSA key transport.
-    const rsa = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }).asymmetricKeyType === "rsa";
+    const rsa = spkiAlgorithm(spki) === OID_RSA;
     ext.push(
       { oid: OIDS.basicConstraints, critical: true, value: basicConstraintsValue(false) },
       { oid: OIDS.keyUsage, critical: true, value: keyUsageValue(rsa ? [KU.digitalSignature, KU.keyEncipherment] : [KU.digitalSignature]) },
