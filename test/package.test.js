@@ -22,7 +22,7 @@ test("npm pack → npm install -g --prefix → every command and the README API 
   const pack = await run("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", tmp], { cwd: ROOT, timeout: LONG });
   t.is(pack.code, 0, pack.stderr);
   const [{ filename, files }] = JSON.parse(pack.out);
-  t.true(files.some((f) => f.path === "dist/cli/pki.js"), "the bin is packed");
+  t.true(files.some((f) => f.path === pkg.bin.pki.replace(/^\.\//, "")), "the bin (the bundle) is packed");
   t.false(files.some((f) => /^(test|cli|lib|store)\//.test(f.path) || f.path.endsWith(".ts") && !f.path.endsWith(".d.ts")), "no sources or tests packed");
 
   // Every package the packed code imports is a declared dependency (not one that happens to be hoisted).
