@@ -36,7 +36,7 @@ async function writeFixtures(out: string, files: { name: string; data: string | 
   const syncDir = (d: string) => { try { const fd = openSync(d, "r"); try { fsyncSync(fd); } finally { closeSync(fd); } } catch { /* not supported here */ } };
   const writeAll = (dir: string, name: (f: string) => string) => Promise.all(files.map(async (f) => {
     const fh = await open(join(dir, name(f.name)), "wx", f.mode);
-    try { await fh.writeFile(f.data); await fh.sync(); } finally { await fh.close(); }
+    try { await fh.writeFile(f.data); await fh.datasync(); } finally { await fh.close(); }
   }));
   if (existsSync(out) && readdirSync(out).length > 0) {
     const tmp = (n: string) => `.${n}.tmp-${tag}`;

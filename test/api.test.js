@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { PASS, ROOT, newDepot, openssl, pkiOk, snapshot, tempDir } from "./_helpers.js";
 
 // Through the package's own name: checks package.json "exports" and the ESM entry.
-const api = await import("pki");
+const api = await import("pki-depot");
 const { createCA, loadCA, buildFixtures, InputError, SpecError, parseWhen } = api;
 
 /** GET https://127.0.0.1:PORT/ trusting `ca`, optionally with a client cert; resolves the status or the error code. */
