@@ -20,7 +20,7 @@ import { EncryptedPrivateKeyInfo } from "@peculiar/asn1-pkcs8";
 import { FriendlyName } from "@peculiar/asn1-pkcs9";
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { pkcs12Kdf, utf16be } from "./pkcs12.js";
-import { OID, PBES2Params, PBKDF2Params } from "./pkcs8.js";
+import { OID } from "./pkcs8.js";
 
 export interface StoreKey {
   alias?: string;
@@ -37,6 +37,17 @@ export interface StoreContents {
   unreadable: string[]; // parts that could not be read, and why
 }
 
+/** PBKDF2-params (RFC 8018), for reading any store's parameters (pkcs8.ts writes its own with the DER writer). */
+class PBKDF2Params {
+  @AsnProp({ type: AsnPropTypes.OctetString }) salt = new ArrayBuffer(0);
+  @AsnProp({ type: AsnPropTypes.Integer }) iterationCount = 0;
+  @AsnProp({ type: AsnPropTypes.Integer, optional: true }) keyLength?: number;
+  @AsnProp({ type: AlgorithmIdentifier, optional: true }) prf?: AlgorithmIdentifier;
+}
+class PBES2Params {
+  @AsnProp({ type: AlgorithmIdentifier }) keyDerivationFunc = new AlgorithmIdentifier();
+  @AsnProp({ type: AlgorithmIdentifier }) encryptionScheme = new AlgorithmIdentifier();
+}
 class Pkcs12PbeParams {
   @AsnProp({ type: AsnPropTypes.OctetString }) salt = new ArrayBuffer(0);
   @AsnProp({ type: AsnPropTypes.Integer }) iterations = 0;
