@@ -2,26 +2,47 @@ import type { Argv } from "yargs";
 import { PASSPHRASE_OPTIONS, UsageError } from "./common.js";
 
 export const command = "acme <action> [args..]";
-export const describe = "an ACME (RFC 8555) CA for certbot, lego, cert-manager: 'pki acme serve', 'pki acme eab add NAME'";
+export const describe =
+  "an ACME (RFC 8555) CA for certbot, lego, cert-manager: 'pki acme serve', 'pki acme eab add NAME'";
 
 const SERVE_OPTIONS = {
   host: { type: "string", default: "127.0.0.1", describe: "serve: address to bind" },
   port: { type: "number", default: 8443, describe: "serve: HTTPS port (0: any free port)" },
   issuer: { type: "string", default: "ca", describe: "serve: the depot CA that signs (the root or an intermediate)" },
-  allow: { type: "string", describe: "serve: names it may certify: web.internal, *.svc.internal (any name under), 10.0.0.0/8 (default: any)" },
-  "cert-lifetime": { type: "string", default: "7d", describe: "serve: lifetime of issued certificates ('7d', '36h', '90d')" },
-  eab: { type: "boolean", default: false, describe: "serve: only holders of an external account binding key may register" },
+  allow: {
+    type: "string",
+    describe: "serve: names it may certify: web.internal, *.svc.internal (any name under), 10.0.0.0/8 (default: any)",
+  },
+  "cert-lifetime": {
+    type: "string",
+    default: "7d",
+    describe: "serve: lifetime of issued certificates ('7d', '36h', '90d')",
+  },
+  eab: {
+    type: "boolean",
+    default: false,
+    describe: "serve: only holders of an external account binding key may register",
+  },
   "http-01-port": { type: "number", default: 80, describe: "serve: port http-01 validation connects to" },
   "tls-alpn-01-port": { type: "number", default: 443, describe: "serve: port tls-alpn-01 validation connects to" },
   resolve: { type: "string", describe: "serve: name=ip: validate NAME at IP (repeatable; a test network without DNS)" },
-  "tls-name": { type: "string", default: "acme-server", describe: "serve: depot entry of the server's own TLS certificate (made on first start)" },
+  "tls-name": {
+    type: "string",
+    default: "acme-server",
+    describe: "serve: depot entry of the server's own TLS certificate (made on first start)",
+  },
 } as const;
 
 export function builder(y: Argv) {
-  return y.options(SERVE_OPTIONS).options(PASSPHRASE_OPTIONS)
+  return y
+    .options(SERVE_OPTIONS)
+    .options(PASSPHRASE_OPTIONS)
     .positional("action", { choices: ["serve", "eab"] as const, describe: "serve, or eab add NAME" })
     .positional("args", { type: "string", array: true, describe: "eab: add NAME" })
-    .example("$0 acme serve --allow '*.svc.internal,10.0.0.0/8' --eab", "an ACME CA for a private network; prints its directory URL")
+    .example(
+      "$0 acme serve --allow '*.svc.internal,10.0.0.0/8' --eab",
+      "an ACME CA for a private network; prints its directory URL",
+    )
     .example("$0 acme eab add ci-runners", "a key id and HMAC key for one client (printed once)");
 }
 
@@ -29,7 +50,8 @@ type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
   if (a.action === "serve") {
-    if (a.args?.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(a.args[0]))}; usage: pki acme serve [options]`);
+    if (a.args?.length)
+      throw new UsageError(`unexpected argument ${JSON.stringify(String(a.args[0]))}; usage: pki acme serve [options]`);
     return serve(a);
   }
   if (a.args?.[0] !== "add" || a.args.length !== 2) throw new UsageError("usage: pki acme eab add NAME");
@@ -47,7 +69,11 @@ async function serve(a: Args) {
   const { splitList, checkIp, checkDomain } = await import("../lib/x509/validate.js");
   const { parsePolicy, AcmeProblem } = await import("../lib/acme/protocol.js");
   const { expiryFrom } = await import("./args.js");
-  const p = { port: port(a.port, "port"), http: port(a.http01Port, "http-01-port"), alpn: port(a.tlsAlpn01Port, "tls-alpn-01-port") };
+  const p = {
+    port: port(a.port, "port"),
+    http: port(a.http01Port, "http-01-port"),
+    alpn: port(a.tlsAlpn01Port, "tls-alpn-01-port"),
+  };
   const resolve: Record<string, string> = {};
   for (const r of splitList(a.resolve)) {
     const [name, ip] = r.split("=");
@@ -55,7 +81,11 @@ async function serve(a: Args) {
     resolve[checkDomain(name).toLowerCase()] = checkIp(ip);
   }
   let policy;
-  try { policy = parsePolicy(splitList(a.allow)); } catch (e) { throw new UsageError(e instanceof AcmeProblem ? e.detail : (e as Error).message); }
+  try {
+    policy = parsePolicy(splitList(a.allow));
+  } catch (e) {
+    throw new UsageError(e instanceof AcmeProblem ? e.detail : (e as Error).message);
+  }
   const now = new Date();
   const lifetimeMs = expiryFrom(String(last(a.certLifetime)))(now).getTime() - now.getTime();
   const depot = await openDepot(a.depot);
@@ -65,12 +95,22 @@ async function serve(a: Args) {
   const m = await openAcme(depot, { issuer: a.issuer, passphrase, lifetimeMs, host: a.host, tlsName: a.tlsName });
   if (m.created) process.stderr.write(`Made the server's TLS certificate "${a.tlsName}" in the depot\n`);
   const log = (l: string) => process.stderr.write(l + "\n");
-  const stopped = new Promise<string>((r) => { for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => r(s)); });
+  const stopped = new Promise<string>((r) => {
+    for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => r(s));
+  });
   const { startAcmeServer } = await import("../lib/acme/server.js");
   const s = await startAcmeServer(m.state, {
-    host: a.host, port: p.port, certPem: m.certPem, keyPem: m.keyPem, policy, eab: a.eab, log,
+    host: a.host,
+    port: p.port,
+    certPem: m.certPem,
+    keyPem: m.keyPem,
+    policy,
+    eab: a.eab,
+    log,
     validation: { httpPort: p.http, tlsAlpnPort: p.alpn, resolve },
-  }).catch((e) => { throw new UsageError(e instanceof AcmeProblem ? e.detail : String(e)); });
+  }).catch((e) => {
+    throw new UsageError(e instanceof AcmeProblem ? e.detail : String(e));
+  });
   process.stdout.write(`ACME directory: ${s.url}\n`);
   const sig = await stopped;
   await s.close();
@@ -84,5 +124,7 @@ async function eabAdd(depotFlag: string | undefined, name: string) {
   const depot = await openDepot(depotFlag);
   const r = await new AcmeState(depot).addEab(name);
   process.stdout.write(`key id: ${r.kid}\nhmac key: ${r.hmac}\n`);
-  process.stderr.write("Keep the HMAC key secret: it is shown once. Clients pass both (certbot --eab-kid/--eab-hmac-key)\n");
+  process.stderr.write(
+    "Keep the HMAC key secret: it is shown once. Clients pass both (certbot --eab-kid/--eab-hmac-key)\n",
+  );
 }

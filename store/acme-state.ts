@@ -27,13 +27,23 @@ const ID_RE = /^[\w-]{1,64}$/;
 const KINDS: Kind[] = ["accounts", "orders", "authz"];
 export const ACME_PROFILE: Profile = { kind: "leaf", usage: "peer" };
 
-export interface IssuerMaterial { name: string; cert: x509.X509Certificate; keys: KeyPair; lifetimeMs: number }
+export interface IssuerMaterial {
+  name: string;
+  cert: x509.X509Certificate;
+  keys: KeyPair;
+  lifetimeMs: number;
+}
 
 export class AcmeState implements AcmeBackend {
   private queue: Promise<unknown> = Promise.resolve();
-  constructor(readonly depot: Depot, readonly issuer?: IssuerMaterial) {}
+  constructor(
+    readonly depot: Depot,
+    readonly issuer?: IssuerMaterial,
+  ) {}
 
-  private dir(...p: string[]): string { return this.depot.path("acme", ...p); }
+  private dir(...p: string[]): string {
+    return this.depot.path("acme", ...p);
+  }
 
   /** Creates acme/ and its folders (0700). */
   prepare(): void {
@@ -49,25 +59,37 @@ export class AcmeState implements AcmeBackend {
 
   all<K extends Kind>(kind: K): Stored[K][] {
     if (!existsSync(this.dir(kind))) return [];
-    return readdirSync(this.dir(kind)).filter((f) => /^[\w-]{1,64}\.json$/.test(f)).map((f) => this.get(kind, f.slice(0, -5))!).filter(Boolean);
+    return readdirSync(this.dir(kind))
+      .filter((f) => /^[\w-]{1,64}\.json$/.test(f))
+      .map((f) => this.get(kind, f.slice(0, -5))!)
+      .filter(Boolean);
   }
 
   transact<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const run = this.queue.then(() => this.depot.withLock(async () => {
-      const puts = new Map<string, [Kind, { id: string }]>();
-      const tx: Tx = { put: (kind, obj) => void puts.set(`${kind}/${obj.id}`, [kind, obj]), issue: (r) => this.issueLocked(r) };
-      const out = await fn(tx);
-      if (puts.size) this.prepare();
-      for (const [kind, obj] of puts.values()) writeAtomic(this.dir(kind, `${obj.id}.json`), JSON.stringify(obj) + "\n", 0o600);
-      return out;
-    }));
+    const run = this.queue.then(() =>
+      this.depot.withLock(async () => {
+        const puts = new Map<string, [Kind, { id: string }]>();
+        const tx: Tx = {
+          put: (kind, obj) => void puts.set(`${kind}/${obj.id}`, [kind, obj]),
+          issue: (r) => this.issueLocked(r),
+        };
+        const out = await fn(tx);
+        if (puts.size) this.prepare();
+        for (const [kind, obj] of puts.values())
+          writeAtomic(this.dir(kind, `${obj.id}.json`), JSON.stringify(obj) + "\n", 0o600);
+        return out;
+      }),
+    );
     this.queue = run.catch(() => undefined);
     return run;
   }
 
   eab(kid: string): { key: Uint8Array; account?: string } | undefined {
     if (!ID_RE.test(kid) || !existsSync(this.dir("eab", `${kid}.json`))) return undefined;
-    const e = parse(readText(this.dir("eab", `${kid}.json`)), `acme/eab/${kid}.json`) as { hmac: string; account?: string };
+    const e = parse(readText(this.dir("eab", `${kid}.json`)), `acme/eab/${kid}.json`) as {
+      hmac: string;
+      account?: string;
+    };
     return { key: Buffer.from(e.hmac, "base64url"), account: e.account };
   }
 
@@ -102,7 +124,12 @@ export class AcmeState implements AcmeBackend {
   bySerial(serial: string): { name: string; account?: string; revoked: boolean; certDer: Uint8Array } | undefined {
     const e = Object.values(this.depot.readIndex().entries).find((x) => x.serial?.toLowerCase() === serial && x.acme);
     if (!e) return undefined;
-    return { name: e.name, account: e.acme?.account, revoked: e.status === "revoked", certDer: new Uint8Array(this.depot.readCert(e.name).rawData) };
+    return {
+      name: e.name,
+      account: e.acme?.account,
+      revoked: e.status === "revoked",
+      certDer: new Uint8Array(this.depot.readCert(e.name).rawData),
+    };
   }
 
   async revoke(name: string, serial: string, reason: string): Promise<void> {
@@ -115,24 +142,49 @@ export class AcmeState implements AcmeBackend {
     if (!is) throw problem("serverInternal", "this server has no issuing CA unlocked", 500);
     const csr = new x509.Pkcs10CertificateRequest(new Uint8Array(r.csrDer));
     const idx = this.depot.readIndex();
-    const sans: Sans = { domains: r.identifiers.filter((i) => i.type === "dns").map((i) => i.value), ips: r.identifiers.filter((i) => i.type === "ip").map((i) => i.value) };
+    const sans: Sans = {
+      domains: r.identifiers.filter((i) => i.type === "dns").map((i) => i.value),
+      ips: r.identifiers.filter((i) => i.type === "ip").map((i) => i.value),
+    };
     const subject = new x509.Name([{ CN: [csr.subjectName.getField("CN")[0] ?? r.identifiers[0].value] }]);
     let cert: x509.X509Certificate;
     try {
-      cert = await this.depot.issue(idx, { subject, publicKey: csr.publicKey, sans, issuer: is.name, issuerCert: is.cert, issuerKeys: is.keys, profile: ACME_PROFILE, notAfter: (from) => new Date(from.getTime() + is.lifetimeMs) });
+      cert = await this.depot.issue(idx, {
+        subject,
+        publicKey: csr.publicKey,
+        sans,
+        issuer: is.name,
+        issuerCert: is.cert,
+        issuerKeys: is.keys,
+        profile: ACME_PROFILE,
+        notAfter: (from) => new Date(from.getTime() + is.lifetimeMs),
+      });
     } catch (e) {
       if (e instanceof InputError) throw problem("rejectedIdentifier", e.message, 403);
       throw e;
-    } finally { this.depot.warnings.length = 0; }
+    } finally {
+      this.depot.warnings.length = 0;
+    }
     const serial = cert.serialNumber.toLowerCase();
     const name = idx.entries[`acme-${serial.slice(0, 16)}`] ? `acme-${serial}` : `acme-${serial.slice(0, 16)}`;
     // As for every external-key entry: the request beside the certificate, then the index entry that makes them visible.
     writeAtomic(this.depot.csrPath(name), csr.toString("pem") + "\n", 0o644);
     writeAtomic(this.depot.certPath(name), cert.toString("pem") + "\n", 0o644);
     idx.entries[name] = {
-      name, kind: "leaf", issuer: is.name === ROOT ? undefined : is.name, subject: cert.subject, keyType: describeKey(await specOfSpki(csr.publicKey.rawData)),
-      sans, status: "signed", created: new Date().toISOString(), serial, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(),
-      usage: "peer", external: true, acme: { account: r.account, order: r.order },
+      name,
+      kind: "leaf",
+      issuer: is.name === ROOT ? undefined : is.name,
+      subject: cert.subject,
+      keyType: describeKey(await specOfSpki(csr.publicKey.rawData)),
+      sans,
+      status: "signed",
+      created: new Date().toISOString(),
+      serial,
+      notBefore: cert.notBefore.toISOString(),
+      notAfter: cert.notAfter.toISOString(),
+      usage: "peer",
+      external: true,
+      acme: { account: r.account, order: r.order },
     };
     this.depot.writeIndex(idx);
     return { name, serial };
@@ -140,5 +192,9 @@ export class AcmeState implements AcmeBackend {
 }
 
 function parse(text: string, what: string): unknown {
-  try { return JSON.parse(text); } catch { throw new DepotError(`${what} is damaged (not JSON)`); }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DepotError(`${what} is damaged (not JSON)`);
+  }
 }

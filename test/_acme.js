@@ -1,5 +1,6 @@
 // `pki acme serve` as a child process on free ports, for the ACME tests (certbot, lego, acme-client, raw JWS).
 import { spawn } from "node:child_process";
+import http from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import { PKI, pki } from "./_helpers.js";
@@ -9,7 +10,10 @@ export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -21,11 +25,21 @@ export async function startAcme(t, dir, args = [], port) {
   port ??= await freePort();
   const env = { ...process.env, PKI_DEPOT: join(dir, ".pki") };
   delete env.PKI_PASSPHRASE;
-  const child = spawn(process.execPath, [PKI, "acme", "serve", "--passphrase-file", "pass", "--port", String(port), ...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "", err = "";
-  child.stderr.on("data", (d) => { err += d; });
+  const child = spawn(
+    process.execPath,
+    [PKI, "acme", "serve", "--passphrase-file", "pass", "--port", String(port), ...args],
+    { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "",
+    err = "";
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
   const exited = new Promise((r) => child.on("exit", (code, signal) => r({ code, signal })));
-  const stop = async (sig = "SIGTERM") => { if (child.exitCode === null && child.signalCode === null) child.kill(sig); return exited; };
+  const stop = async (sig = "SIGTERM") => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    return exited;
+  };
   t.teardown(() => stop());
   const url = await new Promise((resolve, reject) => {
     child.stdout.on("data", (d) => {
@@ -52,4 +66,20 @@ export async function doctorClean(t, dir) {
 export async function logged(s, re) {
   for (let i = 0; i < 200 && !re.test(s.log()); i++) await new Promise((r) => setTimeout(r, 100));
   if (!re.test(s.log())) throw new Error(`the server log never matched ${re}:\n${s.log()}`);
+}
+
+/** An http-01 responder for every token a test registers (tokens → key authorizations). */
+export async function challengeServer(t) {
+  const tokens = new Map();
+  const port = await freePort();
+  const server = http.createServer((req, res) => {
+    const ka = tokens.get(req.url.split("/").pop());
+    res.writeHead(ka ? 200 : 404).end(ka ?? "");
+  });
+  await new Promise((r) => server.listen(port, "127.0.0.1", r));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { port, tokens };
 }

@@ -2,83 +2,128 @@
 // an IP identifier (RFC 8738) over http-01, and revocation signed by the certificate's own key.
 import test from "ava";
 import acme from "acme-client";
-import http from "node:http";
 import https from "node:https";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, FlattenedSign, importPKCS8 } from "jose";
-import { freePort, newDepot, startAcme, doctorClean, logged } from "./_acme.js";
+import { challengeServer, newDepot, startAcme, doctorClean, logged } from "./_acme.js";
 
 async function setup(t) {
   const dir = await newDepot(t);
-  const port = await freePort();
-  const tokens = new Map();
-  const responder = http.createServer((req, res) => res.end(tokens.get(req.url.split("/").pop()) ?? "")).listen(port, "127.0.0.1");
-  t.teardown(() => { responder.closeAllConnections(); responder.close(); });
-  const s = await startAcme(t, dir, ["--allow", "acct.test,127.0.0.0/8", "--http-01-port", String(port), "--resolve", "acct.test=127.0.0.1"]);
+  const { port, tokens } = await challengeServer(t);
+  const s = await startAcme(t, dir, [
+    "--allow",
+    "acct.test,127.0.0.0/8",
+    "--http-01-port",
+    String(port),
+    "--resolve",
+    "acct.test=127.0.0.1",
+  ]);
   acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(join(dir, ".pki", "ca.crt")) });
-  const client = async () => new acme.Client({ directoryUrl: s.url, accountKey: await acme.crypto.createPrivateEcdsaKey(), backoffMin: 100, backoffMax: 1000 });
-  const obtain = (c, csr) => c.auto({ csr, termsOfServiceAgreed: true, challengePriority: ["http-01"], skipChallengeVerification: true,
-    challengeCreateFn: async (_a, ch, ka) => { tokens.set(ch.token, ka); }, challengeRemoveFn: async () => {} });
+  const client = async () =>
+    new acme.Client({
+      directoryUrl: s.url,
+      accountKey: await acme.crypto.createPrivateEcdsaKey(),
+      backoffMin: 100,
+      backoffMax: 1000,
+    });
+  const obtain = (c, csr) =>
+    c.auto({
+      csr,
+      termsOfServiceAgreed: true,
+      challengePriority: ["http-01"],
+      skipChallengeVerification: true,
+      challengeCreateFn: async (_a, ch, ka) => {
+        tokens.set(ch.token, ka);
+      },
+      challengeRemoveFn: async () => {},
+    });
   return { dir, s, client, obtain, tokens };
 }
 
-test.serial("contact update, keyChange (the old key stops working), deactivation (the account is refused)", async (t) => {
-  const { s, client } = await setup(t);
-  const c = await client();
-  await c.createAccount({ termsOfServiceAgreed: true, contact: ["mailto:ops@acct.test"] });
-  const url = c.getAccountUrl();
-  t.deepEqual((await c.updateAccount({ contact: ["mailto:oncall@acct.test"] })).contact, ["mailto:oncall@acct.test"]);
-  const oldKey = c.api.http.accountKey;
-  await c.updateAccountKey(await acme.crypto.createPrivateEcdsaKey());
-  await logged(s, /POST \/acme\/key-change 200/);
-  t.is(c.getAccountUrl(), url);
-  t.is((await c.createOrder({ identifiers: [{ type: "dns", value: "acct.test" }] })).status, "pending", "the new key signs");
-  const stale = new acme.Client({ directoryUrl: s.url, accountKey: oldKey, accountUrl: url });
-  await t.throwsAsync(stale.createOrder({ identifiers: [{ type: "dns", value: "acct.test" }] }), { message: /does not verify/ });
-  t.is((await c.updateAccount({ status: "deactivated" })).status, "deactivated");
-  await t.throwsAsync(c.createOrder({ identifiers: [{ type: "dns", value: "acct.test" }] }), { message: /deactivated/ });
-});
+test.serial(
+  "contact update, keyChange (the old key stops working), deactivation (the account is refused)",
+  async (t) => {
+    const { s, client } = await setup(t);
+    const c = await client();
+    await c.createAccount({ termsOfServiceAgreed: true, contact: ["mailto:ops@acct.test"] });
+    const url = c.getAccountUrl();
+    t.deepEqual((await c.updateAccount({ contact: ["mailto:oncall@acct.test"] })).contact, ["mailto:oncall@acct.test"]);
+    const oldKey = c.api.http.accountKey;
+    await c.updateAccountKey(await acme.crypto.createPrivateEcdsaKey());
+    await logged(s, /POST \/acme\/key-change 200/);
+    t.is(c.getAccountUrl(), url);
+    t.is(
+      (await c.createOrder({ identifiers: [{ type: "dns", value: "acct.test" }] })).status,
+      "pending",
+      "the new key signs",
+    );
+    const stale = new acme.Client({ directoryUrl: s.url, accountKey: oldKey, accountUrl: url });
+    await t.throwsAsync(stale.createOrder({ identifiers: [{ type: "dns", value: "acct.test" }] }), {
+      message: /does not verify/,
+    });
+    t.is((await c.updateAccount({ status: "deactivated" })).status, "deactivated");
+    await t.throwsAsync(c.createOrder({ identifiers: [{ type: "dns", value: "acct.test" }] }), {
+      message: /deactivated/,
+    });
+  },
+);
 
-test.serial("an IP identifier (RFC 8738): the certificate carries the IP SAN only; as a dns identifier it is refused", async (t) => {
-  const { dir, client, tokens } = await setup(t);
-  const c = await client();
-  await c.createAccount({ termsOfServiceAgreed: true });
-  await t.throwsAsync(c.createOrder({ identifiers: [{ type: "dns", value: "127.0.0.1" }] }), { message: /use an identifier of type "ip"/ });
-  const order = await c.createOrder({ identifiers: [{ type: "ip", value: "127.0.0.1" }] });
-  const [authz] = await c.getAuthorizations(order);
-  const ch = authz.challenges.find((x) => x.type === "http-01");
-  tokens.set(ch.token, await c.getChallengeKeyAuthorization(ch));
-  await c.completeChallenge(ch);
-  await c.waitForValidStatus(order);
-  const [, csr] = await acme.crypto.createCsr({ altNames: ["127.0.0.1"] }, await acme.crypto.createPrivateEcdsaKey());
-  const pem = await c.getCertificate(await c.finalizeOrder(order, csr));
-  const leaf = new X509Certificate(pem);
-  t.is(leaf.subjectAltName, "IP Address:127.0.0.1");
-  t.true(leaf.verify(new X509Certificate(readFileSync(join(dir, ".pki", "ca.crt"))).publicKey));
-});
+test.serial(
+  "an IP identifier (RFC 8738): the certificate carries the IP SAN only; as a dns identifier it is refused",
+  async (t) => {
+    const { dir, client, tokens } = await setup(t);
+    const c = await client();
+    await c.createAccount({ termsOfServiceAgreed: true });
+    await t.throwsAsync(c.createOrder({ identifiers: [{ type: "dns", value: "127.0.0.1" }] }), {
+      message: /use an identifier of type "ip"/,
+    });
+    const order = await c.createOrder({ identifiers: [{ type: "ip", value: "127.0.0.1" }] });
+    const [authz] = await c.getAuthorizations(order);
+    const ch = authz.challenges.find((x) => x.type === "http-01");
+    tokens.set(ch.token, await c.getChallengeKeyAuthorization(ch));
+    await c.completeChallenge(ch);
+    await c.waitForValidStatus(order);
+    const [, csr] = await acme.crypto.createCsr({ altNames: ["127.0.0.1"] }, await acme.crypto.createPrivateEcdsaKey());
+    const pem = await c.getCertificate(await c.finalizeOrder(order, csr));
+    const leaf = new X509Certificate(pem);
+    t.is(leaf.subjectAltName, "IP Address:127.0.0.1");
+    t.true(leaf.verify(new X509Certificate(readFileSync(join(dir, ".pki", "ca.crt"))).publicKey));
+  },
+);
 
-test.serial("revokeCert signed by the certificate's key (jwk), with a reason; a second time: alreadyRevoked", async (t) => {
-  const { dir, s, client, obtain } = await setup(t);
-  const certKey = await acme.crypto.createPrivateEcdsaKey();
-  const [, csr] = await acme.crypto.createCsr({ commonName: "acct.test" }, certKey);
-  const pem = await obtain(await client(), csr);
-  const der = new X509Certificate(pem).raw;
-  const key = await importPKCS8(createPrivateKey(certKey).export({ type: "pkcs8", format: "pem" }), "ES256");
-  const jwk = await exportJWK(createPrivateKey(certKey));
-  delete jwk.d;
-  const directory = (await acme.axios.get(s.url)).data;
-  const revoke = async () => {
-    const nonce = (await acme.axios.head(directory.newNonce)).headers["replay-nonce"];
-    const body = await new FlattenedSign(new TextEncoder().encode(JSON.stringify({ certificate: der.toString("base64url"), reason: 1 })))
-      .setProtectedHeader({ alg: "ES256", jwk, nonce, url: directory.revokeCert }).sign(key);
-    return acme.axios.post(directory.revokeCert, body, { headers: { "content-type": "application/jose+json" }, validateStatus: () => true });
-  };
-  t.is((await revoke()).status, 200);
-  const entry = Object.values(JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8")).entries).find((e) => e.acme);
-  t.is(entry.status, "revoked");
-  t.is(entry.revoked.reason, "keyCompromise");
-  t.is((await revoke()).data.type, "urn:ietf:params:acme:error:alreadyRevoked");
-  await doctorClean(t, dir);
-});
+test.serial(
+  "revokeCert signed by the certificate's key (jwk), with a reason; a second time: alreadyRevoked",
+  async (t) => {
+    const { dir, s, client, obtain } = await setup(t);
+    const certKey = await acme.crypto.createPrivateEcdsaKey();
+    const [, csr] = await acme.crypto.createCsr({ commonName: "acct.test" }, certKey);
+    const pem = await obtain(await client(), csr);
+    const der = new X509Certificate(pem).raw;
+    const key = await importPKCS8(createPrivateKey(certKey).export({ type: "pkcs8", format: "pem" }), "ES256");
+    const jwk = await exportJWK(createPrivateKey(certKey));
+    delete jwk.d;
+    const directory = (await acme.axios.get(s.url)).data;
+    const revoke = async () => {
+      const nonce = (await acme.axios.head(directory.newNonce)).headers["replay-nonce"];
+      const body = await new FlattenedSign(
+        new TextEncoder().encode(JSON.stringify({ certificate: der.toString("base64url"), reason: 1 })),
+      )
+        .setProtectedHeader({ alg: "ES256", jwk, nonce, url: directory.revokeCert })
+        .sign(key);
+      return acme.axios.post(directory.revokeCert, body, {
+        headers: { "content-type": "application/jose+json" },
+        validateStatus: () => true,
+      });
+    };
+    t.is((await revoke()).status, 200);
+    const entry = Object.values(JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8")).entries).find(
+      (e) => e.acme,
+    );
+    t.is(entry.status, "revoked");
+    t.is(entry.revoked.reason, "keyCompromise");
+    t.is((await revoke()).data.type, "urn:ietf:params:acme:error:alreadyRevoked");
+    await doctorClean(t, dir);
+  },
+);

@@ -8,11 +8,21 @@ import { doctorClean, freePort, logged, newDepot, startAcme } from "./_acme.js";
 
 /** openssl verify -x509_strict against the depot CA (and any chain the client saved), and the SANs exactly `names`. */
 async function checkIssued(t, dir, certFile, names, chainFile) {
-  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, ".pki", "ca.crt"), ...(chainFile ? ["-untrusted", chainFile] : []), certFile]);
+  const v = await openssl([
+    "verify",
+    "-x509_strict",
+    "-CAfile",
+    join(dir, ".pki", "ca.crt"),
+    ...(chainFile ? ["-untrusted", chainFile] : []),
+    certFile,
+  ]);
   t.is(v.code, 0, v.stderr + v.out);
   const san = await openssl(["x509", "-in", certFile, "-noout", "-ext", "subjectAltName"]);
   t.deepEqual(san.out.split("\n")[1].trim().split(", ").sort(), names.map((n) => `DNS:${n}`).sort());
-  return (await openssl(["x509", "-in", certFile, "-noout", "-serial"])).out.trim().replace("serial=", "").toLowerCase();
+  return (await openssl(["x509", "-in", certFile, "-noout", "-serial"])).out
+    .trim()
+    .replace("serial=", "")
+    .toLowerCase();
 }
 
 async function crlSerials(t, dir) {
@@ -26,15 +36,43 @@ test("certbot: certonly --standalone for web.test, renew --force-renewal, revoke
   t.timeout(240_000);
   const dir = await newDepot(t);
   const http = await freePort();
-  const s = await startAcme(t, dir, ["--allow", "web.test", "--http-01-port", String(http), "--resolve", "web.test=127.0.0.1"]);
-  const cb = ["--non-interactive", "--config-dir", join(dir, "cb", "config"), "--work-dir", join(dir, "cb", "work"), "--logs-dir", join(dir, "cb", "logs"), "--server", s.url];
+  const s = await startAcme(t, dir, [
+    "--allow",
+    "web.test",
+    "--http-01-port",
+    String(http),
+    "--resolve",
+    "web.test=127.0.0.1",
+  ]);
+  const cb = [
+    "--non-interactive",
+    "--config-dir",
+    join(dir, "cb", "config"),
+    "--work-dir",
+    join(dir, "cb", "work"),
+    "--logs-dir",
+    join(dir, "cb", "logs"),
+    "--server",
+    s.url,
+  ];
   const env = { ...process.env, REQUESTS_CA_BUNDLE: join(dir, ".pki", "ca.crt") };
   const certbot = async (args) => {
     const r = await run("certbot", [...args, ...cb], { env, timeout: 120_000 });
     t.is(r.code, 0, `certbot ${args[0]}: ${r.stderr}\n--- server log ---\n${s.log()}`);
     return r;
   };
-  await certbot(["certonly", "--standalone", "--agree-tos", "--register-unsafely-without-email", "--http-01-port", String(http), "--http-01-address", "127.0.0.1", "-d", "web.test"]);
+  await certbot([
+    "certonly",
+    "--standalone",
+    "--agree-tos",
+    "--register-unsafely-without-email",
+    "--http-01-port",
+    String(http),
+    "--http-01-address",
+    "127.0.0.1",
+    "-d",
+    "web.test",
+  ]);
   const live = join(dir, "cb", "config", "live", "web.test");
   const first = await checkIssued(t, dir, join(live, "cert.pem"), ["web.test"], join(live, "chain.pem"));
   await logged(s, /POST \/acme\/new-account 201/);
@@ -45,11 +83,24 @@ test("certbot: certonly --standalone for web.test, renew --force-renewal, revoke
 
   const listed = await pki(dir, ["list", "--json"]);
   const acmeEntries = JSON.parse(listed.out).filter((e) => e.acme);
-  t.deepEqual(acmeEntries.map((e) => e.serial).sort(), [first, second].sort(), "every issued certificate is in the index");
+  t.deepEqual(
+    acmeEntries.map((e) => e.serial).sort(),
+    [first, second].sort(),
+    "every issued certificate is in the index",
+  );
 
-  await certbot(["revoke", "--cert-path", join(live, "cert.pem"), "--reason", "keycompromise", "--no-delete-after-revoke"]);
+  await certbot([
+    "revoke",
+    "--cert-path",
+    join(live, "cert.pem"),
+    "--reason",
+    "keycompromise",
+    "--no-delete-after-revoke",
+  ]);
   t.deepEqual(await crlSerials(t, dir), [second]);
-  const entry = Object.values(JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8")).entries).find((e) => e.serial === second);
+  const entry = Object.values(JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8")).entries).find(
+    (e) => e.serial === second,
+  );
   t.is(entry.status, "revoked");
   t.is(entry.revoked.reason, "keyCompromise");
   await doctorClean(t, dir);
@@ -59,11 +110,23 @@ test("lego: http-01 and tls-alpn-01 certificates, renew and revoke (LEGO_CA_CERT
   t.timeout(240_000);
   const dir = await newDepot(t);
   const [http, alpn] = [await freePort(), await freePort()];
-  const s = await startAcme(t, dir, ["--allow", "*.lego.test", "--http-01-port", String(http), "--tls-alpn-01-port", String(alpn),
-    "--resolve", "web.lego.test=127.0.0.1,alpn.lego.test=127.0.0.1"]);
+  const s = await startAcme(t, dir, [
+    "--allow",
+    "*.lego.test",
+    "--http-01-port",
+    String(http),
+    "--tls-alpn-01-port",
+    String(alpn),
+    "--resolve",
+    "web.lego.test=127.0.0.1,alpn.lego.test=127.0.0.1",
+  ]);
   const env = { ...process.env, LEGO_CA_CERTIFICATES: join(dir, ".pki", "ca.crt") };
   const lego = async (args, what) => {
-    const r = await run("lego", ["--accept-tos", "--email", "ops@lego.test", "--server", s.url, "--path", join(dir, "lego"), ...args], { env, timeout: 120_000 });
+    const r = await run(
+      "lego",
+      ["--accept-tos", "--email", "ops@lego.test", "--server", s.url, "--path", join(dir, "lego"), ...args],
+      { env, timeout: 120_000 },
+    );
     t.is(r.code, 0, `lego ${what}: ${r.stderr}\n--- server log ---\n${s.log()}`);
     return r;
   };

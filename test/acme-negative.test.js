@@ -3,24 +3,33 @@
 import test from "ava";
 import acme from "acme-client";
 import https from "node:https";
-import http from "node:http";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
 import { openssl, pkiOk, snapshot } from "./_helpers.js";
-import { freePort, newDepot, startAcme } from "./_acme.js";
+import { challengeServer, newDepot, startAcme } from "./_acme.js";
 
 function request(ca, url, { method = "POST", body, type = "application/jose+json" } = {}) {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, ca, headers: body === undefined ? {} : { "content-type": type } }, (res) => {
-      let data = "";
-      res.on("data", (d) => { data += d; });
-      res.on("end", () => {
-        let json;
-        try { json = JSON.parse(data); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode, headers: res.headers, json, text: data });
-      });
-    });
+    const req = https.request(
+      url,
+      { method, ca, headers: body === undefined ? {} : { "content-type": type } },
+      (res) => {
+        let data = "";
+        res.on("data", (d) => {
+          data += d;
+        });
+        res.on("end", () => {
+          let json;
+          try {
+            json = JSON.parse(data);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode, headers: res.headers, json, text: data });
+        });
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -30,11 +39,20 @@ function request(ca, url, { method = "POST", body, type = "application/jose+json
 async function rawClient(ca, dirUrl) {
   const dir = (await request(ca, dirUrl, { method: "GET" })).json;
   const c = {
-    dir, nonce: undefined,
-    async freshNonce() { return (await request(ca, dir.newNonce, { method: "HEAD" })).headers["replay-nonce"]; },
+    dir,
+    nonce: undefined,
+    async freshNonce() {
+      return (await request(ca, dir.newNonce, { method: "HEAD" })).headers["replay-nonce"];
+    },
     async sign(url, payload, { key, kid, jwk, alg = "ES256", nonce, headerUrl, extra = {} }) {
       const bytes = payload === "" ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(payload));
-      const header = { alg, url: headerUrl ?? url, ...(nonce === null ? {} : { nonce: nonce ?? (await c.freshNonce()) }), ...(kid ? { kid } : { jwk }), ...extra };
+      const header = {
+        alg,
+        url: headerUrl ?? url,
+        ...(nonce === null ? {} : { nonce: nonce ?? (await c.freshNonce()) }),
+        ...(kid ? { kid } : { jwk }),
+        ...extra,
+      };
       return JSON.stringify(await new FlattenedSign(bytes).setProtectedHeader(header).sign(key));
     },
     async post(url, payload, o) {
@@ -54,11 +72,15 @@ const newKey = async () => {
 test("bad input gets its problem document, never a write or a crash", async (t) => {
   t.timeout(180_000);
   const dir = await newDepot(t);
-  const httpPort = await freePort();
-  const tokens = new Map();
-  const responder = http.createServer((req, res) => res.end(tokens.get(req.url.split("/").pop()) ?? "")).listen(httpPort, "127.0.0.1");
-  t.teardown(() => { responder.closeAllConnections(); responder.close(); });
-  const s = await startAcme(t, dir, ["--allow", "ok.test", "--http-01-port", String(httpPort), "--resolve", "ok.test=127.0.0.1"]);
+  const { port: httpPort, tokens } = await challengeServer(t);
+  const s = await startAcme(t, dir, [
+    "--allow",
+    "ok.test",
+    "--http-01-port",
+    String(httpPort),
+    "--resolve",
+    "ok.test=127.0.0.1",
+  ]);
   const ca = readFileSync(join(dir, ".pki", "ca.crt"));
   const c = await rawClient(ca, s.url);
 
@@ -75,12 +97,26 @@ test("bad input gets its problem document, never a write or a crash", async (t) 
   const { calculateJwkThumbprint } = await import("jose");
   tokens.set(ch.token, `${ch.token}.${await calculateJwkThumbprint(acct.jwk)}`);
   await c.post(ch.url, {}, as);
-  for (let i = 0; i < 100 && (await c.post(orderUrl, "", as)).json.status !== "ready"; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && (await c.post(orderUrl, "", as)).json.status !== "ready"; i++)
+    await new Promise((r) => setTimeout(r, 100));
   t.is((await c.post(orderUrl, "", as)).json.status, "ready");
 
   const csr = (names, keyFile) => {
-    const args = ["req", "-new", "-subj", `/CN=${names[0]}`, "-addext", `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`, "-outform", "DER"];
-    return openssl(keyFile ? [...args, "-key", keyFile] : [...args, "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null"]);
+    const args = [
+      "req",
+      "-new",
+      "-subj",
+      `/CN=${names[0]}`,
+      "-addext",
+      `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`,
+      "-outform",
+      "DER",
+    ];
+    return openssl(
+      keyFile
+        ? [...args, "-key", keyFile]
+        : [...args, "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null"],
+    );
   };
   writeFileSync(join(dir, "acct.key"), acct.pem);
   const extraNames = (await csr(["ok.test", "evil.test"])).stdout.toString("base64url");
@@ -99,31 +135,84 @@ test("bad input gets its problem document, never a write or a crash", async (t) 
 
   await expect("not JSON", await raw("{nope"), "malformed", 400);
   await expect("oversized body", await raw("x".repeat(200_000)), "malformed", 413);
-  await expect("wrong content type", await raw(await c.sign(c.dir.newOrder, {}, as), "application/json"), "malformed", 415);
+  await expect(
+    "wrong content type",
+    await raw(await c.sign(c.dir.newOrder, {}, as), "application/json"),
+    "malformed",
+    415,
+  );
   await expect("no nonce", await c.post(c.dir.newOrder, {}, { ...as, nonce: null }), "badNonce", 400);
-  await expect("unknown nonce", await c.post(c.dir.newOrder, {}, { ...as, nonce: "AAAAAAAAAAAAAAAAAAAAAA" }), "badNonce", 400);
+  await expect(
+    "unknown nonce",
+    await c.post(c.dir.newOrder, {}, { ...as, nonce: "AAAAAAAAAAAAAAAAAAAAAA" }),
+    "badNonce",
+    400,
+  );
   await expect("replayed nonce", await c.post(kid, "", { ...as, nonce: used }), "badNonce", 400);
-  await expect("url not the request URL", await c.post(c.dir.newOrder, {}, { ...as, headerUrl: c.dir.revokeCert }), "unauthorized", 401);
+  await expect(
+    "url not the request URL",
+    await c.post(c.dir.newOrder, {}, { ...as, headerUrl: c.dir.revokeCert }),
+    "unauthorized",
+    401,
+  );
   const hs = new TextEncoder().encode("k".repeat(32));
-  await expect("unknown algorithm", await c.post(c.dir.newOrder, {}, { key: hs, kid, alg: "HS256" }), "badSignatureAlgorithm", 400);
-  await expect("signed by another key", await c.post(c.dir.newOrder, { identifiers: [{ type: "dns", value: "ok.test" }] }, { key: other.key, kid }), "malformed", 400);
+  await expect(
+    "unknown algorithm",
+    await c.post(c.dir.newOrder, {}, { key: hs, kid, alg: "HS256" }),
+    "badSignatureAlgorithm",
+    400,
+  );
+  await expect(
+    "signed by another key",
+    await c.post(c.dir.newOrder, { identifiers: [{ type: "dns", value: "ok.test" }] }, { key: other.key, kid }),
+    "malformed",
+    400,
+  );
   await expect("jwk where kid is due", await c.post(c.dir.newOrder, {}, other), "malformed", 400);
-  await expect("both jwk and kid", await c.post(c.dir.newOrder, {}, { ...as, extra: { jwk: acct.jwk } }), "malformed", 400);
-  await expect("unknown account", await c.post(c.dir.newOrder, {}, { key: acct.key, kid: kid.replace(/[^/]+$/, "nosuchaccount") }), "accountDoesNotExist", 400);
-  await expect("onlyReturnExisting, no account", await c.post(c.dir.newAccount, { onlyReturnExisting: true }, other), "accountDoesNotExist", 400);
-  await expect("name outside --allow", await c.post(c.dir.newOrder, { identifiers: [{ type: "dns", value: "evil.test" }] }, as), "rejectedIdentifier", 403);
-  await expect("wildcard", await c.post(c.dir.newOrder, { identifiers: [{ type: "dns", value: "*.ok.test" }] }, as), "rejectedIdentifier", 400);
-  await expect("bad identifier type", await c.post(c.dir.newOrder, { identifiers: [{ type: "email", value: "a@ok.test" }] }, as), "unsupportedIdentifier", 400);
+  await expect(
+    "both jwk and kid",
+    await c.post(c.dir.newOrder, {}, { ...as, extra: { jwk: acct.jwk } }),
+    "malformed",
+    400,
+  );
+  await expect(
+    "unknown account",
+    await c.post(c.dir.newOrder, {}, { key: acct.key, kid: kid.replace(/[^/]+$/, "nosuchaccount") }),
+    "accountDoesNotExist",
+    400,
+  );
+  await expect(
+    "onlyReturnExisting, no account",
+    await c.post(c.dir.newAccount, { onlyReturnExisting: true }, other),
+    "accountDoesNotExist",
+    400,
+  );
+  const badIds = [
+    ["name outside --allow", { type: "dns", value: "evil.test" }, "rejectedIdentifier", 403],
+    ["wildcard", { type: "dns", value: "*.ok.test" }, "rejectedIdentifier", 400],
+    ["bad identifier type", { type: "email", value: "a@ok.test" }, "unsupportedIdentifier", 400],
+  ];
+  for (const [what, id, type, status] of badIds) {
+    await expect(what, await c.post(c.dir.newOrder, { identifiers: [id] }, as), type, status);
+  }
   await expect("CSR with an extra name", await c.post(order.json.finalize, { csr: extraNames }, as), "badCSR", 400);
   await expect("CSR with the account key", await c.post(order.json.finalize, { csr: acctKeyCsr }, as), "badCSR", 400);
   await expect("CSR not DER", await c.post(order.json.finalize, { csr: "AAAA" }, as), "badCSR", 400);
-  await expect("another account's order", await c.post(orderUrl, "", { key: other.key, kid: (await c.post(c.dir.newAccount, {}, other)).headers.location }), "unauthorized", 403);
+  await expect(
+    "another account's order",
+    await c.post(orderUrl, "", { key: other.key, kid: (await c.post(c.dir.newAccount, {}, other)).headers.location }),
+    "unauthorized",
+    403,
+  );
   t.is((await request(ca, orderUrl, { method: "GET" })).status, 405, "GET on a resource: POST-as-GET only");
 
   // The one write above is the second account; everything else left the depot as it was.
   const after = snapshot(join(dir, ".pki"));
   const changed = Object.keys({ ...before, ...after }).filter((k) => before[k] !== after[k]);
-  t.deepEqual(changed.filter((k) => !k.startsWith("acme/accounts/")), []);
+  t.deepEqual(
+    changed.filter((k) => !k.startsWith("acme/accounts/")),
+    [],
+  );
   t.is(changed.length, 1, `only the second account's file: ${changed}`);
   t.is((await c.post(orderUrl, "", as)).json.status, "ready", "the order survived every bad finalize");
   t.is((await request(ca, s.url, { method: "GET" })).status, 200, "still serving");
@@ -146,7 +235,8 @@ test("--eab: no binding, externalAccountRequired; a key from 'pki acme eab add' 
   t.deepEqual(snapshot(join(dir, ".pki")), before);
 
   acme.axios.defaults.httpsAgent = new https.Agent({ ca });
-  const client = (key) => new acme.Client({ directoryUrl: s.url, accountKey: key, externalAccountBinding: { kid, hmacKey } });
+  const client = (key) =>
+    new acme.Client({ directoryUrl: s.url, accountKey: key, externalAccountBinding: { kid, hmacKey } });
   const first = client(await acme.crypto.createPrivateEcdsaKey());
   await first.createAccount({ termsOfServiceAgreed: true });
   t.regex(first.getAccountUrl(), /\/acme\/acct\//);

@@ -2,11 +2,23 @@
 import type { Account, Authz, Identifier, Order } from "./protocol.js";
 
 export type Kind = "accounts" | "orders" | "authz";
-export interface Stored { accounts: Account; orders: Order; authz: Authz }
+export interface Stored {
+  accounts: Account;
+  orders: Order;
+  authz: Authz;
+}
 
 /** A certificate issued from a finalized order: what the depot recorded. */
-export interface IssueRequest { csrDer: Uint8Array<ArrayBuffer>; identifiers: Identifier[]; account: string; order: string }
-export interface IssuedCert { name: string; serial: string }
+export interface IssueRequest {
+  csrDer: Uint8Array<ArrayBuffer>;
+  identifiers: Identifier[];
+  account: string;
+  order: string;
+}
+export interface IssuedCert {
+  name: string;
+  serial: string;
+}
 
 /** Changes made in one transaction: written when it commits, under the depot lock. */
 export interface Tx {

@@ -13,8 +13,17 @@ import { MAX_BODY, parseJws, payloadJson, protectedHeader, verifyWith } from "./
 import { AcmeService, type Reply, type ServiceOptions } from "./service.js";
 import type { AcmeBackend } from "./backend.js";
 
-export interface AcmeServerOptions extends ServiceOptions { host: string; port: number; certPem: string; keyPem: string }
-export interface RunningAcme { url: string; port: number; close(): Promise<void> }
+export interface AcmeServerOptions extends ServiceOptions {
+  host: string;
+  port: number;
+  certPem: string;
+  keyPem: string;
+}
+export interface RunningAcme {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
 
 /** Fresh nonces, each good once; the oldest are forgotten past a bound (a client then gets badNonce and retries). */
 class Nonces {
@@ -25,18 +34,27 @@ class Nonces {
     if (this.live.size > 20_000) this.live.delete(this.live.values().next().value!);
     return n;
   }
-  use(n: string): boolean { return this.live.delete(n); }
+  use(n: string): boolean {
+    return this.live.delete(n);
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY) { req.resume(); reject(problem("malformed", `the request body exceeds ${MAX_BODY} bytes`, 413)); return; }
+    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY) {
+      req.resume();
+      reject(problem("malformed", `the request body exceeds ${MAX_BODY} bytes`, 413));
+      return;
+    }
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) { req.removeAllListeners("data"); req.resume(); reject(problem("malformed", `the request body exceeds ${MAX_BODY} bytes`, 413)); }
-      else chunks.push(c);
+      if (size > MAX_BODY) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(problem("malformed", `the request body exceeds ${MAX_BODY} bytes`, 413));
+      } else chunks.push(c);
     });
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
@@ -44,17 +62,28 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 const ROUTES: Array<[RegExp, string]> = [
-  [/^\/acme\/acct\/([\w-]{1,64})$/, "account"], [/^\/acme\/acct\/([\w-]{1,64})\/orders$/, "orders"],
-  [/^\/acme\/order\/([\w-]{1,64})$/, "order"], [/^\/acme\/order\/([\w-]{1,64})\/finalize$/, "finalize"],
-  [/^\/acme\/authz\/([\w-]{1,64})$/, "authz"], [/^\/acme\/chall\/([\w-]{1,64})\/(http-01|tls-alpn-01)$/, "challenge"],
-  [/^\/acme\/cert\/([\w-]{1,64})$/, "cert"], [/^\/acme\/new-account$/, "newAccount"], [/^\/acme\/new-order$/, "newOrder"],
-  [/^\/acme\/revoke-cert$/, "revokeCert"], [/^\/acme\/key-change$/, "keyChange"],
+  [/^\/acme\/acct\/([\w-]{1,64})$/, "account"],
+  [/^\/acme\/acct\/([\w-]{1,64})\/orders$/, "orders"],
+  [/^\/acme\/order\/([\w-]{1,64})$/, "order"],
+  [/^\/acme\/order\/([\w-]{1,64})\/finalize$/, "finalize"],
+  [/^\/acme\/authz\/([\w-]{1,64})$/, "authz"],
+  [/^\/acme\/chall\/([\w-]{1,64})\/(http-01|tls-alpn-01)$/, "challenge"],
+  [/^\/acme\/cert\/([\w-]{1,64})$/, "cert"],
+  [/^\/acme\/new-account$/, "newAccount"],
+  [/^\/acme\/new-order$/, "newOrder"],
+  [/^\/acme\/revoke-cert$/, "revokeCert"],
+  [/^\/acme\/key-change$/, "keyChange"],
 ];
 
 export class AcmeHttp {
   readonly nonces = new Nonces();
   readonly service: AcmeService;
-  constructor(store: AcmeBackend, readonly o: AcmeServerOptions) { this.service = new AcmeService(store, o); }
+  constructor(
+    store: AcmeBackend,
+    readonly o: AcmeServerOptions,
+  ) {
+    this.service = new AcmeService(store, o);
+  }
 
   /** The base URL the client used (from Host), so links work by name or by address. */
   private base(req: IncomingMessage): string {
@@ -71,10 +100,15 @@ export class AcmeHttp {
       reply = await this.route(req, u, base, path);
     } catch (e) {
       const p = e instanceof AcmeProblem ? e : problem("serverInternal", "internal error", 500);
-      if (!(e instanceof AcmeProblem)) this.o.log?.(`${new Date().toISOString()} internal error: ${(e as Error)?.stack ?? e}`);
+      if (!(e instanceof AcmeProblem))
+        this.o.log?.(`${new Date().toISOString()} internal error: ${(e as Error)?.stack ?? e}`);
       reply = { status: p.status, body: p.doc(), type: "application/problem+json", location: p.headers.location };
     }
-    const headers: Record<string, string | string[]> = { "replay-nonce": this.nonces.next(), "cache-control": "no-store", link: [`<${u.directory}>;rel="index"`, ...(reply.links ?? [])] };
+    const headers: Record<string, string | string[]> = {
+      "replay-nonce": this.nonces.next(),
+      "cache-control": "no-store",
+      link: [`<${u.directory}>;rel="index"`, ...(reply.links ?? [])],
+    };
     if (reply.location) headers.location = reply.location;
     let body = "";
     if (reply.body !== undefined) {
@@ -83,8 +117,11 @@ export class AcmeHttp {
     }
     res.writeHead(reply.status, headers);
     res.end(req.method === "HEAD" ? undefined : body);
-    const type = reply.type === "application/problem+json" ? ` ${(reply.body as { type: string }).type.replace(/^.*:/, "")}` : "";
-    this.o.log?.(`${new Date().toISOString()} ${req.socket.remoteAddress} ${req.method} ${JSON.stringify(path).slice(1, -1).slice(0, 120)} ${reply.status}${type}`);
+    const type =
+      reply.type === "application/problem+json" ? ` ${(reply.body as { type: string }).type.replace(/^.*:/, "")}` : "";
+    this.o.log?.(
+      `${new Date().toISOString()} ${req.socket.remoteAddress} ${req.method} ${JSON.stringify(path).slice(1, -1).slice(0, 120)} ${reply.status}${type}`,
+    );
   }
 
   private async route(req: IncomingMessage, u: Urls, base: string, path: string): Promise<Reply> {
@@ -102,11 +139,15 @@ export class AcmeHttp {
     if (req.method !== "POST") throw problem("malformed", "ACME resources are read with POST-as-GET", 405);
     const [re, name] = route;
     const args = re.exec(path)!.slice(1);
-    const ctype = String(req.headers["content-type"] ?? "").split(";")[0].trim();
-    if (ctype !== "application/jose+json") throw problem("malformed", "the content type must be application/jose+json", 415);
+    const ctype = String(req.headers["content-type"] ?? "")
+      .split(";")[0]
+      .trim();
+    if (ctype !== "application/jose+json")
+      throw problem("malformed", "the content type must be application/jose+json", 415);
     const jws = parseJws(await readBody(req));
     const h = protectedHeader(jws);
-    if (h.url !== base + path) throw problem("unauthorized", `the JWS url ${JSON.stringify(h.url).slice(0, 100)} is not the request URL`, 401);
+    if (h.url !== base + path)
+      throw problem("unauthorized", `the JWS url ${JSON.stringify(h.url).slice(0, 100)} is not the request URL`, 401);
     if (!this.nonces.use(h.nonce!)) throw problem("badNonce", "the nonce is unknown, used or expired: fetch a new one");
     const jwkAllowed = name === "newAccount" || name === "revokeCert";
     if (h.jwk && !jwkAllowed) throw problem("malformed", "this request must be signed with the account key (kid)");
@@ -115,24 +156,36 @@ export class AcmeHttp {
     let jwk: JWK;
     if (h.kid) {
       const m = /\/acme\/acct\/([\w-]{1,64})$/.exec(h.kid);
-      if (!m || !h.kid.startsWith(base)) throw problem("accountDoesNotExist", "kid is not an account URL of this server");
+      if (!m || !h.kid.startsWith(base))
+        throw problem("accountDoesNotExist", "kid is not an account URL of this server");
       account = this.service.accountOf(m[1]);
       jwk = account.jwk as JWK;
     } else jwk = h.jwk!;
     const payload = payloadJson(await verifyWith(jws, jwk, h.alg));
     const s = this.service;
     switch (name) {
-      case "newAccount": return s.newAccount(u, jwk, payload);
-      case "revokeCert": return s.revoke(account ? { account } : { jwk }, payload);
-      case "account": return s.updateAccount(u, account!, args[0], payload);
-      case "orders": return s.accountOrders(u, account!, args[0]);
-      case "keyChange": return s.keyChange(u, account!, payload);
-      case "newOrder": return s.newOrder(u, account!, payload);
-      case "order": return s.getOrder(u, account!, args[0]);
-      case "authz": return s.getAuthz(u, account!, args[0], payload);
-      case "challenge": return s.challenge(u, account!, args[0], args[1], payload);
-      case "finalize": return s.finalize(u, account!, args[0], payload);
-      default: return s.certificate(account!, args[0]);
+      case "newAccount":
+        return s.newAccount(u, jwk, payload);
+      case "revokeCert":
+        return s.revoke(account ? { account } : { jwk }, payload);
+      case "account":
+        return s.updateAccount(u, account!, args[0], payload);
+      case "orders":
+        return s.accountOrders(u, account!, args[0]);
+      case "keyChange":
+        return s.keyChange(u, account!, payload);
+      case "newOrder":
+        return s.newOrder(u, account!, payload);
+      case "order":
+        return s.getOrder(u, account!, args[0]);
+      case "authz":
+        return s.getAuthz(u, account!, args[0], payload);
+      case "challenge":
+        return s.challenge(u, account!, args[0], args[1], payload);
+      case "finalize":
+        return s.finalize(u, account!, args[0], payload);
+      default:
+        return s.certificate(account!, args[0]);
     }
   }
 }
@@ -141,21 +194,33 @@ export class AcmeHttp {
 export async function startAcmeServer(store: AcmeBackend, o: AcmeServerOptions): Promise<RunningAcme> {
   const app = new AcmeHttp(store, o);
   const server = https.createServer({ cert: o.certPem, key: o.keyPem }, (req, res) => {
-    app.handle(req, res).catch(() => { try { res.destroy(); } catch { /* gone */ } });
+    app.handle(req, res).catch(() => {
+      try {
+        res.destroy();
+      } catch {
+        /* gone */
+      }
+    });
   });
   server.on("clientError", (_e, socket) => socket.destroy());
   server.on("tlsClientError", () => {});
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e: NodeJS.ErrnoException) => reject(problem("serverInternal", `cannot listen on ${o.host}:${o.port}: ${e.code ?? e.message}`)));
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(problem("serverInternal", `cannot listen on ${o.host}:${o.port}: ${e.code ?? e.message}`)),
+    );
     server.listen(o.port, o.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   app.o.port = port;
   const host = o.host.includes(":") ? `[${o.host}]` : o.host;
   return {
-    url: `https://${host}:${port}/acme/directory`, port,
+    url: `https://${host}:${port}/acme/directory`,
+    port,
     close: async () => {
-      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
       await Promise.allSettled([...app.service.pending]);
     },
   };

@@ -4,27 +4,54 @@
  */
 import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
-import { x509 } from "../x509/peculiar.js";
-import { sansOf } from "../x509/cert.js";
 import type { AcmeBackend } from "./backend.js";
+import { checkContact, checkOrderCsr, isObj, parseRevocation, publicOnly } from "./checks.js";
 import { validate, type ValidationContext } from "./challenges.js";
 import { spkiOf, thumbprint, verifyEab, verifyKeyChange } from "./jws.js";
 import {
-  Account, AcmeProblem, Authz, CHALLENGE_TYPES, checkIdentifier, Identifier, MAX_IDENTIFIERS, Order, ORDER_LIFETIME_MS,
-  orderNow, Policy, problem, REASON_CODES, renderAccount, renderAuthz, renderChallenge, renderOrder, sameIdentifiers, Urls,
+  Account,
+  AcmeProblem,
+  Authz,
+  CHALLENGE_TYPES,
+  checkIdentifier,
+  Identifier,
+  MAX_IDENTIFIERS,
+  Order,
+  ORDER_LIFETIME_MS,
+  orderNow,
+  Policy,
+  problem,
+  renderAccount,
+  renderAuthz,
+  renderChallenge,
+  renderOrder,
+  Urls,
 } from "./protocol.js";
 
-export interface Reply { status: number; body?: unknown; location?: string; links?: string[]; type?: string }
-export interface ServiceOptions { policy: Policy; eab: boolean; validation: ValidationContext; log?: (line: string) => void }
+export interface Reply {
+  status: number;
+  body?: unknown;
+  location?: string;
+  links?: string[];
+  type?: string;
+}
+export interface ServiceOptions {
+  policy: Policy;
+  eab: boolean;
+  validation: ValidationContext;
+  log?: (line: string) => void;
+}
 
 const newId = () => randomBytes(12).toString("base64url");
-const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
 
 export class AcmeService {
   /** Validations still running (awaited on shutdown so no write is cut in half). */
   readonly pending = new Set<Promise<void>>();
   private readonly inflight = new Set<string>();
-  constructor(readonly store: AcmeBackend, readonly o: ServiceOptions) {}
+  constructor(
+    readonly store: AcmeBackend,
+    readonly o: ServiceOptions,
+  ) {}
 
   accountOf(id: string): Account {
     const a = this.store.get("accounts", id);
@@ -45,13 +72,31 @@ export class AcmeService {
     const contact = checkContact(p.contact);
     let eab: string | undefined;
     if (p.externalAccountBinding !== undefined) {
-      eab = await verifyEab(p.externalAccountBinding, { url: u.newAccount, accountJwk: jwk, hmacKey: (kid) => this.store.eab(kid)?.key });
-    } else if (this.o.eab) throw problem("externalAccountRequired", "this server requires an external account binding: ask for a key with 'pki acme eab add NAME'", 401);
+      eab = await verifyEab(p.externalAccountBinding, {
+        url: u.newAccount,
+        accountJwk: jwk,
+        hmacKey: (kid) => this.store.eab(kid)?.key,
+      });
+    } else if (this.o.eab)
+      throw problem(
+        "externalAccountRequired",
+        "this server requires an external account binding: ask for a key with 'pki acme eab add NAME'",
+        401,
+      );
     return this.store.transact(async (tx) => {
       const again = this.store.all("accounts").find((a) => a.thumbprint === tp);
       if (again) return { status: 200, body: renderAccount(u, again), location: u.account(again.id) };
-      if (eab && this.store.eab(eab)!.account) throw problem("unauthorized", `the external account key ${eab} is already bound to an account`, 403);
-      const a: Account = { id: newId(), jwk: publicOnly(jwk), thumbprint: tp, status: "valid", contact, eab, created: new Date().toISOString() };
+      if (eab && this.store.eab(eab)!.account)
+        throw problem("unauthorized", `the external account key ${eab} is already bound to an account`, 403);
+      const a: Account = {
+        id: newId(),
+        jwk: publicOnly(jwk),
+        thumbprint: tp,
+        status: "valid",
+        contact,
+        eab,
+        created: new Date().toISOString(),
+      };
       tx.put("accounts", a);
       if (eab) this.store.bindEab(eab, a.id);
       return { status: 201, body: renderAccount(u, a), location: u.account(a.id) };
@@ -74,12 +119,19 @@ export class AcmeService {
 
   accountOrders(u: Urls, acct: Account, id: string): Reply {
     if (id !== acct.id) throw problem("unauthorized", "an account may only list its own orders", 403);
-    const orders = this.store.all("orders").filter((o) => o.account === id).sort((a, b) => a.created.localeCompare(b.created));
+    const orders = this.store
+      .all("orders")
+      .filter((o) => o.account === id)
+      .sort((a, b) => a.created.localeCompare(b.created));
     return { status: 200, body: { orders: orders.map((o) => u.order(o.id)) } };
   }
 
   async keyChange(u: Urls, acct: Account, p: unknown): Promise<Reply> {
-    const newJwk = await verifyKeyChange(p, { url: u.keyChange, accountUrl: u.account(acct.id), oldJwk: acct.jwk as JWK });
+    const newJwk = await verifyKeyChange(p, {
+      url: u.keyChange,
+      accountUrl: u.account(acct.id),
+      oldJwk: acct.jwk as JWK,
+    });
     const tp = await thumbprint(newJwk);
     return this.store.transact(async (tx) => {
       const other = this.store.all("accounts").find((a) => a.thumbprint === tp);
@@ -95,9 +147,12 @@ export class AcmeService {
   }
 
   async newOrder(u: Urls, acct: Account, p: unknown): Promise<Reply> {
-    if (!isObj(p) || !Array.isArray(p.identifiers) || !p.identifiers.length) throw problem("malformed", "newOrder needs a non-empty identifiers list");
-    if (p.identifiers.length > MAX_IDENTIFIERS) throw problem("rejectedIdentifier", `at most ${MAX_IDENTIFIERS} identifiers per order`);
-    if (p.notBefore !== undefined || p.notAfter !== undefined) throw problem("malformed", "notBefore/notAfter are not supported: the server's --cert-lifetime applies");
+    if (!isObj(p) || !Array.isArray(p.identifiers) || !p.identifiers.length)
+      throw problem("malformed", "newOrder needs a non-empty identifiers list");
+    if (p.identifiers.length > MAX_IDENTIFIERS)
+      throw problem("rejectedIdentifier", `at most ${MAX_IDENTIFIERS} identifiers per order`);
+    if (p.notBefore !== undefined || p.notAfter !== undefined)
+      throw problem("malformed", "notBefore/notAfter are not supported: the server's --cert-lifetime applies");
     const ids: Identifier[] = [];
     for (const raw of p.identifiers) {
       const id = checkIdentifier(raw, this.o.policy);
@@ -106,10 +161,26 @@ export class AcmeService {
     const now = new Date();
     const expires = new Date(now.getTime() + ORDER_LIFETIME_MS).toISOString();
     const authzs: Authz[] = ids.map((identifier) => ({
-      id: newId(), account: acct.id, identifier, status: "pending", expires,
-      challenges: CHALLENGE_TYPES.map((type) => ({ type, token: randomBytes(32).toString("base64url"), status: "pending" as const })),
+      id: newId(),
+      account: acct.id,
+      identifier,
+      status: "pending",
+      expires,
+      challenges: CHALLENGE_TYPES.map((type) => ({
+        type,
+        token: randomBytes(32).toString("base64url"),
+        status: "pending" as const,
+      })),
     }));
-    const order: Order = { id: newId(), account: acct.id, status: "pending", expires, identifiers: ids, authzs: authzs.map((z) => z.id), created: now.toISOString() };
+    const order: Order = {
+      id: newId(),
+      account: acct.id,
+      status: "pending",
+      expires,
+      identifiers: ids,
+      authzs: authzs.map((z) => z.id),
+      created: now.toISOString(),
+    };
     await this.store.transact(async (tx) => {
       for (const z of authzs) tx.put("authz", z);
       tx.put("orders", order);
@@ -139,7 +210,8 @@ export class AcmeService {
   async getAuthz(u: Urls, acct: Account, id: string, p: unknown): Promise<Reply> {
     let z = this.authz(acct, id);
     if (p !== undefined) {
-      if (!isObj(p) || p.status !== "deactivated") throw problem("malformed", "an authorization can only be deactivated");
+      if (!isObj(p) || p.status !== "deactivated")
+        throw problem("malformed", "an authorization can only be deactivated");
       z = { ...z, status: "deactivated" };
       const done = z;
       await this.store.transact(async (tx) => tx.put("authz", done));
@@ -155,11 +227,17 @@ export class AcmeService {
     const key = `${authzId}/${type}`;
     // A challenge left processing by a crash (no validation running here) is validated again when asked.
     const stale = c0.status === "processing" && !this.inflight.has(key);
-    if (p === undefined || (c0.status !== "pending" && !stale) || z0.status !== "pending") return { status: 200, body: renderChallenge(u, z0, c0), links };
+    if (p === undefined || (c0.status !== "pending" && !stale) || z0.status !== "pending")
+      return { status: 200, body: renderChallenge(u, z0, c0), links };
     if (!isObj(p)) throw problem("malformed", "a challenge response is an empty JSON object");
     const z = await this.store.transact(async (tx) => {
       const cur = this.authz(acct, authzId);
-      const next = { ...cur, challenges: cur.challenges.map((c) => (c.type === type && c.status === "pending" ? { ...c, status: "processing" as const } : c)) };
+      const next = {
+        ...cur,
+        challenges: cur.challenges.map((c) =>
+          c.type === type && c.status === "pending" ? { ...c, status: "processing" as const } : c,
+        ),
+      };
       tx.put("authz", next);
       return next;
     });
@@ -168,25 +246,49 @@ export class AcmeService {
       this.inflight.add(key);
       // A failure to record the outcome (say, the depot lock held too long) is logged; the challenge stays processing.
       const job: Promise<void> = this.runValidation(acct, z.id, c.type, c.token)
-        .catch((e) => this.o.log?.(`${new Date().toISOString()} validation of ${z.identifier.value} not recorded: ${(e as Error).message}`))
-        .finally(() => { this.pending.delete(job); this.inflight.delete(key); });
+        .catch((e) =>
+          this.o.log?.(
+            `${new Date().toISOString()} validation of ${z.identifier.value} not recorded: ${(e as Error).message}`,
+          ),
+        )
+        .finally(() => {
+          this.pending.delete(job);
+          this.inflight.delete(key);
+        });
       this.pending.add(job);
     }
     return { status: 200, body: renderChallenge(u, z, c), links };
   }
 
-  private async runValidation(acct: Account, authzId: string, type: Authz["challenges"][number]["type"], token: string): Promise<void> {
+  private async runValidation(
+    acct: Account,
+    authzId: string,
+    type: Authz["challenges"][number]["type"],
+    token: string,
+  ): Promise<void> {
     const z = this.store.get("authz", authzId)!;
     let error: AcmeProblem | undefined;
-    try { await validate(type, z.identifier, token, acct.thumbprint, this.o.validation); } catch (e) {
-      error = e instanceof AcmeProblem ? e : problem("serverInternal", `validation failed: ${(e as Error).message}`, 500);
+    try {
+      await validate(type, z.identifier, token, acct.thumbprint, this.o.validation);
+    } catch (e) {
+      error =
+        e instanceof AcmeProblem ? e : problem("serverInternal", `validation failed: ${(e as Error).message}`, 500);
     }
-    this.o.log?.(`${new Date().toISOString()} validation ${type} ${z.identifier.value}: ${error ? `invalid (${error.detail})` : "valid"}`);
+    this.o.log?.(
+      `${new Date().toISOString()} validation ${type} ${z.identifier.value}: ${error ? `invalid (${error.detail})` : "valid"}`,
+    );
     await this.store.transact(async (tx) => {
       const cur = this.store.get("authz", authzId)!;
       if (cur.status !== "pending") return;
-      const challenges = cur.challenges.map((c) => c.type !== type ? c
-        : { ...c, status: error ? ("invalid" as const) : ("valid" as const), ...(error ? { error: error.doc() } : { validated: new Date().toISOString() }) });
+      const challenges = cur.challenges.map((c) =>
+        c.type !== type
+          ? c
+          : {
+              ...c,
+              status: error ? ("invalid" as const) : ("valid" as const),
+              ...(error ? { error: error.doc() } : { validated: new Date().toISOString() }),
+            },
+      );
       tx.put("authz", { ...cur, status: error ? "invalid" : "valid", challenges });
     });
   }
@@ -194,9 +296,10 @@ export class AcmeService {
   async finalize(u: Urls, acct: Account, id: string, p: unknown): Promise<Reply> {
     const o = this.order(acct, id);
     if (o.status !== "ready") throw problem("orderNotReady", `the order is ${o.status}, not ready`, 403);
-    if (!isObj(p) || typeof p.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(p.csr)) throw problem("malformed", "finalize needs a base64url csr");
+    if (!isObj(p) || typeof p.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(p.csr))
+      throw problem("malformed", "finalize needs a base64url csr");
     const csrDer = Buffer.from(p.csr, "base64url");
-    await this.checkCsr(csrDer, o, acct);
+    await checkOrderCsr(csrDer, o.identifiers, acct.jwk as JWK);
     const done = await this.store.transact(async (tx) => {
       const cur = this.order(acct, id);
       if (cur.status !== "ready") throw problem("orderNotReady", `the order is ${cur.status}, not ready`, 403);
@@ -208,27 +311,6 @@ export class AcmeService {
     return { status: 200, body: renderOrder(u, done), location: u.order(id) };
   }
 
-  /** The CSR must verify, name exactly the order's identifiers (CN among them), and not use the account key. */
-  private async checkCsr(der: Uint8Array, o: Order, acct: Account): Promise<void> {
-    let csr: x509.Pkcs10CertificateRequest;
-    try { csr = new x509.Pkcs10CertificateRequest(new Uint8Array(der)); } catch { throw problem("badCSR", "the CSR is not valid DER PKCS#10"); }
-    let ok = false;
-    try { ok = await csr.verify(); } catch { /* unsupported key or algorithm */ }
-    if (!ok) throw problem("badCSR", "the CSR's signature does not verify (or its key type is not supported)");
-    const s = sansOf(csr);
-    if (s.uris?.length || s.emails?.length) throw problem("badCSR", "the CSR may only name DNS names and IP addresses");
-    const names: Identifier[] = [...s.domains.map((v) => ({ type: "dns" as const, value: v.toLowerCase() })), ...s.ips.map((v) => ({ type: "ip" as const, value: v }))];
-    const cn = csr.subjectName.getField("CN")[0];
-    if (cn && !names.some((n) => n.value === cn.toLowerCase()) && !o.identifiers.some((n) => n.value === cn.toLowerCase())) {
-      throw problem("badCSR", `the CSR's common name ${JSON.stringify(cn).slice(0, 70)} is not one of the order's identifiers`);
-    }
-    if (cn && !names.length) names.push(...o.identifiers.filter((n) => n.value === cn.toLowerCase()));
-    if (!sameIdentifiers(names, o.identifiers)) {
-      throw problem("badCSR", `the CSR names ${names.map((n) => n.value).join(", ").slice(0, 200) || "nothing"}, the order ${o.identifiers.map((n) => n.value).join(", ")}`);
-    }
-    if (Buffer.from(csr.publicKey.rawData).equals(spkiOf(acct.jwk as JWK))) throw problem("badCSR", "the CSR's key is the account key: use a separate key for the certificate");
-  }
-
   certificate(acct: Account, orderId: string): Reply {
     const o = this.order(acct, orderId);
     if (o.status !== "valid" || !o.cert) throw problem("malformed", "the order has no certificate", 404);
@@ -237,34 +319,16 @@ export class AcmeService {
 
   /** revokeCert, signed by the issuing account (kid) or by the certificate's own key (jwk). */
   async revoke(signer: { account?: Account; jwk?: JWK }, p: unknown): Promise<Reply> {
-    if (!isObj(p) || typeof p.certificate !== "string") throw problem("malformed", "revokeCert needs a base64url certificate");
-    const reasonCode = p.reason === undefined ? 0 : p.reason;
-    const reason = Number.isInteger(reasonCode) ? REASON_CODES[reasonCode as number] : undefined;
-    if (!reason || reason === "removeFromCRL") throw problem("badRevocationReason", `unsupported revocation reason ${JSON.stringify(p.reason)}`);
-    let cert: x509.X509Certificate;
-    try { cert = new x509.X509Certificate(Buffer.from(p.certificate, "base64url")); } catch { throw problem("malformed", "the certificate is not valid DER"); }
+    const { cert, reason } = parseRevocation(p);
     const found = this.store.bySerial(cert.serialNumber.toLowerCase());
-    if (!found || !Buffer.from(found.certDer).equals(Buffer.from(cert.rawData))) throw problem("malformed", "this server did not issue that certificate", 404);
+    if (!found || !Buffer.from(found.certDer).equals(Buffer.from(cert.rawData)))
+      throw problem("malformed", "this server did not issue that certificate", 404);
     const byKey = signer.jwk && Buffer.from(cert.publicKey.rawData).equals(spkiOf(signer.jwk));
     const byAccount = signer.account && signer.account.id === found.account;
-    if (!byKey && !byAccount) throw problem("unauthorized", "only the issuing account or the certificate's key may revoke it", 403);
+    if (!byKey && !byAccount)
+      throw problem("unauthorized", "only the issuing account or the certificate's key may revoke it", 403);
     if (found.revoked) throw problem("alreadyRevoked", "the certificate is already revoked");
     await this.store.revoke(found.name, cert.serialNumber.toLowerCase(), reason);
     return { status: 200 };
   }
-}
-
-function checkContact(v: unknown): string[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v) || v.length > 10) throw problem("malformed", "contact must be a list of at most 10 URLs");
-  return v.map((c) => {
-    if (typeof c !== "string" || !c.startsWith("mailto:")) throw problem("unsupportedContact", "only mailto: contacts are supported");
-    if (!/^mailto:[^\s,?@]{1,64}@[A-Za-z0-9.-]{1,253}$/.test(c)) throw problem("invalidContact", `invalid contact ${JSON.stringify(c).slice(0, 80)}`);
-    return c;
-  });
-}
-
-function publicOnly(jwk: JWK): Record<string, unknown> {
-  const keep = ["kty", "crv", "x", "y", "n", "e"];
-  return Object.fromEntries(Object.entries(jwk).filter(([k]) => keep.includes(k)));
 }
