@@ -4,15 +4,18 @@ import test from "ava";
 import acme from "acme-client";
 import https from "node:https";
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, FlattenedSign, importPKCS8 } from "jose";
 import { challengeServer, newDepot, startAcme, doctorClean, logged } from "./_acme.js";
+import { openssl, pkiOk } from "./_helpers.js";
 
-async function setup(t) {
+async function setup(t, o = {}) {
   const dir = await newDepot(t);
+  if (o.intermediate) await pkiOk(t, dir, ["init", "--intermediate", "issuing", "--passphrase-file", "pass"]);
   const { port, tokens } = await challengeServer(t);
   const s = await startAcme(t, dir, [
+    ...(o.intermediate ? ["--issuer", "issuing"] : []),
     "--allow",
     "acct.test,127.0.0.0/8",
     "--http-01-port",
@@ -124,6 +127,35 @@ test.serial(
     t.is(entry.status, "revoked");
     t.is(entry.revoked.reason, "keyCompromise");
     t.is((await revoke()).data.type, "urn:ietf:params:acme:error:alreadyRevoked");
+    await doctorClean(t, dir);
+  },
+);
+
+test.serial(
+  "an intermediate as --issuer: the download is the leaf then the intermediate, verifying to the root",
+  async (t) => {
+    const { dir, client, obtain } = await setup(t, { intermediate: true });
+    const [, csr] = await acme.crypto.createCsr({ commonName: "acct.test" }, await acme.crypto.createPrivateEcdsaKey());
+    const pem = await obtain(await client(), csr);
+    const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g);
+    t.is(certs.length, 2, "leaf and intermediate, not the root");
+    t.regex(new X509Certificate(certs[1]).subject, /CN=issuing/);
+    writeFileSync(join(dir, "leaf.pem"), certs[0]);
+    writeFileSync(join(dir, "chain.pem"), certs[1]);
+    const v = await openssl([
+      "verify",
+      "-x509_strict",
+      "-CAfile",
+      join(dir, ".pki", "ca.crt"),
+      "-untrusted",
+      join(dir, "chain.pem"),
+      join(dir, "leaf.pem"),
+    ]);
+    t.is(v.code, 0, v.stderr + v.out);
+    const entry = Object.values(JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8")).entries).find(
+      (e) => e.acme,
+    );
+    t.is(entry.issuer, "issuing");
     await doctorClean(t, dir);
   },
 );
