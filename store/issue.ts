@@ -6,6 +6,8 @@
 import type { Depot, NewCertOptions, SignOptions, Entry } from "./depot.js";
 import type { x509 } from "../lib/x509/peculiar.js";
 import { InputError } from "../lib/x509/validate.js";
+import { subjectName } from "../lib/x509/cert.js";
+import { checkNameConstraints } from "../lib/x509/constraints.js";
 
 export type IssueNewOptions = NewCertOptions & Omit<SignOptions, "caPassphrase" | "profile" | "issuer">;
 
@@ -18,6 +20,8 @@ export async function issueNew(depot: Depot, name: string, o: IssueNewOptions): 
   if (o.notBefore && o.notBefore >= (notAfter < issuerCert.notAfter ? notAfter : issuerCert.notAfter)) {
     throw new InputError(`--not-before ${o.notBefore.toISOString()} is not before the expiry`);
   }
+  // Refused before new-cert writes anything (sign would refuse too, after the key and CSR exist).
+  checkNameConstraints(subjectName(o.subject), o.sans, [issuerCert, ...depot.issuerChain(issuer).map((c) => c.cert)], { leaf: profile.kind === "leaf" });
   await depot.newCert(name, { ...o, profile, issuer });
   return depot.sign(name, { caPassphrase: o.passphrase, notAfter: o.notAfter, notBefore: o.notBefore, profile, issuer });
 }

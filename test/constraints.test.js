@@ -35,6 +35,21 @@ test("a constrained root: an in-bounds leaf verifies (-x509_strict) and serves c
   }
 });
 
+test("pki issue: in-bounds names issue in one step; evil.org or 10.0.0.1 is refused and the depot is unchanged", async (t) => {
+  const dir = await newDepot(t, LIMITS);
+  await pkiOk(t, dir, ["issue", "--passphrase-file", "pass", "web", "web.example.test", "127.0.0.1"]);
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", ".pki/ca.crt", ".pki/certs/web.crt"], { cwd: dir });
+  t.is(v.code, 0, v.stderr + v.out);
+  const before = snapshot(join(dir, ".pki"));
+  for (const [host, re] of [["evil.org", /^pki: DNS name evil\.org is outside the name constraints/], ["10.0.0.1", /^pki: IP 10\.0\.0\.1 is outside the name constraints/]]) {
+    const r = await pki(dir, ["issue", "--passphrase-file", "pass", "bad", host]);
+    t.is(r.code, 1, r.stderr);
+    t.regex(r.stderr, re);
+    t.is(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+  t.deepEqual(snapshot(join(dir, ".pki")), before, "nothing written");
+});
+
 test("a leaf for evil.org made by openssl under the constrained root fails openssl verify: permitted subtree violation", async (t) => {
   const dir = await newDepot(t, LIMITS);
   const ssl = async (...args) => { const r = await openssl(args, { cwd: dir }); t.is(r.code, 0, `openssl ${args.join(" ")}: ${r.stderr}`); return r; };
