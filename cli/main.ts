@@ -4,15 +4,9 @@ import { hideBin } from "yargs/helpers";
 import { COMMANDS, nameOf, positionalsOf, type CommandModule } from "./commands.js";
 import { prepareArgs } from "./argv.js";
 import { VERSION } from "./version.js";
+import { fail, failWith, watchStdout } from "./exit.js";
 
-function fail(msg: string, code = 1): never {
-  process.stderr.write(`pki: ${msg.trim().replace(/\s*\n\s*/g, " ")}\n`);
-  process.exit(code);
-}
-
-/** A reader that went away (`pki list | head -1`) is not an error: stop quietly. */
-const isEpipe = (e: unknown) => (e as NodeJS.ErrnoException)?.code === "EPIPE";
-process.stdout.on("error", (e) => (isEpipe(e) ? process.exit(0) : fail(e.message)));
+watchStdout();
 
 const usageOf = (m: CommandModule) => `pki ${nameOf(m)} [options]${positionalsOf(m).map((p) => (p.required ? ` <${p.name}>` : ` [${p.name}]`)).join("")}`;
 
@@ -62,8 +56,5 @@ if (!prepared.command && !prepared.args.some((a) => /^-(-help|-version|h|v)$/.te
 try {
   await cli.parseAsync();
 } catch (e) {
-  if (isEpipe(e)) process.exit(0);
-  if (process.env.PKI_DEBUG) console.error(e);
-  const name = (e as Error)?.name, code = (e as { exitCode?: number }).exitCode;
-  fail((e as Error)?.message ?? String(e), code ?? (name === "UsageError" ? 2 : 1));
+  failWith(e);
 }
