@@ -4,7 +4,7 @@
  * after the CA's SHA-256 fingerprint (`pki-<hex>`), so removal touches only what pki added.
  */
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from "node:fs";
 import { homedir, platform } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { writeAtomic } from "./fsutil.js";
@@ -209,9 +209,16 @@ export function javaTarget(withFile: (ca: TrustCa, fn: (path: string) => void) =
   const pass = process.env.PKI_CACERTS_PASSWORD ?? "changeit";
   const ks = ["-keystore", jdk.cacerts, "-storepass", pass];
   const colon = (hex: string) => hex.toUpperCase().match(/../g)!.join(":");
+  // One JVM start per listing, not per question: cached while the file (by mtime and size) stays the same.
+  let cache: { key: string; text: string } | undefined;
+  const listing = () => {
+    const st = statSync(jdk.cacerts), key = `${st.mtimeMs}:${st.size}`;
+    if (cache?.key !== key) cache = { key, text: tool(jdk.keytool, ["-list", ...ks]) };
+    return cache.text;
+  };
   return {
     store: "java", where: jdk.cacerts, files: [jdk.cacerts], writable: [jdk.cacerts],
-    has: (ca) => tool(jdk.keytool, ["-list", ...ks]).includes(colon(ca.sha256)),
+    has: (ca) => listing().includes(colon(ca.sha256)),
     add: (ca) => withFile(ca, (f) => tool(jdk.keytool, ["-importcert", "-noprompt", ...ks, "-alias", entryName(ca), "-file", f])),
     remove: (ca) => {
       if (spawnSync(jdk.keytool, ["-list", ...ks, "-alias", entryName(ca)]).status === 0) tool(jdk.keytool, ["-delete", ...ks, "-alias", entryName(ca)]);
