@@ -121,6 +121,10 @@ export class AcmeState implements AcmeBackend {
     return [this.depot.readCert(name), ...chain.map((c) => c.cert)].map((c) => c.toString("pem") + "\n").join("");
   }
 
+  issuedFor(order: string): string | undefined {
+    return Object.values(this.depot.readIndex().entries).find((e) => e.acme?.order === order)?.name;
+  }
+
   bySerial(serial: string): { name: string; account?: string; revoked: boolean; certDer: Uint8Array } | undefined {
     const e = Object.values(this.depot.readIndex().entries).find((x) => x.serial?.toLowerCase() === serial && x.acme);
     if (!e) return undefined;

@@ -49,7 +49,7 @@ export async function startAcme(t, dir, args = [], port) {
     });
     exited.then((x) => reject(new Error(`pki acme serve exited (${x.code}): ${err}`)));
   });
-  return { url, port, child, log: () => err, stop };
+  return { url, port, args, child, log: () => err, stop };
 }
 
 /** A depot with a CA, ready for `pki acme serve`; returns its dir. */

@@ -159,3 +159,33 @@ test.serial(
     await doctorClean(t, dir);
   },
 );
+
+test.serial(
+  "a crash between the index and the order file: finalizing again returns the recorded certificate",
+  async (t) => {
+    const { dir, s, client, tokens } = await setup(t);
+    const c = await client();
+    await c.createAccount({ termsOfServiceAgreed: true });
+    const order = await c.createOrder({ identifiers: [{ type: "dns", value: "acct.test" }] });
+    const [authz] = await c.getAuthorizations(order);
+    const ch = authz.challenges.find((x) => x.type === "http-01");
+    tokens.set(ch.token, await c.getChallengeKeyAuthorization(ch));
+    await c.completeChallenge(ch);
+    await c.waitForValidStatus(order);
+    const csr = async () =>
+      (await acme.crypto.createCsr({ commonName: "acct.test" }, await acme.crypto.createPrivateEcdsaKey()))[1];
+    const first = new X509Certificate(await c.getCertificate(await c.finalizeOrder(order, await csr())));
+    await s.stop();
+    // What a crash after the index write leaves: the order file as it was before finalize.
+    const file = join(dir, ".pki", "acme", "orders", `${order.url.split("/").pop()}.json`);
+    const saved = JSON.parse(readFileSync(file, "utf8"));
+    writeFileSync(file, JSON.stringify({ ...saved, status: "pending", cert: undefined }));
+    const s2 = await startAcme(t, dir, s.args, s.port);
+    const again = await c.finalizeOrder(order, await csr());
+    t.is(again.status, "valid");
+    t.is(new X509Certificate(await c.getCertificate(again)).serialNumber, first.serialNumber, "no second certificate");
+    const idx = JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8"));
+    t.is(Object.values(idx.entries).filter((e) => e.acme).length, 1);
+    await logged(s2, /finalize 200/);
+  },
+);

@@ -38,6 +38,8 @@ export interface AcmeBackend {
   /** The certificate of a depot entry, then its intermediates (PEM). */
   chainPem(name: string): string;
   /** The depot entry issued with this serial (hex, lowercase). */
+  /** The depot entry already issued for an order, if any. */
+  issuedFor(order: string): string | undefined;
   bySerial(serial: string): { name: string; account?: string; revoked: boolean; certDer: Uint8Array } | undefined;
   revoke(name: string, serial: string, reason: string): Promise<void>;
 }

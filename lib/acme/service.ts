@@ -299,12 +299,17 @@ export class AcmeService {
     if (!isObj(p) || typeof p.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(p.csr))
       throw problem("malformed", "finalize needs a base64url csr");
     const csrDer = Buffer.from(p.csr, "base64url");
+    // The policy may have narrowed since the order was made (a restart with another --allow).
+    for (const i of o.identifiers) checkIdentifier(i, this.o.policy);
     await checkOrderCsr(csrDer, o.identifiers, acct.jwk as JWK);
     const done = await this.store.transact(async (tx) => {
       const cur = this.order(acct, id);
       if (cur.status !== "ready") throw problem("orderNotReady", `the order is ${cur.status}, not ready`, 403);
-      const issued = await tx.issue({ csrDer, identifiers: cur.identifiers, account: acct.id, order: cur.id });
-      const next: Order = { ...cur, status: "valid", cert: issued.name };
+      // A crash after the depot recorded the certificate but before the order did: that certificate is the answer.
+      const name =
+        this.store.issuedFor(cur.id) ??
+        (await tx.issue({ csrDer, identifiers: cur.identifiers, account: acct.id, order: cur.id })).name;
+      const next: Order = { ...cur, status: "valid", cert: name };
       tx.put("orders", next);
       return next;
     });
