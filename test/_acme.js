@@ -83,3 +83,14 @@ export async function challengeServer(t) {
   });
   return { port, tokens };
 }
+
+/** With acme-client `c`: an order for `identifier` whose http-01 challenge is answered by `tokens` (challengeServer), once ready. */
+export async function readyOrder(c, tokens, identifier) {
+  const order = await c.createOrder({ identifiers: [identifier] });
+  const [authz] = await c.getAuthorizations(order);
+  const ch = authz.challenges.find((x) => x.type === "http-01");
+  tokens.set(ch.token, await c.getChallengeKeyAuthorization(ch));
+  await c.completeChallenge(ch);
+  await c.waitForValidStatus(order);
+  return order;
+}

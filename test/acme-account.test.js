@@ -7,7 +7,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, FlattenedSign, importPKCS8 } from "jose";
-import { challengeServer, newDepot, startAcme, doctorClean, logged } from "./_acme.js";
+import { challengeServer, newDepot, startAcme, doctorClean, logged, readyOrder } from "./_acme.js";
 import { openssl, pkiOk } from "./_helpers.js";
 
 async function setup(t, o = {}) {
@@ -82,12 +82,7 @@ test.serial(
     await t.throwsAsync(c.createOrder({ identifiers: [{ type: "dns", value: "127.0.0.1" }] }), {
       message: /use an identifier of type "ip"/,
     });
-    const order = await c.createOrder({ identifiers: [{ type: "ip", value: "127.0.0.1" }] });
-    const [authz] = await c.getAuthorizations(order);
-    const ch = authz.challenges.find((x) => x.type === "http-01");
-    tokens.set(ch.token, await c.getChallengeKeyAuthorization(ch));
-    await c.completeChallenge(ch);
-    await c.waitForValidStatus(order);
+    const order = await readyOrder(c, tokens, { type: "ip", value: "127.0.0.1" });
     const [, csr] = await acme.crypto.createCsr({ altNames: ["127.0.0.1"] }, await acme.crypto.createPrivateEcdsaKey());
     const pem = await c.getCertificate(await c.finalizeOrder(order, csr));
     const leaf = new X509Certificate(pem);
@@ -166,12 +161,7 @@ test.serial(
     const { dir, s, client, tokens } = await setup(t);
     const c = await client();
     await c.createAccount({ termsOfServiceAgreed: true });
-    const order = await c.createOrder({ identifiers: [{ type: "dns", value: "acct.test" }] });
-    const [authz] = await c.getAuthorizations(order);
-    const ch = authz.challenges.find((x) => x.type === "http-01");
-    tokens.set(ch.token, await c.getChallengeKeyAuthorization(ch));
-    await c.completeChallenge(ch);
-    await c.waitForValidStatus(order);
+    const order = await readyOrder(c, tokens, { type: "dns", value: "acct.test" });
     const csr = async () =>
       (await acme.crypto.createCsr({ commonName: "acct.test" }, await acme.crypto.createPrivateEcdsaKey()))[1];
     const first = new X509Certificate(await c.getCertificate(await c.finalizeOrder(order, await csr())));

@@ -6,7 +6,7 @@ import https from "node:https";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { challengeServer, doctorClean, logged, newDepot, startAcme } from "./_acme.js";
+import { challengeServer, doctorClean, logged, newDepot, readyOrder, startAcme } from "./_acme.js";
 
 // acme-client has one shared axios instance: the tests run one after the other, each trusting its own depot CA.
 function client(dir, url, accountKey) {
@@ -78,12 +78,7 @@ test.serial("an order created and validated before a restart is finalized after 
   const s1 = await startAcme(t, dir, args);
   const c = client(dir, s1.url, await acme.crypto.createPrivateEcdsaKey());
   await c.createAccount({ termsOfServiceAgreed: true });
-  const order = await c.createOrder({ identifiers: [{ type: "dns", value: "restart.test" }] });
-  const [authz] = await c.getAuthorizations(order);
-  const http01 = authz.challenges.find((x) => x.type === "http-01");
-  ch.tokens.set(http01.token, await c.getChallengeKeyAuthorization(http01));
-  await c.completeChallenge(http01);
-  await c.waitForValidStatus(order);
+  const order = await readyOrder(c, ch.tokens, { type: "dns", value: "restart.test" });
   t.is((await s1.stop("SIGINT")).code, 0);
 
   const s2 = await startAcme(t, dir, args, s1.port);
