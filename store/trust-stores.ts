@@ -2,18 +2,25 @@
  * The OS, NSS and Java trust stores, each driven by its own tool (update-ca-certificates, update-ca-trust,
  * security, certutil, keytool): pki never edits a store's database itself. Every entry pki adds is named
  * after the CA's SHA-256 fingerprint (`pki-<hex>`), so removal touches only what pki added.
+ * Here: what every store shares, then the NSS and Java stores; the system store is in trust-system.ts.
  */
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { homedir, platform } from "node:os";
 import { delimiter, dirname, join } from "node:path";
-import { writeAtomic } from "./fsutil.js";
 
 export type StoreId = "system" | "nss" | "java";
 export const STORE_IDS: StoreId[] = ["system", "nss", "java"];
 
 /** A CA as the stores need it: PEM and DER, fingerprints, and the name of pki's entry. */
-export interface TrustCa { name: string; subject: string; pem: string; der: Buffer; sha256: string; sha1: string }
+export interface TrustCa {
+  name: string;
+  subject: string;
+  pem: string;
+  der: Buffer;
+  sha256: string;
+  sha1: string;
+}
 export const entryName = (ca: TrustCa) => `pki-${ca.sha256}`;
 
 /** One place a store keeps trust: the system store, one NSS database, one cacerts file. */
@@ -31,16 +38,29 @@ export interface Target {
 }
 
 /** A store that cannot be used here, and why (tool missing, nothing found, unsupported OS). */
-export interface Unavailable { store: StoreId; reason: string }
+export interface Unavailable {
+  store: StoreId;
+  reason: string;
+}
 
 export class StoreError extends Error {}
 
+/** Runs `fn` with the CA written to a temp PEM file, for tools that read a file. */
+export type WithFile = (ca: TrustCa, fn: (path: string) => void) => void;
+
 /** Runs a store tool; throws StoreError with its first stderr line when it fails. */
-function tool(cmd: string, args: string[], o: { input?: string; ok?: number[] } = {}): string {
+export function tool(cmd: string, args: string[], o: { input?: string; ok?: number[] } = {}): string {
   const r = spawnSync(cmd, args, { encoding: "utf8", input: o.input, maxBuffer: 64 << 20 });
-  if (r.error) throw new StoreError(`${cmd}: ${(r.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : r.error.message}`);
+  if (r.error)
+    throw new StoreError(
+      `${cmd}: ${(r.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : r.error.message}`,
+    );
   if (!(o.ok ?? [0]).includes(r.status ?? -1)) {
-    const line = `${r.stderr}\n${r.stdout}`.split("\n").map((l) => l.trim()).find(Boolean) ?? `exit ${r.status}`;
+    const line =
+      `${r.stderr}\n${r.stdout}`
+        .split("\n")
+        .map((l) => l.trim())
+        .find(Boolean) ?? `exit ${r.status}`;
     throw new StoreError(`${cmd} ${args[0]} failed: ${line}`);
   }
   return r.stdout;
@@ -49,103 +69,23 @@ function tool(cmd: string, args: string[], o: { input?: string; ok?: number[] } 
 export function which(cmd: string): string | undefined {
   for (const d of (process.env.PATH ?? "").split(delimiter)) {
     const p = join(d, cmd);
-    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
 
 export function isWritable(p: string): boolean {
-  try { accessSync(existsSync(p) ? p : dirname(p), constants.W_OK); return true; } catch { return false; }
-}
-
-// ---- system ---------------------------------------------------------------
-
-const DEBIAN = { anchors: "/usr/local/share/ca-certificates", certs: "/etc/ssl/certs", bundle: "/etc/ssl/certs/ca-certificates.crt", javaCacerts: "/etc/ssl/certs/java/cacerts" };
-const RHEL = { anchors: "/etc/pki/ca-trust/source/anchors", bundle: "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem" };
-
-/** Whether a PEM bundle holds the certificate (by DER). */
-function bundleHas(path: string, der: Buffer): boolean {
-  if (!existsSync(path)) return false;
-  const b64 = der.toString("base64");
-  return readFileSync(path, "latin1").replace(/\r?\n/g, "").includes(b64);
-}
-
-function debianSystem(): Target {
-  const anchor = (ca: TrustCa) => join(DEBIAN.anchors, `${entryName(ca)}.crt`);
-  const update = () => tool("update-ca-certificates", []);
-  const java = existsSync(DEBIAN.javaCacerts) ? [DEBIAN.javaCacerts] : [];
-  return {
-    store: "system", where: `${DEBIAN.anchors} (update-ca-certificates)`,
-    files: [DEBIAN.bundle, ...java], writable: [DEBIAN.anchors, DEBIAN.certs, DEBIAN.bundle, ...java],
-    has: (ca) => bundleHas(DEBIAN.bundle, ca.der),
-    add(ca) {
-      writeAtomic(anchor(ca), ca.pem, 0o644);
-      try { update(); } catch (e) { rmSync(anchor(ca), { force: true }); throw e; }
-    },
-    remove(ca) {
-      rmSync(anchor(ca), { force: true });
-      // update-ca-certificates keeps links to a removed local cert (and does not tell the Java hook): drop ours.
-      const pem = `${entryName(ca)}.pem`;
-      for (const n of readdirSync(DEBIAN.certs)) {
-        const p = join(DEBIAN.certs, n);
-        let to: string;
-        try { to = readlinkSync(p); } catch { continue; }
-        if (n === pem || to === pem || to === anchor(ca)) rmSync(p, { force: true });
-      }
-      update();
-      const keytool = which("keytool");
-      const alias = `debian:${pem}`;
-      if (java.length && keytool && spawnSync(keytool, ["-list", "-keystore", DEBIAN.javaCacerts, "-storepass", "changeit", "-alias", alias]).status === 0) {
-        tool(keytool, ["-delete", "-keystore", DEBIAN.javaCacerts, "-storepass", "changeit", "-alias", alias]);
-      }
-    },
-  };
-}
-
-function rhelSystem(): Target {
-  const anchor = (ca: TrustCa) => join(RHEL.anchors, `${entryName(ca)}.pem`);
-  const update = () => tool("update-ca-trust", ["extract"]);
-  return {
-    store: "system", where: `${RHEL.anchors} (update-ca-trust)`, files: [], writable: [RHEL.anchors, dirname(RHEL.bundle)],
-    has: (ca) => bundleHas(RHEL.bundle, ca.der),
-    add(ca) {
-      writeAtomic(anchor(ca), ca.pem, 0o644);
-      try { update(); } catch (e) { rmSync(anchor(ca), { force: true }); throw e; }
-    },
-    remove(ca) { rmSync(anchor(ca), { force: true }); update(); },
-  };
-}
-
-/** macOS: the System keychain, trusted as a root for every user (`security`, needs sudo). Not exercised in CI. */
-function macosSystem(withFile: (ca: TrustCa, fn: (path: string) => void) => void): Target {
-  const keychain = "/Library/Keychains/System.keychain";
-  return {
-    store: "system", where: `${keychain} (security)`, files: [], writable: [keychain],
-    has: (ca) => tool("security", ["find-certificate", "-a", "-Z", keychain]).toUpperCase().includes(ca.sha1.toUpperCase()),
-    add: (ca) => withFile(ca, (f) => tool("security", ["add-trusted-cert", "-d", "-r", "trustRoot", "-k", keychain, f])),
-    remove(ca) {
-      withFile(ca, (f) => tool("security", ["remove-trusted-cert", "-d", f], { ok: [0, 1] }));
-      tool("security", ["delete-certificate", "-Z", ca.sha1.toUpperCase(), keychain]);
-    },
-  };
-}
-
-/** Windows: the machine's ROOT store (`certutil -addstore`, needs an elevated prompt). Not exercised in CI. */
-function windowsSystem(withFile: (ca: TrustCa, fn: (path: string) => void) => void): Target {
-  return {
-    store: "system", where: "the Windows ROOT store (certutil)", files: [], writable: [],
-    has: (ca) => spawnSync("certutil", ["-store", "ROOT", ca.sha1]).status === 0,
-    add: (ca) => withFile(ca, (f) => tool("certutil", ["-addstore", "-f", "ROOT", f])),
-    remove: (ca) => { tool("certutil", ["-delstore", "ROOT", ca.sha1]); },
-  };
-}
-
-export function systemTarget(withFile: (ca: TrustCa, fn: (path: string) => void) => void): Target | Unavailable {
-  if (platform() === "darwin") return macosSystem(withFile);
-  if (platform() === "win32") return windowsSystem(withFile);
-  if (existsSync(DEBIAN.anchors) && which("update-ca-certificates")) return debianSystem();
-  if (existsSync(RHEL.anchors) && which("update-ca-trust")) return rhelSystem();
-  return { store: "system", reason: "no supported system trust store found (update-ca-certificates or update-ca-trust)" };
+  try {
+    accessSync(existsSync(p) ? p : dirname(p), constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // ---- NSS --------------------------------------------------------------------
@@ -153,36 +93,55 @@ export function systemTarget(withFile: (ca: TrustCa, fn: (path: string) => void)
 /** ~/.pki/nssdb (Chrome/Chromium on Linux) and every Firefox profile holding a cert9.db. */
 export function nssDatabases(home = homedir()): string[] {
   const dbs = [join(home, ".pki", "nssdb")];
-  for (const root of [join(home, ".mozilla", "firefox"), join(home, "snap", "firefox", "common", ".mozilla", "firefox"),
-    join(home, "Library", "Application Support", "Firefox", "Profiles")]) {
+  for (const root of [
+    join(home, ".mozilla", "firefox"),
+    join(home, "snap", "firefox", "common", ".mozilla", "firefox"),
+    join(home, "Library", "Application Support", "Firefox", "Profiles"),
+  ]) {
     let names: string[] = [];
-    try { names = readdirSync(root); } catch { continue; }
+    try {
+      names = readdirSync(root);
+    } catch {
+      continue;
+    }
     for (const n of names) dbs.push(join(root, n));
   }
   return dbs.filter((d) => existsSync(join(d, "cert9.db")));
 }
 
-function nssTarget(certutil: string, dir: string, withFile: (ca: TrustCa, fn: (path: string) => void) => void): Target {
+function nssTarget(certutil: string, dir: string, withFile: WithFile): Target {
   const db = `sql:${dir}`;
   const files = ["cert9.db", "key4.db", "pkcs11.txt"].map((f) => join(dir, f)).filter(existsSync);
   return {
-    store: "nss", where: dir, files, writable: [dir, ...files],
+    store: "nss",
+    where: dir,
+    files,
+    writable: [dir, ...files],
     has: (ca) => {
       const r = spawnSync(certutil, ["-L", "-d", db, "-n", entryName(ca), "-a"], { encoding: "utf8" });
       return r.status === 0 && r.stdout.replace(/\s/g, "").includes(ca.der.toString("base64"));
     },
     add: (ca) => withFile(ca, (f) => tool(certutil, ["-A", "-d", db, "-t", "C,,", "-n", entryName(ca), "-i", f])),
     remove: (ca) => {
-      if (spawnSync(certutil, ["-L", "-d", db, "-n", entryName(ca)]).status === 0) tool(certutil, ["-D", "-d", db, "-n", entryName(ca)]);
+      if (spawnSync(certutil, ["-L", "-d", db, "-n", entryName(ca)]).status === 0)
+        tool(certutil, ["-D", "-d", db, "-n", entryName(ca)]);
     },
   };
 }
 
-export function nssTargets(withFile: (ca: TrustCa, fn: (path: string) => void) => void, home = homedir()): Target[] | Unavailable {
+export function nssTargets(withFile: WithFile, home = homedir()): Target[] | Unavailable {
   const certutil = platform() === "win32" ? undefined : which("certutil");
-  if (!certutil) return { store: "nss", reason: "certutil not found: install libnss3-tools (Debian/Ubuntu), nss-tools (Fedora/RHEL) or nss (Homebrew)" };
+  if (!certutil)
+    return {
+      store: "nss",
+      reason: "certutil not found: install libnss3-tools (Debian/Ubuntu), nss-tools (Fedora/RHEL) or nss (Homebrew)",
+    };
   const dbs = nssDatabases(home);
-  if (!dbs.length) return { store: "nss", reason: `no NSS database found (${join(home, ".pki", "nssdb")} or a Firefox profile): start Chrome or Firefox once` };
+  if (!dbs.length)
+    return {
+      store: "nss",
+      reason: `no NSS database found (${join(home, ".pki", "nssdb")} or a Firefox profile): start Chrome or Firefox once`,
+    };
   return dbs.map((d) => nssTarget(certutil, d, withFile));
 }
 
@@ -198,12 +157,14 @@ export function javaHome(): { keytool: string; cacerts: string } | Unavailable {
   }
   const keytool = join(home, "bin", platform() === "win32" ? "keytool.exe" : "keytool");
   if (!existsSync(keytool)) return { store: "java", reason: `no keytool in ${home}/bin: JAVA_HOME must name a JDK` };
-  const cacerts = [join(home, "lib", "security", "cacerts"), join(home, "jre", "lib", "security", "cacerts")].find(existsSync);
+  const cacerts = [join(home, "lib", "security", "cacerts"), join(home, "jre", "lib", "security", "cacerts")].find(
+    existsSync,
+  );
   if (!cacerts) return { store: "java", reason: `no cacerts under ${home}` };
   return { keytool, cacerts: realpathSync(cacerts) };
 }
 
-export function javaTarget(withFile: (ca: TrustCa, fn: (path: string) => void) => void): Target | Unavailable {
+export function javaTarget(withFile: WithFile): Target | Unavailable {
   const jdk = javaHome();
   if ("reason" in jdk) return jdk;
   const pass = process.env.PKI_CACERTS_PASSWORD ?? "changeit";
@@ -212,16 +173,22 @@ export function javaTarget(withFile: (ca: TrustCa, fn: (path: string) => void) =
   // One JVM start per listing, not per question: cached while the file (by mtime and size) stays the same.
   let cache: { key: string; text: string } | undefined;
   const listing = () => {
-    const st = statSync(jdk.cacerts), key = `${st.mtimeMs}:${st.size}`;
+    const st = statSync(jdk.cacerts),
+      key = `${st.mtimeMs}:${st.size}`;
     if (cache?.key !== key) cache = { key, text: tool(jdk.keytool, ["-list", ...ks]) };
     return cache.text;
   };
   return {
-    store: "java", where: jdk.cacerts, files: [jdk.cacerts], writable: [jdk.cacerts],
+    store: "java",
+    where: jdk.cacerts,
+    files: [jdk.cacerts],
+    writable: [jdk.cacerts],
     has: (ca) => listing().includes(colon(ca.sha256)),
-    add: (ca) => withFile(ca, (f) => tool(jdk.keytool, ["-importcert", "-noprompt", ...ks, "-alias", entryName(ca), "-file", f])),
+    add: (ca) =>
+      withFile(ca, (f) => tool(jdk.keytool, ["-importcert", "-noprompt", ...ks, "-alias", entryName(ca), "-file", f])),
     remove: (ca) => {
-      if (spawnSync(jdk.keytool, ["-list", ...ks, "-alias", entryName(ca)]).status === 0) tool(jdk.keytool, ["-delete", ...ks, "-alias", entryName(ca)]);
+      if (spawnSync(jdk.keytool, ["-list", ...ks, "-alias", entryName(ca)]).status === 0)
+        tool(jdk.keytool, ["-delete", ...ks, "-alias", entryName(ca)]);
     },
   };
 }

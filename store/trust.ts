@@ -15,7 +15,19 @@ import { join } from "node:path";
 import { x509 } from "../lib/x509/peculiar.js";
 import { constraintsOf } from "../lib/x509/constraints.js";
 import { writeAtomic } from "./fsutil.js";
-import { isWritable, javaTarget, nssTargets, StoreError, StoreId, STORE_IDS, systemTarget, Target, TrustCa, Unavailable, entryName } from "./trust-stores.js";
+import {
+  isWritable,
+  javaTarget,
+  nssTargets,
+  StoreError,
+  StoreId,
+  STORE_IDS,
+  Target,
+  TrustCa,
+  Unavailable,
+  entryName,
+} from "./trust-stores.js";
+import { systemTarget } from "./trust-system.js";
 
 export { StoreError, STORE_IDS, entryName };
 export type { StoreId, TrustCa };
@@ -24,7 +36,14 @@ const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 export function trustCa(name: string, cert: x509.X509Certificate): TrustCa {
   const der = Buffer.from(cert.rawData);
-  return { name, subject: cert.subject, pem: cert.toString("pem") + "\n", der, sha256: sha256(der), sha1: createHash("sha1").update(der).digest("hex") };
+  return {
+    name,
+    subject: cert.subject,
+    pem: cert.toString("pem") + "\n",
+    der,
+    sha256: sha256(der),
+    sha1: createHash("sha1").update(der).digest("hex"),
+  };
 }
 
 /** Whether the CA certificate carries no name constraints (once trusted, it vouches for any name). */
@@ -38,11 +57,14 @@ function withFile(ca: TrustCa, fn: (path: string) => void): void {
   try {
     writeFileSync(join(dir, "ca.crt"), ca.pem, { mode: 0o644 });
     fn(join(dir, "ca.crt"));
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function resolveStores(stores: StoreId[], home = homedir()): { targets: Target[]; unavailable: Unavailable[] } {
-  const targets: Target[] = [], unavailable: Unavailable[] = [];
+  const targets: Target[] = [],
+    unavailable: Unavailable[] = [];
   for (const s of stores) {
     const t = s === "system" ? systemTarget(withFile) : s === "nss" ? nssTargets(withFile, home) : javaTarget(withFile);
     for (const x of Array.isArray(t) ? t : [t]) ("reason" in x ? unavailable : targets).push(x as Target & Unavailable);
@@ -52,8 +74,17 @@ export function resolveStores(stores: StoreId[], home = homedir()): { targets: T
 
 // ---- records of what install changed ----------------------------------------
 
-interface FileSnap { path: string; pre: string | null /* base64; null: absent */; post: string | null /* sha256 */ }
-interface Record { store: StoreId; where: string; at: string; files: FileSnap[] }
+interface FileSnap {
+  path: string;
+  pre: string | null /* base64; null: absent */;
+  post: string | null; /* sha256 */
+}
+interface Record {
+  store: StoreId;
+  where: string;
+  at: string;
+  files: FileSnap[];
+}
 
 export function stateDir(home = homedir()): string {
   return join(process.env.XDG_STATE_HOME || join(home, ".local", "state"), "pki", "trust");
@@ -64,11 +95,16 @@ function readRecords(ca: TrustCa, home?: string): Record[] {
   try {
     const r = JSON.parse(readFileSync(recordPath(ca, home), "utf8"));
     return Array.isArray(r) ? r.filter((x) => x && typeof x.store === "string" && Array.isArray(x.files)) : [];
-  } catch { return []; }
+  } catch {
+    return [];
+  }
 }
 function writeRecords(ca: TrustCa, records: Record[], home?: string): void {
   const p = recordPath(ca, home);
-  if (!records.length) { rmSync(p, { force: true }); return; }
+  if (!records.length) {
+    rmSync(p, { force: true });
+    return;
+  }
   mkdirSync(stateDir(home), { recursive: true, mode: 0o700 });
   writeAtomic(p, JSON.stringify(records, null, 1) + "\n", 0o600);
 }
@@ -77,7 +113,10 @@ const hashOf = (p: string) => (existsSync(p) ? sha256(readFileSync(p)) : null);
 const snapshot = (t: Target) => t.files.map((path) => ({ path, bytes: existsSync(path) ? readFileSync(path) : null }));
 /** Puts `bytes` back at `path` (null: removes it), keeping the file's mode and owner (a user's key4.db stays 0600 and theirs). */
 function restore(path: string, bytes: Buffer | null): void {
-  if (bytes === null) { rmSync(path, { force: true }); return; }
+  if (bytes === null) {
+    rmSync(path, { force: true });
+    return;
+  }
   const st = existsSync(path) ? statSync(path) : undefined;
   if (st && sha256(readFileSync(path)) === sha256(bytes)) return;
   writeAtomic(path, bytes, st ? st.mode & 0o777 : 0o644);
@@ -86,37 +125,61 @@ function restore(path: string, bytes: Buffer | null): void {
 
 // ---- the commands -------------------------------------------------------------
 
-export interface Outcome { ca: string; store: StoreId; where: string; action: "installed" | "already" | "removed" | "absent" | "kept"; note?: string }
+export interface Outcome {
+  ca: string;
+  store: StoreId;
+  where: string;
+  action: "installed" | "already" | "removed" | "absent" | "kept";
+  note?: string;
+}
 
 /** Refuses, before anything changes, a store the user may not write: one line naming it and the command to run. */
 function checkRights(targets: Target[], verb: string, stores: StoreId[]): void {
   for (const t of targets) {
     const denied = t.writable.find((p) => !isWritable(p));
     if (denied) {
-      throw new StoreError(`cannot change the ${t.store} trust store: ${denied} is not writable by this user; run 'sudo pki trust ${verb} --stores ${t.store}'` +
-        (stores.length > 1 ? ` (and the other stores without sudo: --stores ${stores.filter((s) => s !== t.store).join(",")})` : ""));
+      throw new StoreError(
+        `cannot change the ${t.store} trust store: ${denied} is not writable by this user; run 'sudo pki trust ${verb} --stores ${t.store}'` +
+          (stores.length > 1
+            ? ` (and the other stores without sudo: --stores ${stores.filter((s) => s !== t.store).join(",")})`
+            : ""),
+      );
     }
   }
 }
 
 export function install(cas: TrustCa[], targets: Target[], o: { stores: StoreId[]; home?: string }): Outcome[] {
   const todo = cas.flatMap((ca) => targets.map((t) => ({ ca, t, has: t.has(ca) })));
-  checkRights(todo.filter((x) => !x.has).map((x) => x.t), "install", o.stores);
-  const out: Outcome[] = [], done: Array<{ ca: TrustCa; t: Target }> = [];
+  checkRights(
+    todo.filter((x) => !x.has).map((x) => x.t),
+    "install",
+    o.stores,
+  );
+  const out: Outcome[] = [],
+    done: Array<{ ca: TrustCa; t: Target }> = [];
   try {
     for (const { ca, t } of todo) {
       // Asked again: an earlier store may have fed this one (Debian's system store also fills Java's cacerts).
-      if (t.has(ca)) { out.push({ ca: ca.name, store: t.store, where: t.where, action: "already" }); continue; }
+      if (t.has(ca)) {
+        out.push({ ca: ca.name, store: t.store, where: t.where, action: "already" });
+        continue;
+      }
       const pre = snapshot(t);
       try {
         t.add(ca);
-        if (!t.has(ca)) throw new StoreError(`the ${t.store} trust store (${t.where}) did not take the CA "${ca.name}"`);
+        if (!t.has(ca))
+          throw new StoreError(`the ${t.store} trust store (${t.where}) did not take the CA "${ca.name}"`);
       } catch (e) {
         pre.forEach((f) => restore(f.path, f.bytes));
         throw e;
       }
       done.push({ ca, t });
-      const rec: Record = { store: t.store, where: t.where, at: new Date().toISOString(), files: pre.map((f) => ({ path: f.path, pre: f.bytes?.toString("base64") ?? null, post: hashOf(f.path) })) };
+      const rec: Record = {
+        store: t.store,
+        where: t.where,
+        at: new Date().toISOString(),
+        files: pre.map((f) => ({ path: f.path, pre: f.bytes?.toString("base64") ?? null, post: hashOf(f.path) })),
+      };
       writeRecords(ca, [...readRecords(ca, o.home), rec], o.home);
       out.push({ ca: ca.name, store: t.store, where: t.where, action: "installed" });
     }
@@ -136,34 +199,72 @@ function uninstallOne(ca: TrustCa, t: Target, home?: string): { changed: number 
   const untouched = (rec?.files ?? []).filter((f) => t.files.includes(f.path) && hashOf(f.path) === f.post);
   t.remove(ca);
   for (const f of untouched) restore(f.path, f.pre === null ? null : Buffer.from(f.pre, "base64"));
-  if (rec) writeRecords(ca, records.filter((_, j) => j !== i), home);
+  if (rec)
+    writeRecords(
+      ca,
+      records.filter((_, j) => j !== i),
+      home,
+    );
   return { changed: (rec?.files.length ?? 0) - untouched.length };
 }
 
 export function uninstall(cas: TrustCa[], targets: Target[], o: { stores: StoreId[]; home?: string }): Outcome[] {
-  const present = (ca: TrustCa, t: Target) => t.has(ca) || readRecords(ca, o.home).some((r) => r.store === t.store && r.where === t.where);
+  const present = (ca: TrustCa, t: Target) =>
+    t.has(ca) || readRecords(ca, o.home).some((r) => r.store === t.store && r.where === t.where);
   const todo = cas.flatMap((ca) => {
     const recs = readRecords(ca, o.home);
     const order = (t: Target) => recs.map((r) => r.store === t.store && r.where === t.where).lastIndexOf(true);
     // Newest install first: stores that share a file (Debian's hook also feeds cacerts) unwind in order.
     return [...targets].sort((a, b) => order(b) - order(a)).map((t) => ({ ca, t, present: present(ca, t) }));
   });
-  checkRights(todo.filter((x) => x.present).map((x) => x.t), "uninstall", o.stores);
+  checkRights(
+    todo.filter((x) => x.present).map((x) => x.t),
+    "uninstall",
+    o.stores,
+  );
   const changed = todo.map(({ ca, t, present: p }) => (p ? uninstallOne(ca, t, o.home).changed : -1));
   // Judged once every store is done: one store's removal may take the CA out of another (Debian's Java hook).
   return todo.map(({ ca, t }, i): Outcome => {
     const base = { ca: ca.name, store: t.store, where: t.where };
-    if (t.has(ca)) return { ...base, action: "kept", note: "still trusted: it was not added by pki (remove it with the store's own tool)" };
+    if (t.has(ca))
+      return {
+        ...base,
+        action: "kept",
+        note: "still trusted: it was not added by pki (remove it with the store's own tool)",
+      };
     if (changed[i] < 0) return { ...base, action: "absent" };
-    return { ...base, action: "removed", note: changed[i] ? `${changed[i]} file(s) changed by others since install: only pki's entry was removed` : undefined };
+    return {
+      ...base,
+      action: "removed",
+      note: changed[i]
+        ? `${changed[i]} file(s) changed by others since install: only pki's entry was removed`
+        : undefined,
+    };
   });
 }
 
-export interface StatusRow { ca: string; subject: string; sha256: string; store: StoreId; where: string; trusted: boolean; byPki: boolean; constrained: boolean }
+export interface StatusRow {
+  ca: string;
+  subject: string;
+  sha256: string;
+  store: StoreId;
+  where: string;
+  trusted: boolean;
+  byPki: boolean;
+  constrained: boolean;
+}
 
 export function status(cas: Array<TrustCa & { constrained: boolean }>, targets: Target[], home?: string): StatusRow[] {
-  return cas.flatMap((ca) => targets.map((t) => ({
-    ca: ca.name, subject: ca.subject, sha256: ca.sha256, store: t.store, where: t.where, trusted: t.has(ca),
-    byPki: readRecords(ca, home).some((r) => r.store === t.store && r.where === t.where), constrained: ca.constrained,
-  })));
+  return cas.flatMap((ca) =>
+    targets.map((t) => ({
+      ca: ca.name,
+      subject: ca.subject,
+      sha256: ca.sha256,
+      store: t.store,
+      where: t.where,
+      trusted: t.has(ca),
+      byPki: readRecords(ca, home).some((r) => r.store === t.store && r.where === t.where),
+      constrained: ca.constrained,
+    })),
+  );
 }

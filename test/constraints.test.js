@@ -8,6 +8,14 @@ import { createCA } from "../dist/lib/index.js";
 
 const LIMITS = ["--permit-domain", "example.test", "--permit-ip", "127.0.0.0/8"];
 
+/** new-cert NAME, then the stderr of a `pki sign` that must fail with exit 1. */
+async function refused(t, dir, name, newCertArgs) {
+  await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", ...newCertArgs, name]);
+  const r = await pki(dir, ["sign", "--passphrase-file", "pass", name]);
+  t.is(r.code, 1, r.stderr);
+  return r.stderr;
+}
+
 test("a constrained root: an in-bounds leaf verifies (-x509_strict) and serves curl; pki refuses evil.org and 10.0.0.1", async (t) => {
   t.timeout(4 * 60_000);
   const dir = await newDepot(t, LIMITS);
@@ -19,12 +27,31 @@ test("a constrained root: an in-bounds leaf verifies (-x509_strict) and serves c
   t.is(v.code, 0, v.stderr + v.out);
   const s = serve(t, dir, ["--name", "web", "--no-client-auth", "--passphrase-file", "pass"]);
   const port = await s.ready;
-  const r = await curl(["--cacert", ".pki/ca.crt", "--resolve", `web.example.test:${port}:127.0.0.1`, `https://web.example.test:${port}/v1/versions`], { cwd: dir });
+  const r = await curl(
+    [
+      "--cacert",
+      ".pki/ca.crt",
+      "--resolve",
+      `web.example.test:${port}:127.0.0.1`,
+      `https://web.example.test:${port}/v1/versions`,
+    ],
+    { cwd: dir },
+  );
   t.is(r.code, 0, r.stderr);
   t.is(r.out, `["v1"]`);
 
-  for (const [name, flags, re] of [["evil", ["--domain", "evil.org"], /DNS name evil\.org is outside the name constraints of the CA .*permitted DNS: example\.test/],
-    ["ten", ["--ip", "10.0.0.1"], /IP 10\.0\.0\.1 is outside the name constraints of the CA .*permitted IP: 127\.0\.0\.0\/8/]]) {
+  for (const [name, flags, re] of [
+    [
+      "evil",
+      ["--domain", "evil.org"],
+      /DNS name evil\.org is outside the name constraints of the CA .*permitted DNS: example\.test/,
+    ],
+    [
+      "ten",
+      ["--ip", "10.0.0.1"],
+      /IP 10\.0\.0\.1 is outside the name constraints of the CA .*permitted IP: 127\.0\.0\.0\/8/,
+    ],
+  ]) {
     await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", ...flags, name]);
     const before = snapshot(join(dir, ".pki"));
     const refused = await pki(dir, ["sign", "--passphrase-file", "pass", name]);
@@ -41,7 +68,10 @@ test("pki issue: in-bounds names issue in one step; evil.org or 10.0.0.1 is refu
   const v = await openssl(["verify", "-x509_strict", "-CAfile", ".pki/ca.crt", ".pki/certs/web.crt"], { cwd: dir });
   t.is(v.code, 0, v.stderr + v.out);
   const before = snapshot(join(dir, ".pki"));
-  for (const [host, re] of [["evil.org", /^pki: DNS name evil\.org is outside the name constraints/], ["10.0.0.1", /^pki: IP 10\.0\.0\.1 is outside the name constraints/]]) {
+  for (const [host, re] of [
+    ["evil.org", /^pki: DNS name evil\.org is outside the name constraints/],
+    ["10.0.0.1", /^pki: IP 10\.0\.0\.1 is outside the name constraints/],
+  ]) {
     const r = await pki(dir, ["issue", "--passphrase-file", "pass", "bad", host]);
     t.is(r.code, 1, r.stderr);
     t.regex(r.stderr, re);
@@ -52,11 +82,20 @@ test("pki issue: in-bounds names issue in one step; evil.org or 10.0.0.1 is refu
 
 test("a leaf for evil.org made by openssl under the constrained root fails openssl verify: permitted subtree violation", async (t) => {
   const dir = await newDepot(t, LIMITS);
-  const ssl = async (...args) => { const r = await openssl(args, { cwd: dir }); t.is(r.code, 0, `openssl ${args.join(" ")}: ${r.stderr}`); return r; };
-  await ssl("pkey", "-in", ".pki/ca.key", "-passin", "file:pass", "-out", "ca.key.insecure");
-  await ssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "evil.key", "-out", "evil.csr", "-subj", "/CN=evil.org");
+  const ssl = async (cmd) => {
+    const args = cmd.split(" ");
+    const r = await openssl(args, { cwd: dir });
+    t.is(r.code, 0, `openssl ${args.join(" ")}: ${r.stderr}`);
+    return r;
+  };
+  await ssl("pkey -in .pki/ca.key -passin file:pass -out ca.key.insecure");
+  await ssl(
+    "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout evil.key -out evil.csr -subj /CN=evil.org",
+  );
   writeFileSync(join(dir, "ext.cnf"), "subjectAltName=DNS:evil.org\nbasicConstraints=critical,CA:FALSE\n");
-  await ssl("x509", "-req", "-in", "evil.csr", "-CA", ".pki/ca.crt", "-CAkey", "ca.key.insecure", "-set_serial", "7", "-days", "2", "-extfile", "ext.cnf", "-out", "evil.crt");
+  await ssl(
+    "x509 -req -in evil.csr -CA .pki/ca.crt -CAkey ca.key.insecure -set_serial 7 -days 2 -extfile ext.cnf -out evil.crt",
+  );
   const v = await openssl(["verify", "-x509_strict", "-CAfile", ".pki/ca.crt", "evil.crt"], { cwd: dir });
   t.not(v.code, 0);
   t.regex(v.stderr + v.out, /permitted subtree violation/);
@@ -64,17 +103,28 @@ test("a leaf for evil.org made by openssl under the constrained root fails opens
 
 test("an intermediate's constraints nest inside the root's; its leaves obey both, and the checks read the certificates", async (t) => {
   const dir = await newDepot(t, LIMITS);
-  const wide = await pki(dir, ["init", "--intermediate", "sub", "--passphrase-file", "pass", "--permit-domain", "evil.org"]);
+  const wide = await pki(dir, "init --intermediate sub --passphrase-file pass --permit-domain evil.org".split(" "));
   t.is(wide.code, 1);
   t.regex(wide.stderr, /--permit-domain evil\.org is outside the name constraints/);
-  await pkiOk(t, dir, ["init", "--intermediate", "sub", "--passphrase-file", "pass", "--permit-domain", "api.example.test", "--exclude-ip", "127.0.0.2"]);
+  await pkiOk(
+    t,
+    dir,
+    "init --intermediate sub --passphrase-file pass --permit-domain api.example.test --exclude-ip 127.0.0.2".split(" "),
+  );
   await issue(t, dir, "ok", ["--issuer", "sub", "--domain", "x.api.example.test", "--ip", "127.0.0.1"]);
-  const chain = await openssl(["verify", "-x509_strict", "-CAfile", ".pki/ca.crt", "-untrusted", ".pki/certs/sub.crt", ".pki/certs/ok.crt"], { cwd: dir });
+  const chain = await openssl(
+    ["verify", "-x509_strict", "-CAfile", ".pki/ca.crt", "-untrusted", ".pki/certs/sub.crt", ".pki/certs/ok.crt"],
+    { cwd: dir },
+  );
   t.is(chain.code, 0, chain.stderr + chain.out);
-  await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", "--issuer", "sub", "--domain", "web.example.test", "w"]);
-  t.regex((await pki(dir, ["sign", "--passphrase-file", "pass", "w"])).stderr, /DNS name web\.example\.test is outside the name constraints of the CA "CN=sub"/);
-  await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", "--issuer", "sub", "--domain", "y.api.example.test", "--ip", "127.0.0.2", "x"]);
-  t.regex((await pki(dir, ["sign", "--passphrase-file", "pass", "x"])).stderr, /IP 127\.0\.0\.2 is excluded by the name constraints of the CA "CN=sub" \(excluded: 127\.0\.0\.2\/32\)/);
+  t.regex(
+    await refused(t, dir, "w", ["--issuer", "sub", "--domain", "web.example.test"]),
+    /DNS name web\.example\.test is outside the name constraints of the CA "CN=sub"/,
+  );
+  t.regex(
+    await refused(t, dir, "x", ["--issuer", "sub", "--domain", "y.api.example.test", "--ip", "127.0.0.2"]),
+    /IP 127\.0\.0\.2 is excluded by the name constraints of the CA "CN=sub" \(excluded: 127\.0\.0\.2\/32\)/,
+  );
   const renewed = await pkiOk(t, dir, ["renew", "--passphrase-file", "pass", "sub"]);
   t.is(renewed.code, 0);
   const ext = await openssl(["x509", "-in", ".pki/certs/sub.crt", "-noout", "-ext", "nameConstraints"], { cwd: dir });
@@ -83,42 +133,69 @@ test("an intermediate's constraints nest inside the root's; its leaves obey both
 
 test("bad constraint flags are one line, exit 2 or 1, and create nothing", async (t) => {
   const dir = await newDepot(t);
-  for (const [flag, value, re] of [["--permit-ip", "10.1.2.3/8", /host bits are set \(did you mean 10\.0\.0\.0\/8\?\)/],
-    ["--permit-ip", "10.0.0.0/33", /prefix length must be 0-32/], ["--exclude-ip", "nope", /CIDR range/],
-    ["--permit-domain", "*.example.test", /not a wildcard/], ["--exclude-domain", "bad domain", /invalid --exclude-domain/]]) {
+  for (const [flag, value, re] of [
+    ["--permit-ip", "10.1.2.3/8", /host bits are set \(did you mean 10\.0\.0\.0\/8\?\)/],
+    ["--permit-ip", "10.0.0.0/33", /prefix length must be 0-32/],
+    ["--exclude-ip", "nope", /CIDR range/],
+    ["--permit-domain", "*.example.test", /not a wildcard/],
+    ["--exclude-domain", "bad domain", /invalid --exclude-domain/],
+  ]) {
     const r = await pki(dir, ["init", "--depot", join(dir, "other"), "--passphrase-file", "pass", flag, value]);
     t.not(r.code, 0);
     t.regex(r.stderr, re);
     t.is(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
-  t.deepEqual(Object.keys(snapshot(dir)).filter((p) => p.startsWith("other")), []);
+  t.deepEqual(
+    Object.keys(snapshot(dir)).filter((p) => p.startsWith("other")),
+    [],
+  );
 });
 
 test("API: createCA({nameConstraints}) writes them and issue() refuses names outside them", async (t) => {
-  const ca = await createCA({ nameConstraints: { permitDomains: ["example.test"], permitIps: ["127.0.0.0/8"], excludeDomains: ["bad.example.test"] } });
+  const ca = await createCA({
+    nameConstraints: {
+      permitDomains: ["example.test"],
+      permitIps: ["127.0.0.0/8"],
+      excludeDomains: ["bad.example.test"],
+    },
+  });
   const ok = await ca.issue({ name: "web", domain: ["web.example.test"], ip: ["127.0.0.1"] });
   t.truthy(ok.certPem);
   await t.throwsAsync(ca.issue({ name: "evil", domain: ["evil.org"] }), { message: /DNS name evil\.org is outside/ });
   await t.throwsAsync(ca.issue({ name: "ten", ip: ["10.0.0.1"] }), { message: /IP 10\.0\.0\.1 is outside/ });
-  await t.throwsAsync(ca.issue({ name: "bad", domain: ["x.bad.example.test"] }), { message: /excluded: bad\.example\.test/ });
+  await t.throwsAsync(ca.issue({ name: "bad", domain: ["x.bad.example.test"] }), {
+    message: /excluded: bad\.example\.test/,
+  });
   // A wildcard would also cover the excluded name.
-  await t.throwsAsync(ca.issue({ name: "wild", domain: ["*.example.test"] }), { message: /DNS name \*\.example\.test is excluded .*bad\.example\.test/ });
+  await t.throwsAsync(ca.issue({ name: "wild", domain: ["*.example.test"] }), {
+    message: /DNS name \*\.example\.test is excluded .*bad\.example\.test/,
+  });
   t.truthy(await ca.issue({ name: "wild2", domain: ["*.web.example.test"] }));
-  await t.throwsAsync(ca.issue({ name: "cn", commonName: "evil.org" }), { message: /common name evil\.org is outside/ });
+  await t.throwsAsync(ca.issue({ name: "cn", commonName: "evil.org" }), {
+    message: /common name evil\.org is outside/,
+  });
   const sub = await ca.createIntermediate({ name: "sub", nameConstraints: { permitDomains: ["api.example.test"] } });
-  await t.throwsAsync(sub.issue({ name: "w", domain: ["web.example.test"] }), { message: /outside the name constraints of the CA "CN=sub"/ });
-  await t.throwsAsync(ca.createIntermediate({ name: "wide", nameConstraints: { permitDomains: ["evil.org"] } }), { message: /--permit-domain evil\.org is outside/ });
+  await t.throwsAsync(sub.issue({ name: "w", domain: ["web.example.test"] }), {
+    message: /outside the name constraints of the CA "CN=sub"/,
+  });
+  await t.throwsAsync(ca.createIntermediate({ name: "wide", nameConstraints: { permitDomains: ["evil.org"] } }), {
+    message: /--permit-domain evil\.org is outside/,
+  });
 });
 
 test("pki fixtures: a CA's nameConstraints are written, and a cert outside them is refused with its spec path; nothing is written", async (t) => {
   const dir = tempDir(t);
-  const spec = (domain) => `cas:\n  - name: root\n    outputs: [crl]\n    nameConstraints: {permitDomains: [example.test], permitIps: [127.0.0.0/8]}\n` +
+  const spec = (domain) =>
+    `cas:\n  - name: root\n    outputs: [crl]\n    nameConstraints: {permitDomains: [example.test], permitIps: [127.0.0.0/8]}\n` +
     `certs:\n  - {name: web, domain: ${domain}, ip: 127.0.0.1, outputs: [insecure]}\n`;
   writeFileSync(join(dir, "ok.yaml"), spec("web.example.test"));
   await pkiOk(t, dir, ["fixtures", "ok.yaml", "--out", "ok"]);
   const v = await openssl(["verify", "-x509_strict", "-CAfile", "ok/root.crt", "ok/web.crt"], { cwd: dir });
   t.is(v.code, 0, v.stderr + v.out);
-  t.regex((await openssl(["x509", "-in", "ok/root.crt", "-noout", "-ext", "nameConstraints"], { cwd: dir })).out, /DNS:example\.test/);
+  t.regex(
+    (await openssl(["x509", "-in", "ok/root.crt", "-noout", "-ext", "nameConstraints"], { cwd: dir })).out,
+    /DNS:example\.test/,
+  );
   writeFileSync(join(dir, "bad.yaml"), spec("evil.org"));
   const r = await pki(dir, ["fixtures", "bad.yaml", "--out", "bad"]);
   t.is(r.code, 1);
@@ -131,8 +208,9 @@ test("an imported CA's own name constraints bind pki sign (read from its certifi
   mkdirSync(src);
   for (const cmd of [
     ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "CertAuth.key"],
-    ["req", "-x509", "-new", "-key", "CertAuth.key", "-subj", "/CN=CertAuth", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE",
-      "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", "nameConstraints=critical,permitted;DNS:corp.test", "-out", "CertAuth.crt"],
+    "req -x509 -new -key CertAuth.key -subj /CN=CertAuth -days 30 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign -addext nameConstraints=critical,permitted;DNS:corp.test -out CertAuth.crt".split(
+      " ",
+    ),
   ]) {
     const r = await openssl(cmd, { cwd: src });
     t.is(r.code, 0, r.stderr);
@@ -144,5 +222,8 @@ test("an imported CA's own name constraints bind pki sign (read from its certifi
   await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", "--domain", "evil.org", "evil"]);
   const r = await pki(dir, ["sign", "--passphrase-file", "pass", "evil"]);
   t.is(r.code, 1);
-  t.regex(r.stderr, /^pki: DNS name evil\.org is outside the name constraints of the CA "CN=CertAuth" \(permitted DNS: corp\.test\)\n$/);
+  t.regex(
+    r.stderr,
+    /^pki: DNS name evil\.org is outside the name constraints of the CA "CN=CertAuth" \(permitted DNS: corp\.test\)\n$/,
+  );
 });

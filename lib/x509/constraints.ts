@@ -11,7 +11,12 @@
  */
 import { isIPv4 } from "node:net";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints as AsnNameConstraints } from "@peculiar/asn1-x509";
+import {
+  GeneralName,
+  GeneralSubtree,
+  GeneralSubtrees,
+  NameConstraints as AsnNameConstraints,
+} from "@peculiar/asn1-x509";
 import { x509 } from "./peculiar.js";
 import { checkDomain, checkIp, InputError, splitList } from "./validate.js";
 import type { Sans } from "./cert.js";
@@ -19,8 +24,18 @@ import type { Sans } from "./cert.js";
 export const OID_NAME_CONSTRAINTS = "2.5.29.30";
 
 /** Domains in canonical form (optional leading "."), IP ranges as "address/prefix". */
-export interface NameConstraints { permitDomains: string[]; excludeDomains: string[]; permitIps: string[]; excludeIps: string[] }
-export interface ConstraintFlags { permitDomain?: unknown; excludeDomain?: unknown; permitIp?: unknown; excludeIp?: unknown }
+export interface NameConstraints {
+  permitDomains: string[];
+  excludeDomains: string[];
+  permitIps: string[];
+  excludeIps: string[];
+}
+export interface ConstraintFlags {
+  permitDomain?: unknown;
+  excludeDomain?: unknown;
+  permitIp?: unknown;
+  excludeIp?: unknown;
+}
 
 /** The constraints from the four repeatable, comma-separable flags; undefined when none was given. */
 export function constraintsFrom(a: ConstraintFlags): NameConstraints | undefined {
@@ -40,50 +55,76 @@ function isEmpty(nc: NameConstraints): boolean {
 function constraintDomain(d: string, flag: string): string {
   const dot = d.trim().startsWith(".");
   const rest = dot ? d.trim().slice(1) : d;
-  if (rest.startsWith("*")) throw new InputError(`invalid ${flag} "${d}": a domain like example.test (it covers its subdomains), not a wildcard`);
-  try { return (dot ? "." : "") + checkDomain(rest); }
-  catch (e) { throw new InputError(`invalid ${flag}: ${(e as Error).message}`); }
+  if (rest.startsWith("*"))
+    throw new InputError(
+      `invalid ${flag} "${d}": a domain like example.test (it covers its subdomains), not a wildcard`,
+    );
+  try {
+    return (dot ? "." : "") + checkDomain(rest);
+  } catch (e) {
+    throw new InputError(`invalid ${flag}: ${(e as Error).message}`);
+  }
 }
 
 /** "ADDRESS/PREFIX" canonical, host bits zero (10.1.2.3/8 is refused: it reads like a mistake). A bare IP is a /32 or /128. */
 function cidr(text: string, flag: string): string {
   const [addr, prefix, extra] = text.trim().split("/");
   let ip: string;
-  try { ip = checkIp(addr); } catch { throw new InputError(`invalid ${flag} "${text}": a CIDR range like 127.0.0.0/8 or fd00::/8`); }
+  try {
+    ip = checkIp(addr);
+  } catch {
+    throw new InputError(`invalid ${flag} "${text}": a CIDR range like 127.0.0.0/8 or fd00::/8`);
+  }
   const bits = isIPv4(ip) ? 32 : 128;
   const n = prefix === undefined ? bits : Number(prefix);
   if (extra !== undefined || !/^\d{0,3}$/.test(prefix ?? "") || prefix === "" || !Number.isInteger(n) || n > bits) {
     throw new InputError(`invalid ${flag} "${text}": the prefix length must be 0-${bits}`);
   }
-  const bytes = ipBytes(ip), mask = maskBytes(n, bytes.length);
-  if (bytes.some((b, i) => (b & ~mask[i] & 0xff) !== 0)) throw new InputError(`invalid ${flag} "${text}": host bits are set (did you mean ${networkOf(bytes, mask)}/${n}?)`);
+  const bytes = ipBytes(ip),
+    mask = maskBytes(n, bytes.length);
+  if (bytes.some((b, i) => (b & ~mask[i] & 0xff) !== 0))
+    throw new InputError(`invalid ${flag} "${text}": host bits are set (did you mean ${networkOf(bytes, mask)}/${n}?)`);
   return `${ip}/${n}`;
 }
 
 function networkOf(bytes: number[], mask: number[]): string {
   const net = bytes.map((b, i) => b & mask[i]);
-  return net.length === 4 ? net.join(".") : checkIp(net.reduce((s, b, i) => s + (i % 2 ? "" : i ? ":" : "") + b.toString(16).padStart(2, "0"), ""));
+  return net.length === 4
+    ? net.join(".")
+    : checkIp(net.reduce((s, b, i) => s + (i % 2 ? "" : i ? ":" : "") + b.toString(16).padStart(2, "0"), ""));
 }
 
 function ipBytes(ip: string): number[] {
   if (isIPv4(ip)) return ip.split(".").map(Number);
   const [l, r] = ip.includes("::") ? ip.split("::") : [ip, undefined];
-  const left = l ? l.split(":") : [], right = r ? r.split(":") : [];
+  const left = l ? l.split(":") : [],
+    right = r ? r.split(":") : [];
   const groups = [...left, ...Array(8 - left.length - right.length).fill("0"), ...(r === undefined ? [] : right)];
-  return groups.flatMap((g) => { const v = parseInt(g, 16); return [v >> 8, v & 0xff]; });
+  return groups.flatMap((g) => {
+    const v = parseInt(g, 16);
+    return [v >> 8, v & 0xff];
+  });
 }
 
 function maskBytes(prefix: number, len: number): number[] {
-  return Array.from({ length: len }, (_, i) => (prefix >= (i + 1) * 8 ? 0xff : prefix <= i * 8 ? 0 : (0xff << (8 - (prefix - i * 8))) & 0xff));
+  return Array.from({ length: len }, (_, i) =>
+    prefix >= (i + 1) * 8 ? 0xff : prefix <= i * 8 ? 0 : (0xff << (8 - (prefix - i * 8))) & 0xff,
+  );
 }
 
 /** The nameConstraints extension (critical, as RFC 5280 requires) as a RawExtension. */
 export function constraintsExtension(nc: NameConstraints): { oid: string; critical: boolean; value: Uint8Array } {
   const trees = (domains: string[], ips: string[]) => {
-    const items = [...domains.map((d) => new GeneralName({ dNSName: d })), ...ips.map((c) => new GeneralName({ iPAddress: c }))];
+    const items = [
+      ...domains.map((d) => new GeneralName({ dNSName: d })),
+      ...ips.map((c) => new GeneralName({ iPAddress: c })),
+    ];
     return items.length ? new GeneralSubtrees(items.map((base) => new GeneralSubtree({ base }))) : undefined;
   };
-  const asn = new AsnNameConstraints({ permittedSubtrees: trees(nc.permitDomains, nc.permitIps), excludedSubtrees: trees(nc.excludeDomains, nc.excludeIps) });
+  const asn = new AsnNameConstraints({
+    permittedSubtrees: trees(nc.permitDomains, nc.permitIps),
+    excludedSubtrees: trees(nc.excludeDomains, nc.excludeIps),
+  });
   return { oid: OID_NAME_CONSTRAINTS, critical: true, value: new Uint8Array(AsnConvert.serialize(asn)) };
 }
 
@@ -95,14 +136,28 @@ export function constraintsOf(cert: x509.X509Certificate): (NameConstraints & { 
   const ext = cert.extensions.find((e) => e.type === OID_NAME_CONSTRAINTS);
   if (!ext) return undefined;
   let asn: AsnNameConstraints;
-  try { asn = AsnConvert.parse(ext.value, AsnNameConstraints); }
-  catch (e) { throw new InputError(`the CA "${cert.subject}" has an unreadable nameConstraints extension (${(e as Error).message})`); }
-  const out = { permitDomains: [] as string[], excludeDomains: [] as string[], permitIps: [] as string[], excludeIps: [] as string[], other: [] as string[] };
+  try {
+    asn = AsnConvert.parse(ext.value, AsnNameConstraints);
+  } catch (e) {
+    throw new InputError(
+      `the CA "${cert.subject}" has an unreadable nameConstraints extension (${(e as Error).message})`,
+    );
+  }
+  const out = {
+    permitDomains: [] as string[],
+    excludeDomains: [] as string[],
+    permitIps: [] as string[],
+    excludeIps: [] as string[],
+    other: [] as string[],
+  };
   const read = (trees: GeneralSubtrees | undefined, domains: string[], ips: string[]) => {
     for (const t of trees ?? []) {
       if (t.base.dNSName !== undefined) domains.push(t.base.dNSName.toLowerCase());
       else if (t.base.iPAddress !== undefined) ips.push(t.base.iPAddress);
-      else out.other.push(Object.keys(t.base).find((k) => (t.base as unknown as Record<string, unknown>)[k] !== undefined) ?? "unknown");
+      else
+        out.other.push(
+          Object.keys(t.base).find((k) => (t.base as unknown as Record<string, unknown>)[k] !== undefined) ?? "unknown",
+        );
     }
   };
   read(asn.permittedSubtrees, out.permitDomains, out.permitIps);
@@ -112,7 +167,8 @@ export function constraintsOf(cert: x509.X509Certificate): (NameConstraints & { 
 
 /** Whether DNS name `name` lies in the subtree `base` (RFC 5280: zero or more labels added on the left). */
 export function domainWithin(name: string, base: string): boolean {
-  const n = name.toLowerCase().replace(/\.$/, ""), b = base.toLowerCase().replace(/\.$/, "");
+  const n = name.toLowerCase().replace(/\.$/, ""),
+    b = base.toLowerCase().replace(/\.$/, "");
   if (!b) return true;
   if (b.startsWith(".")) return n.endsWith(b);
   return n === b || n.endsWith(`.${b}`);
@@ -122,7 +178,9 @@ export function domainWithin(name: string, base: string): boolean {
 export function ipWithin(ip: string, range: string): boolean {
   const [addr, p] = range.split("/");
   if (isIPv4(ip) !== isIPv4(addr)) return false;
-  const a = ipBytes(ip), b = ipBytes(addr), mask = maskBytes(Number(p ?? (a.length * 8)), a.length);
+  const a = ipBytes(ip),
+    b = ipBytes(addr),
+    mask = maskBytes(Number(p ?? a.length * 8), a.length);
   return a.every((x, i) => (x & mask[i]) === (b[i] & mask[i]));
 }
 
@@ -141,7 +199,12 @@ function commonNameOf(subject: x509.Name | string): string | undefined {
  * Refuses (InputError, one line naming the constraint and the CA) a certificate for `subject`/`sans`
  * that a CA on `path` (the issuer first, up to the root) does not permit.
  */
-export function checkNameConstraints(subject: x509.Name | string, sans: Sans, path: x509.X509Certificate[], o: { leaf?: boolean } = {}): void {
+export function checkNameConstraints(
+  subject: x509.Name | string,
+  sans: Sans,
+  path: x509.X509Certificate[],
+  o: { leaf?: boolean } = {},
+): void {
   const dnsNames = [...sans.domains];
   const cn = cnAsDns(commonNameOf(subject));
   if ((o.leaf ?? true) && cn && !dnsNames.length) dnsNames.push(cn);
@@ -152,7 +215,9 @@ export function checkNameConstraints(subject: x509.Name | string, sans: Sans, pa
     for (const d of dnsNames) {
       const what = d === cn && !sans.domains.includes(d) ? `common name ${d}` : `DNS name ${d}`;
       // A wildcard also reaches every excluded name below its base.
-      const ex = nc.excludeDomains.find((b) => domainWithin(d, b) || (d.startsWith("*.") && domainWithin(b.replace(/^\./, ""), d.slice(2))));
+      const ex = nc.excludeDomains.find(
+        (b) => domainWithin(d, b) || (d.startsWith("*.") && domainWithin(b.replace(/^\./, ""), d.slice(2))),
+      );
       if (ex) throw new InputError(`${what} is excluded by ${where} (excluded: ${ex})`);
       if (nc.permitDomains.length && !nc.permitDomains.some((b) => domainWithin(d, b))) {
         throw new InputError(`${what} is outside ${where} (permitted DNS: ${nc.permitDomains.join(", ")})`);
@@ -179,18 +244,29 @@ export function checkNestedConstraints(child: NameConstraints | undefined, path:
     if (!nc) continue;
     const where = `the name constraints of the CA "${ca.subject}"`;
     for (const d of child.permitDomains) {
-      if (nc.permitDomains.length && !nc.permitDomains.some((b) => domainWithin(d, b))) throw new InputError(`--permit-domain ${d} is outside ${where} (permitted DNS: ${nc.permitDomains.join(", ")})`);
+      if (nc.permitDomains.length && !nc.permitDomains.some((b) => domainWithin(d, b)))
+        throw new InputError(
+          `--permit-domain ${d} is outside ${where} (permitted DNS: ${nc.permitDomains.join(", ")})`,
+        );
     }
     for (const r of child.permitIps) {
       const [addr, p] = r.split("/");
       const inside = (b: string) => ipWithin(addr, b) && Number(p) >= Number(b.split("/")[1]);
-      if (nc.permitIps.length && !nc.permitIps.some(inside)) throw new InputError(`--permit-ip ${r} is outside ${where} (permitted IP: ${nc.permitIps.join(", ")})`);
+      if (nc.permitIps.length && !nc.permitIps.some(inside))
+        throw new InputError(`--permit-ip ${r} is outside ${where} (permitted IP: ${nc.permitIps.join(", ")})`);
     }
   }
 }
 
 /** A one-line summary, e.g. "permit DNS example.test, IP 127.0.0.0/8; exclude DNS evil.example.test". */
 export function describeConstraints(nc: NameConstraints): string {
-  const part = (verb: string, d: string[], i: string[]) => (d.length || i.length ? [`${verb} ${[d.length ? `DNS ${d.join(", ")}` : "", i.length ? `IP ${i.join(", ")}` : ""].filter(Boolean).join(", ")}`] : []);
-  return [...part("permit", nc.permitDomains, nc.permitIps), ...part("exclude", nc.excludeDomains, nc.excludeIps)].join("; ");
+  const part = (verb: string, d: string[], i: string[]) =>
+    d.length || i.length
+      ? [
+          `${verb} ${[d.length ? `DNS ${d.join(", ")}` : "", i.length ? `IP ${i.join(", ")}` : ""].filter(Boolean).join(", ")}`,
+        ]
+      : [];
+  return [...part("permit", nc.permitDomains, nc.permitIps), ...part("exclude", nc.excludeDomains, nc.excludeIps)].join(
+    "; ",
+  );
 }
