@@ -29,7 +29,10 @@ export interface CommandModule {
   handler: (a: any) => unknown;
 }
 
-const DEPOT_OPTION = { depot: { type: "string", describe: "depot directory (default $PKI_DEPOT or ./.pki)" } } as const;
+const DEPOT_OPTION = {
+  depot: { type: "string", describe: "depot directory (default $PKI_DEPOT or ./.pki)" },
+  "as-owner": { type: "boolean", describe: "as root, act on another user's depot (refused otherwise); new files go to its owner" },
+} as const;
 
 /** Commands that never touch a depot do not list --depot. */
 const NO_DEPOT = new Set(["fixtures", "completion"]);

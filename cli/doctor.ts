@@ -7,7 +7,8 @@ export const describe = "check the depot (modes, index, keys, signatures) and, w
 export function builder(y: Argv) {
   return withOptions(y, PASSPHRASE_OPTIONS)
     .options({
-      fix: { type: "boolean", describe: "repair: chmod, remove temp files and stale locks, roll back interrupted commands" },
+      fix: { type: "boolean", describe: "repair: narrow modes, remove temp files and stale locks, roll back interrupted commands" },
+      "break-lock": { type: "boolean", describe: "remove the depot's lock whoever holds it (shown): only when that process is surely gone" },
       json: { type: "boolean", describe: "machine-readable report" },
     })
     .example("$0 doctor --fix", "repair the depot after a crash; exit 0 when it is consistent")
@@ -17,6 +18,12 @@ export function builder(y: Argv) {
 export async function handler(a: any) {
   const { defaultDepotDir } = await import("../store/depot.js");
   const { doctor } = await import("../store/doctor.js");
+  if (a.breakLock) {
+    const { breakLock, describeHolder } = await import("../store/lock.js");
+    const s = breakLock(defaultDepotDir(a.depot));
+    process.stderr.write(s.state === "free" ? "pki: the depot is not locked\n" : `pki: removed the lock held by ${describeHolder(s.info)}${s.info?.boot ? ` (boot ${s.info.boot.slice(0, 36)}, started at tick ${s.info.start ?? "?"})` : ""}\n`);
+    return;
+  }
   const passphrase = await getPassphrase(a, "the keys to compare", { optional: true });
   const r = await doctor(defaultDepotDir(a.depot), { fix: Boolean(a.fix), passphrase });
   if (a.json) {

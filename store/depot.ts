@@ -13,19 +13,22 @@
  *
  * Every write is atomic; a command that changes the depot holds the lock.
  */
-import { existsSync, mkdirSync, chmodSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../lib/x509/peculiar.js";
 import { parsePem } from "../lib/x509/pem.js";
-import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS } from "../lib/formats/pkcs8.js";
+import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS, WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { describeKey, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec } from "../lib/x509/keys.js";
-import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, RawExtension, Sans, Subject, Usage, validityState, ValidityState } from "../lib/x509/cert.js";
+import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, RawExtension, Sans, sanCount, Subject, Usage, validityState, ValidityState } from "../lib/x509/cert.js";
 import { checkNameConstraints, checkNestedConstraints, constraintsExtension, NameConstraints, OID_NAME_CONSTRAINTS } from "../lib/x509/constraints.js";
 import { createCrl, crlToPem, RevocationReason } from "../lib/x509/crl.js";
-import { checkName, InputError } from "../lib/x509/validate.js";
-import { DepotError, readText, writeAtomic } from "./fsutil.js";
-import { acquireLock } from "./lock.js";
+import { checkName, checkX509Date, InputError } from "../lib/x509/validate.js";
+import { DepotError, mkdirInDepot, readText, writeAtomic } from "./fsutil.js";
+import { checkOwnership, prepareNewDepotDir } from "./ownership.js";
+import { checkKeyMatchesCert, checkCsrAgainstEntry, checkCsrKey, checkCurrentCert, checkIssuerKey, keyCompromised, serialFromFile, stillValidUnder } from "./crosscheck.js";
+import { acquireLock, readConsistent } from "./lock.js";
+import { checkDepotMeta, checkIndex, inside, MAX_SANS, MAX_DEPOT_JSON, MAX_INDEX_JSON, testKdfIterations } from "./integrity.js";
 import type { ExportMaterial } from "../lib/formats/export.js";
 
 export { DepotError };
@@ -80,26 +83,27 @@ export class Depot {
   private constructor(readonly dir: string, readonly meta: DepotMeta) {}
 
   /** Opens an existing depot; refuses a layout newer than this binary understands. */
-  static open(dir: string): Depot {
+  static open(dir: string, o: { lax?: boolean } = {}): Depot {
+    // doctor opens laxly: it reports (and with --fix narrows) what checkOwnership refuses.
+    if (!o.lax && existsSync(join(dir, "depot.json"))) checkOwnership(dir);
     if (!existsSync(join(dir, "depot.json"))) throw new DepotError(`no depot at ${dir}: run 'pki init' first (or pass --depot DIR)`);
-    const meta = parseJson<DepotMeta>(readText(join(dir, "depot.json"), "depot.json"), "depot.json");
-    if (typeof meta.layout !== "number" || !meta.kdf?.salt) throw new DepotError("depot.json is damaged: no layout version or KDF salt");
+    const meta = parseJson<DepotMeta>(readText(join(dir, "depot.json"), "depot.json", MAX_DEPOT_JSON), "depot.json");
+    checkDepotMeta(meta);
     if (meta.layout > LAYOUT_VERSION) throw new DepotError(`depot layout version ${meta.layout} is newer than this pki understands (${LAYOUT_VERSION}): upgrade pki`);
     return new Depot(dir, meta);
   }
 
   /** Creates the depot directory and its metadata (no CA yet). */
-  static create(dir: string, iterations = DEFAULT_ITERATIONS): Depot {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
-    mkdirSync(join(dir, "certs"), { recursive: true, mode: 0o700 });
+  static create(dir: string, iterations = testKdfIterations() ?? DEFAULT_ITERATIONS): Depot {
+    prepareNewDepotDir(dir);
+    mkdirInDepot(join(dir, "certs"));
     const meta: DepotMeta = { layout: LAYOUT_VERSION, kdf: { salt: randomBytes(16).toString("base64"), iterations }, created: new Date().toISOString() };
     if (!existsSync(join(dir, "depot.json"))) writeAtomic(join(dir, "depot.json"), JSON.stringify(meta, null, 2) + "\n", 0o600);
     return Depot.open(dir);
   }
 
   // ---- paths and files -------------------------------------------------
-  path(...parts: string[]): string { return join(this.dir, ...parts); }
+  path(...parts: string[]): string { return inside(this.dir, join(this.dir, ...parts)); }
   certPath(name: string): string { return name === ROOT ? this.path("ca.crt") : this.path("certs", `${name}.crt`); }
   keyPath(name: string): string { return name === ROOT ? this.path("ca.key") : this.path("certs", `${name}.key`); }
   csrPath(name: string): string { return this.path("certs", `${name}.csr`); }
@@ -110,8 +114,8 @@ export class Depot {
   readIndex(): Index {
     const p = this.path("index.json");
     if (!existsSync(p)) return { entries: {}, serials: [] };
-    const idx = parseJson<Index>(readText(p, "index.json"), "index.json");
-    if (!idx.entries || !Array.isArray(idx.serials)) throw new DepotError("index.json is damaged: run 'pki doctor'");
+    const idx = parseJson<Index>(readText(p, "index.json", MAX_INDEX_JSON), "index.json");
+    checkIndex(idx);
     return idx;
   }
   writeIndex(idx: Index): void { writeAtomic(this.path("index.json"), JSON.stringify(idx, null, 2) + "\n", 0o600); }
@@ -179,6 +183,8 @@ export class Depot {
   /** `pki init`: creates the depot and a self-signed root. */
   static async init(dir: string, o: InitOptions): Promise<{ depot: Depot; cert: x509.X509Certificate }> {
     if (existsSync(join(dir, "ca.crt"))) throw new DepotError(`a CA already exists in ${dir}`);
+    if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
+    checkX509Date(o.notAfter, "notAfter");
     const keys = await generateKeyPair(o.key); // before touching the disk
     const depot = Depot.create(dir, o.iterations);
     return depot.withLock(async () => {
@@ -204,6 +210,7 @@ export class Depot {
   async newCert(name: string, o: NewCertOptions): Promise<Entry> {
     checkName(name);
     if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
+    if (sanCount(o.sans) > MAX_SANS) throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
     const keys = await generateKeyPair(o.key);
     const csr = await createCsr(o.subject, o.sans, keys);
     const keyPem = await this.sealKey(keys.privateKey, o.passphrase);
@@ -232,15 +239,19 @@ export class Depot {
     const pre = this.entry(name);
     if (pre.status !== "unsigned") throw new InputError(`"${name}" is already signed`);
     const csr = this.readCsr(name);
-    const sans = await checkCsr(csr);
+    await checkCsrAgainstEntry(this, pre, csr);
     const issuer = o.issuer ?? pre.issuer ?? ROOT;
     const profile: Profile = o.profile ?? profileOf(pre);
     const { issuerCert, issuerKeys } = await this.unlockIssuer(issuer, profile, o.caPassphrase);
+    // When the CA passphrase also opens NAME's key, the CSR must carry that key (a replaced CSR is refused).
+    const own = await this.unlockKey(name, o.caPassphrase).catch((e) => { if (e instanceof WrongPassphraseError) return undefined; throw e; });
+    if (own) { own.der.fill(0); await checkCsrKey(this, name, csr, own.keys); }
     return this.withLock(async () => {
       const idx = this.readIndex();
       const entry = idx.entries[name];
       if (!entry || entry.status !== "unsigned") throw new InputError(`"${name}" is already signed`);
-      const cert = await this.issue(idx, { subject: csr.subjectName, publicKey: csr.publicKey, sans, issuer, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore, extensions: o.extensions });
+      await checkCsrAgainstEntry(this, entry, csr); // exactly what the index records: subject and SANs
+      const cert = await this.issue(idx, { subject: csr.subjectName, publicKey: csr.publicKey, sans: entry.sans, issuer, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore, extensions: o.extensions });
       writeAtomic(this.certPath(name), cert.toString("pem") + "\n", 0o644);
       Object.assign(entry, { status: "signed", issuer, ...certFields(cert), ...profileFields(profile) } satisfies Partial<Entry>);
       this.writeIndex(idx);
@@ -274,6 +285,7 @@ export class Depot {
     }
     const { der, keys: issuerKeys } = await this.unlockKey(issuer, passphrase);
     der.fill(0); // the CryptoKey is all that is needed: no plain key bytes linger
+    await checkIssuerKey(this, issuer, issuerCert, issuerKeys);
     return { issuerCert, issuerKeys };
   }
 
@@ -281,7 +293,8 @@ export class Depot {
   async issue(idx: Index, o: { subject: x509.Name | string; publicKey: x509.PublicKey; sans: Sans; issuer: string; issuerCert: x509.X509Certificate; issuerKeys: KeyPair; profile: Profile; notAfter: (from: Date) => Date; notBefore?: Date; extensions?: RawExtension[] }): Promise<x509.X509Certificate> {
     // Every CA on the path, as their certificates say (an imported CA's constraints count too).
     checkNameConstraints(o.subject, o.sans, [o.issuerCert, ...this.issuerChain(o.issuer).map((c) => c.cert)], { leaf: o.profile.kind === "leaf" });
-    const clamp = clampToIssuer(o.notAfter(o.notBefore ?? new Date()), o.issuerCert);
+    if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
+    const clamp = clampToIssuer(checkX509Date(o.notAfter(o.notBefore ?? new Date()), "notAfter"), o.issuerCert);
     if (clamp.warning) this.warnings.push(clamp.warning);
     if (o.notBefore && o.notBefore >= clamp.notAfter) throw new InputError(`--not-before ${o.notBefore.toISOString()} is not before the expiry ${clamp.notAfter.toISOString()}`);
     if (clamp.notAfter <= new Date()) this.warnings.push(`the certificate is already expired (notAfter ${clamp.notAfter.toISOString()})`);
@@ -301,7 +314,11 @@ export class Depot {
     if (!pre.external && o.csr) throw new InputError(`the key of "${name}" is in the depot: use --rekey for a new one`);
     const profile = profileOf(pre);
     const { issuerCert, issuerKeys } = await this.unlockIssuer(pre.issuer ?? ROOT, profile, o.caPassphrase);
+    await checkCurrentCert(this, pre, old, issuerCert);
     let publicKey = o.csr?.publicKey ?? old.publicKey;
+    if (!o.rekey && keyCompromised(this, pre, old, publicKey)) {
+      throw new InputError(`a certificate of "${name}" for ${o.csr ? "that" : "its current"} key was revoked for keyCompromise: renew with ${o.csr ? "a CSR for a new key" : "--rekey"}`);
+    }
     let rekeyed: { keyPem: string; csrPem: string; spec: KeySpec } | undefined;
     if (o.rekey) {
       const spec = o.rekey.key ?? (await keySpecOfCert(old));
@@ -317,7 +334,7 @@ export class Depot {
       // A renewed intermediate keeps its name constraints.
       const extensions = old.extensions.filter((e) => e.type === OID_NAME_CONSTRAINTS).map((e) => ({ oid: e.type, critical: e.critical, value: new Uint8Array(e.value) }));
       const cert = await this.issue(idx, { subject: old.subjectName, publicKey, sans: entry.sans, issuer: pre.issuer ?? ROOT, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore, extensions });
-      mkdirSync(this.path("history"), { recursive: true, mode: 0o700 });
+      mkdirInDepot(this.path("history"));
       writeAtomic(this.historyPath(name, entry.serial!, "crt"), old.toString("pem") + "\n", 0o644);
       if (rekeyed) {
         writeAtomic(this.historyPath(name, entry.serial!, "key"), this.readKeyPem(name), 0o600);
@@ -332,6 +349,10 @@ export class Depot {
         entry.keyType = o.csr.keyType;
       }
       writeAtomic(this.certPath(name), cert.toString("pem") + "\n", 0o644);
+      if (rekeyed && entry.kind === "ca") {
+        const n = stillValidUnder(idx, name);
+        if (n) this.warnings.push(`${n} certificate${n === 1 ? "" : "s"} "${name}" issued stay${n === 1 ? "s" : ""} valid under its old key: renew them, or revoke them if that key is compromised`);
+      }
       (entry.history ??= []).push({ serial: entry.serial!, issuer: entry.issuer ?? ROOT, notBefore: entry.notBefore!, notAfter: entry.notAfter!, revoked: entry.revoked });
       Object.assign(entry, { status: "signed", revoked: undefined, ...certFields(cert) } satisfies Partial<Entry>);
       this.writeIndex(idx);
@@ -349,17 +370,18 @@ export class Depot {
       const serial = o.serial?.toLowerCase().replace(/^0x/, "").replace(/:/g, "");
       const revoked: Revocation = { date: (o.date ?? new Date()).toISOString(), reason: o.reason };
       let target: { serial: string; issuer: string };
+      const fromFile = async (s: string, issuer: string, current: boolean) => serialFromFile(this, name, s, this.readCert(issuer), current);
       if (serial === undefined || serial === entry.serial) {
         if (entry.status === "unsigned") throw new InputError(`"${name}" is not signed: nothing to revoke`);
         if (entry.status === "revoked") throw new InputError(`"${name}" is already revoked (serial ${entry.serial})`);
+        target = { serial: await fromFile(entry.serial!, entry.issuer ?? ROOT, true), issuer: entry.issuer ?? ROOT };
         Object.assign(entry, { status: "revoked", revoked } satisfies Partial<Entry>);
-        target = { serial: entry.serial!, issuer: entry.issuer ?? ROOT };
       } else {
         const past = entry.history?.find((h) => h.serial === serial);
         if (!past) throw new InputError(`"${name}" never had the serial ${o.serial}: see 'pki status ${name} --json'`);
         if (past.revoked) throw new InputError(`serial ${serial} of "${name}" is already revoked`);
+        target = { serial: await fromFile(serial, past.issuer, false), issuer: past.issuer };
         past.revoked = revoked;
-        target = { serial, issuer: past.issuer };
       }
       this.writeIndex(idx);
       return target;
@@ -373,15 +395,20 @@ export class Depot {
     const issuerCert = this.readCert(issuer);
     const { der, keys: issuerKeys } = await this.unlockKey(issuer, o.passphrase);
     der.fill(0);
+    await checkIssuerKey(this, issuer, issuerCert, issuerKeys);
     return this.withLock(async () => {
       const idx = this.readIndex();
-      const revoked = Object.values(idx.entries).flatMap((e) => [
-        ...(e.status === "revoked" && (e.issuer ?? ROOT) === issuer && e.revoked ? [{ serial: e.serial!, ...e.revoked }] : []),
-        ...(e.history ?? []).filter((h) => h.issuer === issuer && h.revoked).map((h) => ({ serial: h.serial, ...h.revoked! })),
-      ]).concat((idx.removed ?? []).filter((h) => h.issuer === issuer && h.revoked).map((h) => ({ serial: h.serial, ...h.revoked! }))).map((r) => ({ serial: r.serial, reason: r.reason, date: new Date(r.date) }));
+      const listed = Object.values(idx.entries).flatMap((e) => [
+        ...(e.status === "revoked" && (e.issuer ?? ROOT) === issuer && e.revoked ? [{ name: e.name, current: true, serial: e.serial!, ...e.revoked }] : []),
+        ...(e.history ?? []).filter((h) => h.issuer === issuer && h.revoked).map((h) => ({ name: e.name, current: false, serial: h.serial, ...h.revoked! })),
+      ]);
+      // Each serial as the certificate file carries it (signed by this CA): an index that disagrees is refused.
+      // Removed entries (pki rm, imported CRLs) have no file left to ask: their serials come from the checked index.
+      const revoked = (idx.removed ?? []).filter((h) => h.issuer === issuer && h.revoked).map((h) => ({ serial: h.serial, reason: h.revoked!.reason, date: new Date(h.revoked!.date) }));
+      for (const r of listed) revoked.push({ serial: await serialFromFile(this, r.name, r.serial, issuerCert, r.current), reason: r.reason, date: new Date(r.date) });
       const number = (idx.crlNumbers?.[issuer] ?? 0) + 1;
       const now = new Date();
-      const crl = await createCrl({ issuerCert, issuerKeys, revoked, crlNumber: number, thisUpdate: now, nextUpdate: o.nextUpdate(now) });
+      const crl = await createCrl({ issuerCert, issuerKeys, revoked, crlNumber: number, thisUpdate: now, nextUpdate: checkX509Date(o.nextUpdate(now), "nextUpdate") });
       const pem = crlToPem(crl);
       writeAtomic(this.crlPath(issuer), pem, 0o644);
       (idx.crlNumbers ??= {})[issuer] = number;
@@ -392,9 +419,11 @@ export class Depot {
 
   /** NAME's certificate then its issuers up to the root, after checking each signature, name link and validity period. */
   async verifiedChain(name: string, now = new Date()): Promise<x509.X509Certificate[]> {
-    const e = this.entry(name);
-    if (e.status !== "signed") throw new InputError(`"${name}" is ${e.status}: it has no valid chain`);
-    const certs = [this.readCert(name), ...this.issuerChain(name).map((c) => c.cert)];
+    const certs = await readConsistent(this.dir, () => {
+      const e = this.entry(name);
+      if (e.status !== "signed") throw new InputError(`"${name}" is ${e.status}: it has no valid chain`);
+      return [this.readCert(name), ...this.issuerChain(name).map((c) => c.cert)];
+    });
     for (const [i, c] of certs.entries()) {
       const issuer = certs[i + 1] ?? c;
       const what = i === 0 ? `"${name}"` : `its issuer "${c.subject}"`;
@@ -428,13 +457,19 @@ export class Depot {
 
   /** What export needs of NAME; with a passphrase the key is decrypted (and so the passphrase checked). */
   async exportMaterial(name: string, passphrase?: string, o: { crl?: boolean } = {}): Promise<ExportMaterial> {
-    const e = this.entry(name);
-    if (e.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}' first`);
-    const certPem = this.readCert(name).toString("pem") + "\n";
-    const encryptedKeyPem = e.external ? undefined : this.readKeyPem(name);
-    const keyDer = passphrase === undefined || e.external ? undefined : (await this.unlockKey(name, passphrase)).der;
-    const chainPems = this.issuerChain(name).map((c) => c.cert.toString("pem") + "\n");
-    return { name, certPem, encryptedKeyPem, keyDer, chainPems, crl: o.crl ? this.latestCrl(e.kind === "ca" ? name : e.issuer ?? ROOT) : undefined };
+    // One consistent snapshot (never a renewal's new key beside its old certificate); the key is decrypted after.
+    const m = await readConsistent(this.dir, () => {
+      const e = this.entry(name);
+      if (e.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}' first`);
+      const certPem = this.readCert(name).toString("pem") + "\n";
+      const chainPems = this.issuerChain(name).map((c) => c.cert.toString("pem") + "\n");
+      const crl = o.crl ? this.latestCrl(e.kind === "ca" ? name : e.issuer ?? ROOT) : undefined;
+      return { name, certPem, encryptedKeyPem: e.external ? undefined : this.readKeyPem(name), chainPems, crl };
+    });
+    if (passphrase === undefined || m.encryptedKeyPem === undefined) return m;
+    const keyDer = await decryptPkcs8(m.encryptedKeyPem, passphrase, name === ROOT ? "the CA key" : `the key of "${name}"`);
+    await checkKeyMatchesCert(name, parseCertPem(m.certPem, this.rel(this.certPath(name))), (await importPkcs8(keyDer)).publicKey);
+    return { ...m, keyDer };
   }
 
   /** The CRL `pki crl` last wrote for the CA `issuer`. */

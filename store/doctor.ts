@@ -13,6 +13,7 @@ import { Depot, Index, ROOT } from "./depot.js";
 import { DepotError, TEMP_RE, writeAtomic } from "./fsutil.js";
 import { acquireLock, alive, breakStaleLock, describeHolder, inspectLock, LOCK_FILE } from "./lock.js";
 import { checkName } from "../lib/x509/validate.js";
+import { ownershipProblems } from "./ownership.js";
 import { describeKey, specOfSpki, subtle } from "../lib/x509/keys.js";
 import { WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
@@ -37,7 +38,7 @@ export async function doctor(dir: string, o: DoctorOptions = {}): Promise<Doctor
   const done = () => ({ ...report, ok: report.problems.every((p) => p.fixed) });
 
   let depot: Depot;
-  try { depot = Depot.open(dir); } catch (e) {
+  try { depot = Depot.open(dir, { lax: true }); } catch (e) {
     problem("depot.json", (e as Error).message);
     return done();
   }
@@ -72,18 +73,20 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
       } else if (st.isSymbolicLink()) {
         problem(rel(p), "is a symbolic link: a depot holds only regular files", "replace it with the file it points to, or remove it");
       } else if (st.isDirectory()) {
-        if (mode & 0o077) problem(rel(p) + "/", `mode ${oct(mode)}: should be 0700`, "chmod 0700", () => chmodSync(p, 0o700));
+        if (mode & 0o077) problem(rel(p) + "/", `mode ${oct(mode)}: should be 0700`, `chmod ${oct(mode & 0o700)}`, () => chmodSync(p, mode & 0o700));
         walk(p);
       } else if (st.isFile()) {
-        if (n.endsWith(".key") && mode !== 0o600) problem(rel(p), `a key with mode ${oct(mode)}: should be 0600`, "chmod 0600", () => chmodSync(p, 0o600));
+        // Repairs only narrow a mode: a 0400 key stays 0400.
+        if (n.endsWith(".key") && mode & 0o077) problem(rel(p), `a key with mode ${oct(mode)}: should be 0600`, `chmod ${oct(mode & 0o600)}`, () => chmodSync(p, mode & 0o600));
         else if (!n.endsWith(".key") && mode & 0o022) problem(rel(p), `mode ${oct(mode)}: writable by others`, `chmod ${oct(mode & ~0o022)}`, () => chmodSync(p, mode & ~0o022));
         if (st.size < 1 << 20 && PLAIN_KEY.test(readFileSync(p, "latin1"))) problem(rel(p), "holds an UNENCRYPTED private key", "remove it (export keys with 'pki export --insecure' to stdout only)");
       }
     }
   };
   const top = lstatSync(depot.dir).mode & 0o777;
-  if (top & 0o077) problem(".", `the depot directory has mode ${oct(top)}: should be 0700`, "chmod 0700", () => chmodSync(depot.dir, 0o700));
+  if (top & 0o077) problem(".", `the depot directory has mode ${oct(top)}: should be 0700`, `chmod ${oct(top & 0o700)}`, () => chmodSync(depot.dir, top & 0o700));
   walk(depot.dir);
+  for (const p of ownershipProblems(depot.dir).filter((x) => x.kind === "owner")) problem(p.file, p.problem.replace(/^the depot /, ""), "chown it to the depot's owner, or remove it");
 
   // 2. The index; without a readable one nothing is rolled back.
   const indexFile = depot.path("index.json");

@@ -1,9 +1,21 @@
 /** Crash-safe file writes: temp file → fsync → rename → fsync of the directory. */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, constants, readFileSync } from "node:fs";
+import { chownSync, closeSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync, constants, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
 export class DepotError extends Error {}
+
+/** With `pki --as-owner` (root on another user's depot): every file and directory it creates goes to the depot's owner. */
+let newFileOwner: { uid: number; gid: number } | undefined;
+export function setNewFileOwner(o: { uid: number; gid: number } | undefined): void { newFileOwner = o; }
+function own(fd: number): void { if (newFileOwner) fchownSync(fd, newFileOwner.uid, newFileOwner.gid); }
+
+/** A directory inside the depot (0700, owned like the depot); an existing one must not be a symbolic link. */
+export function mkdirInDepot(p: string): void {
+  try { mkdirSync(p, { mode: 0o700 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e; }
+  if (!lstatSync(p).isDirectory()) throw new DepotError(`${p} is not a directory (a symbolic link?): refusing to write through it`);
+  if (newFileOwner) chownSync(p, newFileOwner.uid, newFileOwner.gid);
+}
 
 function fsyncDir(dir: string): void {
   try {
@@ -25,8 +37,9 @@ export const TEMP_RE = /^\..+\.tmp-(\d+)-[0-9a-f]{8}$/;
  */
 export function writeAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
   const tmp = tempName(path);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
+    own(fd);
     const buf = typeof data === "string" ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
@@ -46,12 +59,20 @@ export function writeAtomic(path: string, data: string | Uint8Array, mode = 0o64
   fsyncDir(dirname(path));
 }
 
-/** Reads a depot file as text, naming it in the error when it is missing or unreadable. */
-export function readText(path: string, what = path): string {
+/** Reads a depot file as text, naming it in the error when it is missing, unreadable or larger than `max`. */
+export function readText(path: string, what = path, max = 16 << 20): string {
   try {
-    return readFileSync(path, "utf8");
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new DepotError(`${what} is not a regular file`);
+      if (st.size > max) throw new DepotError(`${what} is larger than ${max} bytes`);
+      return readFileSync(fd, "utf8");
+    } finally { closeSync(fd); }
   } catch (e) {
+    if (e instanceof DepotError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw new DepotError(`${what} is a symbolic link: a depot holds only regular files`);
     throw new DepotError(code === "ENOENT" ? `${what} is missing` : `cannot read ${what}: ${code ?? (e as Error).message}`);
   }
 }

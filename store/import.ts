@@ -13,6 +13,7 @@
  */
 import { createPublicKey } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { checkNewDepotDir } from "./ownership.js";
 import { join } from "node:path";
 import { x509 } from "../lib/x509/peculiar.js";
 import { parsePemAll } from "../lib/x509/pem.js";
@@ -42,6 +43,7 @@ const MAX_FILE = 1 << 20;
 /** The depot `dir` made from the depot at `o.src`; says what it imported and what it left. */
 export async function importDepot(dir: string, o: ImportOptions): Promise<ImportResult> {
   if (existsSync(join(dir, "ca.crt"))) throw new DepotError(`a CA already exists in ${dir}: import into a new depot (--depot DIR)`);
+  checkNewDepotDir(dir);
   if (!existsSync(o.src) || !statSync(o.src).isDirectory()) throw new InputError(`${o.src} is not a directory`);
   const files = new Set(readdirSync(o.src));
   const read = (f: string) => {

@@ -4,10 +4,14 @@
  * The lock appears atomically and complete: its content is written to a temp
  * file which is then hard-linked to `lock` (link fails with EEXIST when the lock
  * is held), so no reader ever sees an empty lock. Where hard links are not
- * supported it falls back to O_CREAT|O_EXCL. A lock whose pid is gone (same host)
- * is stale and broken under a guard file, so two breakers cannot remove a fresh lock.
+ * supported it falls back to O_CREAT|O_EXCL.
+ *
+ * A lock is stale only when its holder is provably dead: same host and boot (boot id), same PID namespace, and
+ * the pid gone or now a different process (its start time differs). A lock from another host, another PID
+ * namespace (a container), or an older pki that recorded none of this is held: `pki doctor --break-lock`
+ * removes it explicitly. A stale lock is broken under a guard file, so two breakers cannot remove a fresh lock.
  */
-import { closeSync, constants, linkSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, constants, linkSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -15,7 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DepotError, tempName } from "./fsutil.js";
 
 export const LOCK_FILE = "lock";
-export interface LockInfo { pid: number; host: string; time: string; nonce: string }
+export interface LockInfo { pid: number; host: string; time: string; nonce: string; boot?: string; pidNs?: string; start?: string }
 export type LockState = { state: "free" } | { state: "held" | "stale"; info?: LockInfo; raw: string; path: string };
 
 /** An unreadable lock younger than this may still be being written (fallback mode only). */
@@ -56,15 +60,43 @@ function readLock(path: string): { raw: string; info?: LockInfo } | undefined {
   } catch { return undefined; }
 }
 
+const tryRead = (f: () => string): string | undefined => { try { return f().trim() || undefined; } catch { return undefined; } };
+/** This machine's boot (Linux); a lock from an earlier boot has no live holder. */
+const bootId = () => tryRead(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
+/** The PID namespace `pid` numbers belong to (Linux): "pid:[4026531836]". */
+const pidNamespace = () => tryRead(() => readlinkSync("/proc/self/ns/pid"));
+/** Process start time in clock ticks since boot (field 22 of /proc/PID/stat): tells a reused pid apart. */
+export function startTime(pid: number): string | undefined {
+  const stat = tryRead(() => readFileSync(`/proc/${pid}/stat`, "utf8"));
+  return stat?.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+}
+
+/** What a lock taken now by this process records. */
+function myInfo(): LockInfo {
+  return { pid: process.pid, host: hostname(), time: new Date().toISOString(), nonce: randomBytes(8).toString("hex"), boot: bootId(), pidNs: pidNamespace(), start: startTime(process.pid) };
+}
+
 /** Whether process `pid` (on this host) exists. */
 export function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; }
 }
 
-/** Stale: its process, on this host, is gone; or it is unreadable garbage older than GARBAGE_GRACE_MS. */
+/** Stale: its holder is provably dead (see the top of this file); or it is unreadable garbage older than GARBAGE_GRACE_MS. */
 function isStale(path: string, l: { raw: string; info?: LockInfo }): boolean {
-  if (l.info) return l.info.host === hostname() && l.info.pid !== process.pid && !alive(l.info.pid);
+  if (l.info) return provablyDead(l.info);
   try { return Date.now() - statSync(path).mtimeMs > GARBAGE_GRACE_MS; } catch { return true; }
+}
+
+function provablyDead(info: LockInfo): boolean {
+  if (info.host !== hostname() || info.pid === process.pid) return false;
+  const boot = bootId();
+  if (boot === undefined) return !alive(info.pid); // no procfs (macOS, BSD): no PID namespaces; kill(pid, 0) decides
+  if (typeof info.boot !== "string" || typeof info.pidNs !== "string") return false; // an older pki's lock: not provable
+  if (info.boot !== boot) return true; // the machine rebooted since
+  if (info.pidNs !== pidNamespace()) return false; // its pid means nothing here
+  if (!alive(info.pid)) return true;
+  const now = startTime(info.pid);
+  return typeof info.start === "string" && now !== undefined && now !== info.start; // the pid was reused
 }
 
 /** Removes the file at `path` only if it still holds `seen`. */
@@ -75,7 +107,7 @@ function removeIf(path: string, seen: string): void {
 /** Removes a stale lock, guarded so that two breakers cannot remove a fresh lock. */
 function breakStale(path: string, seen: string): void {
   const guard = `${path}.break`;
-  if (!tryCreate(guard, { pid: process.pid, host: hostname(), time: new Date().toISOString(), nonce: randomBytes(8).toString("hex") })) {
+  if (!tryCreate(guard, myInfo())) {
     const g = readLock(guard);
     if (g && isStale(guard, g)) removeIf(guard, g.raw);
     return;
@@ -100,7 +132,16 @@ export function breakStaleLock(dir: string, file = LOCK_FILE): void {
 }
 
 export function describeHolder(info?: LockInfo): string {
-  return info ? `pid ${info.pid} on ${info.host} since ${info.time}` : "another process";
+  if (!info) return "another process";
+  const ns = info.pidNs && info.pidNs !== pidNamespace() ? ` in PID namespace ${info.pidNs}` : "";
+  return `pid ${info.pid} on ${String(info.host).slice(0, 64)}${ns} since ${String(info.time).slice(0, 40)}`;
+}
+
+/** `pki doctor --break-lock`: removes the lock whoever holds it; returns what it held (undefined: no lock). */
+export function breakLock(dir: string): LockState {
+  const s = inspectLock(dir);
+  if (s.state !== "free") removeIf(s.path, s.raw);
+  return s;
 }
 
 function lockTimeout(): number {
@@ -111,7 +152,7 @@ function lockTimeout(): number {
 /** Takes the lock on `dir`, waiting up to `timeoutMs` ($PKI_LOCK_TIMEOUT_MS, default 30 s); returns the release function. */
 export async function acquireLock(dir: string, timeoutMs = lockTimeout()): Promise<() => void> {
   const path = join(dir, LOCK_FILE);
-  const me: LockInfo = { pid: process.pid, host: hostname(), time: new Date().toISOString(), nonce: randomBytes(8).toString("hex") };
+  const me = myInfo();
   const deadline = Date.now() + timeoutMs;
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     if (tryCreate(path, me)) {
@@ -128,8 +169,29 @@ export async function acquireLock(dir: string, timeoutMs = lockTimeout()): Promi
     const cur = readLock(path);
     if (cur && isStale(path, cur)) { breakStale(path, cur.raw); continue; }
     if (Date.now() >= deadline) {
-      throw new DepotError(`depot is locked by ${describeHolder(cur?.info)}; try again later, or remove ${path} if that process is gone`);
+      throw new DepotError(`depot is locked by ${describeHolder(cur?.info)}; try again later, or run 'pki doctor --break-lock' if that process is gone`);
     }
     await sleep(delay + Math.random() * delay);
+  }
+}
+
+/**
+ * A consistent read of several depot files (export, chain, serve --name): under the lock, so that no renewal is
+ * half-written (a new key beside the old certificate). Where the lock cannot be taken (a read-only depot), the
+ * files are read until two reads in a row agree.
+ */
+export async function readConsistent<T>(dir: string, read: () => T): Promise<T> {
+  let release: (() => void) | undefined;
+  try { release = await acquireLock(dir); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "EACCES" && code !== "EROFS" && code !== "EPERM") throw e;
+  }
+  if (release) { try { return read(); } finally { release(); } }
+  for (let prev = JSON.stringify(read()), i = 0; ; i++) {
+    await sleep(20);
+    const cur = read();
+    if (JSON.stringify(cur) === prev) return cur;
+    if (i > 50) throw new DepotError("the depot keeps changing while being read: try again");
+    prev = JSON.stringify(cur);
   }
 }

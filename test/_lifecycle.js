@@ -4,14 +4,14 @@ import { join } from "node:path";
 import { PASS, pkiOk, run, tempDir, untar } from "./_helpers.js";
 
 /**
- * Like newDepot(), but with a cheap KDF (depot.json written before init, which keeps it): these tests are
- * about certificates, and 600k PBKDF2 rounds per command make a loaded machine crawl.
+ * Like newDepot(), but with a cheap KDF (1000 PBKDF2 rounds, by the test-only PKI_TEST_ONLY_KDF_ITERATIONS, set for
+ * every pki this test worker runs): these tests are about certificates, and 600k rounds per command make a loaded
+ * machine crawl.
  */
 export async function cheapDepot(t, initArgs = []) {
+  process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000";
   const dir = tempDir(t);
   writeFileSync(join(dir, "pass"), PASS + "\n");
-  mkdirSync(join(dir, ".pki"), { mode: 0o700 });
-  writeFileSync(join(dir, ".pki", "depot.json"), JSON.stringify({ layout: 1, kdf: { salt: "bGlmZWN5Y2xlLXNhbHQ=", iterations: 1000 }, created: new Date().toISOString() }), { mode: 0o600 });
   await pkiOk(t, dir, ["init", "--passphrase-file", "pass", ...initArgs]);
   return dir;
 }

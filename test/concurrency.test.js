@@ -6,7 +6,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { x509 } from "../dist/lib/x509/peculiar.js";
 import { openssl, pki, pkiOk, snapshot } from "./_helpers.js";
-import { cheapDepot, deadPid, env, progress } from "./_stress.js";
+import { cheapDepot, deadPid, env, lockRecord, progress } from "./_stress.js";
 
 const LONG = 10 * 60_000; // per test: CLI runs take seconds on an idle machine, minutes on a loaded one
 
@@ -62,7 +62,7 @@ test("8 parallel processes × 25 new-cert+sign: 200 distinct serials, 200 certif
 test("a lock whose process is gone is broken; the command succeeds and leaves no lock", async (t) => {
   t.timeout(LONG);
   const dir = await cheapDepot(t);
-  writeFileSync(lockOf(dir), JSON.stringify({ pid: await deadPid(), host: hostname(), time: new Date().toISOString(), nonce: "x" }));
+  writeFileSync(lockOf(dir), lockRecord(await deadPid()));
   await pkiOk(t, dir, ["new-cert", "a"], { env });
   t.true(JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8")).entries.a !== undefined);
   t.deepEqual(leftovers(dir), []);
@@ -73,7 +73,7 @@ test("a live lock: bounded wait, then 'depot is locked by pid N', nothing change
   const dir = await cheapDepot(t);
   const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 3600000)"]);
   t.teardown(() => holder.kill("SIGKILL"));
-  writeFileSync(lockOf(dir), JSON.stringify({ pid: holder.pid, host: hostname(), time: new Date().toISOString(), nonce: "x" }));
+  writeFileSync(lockOf(dir), lockRecord(holder.pid));
   const before = snapshot(dir);
   for (const args of [["new-cert", "a"], ["doctor"], ["doctor", "--fix"]]) {
     const r = await pki(dir, args, { env: { ...env, PKI_LOCK_TIMEOUT_MS: "300" } });
@@ -94,7 +94,7 @@ test("a lock from another host is never broken; an unreadable lock is broken onl
   const slow = { env: { ...env, PKI_LOCK_TIMEOUT_MS: "200" } };
   writeFileSync(lockOf(dir), JSON.stringify({ pid: await deadPid(), host: "elsewhere.example", time: "2020-01-01T00:00:00Z", nonce: "x" }));
   const r = await pki(dir, ["new-cert", "a"], slow);
-  t.regex(r.stderr, /^pki: depot is locked by pid \d+ on elsewhere\.example since 2020-01-01T00:00:00Z; .*remove .*lock/);
+  t.regex(r.stderr, /^pki: depot is locked by pid \d+ on elsewhere\.example since 2020-01-01T00:00:00Z; .*'pki doctor --break-lock'/);
   writeFileSync(lockOf(dir), "garbage");
   const fresh = new Date(Date.now() + 60_000); // young however slow this machine is
   utimesSync(lockOf(dir), fresh, fresh);

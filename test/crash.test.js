@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { doctor } from "../dist/store/doctor.js";
 import { Depot } from "../dist/store/depot.js";
 import { openssl, PASS, PKI, pki, pkiOk, snapshot } from "./_helpers.js";
-import { allFiles, cheapDepot, deadPid, env, plaintextKeys, progress } from "./_stress.js";
+import { allFiles, cheapDepot, deadPid, env, lockRecord, plaintextKeys, progress } from "./_stress.js";
 
 const LONG = 10 * 60_000; // per test: CLI runs take seconds on an idle machine, minutes on a loaded one
 
@@ -165,7 +165,7 @@ test("each crash point of new-cert, sign and renew --rekey is rolled back by doc
   t.is((await openssl(["crl", "-in", join(depotOf(dir), "ca.crl"), "-noout", "-crlnumber"])).out.trim(), "crlNumber=0x03");
 
   // A kill while holding the lock, mid-write: a stale lock and a temp file.
-  writeFileSync(join(depotOf(dir), "lock"), JSON.stringify({ pid: await deadPid(), host: hostname(), time: "t", nonce: "n" }));
+  writeFileSync(join(depotOf(dir), "lock"), lockRecord(await deadPid(), { time: "t", nonce: "n" }));
   writeFileSync(join(certs, ".full.crt.tmp-99999999-0123abcd"), "half a certifi");
   await repairs(t, dir, [/^lock: stale lock left by pid \d+/m, /^certs\/\.full\.crt\.tmp-99999999-0123abcd: temp file left by an interrupted write/m]);
 });

@@ -38,7 +38,8 @@ const domain = fc.record({
   tld: fc.stringMatching(/^[a-z]{2,8}$/),
   wildcard: fc.boolean(), upper: fc.boolean(), dot: fc.boolean(),
 }).map(({ labels, tld, wildcard, upper, dot }) => {
-  const canonical = (wildcard ? "*." : "") + [...labels, tld].join(".");
+  // A wildcard needs at least two labels after "*." ("*.com" is refused).
+  const canonical = (wildcard && labels.length ? "*." : "") + [...labels, tld].join(".");
   const text = (upper ? canonical.toUpperCase() : canonical) + (dot ? "." : "");
   return { text, canonical };
 });

@@ -1,6 +1,7 @@
 /** Certificate revocation lists: CRL v2 with cRLNumber, AKI and per-entry reason codes (RFC 5280 §5). */
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
+import { CertificateList, CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
+import { KeyObject, sign } from "node:crypto";
 import { x509 } from "./peculiar.js";
 import { KeyPair, keyAlgorithm } from "./keys.js";
 import { InputError } from "./validate.js";
@@ -20,7 +21,7 @@ export function checkReason(r: string): RevocationReason {
 export async function createCrl(o: { issuerCert: x509.X509Certificate; issuerKeys: KeyPair; revoked: RevokedCert[]; crlNumber: number; thisUpdate?: Date; nextUpdate: Date }): Promise<x509.X509Crl> {
   const thisUpdate = o.thisUpdate ?? new Date();
   if (o.nextUpdate <= thisUpdate) throw new InputError("the CRL's nextUpdate must be after thisUpdate");
-  return x509.X509CrlGenerator.create({
+  const made = await x509.X509CrlGenerator.create({
     issuer: o.issuerCert.subjectName,
     thisUpdate,
     nextUpdate: o.nextUpdate,
@@ -37,6 +38,24 @@ export async function createCrl(o: { issuerCert: x509.X509Certificate; issuerKey
       reason: r.reason && r.reason !== "unspecified" ? x509.X509CrlReason[r.reason] : undefined,
     })),
   });
+  return withoutEmptyEntryExtensions(made, o.issuerKeys);
+}
+
+/**
+ * @peculiar/x509 writes an empty crlEntryExtensions SEQUENCE for an entry without a reason, which RFC 5280 forbids
+ * (strict DER omits an absent OPTIONAL). The TBS is rebuilt without it and signed again with the same key and algorithm.
+ */
+async function withoutEmptyEntryExtensions(crl: x509.X509Crl, keys: KeyPair): Promise<x509.X509Crl> {
+  const asn = AsnConvert.parse(crl.rawData, CertificateList);
+  const entries = asn.tbsCertList.revokedCertificates ?? [];
+  if (entries.every((r) => r.crlEntryExtensions?.length)) return crl;
+  for (const r of entries) if (!r.crlEntryExtensions?.length) r.crlEntryExtensions = undefined;
+  const tbs = Buffer.from(AsnConvert.serialize(asn.tbsCertList));
+  const spec = keys.spec;
+  const hash = spec.type === "ed25519" ? null : spec.type === "ecdsa" && spec.curve === "P-384" ? "sha384" : "sha256";
+  const sig = sign(hash, tbs, { key: KeyObject.from(keys.privateKey), dsaEncoding: "der" });
+  asn.signature = new Uint8Array(sig).buffer;
+  return new x509.X509Crl(AsnConvert.serialize(asn));
 }
 
 /** PEM with the label OpenSSL, curl and node expect ("X509 CRL"; @peculiar writes "CRL"). */

@@ -9,8 +9,14 @@ const UNIT_MS: Record<string, number> = {
   y: 365 * 864e5, year: 365 * 864e5,
 };
 
-/** Returns the instant `spec` names, counted from `from` for durations. */
+import { checkX509Date } from "./validate.js";
+
+/** Returns the instant `spec` names, counted from `from` for durations; refuses one X.509 cannot carry. */
 export function parseExpiry(spec: string, from: Date = new Date()): Date {
+  return checkX509Date(parseInstant(spec, from), `"${spec.trim().slice(0, 40)}" gives`);
+}
+
+function parseInstant(spec: string, from: Date): Date {
   const s = spec.trim().toLowerCase();
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]+?)s?$/.exec(s);
   if (m && UNIT_MS[m[2]] !== undefined) {

@@ -30,7 +30,7 @@ export function checkIp(ip: string): string {
   throw new InputError(`invalid IP address ${quote(ip)}: expected IPv4 like 127.0.0.1 or IPv6 like ::1`);
 }
 
-/** A DNS name (LDH labels, optional leading '*.' wildcard); IDNs become punycode. */
+/** A DNS name (strict LDH labels: no '_'; an optional leading '*.' over at least two labels); IDNs become punycode. */
 export function checkDomain(domain: string): string {
   const raw = String(domain).trim();
   const fail = () => new InputError(`invalid domain ${quote(domain)}: expected a DNS name like example.com or *.example.com`);
@@ -38,10 +38,12 @@ export function checkDomain(domain: string): string {
   const wildcard = raw.startsWith("*.");
   const rest = wildcard ? raw.slice(2) : raw;
   // Only LDH/underscore/dot in ASCII (domainToASCII would cut "a/b.com" to "a"); it maps IDNs to punycode and checks xn-- labels.
-  if (/[^A-Za-z0-9._\-\u0080-\uffff]/.test(rest)) throw fail();
+  if (/[^A-Za-z0-9.\-\u0080-\uffff]/.test(rest)) throw fail();
   const ascii = domainToASCII(rest).replace(/\.$/, "");
   const labels = ascii.split(".");
-  const ok = labels.every((l) => /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/.test(l));
+  const ok = labels.every((l) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(l));
+  // A wildcard over a single label ('*.com') would match every name under a TLD.
+  if (wildcard && labels.length < 2) throw fail();
   if (!ascii || ascii.length > 253 - (wildcard ? 2 : 0) || !ok || /^\d+$/.test(labels[labels.length - 1])) throw fail();
   return (wildcard ? "*." : "") + ascii;
 }
@@ -56,7 +58,7 @@ export function splitList(values: unknown): string[] {
 
 /** A subject attribute value: printable, bounded; no control, format (bidi), lone-surrogate or U+FFFD (binary) characters. */
 export function checkSubjectValue(field: string, value: string, max = 64): string {
-  if (value.length === 0 || value.length > max || /[\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u.test(value)) {
+  if (value.trim().length === 0 || value.length > max || /[\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u.test(value)) {
     throw new InputError(`invalid ${field} ${quote(value)}: 1-${max} printable characters`);
   }
   if (field === "country" && !/^[A-Z]{2}$/.test(value)) throw new InputError(`invalid country "${value}": a two-letter code like US`);
@@ -86,4 +88,17 @@ export function checkEmail(email: string): string {
   if (at < 1 || local.length > 64 || !/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/.test(local)) throw fail();
   if (domain.startsWith("*") || /[^\x21-\x7e]/.test(domain)) throw fail();
   try { return `${local}@${checkDomain(domain)}`; } catch { throw fail(); }
+}
+
+/** The dates X.509 can carry: UTCTime from 1950, GeneralizedTime to 9999 (RFC 5280 §4.1.2.5). */
+export const MIN_X509_DATE = new Date(Date.UTC(1950, 0, 1));
+export const MAX_X509_DATE = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
+
+/** Refuses a notBefore/notAfter/nextUpdate that X.509 cannot encode (a year before 1950 would become two digits). */
+export function checkX509Date(d: Date, what: string): Date {
+  if (!(d.getTime() >= MIN_X509_DATE.getTime() && d.getTime() <= MAX_X509_DATE.getTime())) {
+    const shown = Number.isFinite(d.getTime()) ? d.toISOString() : "an invalid date";
+    throw new InputError(`${what} ${shown} is outside the dates a certificate can carry (1950-01-01T00:00:00Z to 9999-12-31T23:59:59Z)`);
+  }
+  return d;
 }

@@ -1,0 +1,81 @@
+/**
+ * Who may have written the depot, checked as ssh's StrictModes checks ~/.ssh: the depot directory and every
+ * file in it belong to the caller and are writable by nobody else, and nothing in it is a symbolic link (a
+ * write never goes through a link to somewhere else). root acting on another user's depot is refused unless
+ * it says --as-owner (PKI_AS_OWNER=1): then every file it creates is chowned to the depot's owner.
+ */
+import { lstatSync, mkdirSync, readdirSync, statSync, chmodSync } from "node:fs";
+import { join, relative } from "node:path";
+import { DepotError, setNewFileOwner, TEMP_RE } from "./fsutil.js";
+
+const octal = (m: number) => "0" + (m & 0o777).toString(8).padStart(3, "0");
+const uid = () => (process.getuid ? process.getuid() : -1);
+export const asOwner = () => process.env.PKI_AS_OWNER === "1";
+
+/** A finding of the ownership rule (for `pki doctor`, which reports them all instead of stopping at one). */
+export interface OwnershipProblem { file: string; problem: string; kind: "mode" | "owner" | "symlink" | "type"; mode?: number }
+
+/** Every breach of the ownership rule in `dir`, depot directory first. */
+export function ownershipProblems(dir: string, limit = Infinity): OwnershipProblem[] {
+  const out: OwnershipProblem[] = [];
+  const top = statSync(dir);
+  const owner = top.uid;
+  const me = uid();
+  if (!top.isDirectory()) return [{ file: ".", problem: "the depot is not a directory", kind: "type" }];
+  if (me >= 0 && owner !== me && !(me === 0 && asOwner())) {
+    out.push({ file: ".", kind: "owner", problem: `the depot is owned by uid ${owner}, not by you (uid ${me})${me === 0 ? ": pass --as-owner to act as its owner" : ""}` });
+  }
+  if (top.mode & 0o022) out.push({ file: ".", kind: "mode", mode: top.mode, problem: `the depot directory is writable by group or others (mode ${octal(top.mode)})` });
+  const walk = (d: string) => {
+    for (const n of readdirSync(d).sort()) {
+      if (out.length >= limit) return;
+      const p = join(d, n);
+      const file = relative(dir, p);
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (!st) continue; // a lock or temp file another command just removed
+      if (st.isSymbolicLink()) { out.push({ file, kind: "symlink", problem: "is a symbolic link: a depot holds only regular files and directories" }); continue; }
+      if (st.uid !== owner) out.push({ file, kind: "owner", problem: `is owned by uid ${st.uid}, not by the depot's owner (uid ${owner})` });
+      if (st.mode & 0o022) out.push({ file, kind: "mode", mode: st.mode, problem: `is writable by group or others (mode ${octal(st.mode)})` });
+      if (st.isDirectory()) walk(p);
+      else if (!st.isFile() && !TEMP_RE.test(n)) out.push({ file, kind: "type", problem: "is not a regular file" });
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Refuses, with one line, a depot someone other than its owner could have written; sets the owner of new files. */
+export function checkOwnership(dir: string): void {
+  const [p] = ownershipProblems(dir, 1);
+  if (p) {
+    const fix = p.kind === "mode" ? ": 'pki doctor --fix' narrows the modes" : p.kind === "owner" && p.file !== "." ? ": chown it back, or remove it" : "";
+    throw new DepotError(p.file === "." ? `${p.problem.replace(/^the depot/, `the depot ${dir}`)}${fix}` : `depot file ${p.file} ${p.problem}${fix}`);
+  }
+  const top = statSync(dir);
+  setNewFileOwner(top.uid !== uid() ? { uid: top.uid, gid: top.gid } : undefined);
+}
+
+/**
+ * A directory for a new depot: created (0700) when absent; an existing one must be empty, or hold only what an
+ * interrupted `pki init` leaves (depot.json, ca.key, empty certs/, lock, temp files); it is never chmod-ed.
+ */
+export function prepareNewDepotDir(dir: string): void {
+  if (checkNewDepotDir(dir)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700); // ours, just made: the umask may have been wider
+}
+
+/** Whether `dir` exists (then fit for a new depot, or refused); nothing is changed. */
+export function checkNewDepotDir(dir: string): boolean {
+  try { lstatSync(dir); } catch { return false; }
+  if (!statSync(dir).isDirectory()) throw new DepotError(`${dir} exists and is not a directory`);
+  const leftovers = /^(depot\.json|ca\.key|lock|lock\.break)$/;
+  const extra = readdirSync(dir).filter((n) => !leftovers.test(n) && !TEMP_RE.test(n) && !(n === "certs" && isEmptyDir(join(dir, n))));
+  if (extra.length) throw new DepotError(`${dir} is not empty (${extra.slice(0, 3).join(", ")}${extra.length > 3 ? ", ..." : ""}): a new depot goes in an absent or empty directory`);
+  checkOwnership(dir);
+  return true;
+}
+
+function isEmptyDir(p: string): boolean {
+  try { return lstatSync(p).isDirectory() && readdirSync(p).length === 0; } catch { return false; }
+}

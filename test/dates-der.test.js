@@ -1,0 +1,79 @@
+// Dates at and past the bounds X.509 can carry, and a strict DER check (openssl asn1parse -strictpem, no empty
+// SEQUENCE, the right time type, openssl's re-encoding byte-equal) of the certificates and CRLs pki makes.
+import test from "ava";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pkiOk, run, tempDir } from "./_helpers.js";
+import { cheapDepot, env } from "./_stress.js";
+import { at, LONG, refused } from "./_tamper.js";
+
+const OUTSIDE = /is outside the dates a certificate can carry \(1950-01-01T00:00:00Z to 9999-12-31T23:59:59Z\)$/;
+
+/** Strict DER: openssl parses it strictly, no empty SEQUENCE, UTCTime up to 2049 and GeneralizedTime from 2050,
+ *  and openssl's re-encoding of the whole structure equals the bytes. */
+async function strictDer(t, file, kind) {
+  const pem = readFileSync(file, "utf8");
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s+/g, ""), "base64");
+  const asn = await run("openssl", ["asn1parse", "-strictpem", "-in", file]);
+  t.is(asn.code, 0, `${file}: ${asn.stderr}`);
+  t.notRegex(asn.out, /l=\s+0 cons: SEQUENCE/, `${file}: an empty SEQUENCE`);
+  for (const m of asn.out.matchAll(/(UTCTIME|GENERALIZEDTIME)\s+:(\d+)Z/g)) {
+    const year = m[1] === "UTCTIME" ? (Number(m[2].slice(0, 2)) >= 50 ? 1900 : 2000) + Number(m[2].slice(0, 2)) : Number(m[2].slice(0, 4));
+    t.is(m[1], year < 2050 ? "UTCTIME" : "GENERALIZEDTIME", `${file}: ${m[0]}`);
+  }
+  const re = await run("openssl", [kind, "-in", file, "-outform", "DER"]);
+  t.is(re.code, 0, re.stderr);
+  t.true(re.stdout.equals(der), `${file}: openssl re-encodes it differently`);
+}
+
+/** Every .crt and .crl in the depot. */
+const artefacts = (dir) => ["", "certs", "history"].map((d) => at(dir, d)).filter(existsSync)
+  .flatMap((d) => readdirSync(d).map((n) => join(d, n))).filter((p) => /\.(crt|crl)$/.test(p));
+
+test("notBefore, notAfter and nextUpdate: at each bound accepted and encoded right, past it refused before anything is written", async (t) => {
+  t.timeout(LONG);
+  const dir = await cheapDepot(t);
+  // The upper bound on the root itself (a root is not clamped): GeneralizedTime 99991231235959Z.
+  await refused(t, dir, ["init", "--intermediate", "sub", "--expires", "10000 years"], OUTSIDE);
+  await pkiOk(t, dir, ["new-cert", "web"], { env });
+  await refused(t, dir, ["sign", "--not-before=1949-12-31", "web"], OUTSIDE);
+  await refused(t, dir, ["sign", "--not-before=1949-12-31T23:59:59Z", "web"], OUTSIDE);
+  await refused(t, dir, ["sign", "--expires", "10000 years", "web"], OUTSIDE);
+  await refused(t, dir, ["sign", "--not-before=-100y", "web"], /^pki: notBefore 19\d\d-.* is outside the dates/);
+  await refused(t, dir, ["crl", "--next-update", "10000 years"], OUTSIDE);
+  await pkiOk(t, dir, ["sign", "--not-before=1950-01-01", "web"], { env });
+  const text = (await run("openssl", ["asn1parse", "-in", at(dir, "certs/web.crt")])).out;
+  t.regex(text, /UTCTIME\s+:500101000000Z/, "1950-01-01 is UTCTime 50...");
+  await pkiOk(t, dir, ["crl", "--next-update", "9999-12-31T23:59:59Z"], { env });
+  t.regex((await run("openssl", ["asn1parse", "-in", at(dir, "ca.crl")])).out, /GENERALIZEDTIME\s+:99991231235959Z/);
+  const fresh = tempDir(t);
+  await refused(t, fresh, ["init", "--expires", "10000 years"], OUTSIDE);
+  t.deepEqual(readdirSync(fresh), [], "init wrote nothing");
+});
+
+test("a root valid to 9999-12-31T23:59:59Z; every certificate and CRL pki makes is strict DER", async (t) => {
+  t.timeout(LONG);
+  const dir = await cheapDepot(t);
+  const far = tempDir(t);
+  await pkiOk(t, far, ["init", "--expires", "9999-12-31T23:59:59Z"], { env });
+  t.regex((await run("openssl", ["asn1parse", "-in", join(far, ".pki", "ca.crt")])).out, /GENERALIZEDTIME\s+:99991231235959Z/);
+  await pkiOk(t, far, ["new-cert", "--domain", "far.example", "far"], { env });
+  await pkiOk(t, far, ["sign", "--expires", "2100-01-01", "far"], { env });
+  // A mix: intermediate, each key type, renewals, revocations with and without a reason, CRLs of both CAs.
+  await pkiOk(t, dir, ["init", "--intermediate", "sub"], { env });
+  for (const [n, args] of [["ec", []], ["rsa", ["--key-type", "rsa"]], ["ed", ["--key-type", "ed25519"]], ["p384", ["--curve", "P-384"]], ["leaf2", ["--issuer", "sub"]]]) {
+    await pkiOk(t, dir, ["new-cert", "--domain", `${n}.example`, "--ip", "192.0.2.1,::1", ...args, n], { env });
+    await pkiOk(t, dir, ["sign", n], { env });
+  }
+  await pkiOk(t, dir, ["renew", "ec"], { env });
+  await pkiOk(t, dir, ["revoke", "rsa"], { env });
+  await pkiOk(t, dir, ["revoke", "--reason", "keyCompromise", "ed"], { env });
+  await pkiOk(t, dir, ["revoke", "leaf2"], { env });
+  await pkiOk(t, dir, ["crl"], { env });
+  await pkiOk(t, dir, ["crl", "--issuer", "sub"], { env });
+  await pkiOk(t, far, ["revoke", "far"], { env });
+  await pkiOk(t, far, ["crl"], { env });
+  const files = [...artefacts(dir), ...artefacts(far)];
+  t.true(files.length >= 12, files.join(" "));
+  for (const f of files) await strictDer(t, f, f.endsWith(".crl") ? "crl" : "x509");
+});
