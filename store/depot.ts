@@ -292,6 +292,7 @@ export class Depot {
   /** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. Store-internal. */
   async issue(idx: Index, o: { subject: x509.Name | string; publicKey: x509.PublicKey; sans: Sans; issuer: string; issuerCert: x509.X509Certificate; issuerKeys: KeyPair; profile: Profile; notAfter: (from: Date) => Date; notBefore?: Date; extensions?: RawExtension[] }): Promise<x509.X509Certificate> {
     // Every CA on the path, as their certificates say (an imported CA's constraints count too).
+    if (sanCount(o.sans) > MAX_SANS) throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
     checkNameConstraints(o.subject, o.sans, [o.issuerCert, ...this.issuerChain(o.issuer).map((c) => c.cert)], { leaf: o.profile.kind === "leaf" });
     if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
     const clamp = clampToIssuer(checkX509Date(o.notAfter(o.notBefore ?? new Date()), "notAfter"), o.issuerCert);

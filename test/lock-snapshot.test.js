@@ -79,3 +79,30 @@ test("export racing renew --rekey: every export is one certificate with its own 
   }
   t.true(n >= 6);
 });
+
+test("serve caps connections: a burst beyond the cap is dropped on accept, curl gets through once it ends", async (t) => {
+  t.timeout(LONG);
+  const { makeOpensslPki } = await import("./_peers.js");
+  const { startServer } = await import("../dist/lib/tls/server.js");
+  const net = await import("node:net");
+  const p = makeOpensslPki(t, "ec");
+  const s = await startServer({ host: "127.0.0.1", port: 0, certPem: readFileSync(p.f("leaf.crt"), "utf8"), keyPem: readFileSync(p.f("leaf.key"), "utf8"), maxConnections: 20 });
+  t.teardown(() => s.close());
+  // 60 idle clients: the server drops the 40 over its cap on accept (without a cap, all 60 would stay open until
+  // the handshake timeout; this waits for the 40 closes, so a missing cap fails by the test's timeout).
+  let closed = 0;
+  let enough;
+  const forty = new Promise((r) => { enough = r; });
+  const sockets = Array.from({ length: 60 }, () => {
+    const c = net.connect(s.port, "127.0.0.1");
+    c.on("error", () => {});
+    c.on("close", () => { if (++closed === 40) enough(); });
+    return c;
+  });
+  t.timeout(60_000, "40 sockets over the cap closed by the server");
+  await forty;
+  await new Promise((r) => s.server.getConnections((e, n) => { t.true(n <= 20, `${n} held`); r(); }));
+  for (const c of sockets) c.destroy();
+  const r = await run("curl", ["-sS", "--max-time", "20", "--cacert", p.f("ca.crt"), s.url]);
+  t.is(r.code, 0, r.stderr);
+});

@@ -24,7 +24,7 @@ export interface TlsMaterial {
   crlPem?: string;   // CRLs (PEM, one or more) checked against client certificates
 }
 
-export interface ServeOptions extends TlsMaterial { host: string; port: number; log?: (line: string) => void }
+export interface ServeOptions extends TlsMaterial { host: string; port: number; log?: (line: string) => void; maxConnections?: number }
 
 export interface RunningServer { server: https.Server; host: string; port: number; lastRejection(): string | undefined; url: string; clientAuth: boolean; close(): Promise<void> }
 
@@ -52,11 +52,14 @@ export function tlsOptions(m: TlsMaterial): https.ServerOptions {
   if (m.crlPem && !crl!.length) throw new InputError("crlfile: no PEM \"X509 CRL\" block found");
   if (crl && !m.caPem) throw new InputError("a CRL needs client-certificate auth: give the cafile too");
   return {
-    cert: m.certPem, key: m.keyPem,
+    cert: m.certPem, key: m.keyPem, handshakeTimeout: 10_000,
     ...(m.caPem ? { ca: m.caPem, requestCert: true, rejectUnauthorized: true } : {}),
     ...(crl ? { crl } : {}),
   };
 }
+
+/** Most simultaneous connections `pki serve` holds (a test server, not a production one). */
+export const MAX_CONNECTIONS = 256;
 
 /** Starts the server; resolves once it listens (port 0 → a free port). */
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
@@ -75,6 +78,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     if (e instanceof InputError) throw e;
     throw new InputError((e as { code?: string }).code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH" ? "the key does not match the server certificate (keyfile vs certfile)" : `cannot load the TLS files: ${describeTlsError(e as Error)}`);
   }
+  // A burst of clients, or idle sockets held open on purpose, cannot pin unbounded memory: excess connections are
+  // dropped on accept, a handshake or request that stalls is cut, and an idle keep-alive socket is closed.
+  server.maxConnections = o.maxConnections ?? MAX_CONNECTIONS;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  server.setTimeout(30_000, (socket) => socket.destroy());
   const running = { rejection: undefined as string | undefined };
   const peers = new WeakMap<object, string | undefined>();
   server.on("connection", (raw: { remoteAddress?: string }) => peers.set(raw, raw.remoteAddress));
