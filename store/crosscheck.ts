@@ -8,6 +8,7 @@ import { x509 } from "../lib/x509/peculiar.js";
 import { checkCsr, Sans, sansOf } from "../lib/x509/cert.js";
 import { KeyPair, subtle } from "../lib/x509/keys.js";
 import { DepotError, readText } from "./fsutil.js";
+import { quote } from "../lib/x509/validate.js";
 import type { Depot, Entry, Index } from "./depot.js";
 
 const ROOT = "ca";
@@ -41,7 +42,7 @@ const sanKey = (s: Sans) => JSON.stringify([s.ips, s.domains, s.uris ?? [], s.em
 /** `sign`: the CSR on disk asks for exactly the subject and SANs recorded in the index. */
 export async function checkCsrAgainstEntry(depot: Depot, e: Entry, csr: x509.Pkcs10CertificateRequest): Promise<void> {
   const file = `certs/${e.name}.csr`;
-  if (csr.subject !== e.subject) throw new DepotError(`${file} asks for the subject "${csr.subject.slice(0, 120)}", but index.json records "${e.subject.slice(0, 120)}": refusing to sign`);
+  if (csr.subject !== e.subject) throw new DepotError(`${file} asks for the subject ${quote(csr.subject)}, but index.json records ${quote(e.subject)}: refusing to sign`);
   if (sanKey(await csrSans(csr)) !== sanKey(e.sans)) throw new DepotError(`${file} asks for other names (SANs) than index.json records for "${e.name}": refusing to sign`);
 }
 
@@ -59,7 +60,7 @@ export async function checkCsrKey(depot: Depot, name: string, csr: x509.Pkcs10Ce
 export async function checkCurrentCert(depot: Depot, e: Entry, cert: x509.X509Certificate, issuerCert: x509.X509Certificate): Promise<void> {
   const file = relCert(depot, e.name);
   if (cert.serialNumber.toLowerCase() !== e.serial) throw new DepotError(`${file} has serial ${cert.serialNumber.toLowerCase().slice(0, 40)}, but index.json records ${e.serial}: refusing to renew`);
-  if (cert.subject !== e.subject) throw new DepotError(`${file} is for "${cert.subject.slice(0, 120)}", but index.json records "${e.subject.slice(0, 120)}": refusing to renew`);
+  if (cert.subject !== e.subject) throw new DepotError(`${file} is for ${quote(cert.subject)}, but index.json records ${quote(e.subject)}: refusing to renew`);
   const signed = cert.issuer === issuerCert.subject && (await cert.verify({ publicKey: issuerCert.publicKey, signatureOnly: true }).catch(() => false));
   if (!signed) throw new DepotError(`${file} does not verify against its issuer ${who(e.issuer ?? ROOT)}: refusing to renew`);
   if (existsSync(depot.csrPath(e.name)) && !same(depot.readCsr(e.name).publicKey.rawData, cert.publicKey.rawData)) {

@@ -5,7 +5,7 @@
  * naming the file and the field. Unknown fields are left alone (never read, so never trusted).
  */
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { checkDomain, checkEmail, checkIp, checkName, checkUri, MAX_X509_DATE, MIN_X509_DATE } from "../lib/x509/validate.js";
+import { checkDomain, checkEmail, checkIp, checkName, checkUri, quote, MAX_X509_DATE, MIN_X509_DATE } from "../lib/x509/validate.js";
 import { REASONS } from "../lib/x509/crl.js";
 import { DepotError } from "./fsutil.js";
 
@@ -120,11 +120,11 @@ export function checkIndex(raw: unknown): void {
   const isCa = (n: unknown) => typeof n === "string" && Object.hasOwn(entries, n) && (entries[n] as { kind?: unknown })?.kind === "ca";
   const issuerOf = (v: unknown, field: string, self: string) => {
     c.name(v, field);
-    if (!isCa(v) || v === self) c.fail(field, `names no CA entry ("${String(v).slice(0, 64)}")`);
+    if (!isCa(v) || v === self) c.fail(field, `names no CA entry (${quote(v)})`);
   };
   for (const name of names) {
-    const f = `entries["${name.slice(0, 64)}"]`;
-    c.name(name, `the entry key ${JSON.stringify(name.slice(0, 64))}`);
+    c.name(name, `the entry key ${quote(name)}`);
+    const f = `entries["${name}"]`;
     const e = c.obj(entries[name], f);
     if (e.name !== name) c.fail(`${f}.name`, "differs from its key");
     const kind = c.oneOf(e.kind, `${f}.kind`, ["leaf", "ca"] as const);
@@ -174,7 +174,7 @@ export function checkIndex(raw: unknown): void {
   }
   if (idx.crlNumbers !== undefined) {
     for (const [n, v] of Object.entries(c.obj(idx.crlNumbers, "crlNumbers"))) {
-      if (!isCa(n)) c.fail(`crlNumbers["${n.slice(0, 64)}"]`, "names no CA entry");
+      if (!isCa(n)) c.fail(`crlNumbers[${quote(n)}]`, "names no CA entry");
       c.int(v, `crlNumbers["${n}"]`, 0, Number.MAX_SAFE_INTEGER);
     }
   }

@@ -5,7 +5,7 @@ import { domainToASCII } from "node:url";
 export class InputError extends Error {}
 
 /** Hostile input echoed in an error: quoted, non-printable-ASCII escaped, at most 80 characters. */
-const quote = (v: unknown) => JSON.stringify(String(v).slice(0, 76)).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+export const quote = (v: unknown) => JSON.stringify(String(v).slice(0, 76)).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 const NAME_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
 export const NAME_RULE = "names are 1-64 characters of A-Z a-z 0-9 . _ - and must not start with '.' or contain '..'";
