@@ -8,7 +8,7 @@ export class DepotError extends Error {}
 /** With `pki --as-owner` (root on another user's depot): every file and directory it creates goes to the depot's owner. */
 let newFileOwner: { uid: number; gid: number } | undefined;
 export function setNewFileOwner(o: { uid: number; gid: number } | undefined): void { newFileOwner = o; }
-function own(fd: number): void { if (newFileOwner) fchownSync(fd, newFileOwner.uid, newFileOwner.gid); }
+export function own(fd: number): void { if (newFileOwner) fchownSync(fd, newFileOwner.uid, newFileOwner.gid); }
 
 /** A directory inside the depot (0700, owned like the depot); an existing one must not be a symbolic link. */
 export function mkdirInDepot(p: string): void {

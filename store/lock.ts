@@ -16,7 +16,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DepotError, tempName } from "./fsutil.js";
+import { DepotError, own, tempName } from "./fsutil.js";
 
 export const LOCK_FILE = "lock";
 export interface LockInfo { pid: number; host: string; time: string; nonce: string; boot?: string; pidNs?: string; start?: string }
@@ -27,7 +27,7 @@ const GARBAGE_GRACE_MS = 20_000;
 
 function writeExclusive(path: string, text: string): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try { writeSync(fd, text); } finally { closeSync(fd); }
+  try { own(fd); writeSync(fd, text); } finally { closeSync(fd); }
 }
 
 function tryCreate(path: string, info: LockInfo): boolean {
