@@ -28,6 +28,7 @@ async function setup(t, o = {}) {
     new acme.Client({
       directoryUrl: s.url,
       accountKey: await acme.crypto.createPrivateEcdsaKey(),
+      backoffAttempts: 150, // a loaded CI machine: up to ~2.5 minutes of polling
       backoffMin: 100,
       backoffMax: 1000,
     });

@@ -11,7 +11,7 @@ import { challengeServer, doctorClean, logged, newDepot, readyOrder, startAcme }
 // acme-client has one shared axios instance: the tests run one after the other, each trusting its own depot CA.
 function client(dir, url, accountKey) {
   acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(join(dir, ".pki", "ca.crt")), keepAlive: true });
-  return new acme.Client({ directoryUrl: url, accountKey, backoffAttempts: 30, backoffMin: 100, backoffMax: 1000 });
+  return new acme.Client({ directoryUrl: url, accountKey, backoffAttempts: 150, backoffMin: 100, backoffMax: 1000 });
 }
 
 test.serial(
