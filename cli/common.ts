@@ -59,7 +59,7 @@ export async function getPassphrase(a: PassArgs | Record<string, unknown>, purpo
     p = await promptHidden(`${noun[0].toUpperCase()}${noun.slice(1)} for ${purpose}: `);
     if (opts.confirm && (await promptHidden(`Repeat the ${noun}: `)) !== p) throw new UsageError(`the ${noun}s do not match`);
   } else {
-    throw new UsageError(`no ${noun} for ${purpose}: use --${option}-file FILE, ${env}, or run in a terminal`);
+    throw new UsageError(`no ${noun} for ${purpose}: use --${option}-file FILE, ${env}_FILE, ${env}, or run in a terminal`);
   }
   if (!p) throw new UsageError(`an empty ${noun} cannot protect ${purpose}`);
   return p;
@@ -94,7 +94,7 @@ export function withOptions<T>(y: Argv<T>, ...groups: Record<string, object>[]):
 export const MAX_INPUT_FILE = 1 << 20;
 
 /** Why a path cannot be read, in words (never a raw EISDIR). */
-function fileProblem(e: unknown): string {
+export function fileProblem(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   const words: Record<string, string> = {
     ENOENT: "not found", ENOTDIR: "not found", EISDIR: "is a directory", EACCES: "permission denied",

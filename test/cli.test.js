@@ -67,6 +67,7 @@ const usage = [
 ];
 // A value that fails validation is bad input (exit 1), as test/hostile.test.js holds.
 const failures = [
+  ["a file-system error no command words itself", ["fixtures", "spec.yaml", "--out", "/proc/pki-no-such"], /^pki: cannot mkdir \/proc\/\S+: not found\n$/],
   ["an invalid --ip", ["new-cert", "--passphrase-file", "pass", "--ip", "1.2.3", "x"], /invalid IP address/],
   ["an invalid --not-before", ["sign", "--not-before", "-2x", "x"], /invalid/],
   ["an unknown name", ["sign", "--passphrase-file", "pass", "nosuch"], /unknown name "nosuch"/],
@@ -80,6 +81,7 @@ test.before(async () => {
   shared.dir = await newDepot(fakeT);
   await issue(fakeT, shared.dir, "server1");
   writeFileSync(join(shared.dir, "wrong"), "wrong\n");
+  writeFileSync(join(shared.dir, "spec.yaml"), "passphrase: x\ncas: [{ name: r }]\n");
 });
 test.after.always(() => shared?.cleanup?.());
 

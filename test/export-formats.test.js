@@ -159,10 +159,10 @@ test("formats that need a secret are refused without one: one line on stderr, no
   const w = await setup(t, "ecdsa"), { dir } = w;
   writeFileSync(join(dir, "empty"), "\n");
   const cases = [
-    [["--p12", ...P, "client1"], {}, /^pki: no password for client1\.p12: use --p12-password-file FILE, PKI_P12_PASSWORD, or run in a terminal$/],
+    [["--p12", ...P, "client1"], {}, /^pki: no password for client1\.p12: use --p12-password-file FILE, PKI_P12_PASSWORD_FILE, PKI_P12_PASSWORD, or run in a terminal$/],
     [["--p12", "--p12-password-file", "empty", ...P, "client1"], {}, /^pki: an empty password cannot protect client1\.p12$/],
     [["--p12", ...P, "client1"], { PKI_P12_PASSWORD: "" }, /^pki: an empty password cannot protect client1\.p12$/],
-    [["--jks", ...P, "client1"], {}, /^pki: no password for client1\.jks: use --jks-password-file FILE, PKI_JKS_PASSWORD, or run in a terminal$/],
+    [["--jks", ...P, "client1"], {}, /^pki: no password for client1\.jks: use --jks-password-file FILE, PKI_JKS_PASSWORD_FILE, PKI_JKS_PASSWORD, or run in a terminal$/],
     [["--jks", "--keystore-type", "pkcs12", "--jks-password-file", "empty", ...P, "client1"], {}, /^pki: an empty password cannot protect client1\.ks$/],
     [["--p12", "--p12-password-file", "p12pass", "client1"], {}, /^pki: no passphrase for the key of "client1"/],
     [["--p12-legacy", ...P, "client1"], {}, /^pki: --p12-legacy needs --p12$/],

@@ -87,7 +87,7 @@ test("an exported encrypted key (ENCRYPTED PRIVATE KEY) needs its passphrase; a 
   served(t, await curl(["--cacert", "ca.crt", "-L", url(await s.ready)], { cwd: dir }), "encrypted key");
   const none = await pki(dir, ["serve", "--port", "0", "--certfile", "enc/server1.crt", "--keyfile", "enc/server1.key"]);
   t.not(none.code, 0);
-  t.is(none.stderr, "pki: no passphrase for enc/server1.key: use --passphrase-file FILE, PKI_PASSPHRASE, or run in a terminal\n");
+  t.is(none.stderr, "pki: no passphrase for enc/server1.key: use --passphrase-file FILE, PKI_PASSPHRASE_FILE, PKI_PASSPHRASE, or run in a terminal\n");
   writeFileSync(join(dir, "wrong-pass"), "wrong\n");
   const wrong = await pki(dir, ["serve", "--port", "0", "--certfile", "enc/server1.crt", "--keyfile", "enc/server1.key", "--passphrase-file", "wrong-pass"]);
   t.not(wrong.code, 0);
