@@ -23,7 +23,7 @@ import { describeKey, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpe
 import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, RawExtension, Sans, sanCount, Subject, Usage, validityState, ValidityState } from "../lib/x509/cert.js";
 import { checkNameConstraints, checkNestedConstraints, constraintsExtension, NameConstraints, OID_NAME_CONSTRAINTS } from "../lib/x509/constraints.js";
 import { createCrl, crlToPem, RevocationReason } from "../lib/x509/crl.js";
-import { checkName, checkX509Date, InputError } from "../lib/x509/validate.js";
+import { checkName, checkPathLength, checkX509Date, INTERMEDIATE_PATH_LENGTH, InputError } from "../lib/x509/validate.js";
 import { DepotError, mkdirInDepot, readText, writeAtomic } from "./fsutil.js";
 import { checkOwnership, prepareNewDepotDir } from "./ownership.js";
 import { checkKeyMatchesCert, checkCsrAgainstEntry, checkCsrKey, checkCurrentCert, checkIssuerKey, keyCompromised, serialFromFile, stillValidUnder } from "./crosscheck.js";
@@ -261,7 +261,7 @@ export class Depot {
 
   /** `pki init --intermediate`: a key, CSR and CA certificate for NAME under `issuer`, checked before anything is written. */
   async newIntermediate(name: string, o: NewCertOptions & SignOptions & { issuer: string; pathLength?: number; constraints?: NameConstraints }): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
-    const profile: Profile = { kind: "ca", pathLength: o.pathLength ?? 0 };
+    const profile: Profile = { kind: "ca", pathLength: o.pathLength ?? INTERMEDIATE_PATH_LENGTH };
     const { issuerCert } = await this.unlockIssuer(o.issuer, profile, o.caPassphrase);
     const path = [issuerCert, ...this.issuerChain(o.issuer).map((c) => c.cert)];
     checkNestedConstraints(o.constraints, path);
@@ -277,11 +277,7 @@ export class Depot {
     const issuerCert = this.readCert(issuer);
     if (profile.kind === "ca") {
       const bc = issuerCert.getExtension(x509.BasicConstraintsExtension);
-      const limit = bc?.pathLength;
-      if (limit !== undefined && limit < 1) throw new InputError(`the CA "${issuer}" has path length 0: it may not issue CA certificates`);
-      if (limit !== undefined && (profile.pathLength === undefined || profile.pathLength > limit - 1)) {
-        throw new InputError(`path length ${profile.pathLength ?? "unlimited"} exceeds what "${issuer}" allows (at most ${limit - 1})`);
-      }
+      checkPathLength(issuer, bc?.pathLength, profile.pathLength);
     }
     const { der, keys: issuerKeys } = await this.unlockKey(issuer, passphrase);
     der.fill(0); // the CryptoKey is all that is needed: no plain key bytes linger

@@ -220,3 +220,23 @@ test("init and import create a depot only in an absent or empty directory, and n
   await refused(t, again, ["init"], /writable by group or others \(mode 0777\)/);
   t.is(statSync(join(again, ".pki")).mode & 0o777, 0o777);
 });
+
+test("path length: the CLI, the API and fixtures apply one rule, with the same intermediate default (0)", async (t) => {
+  t.timeout(LONG);
+  const { createCA, planFixtures, SpecError } = await import("../dist/lib/index.js");
+  const NO = /the CA "int" has path length 0: it may not issue CA certificates/;
+  const root = await createCA({ name: "root" });
+  const int = await root.createIntermediate({ name: "int" });
+  await t.throwsAsync(int.createIntermediate({ name: "int2" }), { message: NO });
+  await t.throwsAsync(root.createIntermediate({ name: "x", pathLength: 0 }).then((x) => x.createIntermediate({ name: "y" })), { message: /the CA "x" has path length 0/ });
+  const deep = await root.createIntermediate({ name: "deep", pathLength: 1 });
+  t.truthy(await deep.createIntermediate({ name: "under" }));
+  const spec = { cas: [{ name: "root" }, { name: "int", issuer: "root" }, { name: "int2", issuer: "int" }], certs: [] };
+  const e = t.throws(() => planFixtures(spec), { instanceOf: SpecError });
+  t.regex(e.message, /^cas\[2\]\.pathLength: the CA "int" has path length 0: it may not issue CA certificates$/);
+  t.notThrows(() => planFixtures({ ...spec, cas: [{ name: "root" }, { name: "int", issuer: "root", pathLength: 1 }, { name: "int2", issuer: "int" }] }));
+  // The CLI: the same default and the same message, and nothing written.
+  const dir = await cheapDepot(t);
+  await pkiOk(t, dir, ["init", "--intermediate", "int"], { env });
+  await refused(t, dir, ["init", "--intermediate", "int2", "--parent", "int"], NO);
+});

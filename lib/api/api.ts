@@ -14,7 +14,7 @@ import { x509 } from "../x509/peculiar.js";
 import { checkKeySpec, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec, DEFAULT_KEY, describeKey } from "../x509/keys.js";
 import { BACKDATE_MS, validityState, ValidityState, clampToIssuer, createRootCertificate, issueCertificateDer, randomSerial, Subject, subjectName, Usage } from "../x509/cert.js";
 import { checkNameConstraints, checkNestedConstraints, constraintsExtension, constraintsFrom, NameConstraints, OID_NAME_CONSTRAINTS } from "../x509/constraints.js";
-import { checkDomain, checkEmail, checkIp, checkName, checkSubjectValue, checkUri, InputError } from "../x509/validate.js";
+import { checkDomain, checkEmail, checkIp, checkName, checkPathLength, checkSubjectValue, checkUri, INTERMEDIATE_PATH_LENGTH, InputError } from "../x509/validate.js";
 import { parseExpiry, parseDurationMs } from "../x509/duration.js";
 import { parsePem, parsePemAll, toPem } from "../x509/pem.js";
 import { decryptPkcs8, encryptPkcs8, DEFAULT_ITERATIONS } from "../formats/pkcs8.js";
@@ -187,7 +187,10 @@ export class CA extends Certificate {
 
   /** Issues an intermediate CA under this one. */
   async createIntermediate(o: CAOptions & { name: string }): Promise<CA> {
-    return this.sign(CA, checkName(o.name), o, "5 years", { kind: "ca", pathLength: o.pathLength }, undefined, ncOf(o));
+    // As the CLI: an intermediate defaults to path length 0, and the issuer's limit binds.
+    const pathLength = o.pathLength ?? INTERMEDIATE_PATH_LENGTH;
+    checkPathLength(this.name, this.cert.getExtension(x509.BasicConstraintsExtension)?.pathLength, pathLength);
+    return this.sign(CA, checkName(o.name), o, "5 years", { kind: "ca", pathLength }, undefined, ncOf(o));
   }
 
   private async sign<T extends Certificate>(Kind: new (...a: ConstructorParameters<typeof Certificate>) => T, name: string, o: Partial<CertOptions>,

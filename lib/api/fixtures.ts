@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { CA, CAOptions, Certificate, createCA, parseKeyOption, parseWhen, KeyOption, When } from "./api.js";
 import { generateKeyPair, KeyPair, KeySpec } from "../x509/keys.js";
 import { BACKDATE_MS, Usage } from "../x509/cert.js";
-import { checkDomain, checkEmail, checkIp, checkName, checkSubjectValue, checkUri, InputError } from "../x509/validate.js";
+import { checkDomain, checkEmail, checkIp, checkName, checkPathLength, checkSubjectValue, checkUri, INTERMEDIATE_PATH_LENGTH, InputError } from "../x509/validate.js";
 import { checkReason, crlToPem, RevocationReason } from "../x509/crl.js";
 import { DEFAULT_ITERATIONS, deriveKey } from "../formats/pkcs8.js";
 import { exportMembers, MODE_PUBLIC, MODE_SECRET } from "../formats/export.js";
@@ -192,6 +192,14 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
         seen.push(c.name);
       }
     }
+  }
+
+  // Path lengths, before any key is made, as the CLI and createIntermediate judge them (an intermediate's default is 0).
+  const pathLengthOf = (n: Node) => (n.raw.pathLength as number | undefined) ?? (n.issuer === undefined ? undefined : INTERMEDIATE_PATH_LENGTH);
+  for (const n of nodes) {
+    if (n.kind !== "ca" || n.issuer === undefined) continue;
+    const iss = byName.get(n.issuer)!;
+    try { checkPathLength(iss.name, pathLengthOf(iss), pathLengthOf(n)); } catch (e) { throw new SpecError(`${n.path}.pathLength`, (e as Error).message); }
   }
 
   // Validity after clamping to the issuer's: a cert must not end before it starts.

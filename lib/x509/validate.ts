@@ -102,3 +102,14 @@ export function checkX509Date(d: Date, what: string): Date {
   }
   return d;
 }
+
+/**
+ * What a CA whose basicConstraints say `limit` may issue as a CA certificate with `pathLength` (undefined: none).
+ * One rule for the CLI, the API and fixtures; an intermediate's default is 0 everywhere (INTERMEDIATE_PATH_LENGTH).
+ */
+export function checkPathLength(issuer: string, limit: number | undefined, pathLength: number | undefined): void {
+  if (limit === undefined) return;
+  if (limit < 1) throw new InputError(`the CA "${issuer}" has path length 0: it may not issue CA certificates`);
+  if (pathLength === undefined || pathLength > limit - 1) throw new InputError(`path length ${pathLength ?? "unlimited"} exceeds what "${issuer}" allows (at most ${limit - 1})`);
+}
+export const INTERMEDIATE_PATH_LENGTH = 0;
