@@ -11,6 +11,7 @@ export function builder(y: Argv) {
     .options({
       out: { type: "string", alias: "o", describe: "write into DIR (created atomically if absent); default: a tar on stdout" },
       json: { type: "boolean", describe: "print the summary as JSON" },
+      yes: { type: "boolean", describe: "build even a spec whose estimated work is absurd (e.g. thousands of RSA-4096 keys)" },
     })
     .example("$0 fixtures fixtures.yaml --out test/certs", "CA, server/client certs, CRLs... in test/certs")
     .example("$0 fixtures fixtures.yaml | tar xf -", "the same as a tar stream");
@@ -67,12 +68,13 @@ async function writeFixtures(out: string, files: { name: string; data: string | 
 export async function handler(a: any) {
   const { getPassphrase, printJson, readInputFile, UsageError } = await import("./common.js");
   if (a.out === undefined && process.stdout.isTTY) throw new UsageError("refusing to write a tar archive to a terminal: pass --out DIR or pipe it, e.g. 'pki fixtures spec.yaml | tar xf -'");
-  const { buildFixtures, needsPassphrase, parseFixtureSpec, planFixtures } = await import("../lib/api/fixtures.js");
+  const { buildFixtures, checkWork, needsPassphrase, parseFixtureSpec, planFixtures } = await import("../lib/api/fixtures.js");
   const text = readInputFile(a.spec, "spec");
   let spec: unknown, plan: ReturnType<typeof planFixtures>;
   try {
     spec = await parseFixtureSpec(text);
     plan = planFixtures(spec);
+    checkWork(plan, Boolean(a.yes)); // before a passphrase is asked for
   } catch (e) {
     throw new UsageError(`${a.spec}: ${(e as Error).message}`);
   }
@@ -88,7 +90,7 @@ export async function handler(a: any) {
   const tty = process.stderr.isTTY;
   const onProgress = tty ? (p: { keys: number; certs: number; total: number }) =>
     process.stderr.write(`\rpki: keys ${p.keys}/${p.total}, certificates ${p.certs}/${p.total}${p.certs === p.total ? "\n" : ""}`) : undefined;
-  const set = await buildFixtures(spec, { passphrase, onProgress });
+  const set = await buildFixtures(spec, { passphrase, onProgress, yes: Boolean(a.yes) });
   for (const w of set.warnings) process.stderr.write(`pki: warning: ${w}\n`);
 
   if (out) await writeFixtures(out, set.files);

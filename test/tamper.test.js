@@ -240,3 +240,17 @@ test("path length: the CLI, the API and fixtures apply one rule, with the same i
   await pkiOk(t, dir, ["init", "--intermediate", "int"], { env });
   await refused(t, dir, ["init", "--intermediate", "int2", "--parent", "int"], NO);
 });
+
+test("fixtures: an absurd spec (thousands of RSA-4096 keys) is refused before any work unless --yes", async (t) => {
+  t.timeout(LONG);
+  const { buildFixtures, InputError } = await import("../dist/lib/index.js");
+  const spec = { cas: [{ name: "root" }], certs: Array.from({ length: 2000 }, (_, i) => ({ name: `c${i}`, key: "rsa-4096" })) };
+  const e = await t.throwsAsync(buildFixtures(spec), { instanceOf: InputError });
+  t.regex(e.message, /^the spec's 2001 certificates would take about \d+ minutes of CPU \(mostly RSA key generation\): confirm with --yes \(API: \{ yes: true \}\)$/);
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "spec.json"), JSON.stringify(spec));
+  await refused(t, dir, ["fixtures", "spec.json", "--out", "out"], /^pki: spec\.json: the spec's 2001 certificates would take about \d+ minutes of CPU/, { code: 2 });
+  // A modest RSA spec goes through without --yes.
+  const small = await buildFixtures({ passphrase: "p", cas: [{ name: "root", key: "rsa-2048" }], certs: [{ name: "s", key: "rsa-2048" }] });
+  t.truthy(small);
+});

@@ -268,6 +268,21 @@ export interface BuildOptions {
   /** called as each key pair and each certificate is done */
   onProgress?: (p: { keys: number; certs: number; total: number }) => void;
   now?: Date;
+  /** build even a spec whose estimated work exceeds MAX_WORK_SECONDS (`pki fixtures --yes`) */
+  yes?: boolean;
+}
+
+/** Rough seconds of CPU per key pair on one core (RSA key generation dominates everything else). */
+const KEY_SECONDS = (k: KeySpec) => (k.type !== "rsa" ? 0.002 : k.bits === 4096 ? 1.5 : k.bits === 3072 ? 0.5 : 0.15);
+/** A spec estimated to need more than this much work is refused unless the caller says yes. */
+export const MAX_WORK_SECONDS = 300;
+
+/** Refuses a plan whose estimated work (key pairs, plus a little per certificate) is absurd, unless `yes`. */
+export function checkWork(plan: Plan, yes = false): void {
+  const work = plan.nodes.reduce((sum, n) => sum + KEY_SECONDS(n.spec) + 0.003, 0);
+  if (work > MAX_WORK_SECONDS && !yes) {
+    throw new InputError(`the spec's ${plan.nodes.length} certificates would take about ${Math.round(work / 60)} minutes of CPU (mostly RSA key generation): confirm with --yes (API: { yes: true })`);
+  }
 }
 
 /**
@@ -278,6 +293,7 @@ export interface BuildOptions {
 export async function buildFixtures(spec: string | FixtureSpec | unknown, o: BuildOptions = {}): Promise<FixtureSet> {
   const now = o.now ?? new Date();
   const plan = planFixtures(typeof spec === "string" ? await parseFixtureSpec(spec) : spec, now);
+  checkWork(plan, o.yes);
   const passphrase = o.passphrase ?? plan.passphrase;
   if (needsPassphrase(plan) && !passphrase) throw new InputError("the spec's outputs need a passphrase (encrypted keys, p12, jks): set passphrase in the spec or pass one");
   // One salt for the set: the KDF runs once, on the libuv pool, while the keys are generated.
