@@ -38,6 +38,17 @@ test("docs: shell examples are ```sh (run here) or ```text (with a reason), neve
   }
 });
 
+test("docs: no command hides in an indented code block, which the doc test would not run", (t) => {
+  for (const doc of DOCS) {
+    const lines = readFileSync(join(ROOT, doc), "utf8").split("\n");
+    let fenced = false;
+    lines.forEach((l, i) => {
+      if (/^```/.test(l)) fenced = !fenced;
+      else if (!fenced) t.notRegex(l, /^ {4,}(\$ )?(pki|curl|openssl|keytool|npm|npx) /, `${doc}:${i + 1}`);
+    });
+  }
+});
+
 for (const doc of DOCS) {
   const sh = blocks(doc).filter((b) => b.lang === "sh");
   if (!sh.length) continue;
