@@ -77,3 +77,25 @@ test("a root valid to 9999-12-31T23:59:59Z; every certificate and CRL pki makes 
   t.true(files.length >= 12, files.join(" "));
   for (const f of files) await strictDer(t, f, f.endsWith(".crl") ? "crl" : "x509");
 });
+
+test("the API path too: every certificate and CRL buildFixtures makes is strict DER, far dates included", async (t) => {
+  t.timeout(LONG);
+  const { buildFixtures } = await import("../dist/lib/index.js");
+  const { writeFileSync } = await import("node:fs");
+  const set = await buildFixtures({
+    passphrase: "p",
+    cas: [{ name: "root", notAfter: "9999-12-31T23:59:59Z" }, { name: "int", issuer: "root", key: "rsa-2048" }],
+    certs: [{ name: "a", issuer: "int", outputs: ["pem", "crl"] }, { name: "b", issuer: "int", key: "ed25519" }, { name: "c", issuer: "root", notBefore: "1950-01-01T00:00:00Z", notAfter: "2050-01-01T00:00:00Z" }],
+    revocations: [{ cert: "b" }, { cert: "c", reason: "keyCompromise" }],
+  });
+  const dir = tempDir(t);
+  const files = [];
+  for (const f of set.files) {
+    if (!/\.(crt|crl)$/.test(f.name) || !/^-----BEGIN (CERTIFICATE|X509 CRL)-----\n[^-]+-----END [A-Z0-9 ]+-----\n$/.test(f.data)) continue;
+    const p = join(dir, f.name.replace(/\//g, "_"));
+    writeFileSync(p, f.data);
+    files.push(p);
+  }
+  t.true(files.some((p) => p.endsWith(".crl")) && files.length >= 5, files.join(" "));
+  for (const f of files) await strictDer(t, f, f.endsWith(".crl") ? "crl" : "x509");
+});
