@@ -74,14 +74,6 @@ export async function handler(a: Args) {
   if (explicit && unavailable.length)
     throw new trust.StoreError(`the ${unavailable[0].store} trust store is not available: ${unavailable[0].reason}`);
   for (const u of unavailable) process.stderr.write(`pki: skipping the ${u.store} store: ${u.reason}\n`);
-  if (a.action === "install") {
-    for (const ca of cas.filter((c) => !c.constrained)) {
-      process.stderr.write(
-        `pki: warning: the CA "${ca.name}" has no name constraints: once trusted it can vouch for any name (a bank's, a mail server's); ` +
-          "a root made with 'pki init --permit-domain example.test --permit-ip 127.0.0.0/8' cannot\n",
-      );
-    }
-  }
   const outcomes =
     a.action === "install" ? trust.install(cas, targets, { stores }) : trust.uninstall(cas, targets, { stores });
   const words = {
@@ -95,6 +87,15 @@ export async function handler(a: Args) {
     process.stderr.write(
       `${o.ca}: ${words[o.action]} the ${o.store} store (${o.where})${o.note ? `: ${o.note}` : ""}\n`,
     );
+  // After the stores took it (a failed install is one line): what trusting it means.
+  if (a.action === "install") {
+    for (const ca of cas.filter((c) => !c.constrained)) {
+      process.stderr.write(
+        `pki: warning: the CA "${ca.name}" has no name constraints: once trusted it can vouch for any name (a bank's, a mail server's); ` +
+          "a root made with 'pki init --permit-domain example.test --permit-ip 127.0.0.0/8' cannot\n",
+      );
+    }
+  }
   if (a.action === "install" && outcomes.some((o) => o.action === "installed" && o.store === "nss")) {
     process.stderr.write("Restart Chrome and Firefox to pick up the change.\n");
   }

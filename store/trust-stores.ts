@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { homedir, platform } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { basename, delimiter, dirname, join } from "node:path";
 
 export type StoreId = "system" | "nss" | "java";
 export const STORE_IDS: StoreId[] = ["system", "nss", "java"];
@@ -60,8 +60,8 @@ export function tool(cmd: string, args: string[], o: { input?: string; ok?: numb
       `${r.stderr}\n${r.stdout}`
         .split("\n")
         .map((l) => l.trim())
-        .find(Boolean) ?? `exit ${r.status}`;
-    throw new StoreError(`${cmd} ${args[0]} failed: ${line}`);
+        .find((l) => l && !/^warning\b/i.test(l)) ?? `exit ${r.status}`;
+    throw new StoreError(`${basename(cmd)} ${args[0]} failed: ${line}`);
   }
   return r.stdout;
 }
@@ -148,7 +148,7 @@ export function nssTargets(withFile: WithFile, home = homedir()): Target[] | Una
 // ---- Java -------------------------------------------------------------------
 
 /** The JDK of JAVA_HOME, else of the `java` on PATH: its keytool and cacerts file. */
-export function javaHome(): { keytool: string; cacerts: string } | Unavailable {
+export function javaHome(): { keytool: string; cacerts: string; modern: boolean } | Unavailable {
   let home = process.env.JAVA_HOME;
   if (!home) {
     const java = which("java");
@@ -157,18 +157,18 @@ export function javaHome(): { keytool: string; cacerts: string } | Unavailable {
   }
   const keytool = join(home, "bin", platform() === "win32" ? "keytool.exe" : "keytool");
   if (!existsSync(keytool)) return { store: "java", reason: `no keytool in ${home}/bin: JAVA_HOME must name a JDK` };
-  const cacerts = [join(home, "lib", "security", "cacerts"), join(home, "jre", "lib", "security", "cacerts")].find(
-    existsSync,
-  );
-  if (!cacerts) return { store: "java", reason: `no cacerts under ${home}` };
-  return { keytool, cacerts: realpathSync(cacerts) };
+  const modern = existsSync(join(home, "lib", "security", "cacerts"));
+  const cacerts = modern ? join(home, "lib", "security", "cacerts") : join(home, "jre", "lib", "security", "cacerts");
+  if (!existsSync(cacerts)) return { store: "java", reason: `no cacerts under ${home}` };
+  return { keytool, cacerts: realpathSync(cacerts), modern };
 }
 
 export function javaTarget(withFile: WithFile): Target | Unavailable {
   const jdk = javaHome();
   if ("reason" in jdk) return jdk;
   const pass = process.env.PKI_CACERTS_PASSWORD ?? "changeit";
-  const ks = ["-keystore", jdk.cacerts, "-storepass", pass];
+  // JDK 9+: keytool -cacerts (the JDK's own store, no warning); JDK 8: -keystore jre/lib/security/cacerts.
+  const ks = [...(jdk.modern ? ["-cacerts"] : ["-keystore", jdk.cacerts]), "-storepass", pass];
   const colon = (hex: string) => hex.toUpperCase().match(/../g)!.join(":");
   // One JVM start per listing, not per question: cached while the file (by mtime and size) stays the same.
   let cache: { key: string; text: string } | undefined;

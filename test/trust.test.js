@@ -214,6 +214,14 @@ test.serial("bad requests: one line, nothing changed", async (t) => {
     t.regex(r.stderr, re);
     t.is(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
+  const cacerts = await cacertsPath();
+  const before = sha(cacerts);
+  const wrong = await pki(dir, ["trust", "install", "--stores", "java"], {
+    env: { ...env, PKI_CACERTS_PASSWORD: "wrong" },
+  });
+  t.is(wrong.code, 1);
+  t.regex(wrong.stderr, /^pki: keytool -list failed: keytool error: .*password was incorrect\n$/);
+  t.is(sha(cacerts), before);
   const st = await pkiOk(t, dir, ["trust", "status", "--json", "--stores", "nss,java"], { env });
   t.deepEqual(
     JSON.parse(st.out).unavailable.map((u) => u.store),
