@@ -15,11 +15,11 @@ export function builder(y: Argv) {
 }
 
 export async function handler(a: any) {
-  const { openDepot, printJson } = await import("./common.js");
-  const depot = await openDepot(a.depot);
+  const { printJson } = await import("./common.js");
+  const { openView, stateOf } = await import("../store/view.js"); // no crypto stack: status only reads the index
+  const depot = openView(a.depot);
   if (a.name === undefined) return overview(a, depot);
   const e = depot.entry(a.name);
-  const { stateOf } = await import("../store/depot.js");
   const { sanText } = await import("./args.js");
   const info = { name: e.name, kind: e.kind, status: stateOf(e), issuer: e.issuer ?? null, subject: e.subject, keyType: e.keyType, serial: e.serial ?? null, notBefore: e.notBefore ?? null, notAfter: e.notAfter ?? null, sans: e.sans, usage: e.usage ?? null, ...(e.external ? { external: true } : {}), ...(e.alias ? { alias: e.alias } : {}) };
   if (a.json) return printJson({ ...info, eku: e.eku ?? null, pathLength: e.pathLength ?? null, revoked: e.revoked ?? null, history: e.history ?? [] });
@@ -30,7 +30,7 @@ export async function handler(a: any) {
 }
 
 /** One line per entry; exit code 2 if any certificate expired, else 1 if any expires within --warn, else 0. */
-async function overview(a: any, depot: Awaited<ReturnType<typeof import("./common.js").openDepot>>) {
+async function overview(a: any, depot: import("../store/view.js").DepotView) {
   const { parseDurationMs } = await import("../lib/x509/duration.js");
   const { printJson } = await import("./common.js");
   const warnMs = parseDurationMs(String(a.warn));

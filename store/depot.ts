@@ -29,11 +29,11 @@ import { checkOwnership, prepareNewDepotDir } from "./ownership.js";
 import { checkKeyMatchesCert, checkCsrAgainstEntry, checkCsrKey, checkCurrentCert, checkIssuerKey, keyCompromised, serialFromFile, stillValidUnder } from "./crosscheck.js";
 import { acquireLock, readConsistent } from "./lock.js";
 import { checkDepotMeta, checkIndex, inside, MAX_SANS, MAX_DEPOT_JSON, MAX_INDEX_JSON, testKdfIterations } from "./integrity.js";
+import { DepotView, LAYOUT_VERSION, parseJson, readMeta, ROOT, stateOf } from "./view.js";
 import type { ExportMaterial } from "../lib/formats/export.js";
 
 export { DepotError };
-export const LAYOUT_VERSION = 1;
-export const ROOT = "ca";
+export { defaultDepotDir, LAYOUT_VERSION, parseJson, ROOT, stateOf } from "./view.js";
 
 export interface DepotMeta { layout: number; kdf: { salt: string; iterations: number }; created: string }
 
@@ -74,23 +74,13 @@ export interface RenewOptions {
   csr?: { publicKey: x509.PublicKey; pem: string; keyType: string }; // external key: a new request from its holder
 }
 
-export function defaultDepotDir(flag?: string): string {
-  return resolve(flag || process.env.PKI_DEPOT || ".pki");
-}
-
-export class Depot {
+export class Depot extends DepotView {
   readonly warnings: string[] = [];
-  private constructor(readonly dir: string, readonly meta: DepotMeta) {}
+  private constructor(dir: string, meta: DepotMeta) { super(dir, meta); }
 
   /** Opens an existing depot; refuses a layout newer than this binary understands. */
   static open(dir: string, o: { lax?: boolean } = {}): Depot {
-    // doctor opens laxly: it reports (and with --fix narrows) what checkOwnership refuses.
-    if (!o.lax && existsSync(join(dir, "depot.json"))) checkOwnership(dir);
-    if (!existsSync(join(dir, "depot.json"))) throw new DepotError(`no depot at ${dir}: run 'pki init' first (or pass --depot DIR)`);
-    const meta = parseJson<DepotMeta>(readText(join(dir, "depot.json"), "depot.json", MAX_DEPOT_JSON), "depot.json");
-    checkDepotMeta(meta);
-    if (meta.layout > LAYOUT_VERSION) throw new DepotError(`depot layout version ${meta.layout} is newer than this pki understands (${LAYOUT_VERSION}): upgrade pki`);
-    return new Depot(dir, meta);
+    return new Depot(dir, readMeta(dir, o));
   }
 
   /** Creates the depot directory and its metadata (no CA yet). */
@@ -103,7 +93,6 @@ export class Depot {
   }
 
   // ---- paths and files -------------------------------------------------
-  path(...parts: string[]): string { return inside(this.dir, join(this.dir, ...parts)); }
   certPath(name: string): string { return name === ROOT ? this.path("ca.crt") : this.path("certs", `${name}.crt`); }
   keyPath(name: string): string { return name === ROOT ? this.path("ca.key") : this.path("certs", `${name}.key`); }
   csrPath(name: string): string { return this.path("certs", `${name}.csr`); }
@@ -111,23 +100,10 @@ export class Depot {
   historyPath(name: string, serial: string, ext: "crt" | "key" | "csr"): string { return this.path("history", `${name}.${serial}.${ext}`); }
   private rel(p: string): string { return p.slice(this.dir.length + 1); }
 
-  readIndex(): Index {
-    const p = this.path("index.json");
-    if (!existsSync(p)) return { entries: {}, serials: [] };
-    const idx = parseJson<Index>(readText(p, "index.json", MAX_INDEX_JSON), "index.json");
-    checkIndex(idx);
-    return idx;
-  }
   writeIndex(idx: Index): void { writeAtomic(this.path("index.json"), JSON.stringify(idx, null, 2) + "\n", 0o600); }
 
   hasCA(): boolean { return existsSync(this.path("ca.crt")); }
 
-  entry(name: string): Entry {
-    checkName(name);
-    const e = this.readIndex().entries[name];
-    if (!e) throw new InputError(`unknown name "${name}": see 'pki list'`);
-    return e;
-  }
 
   readCert(name: string): x509.X509Certificate {
     const p = this.certPath(name);
@@ -445,12 +421,6 @@ export class Depot {
   }
 
   /** The entry list, with a status derived from the certificate dates. */
-  list(now = new Date()): Array<Entry & { state: string }> {
-    const idx = this.readIndex();
-    return Object.values(idx.entries)
-      .sort((a, b) => (a.name === ROOT ? -1 : b.name === ROOT ? 1 : a.name.localeCompare(b.name)))
-      .map((e) => ({ ...e, state: stateOf(e, now) }));
-  }
 
   /** What export needs of NAME; with a passphrase the key is decrypted (and so the passphrase checked). */
   async exportMaterial(name: string, passphrase?: string, o: { crl?: boolean } = {}): Promise<ExportMaterial> {
@@ -478,12 +448,6 @@ export class Depot {
 
 }
 
-export function stateOf(e: Entry, now = new Date()): "unsigned" | ValidityState {
-  if (e.status === "unsigned") return "unsigned";
-  const date = (s?: string) => (s ? new Date(s) : undefined);
-  return validityState(date(e.notBefore), date(e.notAfter), e.status === "revoked", now);
-}
-
 /** The profile an entry was (or is to be) issued with. */
 export function profileOf(e: Entry): Profile {
   return e.kind === "ca" ? { kind: "ca", pathLength: e.pathLength } : { kind: "leaf", usage: (e.usage as Usage | undefined) ?? "peer", eku: e.eku };
@@ -496,10 +460,6 @@ function profileFields(p?: Profile): Partial<Entry> {
 
 function certFields(cert: x509.X509Certificate): Partial<Entry> {
   return { serial: cert.serialNumber, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString() };
-}
-
-function parseJson<T>(text: string, what: string): T {
-  try { return JSON.parse(text) as T; } catch { throw new DepotError(`${what} is damaged (not JSON): run 'pki doctor'`); }
 }
 
 export function parseCertPem(pem: string, what: string): x509.X509Certificate {

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { checkDomain, checkEmail, checkIp, checkName, checkUri, quote, MAX_X509_DATE, MIN_X509_DATE } from "../lib/x509/validate.js";
-import { REASONS } from "../lib/x509/crl.js";
+import { REASONS } from "../lib/x509/reasons.js";
 import { DepotError } from "./fsutil.js";
 
 /** PBKDF2 iteration counts a depot may ask for: below, keys are cheap to crack; above, a command takes minutes. */

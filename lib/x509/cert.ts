@@ -23,15 +23,7 @@ export function sanCount(s: Sans): number {
   return s.ips.length + s.domains.length + (s.uris?.length ?? 0) + (s.emails?.length ?? 0);
 }
 
-export type ValidityState = "valid" | "expired" | "not-yet-valid" | "revoked";
-
-/** A certificate's state at `now` from its dates (and whether its issuer revoked it). */
-export function validityState(notBefore: Date | undefined, notAfter: Date | undefined, revoked: boolean, now = new Date()): ValidityState {
-  if (revoked) return "revoked";
-  if (notBefore && notBefore > now) return "not-yet-valid";
-  if (notAfter && notAfter <= now) return "expired";
-  return "valid";
-}
+export { validityState, type ValidityState } from "./validity.js";
 
 /** Clock-skew allowance: certificates start this long before "now" (as cfssl does). */
 export const BACKDATE_MS = 5 * 60_000;

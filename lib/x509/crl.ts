@@ -8,14 +8,9 @@ import { InputError } from "./validate.js";
 import { toPem } from "./pem.js";
 import { authorityKeyId } from "./cert.js";
 
-export type RevocationReason = "unspecified" | "keyCompromise" | "cACompromise" | "affiliationChanged" | "superseded" | "cessationOfOperation" | "certificateHold" | "privilegeWithdrawn" | "aACompromise";
-export const REASONS: RevocationReason[] = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise"];
+export { checkReason, REASONS, type RevocationReason } from "./reasons.js";
+import type { RevocationReason } from "./reasons.js";
 export interface RevokedCert { serial: string /* hex */; date: Date; reason?: RevocationReason }
-
-export function checkReason(r: string): RevocationReason {
-  if (!(REASONS as string[]).includes(r)) throw new InputError(`unknown revocation reason "${r}": use one of ${REASONS.join(", ")}`);
-  return r as RevocationReason;
-}
 
 /** A CRL v2 signed by the issuer: cRLNumber and authorityKeyIdentifier extensions, one entry per revoked serial. */
 export async function createCrl(o: { issuerCert: x509.X509Certificate; issuerKeys: KeyPair; revoked: RevokedCert[]; crlNumber: number; thisUpdate?: Date; nextUpdate: Date }): Promise<x509.X509Crl> {
