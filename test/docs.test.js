@@ -3,7 +3,7 @@
 // `pki` from this build on PATH, HOME in the temp dir, PKI_PASSPHRASE_FILE=~/.config/pki/passphrase (0600).
 // A block that cannot run here is ```text with the reason beside it.
 import test from "ava";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PKI, ROOT, run, tempDir } from "./_helpers.js";
 
@@ -24,10 +24,11 @@ function blocks(file) {
   return out;
 }
 
-const PREAMBLE = (tmp) => `set -eo pipefail
+// README.md's own set-up line writes the passphrase file (and is checked for it); other documents start with it.
+const PREAMBLE = (tmp, doc) => `set -eo pipefail
 export HOME=${JSON.stringify(join(tmp, "home"))} PATH=${JSON.stringify(join(tmp, "bin"))}:"$PATH"
-unset PKI_PASSPHRASE PKI_DEPOT PKI_P12_PASSWORD PKI_JKS_PASSWORD
-mkdir -p ~/.config/pki && (umask 077 && echo 'the doc test passphrase' > ~/.config/pki/passphrase)
+unset PKI_PASSPHRASE PKI_DEPOT PKI_P12_PASSWORD PKI_JKS_PASSWORD PKI_PASSPHRASE_FILE
+${doc === "README.md" ? "" : "mkdir -p ~/.config/pki && (umask 077 && echo 'the doc test passphrase' > ~/.config/pki/passphrase)\n"}\
 export PKI_PASSPHRASE_FILE=~/.config/pki/passphrase
 cd ${JSON.stringify(join(tmp, "work"))}
 `;
@@ -57,10 +58,15 @@ for (const doc of DOCS) {
     const tmp = tempDir(t, "pki-doc-");
     for (const d of ["home", "bin", "work"]) mkdirSync(join(tmp, d));
     writeFileSync(join(tmp, "bin", "pki"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(PKI)} "$@"\n`, { mode: 0o755 });
-    const script = PREAMBLE(tmp) + sh.map((b) => `echo "::: ${doc}:${b.line}" >&2\n${b.body}\n`).join("");
+    const script = PREAMBLE(tmp, doc) + sh.map((b) => `echo "::: ${doc}:${b.line}" >&2\n${b.body}\n`).join("");
     writeFileSync(join(tmp, "doc.sh"), script);
     const r = await run("bash", [join(tmp, "doc.sh")], { cwd: tmp, timeout: LONG, env: { ...process.env } });
     const at = [...r.stderr.matchAll(/^::: (.*)$/gm)].pop()?.[1];
+    if (doc === "README.md") {
+      const pass = join(tmp, "home", ".config", "pki", "passphrase");
+      t.is(statSync(pass).mode & 0o777, 0o600, "the set-up line writes the passphrase file 0600");
+      t.true(readFileSync(pass, "utf8").trim().length >= 24, "a long random passphrase");
+    }
     t.is(r.code, 0, `the block at ${at} failed (exit ${r.code}):\n${r.stderr.split("\n").slice(-15).join("\n")}`);
     // `a && b` hides a failing `a` from set -e: an error line from pki counts too, unless the block expects
     // one (`cmd || echo ...`).
