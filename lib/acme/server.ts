@@ -202,6 +202,9 @@ export async function startAcmeServer(store: AcmeBackend, o: AcmeServerOptions):
       }
     });
   });
+  // Clients keep connections open between polls: outlast their idle time, so a request never meets a socket being closed.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 70_000;
   server.on("clientError", (_e, socket) => socket.destroy());
   server.on("tlsClientError", () => {});
   await new Promise<void>((resolve, reject) => {
