@@ -91,6 +91,10 @@ async function serve(a: Args) {
   const depot = await openDepot(a.depot);
   depot.entry(a.issuer);
   const passphrase = (await getPassphrase(a, a.issuer === "ca" ? "the CA key" : `the key of the CA "${a.issuer}"`))!;
+  const { startAcmeServer, probeListen } = await import("../lib/acme/server.js");
+  await probeListen(a.host, p.port).catch((e) => {
+    throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
+  });
   const { openAcme } = await import("../store/acme-serve.js");
   const m = await openAcme(depot, { issuer: a.issuer, passphrase, lifetimeMs, host: a.host, tlsName: a.tlsName });
   if (m.created) process.stderr.write(`Made the server's TLS certificate "${a.tlsName}" in the depot\n`);
@@ -98,7 +102,6 @@ async function serve(a: Args) {
   const stopped = new Promise<string>((r) => {
     for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => r(s));
   });
-  const { startAcmeServer } = await import("../lib/acme/server.js");
   const s = await startAcmeServer(m.state, {
     host: a.host,
     port: p.port,
@@ -109,7 +112,7 @@ async function serve(a: Args) {
     log,
     validation: { httpPort: p.http, tlsAlpnPort: p.alpn, resolve },
   }).catch((e) => {
-    throw new UsageError(e instanceof AcmeProblem ? e.detail : String(e));
+    throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
   });
   process.stdout.write(`ACME directory: ${s.url}\n`);
   const sig = await stopped;

@@ -5,7 +5,7 @@
  */
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
 import { AcmeProblem, directory, problem, urls, type Urls } from "./protocol.js";
@@ -188,6 +188,22 @@ export class AcmeHttp {
         return s.certificate(account!, args[0]);
     }
   }
+}
+
+/** Binds and releases host:port, so a server that cannot listen fails before anything is prepared for it. */
+export function probeListen(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        problem(
+          "serverInternal",
+          `cannot listen on ${host}:${port}: ${e.code === "EADDRINUSE" ? "the port is in use" : (e.code ?? e.message)}`,
+        ),
+      ),
+    );
+    s.listen(port, host, () => s.close(() => resolve()));
+  });
 }
 
 /** Starts the HTTPS server; resolves once it listens (port 0: any free port). */
