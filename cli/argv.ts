@@ -72,7 +72,7 @@ export interface Prepared { args: string[]; command?: CommandModule }
 
 /** Checks every option against the command's own and joins '--opt -value' into '--opt=-value'. */
 export function prepareArgs(args: string[]): Prepared {
-  const at = args.findIndex((a) => !a.startsWith("-"));
+  const at = commandIndex(args);
   const before = at < 0 ? args : args.slice(0, at);
   const dd = args.indexOf("--");
   if (at < 0 || (dd >= 0 && dd < at)) return { args: checkOptions(before, optionTable(), "pki") };
@@ -83,7 +83,18 @@ export function prepareArgs(args: string[]): Prepared {
     throw new UsageError(`unknown command "${word}"${didYouMean(suggest(word, names))} (see 'pki --help')`);
   }
   const table = optionTable(command);
-  return { args: [...checkOptions(before, table, "pki"), word, ...checkOptions(args.slice(at + 1), table, `pki ${word}`)], command };
+  // Options before the command (`pki --depot DIR list`) go after it, where yargs looks for them.
+  return { args: [word, ...checkOptions(before, table, `pki ${word}`), ...checkOptions(args.slice(at + 1), table, `pki ${word}`)], command };
+}
+
+/** Where the command is: the first word that is not an option, nor the value of a leading --depot (etcd-ca's habit). */
+function commandIndex(args: string[]): number {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--") return -1;
+    if (args[i] === "--depot") i++;
+    else if (!args[i].startsWith("-")) return i;
+  }
+  return -1;
 }
 
 function checkOptions(words: string[], t: OptionTable, where: string): string[] {

@@ -142,6 +142,14 @@ test("pki alone prints the command list once, exit 2; -h and -v answer", async (
   t.is((await pkiOk(t, shared.dir, ["sign", "-h"])).out.includes("pki sign <name>"), true);
 });
 
+test("--depot DIR before the command, as etcd-ca's --depot-path was used", async (t) => {
+  const r = await pkiOk(t, "/tmp", ["--depot", join(shared.dir, ".pki"), "list"], { env: { PKI_DEPOT: "/nonexistent" } });
+  t.regex(r.out, /server1/);
+  const e = await pki("/tmp", ["--depot", join(shared.dir, ".pki"), "lst"]);
+  t.is(e.code, 2);
+  t.regex(e.stderr, /unknown command "lst": did you mean list\?/);
+});
+
 test("--not-before -2d works as '--opt value' and '--opt=value'", async (t) => {
   const dir = await newDepot(t);
   for (const [name, args] of [["a", ["--not-before", "-2d"]], ["b", ["--not-before=-2d"]]]) {
