@@ -14,25 +14,30 @@
  * Every write is atomic; a command that changes the depot holds the lock.
  */
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../lib/x509/peculiar.js";
 import { parsePem } from "../lib/x509/pem.js";
 import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS, WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { describeKey, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec } from "../lib/x509/keys.js";
-import { checkCsr, clampToIssuer, createCsr, keySpecOfCert, createRootCertificate, issueCertificate, Profile, randomSerial, RawExtension, Sans, sanCount, Subject, Usage, validityState, ValidityState } from "../lib/x509/cert.js";
-import { checkNameConstraints, checkNestedConstraints, constraintsExtension, NameConstraints, OID_NAME_CONSTRAINTS } from "../lib/x509/constraints.js";
-import { createCrl, crlToPem, RevocationReason } from "../lib/x509/crl.js";
+import { clampToIssuer, createCsr, createRootCertificate, issueCertificate, randomSerial, sanCount } from "../lib/x509/cert.js";
+import type { Profile, RawExtension, Sans, Subject } from "../lib/x509/cert.js";
+import { checkNameConstraints, checkNestedConstraints, constraintsExtension, NameConstraints } from "../lib/x509/constraints.js";
+import type { RevocationReason } from "../lib/x509/crl.js";
 import { checkName, checkPathLength, checkX509Date, INTERMEDIATE_PATH_LENGTH, InputError } from "../lib/x509/validate.js";
 import { DepotError, mkdirInDepot, readText, writeAtomic } from "./fsutil.js";
-import { checkOwnership, prepareNewDepotDir } from "./ownership.js";
-import { checkKeyMatchesCert, checkCsrAgainstEntry, checkCsrKey, checkCurrentCert, checkIssuerKey, keyCompromised, serialFromFile, stillValidUnder } from "./crosscheck.js";
-import { acquireLock, readConsistent } from "./lock.js";
-import { checkDepotMeta, checkIndex, inside, MAX_SANS, MAX_DEPOT_JSON, MAX_INDEX_JSON, testKdfIterations } from "./integrity.js";
-import { DepotView, LAYOUT_VERSION, parseJson, readMeta, ROOT, stateOf } from "./view.js";
-import type { ExportMaterial } from "../lib/formats/export.js";
+import { prepareNewDepotDir } from "./ownership.js";
+import { checkCsrAgainstEntry, checkCsrKey, checkIssuerKey } from "./crosscheck.js";
+import { acquireLock } from "./lock.js";
+import { MAX_SANS, testKdfIterations } from "./integrity.js";
+import { DepotView, LAYOUT_VERSION, readMeta, ROOT } from "./view.js";
+import { renewCert } from "./renew.js";
+import { publishCrl, revokeCert } from "./revoke.js";
+import { readExportMaterial, readLatestCrl, verifyChain } from "./chain.js";
+import { certFields, parseCertPem, profileFields, profileOf } from "./records.js";
 
 export { DepotError };
+export { parseCertPem, profileOf } from "./records.js";
 export { defaultDepotDir, LAYOUT_VERSION, parseJson, ROOT, stateOf } from "./view.js";
 
 export interface DepotMeta { layout: number; kdf: { salt: string; iterations: number }; created: string }
@@ -98,7 +103,7 @@ export class Depot extends DepotView {
   csrPath(name: string): string { return this.path("certs", `${name}.csr`); }
   crlPath(name: string): string { return name === ROOT ? this.path("ca.crl") : this.path("certs", `${name}.crl`); }
   historyPath(name: string, serial: string, ext: "crt" | "key" | "csr"): string { return this.path("history", `${name}.${serial}.${ext}`); }
-  private rel(p: string): string { return p.slice(this.dir.length + 1); }
+  rel(p: string): string { return p.slice(this.dir.length + 1); }
 
   writeIndex(idx: Index): void { writeAtomic(this.path("index.json"), JSON.stringify(idx, null, 2) + "\n", 0o600); }
 
@@ -277,135 +282,6 @@ export class Depot extends DepotView {
     return cert;
   }
 
-  /** `pki renew`: a new certificate (new serial, same subject, SANs, profile and issuer); the old one goes to history/. */
-  async renew(name: string, o: RenewOptions): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
-    const pre = this.entry(name);
-    if (name === ROOT) throw new InputError("renewing the root CA is not supported: its certificate is what every peer trusts");
-    if (pre.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}'`);
-    const old = this.readCert(name);
-    if (pre.external && o.rekey) throw new InputError(`the key of "${name}" is held elsewhere: renew with --csr FILE (a new request from its holder)`);
-    if (!pre.external && o.csr) throw new InputError(`the key of "${name}" is in the depot: use --rekey for a new one`);
-    const profile = profileOf(pre);
-    const { issuerCert, issuerKeys } = await this.unlockIssuer(pre.issuer ?? ROOT, profile, o.caPassphrase);
-    await checkCurrentCert(this, pre, old, issuerCert);
-    let publicKey = o.csr?.publicKey ?? old.publicKey;
-    if (!o.rekey && keyCompromised(this, pre, old, publicKey)) {
-      throw new InputError(`a certificate of "${name}" for ${o.csr ? "that" : "its current"} key was revoked for keyCompromise: renew with ${o.csr ? "a CSR for a new key" : "--rekey"}`);
-    }
-    let rekeyed: { keyPem: string; csrPem: string; spec: KeySpec } | undefined;
-    if (o.rekey) {
-      const spec = o.rekey.key ?? (await keySpecOfCert(old));
-      const keys = await generateKeyPair(spec);
-      const csr = await createCsr(old.subjectName, pre.sans, keys);
-      publicKey = csr.publicKey;
-      rekeyed = { keyPem: await this.sealKey(keys.privateKey, o.rekey.passphrase), csrPem: csr.toString("pem") + "\n", spec };
-    }
-    return this.withLock(async () => {
-      const idx = this.readIndex();
-      const entry = idx.entries[name];
-      if (!entry || entry.serial !== pre.serial) throw new InputError(`"${name}" changed while renewing: try again`);
-      // A renewed intermediate keeps its name constraints.
-      const extensions = old.extensions.filter((e) => e.type === OID_NAME_CONSTRAINTS).map((e) => ({ oid: e.type, critical: e.critical, value: new Uint8Array(e.value) }));
-      const cert = await this.issue(idx, { subject: old.subjectName, publicKey, sans: entry.sans, issuer: pre.issuer ?? ROOT, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore, extensions });
-      mkdirInDepot(this.path("history"));
-      writeAtomic(this.historyPath(name, entry.serial!, "crt"), old.toString("pem") + "\n", 0o644);
-      if (rekeyed) {
-        writeAtomic(this.historyPath(name, entry.serial!, "key"), this.readKeyPem(name), 0o600);
-        // The old CSR too, so that 'pki doctor --fix' can roll back a rekey interrupted after this point.
-        if (existsSync(this.csrPath(name))) writeAtomic(this.historyPath(name, entry.serial!, "csr"), readText(this.csrPath(name)), 0o644);
-        writeAtomic(this.keyPath(name), rekeyed.keyPem, 0o600);
-        writeAtomic(this.csrPath(name), rekeyed.csrPem, 0o644);
-        entry.keyType = describeKey(rekeyed.spec);
-      } else if (o.csr) {
-        if (existsSync(this.csrPath(name))) writeAtomic(this.historyPath(name, entry.serial!, "csr"), readText(this.csrPath(name)), 0o644);
-        writeAtomic(this.csrPath(name), o.csr.pem, 0o644);
-        entry.keyType = o.csr.keyType;
-      }
-      writeAtomic(this.certPath(name), cert.toString("pem") + "\n", 0o644);
-      if (rekeyed && entry.kind === "ca") {
-        const n = stillValidUnder(idx, name);
-        if (n) this.warnings.push(`${n} certificate${n === 1 ? "" : "s"} "${name}" issued stay${n === 1 ? "s" : ""} valid under its old key: renew them, or revoke them if that key is compromised`);
-      }
-      (entry.history ??= []).push({ serial: entry.serial!, issuer: entry.issuer ?? ROOT, notBefore: entry.notBefore!, notAfter: entry.notAfter!, revoked: entry.revoked });
-      Object.assign(entry, { status: "signed", revoked: undefined, ...certFields(cert) } satisfies Partial<Entry>);
-      this.writeIndex(idx);
-      return { entry, cert };
-    });
-  }
-
-  /** `pki revoke`: marks NAME's current certificate (or an earlier one, by serial) revoked in the index. */
-  async revoke(name: string, o: { reason: RevocationReason; serial?: string; date?: Date }): Promise<{ serial: string; issuer: string }> {
-    if (name === ROOT) throw new InputError("the root CA cannot be revoked by itself: retire the depot instead");
-    this.entry(name);
-    return this.withLock(async () => {
-      const idx = this.readIndex();
-      const entry = idx.entries[name];
-      const serial = o.serial?.toLowerCase().replace(/^0x/, "").replace(/:/g, "");
-      const revoked: Revocation = { date: (o.date ?? new Date()).toISOString(), reason: o.reason };
-      let target: { serial: string; issuer: string };
-      const fromFile = async (s: string, issuer: string, current: boolean) => serialFromFile(this, name, s, this.readCert(issuer), current);
-      if (serial === undefined || serial === entry.serial) {
-        if (entry.status === "unsigned") throw new InputError(`"${name}" is not signed: nothing to revoke`);
-        if (entry.status === "revoked") throw new InputError(`"${name}" is already revoked (serial ${entry.serial})`);
-        target = { serial: await fromFile(entry.serial!, entry.issuer ?? ROOT, true), issuer: entry.issuer ?? ROOT };
-        Object.assign(entry, { status: "revoked", revoked } satisfies Partial<Entry>);
-      } else {
-        const past = entry.history?.find((h) => h.serial === serial);
-        if (!past) throw new InputError(`"${name}" never had the serial ${o.serial}: see 'pki status ${name} --json'`);
-        if (past.revoked) throw new InputError(`serial ${serial} of "${name}" is already revoked`);
-        target = { serial: await fromFile(serial, past.issuer, false), issuer: past.issuer };
-        past.revoked = revoked;
-      }
-      this.writeIndex(idx);
-      return target;
-    });
-  }
-
-  /** `pki crl`: a CRL of everything `issuer` has revoked, written to the depot; cRLNumber increments. */
-  async crl(issuer: string, o: { passphrase: string; nextUpdate: (from: Date) => Date }): Promise<{ pem: string; crl: x509.X509Crl; number: number; path: string }> {
-    const ie = this.entry(issuer);
-    if (ie.kind !== "ca") throw new InputError(`"${issuer}" is not a CA: only a CA publishes a CRL`);
-    const issuerCert = this.readCert(issuer);
-    const { der, keys: issuerKeys } = await this.unlockKey(issuer, o.passphrase);
-    der.fill(0);
-    await checkIssuerKey(this, issuer, issuerCert, issuerKeys);
-    return this.withLock(async () => {
-      const idx = this.readIndex();
-      const listed = Object.values(idx.entries).flatMap((e) => [
-        ...(e.status === "revoked" && (e.issuer ?? ROOT) === issuer && e.revoked ? [{ name: e.name, current: true, serial: e.serial!, ...e.revoked }] : []),
-        ...(e.history ?? []).filter((h) => h.issuer === issuer && h.revoked).map((h) => ({ name: e.name, current: false, serial: h.serial, ...h.revoked! })),
-      ]);
-      // Each serial as the certificate file carries it (signed by this CA): an index that disagrees is refused.
-      // Removed entries (pki rm, imported CRLs) have no file left to ask: their serials come from the checked index.
-      const revoked = (idx.removed ?? []).filter((h) => h.issuer === issuer && h.revoked).map((h) => ({ serial: h.serial, reason: h.revoked!.reason, date: new Date(h.revoked!.date) }));
-      for (const r of listed) revoked.push({ serial: await serialFromFile(this, r.name, r.serial, issuerCert, r.current), reason: r.reason, date: new Date(r.date) });
-      const number = (idx.crlNumbers?.[issuer] ?? 0) + 1;
-      const now = new Date();
-      const crl = await createCrl({ issuerCert, issuerKeys, revoked, crlNumber: number, thisUpdate: now, nextUpdate: checkX509Date(o.nextUpdate(now), "nextUpdate") });
-      const pem = crlToPem(crl);
-      writeAtomic(this.crlPath(issuer), pem, 0o644);
-      (idx.crlNumbers ??= {})[issuer] = number;
-      this.writeIndex(idx);
-      return { pem, crl, number, path: this.crlPath(issuer) };
-    });
-  }
-
-  /** NAME's certificate then its issuers up to the root, after checking each signature, name link and validity period. */
-  async verifiedChain(name: string, now = new Date()): Promise<x509.X509Certificate[]> {
-    const certs = await readConsistent(this.dir, () => {
-      const e = this.entry(name);
-      if (e.status !== "signed") throw new InputError(`"${name}" is ${e.status}: it has no valid chain`);
-      return [this.readCert(name), ...this.issuerChain(name).map((c) => c.cert)];
-    });
-    for (const [i, c] of certs.entries()) {
-      const issuer = certs[i + 1] ?? c;
-      const what = i === 0 ? `"${name}"` : `its issuer "${c.subject}"`;
-      if (c.issuer !== issuer.subject || !(await c.verify({ publicKey: issuer, signatureOnly: true }))) throw new DepotError(`the chain of "${name}" does not verify: ${what} is not signed by "${issuer.subject}"`);
-      if (c.notAfter <= now || c.notBefore > now) throw new DepotError(`the chain of "${name}" does not verify: ${what} is outside its validity period (${c.notBefore.toISOString()} to ${c.notAfter.toISOString()})`);
-    }
-    return certs;
-  }
-
   /** The issuers of NAME, nearest first, root last (empty for the root). */
   issuerChain(name: string): Array<{ name: string; cert: x509.X509Certificate }> {
     const idx = this.readIndex();
@@ -420,51 +296,12 @@ export class Depot extends DepotView {
     return out;
   }
 
-  /** The entry list, with a status derived from the certificate dates. */
-
-  /** What export needs of NAME; with a passphrase the key is decrypted (and so the passphrase checked). */
-  async exportMaterial(name: string, passphrase?: string, o: { crl?: boolean } = {}): Promise<ExportMaterial> {
-    // One consistent snapshot (never a renewal's new key beside its old certificate); the key is decrypted after.
-    const m = await readConsistent(this.dir, () => {
-      const e = this.entry(name);
-      if (e.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}' first`);
-      const certPem = this.readCert(name).toString("pem") + "\n";
-      const chainPems = this.issuerChain(name).map((c) => c.cert.toString("pem") + "\n");
-      const crl = o.crl ? this.latestCrl(e.kind === "ca" ? name : e.issuer ?? ROOT) : undefined;
-      return { name, certPem, encryptedKeyPem: e.external ? undefined : this.readKeyPem(name), chainPems, crl };
-    });
-    if (passphrase === undefined || m.encryptedKeyPem === undefined) return m;
-    const keyDer = await decryptPkcs8(m.encryptedKeyPem, passphrase, name === ROOT ? "the CA key" : `the key of "${name}"`);
-    await checkKeyMatchesCert(name, parseCertPem(m.certPem, this.rel(this.certPath(name))), (await importPkcs8(keyDer)).publicKey);
-    return { ...m, keyDer };
-  }
-
-  /** The CRL `pki crl` last wrote for the CA `issuer`. */
-  latestCrl(issuer: string): { name: string; pem: string } {
-    const p = this.crlPath(issuer);
-    if (!existsSync(p)) throw new InputError(`no CRL of "${issuer}" yet: run 'pki crl${issuer === ROOT ? "" : ` --issuer ${issuer}`}' first`);
-    return { name: issuer, pem: readText(p, this.rel(p)) };
-  }
+  // ---- commands in their own modules ------------------------------------
+  renew(name: string, o: RenewOptions) { return renewCert(this, name, o); }
+  revoke(name: string, o: { reason: RevocationReason; serial?: string; date?: Date }) { return revokeCert(this, name, o); }
+  crl(issuer: string, o: { passphrase: string; nextUpdate: (from: Date) => Date }) { return publishCrl(this, issuer, o); }
+  verifiedChain(name: string, now = new Date()) { return verifyChain(this, name, now); }
+  exportMaterial(name: string, passphrase?: string, o: { crl?: boolean } = {}) { return readExportMaterial(this, name, passphrase, o); }
+  latestCrl(issuer: string) { return readLatestCrl(this, issuer); }
 
 }
-
-/** The profile an entry was (or is to be) issued with. */
-export function profileOf(e: Entry): Profile {
-  return e.kind === "ca" ? { kind: "ca", pathLength: e.pathLength } : { kind: "leaf", usage: (e.usage as Usage | undefined) ?? "peer", eku: e.eku };
-}
-
-function profileFields(p?: Profile): Partial<Entry> {
-  if (!p) return {};
-  return p.kind === "ca" ? { kind: "ca", pathLength: p.pathLength, usage: undefined } : { kind: "leaf", usage: p.usage ?? "peer", eku: p.eku?.length ? p.eku : undefined };
-}
-
-function certFields(cert: x509.X509Certificate): Partial<Entry> {
-  return { serial: cert.serialNumber, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString() };
-}
-
-export function parseCertPem(pem: string, what: string): x509.X509Certificate {
-  try { return new x509.X509Certificate(parsePem(pem, "CERTIFICATE", what)); }
-  catch (e) { throw new DepotError(`${what}: not a valid certificate (${(e as Error).message})`); }
-}
-
-
