@@ -22,32 +22,52 @@ export async function verifyChain(depot: Depot, name: string, now = new Date()):
   for (const [i, c] of certs.entries()) {
     const issuer = certs[i + 1] ?? c;
     const what = i === 0 ? `"${name}"` : `its issuer "${c.subject}"`;
-    if (c.issuer !== issuer.subject || !(await c.verify({ publicKey: issuer, signatureOnly: true }))) throw new DepotError(`the chain of "${name}" does not verify: ${what} is not signed by "${issuer.subject}"`);
-    if (c.notAfter <= now || c.notBefore > now) throw new DepotError(`the chain of "${name}" does not verify: ${what} is outside its validity period (${c.notBefore.toISOString()} to ${c.notAfter.toISOString()})`);
+    if (c.issuer !== issuer.subject || !(await c.verify({ publicKey: issuer, signatureOnly: true })))
+      throw new DepotError(`the chain of "${name}" does not verify: ${what} is not signed by "${issuer.subject}"`);
+    if (c.notAfter <= now || c.notBefore > now)
+      throw new DepotError(
+        `the chain of "${name}" does not verify: ${what} is outside its validity period (${c.notBefore.toISOString()} to ${c.notAfter.toISOString()})`,
+      );
   }
   return certs;
 }
 
 /** What export needs of NAME; with a passphrase the key is decrypted (and so the passphrase checked). */
-export async function readExportMaterial(depot: Depot, name: string, passphrase?: string, o: { crl?: boolean } = {}): Promise<ExportMaterial> {
+export async function readExportMaterial(
+  depot: Depot,
+  name: string,
+  passphrase?: string,
+  o: { crl?: boolean } = {},
+): Promise<ExportMaterial> {
   // One consistent snapshot (never a renewal's new key beside its old certificate); the key is decrypted after.
   const m = await readConsistent(depot.dir, () => {
     const e = depot.entry(name);
     if (e.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}' first`);
     const certPem = depot.readCert(name).toString("pem") + "\n";
     const chainPems = depot.issuerChain(name).map((c) => c.cert.toString("pem") + "\n");
-    const crl = o.crl ? depot.latestCrl(e.kind === "ca" ? name : e.issuer ?? ROOT) : undefined;
+    const crl = o.crl ? depot.latestCrl(e.kind === "ca" ? name : (e.issuer ?? ROOT)) : undefined;
     return { name, certPem, encryptedKeyPem: e.external ? undefined : depot.readKeyPem(name), chainPems, crl };
   });
   if (passphrase === undefined || m.encryptedKeyPem === undefined) return m;
-  const keyDer = await decryptPkcs8(m.encryptedKeyPem, passphrase, name === ROOT ? "the CA key" : `the key of "${name}"`);
-  await checkKeyMatchesCert(name, parseCertPem(m.certPem, depot.rel(depot.certPath(name))), (await importPkcs8(keyDer)).publicKey);
+  const keyDer = await decryptPkcs8(
+    m.encryptedKeyPem,
+    passphrase,
+    name === ROOT ? "the CA key" : `the key of "${name}"`,
+  );
+  await checkKeyMatchesCert(
+    name,
+    parseCertPem(m.certPem, depot.rel(depot.certPath(name))),
+    (await importPkcs8(keyDer)).publicKey,
+  );
   return { ...m, keyDer };
 }
 
 /** The CRL `pki crl` last wrote for the CA `issuer`. */
 export function readLatestCrl(depot: Depot, issuer: string): { name: string; pem: string } {
   const p = depot.crlPath(issuer);
-  if (!existsSync(p)) throw new InputError(`no CRL of "${issuer}" yet: run 'pki crl${issuer === ROOT ? "" : ` --issuer ${issuer}`}' first`);
+  if (!existsSync(p))
+    throw new InputError(
+      `no CRL of "${issuer}" yet: run 'pki crl${issuer === ROOT ? "" : ` --issuer ${issuer}`}' first`,
+    );
   return { name: issuer, pem: readText(p, depot.rel(p)) };
 }

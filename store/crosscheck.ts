@@ -12,19 +12,31 @@ import { quote } from "../lib/x509/validate.js";
 import type { Depot, Entry, Index } from "./depot.js";
 
 const ROOT = "ca";
-const same = (a: ArrayBuffer | Uint8Array, b: ArrayBuffer | Uint8Array) => Buffer.from(a as ArrayBuffer).equals(Buffer.from(b as ArrayBuffer));
+const same = (a: ArrayBuffer | Uint8Array, b: ArrayBuffer | Uint8Array) =>
+  Buffer.from(a as ArrayBuffer).equals(Buffer.from(b as ArrayBuffer));
 const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"`);
 
 /** After decrypting an issuer's key: its public key is the one in the issuer's certificate. */
-export async function checkIssuerKey(depot: Depot, issuer: string, cert: x509.X509Certificate, keys: KeyPair): Promise<void> {
+export async function checkIssuerKey(
+  depot: Depot,
+  issuer: string,
+  cert: x509.X509Certificate,
+  keys: KeyPair,
+): Promise<void> {
   const spki = await subtle.exportKey("spki", keys.publicKey);
   if (!same(spki, cert.publicKey.rawData)) {
-    throw new DepotError(`the key of ${who(issuer)} does not match its certificate ${relCert(depot, issuer)}: refusing to use it`);
+    throw new DepotError(
+      `the key of ${who(issuer)} does not match its certificate ${relCert(depot, issuer)}: refusing to use it`,
+    );
   }
 }
 
 /** export, serve: the decrypted key is the certificate's. */
-export async function checkKeyMatchesCert(name: string, cert: x509.X509Certificate, publicKey: CryptoKey): Promise<void> {
+export async function checkKeyMatchesCert(
+  name: string,
+  cert: x509.X509Certificate,
+  publicKey: CryptoKey,
+): Promise<void> {
   if (!same(await subtle.exportKey("spki", publicKey), cert.publicKey.rawData)) {
     throw new DepotError(`the key of ${who(name)} does not match its certificate: run 'pki doctor'`);
   }
@@ -42,12 +54,23 @@ const sanKey = (s: Sans) => JSON.stringify([s.ips, s.domains, s.uris ?? [], s.em
 /** `sign`: the CSR on disk asks for exactly the subject and SANs recorded in the index. */
 export async function checkCsrAgainstEntry(depot: Depot, e: Entry, csr: x509.Pkcs10CertificateRequest): Promise<void> {
   const file = `certs/${e.name}.csr`;
-  if (csr.subject !== e.subject) throw new DepotError(`${file} asks for the subject ${quote(csr.subject)}, but index.json records ${quote(e.subject)}: refusing to sign`);
-  if (sanKey(await csrSans(csr)) !== sanKey(e.sans)) throw new DepotError(`${file} asks for other names (SANs) than index.json records for "${e.name}": refusing to sign`);
+  if (csr.subject !== e.subject)
+    throw new DepotError(
+      `${file} asks for the subject ${quote(csr.subject)}, but index.json records ${quote(e.subject)}: refusing to sign`,
+    );
+  if (sanKey(await csrSans(csr)) !== sanKey(e.sans))
+    throw new DepotError(
+      `${file} asks for other names (SANs) than index.json records for "${e.name}": refusing to sign`,
+    );
 }
 
 /** `sign`, when the CA passphrase also opens NAME's key: the CSR carries that key. */
-export async function checkCsrKey(depot: Depot, name: string, csr: x509.Pkcs10CertificateRequest, keys: KeyPair): Promise<void> {
+export async function checkCsrKey(
+  depot: Depot,
+  name: string,
+  csr: x509.Pkcs10CertificateRequest,
+  keys: KeyPair,
+): Promise<void> {
   if (!same(await subtle.exportKey("spki", keys.publicKey), csr.publicKey.rawData)) {
     throw new DepotError(`certs/${name}.csr does not carry the key of "${name}" (certs/${name}.key): refusing to sign`);
   }
@@ -57,26 +80,52 @@ export async function checkCsrKey(depot: Depot, name: string, csr: x509.Pkcs10Ce
  * `renew`: the current certificate is the one whose serial the index records, for the recorded subject,
  * signed by its issuer, and for NAME's key (the key in its CSR).
  */
-export async function checkCurrentCert(depot: Depot, e: Entry, cert: x509.X509Certificate, issuerCert: x509.X509Certificate): Promise<void> {
+export async function checkCurrentCert(
+  depot: Depot,
+  e: Entry,
+  cert: x509.X509Certificate,
+  issuerCert: x509.X509Certificate,
+): Promise<void> {
   const file = relCert(depot, e.name);
-  if (cert.serialNumber.toLowerCase() !== e.serial) throw new DepotError(`${file} has serial ${cert.serialNumber.toLowerCase().slice(0, 40)}, but index.json records ${e.serial}: refusing to renew`);
-  if (cert.subject !== e.subject) throw new DepotError(`${file} is for ${quote(cert.subject)}, but index.json records ${quote(e.subject)}: refusing to renew`);
-  const signed = cert.issuer === issuerCert.subject && (await cert.verify({ publicKey: issuerCert.publicKey, signatureOnly: true }).catch(() => false));
-  if (!signed) throw new DepotError(`${file} does not verify against its issuer ${who(e.issuer ?? ROOT)}: refusing to renew`);
+  if (cert.serialNumber.toLowerCase() !== e.serial)
+    throw new DepotError(
+      `${file} has serial ${cert.serialNumber.toLowerCase().slice(0, 40)}, but index.json records ${e.serial}: refusing to renew`,
+    );
+  if (cert.subject !== e.subject)
+    throw new DepotError(
+      `${file} is for ${quote(cert.subject)}, but index.json records ${quote(e.subject)}: refusing to renew`,
+    );
+  const signed =
+    cert.issuer === issuerCert.subject &&
+    (await cert.verify({ publicKey: issuerCert.publicKey, signatureOnly: true }).catch(() => false));
+  if (!signed)
+    throw new DepotError(`${file} does not verify against its issuer ${who(e.issuer ?? ROOT)}: refusing to renew`);
   if (existsSync(depot.csrPath(e.name)) && !same(depot.readCsr(e.name).publicKey.rawData, cert.publicKey.rawData)) {
     throw new DepotError(`${file} does not carry the key of "${e.name}" (its CSR's): refusing to renew`);
   }
 }
 
 /** The serial a certificate file of NAME carries (current, or history/NAME.SERIAL.crt), checked against the index. */
-export async function serialFromFile(depot: Depot, name: string, serial: string, issuerCert: x509.X509Certificate, current: boolean): Promise<string> {
+export async function serialFromFile(
+  depot: Depot,
+  name: string,
+  serial: string,
+  issuerCert: x509.X509Certificate,
+  current: boolean,
+): Promise<string> {
   const path = current ? depot.certPath(name) : depot.historyPath(name, serial, "crt");
   const file = path.slice(depot.dir.length + 1);
-  if (!existsSync(path)) throw new DepotError(`${file} is missing: cannot confirm the serial ${serial} index.json records for "${name}"`);
+  if (!existsSync(path))
+    throw new DepotError(`${file} is missing: cannot confirm the serial ${serial} index.json records for "${name}"`);
   const cert = current ? depot.readCert(name) : new x509.X509Certificate(readText(path, file));
   const actual = cert.serialNumber.toLowerCase();
-  if (actual !== serial) throw new DepotError(`${file} has serial ${actual.slice(0, 40)}, but index.json records ${serial} for "${name}": refusing`);
-  const signed = cert.issuer === issuerCert.subject && (await cert.verify({ publicKey: issuerCert.publicKey, signatureOnly: true }).catch(() => false));
+  if (actual !== serial)
+    throw new DepotError(
+      `${file} has serial ${actual.slice(0, 40)}, but index.json records ${serial} for "${name}": refusing`,
+    );
+  const signed =
+    cert.issuer === issuerCert.subject &&
+    (await cert.verify({ publicKey: issuerCert.publicKey, signatureOnly: true }).catch(() => false));
   if (!signed) throw new DepotError(`${file} is not signed by the CA that would revoke it: refusing`);
   return actual;
 }
@@ -98,7 +147,14 @@ export function keyCompromised(depot: Depot, e: Entry, current: x509.X509Certifi
 export function stillValidUnder(idx: Index, ca: string, now = new Date()): number {
   let n = 0;
   for (const e of Object.values(idx.entries)) {
-    if ((e.issuer ?? ROOT) === ca && e.name !== ROOT && e.status === "signed" && e.notAfter && new Date(e.notAfter) > now) n++;
+    if (
+      (e.issuer ?? ROOT) === ca &&
+      e.name !== ROOT &&
+      e.status === "signed" &&
+      e.notAfter &&
+      new Date(e.notAfter) > now
+    )
+      n++;
     for (const h of e.history ?? []) if (h.issuer === ca && !h.revoked && new Date(h.notAfter) > now) n++;
   }
   return n;

@@ -21,14 +21,30 @@ import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
 import { x509 } from "../lib/x509/peculiar.js";
 
 export interface Problem { file: string; problem: string; fix?: string; fixed: boolean }
-export interface DoctorReport { dir: string; ok: boolean; problems: Problem[]; entries: number; certificates: number; keysChecked: number; keysSkipped: number }
+export interface DoctorReport {
+  dir: string;
+  ok: boolean;
+  problems: Problem[];
+  entries: number;
+  certificates: number;
+  keysChecked: number;
+  keysSkipped: number;
+}
 export interface DoctorOptions { fix?: boolean; passphrase?: string }
 
 const PLAIN_KEY = /-----BEGIN (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----/;
 const same = (a: ArrayBuffer, b: ArrayBuffer) => Buffer.from(a).equals(Buffer.from(b));
 
 export async function doctor(dir: string, o: DoctorOptions = {}): Promise<DoctorReport> {
-  const report: DoctorReport = { dir, ok: true, problems: [], entries: 0, certificates: 0, keysChecked: 0, keysSkipped: 0 };
+  const report: DoctorReport = {
+    dir,
+    ok: true,
+    problems: [],
+    entries: 0,
+    certificates: 0,
+    keysChecked: 0,
+    keysSkipped: 0,
+  };
   /** Records a problem; with --fix, runs its repair (if it has one). */
   const problem = (file: string, text: string, fix?: string, repair?: () => void) => {
     const fixed = Boolean(o.fix && repair);
@@ -44,9 +60,15 @@ export async function doctor(dir: string, o: DoctorOptions = {}): Promise<Doctor
   }
   const rel = (p: string) => relative(dir, p);
   const guard = inspectLock(dir, `${LOCK_FILE}.break`);
-  if (guard.state === "stale") problem(`${LOCK_FILE}.break`, `stale guard left by ${describeHolder(guard.info)}, which is gone`, "remove it", () => breakStaleLock(dir, `${LOCK_FILE}.break`));
+  if (guard.state === "stale")
+    problem(`${LOCK_FILE}.break`, `stale guard left by ${describeHolder(guard.info)}, which is gone`, "remove it", () =>
+      breakStaleLock(dir, `${LOCK_FILE}.break`),
+    );
   const lock = inspectLock(dir);
-  if (lock.state === "stale") problem(LOCK_FILE, `stale lock left by ${describeHolder(lock.info)}, which is gone`, "remove it", () => breakStaleLock(dir));
+  if (lock.state === "stale")
+    problem(LOCK_FILE, `stale lock left by ${describeHolder(lock.info)}, which is gone`, "remove it", () =>
+      breakStaleLock(dir),
+    );
   // Hold the lock (fixing, or to see no half-done command); a read-only look at a read-only depot goes without.
   let release = () => {};
   if (o.fix || lock.state !== "stale") {
@@ -60,7 +82,13 @@ export async function doctor(dir: string, o: DoctorOptions = {}): Promise<Doctor
 
 type ProblemFn = (file: string, text: string, fix?: string, repair?: () => void) => void;
 
-async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p: string) => string, report: DoctorReport): Promise<void> {
+async function check(
+  depot: Depot,
+  o: DoctorOptions,
+  problem: ProblemFn,
+  rel: (p: string) => string,
+  report: DoctorReport,
+): Promise<void> {
   // 1. Every file: temp files, modes, symlinks, unencrypted keys.
   const walk = (d: string) => {
     for (const n of readdirSync(d).sort()) {
@@ -69,34 +97,69 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
       const mode = st.mode & 0o777;
       const m = TEMP_RE.exec(n);
       if (m) {
-        if (!alive(Number(m[1]))) problem(rel(p), `temp file left by an interrupted write (pid ${m[1]})`, "remove it", () => rmSync(p, { force: true }));
+        if (!alive(Number(m[1])))
+          problem(rel(p), `temp file left by an interrupted write (pid ${m[1]})`, "remove it", () =>
+            rmSync(p, { force: true }),
+          );
       } else if (st.isSymbolicLink()) {
-        problem(rel(p), "is a symbolic link: a depot holds only regular files", "replace it with the file it points to, or remove it");
+        problem(
+          rel(p),
+          "is a symbolic link: a depot holds only regular files",
+          "replace it with the file it points to, or remove it",
+        );
       } else if (st.isDirectory()) {
-        if (mode & 0o077) problem(rel(p) + "/", `mode ${oct(mode)}: should be 0700`, `chmod ${oct(mode & 0o700)}`, () => chmodSync(p, mode & 0o700));
+        if (mode & 0o077)
+          problem(rel(p) + "/", `mode ${oct(mode)}: should be 0700`, `chmod ${oct(mode & 0o700)}`, () =>
+            chmodSync(p, mode & 0o700),
+          );
         walk(p);
       } else if (st.isFile()) {
         // Repairs only narrow a mode: a 0400 key stays 0400.
-        if (n.endsWith(".key") && mode & 0o077) problem(rel(p), `a key with mode ${oct(mode)}: should be 0600`, `chmod ${oct(mode & 0o600)}`, () => chmodSync(p, mode & 0o600));
-        else if (!n.endsWith(".key") && mode & 0o022) problem(rel(p), `mode ${oct(mode)}: writable by others`, `chmod ${oct(mode & ~0o022)}`, () => chmodSync(p, mode & ~0o022));
-        if (st.size < 1 << 20 && PLAIN_KEY.test(readFileSync(p, "latin1"))) problem(rel(p), "holds an UNENCRYPTED private key", "remove it (export keys with 'pki export --insecure' to stdout only)");
+        if (n.endsWith(".key") && mode & 0o077)
+          problem(rel(p), `a key with mode ${oct(mode)}: should be 0600`, `chmod ${oct(mode & 0o600)}`, () =>
+            chmodSync(p, mode & 0o600),
+          );
+        else if (!n.endsWith(".key") && mode & 0o022)
+          problem(rel(p), `mode ${oct(mode)}: writable by others`, `chmod ${oct(mode & ~0o022)}`, () =>
+            chmodSync(p, mode & ~0o022),
+          );
+        if (st.size < 1 << 20 && PLAIN_KEY.test(readFileSync(p, "latin1")))
+          problem(
+            rel(p),
+            "holds an UNENCRYPTED private key",
+            "remove it (export keys with 'pki export --insecure' to stdout only)",
+          );
       }
     }
   };
   const top = lstatSync(depot.dir).mode & 0o777;
-  if (top & 0o077) problem(".", `the depot directory has mode ${oct(top)}: should be 0700`, `chmod ${oct(top & 0o700)}`, () => chmodSync(depot.dir, top & 0o700));
+  if (top & 0o077)
+    problem(".", `the depot directory has mode ${oct(top)}: should be 0700`, `chmod ${oct(top & 0o700)}`, () =>
+      chmodSync(depot.dir, top & 0o700),
+    );
   walk(depot.dir);
-  for (const p of ownershipProblems(depot.dir).filter((x) => x.kind === "owner")) problem(p.file, p.problem.replace(/^the depot /, ""), "chown it to the depot's owner, or remove it");
+  for (const p of ownershipProblems(depot.dir).filter((x) => x.kind === "owner"))
+    problem(p.file, p.problem.replace(/^the depot /, ""), "chown it to the depot's owner, or remove it");
 
   // 2. The index; without a readable one nothing is rolled back.
   const indexFile = depot.path("index.json");
   let idx: Index;
-  try { idx = depot.readIndex(); } catch (e) {
-    problem("index.json", (e as Error).message.replace(/^index\.json |: run 'pki doctor'$/g, ""), "restore it from a backup");
+  try {
+    idx = depot.readIndex();
+  } catch (e) {
+    problem(
+      "index.json",
+      (e as Error).message.replace(/^index\.json |: run 'pki doctor'$/g, ""),
+      "restore it from a backup",
+    );
     return;
   }
   let dirty = false;
-  const rm = (...ps: string[]) => () => { for (const p of ps) rmSync(p, { force: true }); };
+  const rm =
+    (...ps: string[]) =>
+    () => {
+      for (const p of ps) rmSync(p, { force: true });
+    };
 
   // Without index.json nothing is rolled back: that would delete every key of a depot whose index was lost.
   const hasIndex = existsSync(indexFile);
@@ -104,21 +167,44 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
   const listed = existsSync(certsDir) ? readdirSync(certsDir).sort() : [];
   if (!idx.entries[ROOT]) {
     const [crt, key] = [depot.certPath(ROOT), depot.keyPath(ROOT)];
-    if (hasIndex || listed.length) problem("index.json", hasIndex ? "has no entry for the root CA" : `is missing, and ${listed.length} files in certs/ are not accounted for`, "restore index.json from a backup");
-    else if (!existsSync(crt)) problem(existsSync(key) ? "ca.key" : "ca.crt", "no CA yet (an interrupted 'pki init'?)", "run 'pki init'");
+    if (hasIndex || listed.length)
+      problem(
+        "index.json",
+        hasIndex
+          ? "has no entry for the root CA"
+          : `is missing, and ${listed.length} files in certs/ are not accounted for`,
+        "restore index.json from a backup",
+      );
+    else if (!existsSync(crt))
+      problem(existsSync(key) ? "ca.key" : "ca.crt", "no CA yet (an interrupted 'pki init'?)", "run 'pki init'");
     else {
       // ca.crt is written after ca.key: both are complete. An init interrupted before its index is rolled forward.
       const cert = depot.readCert(ROOT);
       const rootKeyType = describeKey(await specOfSpki(cert.publicKey.rawData));
-      if (cert.issuer !== cert.subject || !(await cert.verify({ publicKey: cert.publicKey, signatureOnly: true }))) problem("ca.crt", "is not a self-signed CA certificate");
-      else problem("index.json", "is missing: the CA of an interrupted 'pki init'", "record the CA in a new index.json", () => {
-        idx.entries[ROOT] = {
-          name: ROOT, kind: "ca", subject: cert.subject, keyType: rootKeyType, sans: { ips: [], domains: [] }, status: "signed",
-          created: new Date().toISOString(), serial: cert.serialNumber.toLowerCase(), notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(),
-        };
-        idx.serials.push(cert.serialNumber.toLowerCase());
-        dirty = true;
-      });
+      if (cert.issuer !== cert.subject || !(await cert.verify({ publicKey: cert.publicKey, signatureOnly: true })))
+        problem("ca.crt", "is not a self-signed CA certificate");
+      else
+        problem(
+          "index.json",
+          "is missing: the CA of an interrupted 'pki init'",
+          "record the CA in a new index.json",
+          () => {
+            idx.entries[ROOT] = {
+              name: ROOT,
+              kind: "ca",
+              subject: cert.subject,
+              keyType: rootKeyType,
+              sans: { ips: [], domains: [] },
+              status: "signed",
+              created: new Date().toISOString(),
+              serial: cert.serialNumber.toLowerCase(),
+              notBefore: cert.notBefore.toISOString(),
+              notAfter: cert.notAfter.toISOString(),
+            };
+            idx.serials.push(cert.serialNumber.toLowerCase());
+            dirty = true;
+          },
+        );
     }
   }
 
@@ -126,7 +212,12 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
   for (const n of listed) {
     const m = /^(.+)\.(key|csr|crt)$/.exec(n);
     if (!hasIndex || !m || TEMP_RE.test(n) || idx.entries[m[1]]) continue;
-    problem(`certs/${n}`, `not in index.json (left by an interrupted 'pki new-cert')`, "remove it", rm(join(certsDir, n)));
+    problem(
+      `certs/${n}`,
+      `not in index.json (left by an interrupted 'pki new-cert')`,
+      "remove it",
+      rm(join(certsDir, n)),
+    );
   }
   const histDir = depot.path("history");
   const pending = new Map<string, { name: string; files: string[] }>();
@@ -141,14 +232,19 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
   const undone = new Set<string>(); // entries whose interrupted renewal is reported and not yet rolled back
   for (const [k, { name, files }] of pending) {
     if (!o.fix) undone.add(name);
-    problem(`history/${k}.crt`, `left by an interrupted 'pki renew ${name}' (index.json still records serial ${k.slice(name.length + 1)})`, "undo the renewal: restore the files it replaced", () => {
-      for (const f of files) {
-        const ext = f.slice(f.lastIndexOf(".") + 1);
-        const to = ext === "crt" ? depot.certPath(name) : ext === "key" ? depot.keyPath(name) : depot.csrPath(name);
-        writeAtomic(to, readFileSync(join(histDir, f)), ext === "key" ? 0o600 : 0o644);
-      }
-      rm(...files.map((f) => join(histDir, f)))();
-    });
+    problem(
+      `history/${k}.crt`,
+      `left by an interrupted 'pki renew ${name}' (index.json still records serial ${k.slice(name.length + 1)})`,
+      "undo the renewal: restore the files it replaced",
+      () => {
+        for (const f of files) {
+          const ext = f.slice(f.lastIndexOf(".") + 1);
+          const to = ext === "crt" ? depot.certPath(name) : ext === "key" ? depot.keyPath(name) : depot.csrPath(name);
+          writeAtomic(to, readFileSync(join(histDir, f)), ext === "key" ? 0o600 : 0o644);
+        }
+        rm(...files.map((f) => join(histDir, f)))();
+      },
+    );
   }
 
   // 4. Each entry: key encrypted, CSR self-signed, certificate matching key and verifying against its issuer.
@@ -161,15 +257,33 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
   for (const [name, e] of Object.entries(idx.entries)) {
     report.entries++;
     if (undone.has(name)) continue;
-    try { checkName(name); } catch (err) { problem("index.json", (err as Error).message); continue; }
-    const keyFile = rel(depot.keyPath(name)), certFile = rel(depot.certPath(name)), csrFile = rel(depot.csrPath(name));
-    const fail = (file: string, f: () => unknown) => { try { f(); return true; } catch (err) { problem(file, (err as Error).message); return false; } };
+    try {
+      checkName(name);
+    } catch (err) {
+      problem("index.json", (err as Error).message);
+      continue;
+    }
+    const keyFile = rel(depot.keyPath(name)),
+      certFile = rel(depot.certPath(name)),
+      csrFile = rel(depot.csrPath(name));
+    const fail = (file: string, f: () => unknown) => {
+      try {
+        f();
+        return true;
+      } catch (err) {
+        problem(file, (err as Error).message);
+        return false;
+      }
+    };
     if (!e.external) fail(keyFile, () => depot.readKeyPem(name));
     let csr: x509.Pkcs10CertificateRequest | undefined;
     if (name !== ROOT && existsSync(depot.csrPath(name))) {
-      fail(csrFile, () => { csr = depot.readCsr(name); });
+      fail(csrFile, () => {
+        csr = depot.readCsr(name);
+      });
       if (csr && !(await csr.verify())) problem(csrFile, "its self-signature does not verify");
-    } else if (name !== ROOT && e.status === "unsigned") problem(csrFile, `missing: "${name}" cannot be signed`, `'pki new-cert ${name}' again after removing its entry`);
+    } else if (name !== ROOT && e.status === "unsigned")
+      problem(csrFile, `missing: "${name}" cannot be signed`, `'pki new-cert ${name}' again after removing its entry`);
 
     /** With a passphrase: decrypt NAME's key and compare its public key with the certificate's (or the CSR's). */
     const compareKey = async (spki: ArrayBuffer, against: string) => {
@@ -186,23 +300,57 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
     };
     if (e.status === "unsigned") {
       if (csr) await compareKey(csr.publicKey.rawData, csrFile);
-      if (existsSync(depot.certPath(name))) problem(certFile, `a certificate index.json does not record (left by an interrupted 'pki sign ${name}')`, `remove it; run 'pki sign ${name}' again`, rm(depot.certPath(name)));
+      if (existsSync(depot.certPath(name)))
+        problem(
+          certFile,
+          `a certificate index.json does not record (left by an interrupted 'pki sign ${name}')`,
+          `remove it; run 'pki sign ${name}' again`,
+          rm(depot.certPath(name)),
+        );
       continue;
     }
     let cert: x509.X509Certificate | undefined;
-    if (!fail(certFile, () => { cert = certOf(name); }) || !cert) continue;
+    if (
+      !fail(certFile, () => {
+        cert = certOf(name);
+      }) ||
+      !cert
+    )
+      continue;
     report.certificates++;
     const serial = cert.serialNumber.toLowerCase();
-    if (serial !== e.serial?.toLowerCase()) problem(certFile, `serial ${serial}, but index.json records ${e.serial ?? "none"}`);
+    if (serial !== e.serial?.toLowerCase())
+      problem(certFile, `serial ${serial}, but index.json records ${e.serial ?? "none"}`);
     if (serialOwner.has(serial)) problem(certFile, `serial ${serial} is also that of "${serialOwner.get(serial)}"`);
     serialOwner.set(serial, name);
-    if (!idx.serials.includes(e.serial ?? serial)) problem("index.json", `serial ${e.serial ?? serial} of "${name}" is missing from the list of issued serials`, "add it", () => { idx.serials.push(e.serial ?? serial); dirty = true; });
-    if (csr && !same(csr.publicKey.rawData, cert.publicKey.rawData)) problem(certFile, `does not match its key: its public key differs from that of ${csrFile}`);
-    const issuer = name === ROOT ? ROOT : e.issuer ?? ROOT;
+    if (!idx.serials.includes(e.serial ?? serial))
+      problem(
+        "index.json",
+        `serial ${e.serial ?? serial} of "${name}" is missing from the list of issued serials`,
+        "add it",
+        () => {
+          idx.serials.push(e.serial ?? serial);
+          dirty = true;
+        },
+      );
+    if (csr && !same(csr.publicKey.rawData, cert.publicKey.rawData))
+      problem(certFile, `does not match its key: its public key differs from that of ${csrFile}`);
+    const issuer = name === ROOT ? ROOT : (e.issuer ?? ROOT);
     let issuerCert: x509.X509Certificate | undefined;
-    if (fail(rel(depot.certPath(issuer)), () => { issuerCert = certOf(issuer); }) && issuerCert) {
-      const ok = cert.issuer === issuerCert.subject && (await cert.verify({ publicKey: issuerCert.publicKey, signatureOnly: true }).catch(() => false));
-      if (!ok) problem(certFile, `does not verify against its issuer ${issuer === ROOT ? "the root CA" : `"${issuer}"`} (${rel(depot.certPath(issuer))})`);
+    if (
+      fail(rel(depot.certPath(issuer)), () => {
+        issuerCert = certOf(issuer);
+      }) &&
+      issuerCert
+    ) {
+      const ok =
+        cert.issuer === issuerCert.subject &&
+        (await cert.verify({ publicKey: issuerCert.publicKey, signatureOnly: true }).catch(() => false));
+      if (!ok)
+        problem(
+          certFile,
+          `does not verify against its issuer ${issuer === ROOT ? "the root CA" : `"${issuer}"`} (${rel(depot.certPath(issuer))})`,
+        );
     }
     await compareKey(cert.publicKey.rawData, certFile);
   }
@@ -217,10 +365,22 @@ async function check(depot: Depot, o: DoctorOptions, problem: ProblemFn, rel: (p
       const ext = crl.extensions.find((x) => x.type === id_ce_cRLNumber);
       const n = ext ? AsnConvert.parse(ext.value, CRLNumber).value : 0;
       const ca = certOf(name);
-      if (crl.issuer !== ca.subject || !(await crl.verify({ publicKey: ca.publicKey }))) problem(rel(file), `does not verify against ${rel(depot.certPath(name))}`);
+      if (crl.issuer !== ca.subject || !(await crl.verify({ publicKey: ca.publicKey })))
+        problem(rel(file), `does not verify against ${rel(depot.certPath(name))}`);
       const known = idx.crlNumbers?.[name] ?? 0;
-      if (n > known) problem(rel(file), `cRLNumber ${n}, but index.json records ${known} (an interrupted 'pki crl')`, `record ${n}`, () => { (idx.crlNumbers ??= {})[name] = n; dirty = true; });
-    } catch (err) { problem(rel(file), `not a valid CRL (${(err as Error).message})`); }
+      if (n > known)
+        problem(
+          rel(file),
+          `cRLNumber ${n}, but index.json records ${known} (an interrupted 'pki crl')`,
+          `record ${n}`,
+          () => {
+            (idx.crlNumbers ??= {})[name] = n;
+            dirty = true;
+          },
+        );
+    } catch (err) {
+      problem(rel(file), `not a valid CRL (${(err as Error).message})`);
+    }
   }
   if (dirty) depot.writeIndex(idx);
 }

@@ -1,5 +1,19 @@
 /** Crash-safe file writes: temp file → fsync → rename → fsync of the directory. */
-import { chownSync, closeSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync, constants, readFileSync } from "node:fs";
+import {
+  chownSync,
+  closeSync,
+  fchownSync,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  constants,
+  readFileSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -13,7 +27,8 @@ export function own(fd: number): void { if (newFileOwner) fchownSync(fd, newFile
 /** A directory inside the depot (0700, owned like the depot); an existing one must not be a symbolic link. */
 export function mkdirInDepot(p: string): void {
   try { mkdirSync(p, { mode: 0o700 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e; }
-  if (!lstatSync(p).isDirectory()) throw new DepotError(`${p} is not a directory (a symbolic link?): refusing to write through it`);
+  if (!lstatSync(p).isDirectory())
+    throw new DepotError(`${p} is not a directory (a symbolic link?): refusing to write through it`);
   if (newFileOwner) chownSync(p, newFileOwner.uid, newFileOwner.gid);
 }
 
@@ -73,6 +88,8 @@ export function readText(path: string, what = path, max = 16 << 20): string {
     if (e instanceof DepotError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ELOOP") throw new DepotError(`${what} is a symbolic link: a depot holds only regular files`);
-    throw new DepotError(code === "ENOENT" ? `${what} is missing` : `cannot read ${what}: ${code ?? (e as Error).message}`);
+    throw new DepotError(
+      code === "ENOENT" ? `${what} is missing` : `cannot read ${what}: ${code ?? (e as Error).message}`,
+    );
   }
 }

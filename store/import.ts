@@ -33,16 +33,34 @@ export interface ImportOptions {
   hostPassphrase?: string;     // the certificates' keys, when it differs from the CA key's
   ca?: string;                 // certstrap: the CA to import when out/ holds several
 }
-export interface ImportResult { depot: Depot; names: string[]; external: string[]; revoked: string[]; skipped: string[]; serialFloor: string }
+export interface ImportResult {
+  depot: Depot;
+  names: string[];
+  external: string[];
+  revoked: string[];
+  skipped: string[];
+  serialFloor: string;
+}
 
 interface Files { name: string; crt?: string; csr?: string; key?: string }
-interface Item { name: string; f: Files; cert?: x509.X509Certificate; csr?: x509.Pkcs10CertificateRequest; keyDer?: Buffer; read: string; write: string; file: string; issuer?: string }
+interface Item {
+  name: string;
+  f: Files;
+  cert?: x509.X509Certificate;
+  csr?: x509.Pkcs10CertificateRequest;
+  keyDer?: Buffer;
+  read: string;
+  write: string;
+  file: string;
+  issuer?: string;
+}
 
 const MAX_FILE = 1 << 20;
 
 /** The depot `dir` made from the depot at `o.src`; says what it imported and what it left. */
 export async function importDepot(dir: string, o: ImportOptions): Promise<ImportResult> {
-  if (existsSync(join(dir, "ca.crt"))) throw new DepotError(`a CA already exists in ${dir}: import into a new depot (--depot DIR)`);
+  if (existsSync(join(dir, "ca.crt")))
+    throw new DepotError(`a CA already exists in ${dir}: import into a new depot (--depot DIR)`);
   checkNewDepotDir(dir);
   if (!existsSync(o.src) || !statSync(o.src).isDirectory()) throw new InputError(`${o.src} is not a directory`);
   const files = new Set(readdirSync(o.src));
@@ -60,13 +78,22 @@ export async function importDepot(dir: string, o: ImportOptions): Promise<Import
   const hostWrite = o.hostPassphrase || o.passphrase;
   const skipped = [...layout.skipped];
   const load = (name: string, f: Files, pass: string, write: string): Item => ({
-    name, f, read: pass, write, file: join(o.src, f.crt ?? f.csr ?? f.key!),
+    name,
+    f,
+    read: pass,
+    write,
+    file: join(o.src, f.crt ?? f.csr ?? f.key!),
     cert: f.crt ? parse(f.crt, read(f.crt), "CERTIFICATE", (d) => new x509.X509Certificate(d)) : undefined,
-    csr: f.csr ? parse(f.csr, read(f.csr), "CERTIFICATE REQUEST", (d) => new x509.Pkcs10CertificateRequest(d)) : undefined,
+    csr: f.csr
+      ? parse(f.csr, read(f.csr), "CERTIFICATE REQUEST", (d) => new x509.Pkcs10CertificateRequest(d))
+      : undefined,
   });
   const root = load(ROOT, layout.root, source, o.passphrase);
-  if (!root.cert || !(await root.cert.isSelfSigned())) throw new InputError(`${root.file} is not a self-signed CA certificate`);
-  const hosts = layout.hosts.map((h) => load(checkImportName(h.name, h.key ?? h.crt ?? h.csr!), h, hostRead, hostWrite));
+  if (!root.cert || !(await root.cert.isSelfSigned()))
+    throw new InputError(`${root.file} is not a self-signed CA certificate`);
+  const hosts = layout.hosts.map((h) =>
+    load(checkImportName(h.name, h.key ?? h.crt ?? h.csr!), h, hostRead, hostWrite),
+  );
 
   // Certificates join once a CA already accepted signed them; with several roots in out/, the rest are left.
   const accepted: Item[] = [root];
@@ -75,7 +102,13 @@ export async function importDepot(dir: string, o: ImportOptions): Promise<Import
     grew = false;
     for (const i of [...pending]) {
       for (const c of accepted) {
-        if (!c.cert || !isCa(c.cert) || c.cert.subject !== i.cert!.issuer || !(await i.cert!.verify({ publicKey: c.cert, signatureOnly: true }))) continue;
+        if (
+          !c.cert ||
+          !isCa(c.cert) ||
+          c.cert.subject !== i.cert!.issuer ||
+          !(await i.cert!.verify({ publicKey: c.cert, signatureOnly: true }))
+        )
+          continue;
         i.issuer = c.name;
         accepted.push(i);
         pending.splice(pending.indexOf(i), 1);
@@ -85,17 +118,24 @@ export async function importDepot(dir: string, o: ImportOptions): Promise<Import
     }
   }
   for (const i of pending) {
-    if (!layout.otherRoots.length) throw new InputError(`${i.file} is not signed by the imported CA ${root.cert.subject}`);
+    if (!layout.otherRoots.length)
+      throw new InputError(`${i.file} is not signed by the imported CA ${root.cert.subject}`);
     skipped.push(`${i.f.crt}: not issued by ${layout.rootStem ?? "the imported CA"} (another CA in ${o.src})`);
   }
   for (const h of hosts.filter((h) => !h.cert)) {
     if (h.f.key && h.csr) accepted.push(h);
-    else skipped.push(`${h.f.csr ?? h.f.key}: a ${h.f.csr ? "CSR" : "key"} without ${h.f.csr ? "key" : "CSR"} or certificate`);
+    else
+      skipped.push(
+        `${h.f.csr ?? h.f.key}: a ${h.f.csr ? "CSR" : "key"} without ${h.f.csr ? "key" : "CSR"} or certificate`,
+      );
   }
   const external: string[] = [];
   for (const i of accepted) {
     if (!i.f.key) {
-      if (isCa(i.cert!)) throw new InputError(`${i.file}: a CA certificate without its key (${i.name}.key): the depot cannot issue from it`);
+      if (isCa(i.cert!))
+        throw new InputError(
+          `${i.file}: a CA certificate without its key (${i.name}.key): the depot cannot issue from it`,
+        );
       external.push(i.name);
       continue;
     }
@@ -133,7 +173,10 @@ export async function importDepot(dir: string, o: ImportOptions): Promise<Import
   // etcd-ca's ca.crt.info holds the last serial it handed out (JSON number).
   if (layout.info) {
     const n = read(layout.info).trim();
-    if (!/^\d{1,48}$/.test(n)) throw new InputError(`${join(o.src, layout.info)}: expected the last serial number, got ${JSON.stringify(n.slice(0, 40))}`);
+    if (!/^\d{1,48}$/.test(n))
+      throw new InputError(
+        `${join(o.src, layout.info)}: expected the last serial number, got ${JSON.stringify(n.slice(0, 40))}`,
+      );
     if (BigInt(n) > floor) floor = BigInt(n);
   }
   const idx: Index = { entries, serials, serialFloor: floor.toString(16) };
@@ -150,19 +193,51 @@ export async function importDepot(dir: string, o: ImportOptions): Promise<Import
       if (i.cert) writeAtomic(depot.certPath(i.name), i.cert.toString("pem") + "\n", 0o644);
     }
     depot.writeIndex(idx);
-    return { depot, names: Object.keys(entries), external, revoked: crls.flatMap((c) => c.revoked), skipped, serialFloor: idx.serialFloor! };
+    return {
+      depot,
+      names: Object.keys(entries),
+      external,
+      revoked: crls.flatMap((c) => c.revoked),
+      skipped,
+      serialFloor: idx.serialFloor!,
+    };
   });
 }
 
-interface Layout { root: Files; hosts: Files[]; info?: string; crls: string[]; skipped: string[]; otherRoots: string[]; rootStem?: string }
+interface Layout {
+  root: Files;
+  hosts: Files[];
+  info?: string;
+  crls: string[];
+  skipped: string[];
+  otherRoots: string[];
+  rootStem?: string;
+}
 
 function etcdCaLayout(files: Set<string>): Layout {
   const pick = (...names: string[]) => names.find((n) => files.has(n));
   const rootKey = pick("ca.key", "ca.priv.key");
-  if (!files.has("ca.crt") || !rootKey) throw new InputError("not an etcd-ca depot: ca.crt and ca.key are missing (pass the .etcd-ca directory)");
-  const names = new Set([...files].map((f) => /^(.+)\.host\.(crt|csr|key|priv\.key)$/.exec(f)?.[1]).filter((n): n is string => !!n));
-  const hosts = [...names].sort().map((n) => ({ name: n, crt: pick(`${n}.host.crt`), csr: pick(`${n}.host.csr`), key: pick(`${n}.host.key`, `${n}.host.priv.key`) }));
-  return { root: { name: ROOT, crt: "ca.crt", key: rootKey }, hosts, info: pick("ca.crt.info"), crls: [], skipped: [], otherRoots: [] };
+  if (!files.has("ca.crt") || !rootKey)
+    throw new InputError("not an etcd-ca depot: ca.crt and ca.key are missing (pass the .etcd-ca directory)");
+  const names = new Set(
+    [...files].map((f) => /^(.+)\.host\.(crt|csr|key|priv\.key)$/.exec(f)?.[1]).filter((n): n is string => !!n),
+  );
+  const hosts = [...names]
+    .sort()
+    .map((n) => ({
+      name: n,
+      crt: pick(`${n}.host.crt`),
+      csr: pick(`${n}.host.csr`),
+      key: pick(`${n}.host.key`, `${n}.host.priv.key`),
+    }));
+  return {
+    root: { name: ROOT, crt: "ca.crt", key: rootKey },
+    hosts,
+    info: pick("ca.crt.info"),
+    crls: [],
+    skipped: [],
+    otherRoots: [],
+  };
 }
 
 function certstrapLayout(src: string, files: Set<string>, read: (f: string) => string, pick?: string): Layout {
@@ -175,16 +250,31 @@ function certstrapLayout(src: string, files: Set<string>, read: (f: string) => s
     } catch { return false; }
   }).sort();
   if (!roots.length) throw new InputError(`not a certstrap depot: no self-signed CA certificate in ${src}`);
-  if (pick !== undefined && !roots.includes(pick)) throw new InputError(`no CA "${pick}" in ${src}: its CAs are ${roots.join(", ")}`);
-  if (roots.length > 1 && pick === undefined) throw new InputError(`${src} holds several CAs: ${roots.join(", ")}: pick one with --ca NAME`);
+  if (pick !== undefined && !roots.includes(pick))
+    throw new InputError(`no CA "${pick}" in ${src}: its CAs are ${roots.join(", ")}`);
+  if (roots.length > 1 && pick === undefined)
+    throw new InputError(`${src} holds several CAs: ${roots.join(", ")}: pick one with --ca NAME`);
   const ca = pick ?? roots[0];
   if (!files.has(`${ca}.key`)) throw new InputError(`the CA key ${ca}.key is missing`);
   const has = (f: string) => (files.has(f) ? f : undefined);
-  const hosts = [...stems].filter((s) => s !== ca).sort().map((s) => ({ name: s, crt: has(`${s}.crt`), csr: has(`${s}.csr`), key: has(`${s}.key`) }));
+  const hosts = [...stems]
+    .filter((s) => s !== ca)
+    .sort()
+    .map((s) => ({ name: s, crt: has(`${s}.crt`), csr: has(`${s}.csr`), key: has(`${s}.key`) }));
   const crls = [...files].filter((f) => f.endsWith(".crl")).sort();
   const known = /\.(crt|csr|key|crl)$/;
-  const skipped = [...files].filter((f) => !known.test(f) && statSync(join(src, f)).isFile()).sort().map((f) => `${f}: not a certificate, CSR, key or CRL`);
-  return { root: { name: ROOT, crt: `${ca}.crt`, key: `${ca}.key` }, hosts, crls, skipped, otherRoots: roots.filter((r) => r !== ca), rootStem: ca };
+  const skipped = [...files]
+    .filter((f) => !known.test(f) && statSync(join(src, f)).isFile())
+    .sort()
+    .map((f) => `${f}: not a certificate, CSR, key or CRL`);
+  return {
+    root: { name: ROOT, crt: `${ca}.crt`, key: `${ca}.key` },
+    hosts,
+    crls,
+    skipped,
+    otherRoots: roots.filter((r) => r !== ca),
+    rootStem: ca,
+  };
 }
 
 function checkImportName(name: string, file: string): string {

@@ -5,7 +5,16 @@
  * naming the file and the field. Unknown fields are left alone (never read, so never trusted).
  */
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { checkDomain, checkEmail, checkIp, checkName, checkUri, quote, MAX_X509_DATE, MIN_X509_DATE } from "../lib/x509/validate.js";
+import {
+  checkDomain,
+  checkEmail,
+  checkIp,
+  checkName,
+  checkUri,
+  quote,
+  MAX_X509_DATE,
+  MIN_X509_DATE,
+} from "../lib/x509/validate.js";
 import { REASONS } from "../lib/x509/reasons.js";
 import { DepotError } from "./fsutil.js";
 
@@ -18,7 +27,9 @@ export const KDF_MAX_ITERATIONS = 10_000_000;
  */
 export function testKdfIterations(): number | undefined {
   const v = Number(process.env.PKI_TEST_ONLY_KDF_ITERATIONS);
-  return process.env.PKI_TEST_ONLY_KDF_ITERATIONS && Number.isInteger(v) && v >= 1000 && v < KDF_MIN_ITERATIONS ? v : undefined;
+  return process.env.PKI_TEST_ONLY_KDF_ITERATIONS && Number.isInteger(v) && v >= 1000 && v < KDF_MIN_ITERATIONS
+    ? v
+    : undefined;
 }
 
 export const MAX_DEPOT_JSON = 64 << 10;
@@ -50,15 +61,18 @@ class Check {
     return v;
   }
   str(v: unknown, field: string, max = 1024): string {
-    if (typeof v !== "string" || v.length > max || !PRINTABLE.test(v)) this.fail(field, `is not printable text of at most ${max} characters`);
+    if (typeof v !== "string" || v.length > max || !PRINTABLE.test(v))
+      this.fail(field, `is not printable text of at most ${max} characters`);
     return v;
   }
   int(v: unknown, field: string, min: number, max: number): number {
-    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) this.fail(field, `is not an integer from ${min} to ${max}`);
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max)
+      this.fail(field, `is not an integer from ${min} to ${max}`);
     return v as number;
   }
   date(v: unknown, field: string): string {
-    if (typeof v !== "string" || v.length > 40 || !inX509Range(new Date(v))) this.fail(field, "is not a date from 1950 to 9999");
+    if (typeof v !== "string" || v.length > 40 || !inX509Range(new Date(v)))
+      this.fail(field, "is not a date from 1950 to 9999");
     return v;
   }
   serial(v: unknown, field: string): string {
@@ -87,9 +101,11 @@ export function checkDepotMeta(raw: unknown): void {
   c.int(m.layout, "layout", 1, 1_000_000);
   const kdf = c.obj(m.kdf, "kdf");
   const salt = c.str(kdf.salt, "kdf.salt", 1024);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(salt) || Buffer.from(salt, "base64").length < 16) c.fail("kdf.salt", "is not base64 of at least 16 bytes");
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(salt) || Buffer.from(salt, "base64").length < 16)
+    c.fail("kdf.salt", "is not base64 of at least 16 bytes");
   const test = testKdfIterations();
-  if (test === undefined || kdf.iterations !== test) c.int(kdf.iterations, "kdf.iterations", KDF_MIN_ITERATIONS, KDF_MAX_ITERATIONS);
+  if (test === undefined || kdf.iterations !== test)
+    c.int(kdf.iterations, "kdf.iterations", KDF_MIN_ITERATIONS, KDF_MAX_ITERATIONS);
   if (m.created !== undefined) c.date(m.created, "created");
 }
 
@@ -117,7 +133,8 @@ export function checkIndex(raw: unknown): void {
   const entries = c.obj(idx.entries, "entries");
   const names = Object.keys(entries);
   if (names.length > 1_000_000) c.fail("entries", "has more than 1000000 items");
-  const isCa = (n: unknown) => typeof n === "string" && Object.hasOwn(entries, n) && (entries[n] as { kind?: unknown })?.kind === "ca";
+  const isCa = (n: unknown) =>
+    typeof n === "string" && Object.hasOwn(entries, n) && (entries[n] as { kind?: unknown })?.kind === "ca";
   const issuerOf = (v: unknown, field: string, self: string) => {
     c.name(v, field);
     if (!isCa(v) || v === self) c.fail(field, `names no CA entry (${quote(v)})`);
@@ -139,7 +156,10 @@ export function checkIndex(raw: unknown): void {
     if (status !== "unsigned" || e.notBefore !== undefined) c.date(e.notBefore, `${f}.notBefore`);
     if (status !== "unsigned" || e.notAfter !== undefined) c.date(e.notAfter, `${f}.notAfter`);
     if (e.usage !== undefined) c.oneOf(e.usage, `${f}.usage`, ["server", "client", "peer"] as const);
-    if (e.eku !== undefined) c.arr(e.eku, `${f}.eku`, 64).forEach((o, i) => { if (typeof o !== "string" || !OID_RE.test(o)) c.fail(`${f}.eku[${i}]`, "is not an OID"); });
+    if (e.eku !== undefined)
+      c.arr(e.eku, `${f}.eku`, 64).forEach((o, i) => {
+        if (typeof o !== "string" || !OID_RE.test(o)) c.fail(`${f}.eku[${i}]`, "is not an OID");
+      });
     if (e.pathLength !== undefined) c.int(e.pathLength, `${f}.pathLength`, 0, 255);
     if (status === "revoked" || e.revoked !== undefined) checkRevocation(c, e.revoked, `${f}.revoked`);
     if (e.alias !== undefined) c.str(e.alias, `${f}.alias`, 256);
@@ -189,6 +209,7 @@ function checkRevocation(c: Check, raw: unknown, field: string): void {
 /** `p`, after checking that it lies inside `dir` (a path built from depot values never leaves the depot). */
 export function inside(dir: string, p: string): string {
   const r = relative(resolve(dir), resolve(p));
-  if (!r || r === ".." || r.startsWith(`..${sep}`) || isAbsolute(r)) throw new DepotError(`refusing a path outside the depot: ${JSON.stringify(p.slice(0, 200))}`);
+  if (!r || r === ".." || r.startsWith(`..${sep}`) || isAbsolute(r))
+    throw new DepotError(`refusing a path outside the depot: ${JSON.stringify(p.slice(0, 200))}`);
   return p;
 }

@@ -11,7 +11,11 @@ import { checkNameConstraints } from "../lib/x509/constraints.js";
 
 export type IssueNewOptions = NewCertOptions & Omit<SignOptions, "caPassphrase" | "profile" | "issuer">;
 
-export async function issueNew(depot: Depot, name: string, o: IssueNewOptions): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
+export async function issueNew(
+  depot: Depot,
+  name: string,
+  o: IssueNewOptions,
+): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
   const issuer = o.issuer ?? "ca";
   const profile = o.profile ?? { kind: "leaf" as const, usage: "peer" as const };
   if (depot.readIndex().entries[name]) throw new InputError(`"${name}" already exists in the depot`);
@@ -21,7 +25,15 @@ export async function issueNew(depot: Depot, name: string, o: IssueNewOptions): 
     throw new InputError(`--not-before ${o.notBefore.toISOString()} is not before the expiry`);
   }
   // Refused before new-cert writes anything (sign would refuse too, after the key and CSR exist).
-  checkNameConstraints(subjectName(o.subject), o.sans, [issuerCert, ...depot.issuerChain(issuer).map((c) => c.cert)], { leaf: profile.kind === "leaf" });
+  checkNameConstraints(subjectName(o.subject), o.sans, [issuerCert, ...depot.issuerChain(issuer).map((c) => c.cert)], {
+    leaf: profile.kind === "leaf",
+  });
   await depot.newCert(name, { ...o, profile, issuer });
-  return depot.sign(name, { caPassphrase: o.passphrase, notAfter: o.notAfter, notBefore: o.notBefore, profile, issuer });
+  return depot.sign(name, {
+    caPassphrase: o.passphrase,
+    notAfter: o.notAfter,
+    notBefore: o.notBefore,
+    profile,
+    issuer,
+  });
 }

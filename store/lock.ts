@@ -11,7 +11,17 @@
  * namespace (a container), or an older pki that recorded none of this is held: `pki doctor --break-lock`
  * removes it explicitly. A stale lock is broken under a guard file, so two breakers cannot remove a fresh lock.
  */
-import { closeSync, constants, linkSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  linkSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -19,7 +29,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DepotError, own, tempName } from "./fsutil.js";
 
 export const LOCK_FILE = "lock";
-export interface LockInfo { pid: number; host: string; time: string; nonce: string; boot?: string; pidNs?: string; start?: string }
+export interface LockInfo {
+  pid: number;
+  host: string;
+  time: string;
+  nonce: string;
+  boot?: string;
+  pidNs?: string;
+  start?: string;
+}
 export type LockState = { state: "free" } | { state: "held" | "stale"; info?: LockInfo; raw: string; path: string };
 
 /** An unreadable lock younger than this may still be being written (fallback mode only). */
@@ -60,7 +78,13 @@ function readLock(path: string): { raw: string; info?: LockInfo } | undefined {
   } catch { return undefined; }
 }
 
-const tryRead = (f: () => string): string | undefined => { try { return f().trim() || undefined; } catch { return undefined; } };
+const tryRead = (f: () => string): string | undefined => {
+  try {
+    return f().trim() || undefined;
+  } catch {
+    return undefined;
+  }
+};
 /** This machine's boot (Linux); a lock from an earlier boot has no live holder. */
 const bootId = () => tryRead(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
 /** The PID namespace `pid` numbers belong to (Linux): "pid:[4026531836]". */
@@ -73,7 +97,15 @@ export function startTime(pid: number): string | undefined {
 
 /** What a lock taken now by this process records. */
 function myInfo(): LockInfo {
-  return { pid: process.pid, host: hostname(), time: new Date().toISOString(), nonce: randomBytes(8).toString("hex"), boot: bootId(), pidNs: pidNamespace(), start: startTime(process.pid) };
+  return {
+    pid: process.pid,
+    host: hostname(),
+    time: new Date().toISOString(),
+    nonce: randomBytes(8).toString("hex"),
+    boot: bootId(),
+    pidNs: pidNamespace(),
+    start: startTime(process.pid),
+  };
 }
 
 /** Whether process `pid` (on this host) exists. */
@@ -169,7 +201,9 @@ export async function acquireLock(dir: string, timeoutMs = lockTimeout()): Promi
     const cur = readLock(path);
     if (cur && isStale(path, cur)) { breakStale(path, cur.raw); continue; }
     if (Date.now() >= deadline) {
-      throw new DepotError(`depot is locked by ${describeHolder(cur?.info)}; try again later, or run 'pki doctor --break-lock' if that process is gone`);
+      throw new DepotError(
+        `depot is locked by ${describeHolder(cur?.info)}; try again later, or run 'pki doctor --break-lock' if that process is gone`,
+      );
     }
     await sleep(delay + Math.random() * delay);
   }

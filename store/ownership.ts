@@ -13,7 +13,12 @@ const uid = () => (process.getuid ? process.getuid() : -1);
 export const asOwner = () => process.env.PKI_AS_OWNER === "1";
 
 /** A finding of the ownership rule (for `pki doctor`, which reports them all instead of stopping at one). */
-export interface OwnershipProblem { file: string; problem: string; kind: "mode" | "owner" | "symlink" | "type"; mode?: number }
+export interface OwnershipProblem {
+  file: string;
+  problem: string;
+  kind: "mode" | "owner" | "symlink" | "type";
+  mode?: number;
+}
 
 /** Every breach of the ownership rule in `dir`, depot directory first. */
 export function ownershipProblems(dir: string, limit = Infinity): OwnershipProblem[] {
@@ -23,9 +28,19 @@ export function ownershipProblems(dir: string, limit = Infinity): OwnershipProbl
   const me = uid();
   if (!top.isDirectory()) return [{ file: ".", problem: "the depot is not a directory", kind: "type" }];
   if (me >= 0 && owner !== me && !(me === 0 && asOwner())) {
-    out.push({ file: ".", kind: "owner", problem: `the depot is owned by uid ${owner}, not by you (uid ${me})${me === 0 ? ": pass --as-owner to act as its owner" : ""}` });
+    out.push({
+      file: ".",
+      kind: "owner",
+      problem: `the depot is owned by uid ${owner}, not by you (uid ${me})${me === 0 ? ": pass --as-owner to act as its owner" : ""}`,
+    });
   }
-  if (top.mode & 0o022) out.push({ file: ".", kind: "mode", mode: top.mode, problem: `the depot directory is writable by group or others (mode ${octal(top.mode)})` });
+  if (top.mode & 0o022)
+    out.push({
+      file: ".",
+      kind: "mode",
+      mode: top.mode,
+      problem: `the depot directory is writable by group or others (mode ${octal(top.mode)})`,
+    });
   const walk = (d: string) => {
     for (const n of readdirSync(d).sort()) {
       if (out.length >= limit) return;
@@ -33,9 +48,27 @@ export function ownershipProblems(dir: string, limit = Infinity): OwnershipProbl
       const file = relative(dir, p);
       const st = lstatSync(p, { throwIfNoEntry: false });
       if (!st) continue; // a lock or temp file another command just removed
-      if (st.isSymbolicLink()) { out.push({ file, kind: "symlink", problem: "is a symbolic link: a depot holds only regular files and directories" }); continue; }
-      if (st.uid !== owner) out.push({ file, kind: "owner", problem: `is owned by uid ${st.uid}, not by the depot's owner (uid ${owner})` });
-      if (st.mode & 0o022) out.push({ file, kind: "mode", mode: st.mode, problem: `is writable by group or others (mode ${octal(st.mode)})` });
+      if (st.isSymbolicLink()) {
+        out.push({
+          file,
+          kind: "symlink",
+          problem: "is a symbolic link: a depot holds only regular files and directories",
+        });
+        continue;
+      }
+      if (st.uid !== owner)
+        out.push({
+          file,
+          kind: "owner",
+          problem: `is owned by uid ${st.uid}, not by the depot's owner (uid ${owner})`,
+        });
+      if (st.mode & 0o022)
+        out.push({
+          file,
+          kind: "mode",
+          mode: st.mode,
+          problem: `is writable by group or others (mode ${octal(st.mode)})`,
+        });
       if (st.isDirectory()) walk(p);
       else if (!st.isFile() && !TEMP_RE.test(n)) out.push({ file, kind: "type", problem: "is not a regular file" });
     }
@@ -48,8 +81,17 @@ export function ownershipProblems(dir: string, limit = Infinity): OwnershipProbl
 export function checkOwnership(dir: string): void {
   const [p] = ownershipProblems(dir, 1);
   if (p) {
-    const fix = p.kind === "mode" ? ": 'pki doctor --fix' narrows the modes" : p.kind === "owner" && p.file !== "." ? ": chown it back, or remove it" : "";
-    throw new DepotError(p.file === "." ? `${p.problem.replace(/^the depot/, `the depot ${dir}`)}${fix}` : `depot file ${p.file} ${p.problem}${fix}`);
+    const fix =
+      p.kind === "mode"
+        ? ": 'pki doctor --fix' narrows the modes"
+        : p.kind === "owner" && p.file !== "."
+          ? ": chown it back, or remove it"
+          : "";
+    throw new DepotError(
+      p.file === "."
+        ? `${p.problem.replace(/^the depot/, `the depot ${dir}`)}${fix}`
+        : `depot file ${p.file} ${p.problem}${fix}`,
+    );
   }
   const top = statSync(dir);
   setNewFileOwner(top.uid !== uid() ? { uid: top.uid, gid: top.gid } : undefined);
@@ -70,8 +112,13 @@ export function checkNewDepotDir(dir: string): boolean {
   try { lstatSync(dir); } catch { return false; }
   if (!statSync(dir).isDirectory()) throw new DepotError(`${dir} exists and is not a directory`);
   const leftovers = /^(depot\.json|ca\.key|lock|lock\.break)$/;
-  const extra = readdirSync(dir).filter((n) => !leftovers.test(n) && !TEMP_RE.test(n) && !(n === "certs" && isEmptyDir(join(dir, n))));
-  if (extra.length) throw new DepotError(`${dir} is not empty (${extra.slice(0, 3).join(", ")}${extra.length > 3 ? ", ..." : ""}): a new depot goes in an absent or empty directory`);
+  const extra = readdirSync(dir).filter(
+    (n) => !leftovers.test(n) && !TEMP_RE.test(n) && !(n === "certs" && isEmptyDir(join(dir, n))),
+  );
+  if (extra.length)
+    throw new DepotError(
+      `${dir} is not empty (${extra.slice(0, 3).join(", ")}${extra.length > 3 ? ", ..." : ""}): a new depot goes in an absent or empty directory`,
+    );
   checkOwnership(dir);
   return true;
 }

@@ -7,12 +7,16 @@ import type { Entry } from "./depot.js";
 
 /** The profile an entry was (or is to be) issued with. */
 export function profileOf(e: Entry): Profile {
-  return e.kind === "ca" ? { kind: "ca", pathLength: e.pathLength } : { kind: "leaf", usage: (e.usage as Usage | undefined) ?? "peer", eku: e.eku };
+  return e.kind === "ca"
+    ? { kind: "ca", pathLength: e.pathLength }
+    : { kind: "leaf", usage: (e.usage as Usage | undefined) ?? "peer", eku: e.eku };
 }
 
 export function profileFields(p?: Profile): Partial<Entry> {
   if (!p) return {};
-  return p.kind === "ca" ? { kind: "ca", pathLength: p.pathLength, usage: undefined } : { kind: "leaf", usage: p.usage ?? "peer", eku: p.eku?.length ? p.eku : undefined };
+  return p.kind === "ca"
+    ? { kind: "ca", pathLength: p.pathLength, usage: undefined }
+    : { kind: "leaf", usage: p.usage ?? "peer", eku: p.eku?.length ? p.eku : undefined };
 }
 
 export function certFields(cert: x509.X509Certificate): Partial<Entry> {

@@ -20,17 +20,25 @@ export function defaultDepotDir(flag?: string): string {
 }
 
 export function parseJson<T>(text: string, what: string): T {
-  try { return JSON.parse(text) as T; } catch { throw new DepotError(`${what} is damaged (not JSON): run 'pki doctor'`); }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new DepotError(`${what} is damaged (not JSON): run 'pki doctor'`);
+  }
 }
 
 /** depot.json of an existing depot; refuses a layout newer than this binary understands. */
 export function readMeta(dir: string, o: { lax?: boolean } = {}): DepotMeta {
   // doctor opens laxly: it reports (and with --fix narrows) what checkOwnership refuses.
   if (!o.lax && existsSync(join(dir, "depot.json"))) checkOwnership(dir);
-  if (!existsSync(join(dir, "depot.json"))) throw new DepotError(`no depot at ${dir}: run 'pki init' first (or pass --depot DIR)`);
+  if (!existsSync(join(dir, "depot.json")))
+    throw new DepotError(`no depot at ${dir}: run 'pki init' first (or pass --depot DIR)`);
   const meta = parseJson<DepotMeta>(readText(join(dir, "depot.json"), "depot.json", MAX_DEPOT_JSON), "depot.json");
   checkDepotMeta(meta);
-  if (meta.layout > LAYOUT_VERSION) throw new DepotError(`depot layout version ${meta.layout} is newer than this pki understands (${LAYOUT_VERSION}): upgrade pki`);
+  if (meta.layout > LAYOUT_VERSION)
+    throw new DepotError(
+      `depot layout version ${meta.layout} is newer than this pki understands (${LAYOUT_VERSION}): upgrade pki`,
+    );
   return meta;
 }
 

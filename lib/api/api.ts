@@ -11,10 +11,47 @@
 import type { Sans } from "../x509/cert.js";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../x509/peculiar.js";
-import { checkKeySpec, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec, DEFAULT_KEY, describeKey } from "../x509/keys.js";
-import { BACKDATE_MS, validityState, ValidityState, clampToIssuer, createRootCertificate, issueCertificateDer, randomSerial, Subject, subjectName, Usage } from "../x509/cert.js";
-import { checkNameConstraints, checkNestedConstraints, constraintsExtension, constraintsFrom, NameConstraints, OID_NAME_CONSTRAINTS } from "../x509/constraints.js";
-import { checkDomain, checkEmail, checkIp, checkName, checkPathLength, checkSubjectValue, checkUri, INTERMEDIATE_PATH_LENGTH, InputError } from "../x509/validate.js";
+import {
+  checkKeySpec,
+  exportPkcs8,
+  generateKeyPair,
+  importPkcs8,
+  KeyPair,
+  KeySpec,
+  DEFAULT_KEY,
+  describeKey,
+} from "../x509/keys.js";
+import {
+  BACKDATE_MS,
+  validityState,
+  ValidityState,
+  clampToIssuer,
+  createRootCertificate,
+  issueCertificateDer,
+  randomSerial,
+  Subject,
+  subjectName,
+  Usage,
+} from "../x509/cert.js";
+import {
+  checkNameConstraints,
+  checkNestedConstraints,
+  constraintsExtension,
+  constraintsFrom,
+  NameConstraints,
+  OID_NAME_CONSTRAINTS,
+} from "../x509/constraints.js";
+import {
+  checkDomain,
+  checkEmail,
+  checkIp,
+  checkName,
+  checkPathLength,
+  checkSubjectValue,
+  checkUri,
+  INTERMEDIATE_PATH_LENGTH,
+  InputError,
+} from "../x509/validate.js";
 import { parseExpiry, parseDurationMs } from "../x509/duration.js";
 import { parsePem, parsePemAll, toPem } from "../x509/pem.js";
 import { decryptPkcs8, encryptPkcs8, DEFAULT_ITERATIONS } from "../formats/pkcs8.js";
@@ -45,14 +82,31 @@ export interface CertOptions {
 export interface CAOptions extends Partial<CertOptions> {
   pathLength?: number;
   /** a critical nameConstraints extension: DNS subtrees (a domain covers its subdomains) and IP ranges in CIDR */
-  nameConstraints?: { permitDomains?: string[]; excludeDomains?: string[]; permitIps?: string[]; excludeIps?: string[] };
+  nameConstraints?: {
+    permitDomains?: string[];
+    excludeDomains?: string[];
+    permitIps?: string[];
+    excludeIps?: string[];
+  };
 }
-export interface LeafOptions extends CertOptions { ip?: string[]; domain?: string[]; uri?: string[]; email?: string[]; usage?: Usage }
+export interface LeafOptions extends CertOptions {
+  ip?: string[];
+  domain?: string[];
+  uri?: string[];
+  email?: string[];
+  usage?: Usage;
+}
 export interface EncryptionOptions { salt?: Uint8Array; iterations?: number }
 
 export const KEY_NAMES: Record<string, KeySpec> = {
-  ecdsa: DEFAULT_KEY, ec: DEFAULT_KEY, "ecdsa-p256": DEFAULT_KEY, "ecdsa-p384": { type: "ecdsa", curve: "P-384" },
-  rsa: { type: "rsa", bits: 2048 }, "rsa-2048": { type: "rsa", bits: 2048 }, "rsa-3072": { type: "rsa", bits: 3072 }, "rsa-4096": { type: "rsa", bits: 4096 },
+  ecdsa: DEFAULT_KEY,
+  ec: DEFAULT_KEY,
+  "ecdsa-p256": DEFAULT_KEY,
+  "ecdsa-p384": { type: "ecdsa", curve: "P-384" },
+  rsa: { type: "rsa", bits: 2048 },
+  "rsa-2048": { type: "rsa", bits: 2048 },
+  "rsa-3072": { type: "rsa", bits: 3072 },
+  "rsa-4096": { type: "rsa", bits: 4096 },
   ed25519: { type: "ed25519" },
 };
 
@@ -64,7 +118,8 @@ export function parseKeyOption(k: KeyOption | undefined): KeySpec {
     if (!spec) throw new InputError(`unknown key type "${k}": use ${Object.keys(KEY_NAMES).join(", ")}`);
     return spec;
   }
-  if (typeof k !== "object" || k === null) throw new InputError(`invalid key ${JSON.stringify(k)}: a name like "rsa-2048" or {type, curve, bits}`);
+  if (typeof k !== "object" || k === null)
+    throw new InputError(`invalid key ${JSON.stringify(k)}: a name like "rsa-2048" or {type, curve, bits}`);
   return checkKeySpec(k.type, k.curve, k.bits);
 }
 
@@ -74,7 +129,10 @@ export function parseWhen(w: When, now = new Date()): Date {
     if (Number.isNaN(w.getTime())) throw new InputError("invalid date");
     return w;
   }
-  if (typeof w !== "string") throw new InputError(`invalid time ${JSON.stringify(w)}: a date, "now", a duration like "90d" or an offset like "-2d"`);
+  if (typeof w !== "string")
+    throw new InputError(
+      `invalid time ${JSON.stringify(w)}: a date, "now", a duration like "90d" or an offset like "-2d"`,
+    );
   const s = w.trim();
   if (s === "now") return now;
   try {
@@ -86,11 +144,17 @@ export function parseWhen(w: When, now = new Date()): Date {
 }
 
 /** notBefore/notAfter from the options; notAfter must follow notBefore. */
-export function validityOf(o: Partial<CertOptions>, defaultExpires: string, now = new Date()): { notBefore: Date; notAfter: Date } {
+export function validityOf(
+  o: Partial<CertOptions>,
+  defaultExpires: string,
+  now = new Date(),
+): { notBefore: Date; notAfter: Date } {
   const notBefore = o.notBefore === undefined ? new Date(now.getTime() - BACKDATE_MS) : parseWhen(o.notBefore, now);
-  if (o.notAfter !== undefined && o.expires !== undefined) throw new InputError("give either expires or notAfter, not both");
+  if (o.notAfter !== undefined && o.expires !== undefined)
+    throw new InputError("give either expires or notAfter, not both");
   const notAfter = o.notAfter !== undefined ? parseWhen(o.notAfter, now) : parseWhen(o.expires ?? defaultExpires, now);
-  if (notAfter.getTime() <= notBefore.getTime()) throw new InputError(`notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`);
+  if (notAfter.getTime() <= notBefore.getTime())
+    throw new InputError(`notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`);
   // X.509 times have whole seconds: truncate now, so comparisons with the issuer's times are exact.
   const sec = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
   return { notBefore: sec(notBefore), notAfter: sec(notAfter) };
@@ -152,17 +216,32 @@ export class Certificate {
 
   /** The key as ENCRYPTED PRIVATE KEY (PBES2, AES-256-CBC, PBKDF2-SHA256), what the depot stores. Reuse `salt` to run the KDF once for many keys. */
   encryptedKeyPem(passphrase: string, o: EncryptionOptions = {}): Promise<string> {
-    return encryptPkcs8(this.keyPkcs8Der, passphrase, { salt: o.salt ?? randomBytes(16), iterations: o.iterations ?? DEFAULT_ITERATIONS });
+    return encryptPkcs8(this.keyPkcs8Der, passphrase, {
+      salt: o.salt ?? randomBytes(16),
+      iterations: o.iterations ?? DEFAULT_ITERATIONS,
+    });
   }
 
   /** A PKCS#12 file with the key and the full chain; `legacy` for 3DES/SHA-1 (old macOS, Java 8). */
   toP12(password: string, o: { legacy?: boolean; friendlyName?: string } = {}): Buffer {
-    return buildPkcs12({ keyPkcs8Der: this.keyPkcs8Der, chainDer: this.fullChainDer, friendlyName: o.friendlyName ?? this.name, password, legacy: o.legacy });
+    return buildPkcs12({
+      keyPkcs8Der: this.keyPkcs8Der,
+      chainDer: this.fullChainDer,
+      friendlyName: o.friendlyName ?? this.name,
+      password,
+      legacy: o.legacy,
+    });
   }
 
   /** A Sun JKS keystore with one PrivateKeyEntry (alias: the name) holding the key and full chain. */
   toJks(storePassword: string, o: { alias?: string; keyPassword?: string } = {}): Buffer {
-    return buildJks({ alias: o.alias ?? this.name, keyPkcs8Der: this.keyPkcs8Der, chainDer: this.fullChainDer, storePassword, keyPassword: o.keyPassword });
+    return buildJks({
+      alias: o.alias ?? this.name,
+      keyPkcs8Der: this.keyPkcs8Der,
+      chainDer: this.fullChainDer,
+      storePassword,
+      keyPassword: o.keyPassword,
+    });
   }
 }
 
@@ -181,7 +260,8 @@ export class CA extends Certificate {
     const sans: Sans = { ips: (o.ip ?? []).map(checkIp), domains: (o.domain ?? []).map(checkDomain) };
     if (o.uri?.length) sans.uris = o.uri.map(checkUri);
     if (o.email?.length) sans.emails = o.email.map(checkEmail);
-    if (o.usage !== undefined && !["server", "client", "peer"].includes(o.usage)) throw new InputError(`unknown usage "${o.usage}": use server, client or peer`);
+    if (o.usage !== undefined && !["server", "client", "peer"].includes(o.usage))
+      throw new InputError(`unknown usage "${o.usage}": use server, client or peer`);
     return this.sign(Certificate, name, o, "1 year", { kind: "leaf", usage: o.usage ?? "peer" }, sans);
   }
 
@@ -193,24 +273,44 @@ export class CA extends Certificate {
     return this.sign(CA, checkName(o.name), o, "5 years", { kind: "ca", pathLength }, undefined, ncOf(o));
   }
 
-  private async sign<T extends Certificate>(Kind: new (...a: ConstructorParameters<typeof Certificate>) => T, name: string, o: Partial<CertOptions>,
-    defaultExpires: string, profile: { kind: "leaf"; usage: Usage } | { kind: "ca"; pathLength?: number }, sans?: Sans, nc?: NameConstraints): Promise<T> {
+  private async sign<T extends Certificate>(
+    Kind: new (...a: ConstructorParameters<typeof Certificate>) => T,
+    name: string,
+    o: Partial<CertOptions>,
+    defaultExpires: string,
+    profile: { kind: "leaf"; usage: Usage } | { kind: "ca"; pathLength?: number },
+    sans?: Sans,
+    nc?: NameConstraints,
+  ): Promise<T> {
     const subject = subjectOf(o, name);
     const path = [this, ...this.issuers].map((c) => c.cert);
     // Building a Name for the check costs an ASN.1 round; most paths carry no constraints at all.
     if (path.some((c) => c.extensions.some((e) => e.type === OID_NAME_CONSTRAINTS))) {
-      checkNameConstraints(subjectName(subject), sans ?? { ips: [], domains: [] }, path, { leaf: profile.kind === "leaf" });
+      checkNameConstraints(subjectName(subject), sans ?? { ips: [], domains: [] }, path, {
+        leaf: profile.kind === "leaf",
+      });
     }
     checkNestedConstraints(nc, path);
     const spec = o.keys ? o.keys.spec : parseKeyOption(o.key);
     const v = validityOf(o, defaultExpires);
     const keys = o.keys ?? (await generateKeyPair(spec));
     const clamp = clampToIssuer(v.notAfter, this.cert);
-    if (clamp.notAfter <= v.notBefore) throw new InputError(`"${name}" would start (${v.notBefore.toISOString()}) after its issuer "${this.name}" expires (${clamp.notAfter.toISOString()})`);
+    if (clamp.notAfter <= v.notBefore)
+      throw new InputError(
+        `"${name}" would start (${v.notBefore.toISOString()}) after its issuer "${this.name}" expires (${clamp.notAfter.toISOString()})`,
+      );
     const serial = randomSerial();
     const der = issueCertificateDer({
-      subject, publicKey: keys.publicKey, sans, issuerCert: this.cert, issuerKeys: this.keys,
-      serial, notBefore: v.notBefore, notAfter: clamp.notAfter, profile, extensions: nc ? [constraintsExtension(nc)] : undefined,
+      subject,
+      publicKey: keys.publicKey,
+      sans,
+      issuerCert: this.cert,
+      issuerKeys: this.keys,
+      serial,
+      notBefore: v.notBefore,
+      notAfter: clamp.notAfter,
+      profile,
+      extensions: nc ? [constraintsExtension(nc)] : undefined,
     });
     const info = { serial, notBefore: v.notBefore, notAfter: clamp.notAfter, selfSigned: false };
     const out = new Kind(name, { der, info }, keys, await exportPkcs8(keys.privateKey), this);
@@ -220,9 +320,14 @@ export class CA extends Certificate {
 
   /** Records `cert` (issued by this CA) as revoked; it appears in the next crl(). */
   revoke(cert: Certificate | string, o: { reason?: RevocationReason | string; date?: When } = {}): void {
-    if (typeof cert !== "string" && cert.issuer !== this) throw new InputError(`"${cert.name}" was not issued by "${this.name}"`);
+    if (typeof cert !== "string" && cert.issuer !== this)
+      throw new InputError(`"${cert.name}" was not issued by "${this.name}"`);
     const serial = typeof cert === "string" ? cert : cert.serial;
-    this.revoked.set(serial, { serial, date: o.date === undefined ? new Date() : parseWhen(o.date), reason: o.reason === undefined ? undefined : checkReason(o.reason) });
+    this.revoked.set(serial, {
+      serial,
+      date: o.date === undefined ? new Date() : parseWhen(o.date),
+      reason: o.reason === undefined ? undefined : checkReason(o.reason),
+    });
   }
 
   isRevoked(cert: Certificate): boolean { return cert.issuer === this && this.revoked.has(cert.serial); }
@@ -242,7 +347,15 @@ export class CA extends Certificate {
 /** CAOptions.nameConstraints, validated as the CLI flags are. */
 function ncOf(o: CAOptions): NameConstraints | undefined {
   const c = o.nameConstraints;
-  return c && constraintsFrom({ permitDomain: c.permitDomains, excludeDomain: c.excludeDomains, permitIp: c.permitIps, excludeIp: c.excludeIps });
+  return (
+    c &&
+    constraintsFrom({
+      permitDomain: c.permitDomains,
+      excludeDomain: c.excludeDomains,
+      permitIp: c.permitIps,
+      excludeIp: c.excludeIps,
+    })
+  );
 }
 
 /** A new self-signed root CA (name "ca" unless given), in memory. */
@@ -253,7 +366,15 @@ export async function createCA(o: CAOptions = {}): Promise<CA> {
   const v = validityOf(o, "10 years");
   const keys = o.keys ?? (await generateKeyPair(spec));
   const nc = ncOf(o);
-  const cert = await createRootCertificate({ subject, keys, notBefore: v.notBefore, notAfter: v.notAfter, pathLength: o.pathLength, serial: randomSerial(), extensions: nc ? [constraintsExtension(nc)] : undefined });
+  const cert = await createRootCertificate({
+    subject,
+    keys,
+    notBefore: v.notBefore,
+    notAfter: v.notAfter,
+    pathLength: o.pathLength,
+    serial: randomSerial(),
+    extensions: nc ? [constraintsExtension(nc)] : undefined,
+  });
   return new CA(name, cert, keys, await exportPkcs8(keys.privateKey));
 }
 
@@ -268,10 +389,14 @@ export async function loadCA(o: { certPem: string; keyPem: string; passphrase?: 
   catch (e) { throw new InputError(`the CA certificate is not valid: ${(e as Error).message}`); }
   const encrypted = parsePemAll(o.keyPem).some((b) => b.label === "ENCRYPTED PRIVATE KEY");
   if (encrypted && !o.passphrase) throw new InputError("the CA key is encrypted: pass its passphrase");
-  const der = encrypted ? await decryptPkcs8(o.keyPem, o.passphrase!, "the CA key") : parsePem(o.keyPem, "PRIVATE KEY", "the CA key");
+  const der = encrypted
+    ? await decryptPkcs8(o.keyPem, o.passphrase!, "the CA key")
+    : parsePem(o.keyPem, "PRIVATE KEY", "the CA key");
   const keys = await importPkcs8(der);
   const spki = Buffer.from(await x509.cryptoProvider.get().subtle.exportKey("spki", keys.publicKey));
-  if (!spki.equals(Buffer.from(cert.publicKey.rawData))) throw new InputError("the CA key does not belong to the CA certificate");
-  if (!cert.getExtension(x509.BasicConstraintsExtension)?.ca) throw new InputError("the certificate is not a CA (no basicConstraints CA:TRUE)");
+  if (!spki.equals(Buffer.from(cert.publicKey.rawData)))
+    throw new InputError("the CA key does not belong to the CA certificate");
+  if (!cert.getExtension(x509.BasicConstraintsExtension)?.ca)
+    throw new InputError("the certificate is not a CA (no basicConstraints CA:TRUE)");
   return new CA(name, cert, keys, Buffer.from(der));
 }

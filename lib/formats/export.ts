@@ -22,7 +22,7 @@ export type KeyFormat = "pkcs8" | "pkcs1" | "sec1";
 
 export interface ExportOptions {
   insecure?: boolean;
-  keyFormat?: KeyFormat;                                              // of NAME.key.insecure: "traditional" PEM for old software
+  keyFormat?: KeyFormat; // of NAME.key.insecure: "traditional" PEM for old software
   crl?: boolean;                                                      // ISSUER.crl: ca.crl, or an intermediate's
   bundle?: boolean;                                                   // ca.pem (the root) and NAME.chain.pem
   p12?: { password: string; legacy?: boolean };                       // NAME.p12: key, cert, CA chain
@@ -42,7 +42,11 @@ export function exportMembers(m: ExportMaterial, o: ExportOptions): TarMember[] 
   const out: TarMember[] = [{ name: `${m.name}.crt`, data: m.certPem, mode: MODE_PUBLIC }];
   if (o.insecure) {
     if (!m.keyDer) throw new Error("internal: the insecure export needs the decrypted key");
-    out.push({ name: `${m.name}.key.insecure`, data: plainKeyPem(m.keyDer, o.keyFormat ?? "pkcs8"), mode: MODE_SECRET });
+    out.push({
+      name: `${m.name}.key.insecure`,
+      data: plainKeyPem(m.keyDer, o.keyFormat ?? "pkcs8"),
+      mode: MODE_SECRET,
+    });
   } else if (m.encryptedKeyPem !== undefined) {
     out.push({ name: `${m.name}.key`, data: m.encryptedKeyPem, mode: MODE_SECRET });
   }
@@ -61,7 +65,12 @@ function clientMembers(m: ExportMaterial, o: ExportOptions): TarMember[] {
     .flatMap((pem) => parsePemAll(pem).filter((b) => b.label === "CERTIFICATE").map((b) => b.der));
   if (o.bundle || m.chainPems?.length === 0) {
     out.push({ name: "ca.pem", data: toPem("CERTIFICATE", chainDer[chainDer.length - 1]), mode: MODE_PUBLIC });
-    if (chainDer.length > 1) out.push({ name: `${m.name}.chain.pem`, data: chainDer.map((d) => toPem("CERTIFICATE", d)).join(""), mode: MODE_PUBLIC });
+    if (chainDer.length > 1)
+      out.push({
+        name: `${m.name}.chain.pem`,
+        data: chainDer.map((d) => toPem("CERTIFICATE", d)).join(""),
+        mode: MODE_PUBLIC,
+      });
   }
   if (!o.p12 && !o.jks) return out;
   if (!m.keyDer) throw new Error("internal: PKCS#12 and keystore exports need the decrypted key");
@@ -73,7 +82,11 @@ function clientMembers(m: ExportMaterial, o: ExportOptions): TarMember[] {
   if (o.jks) {
     const ks = { ...base, alias: o.jks.alias ?? m.name, storePassword: o.jks.password };
     const pkcs12 = o.jks.type === "pkcs12";
-    out.push({ name: `${m.name}.${pkcs12 ? "ks" : "jks"}`, data: pkcs12 ? buildPkcs12Keystore(ks) : buildJks(ks), mode: MODE_SECRET });
+    out.push({
+      name: `${m.name}.${pkcs12 ? "ks" : "jks"}`,
+      data: pkcs12 ? buildPkcs12Keystore(ks) : buildJks(ks),
+      mode: MODE_SECRET,
+    });
   }
   return out;
 }
@@ -87,7 +100,9 @@ export function plainKeyPem(pkcs8Der: Uint8Array, format: KeyFormat): string {
   const key = createPrivateKey({ key: Buffer.from(pkcs8Der), format: "der", type: "pkcs8" });
   const type = key.asymmetricKeyType;
   if ((format === "pkcs1") !== (type === "rsa") || (format === "sec1") !== (type === "ec")) {
-    throw new InputError(`--key-format ${format} needs ${format === "pkcs1" ? "an RSA" : "an ECDSA"} key, not ${type === "ec" ? "ECDSA" : type === "rsa" ? "RSA" : "Ed25519"} (use pkcs8)`);
+    throw new InputError(
+      `--key-format ${format} needs ${format === "pkcs1" ? "an RSA" : "an ECDSA"} key, not ${type === "ec" ? "ECDSA" : type === "rsa" ? "RSA" : "Ed25519"} (use pkcs8)`,
+    );
   }
   return key.export({ type: format, format: "pem" }) as string;
 }

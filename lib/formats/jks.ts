@@ -87,5 +87,8 @@ export function buildJks(opts: KeystoreOptions): Buffer {
 /** PKCS#12 keystore (`keytool -storetype PKCS12`, Java 9+): the alias is the friendlyName. */
 export function buildPkcs12Keystore(opts: KeystoreOptions): Buffer {
   const keyPassword = check(opts);
-  return buildPkcs12({ keyPkcs8Der: opts.keyPkcs8Der, chainDer: opts.chainDer, friendlyName: opts.alias, password: opts.storePassword }, keyPassword);
+  return buildPkcs12(
+    { keyPkcs8Der: opts.keyPkcs8Der, chainDer: opts.chainDer, friendlyName: opts.alias, password: opts.storePassword },
+    keyPassword,
+  );
 }

@@ -6,7 +6,15 @@
  * pbeWithSHAAnd3-KeyTripleDES-CBC for both key and certificates (RC2 is not in Node's
  * OpenSSL) and an HMAC-SHA1 MAC, which older macOS Keychain and Java 8 import.
  */
-import { X509Certificate, createCipheriv, createHash, createHmac, createPrivateKey, pbkdf2Sync, randomBytes } from "node:crypto";
+import {
+  X509Certificate,
+  createCipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  pbkdf2Sync,
+  randomBytes,
+} from "node:crypto";
 import { AsnConvert, AsnProp, AsnPropTypes, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { ContentInfo, EncryptedContent, EncryptedContentInfo, id_data, id_encryptedData } from "@peculiar/asn1-cms";
@@ -58,9 +66,17 @@ export function utf16be(s: string): Buffer {
  * PKCS#12 key derivation, RFC 7292 appendix B.2 (hand-written: Node has no PKCS#12 KDF).
  * id 1 = cipher key, 2 = IV, 3 = MAC key. Password is a NUL-terminated BMPString.
  */
-export function pkcs12Kdf(hash: "sha1" | "sha256", password: string, salt: Uint8Array, id: 1 | 2 | 3, iterations: number, n: number): Buffer {
+export function pkcs12Kdf(
+  hash: "sha1" | "sha256",
+  password: string,
+  salt: Uint8Array,
+  id: 1 | 2 | 3,
+  iterations: number,
+  n: number,
+): Buffer {
   const v = 64; // block size of SHA-1 and SHA-256
-  const fill = (b: Uint8Array) => Buffer.from(Array.from({ length: v * Math.ceil(b.length / v) }, (_, i) => b[i % b.length]));
+  const fill = (b: Uint8Array) =>
+    Buffer.from(Array.from({ length: v * Math.ceil(b.length / v) }, (_, i) => b[i % b.length]));
   const I = Buffer.concat([fill(salt), fill(Buffer.concat([utf16be(password), Buffer.alloc(2)]))]);
   const out: Buffer[] = [];
   for (let got = 0; got < n; got += out[out.length - 1].length) {
@@ -68,9 +84,14 @@ export function pkcs12Kdf(hash: "sha1" | "sha256", password: string, salt: Uint8
     for (let r = 1; r < iterations; r++) A = createHash(hash).update(A).digest();
     out.push(A);
     const B = fill(A);
-    for (let j = 0; j < I.length; j += v) { // I_j = (I_j + B + 1) mod 2^(8v)
+    for (let j = 0; j < I.length; j += v) {
+      // I_j = (I_j + B + 1) mod 2^(8v)
       let carry = 1;
-      for (let k = v - 1; k >= 0; k--) { carry += I[j + k] + B[k]; I[j + k] = carry & 0xff; carry >>= 8; }
+      for (let k = v - 1; k >= 0; k--) {
+        carry += I[j + k] + B[k];
+        I[j + k] = carry & 0xff;
+        carry >>= 8;
+      }
     }
   }
   return Buffer.concat(out).subarray(0, n);
@@ -88,7 +109,12 @@ function pbeEncrypt(plain: Uint8Array, password: string, legacy: boolean, iterat
       data: Buffer.concat([c.update(plain), c.final()]),
     };
   }
-  const { alg, data } = pbes2Encrypt(plain, pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, 32, "sha256"), salt, iterations);
+  const { alg, data } = pbes2Encrypt(
+    plain,
+    pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, 32, "sha256"),
+    salt,
+    iterations,
+  );
   return { alg: AsnConvert.parse(alg, AlgorithmIdentifier), data };
 }
 
@@ -97,13 +123,15 @@ function attr(attrId: string, value: ArrayBuffer): PKCS12Attribute {
   return Object.assign(new PKCS12Attribute(), { attrId, attrValues: [value] });
 }
 
-const dataContent = (bytes: ArrayBuffer) => new ContentInfo({ contentType: id_data, content: der(new OctetString(bytes)) });
+const dataContent = (bytes: ArrayBuffer) =>
+  new ContentInfo({ contentType: id_data, content: der(new OctetString(bytes)) });
 
 /** Throws unless `chainDer` is non-empty and its first certificate belongs to the PKCS#8 key. */
 export function checkKeyAndChain(keyPkcs8Der: Uint8Array, chainDer: Uint8Array[], what: string): void {
   if (chainDer.length === 0) throw new Error(`${what} needs at least the leaf certificate`);
   const key = createPrivateKey({ key: Buffer.from(keyPkcs8Der), format: "der", type: "pkcs8" });
-  if (!new X509Certificate(chainDer[0]).checkPrivateKey(key)) throw new Error(`${what}: private key does not match the leaf certificate`);
+  if (!new X509Certificate(chainDer[0]).checkPrivateKey(key))
+    throw new Error(`${what}: private key does not match the leaf certificate`);
 }
 
 /**
@@ -130,7 +158,12 @@ export function buildPkcs12(opts: Pkcs12Options, keyPassword = opts.password): B
   const shrouded = pbeEncrypt(keyPkcs8Der, keyPassword, legacy, iterations);
   const keyBag = new SafeBag({
     bagId: id_pkcs8ShroudedKeyBag,
-    bagValue: der(new PKCS8ShroudedKeyBag({ encryptionAlgorithm: shrouded.alg, encryptedData: new EncryptedOctets(ab(shrouded.data)) })),
+    bagValue: der(
+      new PKCS8ShroudedKeyBag({
+        encryptionAlgorithm: shrouded.alg,
+        encryptedData: new EncryptedOctets(ab(shrouded.data)),
+      }),
+    ),
     bagAttributes: attrs,
   });
 
@@ -157,7 +190,10 @@ export function buildPkcs12(opts: Pkcs12Options, keyPassword = opts.password): B
     version: 3,
     authSafe: dataContent(authSafe),
     macData: new MacData({
-      mac: new DigestInfo({ digestAlgorithm: algId(legacy ? id_sha1 : id_sha256, null), digest: new OctetString(ab(mac)) }),
+      mac: new DigestInfo({
+        digestAlgorithm: algId(legacy ? id_sha1 : id_sha256, null),
+        digest: new OctetString(ab(mac)),
+      }),
       macSalt: new OctetString(ab(macSalt)),
       iterations,
     }),

@@ -10,7 +10,20 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, pbkdf2, randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { children, DerError, int, intValue, NULL, octets, oid, oidText, readTlv, seq, Tlv, value } from "../x509/der.js";
+import {
+  children,
+  DerError,
+  int,
+  intValue,
+  NULL,
+  octets,
+  oid,
+  oidText,
+  readTlv,
+  seq,
+  Tlv,
+  value,
+} from "../x509/der.js";
 import { toPem, parsePemAll } from "../x509/pem.js";
 
 export const OID = {
@@ -38,8 +51,16 @@ let kdfRuns = 0;
 export function kdfRunCount(): number { return kdfRuns; }
 
 /** PBKDF2 with an in-process cache keyed by (passphrase digest, salt, iterations, prf). */
-export function deriveKey(passphrase: string, salt: Uint8Array, iterations: number, digest = "sha256", keyLen = 32): Promise<Buffer> {
-  const id = createHash("sha256").update(passphrase).update("\0").update(salt).digest("hex") + `:${iterations}:${digest}:${keyLen}`;
+export function deriveKey(
+  passphrase: string,
+  salt: Uint8Array,
+  iterations: number,
+  digest = "sha256",
+  keyLen = 32,
+): Promise<Buffer> {
+  const id =
+    createHash("sha256").update(passphrase).update("\0").update(salt).digest("hex") +
+    `:${iterations}:${digest}:${keyLen}`;
   let p = kdfCache.get(id);
   if (!p) {
     kdfRuns++;
@@ -55,7 +76,12 @@ export function deriveKey(passphrase: string, salt: Uint8Array, iterations: numb
  * described as PBKDF2-HMAC-SHA256 over `salt` and `iterations`. Returns the AlgorithmIdentifier DER
  * and ciphertext (used for depot keys and for PKCS#12 bags).
  */
-export function pbes2Encrypt(plain: Uint8Array, key: Buffer, salt: Uint8Array, iterations: number): { alg: Buffer; data: Buffer } {
+export function pbes2Encrypt(
+  plain: Uint8Array,
+  key: Buffer,
+  salt: Uint8Array,
+  iterations: number,
+): { alg: Buffer; data: Buffer } {
   const iv = randomBytes(16);
   const c = createCipheriv("aes-256-cbc", key, iv);
   // PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier }
@@ -98,7 +124,9 @@ function parsePbes2(der: Uint8Array): Pbes2 | undefined {
   const prf = k.slice(2).find((t) => t.tag === 0x30);
   const prfOid = prf ? oidText(value(der, want(kids(prf)[0], 0x06))) : OID.hmacWithSHA1;
   const [encOid, iv] = kids(enc);
-  const cipher = { [OID.aes256cbc]: "aes-256-cbc", [OID.aes128cbc]: "aes-128-cbc" }[oidText(value(der, want(encOid, 0x06)))];
+  const cipher = { [OID.aes256cbc]: "aes-256-cbc", [OID.aes128cbc]: "aes-128-cbc" }[
+    oidText(value(der, want(encOid, 0x06)))
+  ];
   return {
     salt: value(der, want(k[0], 0x04)), iterations: intValue(value(der, want(k[1], 0x02))),
     digest: prfOid === OID.hmacWithSHA256 ? "sha256" : prfOid === OID.hmacWithSHA1 ? "sha1" : undefined,
@@ -125,7 +153,11 @@ export async function decryptPkcs8(pem: string, passphrase: string, what = "key"
     der = await decryptFast(block.der, passphrase) ?? decryptWithOpenssl(pem, passphrase);
   } catch (e) {
     if (e instanceof WrongPassphraseError) throw new WrongPassphraseError(what);
-    if ((e as Error).message?.includes("bad decrypt") || /BAD_DECRYPT|bad password/i.test(String((e as any).code ?? (e as Error).message))) throw new WrongPassphraseError(what);
+    if (
+      (e as Error).message?.includes("bad decrypt") ||
+      /BAD_DECRYPT|bad password/i.test(String((e as any).code ?? (e as Error).message))
+    )
+      throw new WrongPassphraseError(what);
     throw new Error(`${what}: cannot decrypt: ${(e as Error).message}`);
   }
   try {
@@ -140,7 +172,8 @@ export async function decryptPkcs8(pem: string, passphrase: string, what = "key"
 async function decryptFast(der: Uint8Array, passphrase: string): Promise<Buffer | undefined> {
   const p = parsePbes2(der);
   if (!p || !p.cipher || !p.digest) return undefined;
-  if (p.iterations < 1 || p.iterations > MAX_ITERATIONS) throw new DerError(`PBKDF2 iteration count ${p.iterations} is out of range (1-${MAX_ITERATIONS})`);
+  if (p.iterations < 1 || p.iterations > MAX_ITERATIONS)
+    throw new DerError(`PBKDF2 iteration count ${p.iterations} is out of range (1-${MAX_ITERATIONS})`);
   const key = await deriveKey(passphrase, p.salt, p.iterations, p.digest, p.cipher === "aes-256-cbc" ? 32 : 16);
   try {
     const d = createDecipheriv(p.cipher, key, p.iv);

@@ -24,15 +24,30 @@ export interface TlsMaterial {
   crlPem?: string;   // CRLs (PEM, one or more) checked against client certificates
 }
 
-export interface ServeOptions extends TlsMaterial { host: string; port: number; log?: (line: string) => void; maxConnections?: number }
+export interface ServeOptions extends TlsMaterial {
+  host: string;
+  port: number;
+  log?: (line: string) => void;
+  maxConnections?: number;
+}
 
-export interface RunningServer { server: https.Server; host: string; port: number; lastRejection(): string | undefined; url: string; clientAuth: boolean; close(): Promise<void> }
+export interface RunningServer {
+  server: https.Server;
+  host: string;
+  port: number;
+  lastRejection(): string | undefined;
+  url: string;
+  clientAuth: boolean;
+  close(): Promise<void>;
+}
 
 /** An unencrypted PEM private key from `pem`, decrypting an ENCRYPTED PRIVATE KEY with `passphrase()`. */
 export async function unlockKeyPem(pem: string, what: string, passphrase: () => Promise<string>): Promise<string> {
   const blocks = parsePemAll(pem);
-  if (blocks.some((b) => b.label === "ENCRYPTED PRIVATE KEY")) return toPem("PRIVATE KEY", await decryptPkcs8(pem, await passphrase(), what));
-  if (!blocks.some((b) => /^(|RSA |EC )PRIVATE KEY$/.test(b.label))) throw new InputError(`${what}: no PEM private key found`);
+  if (blocks.some((b) => b.label === "ENCRYPTED PRIVATE KEY"))
+    return toPem("PRIVATE KEY", await decryptPkcs8(pem, await passphrase(), what));
+  if (!blocks.some((b) => /^(|RSA |EC )PRIVATE KEY$/.test(b.label)))
+    throw new InputError(`${what}: no PEM private key found`);
   return pem;
 }
 
@@ -48,7 +63,11 @@ export function peerSubject(socket: TLSSocket): string | undefined {
 
 /** Node TLS options for the material: with a CA, client certificates are required and verified. */
 export function tlsOptions(m: TlsMaterial): https.ServerOptions {
-  const crl = m.crlPem ? parsePemAll(m.crlPem).filter((b) => /^(X509 )?CRL$/.test(b.label)).map((b) => toPem("X509 CRL", b.der)) : undefined;
+  const crl = m.crlPem
+    ? parsePemAll(m.crlPem)
+        .filter((b) => /^(X509 )?CRL$/.test(b.label))
+        .map((b) => toPem("X509 CRL", b.der))
+    : undefined;
   if (m.crlPem && !crl!.length) throw new InputError("crlfile: no PEM \"X509 CRL\" block found");
   if (crl && !m.caPem) throw new InputError("a CRL needs client-certificate auth: give the cafile too");
   return {
@@ -72,11 +91,17 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       res.writeHead(ok ? 200 : 404, { "content-type": ok ? "application/json" : "text/plain" });
       res.end(ok ? VERSIONS_BODY : "404 not found\n");
       const who = peerSubject(req.socket as TLSSocket);
-      log(`${new Date().toISOString()} ${req.socket.remoteAddress} ${req.method} ${JSON.stringify(req.url).slice(1, -1).slice(0, 200)} ${res.statusCode}${who ? ` client="${who}"` : ""}`);
+      log(
+        `${new Date().toISOString()} ${req.socket.remoteAddress} ${req.method} ${JSON.stringify(req.url).slice(1, -1).slice(0, 200)} ${res.statusCode}${who ? ` client="${who}"` : ""}`,
+      );
     });
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError((e as { code?: string }).code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH" ? "the key does not match the server certificate (keyfile vs certfile)" : `cannot load the TLS files: ${describeTlsError(e as Error)}`);
+    throw new InputError(
+      (e as { code?: string }).code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH"
+        ? "the key does not match the server certificate (keyfile vs certfile)"
+        : `cannot load the TLS files: ${describeTlsError(e as Error)}`,
+    );
   }
   // A burst of clients, or idle sockets held open on purpose, cannot pin unbounded memory: excess connections are
   // dropped on accept, a handshake or request that stalls is cut, and an idle keep-alive socket is closed.
@@ -91,18 +116,40 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   server.on("tlsClientError", (err, socket) => {
     // Node destroys a socket whose client cert fails verification without a TLS alert: the reason is only here.
     const s = socket as TLSSocket & { _parent?: object };
-    running.rejection = s.authorizationError ? `bad client certificate: ${s.authorizationError}` : describeTlsError(err);
-    log(`${new Date().toISOString()} ${s.remoteAddress ?? (s._parent && peers.get(s._parent)) ?? "-"} TLS rejected: ${running.rejection}`);
+    running.rejection = s.authorizationError
+      ? `bad client certificate: ${s.authorizationError}`
+      : describeTlsError(err);
+    log(
+      `${new Date().toISOString()} ${s.remoteAddress ?? (s._parent && peers.get(s._parent)) ?? "-"} TLS rejected: ${running.rejection}`,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new InputError(`cannot listen on ${o.host}:${o.port}: ${e.code === "EADDRINUSE" ? "the port is in use (pick another with --port)" : e.code ?? e.message}`)));
+      reject(
+        new InputError(
+          `cannot listen on ${o.host}:${o.port}: ${e.code === "EADDRINUSE" ? "the port is in use (pick another with --port)" : (e.code ?? e.message)}`,
+        ),
+      ),
+    );
     server.listen(o.port, o.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    server, host: o.host, lastRejection: () => { const r = running.rejection; running.rejection = undefined; return r; }, port, url: urlOf(o.host, port, VERSIONS_PATH), clientAuth: Boolean(o.caPem),
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    server,
+    host: o.host,
+    lastRejection: () => {
+      const r = running.rejection;
+      running.rejection = undefined;
+      return r;
+    },
+    port,
+    url: urlOf(o.host, port, VERSIONS_PATH),
+    clientAuth: Boolean(o.caPem),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -126,9 +173,14 @@ const API_KEYS = ["certfile", "keyfile", "cafile", "crlfile"];
 
 export function parseApiConfig(text: string, what = "config"): ApiConfig {
   let doc: unknown;
-  try { doc = parseYaml(text); } catch (e) { throw new InputError(`${what}: not valid YAML or JSON: ${(e as Error).message.split("\n")[0]}`); }
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new InputError(`${what}: not valid YAML or JSON: ${(e as Error).message.split("\n")[0]}`);
+  }
   const api = (doc as { api?: unknown } | null)?.api;
-  if (!api || typeof api !== "object" || Array.isArray(api)) throw new InputError(`${what}: no "api" section (expected api: {certfile, keyfile, cafile})`);
+  if (!api || typeof api !== "object" || Array.isArray(api))
+    throw new InputError(`${what}: no "api" section (expected api: {certfile, keyfile, cafile})`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(api)) {
     if (!API_KEYS.includes(k)) throw new InputError(`${what}: unknown key api/${k} (known: ${API_KEYS.join(", ")})`);

@@ -122,7 +122,10 @@ function makeSigner(spec: KeySpec, k: KeyObject): Signer {
     case "ecdsa": {
       const p384 = spec.curve === "P-384";
       const hash = p384 ? "sha384" : "sha256";
-      return { algorithm: seq(oid(p384 ? "1.2.840.10045.4.3.3" : "1.2.840.10045.4.3.2")), sign: (d) => nodeSign(hash, d, k) };
+      return {
+        algorithm: seq(oid(p384 ? "1.2.840.10045.4.3.3" : "1.2.840.10045.4.3.2")),
+        sign: (d) => nodeSign(hash, d, k),
+      };
     }
     case "rsa": return { algorithm: seq(oid("1.2.840.113549.1.1.11"), NULL), sign: (d) => nodeSign("sha256", d, k) };
     case "ed25519": return { algorithm: seq(oid("1.3.101.112")), sign: (d) => nodeSign(null, d, k) };
@@ -151,9 +154,13 @@ export function buildCertificate(o: TbsOptions, signer: Signer): Buffer {
 }
 
 /** A signed PKCS#10 request; extensions go in one extensionRequest attribute (none: empty attributes). */
-export function buildCsr(o: { subject: Uint8Array; spki: Uint8Array; extensions: RawExtension[] }, signer: Signer): Buffer {
+export function buildCsr(
+  o: { subject: Uint8Array; spki: Uint8Array; extensions: RawExtension[] },
+  signer: Signer,
+): Buffer {
   const attrs = o.extensions.length
-    ? [seq(oid(OIDS.extensionRequest), set(seq(...o.extensions.map(extensionDer))))] : [];
+    ? [seq(oid(OIDS.extensionRequest), set(seq(...o.extensions.map(extensionDer))))]
+    : [];
   const info = seq(int(0), Buffer.from(o.subject), Buffer.from(o.spki), ctxCons(0, ...attrs));
   return seq(info, signer.algorithm, bitString(signer.sign(info)));
 }

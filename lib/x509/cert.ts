@@ -3,8 +3,24 @@ import { KeyObject, randomBytes } from "node:crypto";
 import { x509 } from "./peculiar.js";
 import { KeyPair, KeySpec, specOfSpki } from "./keys.js";
 import {
-  akiValue, basicConstraintsValue, buildCertificate, buildCsr, certParts, extKeyUsageValue, issuerKeyId, keyIdOfSpki, KU,
-  keyUsageValue, nameDer, OID_RSA, OIDS, RawExtension, sanValue, signerOf, spkiAlgorithm, spkiOf,
+  akiValue,
+  basicConstraintsValue,
+  buildCertificate,
+  buildCsr,
+  certParts,
+  extKeyUsageValue,
+  issuerKeyId,
+  keyIdOfSpki,
+  KU,
+  keyUsageValue,
+  nameDer,
+  OID_RSA,
+  OIDS,
+  RawExtension,
+  sanValue,
+  signerOf,
+  spkiAlgorithm,
+  spkiOf,
 } from "./build.js";
 import { octets } from "./der.js";
 
@@ -15,7 +31,14 @@ export const EKU = { serverAuth: "1.3.6.1.5.5.7.3.1", clientAuth: "1.3.6.1.5.5.7
 export type Usage = "server" | "client" | "peer";
 export const OID_SAN = "2.5.29.17";
 
-export interface Subject { commonName: string; organization?: string; organizationalUnit?: string; country?: string; locality?: string; state?: string }
+export interface Subject {
+  commonName: string;
+  organization?: string;
+  organizationalUnit?: string;
+  country?: string;
+  locality?: string;
+  state?: string;
+}
 /** Subject alternative names; uris and emails are optional so older index entries stay valid. */
 export interface Sans { ips: string[]; domains: string[]; uris?: string[]; emails?: string[] }
 
@@ -46,7 +69,11 @@ export function randomSerial(): string {
   return b.toString("hex");
 }
 
-const sanExtension = (sans: Sans): RawExtension => ({ oid: OIDS.subjectAltName, critical: false, value: sanValue(sans) });
+const sanExtension = (sans: Sans): RawExtension => ({
+  oid: OIDS.subjectAltName,
+  critical: false,
+  value: sanValue(sans),
+});
 
 /** The SANs a certificate or CSR carries. */
 export function sansOf(item: x509.X509Certificate | x509.Pkcs10CertificateRequest): Sans {
@@ -64,7 +91,13 @@ export function sansOf(item: x509.X509Certificate | x509.Pkcs10CertificateReques
 }
 
 export interface RootOptions {
-  subject: Subject; keys: KeyPair; notBefore?: Date; notAfter: Date; pathLength?: number; serial?: string; extensions?: RawExtension[];
+  subject: Subject;
+  keys: KeyPair;
+  notBefore?: Date;
+  notAfter: Date;
+  pathLength?: number;
+  serial?: string;
+  extensions?: RawExtension[];
 }
 
 /** Subject DER from our Subject fields, an already built Name, RFC 4514 text, or raw DER (copied byte for byte). */
@@ -94,10 +127,18 @@ export function createRootCertificateDer(o: RootOptions): Buffer {
     ...caExtensions(o.pathLength),
     { oid: OIDS.subjectKeyId, critical: false, value: octets(keyIdOfSpki(spki)) },
   ], o.extensions);
-  return buildCertificate({
-    serial: o.serial ?? randomSerial(), issuer: name, subject: name, notBefore: o.notBefore ?? new Date(Date.now() - BACKDATE_MS),
-    notAfter: o.notAfter, spki, extensions,
-  }, signerOf(o.keys.spec, o.keys.privateKey));
+  return buildCertificate(
+    {
+      serial: o.serial ?? randomSerial(),
+      issuer: name,
+      subject: name,
+      notBefore: o.notBefore ?? new Date(Date.now() - BACKDATE_MS),
+      notAfter: o.notAfter,
+      spki,
+      extensions,
+    },
+    signerOf(o.keys.spec, o.keys.privateKey),
+  );
 }
 
 export async function createRootCertificate(o: RootOptions): Promise<x509.X509Certificate> {
@@ -106,11 +147,21 @@ export async function createRootCertificate(o: RootOptions): Promise<x509.X509Ce
 
 /** A PKCS#10 request (DER) carrying the subject and SANs, signed by the new key. */
 export function createCsrDer(subject: Subject | x509.Name | Uint8Array, sans: Sans, keys: KeyPair): Buffer {
-  return buildCsr({ subject: subjectDer(subject), spki: spkiOf(keys.publicKey), extensions: sanCount(sans) ? [sanExtension(sans)] : [] },
-    signerOf(keys.spec, keys.privateKey));
+  return buildCsr(
+    {
+      subject: subjectDer(subject),
+      spki: spkiOf(keys.publicKey),
+      extensions: sanCount(sans) ? [sanExtension(sans)] : [],
+    },
+    signerOf(keys.spec, keys.privateKey),
+  );
 }
 
-export async function createCsr(subject: Subject | x509.Name | Uint8Array, sans: Sans, keys: KeyPair): Promise<x509.Pkcs10CertificateRequest> {
+export async function createCsr(
+  subject: Subject | x509.Name | Uint8Array,
+  sans: Sans,
+  keys: KeyPair,
+): Promise<x509.Pkcs10CertificateRequest> {
   return new x509.Pkcs10CertificateRequest(new Uint8Array(createCsrDer(subject, sans, keys)));
 }
 
@@ -145,13 +196,19 @@ export function checkEku(values: string[]): string[] {
     const name = Object.keys(EKU_NAMES).find((k) => k.toLowerCase() === v.toLowerCase());
     if (name) return EKU_NAMES[name];
     if (/^[0-2](\.(0|[1-9]\d{0,8})){2,20}$/.test(v)) return v;
-    throw new InputError(`invalid extended key usage ${JSON.stringify(v).slice(0, 80)}: use ${Object.keys(EKU_NAMES).join(", ")} or a dotted OID`);
+    throw new InputError(
+      `invalid extended key usage ${JSON.stringify(v).slice(0, 80)}: use ${Object.keys(EKU_NAMES).join(", ")} or a dotted OID`,
+    );
   });
 }
 
 export function ekuFor(usage: Usage = "peer", explicit: string[] = []): string[] {
   if (explicit.length) return explicit;
-  return usage === "server" ? [EKU.serverAuth] : usage === "client" ? [EKU.clientAuth] : [EKU.serverAuth, EKU.clientAuth];
+  return usage === "server"
+    ? [EKU.serverAuth]
+    : usage === "client"
+      ? [EKU.clientAuth]
+      : [EKU.serverAuth, EKU.clientAuth];
 }
 
 function spkiBytes(k: IssueOptions["publicKey"]): Uint8Array {
@@ -171,7 +228,11 @@ export function issueCertificateDer(o: IssueOptions): Buffer {
     const rsa = spkiAlgorithm(spki) === OID_RSA;
     ext.push(
       { oid: OIDS.basicConstraints, critical: true, value: basicConstraintsValue(false) },
-      { oid: OIDS.keyUsage, critical: true, value: keyUsageValue(rsa ? [KU.digitalSignature, KU.keyEncipherment] : [KU.digitalSignature]) },
+      {
+        oid: OIDS.keyUsage,
+        critical: true,
+        value: keyUsageValue(rsa ? [KU.digitalSignature, KU.keyEncipherment] : [KU.digitalSignature]),
+      },
       { oid: OIDS.extKeyUsage, critical: false, value: extKeyUsageValue(ekuFor(o.profile.usage, o.profile.eku)) },
     );
   }
@@ -181,10 +242,18 @@ export function issueCertificateDer(o: IssueOptions): Buffer {
     { oid: OIDS.subjectKeyId, critical: false, value: octets(keyIdOfSpki(spki)) },
     { oid: OIDS.authorityKeyId, critical: false, value: akiValue(issuer.keyId) },
   );
-  return buildCertificate({
-    serial: o.serial ?? randomSerial(), issuer: issuer.subject, subject: subjectDer(o.subject),
-    notBefore: o.notBefore ?? new Date(Date.now() - BACKDATE_MS), notAfter: o.notAfter, spki, extensions: mergeExtensions(ext, o.extensions),
-  }, signerOf(o.issuerKeys.spec, o.issuerKeys.privateKey));
+  return buildCertificate(
+    {
+      serial: o.serial ?? randomSerial(),
+      issuer: issuer.subject,
+      subject: subjectDer(o.subject),
+      notBefore: o.notBefore ?? new Date(Date.now() - BACKDATE_MS),
+      notAfter: o.notAfter,
+      spki,
+      extensions: mergeExtensions(ext, o.extensions),
+    },
+    signerOf(o.issuerKeys.spec, o.issuerKeys.privateKey),
+  );
 }
 
 export async function issueCertificate(o: IssueOptions): Promise<x509.X509Certificate> {
@@ -204,7 +273,10 @@ export async function checkCsr(csr: x509.Pkcs10CertificateRequest): Promise<Sans
 /** Keeps `notAfter` within the issuer's lifetime; says so when it clamps. */
 export function clampToIssuer(notAfter: Date, issuer: x509.X509Certificate): { notAfter: Date; warning?: string } {
   if (notAfter.getTime() <= issuer.notAfter.getTime()) return { notAfter };
-  return { notAfter: issuer.notAfter, warning: `expiry clamped to the issuer's notAfter ${issuer.notAfter.toISOString()}` };
+  return {
+    notAfter: issuer.notAfter,
+    warning: `expiry clamped to the issuer's notAfter ${issuer.notAfter.toISOString()}`,
+  };
 }
 
 const issuerCache = new WeakMap<x509.X509Certificate, { subject: Buffer; keyId: Buffer }>();

@@ -13,7 +13,14 @@ import type { RevocationReason } from "./reasons.js";
 export interface RevokedCert { serial: string /* hex */; date: Date; reason?: RevocationReason }
 
 /** A CRL v2 signed by the issuer: cRLNumber and authorityKeyIdentifier extensions, one entry per revoked serial. */
-export async function createCrl(o: { issuerCert: x509.X509Certificate; issuerKeys: KeyPair; revoked: RevokedCert[]; crlNumber: number; thisUpdate?: Date; nextUpdate: Date }): Promise<x509.X509Crl> {
+export async function createCrl(o: {
+  issuerCert: x509.X509Certificate;
+  issuerKeys: KeyPair;
+  revoked: RevokedCert[];
+  crlNumber: number;
+  thisUpdate?: Date;
+  nextUpdate: Date;
+}): Promise<x509.X509Crl> {
   const thisUpdate = o.thisUpdate ?? new Date();
   if (o.nextUpdate <= thisUpdate) throw new InputError("the CRL's nextUpdate must be after thisUpdate");
   const made = await x509.X509CrlGenerator.create({

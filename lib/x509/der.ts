@@ -61,7 +61,8 @@ export function oid(dotted: string): Buffer {
     if (!/^(0|[1-9]\d*)$/.test(a)) throw new DerError(`invalid OID ${dotted.slice(0, 60)}`);
     return BigInt(a);
   });
-  if (arcs.length < 2 || arcs[0] > 2n || (arcs[0] < 2n && arcs[1] > 39n)) throw new DerError(`invalid OID ${dotted.slice(0, 60)}`);
+  if (arcs.length < 2 || arcs[0] > 2n || (arcs[0] < 2n && arcs[1] > 39n))
+    throw new DerError(`invalid OID ${dotted.slice(0, 60)}`);
   const bytes: number[] = [];
   [arcs[0] * 40n + arcs[1], ...arcs.slice(2)].forEach((arc) => {
     const b7: number[] = [Number(arc & 0x7fn)];
@@ -79,7 +80,8 @@ export function time(d: Date): Buffer {
   const y = d.getUTCFullYear();
   if (y < 0 || y > 9999) throw new DerError(`year ${y} cannot be encoded`);
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  const rest = p(d.getUTCMonth() + 1) + p(d.getUTCDate()) + p(d.getUTCHours()) + p(d.getUTCMinutes()) + p(d.getUTCSeconds()) + "Z";
+  const rest =
+    p(d.getUTCMonth() + 1) + p(d.getUTCDate()) + p(d.getUTCHours()) + p(d.getUTCMinutes()) + p(d.getUTCSeconds()) + "Z";
   if (y >= 1950 && y < 2050) return tlv(0x17, Buffer.from(p(y % 100) + rest, "latin1"));
   return tlv(0x18, Buffer.from(p(y, 4) + rest, "latin1"));
 }
@@ -118,7 +120,8 @@ export function children(buf: Uint8Array, t: Tlv): Tlv[] {
   return out;
 }
 
-export const value = (buf: Uint8Array, t: Tlv) => Buffer.from(buf.buffer, buf.byteOffset + t.valueStart, t.end - t.valueStart);
+export const value = (buf: Uint8Array, t: Tlv) =>
+  Buffer.from(buf.buffer, buf.byteOffset + t.valueStart, t.end - t.valueStart);
 export const whole = (buf: Uint8Array, t: Tlv) => Buffer.from(buf.buffer, buf.byteOffset + t.start, t.end - t.start);
 
 /** Dotted text of an OBJECT IDENTIFIER's value bytes. */

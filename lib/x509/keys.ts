@@ -18,7 +18,8 @@ export function checkKeySpec(type = "ecdsa", curve?: string, bits?: number | str
     }
     case "rsa": {
       const b = Number(bits ?? 2048);
-      if (b !== 2048 && b !== 3072 && b !== 4096) throw new InputError(`unsupported RSA key size "${bits}": use 2048, 3072 or 4096`);
+      if (b !== 2048 && b !== 3072 && b !== 4096)
+        throw new InputError(`unsupported RSA key size "${bits}": use 2048, 3072 or 4096`);
       return { type: "rsa", bits: b };
     }
     case "ed25519": return { type: "ed25519" };
@@ -36,7 +37,12 @@ export function keyAlgorithm(spec: KeySpec): { gen: any; sign: any } {
     }
     case "rsa":
       return {
-        gen: { name: "RSASSA-PKCS1-v1_5", modulusLength: spec.bits ?? 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+        gen: {
+          name: "RSASSA-PKCS1-v1_5",
+          modulusLength: spec.bits ?? 2048,
+          publicExponent: new Uint8Array([1, 0, 1]),
+          hash: "SHA-256",
+        },
         sign: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
       };
     case "ed25519":
@@ -63,7 +69,9 @@ function specOfKeyObject(k: ReturnType<typeof createPrivateKey>): KeySpec {
   const d = k.asymmetricKeyDetails ?? {};
   switch (k.asymmetricKeyType) {
     case "ec": {
-      const curve = ({ prime256v1: "P-256", secp384r1: "P-384" } as Record<string, "P-256" | "P-384">)[d.namedCurve ?? ""];
+      const curve = ({ prime256v1: "P-256", secp384r1: "P-384" } as Record<string, "P-256" | "P-384">)[
+        d.namedCurve ?? ""
+      ];
       if (!curve) throw new Error(`unsupported EC curve ${d.namedCurve}`);
       return { type: "ecdsa", curve };
     }
@@ -78,7 +86,10 @@ export async function importPkcs8(der: Uint8Array): Promise<KeyPair> {
   const spec = specOfPkcs8(der);
   const { gen } = keyAlgorithm(spec);
   const privateKey = await subtle.importKey("pkcs8", Buffer.from(der), gen, true, ["sign"]);
-  const spki = createPublicKey(createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" })).export({ format: "der", type: "spki" });
+  const spki = createPublicKey(createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" })).export({
+    format: "der",
+    type: "spki",
+  });
   const publicKey = await subtle.importKey("spki", spki, gen, true, ["verify"]);
   return { spec, privateKey, publicKey };
 }

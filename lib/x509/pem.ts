@@ -12,7 +12,8 @@ export function parsePemAll(text: string): PemBlock[] {
   const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
   const out: PemBlock[] = [];
   for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (/^[\w-]+:/m.test(m[2])) throw new Error(`PEM block "${m[1]}" has headers (legacy encryption): not supported here`);
+    if (/^[\w-]+:/m.test(m[2]))
+      throw new Error(`PEM block "${m[1]}" has headers (legacy encryption): not supported here`);
     out.push({ label: m[1], der: Buffer.from(m[2].replace(/\s+/g, ""), "base64") as Buffer<ArrayBuffer> });
   }
   return out;

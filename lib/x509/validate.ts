@@ -5,7 +5,11 @@ import { domainToASCII } from "node:url";
 export class InputError extends Error {}
 
 /** Hostile input echoed in an error: quoted, non-printable-ASCII escaped, at most 80 characters. */
-export const quote = (v: unknown) => JSON.stringify(String(v).slice(0, 76)).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+export const quote = (v: unknown) =>
+  JSON.stringify(String(v).slice(0, 76)).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 
 const NAME_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
 export const NAME_RULE = "names are 1-64 characters of A-Z a-z 0-9 . _ - and must not start with '.' or contain '..'";
@@ -33,7 +37,8 @@ export function checkIp(ip: string): string {
 /** A DNS name (strict LDH labels: no '_'; an optional leading '*.' over at least two labels); IDNs become punycode. */
 export function checkDomain(domain: string): string {
   const raw = String(domain).trim();
-  const fail = () => new InputError(`invalid domain ${quote(domain)}: expected a DNS name like example.com or *.example.com`);
+  const fail = () =>
+    new InputError(`invalid domain ${quote(domain)}: expected a DNS name like example.com or *.example.com`);
   if (raw.length === 0 || raw.length > 253 || /[\s\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u.test(raw)) throw fail();
   const wildcard = raw.startsWith("*.");
   const rest = wildcard ? raw.slice(2) : raw;
@@ -52,7 +57,8 @@ export function checkDomain(domain: string): string {
 export function splitList(values: unknown): string[] {
   const arr = values === undefined ? [] : Array.isArray(values) ? values : [values];
   const out: string[] = [];
-  for (const v of arr) for (const p of String(v).split(",")) if (p.trim() && !out.includes(p.trim())) out.push(p.trim());
+  for (const v of arr)
+    for (const p of String(v).split(",")) if (p.trim() && !out.includes(p.trim())) out.push(p.trim());
   return out;
 }
 
@@ -61,7 +67,8 @@ export function checkSubjectValue(field: string, value: string, max = 64): strin
   if (value.trim().length === 0 || value.length > max || /[\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u.test(value)) {
     throw new InputError(`invalid ${field} ${quote(value)}: 1-${max} printable characters`);
   }
-  if (field === "country" && !/^[A-Z]{2}$/.test(value)) throw new InputError(`invalid country "${value}": a two-letter code like US`);
+  if (field === "country" && !/^[A-Z]{2}$/.test(value))
+    throw new InputError(`invalid country "${value}": a two-letter code like US`);
   return value;
 }
 
@@ -71,7 +78,8 @@ export function checkSubjectValue(field: string, value: string, max = 64): strin
  */
 export function checkUri(uri: string): string {
   const s = String(uri).trim();
-  const fail = () => new InputError(`invalid URI ${quote(uri)}: expected an absolute URI like spiffe://example.org/ns/web`);
+  const fail = () =>
+    new InputError(`invalid URI ${quote(uri)}: expected an absolute URI like spiffe://example.org/ns/web`);
   if (s.length > 2048 || !/^[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/.test(s)) throw fail();
   if (/%(?![0-9A-Fa-f]{2})/.test(s)) throw fail();
   const auth = /^[^:]+:\/\/([^/?#]*)/.exec(s);
@@ -85,7 +93,12 @@ export function checkEmail(email: string): string {
   const fail = () => new InputError(`invalid email address ${quote(email)}: expected user@example.com`);
   const at = s.lastIndexOf("@");
   const local = s.slice(0, at), domain = s.slice(at + 1);
-  if (at < 1 || local.length > 64 || !/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/.test(local)) throw fail();
+  if (
+    at < 1 ||
+    local.length > 64 ||
+    !/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/.test(local)
+  )
+    throw fail();
   if (domain.startsWith("*") || /[^\x21-\x7e]/.test(domain)) throw fail();
   try { return `${local}@${checkDomain(domain)}`; } catch { throw fail(); }
 }
@@ -98,7 +111,9 @@ export const MAX_X509_DATE = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
 export function checkX509Date(d: Date, what: string): Date {
   if (!(d.getTime() >= MIN_X509_DATE.getTime() && d.getTime() <= MAX_X509_DATE.getTime())) {
     const shown = Number.isFinite(d.getTime()) ? d.toISOString() : "an invalid date";
-    throw new InputError(`${what} ${shown} is outside the dates a certificate can carry (1950-01-01T00:00:00Z to 9999-12-31T23:59:59Z)`);
+    throw new InputError(
+      `${what} ${shown} is outside the dates a certificate can carry (1950-01-01T00:00:00Z to 9999-12-31T23:59:59Z)`,
+    );
   }
   return d;
 }
@@ -110,6 +125,9 @@ export function checkX509Date(d: Date, what: string): Date {
 export function checkPathLength(issuer: string, limit: number | undefined, pathLength: number | undefined): void {
   if (limit === undefined) return;
   if (limit < 1) throw new InputError(`the CA "${issuer}" has path length 0: it may not issue CA certificates`);
-  if (pathLength === undefined || pathLength > limit - 1) throw new InputError(`path length ${pathLength ?? "unlimited"} exceeds what "${issuer}" allows (at most ${limit - 1})`);
+  if (pathLength === undefined || pathLength > limit - 1)
+    throw new InputError(
+      `path length ${pathLength ?? "unlimited"} exceeds what "${issuer}" allows (at most ${limit - 1})`,
+    );
 }
 export const INTERMEDIATE_PATH_LENGTH = 0;
