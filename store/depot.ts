@@ -18,23 +18,24 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../lib/x509/peculiar.js";
 import { parsePem } from "../lib/x509/pem.js";
-import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS, WrongPassphraseError } from "../lib/formats/pkcs8.js";
+import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS } from "../lib/formats/pkcs8.js";
 import { describeKey, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec } from "../lib/x509/keys.js";
-import { clampToIssuer, createCsr, createRootCertificate, issueCertificate, randomSerial, sanCount } from "../lib/x509/cert.js";
+import { createRootCertificate, randomSerial } from "../lib/x509/cert.js";
 import type { Profile, RawExtension, Sans, Subject } from "../lib/x509/cert.js";
-import { checkNameConstraints, checkNestedConstraints, constraintsExtension, NameConstraints } from "../lib/x509/constraints.js";
+import { constraintsExtension, type NameConstraints } from "../lib/x509/constraints.js";
 import type { RevocationReason } from "../lib/x509/crl.js";
-import { checkName, checkPathLength, checkX509Date, INTERMEDIATE_PATH_LENGTH, InputError } from "../lib/x509/validate.js";
+import { checkX509Date } from "../lib/x509/validate.js";
 import { DepotError, mkdirInDepot, readText, writeAtomic } from "./fsutil.js";
 import { prepareNewDepotDir } from "./ownership.js";
-import { checkCsrAgainstEntry, checkCsrKey, checkIssuerKey } from "./crosscheck.js";
 import { acquireLock } from "./lock.js";
-import { MAX_SANS, testKdfIterations } from "./integrity.js";
+import { testKdfIterations } from "./integrity.js";
 import { DepotView, LAYOUT_VERSION, readMeta, ROOT } from "./view.js";
 import { renewCert } from "./renew.js";
 import { publishCrl, revokeCert } from "./revoke.js";
 import { readExportMaterial, readLatestCrl, verifyChain } from "./chain.js";
-import { certFields, parseCertPem, profileFields, profileOf } from "./records.js";
+import { parseCertPem } from "./records.js";
+import { issueIntermediate, issueUnderLock, newCertEntry, openIssuer, signEntry } from "./sign.js";
+import type { IntermediateOptions, IssueOptions } from "./sign.js";
 
 export { DepotError };
 export { parseCertPem, profileOf } from "./records.js";
@@ -187,100 +188,13 @@ export class Depot extends DepotView {
     });
   }
 
-  /** `pki new-cert`: a key (encrypted) and a CSR, recorded as unsigned. */
-  async newCert(name: string, o: NewCertOptions): Promise<Entry> {
-    checkName(name);
-    if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
-    if (sanCount(o.sans) > MAX_SANS) throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
-    const keys = await generateKeyPair(o.key);
-    const csr = await createCsr(o.subject, o.sans, keys);
-    const keyPem = await this.sealKey(keys.privateKey, o.passphrase);
-    return this.withLock(async () => {
-      const idx = this.readIndex();
-      // Case-insensitively: on macOS/Windows filesystems "Web" and "web" are the same key file.
-      const taken = Object.keys(idx.entries).find((n) => n.toLowerCase() === name.toLowerCase());
-      if (taken) throw new InputError(`"${name}" already exists in the depot${taken === name ? "" : ` (as "${taken}": names may not differ only in case)`}`);
-      if (o.issuer && !idx.entries[o.issuer]) throw new InputError(`unknown issuer "${o.issuer}": see 'pki list'`);
-      if (o.issuer && idx.entries[o.issuer].kind !== "ca") throw new InputError(`"${o.issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
-      const entry: Entry = {
-        name, kind: o.profile?.kind ?? "leaf", issuer: o.issuer, subject: csr.subject, keyType: describeKey(o.key), sans: o.sans,
-        status: "unsigned", created: new Date().toISOString(), ...profileFields(o.profile),
-      };
-      // Order: key, CSR, then the index entry that makes them visible.
-      writeAtomic(this.keyPath(name), keyPem, 0o600);
-      writeAtomic(this.csrPath(name), csr.toString("pem") + "\n", 0o644);
-      idx.entries[name] = entry;
-      this.writeIndex(idx);
-      return entry;
-    });
-  }
-
-  /** `pki sign`: NAME's issuer (--issuer, the one chosen at new-cert, or the root) signs NAME's CSR. */
-  async sign(name: string, o: SignOptions): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
-    const pre = this.entry(name);
-    if (pre.status !== "unsigned") throw new InputError(`"${name}" is already signed`);
-    const csr = this.readCsr(name);
-    await checkCsrAgainstEntry(this, pre, csr);
-    const issuer = o.issuer ?? pre.issuer ?? ROOT;
-    const profile: Profile = o.profile ?? profileOf(pre);
-    const { issuerCert, issuerKeys } = await this.unlockIssuer(issuer, profile, o.caPassphrase);
-    // When the CA passphrase also opens NAME's key, the CSR must carry that key (a replaced CSR is refused).
-    const own = await this.unlockKey(name, o.caPassphrase).catch((e) => { if (e instanceof WrongPassphraseError) return undefined; throw e; });
-    if (own) { own.der.fill(0); await checkCsrKey(this, name, csr, own.keys); }
-    return this.withLock(async () => {
-      const idx = this.readIndex();
-      const entry = idx.entries[name];
-      if (!entry || entry.status !== "unsigned") throw new InputError(`"${name}" is already signed`);
-      await checkCsrAgainstEntry(this, entry, csr); // exactly what the index records: subject and SANs
-      const cert = await this.issue(idx, { subject: csr.subjectName, publicKey: csr.publicKey, sans: entry.sans, issuer, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore, extensions: o.extensions });
-      writeAtomic(this.certPath(name), cert.toString("pem") + "\n", 0o644);
-      Object.assign(entry, { status: "signed", issuer, ...certFields(cert), ...profileFields(profile) } satisfies Partial<Entry>);
-      this.writeIndex(idx);
-      return { entry, cert };
-    });
-  }
-
-  /** `pki init --intermediate`: a key, CSR and CA certificate for NAME under `issuer`, checked before anything is written. */
-  async newIntermediate(name: string, o: NewCertOptions & SignOptions & { issuer: string; pathLength?: number; constraints?: NameConstraints }): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
-    const profile: Profile = { kind: "ca", pathLength: o.pathLength ?? INTERMEDIATE_PATH_LENGTH };
-    const { issuerCert } = await this.unlockIssuer(o.issuer, profile, o.caPassphrase);
-    const path = [issuerCert, ...this.issuerChain(o.issuer).map((c) => c.cert)];
-    checkNestedConstraints(o.constraints, path);
-    await this.newCert(name, { ...o, profile });
-    return this.sign(name, { ...o, profile, extensions: o.constraints ? [constraintsExtension(o.constraints)] : undefined });
-  }
-
-  /** Reads and decrypts a CA's certificate and key; refuses a leaf, an unsigned or revoked CA, or a path length it forbids. */
-  async unlockIssuer(issuer: string, profile: Profile, passphrase: string): Promise<{ issuerCert: x509.X509Certificate; issuerKeys: KeyPair }> {
-    const ie = this.entry(issuer);
-    if (ie.kind !== "ca") throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
-    if (ie.status !== "signed") throw new InputError(`the CA "${issuer}" is ${ie.status}: it cannot issue`);
-    const issuerCert = this.readCert(issuer);
-    if (profile.kind === "ca") {
-      const bc = issuerCert.getExtension(x509.BasicConstraintsExtension);
-      checkPathLength(issuer, bc?.pathLength, profile.pathLength);
-    }
-    const { der, keys: issuerKeys } = await this.unlockKey(issuer, passphrase);
-    der.fill(0); // the CryptoKey is all that is needed: no plain key bytes linger
-    await checkIssuerKey(this, issuer, issuerCert, issuerKeys);
-    return { issuerCert, issuerKeys };
-  }
-
+  // ---- issuing (store/sign.ts) -------------------------------------------
+  newCert(name: string, o: NewCertOptions) { return newCertEntry(this, name, o); }
+  sign(name: string, o: SignOptions) { return signEntry(this, name, o); }
+  newIntermediate(name: string, o: IntermediateOptions) { return issueIntermediate(this, name, o); }
+  unlockIssuer(issuer: string, profile: Profile, passphrase: string) { return openIssuer(this, issuer, profile, passphrase); }
   /** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. Store-internal. */
-  async issue(idx: Index, o: { subject: x509.Name | string; publicKey: x509.PublicKey; sans: Sans; issuer: string; issuerCert: x509.X509Certificate; issuerKeys: KeyPair; profile: Profile; notAfter: (from: Date) => Date; notBefore?: Date; extensions?: RawExtension[] }): Promise<x509.X509Certificate> {
-    // Every CA on the path, as their certificates say (an imported CA's constraints count too).
-    if (sanCount(o.sans) > MAX_SANS) throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
-    checkNameConstraints(o.subject, o.sans, [o.issuerCert, ...this.issuerChain(o.issuer).map((c) => c.cert)], { leaf: o.profile.kind === "leaf" });
-    if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
-    const clamp = clampToIssuer(checkX509Date(o.notAfter(o.notBefore ?? new Date()), "notAfter"), o.issuerCert);
-    if (clamp.warning) this.warnings.push(clamp.warning);
-    if (o.notBefore && o.notBefore >= clamp.notAfter) throw new InputError(`--not-before ${o.notBefore.toISOString()} is not before the expiry ${clamp.notAfter.toISOString()}`);
-    if (clamp.notAfter <= new Date()) this.warnings.push(`the certificate is already expired (notAfter ${clamp.notAfter.toISOString()})`);
-    const serial = this.freshSerial(idx);
-    const cert = await issueCertificate({ ...o, serial, notAfter: clamp.notAfter });
-    idx.serials.push(serial);
-    return cert;
-  }
+  issue(idx: Index, o: IssueOptions) { return issueUnderLock(this, idx, o); }
 
   /** The issuers of NAME, nearest first, root last (empty for the root). */
   issuerChain(name: string): Array<{ name: string; cert: x509.X509Certificate }> {
