@@ -171,7 +171,8 @@ export class AcmeState implements AcmeBackend {
     }
     const serial = cert.serialNumber.toLowerCase();
     const name = idx.entries[`acme-${serial.slice(0, 16)}`] ? `acme-${serial}` : `acme-${serial.slice(0, 16)}`;
-    // As for every external-key entry: the request beside the certificate, then the index entry that makes them visible.
+    // As for every external-key entry: the request beside the certificate, then the index entry that makes them
+    // visible.
     writeAtomic(this.depot.csrPath(name), csr.toString("pem") + "\n", 0o644);
     writeAtomic(this.depot.certPath(name), cert.toString("pem") + "\n", 0o644);
     idx.entries[name] = {

@@ -68,13 +68,40 @@ export interface Entry {
 export interface Revocation { date: string; reason: RevocationReason }
 export interface PastCert { serial: string; issuer: string; notBefore: string; notAfter: string; revoked?: Revocation }
 export interface Index {
-  entries: Record<string, Entry>; serials: string[]; crlNumbers?: Record<string, number>; serialFloor?: string /* hex (import) */;
-  removed?: Array<PastCert & { name: string }>; // certificates of entries removed by `pki rm`: their revocations stay on CRLs
+  entries: Record<string, Entry>;
+  serials: string[];
+  crlNumbers?: Record<string, number>;
+  serialFloor?: string /* hex (import) */;
+  // certificates of entries removed by `pki rm`: their revocations stay on CRLs
+  removed?: Array<PastCert & { name: string }>;
 }
 
-export interface InitOptions { subject: Subject; key: KeySpec; notAfter: Date; notBefore?: Date; passphrase: string; pathLength?: number; iterations?: number; constraints?: NameConstraints }
-export interface NewCertOptions { subject: Subject; sans: Sans; key: KeySpec; passphrase: string; profile?: Profile; issuer?: string }
-export interface SignOptions { caPassphrase: string; notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile; issuer?: string; extensions?: RawExtension[] }
+export interface InitOptions {
+  subject: Subject;
+  key: KeySpec;
+  notAfter: Date;
+  notBefore?: Date;
+  passphrase: string;
+  pathLength?: number;
+  iterations?: number;
+  constraints?: NameConstraints;
+}
+export interface NewCertOptions {
+  subject: Subject;
+  sans: Sans;
+  key: KeySpec;
+  passphrase: string;
+  profile?: Profile;
+  issuer?: string;
+}
+export interface SignOptions {
+  caPassphrase: string;
+  notAfter: (from: Date) => Date;
+  notBefore?: Date;
+  profile?: Profile;
+  issuer?: string;
+  extensions?: RawExtension[];
+}
 export interface RenewOptions {
   caPassphrase: string; notAfter: (from: Date) => Date; notBefore?: Date; rekey?: { passphrase: string; key?: KeySpec };
   csr?: { publicKey: x509.PublicKey; pem: string; keyType: string }; // external key: a new request from its holder
@@ -93,8 +120,13 @@ export class Depot extends DepotView {
   static create(dir: string, iterations = testKdfIterations() ?? DEFAULT_ITERATIONS): Depot {
     prepareNewDepotDir(dir);
     mkdirInDepot(join(dir, "certs"));
-    const meta: DepotMeta = { layout: LAYOUT_VERSION, kdf: { salt: randomBytes(16).toString("base64"), iterations }, created: new Date().toISOString() };
-    if (!existsSync(join(dir, "depot.json"))) writeAtomic(join(dir, "depot.json"), JSON.stringify(meta, null, 2) + "\n", 0o600);
+    const meta: DepotMeta = {
+      layout: LAYOUT_VERSION,
+      kdf: { salt: randomBytes(16).toString("base64"), iterations },
+      created: new Date().toISOString(),
+    };
+    if (!existsSync(join(dir, "depot.json")))
+      writeAtomic(join(dir, "depot.json"), JSON.stringify(meta, null, 2) + "\n", 0o600);
     return Depot.open(dir);
   }
 
@@ -103,7 +135,9 @@ export class Depot extends DepotView {
   keyPath(name: string): string { return name === ROOT ? this.path("ca.key") : this.path("certs", `${name}.key`); }
   csrPath(name: string): string { return this.path("certs", `${name}.csr`); }
   crlPath(name: string): string { return name === ROOT ? this.path("ca.crl") : this.path("certs", `${name}.crl`); }
-  historyPath(name: string, serial: string, ext: "crt" | "key" | "csr"): string { return this.path("history", `${name}.${serial}.${ext}`); }
+  historyPath(name: string, serial: string, ext: "crt" | "key" | "csr"): string {
+    return this.path("history", `${name}.${serial}.${ext}`);
+  }
   rel(p: string): string { return p.slice(this.dir.length + 1); }
 
   writeIndex(idx: Index): void { writeAtomic(this.path("index.json"), JSON.stringify(idx, null, 2) + "\n", 0o600); }
@@ -130,12 +164,19 @@ export class Depot extends DepotView {
 
   /** Decrypts NAME's key (root: "ca"); a wrong passphrase throws before anything is written. */
   async unlockKey(name: string, passphrase: string): Promise<{ der: Buffer; keys: KeyPair }> {
-    const der = await decryptPkcs8(this.readKeyPem(name), passphrase, name === ROOT ? "the CA key" : `the key of "${name}"`);
+    const der = await decryptPkcs8(
+      this.readKeyPem(name),
+      passphrase,
+      name === ROOT ? "the CA key" : `the key of "${name}"`,
+    );
     return { der, keys: await importPkcs8(der) };
   }
 
   async encryptKey(der: Uint8Array, passphrase: string): Promise<string> {
-    return encryptPkcs8(der, passphrase, { salt: Buffer.from(this.meta.kdf.salt, "base64"), iterations: this.meta.kdf.iterations });
+    return encryptPkcs8(der, passphrase, {
+      salt: Buffer.from(this.meta.kdf.salt, "base64"),
+      iterations: this.meta.kdf.iterations,
+    });
   }
 
   /** Exports `key` as PKCS#8 and encrypts it; the plain DER is zeroed. */
@@ -174,14 +215,30 @@ export class Depot extends DepotView {
       const idx = depot.readIndex();
       const serial = depot.freshSerial(idx);
       const extensions = o.constraints ? [constraintsExtension(o.constraints)] : [];
-      const cert = await createRootCertificate({ subject: o.subject, keys, notBefore: o.notBefore, notAfter: o.notAfter, pathLength: o.pathLength, serial, extensions });
+      const cert = await createRootCertificate({
+        subject: o.subject,
+        keys,
+        notBefore: o.notBefore,
+        notAfter: o.notAfter,
+        pathLength: o.pathLength,
+        serial,
+        extensions,
+      });
       const keyPem = await depot.sealKey(keys.privateKey, o.passphrase);
       writeAtomic(depot.keyPath(ROOT), keyPem, 0o600);
       writeAtomic(depot.certPath(ROOT), cert.toString("pem") + "\n", 0o644);
       idx.serials.push(serial);
       idx.entries[ROOT] = {
-        name: ROOT, kind: "ca", subject: cert.subject, keyType: describeKey(o.key), sans: { ips: [], domains: [] },
-        status: "signed", created: new Date().toISOString(), serial, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(),
+        name: ROOT,
+        kind: "ca",
+        subject: cert.subject,
+        keyType: describeKey(o.key),
+        sans: { ips: [], domains: [] },
+        status: "signed",
+        created: new Date().toISOString(),
+        serial,
+        notBefore: cert.notBefore.toISOString(),
+        notAfter: cert.notAfter.toISOString(),
       };
       depot.writeIndex(idx);
       return { depot, cert };
@@ -192,7 +249,9 @@ export class Depot extends DepotView {
   newCert(name: string, o: NewCertOptions) { return newCertEntry(this, name, o); }
   sign(name: string, o: SignOptions) { return signEntry(this, name, o); }
   newIntermediate(name: string, o: IntermediateOptions) { return issueIntermediate(this, name, o); }
-  unlockIssuer(issuer: string, profile: Profile, passphrase: string) { return openIssuer(this, issuer, profile, passphrase); }
+  unlockIssuer(issuer: string, profile: Profile, passphrase: string) {
+    return openIssuer(this, issuer, profile, passphrase);
+  }
   /** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. Store-internal. */
   issue(idx: Index, o: IssueOptions) { return issueUnderLock(this, idx, o); }
 
@@ -204,7 +263,8 @@ export class Depot extends DepotView {
       const e = idx.entries[n];
       if (!e) throw new DepotError(`index.json names no entry "${n}": run 'pki doctor'`);
       n = e.issuer ?? ROOT;
-      if (out.some((c) => c.name === n) || out.length > 16) throw new DepotError(`the issuer chain of "${name}" loops: run 'pki doctor'`);
+      if (out.some((c) => c.name === n) || out.length > 16)
+        throw new DepotError(`the issuer chain of "${name}" loops: run 'pki doctor'`);
       out.push({ name: n, cert: this.readCert(n) });
     }
     return out;
@@ -212,10 +272,16 @@ export class Depot extends DepotView {
 
   // ---- commands in their own modules ------------------------------------
   renew(name: string, o: RenewOptions) { return renewCert(this, name, o); }
-  revoke(name: string, o: { reason: RevocationReason; serial?: string; date?: Date }) { return revokeCert(this, name, o); }
-  crl(issuer: string, o: { passphrase: string; nextUpdate: (from: Date) => Date }) { return publishCrl(this, issuer, o); }
+  revoke(name: string, o: { reason: RevocationReason; serial?: string; date?: Date }) {
+    return revokeCert(this, name, o);
+  }
+  crl(issuer: string, o: { passphrase: string; nextUpdate: (from: Date) => Date }) {
+    return publishCrl(this, issuer, o);
+  }
   verifiedChain(name: string, now = new Date()) { return verifyChain(this, name, now); }
-  exportMaterial(name: string, passphrase?: string, o: { crl?: boolean } = {}) { return readExportMaterial(this, name, passphrase, o); }
+  exportMaterial(name: string, passphrase?: string, o: { crl?: boolean } = {}) {
+    return readExportMaterial(this, name, passphrase, o);
+  }
   latestCrl(issuer: string) { return readLatestCrl(this, issuer); }
 
 }

@@ -294,8 +294,9 @@ async function check(
         report.keysChecked++;
         if (!same(await subtle.exportKey("spki", keys.publicKey), spki)) problem(keyFile, `does not match ${against}`);
       } catch (err) {
+        // A DepotError was reported above.
         if (err instanceof WrongPassphraseError) report.keysSkipped++;
-        else if (!(err instanceof DepotError)) problem(keyFile, (err as Error).message); // a DepotError was reported above
+        else if (!(err instanceof DepotError)) problem(keyFile, (err as Error).message);
       }
     };
     if (e.status === "unsigned") {

@@ -19,7 +19,9 @@ import { randomBytes } from "node:crypto";
 
 export class DepotError extends Error {}
 
-/** With `pki --as-owner` (root on another user's depot): every file and directory it creates goes to the depot's owner. */
+/**
+ * With `pki --as-owner` (root on another user's depot): every file and directory it creates goes to the depot's owner.
+ */
 let newFileOwner: { uid: number; gid: number } | undefined;
 export function setNewFileOwner(o: { uid: number; gid: number } | undefined): void { newFileOwner = o; }
 export function own(fd: number): void { if (newFileOwner) fchownSync(fd, newFileOwner.uid, newFileOwner.gid); }

@@ -113,7 +113,10 @@ export function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; }
 }
 
-/** Stale: its holder is provably dead (see the top of this file); or it is unreadable garbage older than GARBAGE_GRACE_MS. */
+/**
+ * Stale: its holder is provably dead (see the top of this file); or it is unreadable garbage older than
+ * GARBAGE_GRACE_MS.
+ */
 function isStale(path: string, l: { raw: string; info?: LockInfo }): boolean {
   if (l.info) return provablyDead(l.info);
   try { return Date.now() - statSync(path).mtimeMs > GARBAGE_GRACE_MS; } catch { return true; }
@@ -123,7 +126,8 @@ function provablyDead(info: LockInfo): boolean {
   if (info.host !== hostname() || info.pid === process.pid) return false;
   const boot = bootId();
   if (boot === undefined) return !alive(info.pid); // no procfs (macOS, BSD): no PID namespaces; kill(pid, 0) decides
-  if (typeof info.boot !== "string" || typeof info.pidNs !== "string") return false; // an older pki's lock: not provable
+  // an older pki's lock: not provable
+  if (typeof info.boot !== "string" || typeof info.pidNs !== "string") return false;
   if (info.boot !== boot) return true; // the machine rebooted since
   if (info.pidNs !== pidNamespace()) return false; // its pid means nothing here
   if (!alive(info.pid)) return true;
@@ -181,7 +185,10 @@ function lockTimeout(): number {
   return process.env.PKI_LOCK_TIMEOUT_MS && Number.isFinite(t) && t >= 0 ? t : 30_000;
 }
 
-/** Takes the lock on `dir`, waiting up to `timeoutMs` ($PKI_LOCK_TIMEOUT_MS, default 30 s); returns the release function. */
+/**
+ * Takes the lock on `dir`, waiting up to `timeoutMs` ($PKI_LOCK_TIMEOUT_MS, default 30 s); returns the release
+ * function.
+ */
 export async function acquireLock(dir: string, timeoutMs = lockTimeout()): Promise<() => void> {
   const path = join(dir, LOCK_FILE);
   const me = myInfo();

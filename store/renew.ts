@@ -11,7 +11,9 @@ import { certFields, profileOf } from "./records.js";
 import { ROOT } from "./view.js";
 import type { Depot, Entry, RenewOptions } from "./depot.js";
 
-/** `pki renew`: a new certificate (new serial, same subject, SANs, profile and issuer); the old one goes to history/. */
+/**
+ * `pki renew`: a new certificate (new serial, same subject, SANs, profile and issuer); the old one goes to history/.
+ */
 export async function renewCert(
   depot: Depot,
   name: string,

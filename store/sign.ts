@@ -10,7 +10,13 @@ import { clampToIssuer, createCsr, issueCertificate, sanCount } from "../lib/x50
 import type { Profile, RawExtension, Sans } from "../lib/x509/cert.js";
 import { checkNameConstraints, checkNestedConstraints, constraintsExtension } from "../lib/x509/constraints.js";
 import type { NameConstraints } from "../lib/x509/constraints.js";
-import { checkName, checkPathLength, checkX509Date, INTERMEDIATE_PATH_LENGTH, InputError } from "../lib/x509/validate.js";
+import {
+  checkName,
+  checkPathLength,
+  checkX509Date,
+  INTERMEDIATE_PATH_LENGTH,
+  InputError,
+} from "../lib/x509/validate.js";
 import { writeAtomic } from "./fsutil.js";
 import { checkCsrAgainstEntry, checkCsrKey, checkIssuerKey } from "./crosscheck.js";
 import { MAX_SANS } from "./integrity.js";
@@ -18,7 +24,8 @@ import { certFields, profileFields, profileOf } from "./records.js";
 import { ROOT } from "./view.js";
 import type { Depot, Entry, Index, NewCertOptions, SignOptions } from "./depot.js";
 
-export type IntermediateOptions = NewCertOptions & SignOptions & { issuer: string; pathLength?: number; constraints?: NameConstraints };
+export type IntermediateOptions = NewCertOptions &
+  SignOptions & { issuer: string; pathLength?: number; constraints?: NameConstraints };
 export interface IssueOptions {
   subject: x509.Name | string;
   publicKey: x509.PublicKey;
@@ -36,7 +43,8 @@ export interface IssueOptions {
 export async function newCertEntry(depot: Depot, name: string, o: NewCertOptions): Promise<Entry> {
   checkName(name);
   if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
-  if (sanCount(o.sans) > MAX_SANS) throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
+  if (sanCount(o.sans) > MAX_SANS)
+    throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
   const keys = await generateKeyPair(o.key);
   const csr = await createCsr(o.subject, o.sans, keys);
   const keyPem = await depot.sealKey(keys.privateKey, o.passphrase);
@@ -44,12 +52,25 @@ export async function newCertEntry(depot: Depot, name: string, o: NewCertOptions
     const idx = depot.readIndex();
     // Case-insensitively: on macOS/Windows filesystems "Web" and "web" are the same key file.
     const taken = Object.keys(idx.entries).find((n) => n.toLowerCase() === name.toLowerCase());
-    if (taken) throw new InputError(`"${name}" already exists in the depot${taken === name ? "" : ` (as "${taken}": names may not differ only in case)`}`);
+    if (taken)
+      throw new InputError(
+        `"${name}" already exists in the depot${taken === name ? "" : ` (as "${taken}": names may not differ only in case)`}`,
+      );
     if (o.issuer && !idx.entries[o.issuer]) throw new InputError(`unknown issuer "${o.issuer}": see 'pki list'`);
-    if (o.issuer && idx.entries[o.issuer].kind !== "ca") throw new InputError(`"${o.issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
+    if (o.issuer && idx.entries[o.issuer].kind !== "ca")
+      throw new InputError(
+        `"${o.issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`,
+      );
     const entry: Entry = {
-      name, kind: o.profile?.kind ?? "leaf", issuer: o.issuer, subject: csr.subject, keyType: describeKey(o.key), sans: o.sans,
-      status: "unsigned", created: new Date().toISOString(), ...profileFields(o.profile),
+      name,
+      kind: o.profile?.kind ?? "leaf",
+      issuer: o.issuer,
+      subject: csr.subject,
+      keyType: describeKey(o.key),
+      sans: o.sans,
+      status: "unsigned",
+      created: new Date().toISOString(),
+      ...profileFields(o.profile),
     };
     // Order: key, CSR, then the index entry that makes them visible.
     writeAtomic(depot.keyPath(name), keyPem, 0o600);
@@ -61,7 +82,11 @@ export async function newCertEntry(depot: Depot, name: string, o: NewCertOptions
 }
 
 /** `pki sign`: NAME's issuer (--issuer, the one chosen at new-cert, or the root) signs NAME's CSR. */
-export async function signEntry(depot: Depot, name: string, o: SignOptions): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
+export async function signEntry(
+  depot: Depot,
+  name: string,
+  o: SignOptions,
+): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
   const pre = depot.entry(name);
   if (pre.status !== "unsigned") throw new InputError(`"${name}" is already signed`);
   const csr = depot.readCsr(name);
@@ -70,35 +95,77 @@ export async function signEntry(depot: Depot, name: string, o: SignOptions): Pro
   const profile: Profile = o.profile ?? profileOf(pre);
   const { issuerCert, issuerKeys } = await depot.unlockIssuer(issuer, profile, o.caPassphrase);
   // When the CA passphrase also opens NAME's key, the CSR must carry that key (a replaced CSR is refused).
-  const own = await depot.unlockKey(name, o.caPassphrase).catch((e) => { if (e instanceof WrongPassphraseError) return undefined; throw e; });
-  if (own) { own.der.fill(0); await checkCsrKey(depot, name, csr, own.keys); }
+  const own = await depot.unlockKey(name, o.caPassphrase).catch((e) => {
+    if (e instanceof WrongPassphraseError) return undefined;
+    throw e;
+  });
+  if (own) {
+    own.der.fill(0);
+    await checkCsrKey(depot, name, csr, own.keys);
+  }
   return depot.withLock(async () => {
     const idx = depot.readIndex();
     const entry = idx.entries[name];
     if (!entry || entry.status !== "unsigned") throw new InputError(`"${name}" is already signed`);
     await checkCsrAgainstEntry(depot, entry, csr); // exactly what the index records: subject and SANs
-    const cert = await depot.issue(idx, { subject: csr.subjectName, publicKey: csr.publicKey, sans: entry.sans, issuer, issuerCert, issuerKeys, profile, notAfter: o.notAfter, notBefore: o.notBefore, extensions: o.extensions });
+    const cert = await depot.issue(idx, {
+      subject: csr.subjectName,
+      publicKey: csr.publicKey,
+      sans: entry.sans,
+      issuer,
+      issuerCert,
+      issuerKeys,
+      profile,
+      notAfter: o.notAfter,
+      notBefore: o.notBefore,
+      extensions: o.extensions,
+    });
     writeAtomic(depot.certPath(name), cert.toString("pem") + "\n", 0o644);
-    Object.assign(entry, { status: "signed", issuer, ...certFields(cert), ...profileFields(profile) } satisfies Partial<Entry>);
+    Object.assign(entry, {
+      status: "signed",
+      issuer,
+      ...certFields(cert),
+      ...profileFields(profile),
+    } satisfies Partial<Entry>);
     depot.writeIndex(idx);
     return { entry, cert };
   });
 }
 
-/** `pki init --intermediate`: a key, CSR and CA certificate for NAME under `issuer`, checked before anything is written. */
-export async function issueIntermediate(depot: Depot, name: string, o: IntermediateOptions): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
+/**
+ * `pki init --intermediate`: a key, CSR and CA certificate for NAME under `issuer`, checked before anything is
+ * written.
+ */
+export async function issueIntermediate(
+  depot: Depot,
+  name: string,
+  o: IntermediateOptions,
+): Promise<{ entry: Entry; cert: x509.X509Certificate }> {
   const profile: Profile = { kind: "ca", pathLength: o.pathLength ?? INTERMEDIATE_PATH_LENGTH };
   const { issuerCert } = await depot.unlockIssuer(o.issuer, profile, o.caPassphrase);
   const path = [issuerCert, ...depot.issuerChain(o.issuer).map((c) => c.cert)];
   checkNestedConstraints(o.constraints, path);
   await depot.newCert(name, { ...o, profile });
-  return depot.sign(name, { ...o, profile, extensions: o.constraints ? [constraintsExtension(o.constraints)] : undefined });
+  return depot.sign(name, {
+    ...o,
+    profile,
+    extensions: o.constraints ? [constraintsExtension(o.constraints)] : undefined,
+  });
 }
 
-/** Reads and decrypts a CA's certificate and key; refuses a leaf, an unsigned or revoked CA, or a path length it forbids. */
-export async function openIssuer(depot: Depot, issuer: string, profile: Profile, passphrase: string): Promise<{ issuerCert: x509.X509Certificate; issuerKeys: KeyPair }> {
+/**
+ * Reads and decrypts a CA's certificate and key; refuses a leaf, an unsigned or revoked CA, or a path length it
+ * forbids.
+ */
+export async function openIssuer(
+  depot: Depot,
+  issuer: string,
+  profile: Profile,
+  passphrase: string,
+): Promise<{ issuerCert: x509.X509Certificate; issuerKeys: KeyPair }> {
   const ie = depot.entry(issuer);
-  if (ie.kind !== "ca") throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
+  if (ie.kind !== "ca")
+    throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
   if (ie.status !== "signed") throw new InputError(`the CA "${issuer}" is ${ie.status}: it cannot issue`);
   const issuerCert = depot.readCert(issuer);
   if (profile.kind === "ca") {
@@ -114,13 +181,20 @@ export async function openIssuer(depot: Depot, issuer: string, profile: Profile,
 /** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. Store-internal. */
 export async function issueUnderLock(depot: Depot, idx: Index, o: IssueOptions): Promise<x509.X509Certificate> {
   // Every CA on the path, as their certificates say (an imported CA's constraints count too).
-  if (sanCount(o.sans) > MAX_SANS) throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
-  checkNameConstraints(o.subject, o.sans, [o.issuerCert, ...depot.issuerChain(o.issuer).map((c) => c.cert)], { leaf: o.profile.kind === "leaf" });
+  if (sanCount(o.sans) > MAX_SANS)
+    throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
+  checkNameConstraints(o.subject, o.sans, [o.issuerCert, ...depot.issuerChain(o.issuer).map((c) => c.cert)], {
+    leaf: o.profile.kind === "leaf",
+  });
   if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
   const clamp = clampToIssuer(checkX509Date(o.notAfter(o.notBefore ?? new Date()), "notAfter"), o.issuerCert);
   if (clamp.warning) depot.warnings.push(clamp.warning);
-  if (o.notBefore && o.notBefore >= clamp.notAfter) throw new InputError(`--not-before ${o.notBefore.toISOString()} is not before the expiry ${clamp.notAfter.toISOString()}`);
-  if (clamp.notAfter <= new Date()) depot.warnings.push(`the certificate is already expired (notAfter ${clamp.notAfter.toISOString()})`);
+  if (o.notBefore && o.notBefore >= clamp.notAfter)
+    throw new InputError(
+      `--not-before ${o.notBefore.toISOString()} is not before the expiry ${clamp.notAfter.toISOString()}`,
+    );
+  if (clamp.notAfter <= new Date())
+    depot.warnings.push(`the certificate is already expired (notAfter ${clamp.notAfter.toISOString()})`);
   const serial = depot.freshSerial(idx);
   const cert = await issueCertificate({ ...o, serial, notAfter: clamp.notAfter });
   idx.serials.push(serial);

@@ -111,7 +111,10 @@ function writeRecords(ca: TrustCa, records: Record[], home?: string): void {
 
 const hashOf = (p: string) => (existsSync(p) ? sha256(readFileSync(p)) : null);
 const snapshot = (t: Target) => t.files.map((path) => ({ path, bytes: existsSync(path) ? readFileSync(path) : null }));
-/** Puts `bytes` back at `path` (null: removes it), keeping the file's mode and owner (a user's key4.db stays 0600 and theirs). */
+/**
+ * Puts `bytes` back at `path` (null: removes it), keeping the file's mode and owner (a user's key4.db stays 0600 and
+ * theirs).
+ */
 function restore(path: string, bytes: Buffer | null): void {
   if (bytes === null) {
     rmSync(path, { force: true });

@@ -109,7 +109,10 @@ function expand(ip: string): string[] {
   return [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
 }
 
-/** TLS with ALPN acme-tls/1: a self-signed cert naming only the identifier, with the critical acmeIdentifier = SHA-256(keyAuth). */
+/**
+ * TLS with ALPN acme-tls/1: a self-signed cert naming only the identifier, with the critical acmeIdentifier =
+ * SHA-256(keyAuth).
+ */
 export async function validateTlsAlpn01(id: Identifier, keyAuth: string, ctx: ValidationContext): Promise<void> {
   const ip = await address(id, ctx);
   const raw = await new Promise<{ der: Buffer; alpn: string | false }>((resolve, reject) => {

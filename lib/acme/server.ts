@@ -218,7 +218,8 @@ export async function startAcmeServer(store: AcmeBackend, o: AcmeServerOptions):
       }
     });
   });
-  // Clients keep connections open between polls: outlast their idle time, so a request never meets a socket being closed.
+  // Clients keep connections open between polls: outlast their idle time, so a request never meets a socket being
+  // closed.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
   server.on("clientError", (_e, socket) => socket.destroy());

@@ -214,7 +214,10 @@ export class Certificate {
     return validityState(this.notBefore, this.notAfter, Boolean(this.issuer?.isRevoked(this)), now);
   }
 
-  /** The key as ENCRYPTED PRIVATE KEY (PBES2, AES-256-CBC, PBKDF2-SHA256), what the depot stores. Reuse `salt` to run the KDF once for many keys. */
+  /**
+   * The key as ENCRYPTED PRIVATE KEY (PBES2, AES-256-CBC, PBKDF2-SHA256), what the depot stores. Reuse `salt` to run
+   * the KDF once for many keys.
+   */
   encryptedKeyPem(passphrase: string, o: EncryptionOptions = {}): Promise<string> {
     return encryptPkcs8(this.keyPkcs8Der, passphrase, {
       salt: o.salt ?? randomBytes(16),

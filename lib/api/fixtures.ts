@@ -344,7 +344,8 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
     }
   }
 
-  // Path lengths, before any key is made, as the CLI and createIntermediate judge them (an intermediate's default is 0).
+  // Path lengths, before any key is made, as the CLI and createIntermediate judge them (an intermediate's default is
+  // 0).
   const pathLengthOf = (n: Node) =>
     (n.raw.pathLength as number | undefined) ?? (n.issuer === undefined ? undefined : INTERMEDIATE_PATH_LENGTH);
   for (const n of nodes) {

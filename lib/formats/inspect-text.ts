@@ -94,7 +94,10 @@ export function inspectText(i: Inspected, hash: Hash = "sha256", depot: string[]
   }
 }
 
-/** `--fingerprint`: one line per certificate, key or CRL: the hex digest (of the DER, or of a key's SubjectPublicKeyInfo). */
+/**
+ * `--fingerprint`: one line per certificate, key or CRL: the hex digest (of the DER, or of a key's
+ * SubjectPublicKeyInfo).
+ */
 export function fingerprintLines(i: Inspected, hash: Hash = "sha256"): string[] {
   switch (i.kind) {
     case "certificate":

@@ -84,7 +84,8 @@ export function pbes2Encrypt(
 ): { alg: Buffer; data: Buffer } {
   const iv = randomBytes(16);
   const c = createCipheriv("aes-256-cbc", key, iv);
-  // PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier }
+  // PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf
+  // AlgorithmIdentifier }
   const kdf = seq(oid(OID.pbkdf2), seq(octets(salt), int(iterations), seq(oid(OID.hmacWithSHA256), NULL)));
   return {
     alg: seq(oid(OID.pbes2), seq(kdf, seq(oid(OID.aes256cbc), octets(iv)))),
@@ -105,7 +106,9 @@ export async function encryptPkcs8(der: Uint8Array, passphrase: string, opts: En
 
 interface Pbes2 { salt: Buffer; iterations: number; digest?: string; cipher?: string; iv: Buffer; data: Buffer }
 
-/** The PBES2 parameters of an EncryptedPrivateKeyInfo, or undefined for another scheme; throws DerError if malformed. */
+/**
+ * The PBES2 parameters of an EncryptedPrivateKeyInfo, or undefined for another scheme; throws DerError if malformed.
+ */
 function parsePbes2(der: Uint8Array): Pbes2 | undefined {
   const want = (t: Tlv | undefined, tag: number): Tlv => {
     if (!t || t.tag !== tag) throw new DerError("not an EncryptedPrivateKeyInfo");

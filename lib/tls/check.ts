@@ -81,7 +81,9 @@ function request(
   });
 }
 
-/** Who refused: our client (the server's cert), the server (a TLS alert, or a reset after our handshake), or neither. */
+/**
+ * Who refused: our client (the server's cert), the server (a TLS alert, or a reset after our handshake), or neither.
+ */
 export function classify(e: Error & { code?: string }): Outcome {
   const code = e.code ?? "";
   const reason = describeTlsError(e).replace(/ \([A-Z0-9_]+\)$/, "").replace(/:\s*$/, "");

@@ -190,7 +190,9 @@ const EKU_NAMES: Record<string, string> = {
   emailProtection: "1.3.6.1.5.5.7.3.4", timeStamping: "1.3.6.1.5.5.7.3.8", OCSPSigning: "1.3.6.1.5.5.7.3.9",
 };
 
-/** --eku values: names (serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, OCSPSigning) or dotted OIDs. */
+/**
+ * --eku values: names (serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, OCSPSigning) or dotted OIDs.
+ */
 export function checkEku(values: string[]): string[] {
   return values.map((v) => {
     const name = Object.keys(EKU_NAMES).find((k) => k.toLowerCase() === v.toLowerCase());

@@ -66,7 +66,10 @@ function constraintDomain(d: string, flag: string): string {
   }
 }
 
-/** "ADDRESS/PREFIX" canonical, host bits zero (10.1.2.3/8 is refused: it reads like a mistake). A bare IP is a /32 or /128. */
+/**
+ * "ADDRESS/PREFIX" canonical, host bits zero (10.1.2.3/8 is refused: it reads like a mistake). A bare IP is a /32 or
+ * /128.
+ */
 function cidr(text: string, flag: string): string {
   const [addr, prefix, extra] = text.trim().split("/");
   let ip: string;

@@ -45,7 +45,8 @@ export async function createCrl(o: {
 
 /**
  * @peculiar/x509 writes an empty crlEntryExtensions SEQUENCE for an entry without a reason, which RFC 5280 forbids
- * (strict DER omits an absent OPTIONAL). The TBS is rebuilt without it and signed again with the same key and algorithm.
+ * (strict DER omits an absent OPTIONAL). The TBS is rebuilt without it and signed again with the same key and
+ * algorithm.
  */
 async function withoutEmptyEntryExtensions(crl: x509.X509Crl, keys: KeyPair): Promise<x509.X509Crl> {
   const asn = AsnConvert.parse(crl.rawData, CertificateList);

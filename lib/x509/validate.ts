@@ -42,7 +42,8 @@ export function checkDomain(domain: string): string {
   if (raw.length === 0 || raw.length > 253 || /[\s\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u.test(raw)) throw fail();
   const wildcard = raw.startsWith("*.");
   const rest = wildcard ? raw.slice(2) : raw;
-  // Only LDH/underscore/dot in ASCII (domainToASCII would cut "a/b.com" to "a"); it maps IDNs to punycode and checks xn-- labels.
+  // Only LDH/underscore/dot in ASCII (domainToASCII would cut "a/b.com" to "a"); it maps IDNs to punycode and checks
+  // xn-- labels.
   if (/[^A-Za-z0-9.\-\u0080-\uffff]/.test(rest)) throw fail();
   const ascii = domainToASCII(rest).replace(/\.$/, "");
   const labels = ascii.split(".");
@@ -62,7 +63,10 @@ export function splitList(values: unknown): string[] {
   return out;
 }
 
-/** A subject attribute value: printable, bounded; no control, format (bidi), lone-surrogate or U+FFFD (binary) characters. */
+/**
+ * A subject attribute value: printable, bounded; no control, format (bidi), lone-surrogate or U+FFFD (binary)
+ * characters.
+ */
 export function checkSubjectValue(field: string, value: string, max = 64): string {
   if (value.trim().length === 0 || value.length > max || /[\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u.test(value)) {
     throw new InputError(`invalid ${field} ${quote(value)}: 1-${max} printable characters`);
