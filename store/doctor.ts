@@ -7,13 +7,13 @@
  * back — an orphan key/CSR is removed, an unrecorded certificate is removed, a renewal whose
  * index update never happened is undone from history/. Nothing the index records is deleted.
  */
-import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { Depot, Index, ROOT } from "./depot.js";
 import { DepotError, TEMP_RE, writeAtomic } from "./fsutil.js";
-import { acquireLock, alive, breakStaleLock, describeHolder, inspectLock, LOCK_FILE } from "./lock.js";
+import { acquireLock, breakStaleLock, describeHolder, inspectLock, LOCK_FILE } from "./lock.js";
 import { checkName } from "../lib/x509/validate.js";
-import { ownershipProblems } from "./ownership.js";
+import { checkFiles } from "./doctor-files.js";
 import { describeKey, specOfSpki, subtle } from "../lib/x509/keys.js";
 import { WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
@@ -32,7 +32,6 @@ export interface DoctorReport {
 }
 export interface DoctorOptions { fix?: boolean; passphrase?: string }
 
-const PLAIN_KEY = /-----BEGIN (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----/;
 const same = (a: ArrayBuffer, b: ArrayBuffer) => Buffer.from(a).equals(Buffer.from(b));
 
 export async function doctor(dir: string, o: DoctorOptions = {}): Promise<DoctorReport> {
@@ -80,7 +79,7 @@ export async function doctor(dir: string, o: DoctorOptions = {}): Promise<Doctor
   return done();
 }
 
-type ProblemFn = (file: string, text: string, fix?: string, repair?: () => void) => void;
+export type ProblemFn = (file: string, text: string, fix?: string, repair?: () => void) => void;
 
 async function check(
   depot: Depot,
@@ -89,57 +88,8 @@ async function check(
   rel: (p: string) => string,
   report: DoctorReport,
 ): Promise<void> {
-  // 1. Every file: temp files, modes, symlinks, unencrypted keys.
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      const st = lstatSync(p);
-      const mode = st.mode & 0o777;
-      const m = TEMP_RE.exec(n);
-      if (m) {
-        if (!alive(Number(m[1])))
-          problem(rel(p), `temp file left by an interrupted write (pid ${m[1]})`, "remove it", () =>
-            rmSync(p, { force: true }),
-          );
-      } else if (st.isSymbolicLink()) {
-        problem(
-          rel(p),
-          "is a symbolic link: a depot holds only regular files",
-          "replace it with the file it points to, or remove it",
-        );
-      } else if (st.isDirectory()) {
-        if (mode & 0o077)
-          problem(rel(p) + "/", `mode ${oct(mode)}: should be 0700`, `chmod ${oct(mode & 0o700)}`, () =>
-            chmodSync(p, mode & 0o700),
-          );
-        walk(p);
-      } else if (st.isFile()) {
-        // Repairs only narrow a mode: a 0400 key stays 0400.
-        if (n.endsWith(".key") && mode & 0o077)
-          problem(rel(p), `a key with mode ${oct(mode)}: should be 0600`, `chmod ${oct(mode & 0o600)}`, () =>
-            chmodSync(p, mode & 0o600),
-          );
-        else if (!n.endsWith(".key") && mode & 0o022)
-          problem(rel(p), `mode ${oct(mode)}: writable by others`, `chmod ${oct(mode & ~0o022)}`, () =>
-            chmodSync(p, mode & ~0o022),
-          );
-        if (st.size < 1 << 20 && PLAIN_KEY.test(readFileSync(p, "latin1")))
-          problem(
-            rel(p),
-            "holds an UNENCRYPTED private key",
-            "remove it (export keys with 'pki export --insecure' to stdout only)",
-          );
-      }
-    }
-  };
-  const top = lstatSync(depot.dir).mode & 0o777;
-  if (top & 0o077)
-    problem(".", `the depot directory has mode ${oct(top)}: should be 0700`, `chmod ${oct(top & 0o700)}`, () =>
-      chmodSync(depot.dir, top & 0o700),
-    );
-  walk(depot.dir);
-  for (const p of ownershipProblems(depot.dir).filter((x) => x.kind === "owner"))
-    problem(p.file, p.problem.replace(/^the depot /, ""), "chown it to the depot's owner, or remove it");
+  // 1. Every file (doctor-files.ts).
+  checkFiles(depot, problem, rel);
 
   // 2. The index; without a readable one nothing is rolled back.
   const indexFile = depot.path("index.json");
@@ -385,5 +335,3 @@ async function check(
   }
   if (dirty) depot.writeIndex(idx);
 }
-
-const oct = (m: number) => "0" + m.toString(8).padStart(3, "0");
