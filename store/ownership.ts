@@ -4,8 +4,8 @@
  * write never goes through a link to somewhere else). root acting on another user's depot is refused unless
  * it says --as-owner (PKI_AS_OWNER=1): then every file it creates is chowned to the depot's owner.
  */
-import { lstatSync, mkdirSync, readdirSync, statSync, chmodSync } from "node:fs";
-import { join, relative } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, chmodSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { DepotError, setNewFileOwner, TEMP_RE } from "./fsutil.js";
 
 const octal = (m: number) => "0" + (m & 0o777).toString(8).padStart(3, "0");
@@ -103,8 +103,21 @@ export function checkOwnership(dir: string): void {
  */
 export function prepareNewDepotDir(dir: string): void {
   if (checkNewDepotDir(dir)) return;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirParents(dir);
   chmodSync(dir, 0o700); // ours, just made: the umask may have been wider
+}
+
+/**
+ * mkdir -p, one level at a time: node's recursive mkdirSync spins forever where the kernel refuses a name with
+ * ENOENT although the parent exists (/proc/x), so each missing ancestor is made, and refused, by plain mkdir.
+ */
+function mkdirParents(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) mkdirSync(d, { mode: 0o700 });
 }
 
 /** Whether `dir` exists (then fit for a new depot, or refused); nothing is changed. */

@@ -221,3 +221,12 @@ test("help: every positional and option is described; --version and --depot only
     t.is(/--depot/.test(r.out), !["fixtures", "completion"].includes(name), `--depot in pki ${name} --help`);
   }
 });
+
+test("init under /proc (mkdir refused with ENOENT) is one line, not a hang", async (t) => {
+  const r = await run(process.execPath, [PKI, "init", "--depot", "/proc/pki-no-such/depot"], {
+    env: { ...process.env, PKI_PASSPHRASE: PASS },
+    timeout: 60_000,
+  });
+  t.is(r.code, 1);
+  t.is(r.stderr, "pki: cannot mkdir /proc/pki-no-such: not found\n");
+});
