@@ -16,7 +16,16 @@ import { fileNames, MANIFEST, parseFixtureSpec, SpecError, type FixtureSpec, typ
 import type { Node, Plan } from "./fixture-plan.js";
 import { planFixtures } from "./fixture-plan.js";
 
-export { OUTPUTS, USAGES, SPEC_KEYS, SpecError, parseFixtureSpec, fileNames, MANIFEST, MAX_ENTRIES } from "./fixture-spec.js";
+export {
+  OUTPUTS,
+  USAGES,
+  SPEC_KEYS,
+  SpecError,
+  parseFixtureSpec,
+  fileNames,
+  MANIFEST,
+  MAX_ENTRIES,
+} from "./fixture-spec.js";
 export type { Output, CASpec, CertSpec, FixtureSpec } from "./fixture-spec.js";
 export { planFixtures } from "./fixture-plan.js";
 
