@@ -1,12 +1,12 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, UsageError, withOptions } from "./common.js";
+import { getPassphrase, PASSPHRASE_OPTIONS, UsageError } from "./common.js";
 import { SOURCE_OPTIONS } from "./serve.js";
 
 export const command = "check";
 export const describe = "prove a server cert (and clients) satisfy the etcd guide's HTTPS and client-cert rules, with real handshakes";
 
 export function builder(y: Argv) {
-  return withOptions(y, SOURCE_OPTIONS, PASSPHRASE_OPTIONS)
+  return y.options({ ...SOURCE_OPTIONS, ...PASSPHRASE_OPTIONS })
     .options({
       url: { type: "string", describe: "check a running server (https://HOST:PORT) instead of serving the files in-process" },
       host: { type: "string", default: "127.0.0.1", describe: "address clients use (bound in-process; its IP SAN is checked)" },
@@ -31,7 +31,9 @@ export function builder(y: Argv) {
     .example("$0 check --certfile server1.crt --keyfile server1.key.insecure --cafile ca.crt --client-cert client1.crt --client-key client1.key.insecure", "the same from exported files");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { readInputBytes, readInputFile, openDepot, printJson } = await import("./common.js");
   const { resolveServer } = await import("./serve.js");
   const { startServer, unlockKeyPem } = await import("../lib/tls/server.js");
@@ -49,7 +51,7 @@ export async function handler(a: any) {
     const m = await depot!.exportMaterial(name, await clientPass(`the key of "${name}"`));
     return { label: name, certPem: m.certPem + (m.chainPems ?? []).slice(0, -1).join(""), keyPem: toPem("PRIVATE KEY", m.keyDer!) };
   };
-  const fromFiles = async (cert: string, key: string, flag: string): Promise<ClientId> => {
+  const fromFiles = async (cert: string | undefined, key: string | undefined, flag: string): Promise<ClientId> => {
     if (!cert || !key) throw new UsageError(`${flag}-cert and ${flag}-key go together`);
     return { label: cert, certPem: readInputFile(cert, `${flag}-cert`), keyPem: await unlockKeyPem(readInputFile(key, `${flag}-key`), key, () => clientPass(key)) };
   };

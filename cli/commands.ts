@@ -25,8 +25,9 @@ import * as inspect from "./inspect.js";
 export interface CommandModule {
   command: string;
   describe: string;
-  builder: (y: Argv) => Argv<any>;
-  handler: (a: any) => unknown;
+  builder: (y: Argv) => Argv<unknown>;
+  /** Typed from its own builder; yargs (or plain.ts) supplies the parsed arguments. */
+  handler: (a: never) => unknown;
 }
 
 const DEPOT_OPTION = {

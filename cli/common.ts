@@ -1,6 +1,5 @@
 /** Shared CLI plumbing: global options, passphrase sources, errors, output. */
 import { readFileSync, readSync, statSync } from "node:fs";
-import type { Argv } from "yargs";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -83,11 +82,6 @@ export function printJson(value: unknown): void {
 export async function openDepot(flag?: string) {
   const { Depot, defaultDepotDir } = await import("../store/depot.js");
   return Depot.open(defaultDepotDir(flag));
-}
-
-export function withOptions<T>(y: Argv<T>, ...groups: Record<string, object>[]): Argv<T> {
-  for (const g of groups) y = y.options(g as never) as Argv<T>;
-  return y;
 }
 
 /** Most a config, spec or passphrase file may hold. */

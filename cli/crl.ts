@@ -1,11 +1,11 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, withOptions } from "./common.js";
+import { getPassphrase, PASSPHRASE_OPTIONS } from "./common.js";
 
 export const command = "crl";
 export const describe = "sign a new CRL of the certificates a CA revoked; writes it to the depot and to stdout (PEM)";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS)
+  return y.options(PASSPHRASE_OPTIONS)
     .options({
       issuer: { type: "string", default: "ca", describe: "the CA whose CRL to sign (the root or an intermediate)" },
       "next-update": { type: "string", default: "30d", describe: "when relying parties should fetch the next CRL: '30d', '12h', or a date" },
@@ -14,7 +14,9 @@ export function builder(y: Argv) {
     .example("$0 crl --issuer issuing --next-update 7d", "the CRL of the intermediate 'issuing'");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { expiryFrom } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const { openDepot } = await import("./common.js");

@@ -1,11 +1,11 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, withOptions } from "./common.js";
+import { getPassphrase, PASSPHRASE_OPTIONS } from "./common.js";
 
 export const command = "doctor";
 export const describe = "check the depot (modes, index, keys, signatures) and, with --fix, repair what an interrupted command left";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS)
+  return y.options(PASSPHRASE_OPTIONS)
     .options({
       fix: { type: "boolean", describe: "repair: narrow modes, remove temp files and stale locks, roll back interrupted commands" },
       "break-lock": { type: "boolean", describe: "remove the depot's lock whoever holds it (shown): only when that process is surely gone" },
@@ -15,7 +15,9 @@ export function builder(y: Argv) {
     .example("PKI_PASSPHRASE=... $0 doctor", "also decrypt each key and compare it with its certificate");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { defaultDepotDir } = await import("../store/depot.js");
   const { doctor } = await import("../store/doctor.js");
   if (a.breakLock) {

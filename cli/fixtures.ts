@@ -1,12 +1,12 @@
 import type { Argv } from "yargs";
 import { existsSync, statSync } from "node:fs";
-import { PASSPHRASE_OPTIONS, withOptions } from "./common.js";
+import { PASSPHRASE_OPTIONS } from "./common.js";
 
 export const command = "fixtures <spec>";
 export const describe = "build a set of test CAs, certificates, keys, keystores and CRLs from a YAML/JSON spec";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS)
+  return y.options(PASSPHRASE_OPTIONS)
     .positional("spec", { type: "string", describe: "spec file, YAML or JSON (schema/fixtures.schema.json)" })
     .options({
       out: { type: "string", alias: "o", describe: "write into DIR (created atomically if absent); default: a tar on stdout" },
@@ -65,11 +65,13 @@ async function writeFixtures(out: string, files: { name: string; data: string | 
   }
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { getPassphrase, printJson, readInputFile, UsageError } = await import("./common.js");
   if (a.out === undefined && process.stdout.isTTY) throw new UsageError("refusing to write a tar archive to a terminal: pass --out DIR or pipe it, e.g. 'pki fixtures spec.yaml | tar xf -'");
   const { buildFixtures, checkWork, needsPassphrase, parseFixtureSpec, planFixtures } = await import("../lib/api/fixtures.js");
-  const text = readInputFile(a.spec, "spec");
+  const text = readInputFile(a.spec!, "spec");
   let spec: unknown, plan: ReturnType<typeof planFixtures>;
   try {
     spec = await parseFixtureSpec(text);

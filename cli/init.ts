@@ -1,12 +1,12 @@
 import type { Argv } from "yargs";
-import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS, withOptions } from "./common.js";
+import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS } from "./common.js";
 import { VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "init";
 export const describe = "create a new root CA in the depot, or an intermediate CA under it (--intermediate NAME)";
 
 export function builder(y: Argv) {
-  return withOptions(y, PASSPHRASE_OPTIONS, KEY_OPTIONS, SUBJECT_OPTIONS, VALIDITY_OPTIONS)
+  return y.options({ ...PASSPHRASE_OPTIONS, ...KEY_OPTIONS, ...SUBJECT_OPTIONS, ...VALIDITY_OPTIONS })
     .options({
       expires: { type: "string", describe: "validity: '10 years', '90d', '36h', '15m' or a date (root: 10 years; intermediate: 5 years)" },
       "path-length": { type: "number", describe: "basicConstraints pathLenConstraint (root: none, i.e. unlimited; intermediate: 0)" },
@@ -23,7 +23,9 @@ export function builder(y: Argv) {
     .example("$0 init --permit-domain example.test --permit-ip 127.0.0.0/8", "a root that can only certify *.example.test and 127.x.x.x");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { subjectFrom, keySpecFrom, expiryFrom, notBeforeFrom, pathLengthFrom } = await import("./args.js");
   const key = keySpecFrom(a);
   const pathLength = pathLengthFrom(a.pathLength);
@@ -42,7 +44,7 @@ export async function handler(a: any) {
   process.stderr.write(`Created CA "${cert.subject}" in ${dir} (valid until ${cert.notAfter.toISOString()})\n`);
 }
 
-async function intermediate(a: any, o: { key: import("../lib/x509/keys.js").KeySpec; pathLength?: number; notBefore?: Date; constraints?: import("../lib/x509/constraints.js").NameConstraints }) {
+async function intermediate(a: Args, o: { key: import("../lib/x509/keys.js").KeySpec; pathLength?: number; notBefore?: Date; constraints?: import("../lib/x509/constraints.js").NameConstraints }) {
   const { subjectFrom, expiryFrom } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const { openDepot, printWarnings } = await import("./common.js");

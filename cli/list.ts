@@ -7,7 +7,9 @@ export function builder(y: Argv) {
   return y.options({ json: { type: "boolean", describe: "machine-readable output" } }).example("$0 list --json", "");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { printJson } = await import("./common.js");
   const depot = (await import("../store/view.js")).openView(a.depot); // no crypto stack: list only reads the index
   const rows = depot.list();

@@ -13,11 +13,13 @@ export function builder(y: Argv) {
     .example("$0 revoke --reason keyCompromise web1 && $0 crl > ca.crl", "revoke web1 and publish a new CRL");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { checkReason } = await import("../lib/x509/crl.js");
   const { openDepot } = await import("./common.js");
   const reason = checkReason(String(a.reason));
   const depot = await openDepot(a.depot);
-  const r = await depot.revoke(a.name, { reason, serial: a.serial === undefined ? undefined : String(a.serial) });
+  const r = await depot.revoke(a.name!, { reason, serial: a.serial === undefined ? undefined : String(a.serial) });
   process.stderr.write(`Revoked "${a.name}" (serial ${r.serial}, reason ${reason}); publish it: pki crl${r.issuer === "ca" ? "" : ` --issuer ${r.issuer}`}\n`);
 }

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { PASSPHRASE_OPTIONS, UsageError, withOptions } from "./common.js";
+import { PASSPHRASE_OPTIONS, UsageError } from "./common.js";
 import type { TlsMaterial } from "../lib/tls/server.js";
 
 export const command = "serve";
@@ -17,7 +17,7 @@ export const SOURCE_OPTIONS = {
 } as const;
 
 export function builder(y: Argv) {
-  return withOptions(y, SOURCE_OPTIONS, PASSPHRASE_OPTIONS)
+  return y.options({ ...SOURCE_OPTIONS, ...PASSPHRASE_OPTIONS })
     .options({
       host: { type: "string", default: "127.0.0.1", describe: "address to bind" },
       port: { type: "number", default: 6060, describe: "port to bind (0: any free port, printed when ready)" },
@@ -32,7 +32,7 @@ export function builder(y: Argv) {
 export interface Resolved extends TlsMaterial { label: string; caLabel?: string }
 
 /** Resolves the server's files: depot (--name), config (api/*), then flags override. */
-export async function resolveServer(a: any, purpose = "the server key"): Promise<Resolved> {
+export async function resolveServer(a: SourceArgs, purpose = "the server key"): Promise<Resolved> {
   const { readInputFile, getPassphrase } = await import("./common.js");
   const { dirname, resolve } = await import("node:path");
   const { parsePemAll, toPem } = await import("../lib/x509/pem.js");
@@ -55,7 +55,7 @@ export async function resolveServer(a: any, purpose = "the server key"): Promise
     const cfg = parseApiConfig(readInputFile(a.config, "--config"), a.config);
     for (const [k, v] of Object.entries(cfg)) files[k] = resolve(dirname(a.config), v);
   }
-  for (const k of ["certfile", "keyfile", "cafile", "crlfile"]) if (a[k]) files[k] = a[k];
+  for (const k of ["certfile", "keyfile", "cafile", "crlfile"] as const) if (a[k]) files[k] = a[k];
   if (files.certfile) r.certPem = pemFile(files.certfile, "certfile", /^CERTIFICATE$/), r.label = files.certfile;
   if (files.keyfile) r.keyPem = await unlockKeyPem(pemFile(files.keyfile, "keyfile", /PRIVATE KEY$/, "PRIVATE KEY"), files.keyfile, async () => (await getPassphrase(a, `${files.keyfile}`))!);
   if (files.cafile) r.caPem = pemFile(files.cafile, "cafile", /^CERTIFICATE$/), r.caLabel = files.cafile;
@@ -65,7 +65,11 @@ export async function resolveServer(a: any, purpose = "the server key"): Promise
   return r as Resolved;
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+/** What resolveServer reads (`pki check` passes its own arguments): SOURCE_OPTIONS, the passphrase, --depot. */
+type SourceArgs = Pick<Args, keyof typeof SOURCE_OPTIONS | "clientAuth" | "passphrase" | "passphraseFile" | "depot">;
+
+export async function handler(a: Args) {
   const port = Number(a.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid --port ${a.port}: expected 0-65535`);
   const m = await resolveServer(a);

@@ -14,7 +14,9 @@ export function builder(y: Argv) {
     .example("$0 status server1 --json", "server1's serial, validity, SANs, usage and history");
 }
 
-export async function handler(a: any) {
+type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+
+export async function handler(a: Args) {
   const { printJson } = await import("./common.js");
   const { openView, stateOf } = await import("../store/view.js"); // no crypto stack: status only reads the index
   const depot = openView(a.depot);
@@ -30,7 +32,7 @@ export async function handler(a: any) {
 }
 
 /** One line per entry; exit code 2 if any certificate expired, else 1 if any expires within --warn, else 0. */
-async function overview(a: any, depot: import("../store/view.js").DepotView) {
+async function overview(a: Args, depot: import("../store/view.js").DepotView) {
   const { parseDurationMs } = await import("../lib/x509/duration.js");
   const { printJson } = await import("./common.js");
   const warnMs = parseDurationMs(String(a.warn));
