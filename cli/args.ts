@@ -1,10 +1,23 @@
 /** Turns parsed flags into library inputs (subjects, key specs, SANs, expiry). */
 import { checkKeySpec, KeySpec } from "../lib/x509/keys.js";
-import { checkDomain, checkEmail, checkIp, checkSubjectValue, checkUri, InputError, splitList } from "../lib/x509/validate.js";
+import {
+  checkDomain,
+  checkEmail,
+  checkIp,
+  checkSubjectValue,
+  checkUri,
+  InputError,
+  splitList,
+} from "../lib/x509/validate.js";
 import { parseExpiry } from "../lib/x509/duration.js";
 import type { Subject, Sans } from "../lib/x509/cert.js";
 
-export interface SubjectArgs { commonName?: string; organization?: string; organizationalUnit?: string; country?: string }
+export interface SubjectArgs {
+  commonName?: string;
+  organization?: string;
+  organizationalUnit?: string;
+  country?: string;
+}
 export interface KeyArgs { keyType?: string; curve?: string; keyBits?: number }
 
 export function subjectFrom(a: SubjectArgs, defaults: Subject): Subject {
@@ -31,7 +44,10 @@ export function hasSanArgs(a: SanArgs): boolean {
   return [a.ip, a.domain, a.uri, a.email].some((v) => v !== undefined);
 }
 
-/** SANs from --ip/--domain/--uri/--email, each validated strictly; with none, IP 127.0.0.1 as etcd-ca does (unless `empty`). */
+/**
+ * SANs from --ip/--domain/--uri/--email, each validated strictly; with none, IP 127.0.0.1 as etcd-ca does (unless
+ * `empty`).
+ */
 export function sansFrom(a: SanArgs, o: { empty?: boolean } = {}): Sans {
   const sans: Sans = { ips: splitList(a.ip).map(checkIp), domains: splitList(a.domain).map(checkDomain) };
   const uris = splitList(a.uri).map(checkUri), emails = splitList(a.email).map(checkEmail);
@@ -43,7 +59,12 @@ export function sansFrom(a: SanArgs, o: { empty?: boolean } = {}): Sans {
 
 /** SANs as `openssl x509 -ext subjectAltName` prints them: "IP:1.2.3.4, DNS:x, URI:spiffe://..., email:a@b". */
 export function sanText(s: Sans): string {
-  return [...s.ips.map((i) => `IP:${i}`), ...s.domains.map((d) => `DNS:${d}`), ...(s.uris ?? []).map((u) => `URI:${u}`), ...(s.emails ?? []).map((e) => `email:${e}`)].join(", ");
+  return [
+    ...s.ips.map((i) => `IP:${i}`),
+    ...s.domains.map((d) => `DNS:${d}`),
+    ...(s.uris ?? []).map((u) => `URI:${u}`),
+    ...(s.emails ?? []).map((e) => `email:${e}`),
+  ].join(", ");
 }
 
 /** The bytes of --csr FILE, or of stdin for "-" (PEM or DER; at most 1 MB). */
@@ -80,7 +101,8 @@ export function notBeforeFrom(spec: unknown): Date | undefined {
     const now = new Date();
     return new Date(2 * now.getTime() - parseExpiry(s.slice(1), now).getTime());
   }
-  if (!/^\d{4}-\d{2}-\d{2}/.test(s)) throw new InputError(`invalid --not-before "${s}": use a date like 2020-01-01 or a duration before now like -2d`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(s))
+    throw new InputError(`invalid --not-before "${s}": use a date like 2020-01-01 or a duration before now like -2d`);
   return parseExpiry(s);
 }
 
@@ -88,12 +110,17 @@ export function notBeforeFrom(spec: unknown): Date | undefined {
 export function pathLengthFrom(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 16) throw new InputError(`invalid --path-length "${v}": an integer from 0 to 16`);
+  if (!Number.isInteger(n) || n < 0 || n > 16)
+    throw new InputError(`invalid --path-length "${v}": an integer from 0 to 16`);
   return n;
 }
 
 /** A verified, validated foreign CSR as an external-key request; SAN flags, when given, replace the CSR's SANs. */
-export async function externalRequestFrom(data: Uint8Array, a: SanArgs, what = "the CSR"): Promise<import("../store/external.js").ExternalRequest> {
+export async function externalRequestFrom(
+  data: Uint8Array,
+  a: SanArgs,
+  what = "the CSR",
+): Promise<import("../store/external.js").ExternalRequest> {
   const { parseCsr, checkForeignCsr } = await import("../lib/x509/csr.js");
   const c = await checkForeignCsr(parseCsr(data, what), what);
   const sans = hasSanArgs(a) ? sansFrom(a, { empty: true }) : c.sans;

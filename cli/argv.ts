@@ -48,7 +48,8 @@ export function distance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.length][b.length];
@@ -84,7 +85,14 @@ export function prepareArgs(args: string[]): Prepared {
   }
   const table = optionTable(command);
   // Options before the command (`pki --depot DIR list`) go after it, where yargs looks for them.
-  return { args: [word, ...checkOptions(before, table, `pki ${word}`), ...checkOptions(args.slice(at + 1), table, `pki ${word}`)], command };
+  return {
+    args: [
+      word,
+      ...checkOptions(before, table, `pki ${word}`),
+      ...checkOptions(args.slice(at + 1), table, `pki ${word}`),
+    ],
+    command,
+  };
 }
 
 /** Where the command is: the first word that is not an option, nor the value of a leading --depot (etcd-ca's habit). */

@@ -32,14 +32,38 @@ export interface CommandModule {
 
 const DEPOT_OPTION = {
   depot: { type: "string", describe: "depot directory (default $PKI_DEPOT or ./.pki)" },
-  "as-owner": { type: "boolean", describe: "as root, act on another user's depot (refused otherwise); new files go to its owner" },
+  "as-owner": {
+    type: "boolean",
+    describe: "as root, act on another user's depot (refused otherwise); new files go to its owner",
+  },
 } as const;
 
 /** Commands that never touch a depot do not list --depot. */
 const NO_DEPOT = new Set(["fixtures", "completion"]);
 
-const MODULES: CommandModule[] = [init, newCert, sign, issue, exportCmd, list, status, revoke, crl, renew, rm, chain, inspect, importCmd,
-  doctor, fixtures, serve, check, trust, acme, completion];
+const MODULES: CommandModule[] = [
+  init,
+  newCert,
+  sign,
+  issue,
+  exportCmd,
+  list,
+  status,
+  revoke,
+  crl,
+  renew,
+  rm,
+  chain,
+  inspect,
+  importCmd,
+  doctor,
+  fixtures,
+  serve,
+  check,
+  trust,
+  acme,
+  completion,
+];
 
 /** A module's builder plus --depot where it applies; --version belongs to `pki` alone, not to a subcommand. */
 export const COMMANDS: CommandModule[] = MODULES.map((m) => {
@@ -59,5 +83,8 @@ export function nameOf(m: CommandModule): string {
 
 /** The positionals of a command string, e.g. "sign <name>" -> [{ name: "name", required: true }]. */
 export function positionalsOf(m: CommandModule): { name: string; required: boolean }[] {
-  return [...m.command.matchAll(/([<[])(\w[\w-]*)(?:\.\.)?[\]>]/g)].map((x) => ({ name: x[2], required: x[1] === "<" }));
+  return [...m.command.matchAll(/([<[])(\w[\w-]*)(?:\.\.)?[\]>]/g)].map((x) => ({
+    name: x[2],
+    required: x[1] === "<",
+  }));
 }

@@ -6,12 +6,23 @@ export class UsageError extends Error {
 }
 
 export const PASSPHRASE_OPTIONS = {
-  passphrase: { type: "string", describe: "passphrase (visible to other processes: prefer --passphrase-file or PKI_PASSPHRASE)" },
-  "passphrase-file": { type: "string", describe: "read the passphrase from the first line of FILE ('-': stdin; or set PKI_PASSPHRASE_FILE)" },
+  passphrase: {
+    type: "string",
+    describe: "passphrase (visible to other processes: prefer --passphrase-file or PKI_PASSPHRASE)",
+  },
+  "passphrase-file": {
+    type: "string",
+    describe: "read the passphrase from the first line of FILE ('-': stdin; or set PKI_PASSPHRASE_FILE)",
+  },
 } as const;
 
 export const KEY_OPTIONS = {
-  "key-type": { type: "string", default: "ecdsa", choices: ["ecdsa", "rsa", "ed25519"], describe: "key algorithm (ECDSA P-256 by default; RSA for legacy peers)" },
+  "key-type": {
+    type: "string",
+    default: "ecdsa",
+    choices: ["ecdsa", "rsa", "ed25519"],
+    describe: "key algorithm (ECDSA P-256 by default; RSA for legacy peers)",
+  },
   curve: { type: "string", choices: ["P-256", "P-384"], describe: "ECDSA curve" },
   "key-bits": { type: "number", choices: [2048, 3072, 4096], describe: "RSA modulus size" },
 } as const;
@@ -37,12 +48,20 @@ const camel = (s: string) => s.replace(/-(\w)/g, (_, c: string) => c.toUpperCase
  * PKI_PASSPHRASE_FILE, or a no-echo prompt when stdin is a terminal. Never hangs.
  * `opts.source` names other options for another secret (e.g. --p12-password, PKI_P12_PASSWORD).
  */
-export async function getPassphrase(a: PassArgs | Record<string, unknown>, purpose: string, opts: { confirm?: boolean; optional?: boolean; source?: SecretSource } = {}): Promise<string | undefined> {
+export async function getPassphrase(
+  a: PassArgs | Record<string, unknown>,
+  purpose: string,
+  opts: { confirm?: boolean; optional?: boolean; source?: SecretSource } = {},
+): Promise<string | undefined> {
   const { option, env, noun } = opts.source ?? PASSPHRASE_SOURCE;
-  const flag = last((a as Record<string, unknown>)[camel(option)]), file = last((a as Record<string, unknown>)[camel(`${option}-file`)]);
+  const flag = last((a as Record<string, unknown>)[camel(option)]),
+    file = last((a as Record<string, unknown>)[camel(`${option}-file`)]);
   let p: string | undefined;
   if (flag !== undefined) {
-    if (!warned.has(option)) process.stderr.write(`pki: warning: --${option} is visible to other processes; prefer --${option}-file or ${env}\n`);
+    if (!warned.has(option))
+      process.stderr.write(
+        `pki: warning: --${option} is visible to other processes; prefer --${option}-file or ${env}\n`,
+      );
     warned.add(option);
     p = String(flag);
   } else if (file !== undefined) {
@@ -56,9 +75,12 @@ export async function getPassphrase(a: PassArgs | Record<string, unknown>, purpo
   } else if (process.stdin.isTTY) {
     const { promptHidden } = await import("./prompt.js");
     p = await promptHidden(`${noun[0].toUpperCase()}${noun.slice(1)} for ${purpose}: `);
-    if (opts.confirm && (await promptHidden(`Repeat the ${noun}: `)) !== p) throw new UsageError(`the ${noun}s do not match`);
+    if (opts.confirm && (await promptHidden(`Repeat the ${noun}: `)) !== p)
+      throw new UsageError(`the ${noun}s do not match`);
   } else {
-    throw new UsageError(`no ${noun} for ${purpose}: use --${option}-file FILE, ${env}_FILE, ${env}, or run in a terminal`);
+    throw new UsageError(
+      `no ${noun} for ${purpose}: use --${option}-file FILE, ${env}_FILE, ${env}, or run in a terminal`,
+    );
   }
   if (!p) throw new UsageError(`an empty ${noun} cannot protect ${purpose}`);
   return p;
@@ -136,7 +158,10 @@ export function readInputFile(path: string, what = "file"): string {
   return text;
 }
 
-/** The bytes of a regular file named on the command line (a .p12, a key) or of stdin ('-'), refused as readInputFile does. */
+/**
+ * The bytes of a regular file named on the command line (a .p12, a key) or of stdin ('-'), refused as readInputFile
+ * does.
+ */
 export function readInputBytes(path: string, what = "file"): Buffer {
   if (path === "-") return readStdin(what);
   let bytes: Buffer | undefined, size: number;

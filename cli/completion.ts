@@ -5,11 +5,16 @@
 import type { Argv } from "yargs";
 
 export const command = "completion [shell]";
-export const describe = "print a shell completion script: eval \"$(pki completion bash)\" in ~/.bashrc (or zsh in ~/.zshrc)";
+export const describe =
+  'print a shell completion script: eval "$(pki completion bash)" in ~/.bashrc (or zsh in ~/.zshrc)';
 
 export function builder(y: Argv) {
   return y
-    .positional("shell", { type: "string", choices: ["bash", "zsh"], describe: "the shell (default: the one in $SHELL, else bash)" })
+    .positional("shell", {
+      type: "string",
+      choices: ["bash", "zsh"],
+      describe: "the shell (default: the one in $SHELL, else bash)",
+    })
     .example("$0 completion bash > ~/.local/share/bash-completion/completions/pki", "completion in every new bash")
     .example("echo 'eval \"$(pki completion zsh)\"' >> ~/.zshrc", "completion in every new zsh");
 }
@@ -35,34 +40,38 @@ export async function script(shell: "bash" | "zsh"): Promise<string> {
     cases.push(`    ${nameOf(m)}) opts="${words(t.long.map((o) => `--${o}`))}" vals="${words(vals)}"${names} ;;`);
     for (const [o, cs] of Object.entries(t.choices)) if (t.long.includes(o)) choices.set(o, cs.map(String));
   }
-  const choiceCases = [...choices].map(([o, cs]) => `    --${o}) COMPREPLY=($(compgen -W "${words(cs)}" -- "$cur")); return ;;`);
+  const choiceCases = [...choices].map(
+    ([o, cs]) => `    --${o}) COMPREPLY=($(compgen -W "${words(cs)}" -- "$cur")); return ;;`,
+  );
   const body = `# pki completion for ${shell} (from 'pki completion ${shell}')
-_pki_names() { # the depot's names: ca and certs/NAME.{crt,csr}
+  _pki_names() { # the depot's names: ca and certs/NAME.{crt,csr}
   local d=\${PKI_DEPOT:-.pki} f
   { echo ca; for f in "$d"/certs/*.crt "$d"/certs/*.csr; do [ -e "$f" ] && f=\${f##*/} && echo "\${f%.*}"; done; } | sort -u
-}
-_pki() {
+  }
+  _pki() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmd= opts vals names= i
   for ((i = 1; i < COMP_CWORD; i++)); do
-    case \${COMP_WORDS[i]} in -*) ;; *) cmd=\${COMP_WORDS[i]}; break ;; esac
+  case \${COMP_WORDS[i]} in -*) ;; *) cmd=\${COMP_WORDS[i]}; break ;; esac
   done
   if [ -z "$cmd" ]; then
-    COMPREPLY=($(compgen -W "${words(COMMANDS.map(nameOf))} ${words(top.long.map((o) => `--${o}`))}" -- "$cur"))
-    return
+  COMPREPLY=($(compgen -W "${words(COMMANDS.map(nameOf))} ${words(top.long.map((o) => `--${o}`))}" -- "$cur"))
+  return
   fi
   case $prev in
-${choiceCases.join("\n")}
-    --issuer|--parent|--client|--revoked-client) COMPREPLY=($(compgen -W "$(_pki_names)" -- "$cur")); return ;;
+  ${choiceCases.join("\n")}
+  --issuer|--parent|--client|--revoked-client) COMPREPLY=($(compgen -W "$(_pki_names)" -- "$cur")); return ;;
   esac
   case $cmd in
-${cases.join("\n")}
-    *) opts= vals= ;;
+  ${cases.join("\n")}
+  *) opts= vals= ;;
   esac
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif [ -n "$names" ] && [[ " $vals " != *" $prev "* ]]; then COMPREPLY=($(compgen -W "$(_pki_names)" -- "$cur"))
   else COMPREPLY=($(compgen -f -- "$cur")); fi
-}
-complete -o filenames -F _pki pki
-`;
-  return shell === "zsh" ? `autoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n${body}` : body;
+  }
+  complete -o filenames -F _pki pki
+  `;
+  return shell === "zsh"
+    ? `autoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n${body}`
+    : body;
 }

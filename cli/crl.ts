@@ -5,10 +5,15 @@ export const command = "crl";
 export const describe = "sign a new CRL of the certificates a CA revoked; writes it to the depot and to stdout (PEM)";
 
 export function builder(y: Argv) {
-  return y.options(PASSPHRASE_OPTIONS)
+  return y
+    .options(PASSPHRASE_OPTIONS)
     .options({
       issuer: { type: "string", default: "ca", describe: "the CA whose CRL to sign (the root or an intermediate)" },
-      "next-update": { type: "string", default: "30d", describe: "when relying parties should fetch the next CRL: '30d', '12h', or a date" },
+      "next-update": {
+        type: "string",
+        default: "30d",
+        describe: "when relying parties should fetch the next CRL: '30d', '12h', or a date",
+      },
     })
     .example("$0 crl --passphrase-file ca.pass > ca.crl", "the root's CRL, valid 30 days")
     .example("$0 crl --issuer issuing --next-update 7d", "the CRL of the intermediate 'issuing'");
@@ -27,5 +32,7 @@ export async function handler(a: Args) {
   const passphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
   const r = await depot.crl(issuer, { passphrase, nextUpdate });
   process.stdout.write(r.pem);
-  process.stderr.write(`CRL #${r.number} of "${issuer}": ${r.crl.entries.length} revoked, next update ${r.crl.nextUpdate?.toISOString()}; written to ${r.path}\n`);
+  process.stderr.write(
+    `CRL #${r.number} of "${issuer}": ${r.crl.entries.length} revoked, next update ${r.crl.nextUpdate?.toISOString()}; written to ${r.path}\n`,
+  );
 }

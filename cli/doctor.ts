@@ -2,13 +2,21 @@ import type { Argv } from "yargs";
 import { getPassphrase, PASSPHRASE_OPTIONS } from "./common.js";
 
 export const command = "doctor";
-export const describe = "check the depot (modes, index, keys, signatures) and, with --fix, repair what an interrupted command left";
+export const describe =
+  "check the depot (modes, index, keys, signatures) and, with --fix, repair what an interrupted command left";
 
 export function builder(y: Argv) {
-  return y.options(PASSPHRASE_OPTIONS)
+  return y
+    .options(PASSPHRASE_OPTIONS)
     .options({
-      fix: { type: "boolean", describe: "repair: narrow modes, remove temp files and stale locks, roll back interrupted commands" },
-      "break-lock": { type: "boolean", describe: "remove the depot's lock whoever holds it (shown): only when that process is surely gone" },
+      fix: {
+        type: "boolean",
+        describe: "repair: narrow modes, remove temp files and stale locks, roll back interrupted commands",
+      },
+      "break-lock": {
+        type: "boolean",
+        describe: "remove the depot's lock whoever holds it (shown): only when that process is surely gone",
+      },
       json: { type: "boolean", describe: "machine-readable report" },
     })
     .example("$0 doctor --fix", "repair the depot after a crash; exit 0 when it is consistent")
@@ -23,7 +31,11 @@ export async function handler(a: Args) {
   if (a.breakLock) {
     const { breakLock, describeHolder } = await import("../store/lock.js");
     const s = breakLock(defaultDepotDir(a.depot));
-    process.stderr.write(s.state === "free" ? "pki: the depot is not locked\n" : `pki: removed the lock held by ${describeHolder(s.info)}${s.info?.boot ? ` (boot ${s.info.boot.slice(0, 36)}, started at tick ${s.info.start ?? "?"})` : ""}\n`);
+    process.stderr.write(
+      s.state === "free"
+        ? "pki: the depot is not locked\n"
+        : `pki: removed the lock held by ${describeHolder(s.info)}${s.info?.boot ? ` (boot ${s.info.boot.slice(0, 36)}, started at tick ${s.info.start ?? "?"})` : ""}\n`,
+    );
     return;
   }
   const passphrase = await getPassphrase(a, "the keys to compare", { optional: true });
@@ -35,10 +47,15 @@ export async function handler(a: Args) {
       const tail = p.fix ? ` (${p.fixed ? "fixed" : "fix"}: ${p.fix})` : "";
       process.stdout.write(`${p.file}: ${p.problem}${tail}\n`);
     }
-    const keys = passphrase === undefined ? "" : `, ${r.keysChecked} keys compared${r.keysSkipped ? ` (${r.keysSkipped} skipped: other passphrase)` : ""}`;
-    process.stderr.write(r.ok
-      ? `pki: depot ${r.dir} is consistent: ${r.entries} entries, ${r.certificates} certificates verified${keys}${r.problems.length ? `; ${plural(r.problems.length, "problem")} fixed` : ""}\n`
-      : `pki: ${plural(r.problems.filter((p) => !p.fixed).length, "problem")} in ${r.dir}${a.fix ? "" : ": 'pki doctor --fix' repairs what it can"}\n`);
+    const keys =
+      passphrase === undefined
+        ? ""
+        : `, ${r.keysChecked} keys compared${r.keysSkipped ? ` (${r.keysSkipped} skipped: other passphrase)` : ""}`;
+    process.stderr.write(
+      r.ok
+        ? `pki: depot ${r.dir} is consistent: ${r.entries} entries, ${r.certificates} certificates verified${keys}${r.problems.length ? `; ${plural(r.problems.length, "problem")} fixed` : ""}\n`
+        : `pki: ${plural(r.problems.filter((p) => !p.fixed).length, "problem")} in ${r.dir}${a.fix ? "" : ": 'pki doctor --fix' repairs what it can"}\n`,
+    );
   }
   if (!r.ok) process.exitCode = 1;
 }

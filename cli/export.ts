@@ -6,23 +6,62 @@ import type { Depot } from "../store/depot.js";
 const P12_SOURCE: SecretSource = { option: "p12-password", env: "PKI_P12_PASSWORD", noun: "password" };
 const JKS_SOURCE: SecretSource = { option: "jks-password", env: "PKI_JKS_PASSWORD", noun: "password" };
 /** Options that mean nothing without another. */
-const NEEDS = { "p12-password": "p12", "p12-password-file": "p12", "p12-legacy": "p12", "jks-password": "jks", "jks-password-file": "jks", alias: "jks", "keystore-type": "jks" };
+const NEEDS = {
+  "p12-password": "p12",
+  "p12-password-file": "p12",
+  "p12-legacy": "p12",
+  "jks-password": "jks",
+  "jks-password-file": "jks",
+  alias: "jks",
+  "keystore-type": "jks",
+};
 
 /** What goes into the tar (shared with `pki issue --export`). */
 export const EXPORT_OPTIONS = {
   insecure: { type: "boolean", describe: "export the key unencrypted as NAME.key.insecure (needs its passphrase)" },
-  "key-format": { type: "string", choices: ["pkcs8", "pkcs1", "sec1"] as const, describe: "with --insecure: pkcs1 (RSA PRIVATE KEY) or sec1 (EC PRIVATE KEY) for software that reads only those; encrypted keys are PKCS#8 only" },
-  crl: { type: "boolean", describe: "add the latest CRL (made by 'pki crl'): NAME.crl of a CA, else its issuer's, e.g. ca.crl" },
-  bundle: { type: "boolean", describe: "add ca.pem (the root; always for the CA) and NAME.chain.pem (NAME's cert, then its issuers)" },
-  p12: { type: "boolean", describe: "add NAME.p12 (PKCS#12: key, cert and CA chain; needs NAME's passphrase and a password)" },
-  "p12-password": { type: "string", describe: "NAME.p12's password (visible to other processes: prefer --p12-password-file or PKI_P12_PASSWORD)" },
+  "key-format": {
+    type: "string",
+    choices: ["pkcs8", "pkcs1", "sec1"] as const,
+    describe:
+      "with --insecure: pkcs1 (RSA PRIVATE KEY) or sec1 (EC PRIVATE KEY) for software that reads only those; encrypted keys are PKCS#8 only",
+  },
+  crl: {
+    type: "boolean",
+    describe: "add the latest CRL (made by 'pki crl'): NAME.crl of a CA, else its issuer's, e.g. ca.crl",
+  },
+  bundle: {
+    type: "boolean",
+    describe: "add ca.pem (the root; always for the CA) and NAME.chain.pem (NAME's cert, then its issuers)",
+  },
+  p12: {
+    type: "boolean",
+    describe: "add NAME.p12 (PKCS#12: key, cert and CA chain; needs NAME's passphrase and a password)",
+  },
+  "p12-password": {
+    type: "string",
+    describe: "NAME.p12's password (visible to other processes: prefer --p12-password-file or PKI_P12_PASSWORD)",
+  },
   "p12-password-file": { type: "string", describe: "read NAME.p12's password from the first line of FILE" },
-  "p12-legacy": { type: "boolean", describe: "NAME.p12 with 3DES and a SHA-1 MAC (old macOS, Java 8) instead of AES-256 and SHA-256" },
-  jks: { type: "boolean", describe: "add NAME.jks, a Java keystore with key and chain (needs NAME's passphrase and a password)" },
-  "jks-password": { type: "string", describe: "the keystore's store and key password (visible to other processes: prefer --jks-password-file or PKI_JKS_PASSWORD)" },
+  "p12-legacy": {
+    type: "boolean",
+    describe: "NAME.p12 with 3DES and a SHA-1 MAC (old macOS, Java 8) instead of AES-256 and SHA-256",
+  },
+  jks: {
+    type: "boolean",
+    describe: "add NAME.jks, a Java keystore with key and chain (needs NAME's passphrase and a password)",
+  },
+  "jks-password": {
+    type: "string",
+    describe:
+      "the keystore's store and key password (visible to other processes: prefer --jks-password-file or PKI_JKS_PASSWORD)",
+  },
   "jks-password-file": { type: "string", describe: "read the keystore password from the first line of FILE" },
   alias: { type: "string", describe: "the keystore entry's alias (default NAME; JKS stores it lower-cased)" },
-  "keystore-type": { type: "string", choices: ["jks", "pkcs12"] as const, describe: "pkcs12: write the keystore as NAME.ks in PKCS#12 form (default jks)" },
+  "keystore-type": {
+    type: "string",
+    choices: ["jks", "pkcs12"] as const,
+    describe: "pkcs12: write the keystore as NAME.ks in PKCS#12 form (default jks)",
+  },
 } as const;
 
 /** The flags writeExport reads (`pki export`'s and `pki issue --export`'s arguments). */
@@ -33,7 +72,8 @@ export interface ExportArgs {
 }
 
 export const command = "export [name]";
-export const describe = "write a tar of the CA (no NAME) or of NAME's cert and key (and, if asked, .p12, .jks, ca.pem) to stdout";
+export const describe =
+  "write a tar of the CA (no NAME) or of NAME's cert and key (and, if asked, .p12, .jks, ca.pem) to stdout";
 
 export function builder(y: Argv) {
   return y
@@ -42,18 +82,29 @@ export function builder(y: Argv) {
     .options(EXPORT_OPTIONS)
     .example("$0 export | tar xvf -", "ca.crt, ca.key (encrypted, as stored) and ca.pem")
     .example("$0 export --insecure server1 | tar xvf -", "server1.crt and server1.key.insecure")
-    .example("$0 export --insecure --key-format sec1 server1 | tar xvf -", "the key as 'EC PRIVATE KEY' for software that reads nothing else")
+    .example(
+      "$0 export --insecure --key-format sec1 server1 | tar xvf -",
+      "the key as 'EC PRIVATE KEY' for software that reads nothing else",
+    )
     .example("$0 export --p12 --p12-password-file p12pass client1 | tar xvf -", "also client1.p12, e.g. for macOS curl")
-    .example("$0 export --jks --jks-password-file jkspass --alias razor --bundle server1 | tar xvf -", "also server1.jks, ca.pem and server1.chain.pem");
+    .example(
+      "$0 export --jks --jks-password-file jkspass --alias razor --bundle server1 | tar xvf -",
+      "also server1.jks, ca.pem and server1.chain.pem",
+    );
 }
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 /** Refuses what cannot work before any work is done: a tar to a terminal, an option without the one it needs. */
 export function checkExportArgs(a: ExportArgs): void {
-  if (process.stdout.isTTY) throw new UsageError("refusing to write a tar archive to a terminal: pipe it, e.g. 'pki export | tar xvf -'");
-  for (const [opt, needs] of Object.entries(NEEDS)) if (a[opt] !== undefined && !a[needs]) throw new UsageError(`--${opt} needs --${needs}`);
-  if (a.keyFormat !== undefined && a.keyFormat !== "pkcs8" && !a.insecure) throw new UsageError(`--key-format ${a.keyFormat} is a traditional, unencrypted PEM: add --insecure (an encrypted key is PKCS#8 only)`);
+  if (process.stdout.isTTY)
+    throw new UsageError("refusing to write a tar archive to a terminal: pipe it, e.g. 'pki export | tar xvf -'");
+  for (const [opt, needs] of Object.entries(NEEDS))
+    if (a[opt] !== undefined && !a[needs]) throw new UsageError(`--${opt} needs --${needs}`);
+  if (a.keyFormat !== undefined && a.keyFormat !== "pkcs8" && !a.insecure)
+    throw new UsageError(
+      `--key-format ${a.keyFormat} is a traditional, unencrypted PEM: add --insecure (an encrypted key is PKCS#8 only)`,
+    );
 }
 
 export async function handler(a: Args) {
@@ -74,11 +125,16 @@ export async function writeExport(a: ExportArgs, depot: Depot, name: string, pas
     p12: a.p12 ? { password: "", legacy: Boolean(a.p12Legacy) } : undefined,
     jks: a.jks ? { password: "", alias: a.alias, type: a.keystoreType } : undefined,
   };
-  if (depot.entry(name).external && needsKey(opts)) throw new UsageError(`the key of "${name}" is held elsewhere (external key): --insecure, --p12 and --jks need it`);
+  if (depot.entry(name).external && needsKey(opts))
+    throw new UsageError(`the key of "${name}" is held elsewhere (external key): --insecure, --p12 and --jks need it`);
   const what = name === "ca" ? "the CA key" : `the key of "${name}"`;
   passphrase ??= await getPassphrase(a, what, { optional: !needsKey(opts) });
   if (opts.p12) opts.p12.password = (await getPassphrase(a, `${name}.p12`, { confirm: true, source: P12_SOURCE }))!;
-  if (opts.jks) opts.jks.password = (await getPassphrase(a, `${name}.${opts.jks.type === "pkcs12" ? "ks" : "jks"}`, { confirm: true, source: JKS_SOURCE }))!;
+  if (opts.jks)
+    opts.jks.password = (await getPassphrase(a, `${name}.${opts.jks.type === "pkcs12" ? "ks" : "jks"}`, {
+      confirm: true,
+      source: JKS_SOURCE,
+    }))!;
   const material = await depot.exportMaterial(name, passphrase, { crl: opts.crl });
   const stream = tarStream(exportMembers(material, opts));
   await new Promise<void>((resolve, reject) => {

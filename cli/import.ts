@@ -9,14 +9,37 @@ export function builder(y: Argv) {
     .options({ ...PASSPHRASE_OPTIONS })
     .positional("dir", { type: "string", describe: "the etcd-ca depot (.etcd-ca) or certstrap out/ directory" })
     .options({
-      from: { type: "string", choices: ["etcd-ca", "certstrap"] as const, demandOption: true, describe: "the tool that made DIR" },
-      "source-passphrase-file": { type: "string", describe: "passphrase of DIR's keys, when it differs from the new depot's (may be empty: read only)" },
-      "host-passphrase-file": { type: "string", describe: "passphrase of the certificates' keys, when it differs from the CA key's" },
-      ca: { type: "string", describe: "certstrap: the CA to import when out/ holds several (they are listed when it is missing)" },
+      from: {
+        type: "string",
+        choices: ["etcd-ca", "certstrap"] as const,
+        demandOption: true,
+        describe: "the tool that made DIR",
+      },
+      "source-passphrase-file": {
+        type: "string",
+        describe: "passphrase of DIR's keys, when it differs from the new depot's (may be empty: read only)",
+      },
+      "host-passphrase-file": {
+        type: "string",
+        describe: "passphrase of the certificates' keys, when it differs from the CA key's",
+      },
+      ca: {
+        type: "string",
+        describe: "certstrap: the CA to import when out/ holds several (they are listed when it is missing)",
+      },
     })
-    .example("$0 import --from etcd-ca ~/.etcd-ca --passphrase-file ca.pass", "every key re-encrypted as PKCS#8 under the same passphrase")
-    .example("$0 import --from etcd-ca ~/.etcd-ca --source-passphrase-file empty.pass", "etcd-ca keys made with an empty passphrase (an empty file); the new depot gets a real one")
-    .example("$0 import --from certstrap out --ca CertAuth --depot new-depot", "the CA CertAuth of a certstrap out/ with several; plain keys get encrypted");
+    .example(
+      "$0 import --from etcd-ca ~/.etcd-ca --passphrase-file ca.pass",
+      "every key re-encrypted as PKCS#8 under the same passphrase",
+    )
+    .example(
+      "$0 import --from etcd-ca ~/.etcd-ca --source-passphrase-file empty.pass",
+      "etcd-ca keys made with an empty passphrase (an empty file); the new depot gets a real one",
+    )
+    .example(
+      "$0 import --from certstrap out --ca CertAuth --depot new-depot",
+      "the CA CertAuth of a certstrap out/ with several; plain keys get encrypted",
+    );
 }
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
@@ -27,12 +50,29 @@ export async function handler(a: Args) {
   const { readSecretFile } = await import("./common.js");
   const { existsSync } = await import("node:fs");
   const dir = defaultDepotDir(a.depot);
-  if (existsSync(`${dir}/ca.crt`)) throw new Error(`a CA already exists in ${dir}: import into a new depot (--depot DIR)`);
+  if (existsSync(`${dir}/ca.crt`))
+    throw new Error(`a CA already exists in ${dir}: import into a new depot (--depot DIR)`);
   // Read only: an empty first line (or an empty file) is etcd-ca's empty passphrase; the new depot never gets one.
-  const sourcePassphrase = a.sourcePassphraseFile === undefined ? undefined : readSecretFile(String(a.sourcePassphraseFile), "--source-passphrase-file");
-  const passphrase = (await getPassphrase(a, `the new depot's keys${sourcePassphrase === undefined ? " (and DIR's, unless --source-passphrase-file)" : ""}`))!;
-  const hostPassphrase = a.hostPassphraseFile === undefined ? undefined : readSecretFile(String(a.hostPassphraseFile), "--host-passphrase-file");
-  const r = await importDepot(dir, { from: a.from, src: String(a.dir), passphrase, sourcePassphrase, hostPassphrase, ca: a.ca });
+  const sourcePassphrase =
+    a.sourcePassphraseFile === undefined
+      ? undefined
+      : readSecretFile(String(a.sourcePassphraseFile), "--source-passphrase-file");
+  const passphrase = (await getPassphrase(
+    a,
+    `the new depot's keys${sourcePassphrase === undefined ? " (and DIR's, unless --source-passphrase-file)" : ""}`,
+  ))!;
+  const hostPassphrase =
+    a.hostPassphraseFile === undefined
+      ? undefined
+      : readSecretFile(String(a.hostPassphraseFile), "--host-passphrase-file");
+  const r = await importDepot(dir, {
+    from: a.from,
+    src: String(a.dir),
+    passphrase,
+    sourcePassphrase,
+    hostPassphrase,
+    ca: a.ca,
+  });
   const names = r.names.map((n) => (r.external.includes(n) ? `${n} (external key)` : n));
   process.stderr.write(`Imported ${r.names.length} entries from ${a.from} ${a.dir} into ${dir}: ${names.join(", ")}\n`);
   if (r.revoked.length) process.stderr.write(`Revoked, as the source's CRLs say: ${r.revoked.join(", ")}\n`);

@@ -6,21 +6,53 @@ export const command = "init";
 export const describe = "create a new root CA in the depot, or an intermediate CA under it (--intermediate NAME)";
 
 export function builder(y: Argv) {
-  return y.options({ ...PASSPHRASE_OPTIONS, ...KEY_OPTIONS, ...SUBJECT_OPTIONS, ...VALIDITY_OPTIONS })
+  return y
+    .options({ ...PASSPHRASE_OPTIONS, ...KEY_OPTIONS, ...SUBJECT_OPTIONS, ...VALIDITY_OPTIONS })
     .options({
-      expires: { type: "string", describe: "validity: '10 years', '90d', '36h', '15m' or a date (root: 10 years; intermediate: 5 years)" },
-      "path-length": { type: "number", describe: "basicConstraints pathLenConstraint (root: none, i.e. unlimited; intermediate: 0)" },
+      expires: {
+        type: "string",
+        describe: "validity: '10 years', '90d', '36h', '15m' or a date (root: 10 years; intermediate: 5 years)",
+      },
+      "path-length": {
+        type: "number",
+        describe: "basicConstraints pathLenConstraint (root: none, i.e. unlimited; intermediate: 0)",
+      },
       intermediate: { type: "string", describe: "create an intermediate CA named NAME in an existing depot" },
       parent: { type: "string", default: "ca", describe: "with --intermediate: the CA that signs it" },
-      "parent-passphrase-file": { type: "string", describe: "with --intermediate: the parent key's passphrase (default: the same passphrase)" },
-      "permit-domain": { type: "string", array: true, describe: "name constraint: certificates may name only this domain and its subdomains (repeatable)" },
-      "exclude-domain": { type: "string", array: true, describe: "name constraint: certificates may never name this domain or its subdomains (repeatable)" },
-      "permit-ip": { type: "string", array: true, describe: "name constraint: IP SANs only in this CIDR range, e.g. 127.0.0.0/8 (repeatable)" },
-      "exclude-ip": { type: "string", array: true, describe: "name constraint: no IP SAN in this CIDR range (repeatable)" },
+      "parent-passphrase-file": {
+        type: "string",
+        describe: "with --intermediate: the parent key's passphrase (default: the same passphrase)",
+      },
+      "permit-domain": {
+        type: "string",
+        array: true,
+        describe: "name constraint: certificates may name only this domain and its subdomains (repeatable)",
+      },
+      "exclude-domain": {
+        type: "string",
+        array: true,
+        describe: "name constraint: certificates may never name this domain or its subdomains (repeatable)",
+      },
+      "permit-ip": {
+        type: "string",
+        array: true,
+        describe: "name constraint: IP SANs only in this CIDR range, e.g. 127.0.0.0/8 (repeatable)",
+      },
+      "exclude-ip": {
+        type: "string",
+        array: true,
+        describe: "name constraint: no IP SAN in this CIDR range (repeatable)",
+      },
     })
     .example("$0 init --common-name 'Example CA' --passphrase-file ca.pass", "new ECDSA P-256 root valid 10 years")
-    .example("$0 init --intermediate issuing --passphrase-file ca.pass", "an intermediate CA 'issuing' (pathlen 0) signed by the root")
-    .example("$0 init --permit-domain example.test --permit-ip 127.0.0.0/8", "a root that can only certify *.example.test and 127.x.x.x");
+    .example(
+      "$0 init --intermediate issuing --passphrase-file ca.pass",
+      "an intermediate CA 'issuing' (pathlen 0) signed by the root",
+    )
+    .example(
+      "$0 init --permit-domain example.test --permit-ip 127.0.0.0/8",
+      "a root that can only certify *.example.test and 127.x.x.x",
+    );
 }
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
@@ -44,7 +76,15 @@ export async function handler(a: Args) {
   process.stderr.write(`Created CA "${cert.subject}" in ${dir} (valid until ${cert.notAfter.toISOString()})\n`);
 }
 
-async function intermediate(a: Args, o: { key: import("../lib/x509/keys.js").KeySpec; pathLength?: number; notBefore?: Date; constraints?: import("../lib/x509/constraints.js").NameConstraints }) {
+async function intermediate(
+  a: Args,
+  o: {
+    key: import("../lib/x509/keys.js").KeySpec;
+    pathLength?: number;
+    notBefore?: Date;
+    constraints?: import("../lib/x509/constraints.js").NameConstraints;
+  },
+) {
   const { subjectFrom, expiryFrom } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const { openDepot, printWarnings } = await import("./common.js");
@@ -56,8 +96,21 @@ async function intermediate(a: Args, o: { key: import("../lib/x509/keys.js").Key
   if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
   depot.entry(parent);
   const passphrase = (await getPassphrase(a, `the key of the intermediate "${name}"`, { confirm: true }))!;
-  const caPassphrase = a.parentPassphraseFile !== undefined ? (await getPassphrase({ passphraseFile: a.parentPassphraseFile }, `the key of "${parent}"`))! : passphrase;
-  const { cert } = await depot.newIntermediate(name, { ...o, subject, sans: { ips: [], domains: [] }, passphrase, caPassphrase, issuer: parent, notAfter });
+  const caPassphrase =
+    a.parentPassphraseFile !== undefined
+      ? (await getPassphrase({ passphraseFile: a.parentPassphraseFile }, `the key of "${parent}"`))!
+      : passphrase;
+  const { cert } = await depot.newIntermediate(name, {
+    ...o,
+    subject,
+    sans: { ips: [], domains: [] },
+    passphrase,
+    caPassphrase,
+    issuer: parent,
+    notAfter,
+  });
   printWarnings(depot.warnings);
-  process.stderr.write(`Created intermediate CA "${name}" (${cert.subject}, path length ${o.pathLength ?? 0}) signed by "${parent}", valid until ${cert.notAfter.toISOString()}\n`);
+  process.stderr.write(
+    `Created intermediate CA "${name}" (${cert.subject}, path length ${o.pathLength ?? 0}) signed by "${parent}", valid until ${cert.notAfter.toISOString()}\n`,
+  );
 }

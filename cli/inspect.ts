@@ -56,7 +56,8 @@ export async function handler(a: Args) {
   }
   if (a.fingerprint) {
     const lines = fingerprintLines(item, hash);
-    if (!lines.length) throw new Error(`${a.file}: nothing to fingerprint without the ${kind ? "password" : "passphrase"}`);
+    if (!lines.length)
+      throw new Error(`${a.file}: nothing to fingerprint without the ${kind ? "password" : "passphrase"}`);
     process.stdout.write(lines.map((l) => `${l}\n`).join(""));
     return;
   }

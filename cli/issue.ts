@@ -1,22 +1,53 @@
 import type { Argv } from "yargs";
-import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings, SUBJECT_OPTIONS, UsageError } from "./common.js";
+import {
+  getPassphrase,
+  KEY_OPTIONS,
+  PASSPHRASE_OPTIONS,
+  printWarnings,
+  SUBJECT_OPTIONS,
+  UsageError,
+} from "./common.js";
 import { ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS, VALIDITY_OPTIONS } from "./options.js";
 import { EXPORT_OPTIONS } from "./export.js";
 
 export const command = "issue <name> [hosts..]";
-export const describe = "key, CSR and certificate for NAME in one step (new-cert + sign; one passphrase for the CA key and the new key)";
+export const describe =
+  "key, CSR and certificate for NAME in one step (new-cert + sign; one passphrase for the CA key and the new key)";
 
 export function builder(y: Argv) {
   return y
-    .options({ ...PASSPHRASE_OPTIONS, ...KEY_OPTIONS, ...SUBJECT_OPTIONS, ...USAGE_OPTIONS, ...ISSUER_OPTION, ...SAN_OPTIONS, ...VALIDITY_OPTIONS, ...EXPORT_OPTIONS })
-    .positional("name", { type: "string", describe: "certificate name (A-Z a-z 0-9 . _ -)" })
-    .positional("hosts", { type: "string", array: true, describe: "SANs, mkcert-style: IP addresses, DNS names, URIs (scheme://...) and emails (a@b)" })
     .options({
-      expires: { type: "string", default: "1 year", describe: "validity: '1 year', '90d', '36h', '15m' or a date (never past the issuer's own)" },
-      export: { type: "boolean", describe: "write the tar 'pki export' writes to stdout (with --insecure, --p12, --bundle, ...)" },
+      ...PASSPHRASE_OPTIONS,
+      ...KEY_OPTIONS,
+      ...SUBJECT_OPTIONS,
+      ...USAGE_OPTIONS,
+      ...ISSUER_OPTION,
+      ...SAN_OPTIONS,
+      ...VALIDITY_OPTIONS,
+      ...EXPORT_OPTIONS,
+    })
+    .positional("name", { type: "string", describe: "certificate name (A-Z a-z 0-9 . _ -)" })
+    .positional("hosts", {
+      type: "string",
+      array: true,
+      describe: "SANs, mkcert-style: IP addresses, DNS names, URIs (scheme://...) and emails (a@b)",
+    })
+    .options({
+      expires: {
+        type: "string",
+        default: "1 year",
+        describe: "validity: '1 year', '90d', '36h', '15m' or a date (never past the issuer's own)",
+      },
+      export: {
+        type: "boolean",
+        describe: "write the tar 'pki export' writes to stdout (with --insecure, --p12, --bundle, ...)",
+      },
     })
     .example("$0 issue web1 example.com 10.0.0.5", "web1 for example.com and 10.0.0.5, signed by the root")
-    .example("$0 issue --export --insecure web1 localhost 127.0.0.1 | tar xvf -", "and web1.crt + web1.key.insecure here");
+    .example(
+      "$0 issue --export --insecure web1 localhost 127.0.0.1 | tar xvf -",
+      "and web1.crt + web1.key.insecure here",
+    );
 }
 
 /** Sorts positional hosts into SAN kinds; none of the forms can be mistaken for another. */
@@ -34,7 +65,8 @@ export function hostsToSans(hosts: string[]): { ip: string[]; domain: string[]; 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { subjectFrom, keySpecFrom, sansFrom, sanText, leafProfileFrom, expiryFrom, notBeforeFrom } = await import("./args.js");
+  const { subjectFrom, keySpecFrom, sansFrom, sanText, leafProfileFrom, expiryFrom, notBeforeFrom } =
+    await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const name = checkName(a.name);
   if (a.export) (await import("./export.js")).checkExportArgs(a);
@@ -43,8 +75,14 @@ export async function handler(a: Args) {
     if (stray) throw new UsageError(`--${stray} needs --export`);
   }
   const h = hostsToSans(a.hosts ?? []);
-  const merge = (flag: unknown, extra: string[]) => (flag === undefined && !extra.length ? undefined : [...[flag ?? []].flat(), ...extra]);
-  const sans = sansFrom({ ip: merge(a.ip, h.ip), domain: merge(a.domain, h.domain), uri: merge(a.uri, h.uri), email: merge(a.email, h.email) });
+  const merge = (flag: unknown, extra: string[]) =>
+    flag === undefined && !extra.length ? undefined : [...[flag ?? []].flat(), ...extra];
+  const sans = sansFrom({
+    ip: merge(a.ip, h.ip),
+    domain: merge(a.domain, h.domain),
+    uri: merge(a.uri, h.uri),
+    email: merge(a.email, h.email),
+  });
   const subject = subjectFrom(a, { commonName: name });
   const key = keySpecFrom(a);
   const profile = (await leafProfileFrom(a)) ?? { kind: "leaf" as const, usage: "peer" as const };
@@ -54,11 +92,25 @@ export async function handler(a: Args) {
   const { openDepot } = await import("./common.js");
   const depot = await openDepot(a.depot);
   if (depot.readIndex().entries[name]) throw new UsageError(`"${name}" already exists in the depot`);
-  const who = issuer && issuer !== "ca" ? `the key of the CA "${issuer}" and of "${name}"` : `the CA key and the key of "${name}"`;
+  const who =
+    issuer && issuer !== "ca"
+      ? `the key of the CA "${issuer}" and of "${name}"`
+      : `the CA key and the key of "${name}"`;
   const passphrase = (await getPassphrase(a, who))!;
   const { issueNew } = await import("../store/issue.js");
-  const { cert } = await issueNew(depot, name, { subject, sans, key, passphrase, profile, issuer, notAfter, notBefore });
+  const { cert } = await issueNew(depot, name, {
+    subject,
+    sans,
+    key,
+    passphrase,
+    profile,
+    issuer,
+    notAfter,
+    notBefore,
+  });
   printWarnings(depot.warnings);
-  process.stderr.write(`Issued "${name}" (SANs: ${sanText(sans) || "none"}) by "${issuer ?? "ca"}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`);
+  process.stderr.write(
+    `Issued "${name}" (SANs: ${sanText(sans) || "none"}) by "${issuer ?? "ca"}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
+  );
   if (a.export) await (await import("./export.js")).writeExport(a, depot, name, passphrase);
 }

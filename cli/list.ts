@@ -13,8 +13,29 @@ export async function handler(a: Args) {
   const { printJson } = await import("./common.js");
   const depot = (await import("../store/view.js")).openView(a.depot); // no crypto stack: list only reads the index
   const rows = depot.list();
-  if (a.json) return printJson(rows.map((e) => ({ name: e.name, kind: e.kind, issuer: e.issuer ?? null, status: e.state, serial: e.serial ?? null, notAfter: e.notAfter ?? null, sans: e.sans, ...(e.acme ? { acme: e.acme } : {}) })));
-  const table = [["NAME", "STATUS", "NOT AFTER", "SANS"], ...rows.map((e) => [e.name, e.state, e.notAfter ?? "-", [...e.sans.ips, ...e.sans.domains, ...(e.sans.uris ?? []), ...(e.sans.emails ?? [])].join(",") || "-"])];
+  if (a.json)
+    return printJson(
+      rows.map((e) => ({
+        name: e.name,
+        kind: e.kind,
+        issuer: e.issuer ?? null,
+        status: e.state,
+        serial: e.serial ?? null,
+        notAfter: e.notAfter ?? null,
+        sans: e.sans,
+        ...(e.acme ? { acme: e.acme } : {}),
+      })),
+    );
+  const table = [
+    ["NAME", "STATUS", "NOT AFTER", "SANS"],
+    ...rows.map((e) => [
+      e.name,
+      e.state,
+      e.notAfter ?? "-",
+      [...e.sans.ips, ...e.sans.domains, ...(e.sans.uris ?? []), ...(e.sans.emails ?? [])].join(",") || "-",
+    ]),
+  ];
   const w = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
-  for (const r of table) process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join("  ") + "\n");
+  for (const r of table)
+    process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join("  ") + "\n");
 }

@@ -8,7 +8,10 @@ import { fail, failWith, watchStdout } from "./exit.js";
 
 watchStdout();
 
-const usageOf = (m: CommandModule) => `pki ${nameOf(m)} [options]${positionalsOf(m).map((p) => (p.required ? ` <${p.name}>` : ` [${p.name}]`)).join("")}`;
+const usageOf = (m: CommandModule) =>
+  `pki ${nameOf(m)} [options]${positionalsOf(m)
+    .map((p) => (p.required ? ` <${p.name}>` : ` [${p.name}]`))
+    .join("")}`;
 
 /** yargs' own messages, reworded to name what is wrong and how the command is used. */
 function usageMessage(msg: string, m: CommandModule | undefined): string {
@@ -33,9 +36,13 @@ try {
 
 const cli = yargs(prepared.args)
   .scriptName("pki")
-  .usage("$0 <command> [options]\n\nA certificate-authority toolkit: a CA, keys, CSRs and certificates in an encrypted depot.")
+  .usage(
+    "$0 <command> [options]\n\nA certificate-authority toolkit: a CA, keys, CSRs and certificates in an encrypted depot.",
+  )
   .command(COMMANDS as never)
-  .middleware((a) => { if (a.asOwner) process.env.PKI_AS_OWNER = "1"; })
+  .middleware((a) => {
+    if (a.asOwner) process.env.PKI_AS_OWNER = "1";
+  })
   .strict()
   .version(VERSION)
   .alias("v", "version")

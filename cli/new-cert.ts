@@ -3,11 +3,20 @@ import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS, UsageE
 import { CSR_OPTION, ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS } from "./options.js";
 
 export const command = "new-cert <name>";
-export const describe = "create a key and a CSR for NAME, held in the depot (or, with --csr, file a request made elsewhere)";
+export const describe =
+  "create a key and a CSR for NAME, held in the depot (or, with --csr, file a request made elsewhere)";
 
 export function builder(y: Argv) {
   return y
-    .options({ ...PASSPHRASE_OPTIONS, ...KEY_OPTIONS, ...SUBJECT_OPTIONS, ...USAGE_OPTIONS, ...ISSUER_OPTION, ...SAN_OPTIONS, ...CSR_OPTION })
+    .options({
+      ...PASSPHRASE_OPTIONS,
+      ...KEY_OPTIONS,
+      ...SUBJECT_OPTIONS,
+      ...USAGE_OPTIONS,
+      ...ISSUER_OPTION,
+      ...SAN_OPTIONS,
+      ...CSR_OPTION,
+    })
     .positional("name", { type: "string", describe: "certificate name (A-Z a-z 0-9 . _ -)" })
     .options({
       ca: { type: "boolean", describe: "a key and CSR for an intermediate CA (then: pki sign --intermediate NAME)" },
@@ -15,14 +24,18 @@ export function builder(y: Argv) {
     })
     .example("$0 new-cert --ip 127.0.0.1 --domain localhost server1", "key + CSR for a server on 127.0.0.1")
     .example("$0 new-cert --uri spiffe://example.org/ns/web web", "a workload identity (URI SAN)")
-    .example("$0 new-cert --client --issuer issuing alice", "a client-only certificate to be signed by the intermediate 'issuing'")
+    .example(
+      "$0 new-cert --client --issuer issuing alice",
+      "a client-only certificate to be signed by the intermediate 'issuing'",
+    )
     .example("$0 new-cert --csr web.csr web", "file a request made elsewhere; 'pki sign web' later");
 }
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { subjectFrom, keySpecFrom, sansFrom, sanText, leafProfileFrom, pathLengthFrom, hasSanArgs } = await import("./args.js");
+  const { subjectFrom, keySpecFrom, sansFrom, sanText, leafProfileFrom, pathLengthFrom, hasSanArgs } =
+    await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const name = checkName(a.name);
   const leaf = await leafProfileFrom(a);
@@ -39,14 +52,36 @@ export async function handler(a: Args) {
   if (issuer) depot.entry(issuer);
   const passphrase = (await getPassphrase(a, `the key of "${name}"`, { confirm: true }))!;
   await depot.newCert(name, { subject, sans, key, passphrase, profile, issuer });
-  process.stderr.write(`Created key and CSR for "${name}" (SANs: ${sanText(sans) || "none"}); next: pki sign ${a.ca ? "--intermediate " : ""}${name}\n`);
+  process.stderr.write(
+    `Created key and CSR for "${name}" (SANs: ${sanText(sans) || "none"}); next: pki sign ${a.ca ? "--intermediate " : ""}${name}\n`,
+  );
 }
 
-/** --csr: the request is verified and validated now, filed as an unsigned external-key entry, signed by 'pki sign NAME'. */
-async function fileRequest(a: Args, name: string, profile: import("../lib/x509/cert.js").Profile | undefined, issuer?: string) {
-  const keyFlags = ["ca", "pathLength", "keyType", "curve", "keyBits", "commonName", "organization", "organizationalUnit", "country"];
+/**
+ * --csr: the request is verified and validated now, filed as an unsigned external-key entry, signed by 'pki sign NAME'.
+ */
+async function fileRequest(
+  a: Args,
+  name: string,
+  profile: import("../lib/x509/cert.js").Profile | undefined,
+  issuer?: string,
+) {
+  const keyFlags = [
+    "ca",
+    "pathLength",
+    "keyType",
+    "curve",
+    "keyBits",
+    "commonName",
+    "organization",
+    "organizationalUnit",
+    "country",
+  ];
   const bad = keyFlags.filter((k) => a[k] !== undefined && !(k === "keyType" && a[k] === "ecdsa"));
-  if (bad.length) throw new Error(`--csr conflicts with --${bad[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: the request sets the key and subject`);
+  if (bad.length)
+    throw new Error(
+      `--csr conflicts with --${bad[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: the request sets the key and subject`,
+    );
   const { externalRequestFrom, readCsrInput, sanText } = await import("./args.js");
   const { fileExternalRequest } = await import("../store/external.js");
   const { openDepot } = await import("./common.js");
@@ -54,5 +89,7 @@ async function fileRequest(a: Args, name: string, profile: import("../lib/x509/c
   const req = await externalRequestFrom(await readCsrInput(file), a, file === "-" ? "the CSR on stdin" : file);
   const depot = await openDepot(a.depot);
   await fileExternalRequest(depot, name, req, { profile, issuer });
-  process.stderr.write(`Filed the request for "${name}" (external key, ${req.keyType}; SANs: ${sanText(req.sans) || "none"}); next: pki sign ${name}\n`);
+  process.stderr.write(
+    `Filed the request for "${name}" (external key, ${req.keyType}; SANs: ${sanText(req.sans) || "none"}); next: pki sign ${name}\n`,
+  );
 }

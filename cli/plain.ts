@@ -41,7 +41,11 @@ export function plainCommand(args: string[]): { name: string; argv: Record<strin
 export async function runPlain(c: { name: string; argv: Record<string, unknown> }): Promise<void> {
   const { failWith, watchStdout } = await import("./exit.js");
   watchStdout();
-  const modules = { list: () => import("./list.js"), status: () => import("./status.js"), chain: () => import("./chain.js") };
+  const modules = {
+    list: () => import("./list.js"),
+    status: () => import("./status.js"),
+    chain: () => import("./chain.js"),
+  };
   try {
     const m = await modules[c.name as keyof typeof modules]();
     await m.handler(c.argv as never);

@@ -3,23 +3,41 @@ import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings } from ".
 import { CSR_OPTION, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "renew <name>";
-export const describe = "issue NAME a fresh certificate (new serial, same SANs and profile); the old one is kept in history";
+export const describe =
+  "issue NAME a fresh certificate (new serial, same SANs and profile); the old one is kept in history";
 
 export function builder(y: Argv) {
   return y
     .options({ ...PASSPHRASE_OPTIONS, ...VALIDITY_OPTIONS, ...CSR_OPTION })
     .positional("name", { type: "string", describe: "the certificate's name in the depot" })
     .options({
-      expires: { type: "string", default: "1 year", describe: "validity of the new certificate (never past the issuer's own)" },
-      rekey: { type: "boolean", describe: "also a new key (same type unless --key-type); the old key is kept in history" },
-      "key-passphrase-file": { type: "string", describe: "with --rekey: passphrase for the new key (default: PKI_PASSPHRASE or a prompt)" },
-      "key-type": { ...KEY_OPTIONS["key-type"], default: undefined, describe: "with --rekey: a different key algorithm" },
+      expires: {
+        type: "string",
+        default: "1 year",
+        describe: "validity of the new certificate (never past the issuer's own)",
+      },
+      rekey: {
+        type: "boolean",
+        describe: "also a new key (same type unless --key-type); the old key is kept in history",
+      },
+      "key-passphrase-file": {
+        type: "string",
+        describe: "with --rekey: passphrase for the new key (default: PKI_PASSPHRASE or a prompt)",
+      },
+      "key-type": {
+        ...KEY_OPTIONS["key-type"],
+        default: undefined,
+        describe: "with --rekey: a different key algorithm",
+      },
       curve: KEY_OPTIONS.curve,
       "key-bits": KEY_OPTIONS["key-bits"],
     })
     .example("$0 renew --passphrase-file ca.pass web1", "a new certificate for web1's key, valid 1 year")
     .example("$0 renew --rekey --key-passphrase-file web1.pass web1", "a new key and certificate")
-    .example("$0 renew --csr web.csr web", "an external-key entry: a new request from the key's holder (same subject and SANs)");
+    .example(
+      "$0 renew --csr web.csr web",
+      "an external-key entry: a new request from the key's holder (same subject and SANs)",
+    );
 }
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
@@ -33,15 +51,25 @@ export async function handler(a: Args) {
   const depot = await openDepot(a.depot);
   const name = String(a.name);
   const entry = depot.entry(name);
-  if (entry.external && a.rekey) throw new Error(`the key of "${a.name}" is held elsewhere: renew with --csr FILE (a new request from its holder)`);
+  if (entry.external && a.rekey)
+    throw new Error(`the key of "${a.name}" is held elsewhere: renew with --csr FILE (a new request from its holder)`);
   const issuer = entry.issuer ?? "ca";
   const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
   if (a.csr !== undefined && a.rekey) throw new Error("--csr conflicts with --rekey: the request brings the new key");
   const csr = a.csr === undefined ? undefined : await requestOf(a.csr);
-  const rekey = a.rekey ? { key, passphrase: (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the new key of "${a.name}"`, { confirm: true }))! } : undefined;
+  const rekey = a.rekey
+    ? {
+        key,
+        passphrase: (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the new key of "${a.name}"`, {
+          confirm: true,
+        }))!,
+      }
+    : undefined;
   const { cert } = await depot.renew(name, { caPassphrase, notAfter, notBefore, rekey, csr });
   printWarnings(depot.warnings);
-  process.stderr.write(`Renewed "${a.name}"${rekey || csr ? " with a new key" : ""}: serial ${entry.serial} -> ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`);
+  process.stderr.write(
+    `Renewed "${a.name}"${rekey || csr ? " with a new key" : ""}: serial ${entry.serial} -> ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
+  );
 }
 
 /** A new request from the holder of an external key: verified and validated (its subject and SANs are not used). */

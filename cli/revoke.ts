@@ -7,8 +7,17 @@ export function builder(y: Argv) {
   return y
     .positional("name", { type: "string", describe: "the certificate's name in the depot" })
     .options({
-      reason: { type: "string", default: "unspecified", describe: "keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise or unspecified" },
-      serial: { type: "string", describe: "revoke an earlier certificate of NAME (see 'pki status NAME --json' history) instead of the current one" },
+      reason: {
+        type: "string",
+        default: "unspecified",
+        describe:
+          "keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise or unspecified",
+      },
+      serial: {
+        type: "string",
+        describe:
+          "revoke an earlier certificate of NAME (see 'pki status NAME --json' history) instead of the current one",
+      },
     })
     .example("$0 revoke --reason keyCompromise web1 && $0 crl > ca.crl", "revoke web1 and publish a new CRL");
 }
@@ -21,5 +30,7 @@ export async function handler(a: Args) {
   const reason = checkReason(String(a.reason));
   const depot = await openDepot(a.depot);
   const r = await depot.revoke(a.name!, { reason, serial: a.serial === undefined ? undefined : String(a.serial) });
-  process.stderr.write(`Revoked "${a.name}" (serial ${r.serial}, reason ${reason}); publish it: pki crl${r.issuer === "ca" ? "" : ` --issuer ${r.issuer}`}\n`);
+  process.stderr.write(
+    `Revoked "${a.name}" (serial ${r.serial}, reason ${reason}); publish it: pki crl${r.issuer === "ca" ? "" : ` --issuer ${r.issuer}`}\n`,
+  );
 }

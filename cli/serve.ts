@@ -3,12 +3,16 @@ import { PASSPHRASE_OPTIONS, UsageError } from "./common.js";
 import type { TlsMaterial } from "../lib/tls/server.js";
 
 export const command = "serve";
-export const describe = "run the etcd guide's HTTPS API (GET /v1/versions) with your certs; a cafile turns on client-cert auth";
+export const describe =
+  "run the etcd guide's HTTPS API (GET /v1/versions) with your certs; a cafile turns on client-cert auth";
 
 /** Where the server's files come from: shared with `pki check`. */
 export const SOURCE_OPTIONS = {
   name: { type: "string", describe: "serve NAME's cert and key from the depot (client auth with the depot CA)" },
-  config: { type: "string", describe: "YAML/JSON config with api: {certfile, keyfile, cafile, crlfile} (paths relative to it)" },
+  config: {
+    type: "string",
+    describe: "YAML/JSON config with api: {certfile, keyfile, cafile, crlfile} (paths relative to it)",
+  },
   certfile: { type: "string", describe: "server certificate PEM (then any intermediates)" },
   keyfile: { type: "string", describe: "server key PEM (ENCRYPTED PRIVATE KEY asks for its passphrase)" },
   cafile: { type: "string", describe: "CA PEM: require client certificates signed by it" },
@@ -17,15 +21,22 @@ export const SOURCE_OPTIONS = {
 } as const;
 
 export function builder(y: Argv) {
-  return y.options({ ...SOURCE_OPTIONS, ...PASSPHRASE_OPTIONS })
+  return y
+    .options({ ...SOURCE_OPTIONS, ...PASSPHRASE_OPTIONS })
     .options({
       host: { type: "string", default: "127.0.0.1", describe: "address to bind" },
       port: { type: "number", default: 6060, describe: "port to bind (0: any free port, printed when ready)" },
     })
     .conflicts("name", "config")
-    .example("$0 serve --certfile server1.crt --keyfile server1.key.insecure", "HTTPS: curl --cacert ca.crt -L https://127.0.0.1:6060/v1/versions")
+    .example(
+      "$0 serve --certfile server1.crt --keyfile server1.key.insecure",
+      "HTTPS: curl --cacert ca.crt -L https://127.0.0.1:6060/v1/versions",
+    )
     .example("$0 serve --config etcd.yaml", "api: {certfile, keyfile, cafile}: client certificates required")
-    .example("$0 serve --name server1 --passphrase-file pass", "server1 from the depot; clients need a cert from the depot CA");
+    .example(
+      "$0 serve --name server1 --passphrase-file pass",
+      "server1 from the depot; clients need a cert from the depot CA",
+    );
 }
 
 /** What `--name`/`--config`/file flags describe; `label` names the server cert in messages. */
@@ -39,7 +50,8 @@ export async function resolveServer(a: SourceArgs, purpose = "the server key"): 
   const { unlockKeyPem } = await import("../lib/tls/server.js");
   const pemFile = (path: string, what: string, label: RegExp, name = "CERTIFICATE") => {
     const text = readInputFile(path, what);
-    if (!parsePemAll(text).some((b) => label.test(b.label))) throw new UsageError(`${what} ${path}: no PEM ${name} block found`);
+    if (!parsePemAll(text).some((b) => label.test(b.label)))
+      throw new UsageError(`${what} ${path}: no PEM ${name} block found`);
     return text;
   };
   const files: Record<string, string | undefined> = {};
@@ -49,7 +61,13 @@ export async function resolveServer(a: SourceArgs, purpose = "the server key"): 
     const depot = await openDepot(a.depot);
     const m = await depot.exportMaterial(a.name, (await getPassphrase(a, `the key of "${a.name}"`))!);
     const chain = m.chainPems ?? [];
-    r = { label: a.name, certPem: m.certPem + chain.slice(0, -1).join(""), keyPem: toPem("PRIVATE KEY", m.keyDer!), caPem: chain.join("") || undefined, caLabel: "the depot CA" };
+    r = {
+      label: a.name,
+      certPem: m.certPem + chain.slice(0, -1).join(""),
+      keyPem: toPem("PRIVATE KEY", m.keyDer!),
+      caPem: chain.join("") || undefined,
+      caLabel: "the depot CA",
+    };
   } else if (a.config) {
     const { parseApiConfig } = await import("../lib/tls/server.js");
     const cfg = parseApiConfig(readInputFile(a.config, "--config"), a.config);
@@ -57,10 +75,18 @@ export async function resolveServer(a: SourceArgs, purpose = "the server key"): 
   }
   for (const k of ["certfile", "keyfile", "cafile", "crlfile"] as const) if (a[k]) files[k] = a[k];
   if (files.certfile) r.certPem = pemFile(files.certfile, "certfile", /^CERTIFICATE$/), r.label = files.certfile;
-  if (files.keyfile) r.keyPem = await unlockKeyPem(pemFile(files.keyfile, "keyfile", /PRIVATE KEY$/, "PRIVATE KEY"), files.keyfile, async () => (await getPassphrase(a, `${files.keyfile}`))!);
+  if (files.keyfile)
+    r.keyPem = await unlockKeyPem(
+      pemFile(files.keyfile, "keyfile", /PRIVATE KEY$/, "PRIVATE KEY"),
+      files.keyfile,
+      async () => (await getPassphrase(a, `${files.keyfile}`))!,
+    );
   if (files.cafile) r.caPem = pemFile(files.cafile, "cafile", /^CERTIFICATE$/), r.caLabel = files.cafile;
   if (files.crlfile) r.crlPem = pemFile(files.crlfile, "crlfile", /^(X509 )?CRL$/, "X509 CRL");
-  if (!r.certPem || !r.keyPem) throw new UsageError(`${a.config ? `${a.config}: api/certfile and api/keyfile are` : "a server cert and key are"} needed: --name NAME, --config FILE, or --certfile and --keyfile`);
+  if (!r.certPem || !r.keyPem)
+    throw new UsageError(
+      `${a.config ? `${a.config}: api/certfile and api/keyfile are` : "a server cert and key are"} needed: --name NAME, --config FILE, or --certfile and --keyfile`,
+    );
   if (a.clientAuth === false) r.caPem = r.crlPem = undefined;
   return r as Resolved;
 }
@@ -71,15 +97,20 @@ type SourceArgs = Pick<Args, keyof typeof SOURCE_OPTIONS | "clientAuth" | "passp
 
 export async function handler(a: Args) {
   const port = Number(a.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid --port ${a.port}: expected 0-65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`invalid --port ${a.port}: expected 0-65535`);
   const m = await resolveServer(a);
   const { startServer, sanWarning } = await import("../lib/tls/server.js");
   const warning = sanWarning(m.certPem, a.host, m.label);
   if (warning) process.stderr.write(`pki: warning: ${warning}\n`);
   // Signal handlers first: a supervisor may signal as soon as it reads the ready line.
-  const stopped = new Promise<string>((resolve) => { for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => resolve(s)); });
+  const stopped = new Promise<string>((resolve) => {
+    for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => resolve(s));
+  });
   const s = await startServer({ ...m, host: a.host, port, log: (l) => process.stderr.write(l + "\n") });
-  process.stdout.write(`serving ${s.url} (${s.clientAuth ? `client certificates required, signed by ${m.caLabel}` : "HTTPS only, no client certificates"})\n`);
+  process.stdout.write(
+    `serving ${s.url} (${s.clientAuth ? `client certificates required, signed by ${m.caLabel}` : "HTTPS only, no client certificates"})\n`,
+  );
   const sig = await stopped;
   await s.close();
   process.stderr.write(`pki: ${sig}: stopped\n`);

@@ -3,14 +3,26 @@ import { getPassphrase, PASSPHRASE_OPTIONS, printWarnings, UsageError } from "./
 import { CSR_OPTION, ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "sign <name>";
-export const describe = "sign NAME's CSR with its issuing CA (needs that CA's passphrase); --csr FILE signs a request made elsewhere";
+export const describe =
+  "sign NAME's CSR with its issuing CA (needs that CA's passphrase); --csr FILE signs a request made elsewhere";
 
 export function builder(y: Argv) {
   return y
-    .options({ ...PASSPHRASE_OPTIONS, ...USAGE_OPTIONS, ...ISSUER_OPTION, ...VALIDITY_OPTIONS, ...CSR_OPTION, ...SAN_OPTIONS })
+    .options({
+      ...PASSPHRASE_OPTIONS,
+      ...USAGE_OPTIONS,
+      ...ISSUER_OPTION,
+      ...VALIDITY_OPTIONS,
+      ...CSR_OPTION,
+      ...SAN_OPTIONS,
+    })
     .positional("name", { type: "string", describe: "the certificate's name in the depot" })
     .options({
-      expires: { type: "string", default: "1 year", describe: "validity: '1 year', '90d', '36h', '15m' or a date (never past the issuer's own)" },
+      expires: {
+        type: "string",
+        default: "1 year",
+        describe: "validity: '1 year', '90d', '36h', '15m' or a date (never past the issuer's own)",
+      },
       intermediate: { type: "boolean", describe: "issue NAME as an intermediate CA (basicConstraints CA:TRUE)" },
       "path-length": { type: "number", describe: "with --intermediate: pathLenConstraint (default 0)" },
     })
@@ -34,38 +46,63 @@ export async function handler(a: Args) {
   const depot = await openDepot(a.depot);
   const pre = depot.readIndex().entries[name];
   if (a.csr !== undefined || pre?.external) return signExternal(a, depot, name, { notAfter, notBefore, profile: leaf });
-  if (hasSanArgs(a)) throw new Error("--ip/--domain/--uri/--email with sign need --csr: NAME's request already names its SANs");
+  if (hasSanArgs(a))
+    throw new Error("--ip/--domain/--uri/--email with sign need --csr: NAME's request already names its SANs");
   const entry = depot.entry(name);
   if (entry.status !== "unsigned") throw new Error(`"${name}" is already signed`);
-  const profile = a.intermediate || (entry.kind === "ca" && pathLength !== undefined) ? { kind: "ca" as const, pathLength: pathLength ?? entry.pathLength ?? 0 } : leaf;
+  const profile =
+    a.intermediate || (entry.kind === "ca" && pathLength !== undefined)
+      ? { kind: "ca" as const, pathLength: pathLength ?? entry.pathLength ?? 0 }
+      : leaf;
   const issuer = a.issuer === undefined ? entry.issuer ?? "ca" : checkName(a.issuer);
   const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
   const { cert } = await depot.sign(name, { caPassphrase, notAfter, notBefore, profile, issuer });
   printWarnings(depot.warnings);
-  process.stderr.write(`Signed "${name}" by "${issuer}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`);
+  process.stderr.write(
+    `Signed "${name}" by "${issuer}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
+  );
 }
 
 type Depot = Awaited<ReturnType<typeof import("./common.js").openDepot>>;
 type Profile = import("../lib/x509/cert.js").Profile;
 
 /** --csr FILE (a new external-key entry), or NAME's request filed by 'new-cert --csr'. */
-async function signExternal(a: Args, depot: Depot, name: string, o: { notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile }) {
+async function signExternal(
+  a: Args,
+  depot: Depot,
+  name: string,
+  o: { notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile },
+) {
   const { externalRequestFrom, hasSanArgs, readCsrInput, sanText } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const { issueExternal } = await import("../store/external.js");
   const { sanCount } = await import("../lib/x509/cert.js");
-  if (a.intermediate || a.pathLength !== undefined) throw new Error("--intermediate with an external key is not supported: the depot only holds CAs whose keys it holds");
+  if (a.intermediate || a.pathLength !== undefined)
+    throw new Error(
+      "--intermediate with an external key is not supported: the depot only holds CAs whose keys it holds",
+    );
   const pre = depot.readIndex().entries[name];
-  if (pre && a.csr !== undefined) throw new Error(`"${name}" already exists in the depot: pick a new name (or 'pki renew ${name} --csr FILE')`);
+  if (pre && a.csr !== undefined)
+    throw new Error(`"${name}" already exists in the depot: pick a new name (or 'pki renew ${name} --csr FILE')`);
   if (pre && pre.status !== "unsigned") throw new Error(`"${name}" is already signed`);
   const what = a.csr === undefined ? `certs/${name}.csr` : a.csr === "-" ? "the CSR on stdin" : a.csr;
-  const data = a.csr === undefined ? (await import("node:fs")).readFileSync(depot.csrPath(name)) : await readCsrInput(a.csr);
+  const data =
+    a.csr === undefined ? (await import("node:fs")).readFileSync(depot.csrPath(name)) : await readCsrInput(a.csr);
   const req = await externalRequestFrom(data, a, what);
   if (pre && !hasSanArgs(a)) req.sans = pre.sans; // the SANs chosen when it was filed
-  const issuer = a.issuer === undefined ? pre?.issuer ?? "ca" : checkName(a.issuer);
+  const issuer = a.issuer === undefined ? (pre?.issuer ?? "ca") : checkName(a.issuer);
   const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
-  const { cert, entry } = await issueExternal(depot, name, req, { caPassphrase, notAfter: o.notAfter, notBefore: o.notBefore, profile: o.profile, issuer });
-  if (!sanCount(req.sans) && entry.usage !== "client") depot.warnings.push("the certificate has no SANs: TLS clients will not accept it for a server name");
+  const { cert, entry } = await issueExternal(depot, name, req, {
+    caPassphrase,
+    notAfter: o.notAfter,
+    notBefore: o.notBefore,
+    profile: o.profile,
+    issuer,
+  });
+  if (!sanCount(req.sans) && entry.usage !== "client")
+    depot.warnings.push("the certificate has no SANs: TLS clients will not accept it for a server name");
   printWarnings(depot.warnings);
-  process.stderr.write(`Signed "${name}" (external key, ${entry.keyType}; SANs: ${sanText(req.sans) || "none"}) by "${issuer}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`);
+  process.stderr.write(
+    `Signed "${name}" (external key, ${entry.keyType}; SANs: ${sanText(req.sans) || "none"}) by "${issuer}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
+  );
 }

@@ -1,7 +1,8 @@
 import type { Argv } from "yargs";
 
 export const command = "status [name]";
-export const describe = "expiry check of the CA and every certificate (exit 0 OK, 1 WARN, 2 EXPIRED), or NAME's details";
+export const describe =
+  "expiry check of the CA and every certificate (exit 0 OK, 1 WARN, 2 EXPIRED), or NAME's details";
 
 export function builder(y: Argv) {
   return y
@@ -23,8 +24,29 @@ export async function handler(a: Args) {
   if (a.name === undefined) return overview(a, depot);
   const e = depot.entry(a.name);
   const { sanText } = await import("./args.js");
-  const info = { name: e.name, kind: e.kind, status: stateOf(e), issuer: e.issuer ?? null, subject: e.subject, keyType: e.keyType, serial: e.serial ?? null, notBefore: e.notBefore ?? null, notAfter: e.notAfter ?? null, sans: e.sans, usage: e.usage ?? null, ...(e.external ? { external: true } : {}), ...(e.alias ? { alias: e.alias } : {}) };
-  if (a.json) return printJson({ ...info, eku: e.eku ?? null, pathLength: e.pathLength ?? null, revoked: e.revoked ?? null, history: e.history ?? [] });
+  const info = {
+    name: e.name,
+    kind: e.kind,
+    status: stateOf(e),
+    issuer: e.issuer ?? null,
+    subject: e.subject,
+    keyType: e.keyType,
+    serial: e.serial ?? null,
+    notBefore: e.notBefore ?? null,
+    notAfter: e.notAfter ?? null,
+    sans: e.sans,
+    usage: e.usage ?? null,
+    ...(e.external ? { external: true } : {}),
+    ...(e.alias ? { alias: e.alias } : {}),
+  };
+  if (a.json)
+    return printJson({
+      ...info,
+      eku: e.eku ?? null,
+      pathLength: e.pathLength ?? null,
+      revoked: e.revoked ?? null,
+      history: e.history ?? [],
+    });
   for (const [k, v] of Object.entries(info)) {
     const text = k === "sans" ? sanText(e.sans) || "-" : v ?? "-";
     process.stdout.write(`${k.padEnd(10)} ${text}\n`);
@@ -40,13 +62,38 @@ async function overview(a: Args, depot: import("../store/view.js").DepotView) {
   const rows = depot.list().map((e) => {
     const left = e.notAfter ? new Date(e.notAfter).getTime() - now : 0;
     const days = Math.floor(left / 864e5);
-    const status = e.state === "unsigned" ? "UNSIGNED" : e.state === "revoked" ? "REVOKED" : e.state === "expired" ? "EXPIRED"
-      : e.state === "not-yet-valid" ? "WARN (not yet valid)" : left <= warnMs ? `WARN (${days} days)` : "OK";
-    return { name: e.name, kind: e.kind, issuer: e.issuer ?? null, notAfter: e.notAfter ?? null, daysLeft: e.notAfter ? days : null, status };
+    const status =
+      e.state === "unsigned"
+        ? "UNSIGNED"
+        : e.state === "revoked"
+          ? "REVOKED"
+          : e.state === "expired"
+            ? "EXPIRED"
+            : e.state === "not-yet-valid"
+              ? "WARN (not yet valid)"
+              : left <= warnMs
+                ? `WARN (${days} days)`
+                : "OK";
+    return {
+      name: e.name,
+      kind: e.kind,
+      issuer: e.issuer ?? null,
+      notAfter: e.notAfter ?? null,
+      daysLeft: e.notAfter ? days : null,
+      status,
+    };
   });
-  process.exitCode = rows.some((r) => r.status === "EXPIRED") ? 2 : rows.some((r) => r.status.startsWith("WARN")) ? 1 : 0;
+  process.exitCode = rows.some((r) => r.status === "EXPIRED")
+    ? 2
+    : rows.some((r) => r.status.startsWith("WARN"))
+      ? 1
+      : 0;
   if (a.json) return printJson(rows);
-  const table = [["NAME", "KIND", "ISSUER", "NOT AFTER", "STATUS"], ...rows.map((r) => [r.name, r.kind, r.issuer ?? "-", r.notAfter ?? "-", r.status])];
+  const table = [
+    ["NAME", "KIND", "ISSUER", "NOT AFTER", "STATUS"],
+    ...rows.map((r) => [r.name, r.kind, r.issuer ?? "-", r.notAfter ?? "-", r.status]),
+  ];
   const w = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
-  for (const r of table) process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join("  ") + "\n");
+  for (const r of table)
+    process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join("  ") + "\n");
 }
