@@ -8,7 +8,8 @@ import { existsSync, mkdirSync } from "node:fs";
 import type { x509 } from "../lib/x509/peculiar.js";
 import type { Profile, Sans } from "../lib/x509/cert.js";
 import { InputError } from "../lib/x509/validate.js";
-import { Depot, Entry, Index, profileOf, ROOT } from "./depot.js";
+import { Depot, Entry, profileOf, ROOT } from "./depot.js";
+import { checkFree, checkIssuerEntry } from "./records.js";
 import { readText, writeAtomic } from "./fsutil.js";
 
 export interface ExternalRequest {
@@ -27,23 +28,6 @@ export interface ExternalIssueOptions {
   notBefore?: Date;
   /** Issue over an existing external-key entry of that name (its current certificate moves to history/). */
   replace?: boolean;
-}
-
-/** Refuses a name taken (case-insensitively: "Web" and "web" are one file on macOS) unless `allow` says yes. */
-function checkFree(idx: Index, name: string, allow: (e: Entry) => boolean): Entry | undefined {
-  const taken = Object.keys(idx.entries).find((n) => n.toLowerCase() === name.toLowerCase());
-  if (!taken) return undefined;
-  if (taken === name && allow(idx.entries[name])) return idx.entries[name];
-  throw new InputError(
-    `"${name}" already exists in the depot${taken === name ? "" : ` (as "${taken}": names may not differ only in case)`}`,
-  );
-}
-
-function checkIssuerEntry(idx: Index, issuer: string): void {
-  const ie = idx.entries[issuer];
-  if (!ie) throw new InputError(`unknown issuer "${issuer}": see 'pki list'`);
-  if (ie.kind !== "ca")
-    throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
 }
 
 /** `pki new-cert --csr`: files a verified foreign request as an unsigned external-key entry, to sign later. */

@@ -3,7 +3,8 @@ import { x509 } from "../lib/x509/peculiar.js";
 import { parsePem } from "../lib/x509/pem.js";
 import type { Profile, Usage } from "../lib/x509/cert.js";
 import { DepotError } from "./fsutil.js";
-import type { Entry } from "./depot.js";
+import { InputError } from "../lib/x509/validate.js";
+import type { Entry, Index } from "./depot.js";
 
 /** The profile an entry was (or is to be) issued with. */
 export function profileOf(e: Entry): Profile {
@@ -26,4 +27,21 @@ export function certFields(cert: x509.X509Certificate): Partial<Entry> {
 export function parseCertPem(pem: string, what: string): x509.X509Certificate {
   try { return new x509.X509Certificate(parsePem(pem, "CERTIFICATE", what)); }
   catch (e) { throw new DepotError(`${what}: not a valid certificate (${(e as Error).message})`); }
+}
+
+/** Refuses a name taken (case-insensitively: "Web" and "web" are one file on macOS) unless `allow` says yes. */
+export function checkFree(idx: Index, name: string, allow: (e: Entry) => boolean): Entry | undefined {
+  const taken = Object.keys(idx.entries).find((n) => n.toLowerCase() === name.toLowerCase());
+  if (!taken) return undefined;
+  if (taken === name && allow(idx.entries[name])) return idx.entries[name];
+  throw new InputError(
+    `"${name}" already exists in the depot${taken === name ? "" : ` (as "${taken}": names may not differ only in case)`}`,
+  );
+}
+
+export function checkIssuerEntry(idx: Index, issuer: string): void {
+  const ie = idx.entries[issuer];
+  if (!ie) throw new InputError(`unknown issuer "${issuer}": see 'pki list'`);
+  if (ie.kind !== "ca")
+    throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
 }

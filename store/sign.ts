@@ -20,7 +20,7 @@ import {
 import { writeAtomic } from "./fsutil.js";
 import { checkCsrAgainstEntry, checkCsrKey, checkIssuerKey } from "./crosscheck.js";
 import { MAX_SANS } from "./integrity.js";
-import { certFields, profileFields, profileOf } from "./records.js";
+import { certFields, checkFree, checkIssuerEntry, profileFields, profileOf } from "./records.js";
 import { ROOT } from "./view.js";
 import type { Depot, Entry, Index, NewCertOptions, SignOptions } from "./depot.js";
 
@@ -50,17 +50,8 @@ export async function newCertEntry(depot: Depot, name: string, o: NewCertOptions
   const keyPem = await depot.sealKey(keys.privateKey, o.passphrase);
   return depot.withLock(async () => {
     const idx = depot.readIndex();
-    // Case-insensitively: on macOS/Windows filesystems "Web" and "web" are the same key file.
-    const taken = Object.keys(idx.entries).find((n) => n.toLowerCase() === name.toLowerCase());
-    if (taken)
-      throw new InputError(
-        `"${name}" already exists in the depot${taken === name ? "" : ` (as "${taken}": names may not differ only in case)`}`,
-      );
-    if (o.issuer && !idx.entries[o.issuer]) throw new InputError(`unknown issuer "${o.issuer}": see 'pki list'`);
-    if (o.issuer && idx.entries[o.issuer].kind !== "ca")
-      throw new InputError(
-        `"${o.issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`,
-      );
+    checkFree(idx, name, () => false);
+    if (o.issuer) checkIssuerEntry(idx, o.issuer);
     const entry: Entry = {
       name,
       kind: o.profile?.kind ?? "leaf",

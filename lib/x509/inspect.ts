@@ -5,6 +5,7 @@
 import { createHash, createPublicKey, KeyObject } from "node:crypto";
 import { x509 } from "./peculiar.js";
 import { sansOf } from "./cert.js";
+import { REASON_CODES } from "./reasons.js";
 
 export type Hash = "sha256" | "sha1" | "sha384" | "sha512";
 
@@ -69,19 +70,6 @@ const EKU_NAMES: Record<string, string> = {
   "1.3.6.1.5.5.7.3.8": "Time Stamping",
   "1.3.6.1.5.5.7.3.9": "OCSP Signing",
 };
-const REASONS = [
-  "unspecified",
-  "keyCompromise",
-  "cACompromise",
-  "affiliationChanged",
-  "superseded",
-  "cessationOfOperation",
-  "certificateHold",
-  "",
-  "removeFromCRL",
-  "privilegeWithdrawn",
-  "aACompromise",
-];
 
 export const hex = (b: ArrayBuffer | Uint8Array) => Buffer.from(b as ArrayBuffer).toString("hex");
 export const colons = (h: string) => h.toUpperCase().match(/../g)?.join(":") ?? "";
@@ -203,7 +191,7 @@ export function crlInfo(c: x509.X509Crl): CrlInfo {
     revoked: c.entries.map((e) => ({
       serial: e.serialNumber.toLowerCase(),
       date: new Date(e.revocationDate).toISOString(),
-      ...(e.reason !== undefined ? { reason: REASONS[e.reason] } : {}),
+      ...(e.reason !== undefined ? { reason: REASON_CODES[e.reason] } : {}),
     })),
   };
 }

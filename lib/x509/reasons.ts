@@ -11,7 +11,8 @@ export type RevocationReason =
   | "certificateHold"
   | "privilegeWithdrawn"
   | "aACompromise";
-export const REASONS: RevocationReason[] = [
+/** CRLReason names by their code (RFC 5280 5.3.1); code 7 is unused. */
+export const REASON_CODES = [
   "unspecified",
   "keyCompromise",
   "cACompromise",
@@ -19,9 +20,13 @@ export const REASONS: RevocationReason[] = [
   "superseded",
   "cessationOfOperation",
   "certificateHold",
+  "",
+  "removeFromCRL",
   "privilegeWithdrawn",
   "aACompromise",
-];
+] as const;
+/** The reasons a revocation may give (removeFromCRL belongs to delta CRLs only). */
+export const REASONS = REASON_CODES.filter((r): r is RevocationReason => r !== "" && r !== "removeFromCRL");
 
 export function checkReason(r: string): RevocationReason {
   if (!(REASONS as string[]).includes(r))
