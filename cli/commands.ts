@@ -1,5 +1,6 @@
 /** Every subcommand module, in the order `pki --help` lists them, with the options each one takes. */
 import type { Argv } from "yargs";
+import { DEPOT_OPTION, NO_DEPOT, nameOf, type CommandModule } from "./command-spec.js";
 import * as init from "./init.js";
 import * as newCert from "./new-cert.js";
 import * as sign from "./sign.js";
@@ -22,24 +23,7 @@ import * as completion from "./completion.js";
 import * as rm from "./rm.js";
 import * as inspect from "./inspect.js";
 
-export interface CommandModule {
-  command: string;
-  describe: string;
-  builder: (y: Argv) => Argv<unknown>;
-  /** Typed from its own builder; yargs (or plain.ts) supplies the parsed arguments. */
-  handler: (a: never) => unknown;
-}
-
-const DEPOT_OPTION = {
-  depot: { type: "string", describe: "depot directory (default $PKI_DEPOT or ./.pki)" },
-  "as-owner": {
-    type: "boolean",
-    describe: "as root, act on another user's depot (refused otherwise); new files go to its owner",
-  },
-} as const;
-
-/** Commands that never touch a depot do not list --depot. */
-const NO_DEPOT = new Set(["fixtures", "completion"]);
+export { nameOf, positionalsOf, type CommandModule } from "./command-spec.js";
 
 const MODULES: CommandModule[] = [
   init,
@@ -76,15 +60,3 @@ export const COMMANDS: CommandModule[] = MODULES.map((m) => {
     },
   };
 });
-
-export function nameOf(m: CommandModule): string {
-  return m.command.split(" ")[0];
-}
-
-/** The positionals of a command string, e.g. "sign <name>" -> [{ name: "name", required: true }]. */
-export function positionalsOf(m: CommandModule): { name: string; required: boolean }[] {
-  return [...m.command.matchAll(/([<[])(\w[\w-]*)(?:\.\.)?[\]>]/g)].map((x) => ({
-    name: x[2],
-    required: x[1] === "<",
-  }));
-}

@@ -86,6 +86,23 @@ export async function getPassphrase(
   return p;
 }
 
+/**
+ * The passphrase getPassphrase would return, when it is at hand without a prompt, stdin or a warning; else
+ * undefined (never throws). Lets a command start the depot's KDF before it loads the rest of pki.
+ */
+export function passphraseAtHand(a: Record<string, unknown>): string | undefined {
+  try {
+    const flag = last(a.passphrase), file = last(a.passphraseFile);
+    if (flag !== undefined) return String(flag) || undefined;
+    if (file !== undefined) return file === "-" ? undefined : readSecretFile(String(file), "") || undefined;
+    if (process.env.PKI_PASSPHRASE !== undefined) return process.env.PKI_PASSPHRASE || undefined;
+    const envFile = process.env.PKI_PASSPHRASE_FILE;
+    return envFile && envFile !== "-" ? readSecretFile(envFile, "") || undefined : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A string option given more than once arrives as an array: the last one wins, as in most CLIs. */
 export function last<T>(v: T | T[]): T {
   return Array.isArray(v) ? v[v.length - 1] : v;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * pki entry point. `pki --version` answers here, and the plain forms of list, status and chain run
- * (cli/plain.ts) before yargs, the bulk of start-up, is loaded; every other invocation goes to main.js.
+ * (cli/plain.ts), and the ordinary forms of the everyday commands (cli/quick.ts), before yargs, the bulk of
+ * start-up, is loaded; every other invocation goes to main.js.
  */
 import { VERSION } from "./version.js";
 import { plainCommand } from "./plain.js";
@@ -10,4 +11,4 @@ const args = process.argv.slice(2);
 const plain = plainCommand(args);
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) process.stdout.write(VERSION + "\n");
 else if (plain) await (await import("./plain.js")).runPlain(plain);
-else await import("./main.js");
+else if (!(await (await import("./quick.js")).runQuick(args))) await import("./main.js");
