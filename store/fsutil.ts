@@ -15,7 +15,6 @@ import {
   readFileSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
 
 export class DepotError extends Error {}
 
@@ -43,7 +42,9 @@ function fsyncDir(dir: string): void {
 
 /** A fresh temp-file name beside `path`: hidden, and recognisable by TEMP_RE (which `pki doctor` cleans up). */
 export function tempName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  // node:crypto is loaded here, on the first write, not at start-up: `pki list` reads the depot and never needs it.
+  const rand = process.getBuiltinModule("node:crypto").randomBytes(4).toString("hex");
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${rand}`);
 }
 export const TEMP_RE = /^\..+\.tmp-(\d+)-[0-9a-f]{8}$/;
 

@@ -75,11 +75,42 @@ export class DepotView {
     return e;
   }
 
-  /** Every entry with its state, the root first. */
+  /** Every entry with its state, the root first, then as String#localeCompare orders the names. */
   list(now = new Date()): Array<Entry & { state: string }> {
-    const idx = this.readIndex();
-    return Object.values(idx.entries)
-      .sort((a, b) => (a.name === ROOT ? -1 : b.name === ROOT ? 1 : a.name.localeCompare(b.name)))
+    const entries = Object.values(this.readIndex().entries);
+    const order = entries.every((e) => NAME_CHARS.test(e.name)) && rootCollation() ? rootOrder : localeOrder;
+    return entries
+      .sort((a, b) => (a.name === ROOT ? -1 : b.name === ROOT ? 1 : order(a.name, b.name)))
       .map((e) => ({ ...e, state: stateOf(e, now) }));
   }
+}
+
+const localeOrder = (a: string, b: string) => a.localeCompare(b);
+const NAME_CHARS = /^[A-Za-z0-9._-]*$/;
+const PRIMARY = "_-.0123456789abcdefghijklmnopqrstuvwxyz";
+
+/**
+ * Whether localeCompare uses ICU's root collation: ICU takes the default locale from LC_ALL, LC_MESSAGES or LANG,
+ * and C, POSIX and English add nothing to the root order. Anything else (a locale that sorts "aa" after "z", an
+ * @-modifier, other ICU data) keeps localeCompare itself.
+ */
+function rootCollation(env = process.env): boolean {
+  const locale = env.LC_ALL || env.LC_MESSAGES || env.LANG;
+  return !env.NODE_ICU_DATA && (!locale || /^(C|POSIX|en)([_.][A-Za-z0-9_.-]*)?$/.test(locale));
+}
+
+/**
+ * localeCompare's order of two names of A-Z a-z 0-9 . _ - under the root collation, without its first call's
+ * cost (loading ICU's collator, ~5 ms of a 50 ms `pki list`): _ - . then digits then letters, case ignored; of
+ * names that differ only in case, the one whose first difference is lowercase comes first.
+ */
+export function rootOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = PRIMARY.indexOf(a[i].toLowerCase()) - PRIMARY.indexOf(b[i].toLowerCase());
+    if (d) return d < 0 ? -1 : 1;
+  }
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] > b[i] ? -1 : 1; // "a" > "A": lowercase first
+  return 0;
 }

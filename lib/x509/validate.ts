@@ -1,5 +1,4 @@
 /** Validation of hostile input: names, IP addresses, DNS names, subject fields. */
-import { isIPv4, isIPv6 } from "node:net";
 import { domainToASCII } from "node:url";
 
 export class InputError extends Error {}
@@ -28,6 +27,8 @@ export function checkName(name: unknown): string {
  * @peculiar/x509 mis-encodes the dotted form.
  */
 export function checkIp(ip: string): string {
+  // node:net (and the stream stack under it) is loaded on the first IP address, not by every command at start-up.
+  const { isIPv4, isIPv6 } = process.getBuiltinModule("node:net");
   const s = String(ip).trim();
   if (isIPv4(s)) return s;
   if (isIPv6(s) && !s.includes("%")) return new URL(`http://[${s}]`).hostname.slice(1, -1);
