@@ -10,7 +10,7 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { printJson } = await import("./common.js");
+  const { printJson, printTable } = await import("./out.js");
   const depot = (await import("../store/view.js")).openView(a.depot); // no crypto stack: list only reads the index
   const rows = depot.list();
   if (a.json)
@@ -35,7 +35,5 @@ export async function handler(a: Args) {
       [...e.sans.ips, ...e.sans.domains, ...(e.sans.uris ?? []), ...(e.sans.emails ?? [])].join(",") || "-",
     ]),
   ];
-  const w = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
-  for (const r of table)
-    process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join("  ") + "\n");
+  printTable(table);
 }

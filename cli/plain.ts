@@ -40,7 +40,7 @@ export function plainCommand(args: string[]): { name: string; argv: Record<strin
 
 export async function runPlain(c: { name: string; argv: Record<string, unknown> }): Promise<void> {
   const { failWith, watchStdout } = await import("./exit.js");
-  watchStdout();
+  if (c.name === "chain") watchStdout(); // list and status write with cli/out.ts: no stdout stream to watch
   const modules = {
     list: () => import("./list.js"),
     status: () => import("./status.js"),

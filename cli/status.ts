@@ -18,7 +18,7 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { printJson } = await import("./common.js");
+  const { printJson, writeOut } = await import("./out.js");
   const { openView, stateOf } = await import("../store/view.js"); // no crypto stack: status only reads the index
   const depot = openView(a.depot);
   if (a.name === undefined) return overview(a, depot);
@@ -47,16 +47,14 @@ export async function handler(a: Args) {
       revoked: e.revoked ?? null,
       history: e.history ?? [],
     });
-  for (const [k, v] of Object.entries(info)) {
-    const text = k === "sans" ? sanText(e.sans) || "-" : v ?? "-";
-    process.stdout.write(`${k.padEnd(10)} ${text}\n`);
-  }
+  const text = (k: string, v: unknown) => (k === "sans" ? sanText(e.sans) || "-" : v ?? "-");
+  writeOut(Object.entries(info).map(([k, v]) => `${k.padEnd(10)} ${text(k, v)}\n`).join(""));
 }
 
 /** One line per entry; exit code 2 if any certificate expired, else 1 if any expires within --warn, else 0. */
 async function overview(a: Args, depot: import("../store/view.js").DepotView) {
   const { parseDurationMs } = await import("../lib/x509/duration.js");
-  const { printJson } = await import("./common.js");
+  const { printJson, printTable } = await import("./out.js");
   const warnMs = parseDurationMs(String(a.warn));
   const now = Date.now();
   const rows = depot.list().map((e) => {
@@ -93,7 +91,5 @@ async function overview(a: Args, depot: import("../store/view.js").DepotView) {
     ["NAME", "KIND", "ISSUER", "NOT AFTER", "STATUS"],
     ...rows.map((r) => [r.name, r.kind, r.issuer ?? "-", r.notAfter ?? "-", r.status]),
   ];
-  const w = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
-  for (const r of table)
-    process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join("  ") + "\n");
+  printTable(table);
 }
