@@ -76,7 +76,8 @@ const first = await build({
   plugins: [splitOff, viaGetBuiltin],
 });
 const [out] = first.outputFiles;
-const late = [...builtins].filter((m) => !PRELOADED.has(m)).concat(
+const used = [...builtins].filter((m) => out.text.includes(`getBuiltinModule(${JSON.stringify(m)})`));
+const late = used.filter((m) => !PRELOADED.has(m)).concat(
   first.metafile.outputs["dist/bin/pki.js"].imports.filter((i) => i.kind === "import-statement").map((i) => i.path),
 );
 if (late.length || out.text.includes("Dynamic require of"))
@@ -85,7 +86,8 @@ if (late.length || out.text.includes("Dynamic require of"))
 
 await build({
   ...common,
-  entryPoints: Object.fromEntries([...lazy].map(([name, src]) => [name, src])),
+  // Only what pki.js still imports after tree-shaking (a resolved import may have been dropped).
+  entryPoints: Object.fromEntries([...lazy].filter(([name]) => out.text.includes(`"./${name}.js"`))),
   chunkNames: "chunks/[name]-[hash]",
   splitting: true,
   // CommonJS dependencies (yargs helpers, tar-stream) call require() for node built-ins.
