@@ -8,7 +8,7 @@ import type { ExportMaterial } from "../lib/formats/export.js";
 import { DepotError, readText } from "./fsutil.js";
 import { checkKeyMatchesCert } from "./crosscheck.js";
 import { readConsistent } from "./lock.js";
-import { parseCertPem } from "./records.js";
+import { parseCertPem } from "./cert-file.js";
 import { ROOT } from "./view.js";
 import type { Depot } from "./depot.js";
 

@@ -16,20 +16,7 @@ const same = (a: ArrayBuffer | Uint8Array, b: ArrayBuffer | Uint8Array) =>
   Buffer.from(a as ArrayBuffer).equals(Buffer.from(b as ArrayBuffer));
 const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"`);
 
-/** After decrypting an issuer's key: its public key is the one in the issuer's certificate. */
-export async function checkIssuerKey(
-  depot: Depot,
-  issuer: string,
-  cert: x509.X509Certificate,
-  keys: KeyPair,
-): Promise<void> {
-  const spki = await subtle.exportKey("spki", keys.publicKey);
-  if (!same(spki, cert.publicKey.rawData)) {
-    throw new DepotError(
-      `the key of ${who(issuer)} does not match its certificate ${relCert(depot, issuer)}: refusing to use it`,
-    );
-  }
-}
+export { checkIssuerKey } from "./issuer.js";
 
 /** export, serve: the decrypted key is the certificate's. */
 export async function checkKeyMatchesCert(

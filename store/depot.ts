@@ -18,27 +18,28 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../lib/x509/peculiar.js";
 import { parsePem } from "../lib/x509/pem.js";
-import { encryptPkcs8, decryptPkcs8, DEFAULT_ITERATIONS } from "../lib/formats/pkcs8.js";
-import { describeKey, exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec } from "../lib/x509/keys.js";
-import { createRootCertificate, randomSerial } from "../lib/x509/cert.js";
+import { DEFAULT_ITERATIONS } from "../lib/formats/pkcs8.js";
+import { describeKey, generateKeyPair, KeySpec } from "../lib/x509/keys.js";
+import { createRootCertificate } from "../lib/x509/cert.js";
 import type { Profile, RawExtension, Sans, Subject } from "../lib/x509/cert.js";
 import { constraintsExtension, type NameConstraints } from "../lib/x509/constraints.js";
 import type { RevocationReason } from "../lib/x509/crl.js";
 import { checkX509Date } from "../lib/x509/validate.js";
 import { DepotError, mkdirInDepot, readText, writeAtomic } from "./fsutil.js";
 import { prepareNewDepotDir } from "./ownership.js";
-import { acquireLock } from "./lock.js";
 import { testKdfIterations } from "./integrity.js";
-import { DepotView, LAYOUT_VERSION, readMeta, ROOT } from "./view.js";
+import { LAYOUT_VERSION, readMeta, ROOT } from "./view.js";
+import { DepotCore } from "./core.js";
 import { renewCert } from "./renew.js";
 import { publishCrl, revokeCert } from "./revoke.js";
 import { readExportMaterial, readLatestCrl, verifyChain } from "./chain.js";
-import { parseCertPem } from "./records.js";
+import { parseCertPem } from "./cert-file.js";
 import { issueIntermediate, issueUnderLock, newCertEntry, openIssuer, signEntry } from "./sign.js";
 import type { IntermediateOptions, IssueOptions } from "./sign.js";
 
 export { DepotError };
-export { parseCertPem, profileOf } from "./records.js";
+export { profileOf } from "./records.js";
+export { parseCertPem } from "./cert-file.js";
 export { defaultDepotDir, LAYOUT_VERSION, parseJson, ROOT, stateOf } from "./view.js";
 
 export interface DepotMeta { layout: number; kdf: { salt: string; iterations: number }; created: string }
@@ -107,8 +108,7 @@ export interface RenewOptions {
   csr?: { publicKey: x509.PublicKey; pem: string; keyType: string }; // external key: a new request from its holder
 }
 
-export class Depot extends DepotView {
-  readonly warnings: string[] = [];
+export class Depot extends DepotCore {
   private constructor(dir: string, meta: DepotMeta) { super(dir, meta); }
 
   /** Opens an existing depot; refuses a layout newer than this binary understands. */
@@ -130,30 +130,10 @@ export class Depot extends DepotView {
     return Depot.open(dir);
   }
 
-  // ---- paths and files -------------------------------------------------
-  certPath(name: string): string { return name === ROOT ? this.path("ca.crt") : this.path("certs", `${name}.crt`); }
-  keyPath(name: string): string { return name === ROOT ? this.path("ca.key") : this.path("certs", `${name}.key`); }
-  csrPath(name: string): string { return this.path("certs", `${name}.csr`); }
-  crlPath(name: string): string { return name === ROOT ? this.path("ca.crl") : this.path("certs", `${name}.crl`); }
-  historyPath(name: string, serial: string, ext: "crt" | "key" | "csr"): string {
-    return this.path("history", `${name}.${serial}.${ext}`);
-  }
-  rel(p: string): string { return p.slice(this.dir.length + 1); }
-
-  writeIndex(idx: Index): void { writeAtomic(this.path("index.json"), JSON.stringify(idx, null, 2) + "\n", 0o600); }
-
-  hasCA(): boolean { return existsSync(this.path("ca.crt")); }
-
-
+  // ---- parsed files ----------------------------------------------------
   readCert(name: string): x509.X509Certificate {
     const p = this.certPath(name);
     return parseCertPem(readText(p, this.rel(p)), this.rel(p));
-  }
-  readKeyPem(name: string): string {
-    const p = this.keyPath(name);
-    const pem = readText(p, this.rel(p));
-    parsePem(pem, "ENCRYPTED PRIVATE KEY", this.rel(p));
-    return pem;
   }
   readCsr(name: string): x509.Pkcs10CertificateRequest {
     const p = this.csrPath(name);
@@ -162,44 +142,6 @@ export class Depot extends DepotView {
     catch (e) { throw new DepotError(`${this.rel(p)}: not a valid CSR (${(e as Error).message})`); }
   }
 
-  /** Decrypts NAME's key (root: "ca"); a wrong passphrase throws before anything is written. */
-  async unlockKey(name: string, passphrase: string): Promise<{ der: Buffer; keys: KeyPair }> {
-    const der = await decryptPkcs8(
-      this.readKeyPem(name),
-      passphrase,
-      name === ROOT ? "the CA key" : `the key of "${name}"`,
-    );
-    return { der, keys: await importPkcs8(der) };
-  }
-
-  async encryptKey(der: Uint8Array, passphrase: string): Promise<string> {
-    return encryptPkcs8(der, passphrase, {
-      salt: Buffer.from(this.meta.kdf.salt, "base64"),
-      iterations: this.meta.kdf.iterations,
-    });
-  }
-
-  /** Exports `key` as PKCS#8 and encrypts it; the plain DER is zeroed. */
-  async sealKey(key: CryptoKey, passphrase: string): Promise<string> {
-    const der = await exportPkcs8(key);
-    try { return await this.encryptKey(der, passphrase); } finally { der.fill(0); }
-  }
-
-  async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    const release = await acquireLock(this.dir);
-    try { return await fn(); } finally { release(); }
-  }
-
-  /**
-   * A random 127-bit serial not yet used in this depot. After an import the old serials are in `serials`, so
-   * uniqueness holds even when an imported one is at or above 2^127 (certstrap's are random too): no floor.
-   */
-  freshSerial(idx: Index): string {
-    for (;;) {
-      const s = randomSerial();
-      if (!idx.serials.includes(s)) return s;
-    }
-  }
 
   // ---- commands --------------------------------------------------------
 
@@ -257,17 +199,7 @@ export class Depot extends DepotView {
 
   /** The issuers of NAME, nearest first, root last (empty for the root). */
   issuerChain(name: string): Array<{ name: string; cert: x509.X509Certificate }> {
-    const idx = this.readIndex();
-    const out: Array<{ name: string; cert: x509.X509Certificate }> = [];
-    for (let n = name; n !== ROOT; ) {
-      const e = idx.entries[n];
-      if (!e) throw new DepotError(`index.json names no entry "${n}": run 'pki doctor'`);
-      n = e.issuer ?? ROOT;
-      if (out.some((c) => c.name === n) || out.length > 16)
-        throw new DepotError(`the issuer chain of "${name}" loops: run 'pki doctor'`);
-      out.push({ name: n, cert: this.readCert(n) });
-    }
-    return out;
+    return this.issuerNames(name).map((n) => ({ name: n, cert: this.readCert(n) }));
   }
 
   // ---- commands in their own modules ------------------------------------

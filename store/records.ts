@@ -1,8 +1,5 @@
-/** What the index records of a profile and a certificate, and a certificate file parsed. */
-import { x509 } from "../lib/x509/peculiar.js";
-import { parsePem } from "../lib/x509/pem.js";
+/** What the index records of a profile and a certificate, and the checks of a new name and its issuer. */
 import type { Profile, Usage } from "../lib/x509/cert.js";
-import { DepotError } from "./fsutil.js";
 import { InputError } from "../lib/x509/validate.js";
 import type { Entry, Index } from "./depot.js";
 
@@ -20,13 +17,8 @@ export function profileFields(p?: Profile): Partial<Entry> {
     : { kind: "leaf", usage: p.usage ?? "peer", eku: p.eku?.length ? p.eku : undefined };
 }
 
-export function certFields(cert: x509.X509Certificate): Partial<Entry> {
+export function certFields(cert: { serialNumber: string; notBefore: Date; notAfter: Date }): Partial<Entry> {
   return { serial: cert.serialNumber, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString() };
-}
-
-export function parseCertPem(pem: string, what: string): x509.X509Certificate {
-  try { return new x509.X509Certificate(parsePem(pem, "CERTIFICATE", what)); }
-  catch (e) { throw new DepotError(`${what}: not a valid certificate (${(e as Error).message})`); }
 }
 
 /** Refuses a name taken (case-insensitively: "Web" and "web" are one file on macOS) unless `allow` says yes. */

@@ -6,19 +6,15 @@
 import { x509 } from "../lib/x509/peculiar.js";
 import { WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { describeKey, generateKeyPair, type KeyPair } from "../lib/x509/keys.js";
-import { clampToIssuer, createCsr, issueCertificate, sanCount } from "../lib/x509/cert.js";
+import { createCsr, sanCount, subjectDer } from "../lib/x509/cert.js";
 import type { Profile, RawExtension, Sans } from "../lib/x509/cert.js";
-import { checkNameConstraints, checkNestedConstraints, constraintsExtension } from "../lib/x509/constraints.js";
+import { checkNestedConstraints, constraintsExtension } from "../lib/x509/constraints.js";
 import type { NameConstraints } from "../lib/x509/constraints.js";
-import {
-  checkName,
-  checkPathLength,
-  checkX509Date,
-  INTERMEDIATE_PATH_LENGTH,
-  InputError,
-} from "../lib/x509/validate.js";
+import { checkName, INTERMEDIATE_PATH_LENGTH, InputError } from "../lib/x509/validate.js";
 import { writeAtomic } from "./fsutil.js";
-import { checkCsrAgainstEntry, checkCsrKey, checkIssuerKey } from "./crosscheck.js";
+import { checkCsrAgainstEntry, checkCsrKey } from "./crosscheck.js";
+import { issueUnder, openIssuerInfo } from "./issuer.js";
+import { parseCertDer } from "./cert-file.js";
 import { MAX_SANS } from "./integrity.js";
 import { certFields, checkFree, checkIssuerEntry, profileFields, profileOf } from "./records.js";
 import { ROOT } from "./view.js";
@@ -144,50 +140,19 @@ export async function issueIntermediate(
   });
 }
 
-/**
- * Reads and decrypts a CA's certificate and key; refuses a leaf, an unsigned or revoked CA, or a path length it
- * forbids.
- */
+/** openIssuerInfo (store/issuer.ts), with the issuer's certificate parsed for the callers that need it whole. */
 export async function openIssuer(
   depot: Depot,
   issuer: string,
   profile: Profile,
   passphrase: string,
 ): Promise<{ issuerCert: x509.X509Certificate; issuerKeys: KeyPair }> {
-  const ie = depot.entry(issuer);
-  if (ie.kind !== "ca")
-    throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
-  if (ie.status !== "signed") throw new InputError(`the CA "${issuer}" is ${ie.status}: it cannot issue`);
-  const issuerCert = depot.readCert(issuer);
-  if (profile.kind === "ca") {
-    const bc = issuerCert.getExtension(x509.BasicConstraintsExtension);
-    checkPathLength(issuer, bc?.pathLength, profile.pathLength);
-  }
-  const { der, keys: issuerKeys } = await depot.unlockKey(issuer, passphrase);
-  der.fill(0); // the CryptoKey is all that is needed: no plain key bytes linger
-  await checkIssuerKey(depot, issuer, issuerCert, issuerKeys);
-  return { issuerCert, issuerKeys };
+  const { issuerCert, issuerKeys } = await openIssuerInfo(depot, issuer, profile, passphrase);
+  return { issuerCert: parseCertDer(issuerCert.rawData, depot.rel(depot.certPath(issuer))), issuerKeys };
 }
 
-/** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. Store-internal. */
+/** issueUnder (store/issuer.ts), the certificate parsed. Store-internal. */
 export async function issueUnderLock(depot: Depot, idx: Index, o: IssueOptions): Promise<x509.X509Certificate> {
-  // Every CA on the path, as their certificates say (an imported CA's constraints count too).
-  if (sanCount(o.sans) > MAX_SANS)
-    throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
-  checkNameConstraints(o.subject, o.sans, [o.issuerCert, ...depot.issuerChain(o.issuer).map((c) => c.cert)], {
-    leaf: o.profile.kind === "leaf",
-  });
-  if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
-  const clamp = clampToIssuer(checkX509Date(o.notAfter(o.notBefore ?? new Date()), "notAfter"), o.issuerCert);
-  if (clamp.warning) depot.warnings.push(clamp.warning);
-  if (o.notBefore && o.notBefore >= clamp.notAfter)
-    throw new InputError(
-      `--not-before ${o.notBefore.toISOString()} is not before the expiry ${clamp.notAfter.toISOString()}`,
-    );
-  if (clamp.notAfter <= new Date())
-    depot.warnings.push(`the certificate is already expired (notAfter ${clamp.notAfter.toISOString()})`);
-  const serial = depot.freshSerial(idx);
-  const cert = await issueCertificate({ ...o, serial, notAfter: clamp.notAfter });
-  idx.serials.push(serial);
-  return cert;
+  const subject = typeof o.subject === "string" ? subjectDer(o.subject) : o.subject;
+  return new x509.X509Certificate((await issueUnder(depot, idx, { ...o, subject })).rawData);
 }

@@ -1,0 +1,105 @@
+/**
+ * Opening a CA of the depot and issuing under it: the checks every issuance path shares (sign, issue, renew,
+ * external-key and ACME certificates), on DepotCore and the DER reader. @peculiar/x509 loads only when a CA on
+ * the path carries name constraints, so `pki issue` under an unconstrained CA never pays for it.
+ */
+import type { KeyPair } from "../lib/x509/keys.js";
+import { subtle } from "../lib/x509/keys.js";
+import { CertInfo, OID_NAME_CONSTRAINTS } from "../lib/x509/certinfo.js";
+import { clampToIssuer, issueCertificateDer, sanCount } from "../lib/x509/issuance.js";
+import type { CertLike, IssueOptions as DerIssueOptions, Profile, Sans } from "../lib/x509/issuance.js";
+import { checkPathLength, checkX509Date, InputError } from "../lib/x509/validate.js";
+import { DepotError } from "./fsutil.js";
+import { MAX_SANS } from "./integrity.js";
+import { ROOT } from "./view.js";
+import type { DepotCore } from "./core.js";
+import type { Index } from "./depot.js";
+
+export interface IssueUnderOptions extends Omit<DerIssueOptions, "serial" | "notAfter" | "profile" | "issuerCert"> {
+  issuer: string;
+  issuerCert: CertLike;
+  profile: Profile;
+  notAfter: (from: Date) => Date;
+}
+
+const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"`);
+
+/** After decrypting an issuer's key: its public key is the one in the issuer's certificate. */
+export async function checkIssuerKey(
+  depot: DepotCore,
+  issuer: string,
+  cert: { publicKey: { rawData: ArrayBuffer } },
+  keys: KeyPair,
+): Promise<void> {
+  const spki = Buffer.from(await subtle.exportKey("spki", keys.publicKey));
+  if (!spki.equals(Buffer.from(cert.publicKey.rawData))) {
+    const file = depot.rel(depot.certPath(issuer));
+    throw new DepotError(`the key of ${who(issuer)} does not match its certificate ${file}: refusing to use it`);
+  }
+}
+
+/**
+ * Reads and decrypts a CA's certificate and key; refuses a leaf, an unsigned or revoked CA, or a path length it
+ * forbids.
+ */
+export async function openIssuerInfo(
+  depot: DepotCore,
+  issuer: string,
+  profile: Profile,
+  passphrase: string,
+): Promise<{ issuerCert: CertInfo; issuerKeys: KeyPair }> {
+  const ie = depot.entry(issuer);
+  if (ie.kind !== "ca")
+    throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
+  if (ie.status !== "signed") throw new InputError(`the CA "${issuer}" is ${ie.status}: it cannot issue`);
+  const issuerCert = depot.readCertInfo(issuer);
+  if (profile.kind === "ca") checkPathLength(issuer, issuerCert.basicConstraints?.pathLength, profile.pathLength);
+  const { der, keys: issuerKeys } = await depot.unlockKey(issuer, passphrase);
+  der.fill(0); // the CryptoKey is all that is needed: no plain key bytes linger
+  await checkIssuerKey(depot, issuer, issuerCert, issuerKeys);
+  return { issuerCert, issuerKeys };
+}
+
+const constrained = (c: CertLike) =>
+  c instanceof CertInfo
+    ? c.extensions.has(OID_NAME_CONSTRAINTS)
+    : (c as unknown as { extensions: { type: string }[] }).extensions.some((e) => e.type === OID_NAME_CONSTRAINTS);
+
+/** Refuses names outside the constraints of any CA on `path` (issuer first), as the CA certificates say. */
+export async function checkPathConstraints(
+  subject: DerIssueOptions["subject"],
+  sans: Sans,
+  path: CertLike[],
+  leaf: boolean,
+): Promise<void> {
+  if (!path.some(constrained)) return;
+  const [{ checkNameConstraints }, { x509 }, { subjectDer }] = await Promise.all([
+    import("../lib/x509/constraints.js"),
+    import("../lib/x509/peculiar.js"),
+    import("../lib/x509/issuance.js"),
+  ]);
+  const certs = path.map((c) => new x509.X509Certificate(c.rawData));
+  checkNameConstraints(new x509.Name(Uint8Array.from(subjectDer(subject))), sans, certs, { leaf });
+}
+
+/** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. Store-internal. */
+export async function issueUnder(depot: DepotCore, idx: Index, o: IssueUnderOptions): Promise<CertInfo> {
+  const sans = o.sans ?? { ips: [], domains: [] };
+  if (sanCount(sans) > MAX_SANS) throw new InputError(`${sanCount(sans)} subject alternative names: at most ${MAX_SANS}`);
+  // Every CA on the path, as their certificates say (an imported CA's constraints count too).
+  const path = [o.issuerCert, ...depot.issuerNames(o.issuer).map((n) => depot.readCertInfo(n))];
+  await checkPathConstraints(o.subject, sans, path, o.profile.kind === "leaf");
+  if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
+  const clamp = clampToIssuer(checkX509Date(o.notAfter(o.notBefore ?? new Date()), "notAfter"), o.issuerCert);
+  if (clamp.warning) depot.warnings.push(clamp.warning);
+  if (o.notBefore && o.notBefore >= clamp.notAfter)
+    throw new InputError(
+      `--not-before ${o.notBefore.toISOString()} is not before the expiry ${clamp.notAfter.toISOString()}`,
+    );
+  if (clamp.notAfter <= new Date())
+    depot.warnings.push(`the certificate is already expired (notAfter ${clamp.notAfter.toISOString()})`);
+  const serial = depot.freshSerial(idx);
+  const cert = new CertInfo(issueCertificateDer({ ...o, sans, serial, notAfter: clamp.notAfter }));
+  idx.serials.push(serial);
+  return cert;
+}

@@ -1,0 +1,73 @@
+// `pki issue` runs without @peculiar/x509 (lib/x509/issuance.ts, certinfo.ts): what it records and reads must be
+// exactly what the @peculiar/x509 path gives. Random subjects: subjectText = the Name text of the CSR as
+// @peculiar/x509 parses it (index.json keeps that text and sign compares against it). Random certificates:
+// CertInfo's fields = @peculiar/x509's.
+import test from "ava";
+import fc from "fast-check";
+import { createCsrDer, createRootCertificateDer, issueCertificateDer, subjectText } from "../dist/lib/x509/issuance.js";
+import { CertInfo } from "../dist/lib/x509/certinfo.js";
+import { generateKeyPair } from "../dist/lib/x509/keys.js";
+import { x509 } from "../dist/lib/x509/peculiar.js";
+
+// Any Unicode, and the characters RFC 4514 escapes, at either end too.
+const value = fc.oneof(
+  fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }),
+  fc.string({ unit: fc.constantFrom(..."ab ,+\"\\<>;#=\r\n\t"), minLength: 1, maxLength: 8 }),
+).filter((v) => v.trim() !== "" || v.length > 0);
+const subject = fc.record(
+  { commonName: value, organization: value, organizationalUnit: value, country: fc.constantFrom("DE", "US", "NL"),
+    locality: value, state: value },
+  { requiredKeys: ["commonName"] },
+);
+
+test("subjectText is the subject text @peculiar/x509 reads back from the CSR", async (t) => {
+  const keys = await generateKeyPair();
+  await fc.assert(fc.asyncProperty(subject, async (s) => {
+    const csr = new x509.Pkcs10CertificateRequest(createCsrDer(s, { ips: [], domains: [] }, keys));
+    t.is(subjectText(s), csr.subject, JSON.stringify(s));
+  }), { numRuns: 400 });
+});
+
+test("CertInfo reads serial, validity, key, basicConstraints and PEM as @peculiar/x509 does", async (t) => {
+  const caKeys = await generateKeyPair();
+  const leafKeys = await generateKeyPair({ type: "rsa", bits: 2048 });
+  const arb = fc.record({
+    from: fc.date({ min: new Date("1950-01-01T00:00:00Z"), max: new Date("9000-01-01T00:00:00Z"), noInvalidDate: true }),
+    days: fc.integer({ min: 1, max: 400_000 }),
+    pathLength: fc.option(fc.nat(20), { nil: undefined }),
+    serial: fc.bigInt(1n, (1n << 159n) - 1n),
+    ca: fc.boolean(),
+  });
+  await fc.assert(fc.asyncProperty(arb, async (o) => {
+    const notBefore = new Date(Math.floor(o.from.getTime() / 1000) * 1000);
+    const notAfter = new Date(Math.min(notBefore.getTime() + o.days * 86_400_000, Date.UTC(9999, 11, 31)));
+    const serial = o.serial.toString(16).padStart(2, "0");
+    const rootDer = createRootCertificateDer({ subject: { commonName: "CA" }, keys: caKeys, notBefore, notAfter,
+      pathLength: o.pathLength, serial: serial.length % 2 ? `0${serial}` : serial });
+    const root = new x509.X509Certificate(rootDer);
+    const leafDer = issueCertificateDer({ subject: { commonName: "leaf" }, publicKey: leafKeys.publicKey,
+      issuerCert: new CertInfo(rootDer), issuerKeys: caKeys, notBefore, notAfter,
+      profile: o.ca ? { kind: "ca", pathLength: o.pathLength } : { kind: "leaf" } });
+    for (const [der, cert] of [[rootDer, root], [leafDer, new x509.X509Certificate(leafDer)]]) {
+      const info = new CertInfo(der);
+      t.is(info.serialNumber, cert.serialNumber);
+      t.is(info.notBefore.getTime(), cert.notBefore.getTime());
+      t.is(info.notAfter.getTime(), cert.notAfter.getTime());
+      t.deepEqual(Buffer.from(info.publicKey.rawData), Buffer.from(cert.publicKey.rawData));
+      t.deepEqual(Buffer.from(info.subjectDer), Buffer.from(cert.subjectName.toArrayBuffer()));
+      t.is(info.toString("pem"), cert.toString("pem"));
+      const bc = cert.getExtension(x509.BasicConstraintsExtension);
+      t.deepEqual(info.basicConstraints, bc ? { ca: bc.ca, pathLength: bc.pathLength } : undefined);
+    }
+    // The AKI of the leaf names the root's SKI, through CertInfo as through @peculiar/x509.
+    const aki = new x509.X509Certificate(leafDer).getExtension(x509.AuthorityKeyIdentifierExtension);
+    t.is(aki.keyId, root.getExtension(x509.SubjectKeyIdentifierExtension).keyId);
+  }), { numRuns: 150 });
+});
+
+test("CertInfo refuses what is not one certificate", (t) => {
+  for (const bad of [Buffer.alloc(0), Buffer.from([0x30, 0x00]), Buffer.from([0x30, 0x82, 0xff, 0xff, 0x00]),
+    Buffer.from("not DER at all")]) {
+    t.throws(() => new CertInfo(bad), undefined, bad.toString("hex"));
+  }
+});
