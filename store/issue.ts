@@ -1,5 +1,5 @@
 /**
- * `pki issue`: key, CSR and certificate in one process, on DepotCore alone (no @peculiar/x509: a third of the
+ * `pki new-cert` (key and CSR) and `pki issue`: key, CSR and certificate in one process, on DepotCore alone (no @peculiar/x509: a third of the
  * command's time). It checks what new-cert and sign check, in an order that writes nothing until the issuer's
  * key has opened: one passphrase protects both keys, so the depot's KDF (salt + passphrase, cached per process)
  * runs once for the CA key and the new key. The CSR is kept beside the key, as new-cert keeps it.
@@ -9,6 +9,7 @@ import type { DepotCore } from "./core.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
 import { createCsrDer, sanCount, subjectText } from "../lib/x509/issuance.js";
 import type { CertInfo } from "../lib/x509/certinfo.js";
+import type { Sans } from "../lib/x509/issuance.js";
 import { describeKey, generateKeyPair } from "../lib/x509/keys.js";
 import { toPem } from "../lib/x509/pem.js";
 import { writeAtomic } from "./fsutil.js";
@@ -17,12 +18,46 @@ import { checkPathConstraints, issueUnder, openIssuerInfo } from "./issuer.js";
 import { certFields, checkFree, checkIssuerEntry, profileFields } from "./records.js";
 import { ROOT } from "./view.js";
 
+/** `pki new-cert`: a key (encrypted) and a CSR, recorded as unsigned. */
+export async function newCertEntry(depot: DepotCore, name: string, o: NewCertOptions): Promise<Entry> {
+  checkNewName(name, o.sans);
+  const keys = await generateKeyPair(o.key);
+  const csrPem = toPem("CERTIFICATE REQUEST", createCsrDer(o.subject, o.sans, keys));
+  const keyPem = await depot.sealKey(keys.privateKey, o.passphrase);
+  return depot.withLock(async () => {
+    const idx = depot.readIndex();
+    checkFree(idx, name, () => false);
+    if (o.issuer) checkIssuerEntry(idx, o.issuer);
+    const entry: Entry = {
+      name,
+      kind: o.profile?.kind ?? "leaf",
+      issuer: o.issuer,
+      subject: subjectText(o.subject),
+      keyType: describeKey(o.key),
+      sans: o.sans,
+      status: "unsigned",
+      created: new Date().toISOString(),
+      ...profileFields(o.profile),
+    };
+    // Order: key, CSR, then the index entry that makes them visible.
+    writeAtomic(depot.keyPath(name), keyPem, 0o600);
+    writeAtomic(depot.csrPath(name), csrPem, 0o644);
+    idx.entries[name] = entry;
+    depot.writeIndex(idx);
+    return entry;
+  });
+}
+
+function checkNewName(name: string, sans: Sans): void {
+  checkName(name);
+  if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
+  if (sanCount(sans) > MAX_SANS) throw new InputError(`${sanCount(sans)} subject alternative names: at most ${MAX_SANS}`);
+}
+
 export type IssueNewOptions = NewCertOptions & Omit<SignOptions, "caPassphrase" | "profile" | "issuer">;
 
 export async function issueNew(depot: DepotCore, name: string, o: IssueNewOptions): Promise<{ entry: Entry; cert: CertInfo }> {
-  checkName(name);
-  if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
-  if (sanCount(o.sans) > MAX_SANS) throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
+  checkNewName(name, o.sans);
   const issuer = o.issuer ?? ROOT;
   const profile = o.profile ?? { kind: "leaf" as const, usage: "peer" as const };
   checkFree(depot.readIndex(), name, () => false);

@@ -5,18 +5,18 @@
  */
 import { x509 } from "../lib/x509/peculiar.js";
 import { WrongPassphraseError } from "../lib/formats/pkcs8.js";
-import { describeKey, generateKeyPair, type KeyPair } from "../lib/x509/keys.js";
-import { createCsr, sanCount, subjectDer } from "../lib/x509/cert.js";
+import type { KeyPair } from "../lib/x509/keys.js";
+import { subjectDer } from "../lib/x509/cert.js";
 import type { Profile, RawExtension, Sans } from "../lib/x509/cert.js";
 import { checkNestedConstraints, constraintsExtension } from "../lib/x509/constraints.js";
 import type { NameConstraints } from "../lib/x509/constraints.js";
-import { checkName, INTERMEDIATE_PATH_LENGTH, InputError } from "../lib/x509/validate.js";
+import { INTERMEDIATE_PATH_LENGTH, InputError } from "../lib/x509/validate.js";
 import { writeAtomic } from "./fsutil.js";
 import { checkCsrAgainstEntry, checkCsrKey } from "./crosscheck.js";
 import { issueUnder, openIssuerInfo } from "./issuer.js";
+export { newCertEntry } from "./issue.js";
 import { parseCertDer } from "./cert-file.js";
-import { MAX_SANS } from "./integrity.js";
-import { certFields, checkFree, checkIssuerEntry, profileFields, profileOf } from "./records.js";
+import { certFields, profileFields, profileOf } from "./records.js";
 import { ROOT } from "./view.js";
 import type { Depot, Entry, Index, NewCertOptions, SignOptions } from "./depot.js";
 
@@ -33,39 +33,6 @@ export interface IssueOptions {
   notAfter: (from: Date) => Date;
   notBefore?: Date;
   extensions?: RawExtension[];
-}
-
-/** `pki new-cert`: a key (encrypted) and a CSR, recorded as unsigned. */
-export async function newCertEntry(depot: Depot, name: string, o: NewCertOptions): Promise<Entry> {
-  checkName(name);
-  if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
-  if (sanCount(o.sans) > MAX_SANS)
-    throw new InputError(`${sanCount(o.sans)} subject alternative names: at most ${MAX_SANS}`);
-  const keys = await generateKeyPair(o.key);
-  const csr = await createCsr(o.subject, o.sans, keys);
-  const keyPem = await depot.sealKey(keys.privateKey, o.passphrase);
-  return depot.withLock(async () => {
-    const idx = depot.readIndex();
-    checkFree(idx, name, () => false);
-    if (o.issuer) checkIssuerEntry(idx, o.issuer);
-    const entry: Entry = {
-      name,
-      kind: o.profile?.kind ?? "leaf",
-      issuer: o.issuer,
-      subject: csr.subject,
-      keyType: describeKey(o.key),
-      sans: o.sans,
-      status: "unsigned",
-      created: new Date().toISOString(),
-      ...profileFields(o.profile),
-    };
-    // Order: key, CSR, then the index entry that makes them visible.
-    writeAtomic(depot.keyPath(name), keyPem, 0o600);
-    writeAtomic(depot.csrPath(name), csr.toString("pem") + "\n", 0o644);
-    idx.entries[name] = entry;
-    depot.writeIndex(idx);
-    return entry;
-  });
 }
 
 /** `pki sign`: NAME's issuer (--issuer, the one chosen at new-cert, or the root) signs NAME's CSR. */
