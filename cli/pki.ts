@@ -11,4 +11,8 @@ const args = process.argv.slice(2);
 const plain = plainCommand(args);
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) process.stdout.write(VERSION + "\n");
 else if (plain) await (await import("./plain.js")).runPlain(plain);
-else if (!(await (await import("./quick.js")).runQuick(args))) await import("./main.js");
+else {
+  const quick = await import("./quick.js");
+  await quick.primeKdf(args);
+  if (!(await quick.runQuick(args))) await import("./main.js");
+}

@@ -103,6 +103,23 @@ function needsDepotKey(name: string, a: Record<string, unknown>): boolean {
   return name !== "fixtures" && name !== "revoke";
 }
 
+/**
+ * Starts the depot's KDF for a command that will open a depot key, before the command's modules load: the
+ * options that matter are picked from the raw words (a hint only: the command parses and checks them all).
+ */
+export async function primeKdf(args: string[]): Promise<void> {
+  const [name, ...words] = args;
+  if (!Object.hasOwn(QUICK, name)) return;
+  const a: Record<string, unknown> = {};
+  for (let i = 0; i < words.length; i++) {
+    const m = /^--(passphrase|passphrase-file|depot|csr|insecure|p12|jks)(?:=(.*))?$/s.exec(words[i]);
+    if (m) a[camel(m[1])] = ["insecure", "p12", "jks"].includes(m[1]) || (m[2] ?? words[++i]);
+  }
+  if (!needsDepotKey(name, a)) return;
+  const passphrase = (await import("./common.js")).passphraseAtHand(a);
+  if (passphrase) (await import("../store/early-kdf.js")).primeDepotKdf(a.depot as string | undefined, passphrase);
+}
+
 /** Runs `pki NAME ...` here when its form is an ordinary one; false when main.ts must take it. */
 export async function runQuick(args: string[]): Promise<boolean> {
   const [name, ...words] = args;
@@ -114,10 +131,6 @@ export async function runQuick(args: string[]): Promise<boolean> {
   watchStdout();
   try {
     if (argv.asOwner) process.env.PKI_AS_OWNER = "1";
-    if (needsDepotKey(name, argv)) {
-      const passphrase = (await import("./common.js")).passphraseAtHand(argv);
-      if (passphrase) (await import("../store/early-kdf.js")).primeDepotKdf(argv.depot as string | undefined, passphrase);
-    }
     await m.handler(argv as never);
   } catch (e) {
     failWith(e);

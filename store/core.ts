@@ -9,7 +9,7 @@ import { exportPkcs8, importPkcs8, type KeyPair } from "../lib/x509/keys.js";
 import { randomSerial } from "../lib/x509/issuance.js";
 import { CertInfo } from "../lib/x509/certinfo.js";
 import { parsePem } from "../lib/x509/pem.js";
-import { DepotError, readText, writeAtomic } from "./fsutil.js";
+import { DepotError, readText, writeAtomic, type FileWrite } from "./fsutil.js";
 import { acquireLock } from "./lock.js";
 import { DepotView, readMeta, ROOT, defaultDepotDir } from "./view.js";
 import type { Index } from "./depot.js";
@@ -32,7 +32,14 @@ export class DepotCore extends DepotView {
   }
   rel(p: string): string { return p.slice(this.dir.length + 1); }
 
-  writeIndex(idx: Index): void { writeAtomic(this.path("index.json"), JSON.stringify(idx, null, 2) + "\n", 0o600); }
+  writeIndex(idx: Index): void {
+    const f = this.indexWrite(idx);
+    writeAtomic(f.path, f.data, f.mode);
+  }
+  /** index.json as a FileWrite, for writeAtomicAll (last: it names the files written before it). */
+  indexWrite(idx: Index): FileWrite {
+    return { path: this.path("index.json"), data: JSON.stringify(idx, null, 2) + "\n", mode: 0o600 };
+  }
 
   hasCA(): boolean { return existsSync(this.path("ca.crt")); }
 

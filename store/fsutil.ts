@@ -1,5 +1,6 @@
 /** Crash-safe file writes: temp file → fsync → rename → fsync of the directory. */
 import {
+  fsync,
   chownSync,
   closeSync,
   fchownSync,
@@ -75,6 +76,49 @@ export function writeAtomic(path: string, data: string | Uint8Array, mode = 0o64
     throw e;
   }
   fsyncDir(dirname(path));
+}
+
+export interface FileWrite { path: string; data: string | Uint8Array; mode?: number }
+
+const fsyncAsync = (fd: number) => new Promise<void>((res, rej) => fsync(fd, (e) => (e ? rej(e) : res())));
+
+/**
+ * writeAtomic for files that appear together, in the order given: every temp file is written, then all are
+ * fsynced at once on the libuv pool (the filesystem commits them together instead of one commit per file),
+ * then renamed in order; a directory is fsynced after its last rename and before any rename in another, so a
+ * file named after others (index.json) is never visible before they are durable.
+ */
+export async function writeAtomicAll(files: FileWrite[]): Promise<void> {
+  const temps: { tmp: string; path: string; fd: number }[] = [];
+  const cleanup = (from: number) => {
+    for (const t of temps.slice(from)) rmSync(t.tmp, { force: true });
+  };
+  try {
+    for (const f of files) {
+      const tmp = tempName(f.path);
+      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, f.mode ?? 0o644);
+      temps.push({ tmp, path: f.path, fd });
+      own(fd);
+      const buf = typeof f.data === "string" ? Buffer.from(f.data) : f.data;
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+    }
+    await Promise.all(temps.map((t) => fsyncAsync(t.fd)));
+  } catch (e) {
+    for (const t of temps) closeSync(t.fd);
+    cleanup(0);
+    throw e;
+  }
+  for (const t of temps) closeSync(t.fd);
+  for (let i = 0; i < temps.length; i++) {
+    try {
+      renameSync(temps[i].tmp, temps[i].path);
+    } catch (e) {
+      cleanup(i);
+      throw e;
+    }
+    const dir = dirname(temps[i].path);
+    if (i === temps.length - 1 || dirname(temps[i + 1].path) !== dir) fsyncDir(dir);
+  }
 }
 
 /** Reads a depot file as text, naming it in the error when it is missing, unreadable or larger than `max`. */

@@ -12,9 +12,9 @@ import type { CertInfo } from "../lib/x509/certinfo.js";
 import type { Sans } from "../lib/x509/issuance.js";
 import { describeKey, generateKeyPair } from "../lib/x509/keys.js";
 import { toPem } from "../lib/x509/pem.js";
-import { writeAtomic } from "./fsutil.js";
+import { writeAtomicAll } from "./fsutil.js";
 import { MAX_SANS } from "./integrity.js";
-import { checkPathConstraints, issueUnder, openIssuerInfo } from "./issuer.js";
+import { checkPathConstraints, inspectIssuer, issueUnder, unlockIssuer } from "./issuer.js";
 import { certFields, checkFree, checkIssuerEntry, profileFields } from "./records.js";
 import { ROOT } from "./view.js";
 
@@ -39,11 +39,13 @@ export async function newCertEntry(depot: DepotCore, name: string, o: NewCertOpt
       created: new Date().toISOString(),
       ...profileFields(o.profile),
     };
-    // Order: key, CSR, then the index entry that makes them visible.
-    writeAtomic(depot.keyPath(name), keyPem, 0o600);
-    writeAtomic(depot.csrPath(name), csrPem, 0o644);
     idx.entries[name] = entry;
-    depot.writeIndex(idx);
+    // Order: key, CSR, then the index entry that makes them visible.
+    await writeAtomicAll([
+      { path: depot.keyPath(name), data: keyPem, mode: 0o600 },
+      { path: depot.csrPath(name), data: csrPem },
+      depot.indexWrite(idx),
+    ]);
     return entry;
   });
 }
@@ -61,7 +63,7 @@ export async function issueNew(depot: DepotCore, name: string, o: IssueNewOption
   const issuer = o.issuer ?? ROOT;
   const profile = o.profile ?? { kind: "leaf" as const, usage: "peer" as const };
   checkFree(depot.readIndex(), name, () => false);
-  const { issuerCert, issuerKeys } = await openIssuerInfo(depot, issuer, profile, o.passphrase);
+  const issuerCert = inspectIssuer(depot, issuer, profile);
   const notAfter = o.notAfter(o.notBefore ?? new Date());
   if (o.notBefore && o.notBefore >= (notAfter < issuerCert.notAfter ? notAfter : issuerCert.notAfter)) {
     throw new InputError(`--not-before ${o.notBefore.toISOString()} is not before the expiry`);
@@ -69,8 +71,10 @@ export async function issueNew(depot: DepotCore, name: string, o: IssueNewOption
   // Refused before a key is made (issueUnder checks again under the lock).
   const path = [issuerCert, ...depot.issuerNames(issuer).map((n) => depot.readCertInfo(n))];
   await checkPathConstraints(o.subject, o.sans, path, profile.kind === "leaf");
+  // The new key and its CSR while the depot's KDF (started by the CLI) runs on the pool; then the CA key opens.
   const keys = await generateKeyPair(o.key);
   const csrPem = toPem("CERTIFICATE REQUEST", createCsrDer(o.subject, o.sans, keys));
+  const issuerKeys = await unlockIssuer(depot, issuer, issuerCert, o.passphrase);
   const keyPem = await depot.sealKey(keys.privateKey, o.passphrase);
   return depot.withLock(async () => {
     const idx = depot.readIndex();
@@ -99,12 +103,14 @@ export async function issueNew(depot: DepotCore, name: string, o: IssueNewOption
       ...profileFields(profile),
       ...certFields(cert),
     };
-    // Order: key, CSR, certificate, then the index entry that makes them visible.
-    writeAtomic(depot.keyPath(name), keyPem, 0o600);
-    writeAtomic(depot.csrPath(name), csrPem, 0o644);
-    writeAtomic(depot.certPath(name), cert.toString("pem") + "\n", 0o644);
     idx.entries[name] = entry;
-    depot.writeIndex(idx);
+    // Order: key, CSR, certificate, then the index entry that makes them visible.
+    await writeAtomicAll([
+      { path: depot.keyPath(name), data: keyPem, mode: 0o600 },
+      { path: depot.csrPath(name), data: csrPem },
+      { path: depot.certPath(name), data: cert.toString("pem") + "\n" },
+      depot.indexWrite(idx),
+    ]);
     return { entry, cert };
   });
 }

@@ -38,26 +38,34 @@ export async function checkIssuerKey(
   }
 }
 
-/**
- * Reads and decrypts a CA's certificate and key; refuses a leaf, an unsigned or revoked CA, or a path length it
- * forbids.
- */
-export async function openIssuerInfo(
-  depot: DepotCore,
-  issuer: string,
-  profile: Profile,
-  passphrase: string,
-): Promise<{ issuerCert: CertInfo; issuerKeys: KeyPair }> {
+/** Reads a CA's certificate; refuses a leaf, an unsigned or revoked CA, or a path length it forbids. */
+export function inspectIssuer(depot: DepotCore, issuer: string, profile: Profile): CertInfo {
   const ie = depot.entry(issuer);
   if (ie.kind !== "ca")
     throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
   if (ie.status !== "signed") throw new InputError(`the CA "${issuer}" is ${ie.status}: it cannot issue`);
   const issuerCert = depot.readCertInfo(issuer);
   if (profile.kind === "ca") checkPathLength(issuer, issuerCert.basicConstraints?.pathLength, profile.pathLength);
+  return issuerCert;
+}
+
+/** Decrypts the key of the CA whose certificate is `issuerCert`; it must be that certificate's key. */
+export async function unlockIssuer(depot: DepotCore, issuer: string, issuerCert: CertInfo, passphrase: string) {
   const { der, keys: issuerKeys } = await depot.unlockKey(issuer, passphrase);
   der.fill(0); // the CryptoKey is all that is needed: no plain key bytes linger
   await checkIssuerKey(depot, issuer, issuerCert, issuerKeys);
-  return { issuerCert, issuerKeys };
+  return issuerKeys;
+}
+
+/** inspectIssuer, then unlockIssuer. */
+export async function openIssuerInfo(
+  depot: DepotCore,
+  issuer: string,
+  profile: Profile,
+  passphrase: string,
+): Promise<{ issuerCert: CertInfo; issuerKeys: KeyPair }> {
+  const issuerCert = inspectIssuer(depot, issuer, profile);
+  return { issuerCert, issuerKeys: await unlockIssuer(depot, issuer, issuerCert, passphrase) };
 }
 
 const constrained = (c: CertLike) =>
