@@ -6,7 +6,7 @@
  * no head start, never an error.
  */
 import { join, resolve } from "node:path";
-import { deriveKey } from "../lib/formats/pkcs8.js";
+import { deriveKey } from "../lib/formats/kdf.js";
 import { readText } from "./fsutil.js";
 import { checkDepotMeta, MAX_DEPOT_JSON } from "./integrity.js";
 import type { DepotMeta } from "./depot.js";

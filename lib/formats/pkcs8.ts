@@ -8,8 +8,7 @@
  * per process. The structures are written and read with the DER writer/reader of
  * lib/x509/der.ts (no ASN.1 object model on the hot path: every issued key passes here).
  */
-import { createCipheriv, createDecipheriv, createHash, createPrivateKey, pbkdf2, randomBytes } from "node:crypto";
-import { promisify } from "node:util";
+import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes } from "node:crypto";
 import {
   children,
   DerError,
@@ -44,32 +43,8 @@ export class WrongPassphraseError extends Error {
   constructor(what = "key") { super(`wrong passphrase for ${what}`); }
 }
 
-const pbkdf2Async = promisify(pbkdf2);
-const kdfCache = new Map<string, Promise<Buffer>>();
-let kdfRuns = 0;
-/** How many times PBKDF2 actually ran in this process (for tests and benchmarks). */
-export function kdfRunCount(): number { return kdfRuns; }
-
-/** PBKDF2 with an in-process cache keyed by (passphrase digest, salt, iterations, prf). */
-export function deriveKey(
-  passphrase: string,
-  salt: Uint8Array,
-  iterations: number,
-  digest = "sha256",
-  keyLen = 32,
-): Promise<Buffer> {
-  const id =
-    createHash("sha256").update(passphrase).update("\0").update(salt).digest("hex") +
-    `:${iterations}:${digest}:${keyLen}`;
-  let p = kdfCache.get(id);
-  if (!p) {
-    kdfRuns++;
-    p = pbkdf2Async(passphrase, salt, iterations, keyLen, digest);
-    kdfCache.set(id, p);
-    p.catch(() => kdfCache.delete(id));
-  }
-  return p;
-}
+export { deriveKey, kdfRunCount } from "./kdf.js";
+import { deriveKey } from "./kdf.js";
 
 /**
  * PBES2 encryption (RFC 8018) with an already derived AES-256 key: AES-256-CBC under a fresh IV,

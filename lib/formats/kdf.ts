@@ -1,0 +1,42 @@
+/**
+ * PBKDF2 with a process-wide cache keyed by (passphrase digest, salt, iterations, prf): the depot's keys share
+ * one salt, so one derivation serves every key a command opens or seals. The cache hangs off globalThis because
+ * two copies of this module live in the CLI bundle (dist/bin/pki.js starts the KDF before the command's chunks
+ * load; pkcs8.ts in those chunks finds the result). node:crypto is taken when first needed: `pki list` never is.
+ */
+interface KdfCache { derived: Map<string, Promise<Buffer>>; runs: number }
+const KEY = Symbol.for("pki.kdf-cache");
+
+function cache(): KdfCache {
+  const g = globalThis as unknown as Record<symbol, KdfCache | undefined>;
+  return (g[KEY] ??= { derived: new Map(), runs: 0 });
+}
+
+/** How many times PBKDF2 actually ran in this process (for tests and benchmarks). */
+export function kdfRunCount(): number {
+  return cache().runs;
+}
+
+export function deriveKey(
+  passphrase: string,
+  salt: Uint8Array,
+  iterations: number,
+  digest = "sha256",
+  keyLen = 32,
+): Promise<Buffer> {
+  const { createHash, pbkdf2 } = process.getBuiltinModule("node:crypto") as typeof import("node:crypto");
+  const c = cache();
+  const id =
+    createHash("sha256").update(passphrase).update("\0").update(salt).digest("hex") +
+    `:${iterations}:${digest}:${keyLen}`;
+  let p = c.derived.get(id);
+  if (!p) {
+    c.runs++;
+    p = new Promise((resolve, reject) =>
+      pbkdf2(passphrase, salt, iterations, keyLen, digest, (e, key) => (e ? reject(e) : resolve(key))),
+    );
+    c.derived.set(id, p);
+    p.catch(() => c.derived.delete(id));
+  }
+  return p;
+}
