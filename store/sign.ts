@@ -11,7 +11,7 @@ import type { Profile, RawExtension, Sans } from "../lib/x509/cert.js";
 import { checkNestedConstraints, constraintsExtension } from "../lib/x509/constraints.js";
 import type { NameConstraints } from "../lib/x509/constraints.js";
 import { INTERMEDIATE_PATH_LENGTH, InputError } from "../lib/x509/validate.js";
-import { writeAtomic } from "./fsutil.js";
+import { writeAtomicAll } from "./fsutil.js";
 import { checkCsrAgainstEntry, checkCsrKey } from "./crosscheck.js";
 import { issueUnder, openIssuerInfo } from "./issuer.js";
 export { newCertEntry } from "./issue.js";
@@ -74,14 +74,14 @@ export async function signEntry(
       notBefore: o.notBefore,
       extensions: o.extensions,
     });
-    writeAtomic(depot.certPath(name), cert.toString("pem") + "\n", 0o644);
     Object.assign(entry, {
       status: "signed",
       issuer,
       ...certFields(cert),
       ...profileFields(profile),
     } satisfies Partial<Entry>);
-    depot.writeIndex(idx);
+    // The certificate, then the index entry that makes it visible, fsynced together.
+    await writeAtomicAll([{ path: depot.certPath(name), data: cert.toString("pem") + "\n" }, depot.indexWrite(idx)]);
     return { entry, cert };
   });
 }
