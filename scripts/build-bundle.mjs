@@ -5,9 +5,11 @@
 //   stays out: the import points at the second build's entry for that module, under lazy/.
 // - main.js and lazy/*: yargs and every command, code-split into chunks/: a command loads only what it imports,
 //   so `pki list --help` never parses the ASN.1 stack and nothing goes through the CommonJS loader at start-up.
+// Neither imports a node built-in as an ES module (see viaGetBuiltin).
 import { build } from "esbuild";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
+import { builtinModules } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -41,7 +43,8 @@ const splitOff = {
   setup(b) {
     b.onResolve({ filter: /^\./ }, async (args) => {
       if (args.kind !== "dynamic-import" || args.pluginData?.own) return undefined;
-      const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { own: true } });
+      const { kind, importer, resolveDir } = args;
+      const r = await b.resolve(args.path, { kind, importer, resolveDir, pluginData: { own: true } });
       if (r.errors.length) return r;
       const src = relative(ROOT, r.path);
       if (LIGHT.has(src)) return r;
@@ -53,20 +56,31 @@ const splitOff = {
 };
 
 /**
- * pki.js takes node built-ins from process.getBuiltinModule, not by `import`: node's ES-module face of node:fs reads
- * every export, and its lazy ReadStream getter loads the whole stream stack (~4 ms) that `pki list` never uses.
+ * Both builds take node built-ins from process.getBuiltinModule, not by `import`: node's ES-module face of a built-in
+ * reads every export, and the lazy ones load more: node:fs's ReadStream the whole stream stack (~4 ms that `pki list`
+ * never uses), node:util's MIMEType and parseArgs, node:crypto's webcrypto, node:module's SourceMap. CommonJS
+ * dependencies' require("fs") comes here too, so no createRequire is needed.
  */
+const BUILTIN = new RegExp(`^(node:.*|${builtinModules.join("|")})$`); // names of [a-z0-9_/]: nothing to escape
+function viaGetBuiltin(seen) {
+  return {
+    name: "via-get-builtin",
+    setup(b) {
+      b.onResolve({ filter: BUILTIN }, (args) => {
+        const id = args.path.startsWith("node:") ? args.path : `node:${args.path}`;
+        // Split out, a CommonJS module has only a default export: `await import("node:fs")` stays node's own.
+        if (args.kind === "dynamic-import") return { path: id, external: true };
+        seen?.add(id);
+        return { path: id, namespace: "builtin" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
+        contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+        loader: "js",
+      }));
+    },
+  };
+}
 const builtins = new Set();
-const viaGetBuiltin = {
-  name: "via-get-builtin",
-  setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => (builtins.add(args.path), { path: args.path, namespace: "builtin" }));
-    b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
-      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
-      loader: "js",
-    }));
-  },
-};
 
 rmSync(new URL("../dist/bin", import.meta.url), { recursive: true, force: true });
 const first = await build({
@@ -75,7 +89,7 @@ const first = await build({
   splitting: false,
   write: false,
   metafile: true,
-  plugins: [splitOff, viaGetBuiltin],
+  plugins: [splitOff, viaGetBuiltin(builtins)],
 });
 const [out] = first.outputFiles;
 const used = [...builtins].filter((m) => out.text.includes(`getBuiltinModule(${JSON.stringify(m)})`));
@@ -86,15 +100,20 @@ if (late.length || out.text.includes("Dynamic require of"))
   throw new Error(`dist/bin/pki.js would load ${late.join(", ") || "CommonJS code"} at start-up: ` +
     "import it dynamically, or drop its importer from LIGHT in scripts/build-bundle.mjs");
 
-await build({
+const rest = {
   ...common,
   // Only what pki.js still imports after tree-shaking (a resolved import may have been dropped).
   entryPoints: Object.fromEntries([...lazy].filter(([name]) => out.text.includes(`"./${name}.js"`))),
   chunkNames: "chunks/[name]-[hash]",
   splitting: true,
-  // CommonJS dependencies (yargs helpers, tar-stream) call require() for node built-ins.
-  banner: { js: "import{createRequire as __pkiRequire}from'node:module';const require=__pkiRequire(import.meta.url);" },
-});
+  metafile: true,
+  plugins: [viaGetBuiltin()],
+};
+const second = await build(rest);
+// A require() of anything but a built-in (none today) needs node's own require in every chunk.
+const outputs = Object.keys(second.metafile.outputs).filter((f) => f.endsWith(".js"));
+const banner = { js: "import{createRequire as __r}from'node:module';const require=__r(import.meta.url);" };
+if (outputs.some((f) => readFileSync(f, "utf8").includes("Dynamic require of"))) await build({ ...rest, banner });
 // Written last: a failed second build leaves no pki.js pointing at missing files.
 mkdirSync(dirname(out.path), { recursive: true });
 writeFileSync(out.path, out.contents);

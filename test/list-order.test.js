@@ -13,7 +13,8 @@ test("rootOrder orders names exactly as ICU's root and English collations do", (
   const collators = ["und", "en-US", "en-GB"].map((l) => new Intl.Collator(l));
   const name = fc.array(fc.constantFrom(...CHARS), { maxLength: 6 }).map((a) => a.join(""));
   fc.assert(
-    fc.property(name, name, (a, b) => collators.every((c) => Math.sign(rootOrder(a, b)) === Math.sign(c.compare(a, b)))),
+    fc.property(name, name, (a, b) => collators.every((c) =>
+       Math.sign(rootOrder(a, b)) === Math.sign(c.compare(a, b)))),
     { numRuns: 20_000 },
   );
   t.pass();
@@ -22,7 +23,8 @@ test("rootOrder orders names exactly as ICU's root and English collations do", (
 test("pki list and status order names as localeCompare does under the locale they run in", async (t) => {
   t.timeout(180_000);
   const dir = await cheapDepot(t);
-  const names = ["B", "a", "A1", "aa", "z", "_x", "x-y", "x.y", "x_y", "E10", "e9", "0z"]; // no two differ only in case
+  // No two names may differ only in case.
+  const names = ["B", "a", "A1", "aa", "z", "_x", "x-y", "x.y", "x_y", "E10", "e9", "0z"];
   for (const n of names) await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", n]);
   for (const LANG of ["C.UTF-8", "en_US.UTF-8", "da_DK.UTF-8"]) {
     const env = { LANG, LC_ALL: "", LC_MESSAGES: "" };
