@@ -96,7 +96,8 @@ const PRIMARY = "_-.0123456789abcdefghijklmnopqrstuvwxyz";
  */
 function rootCollation(env = process.env): boolean {
   const locale = env.LC_ALL || env.LC_MESSAGES || env.LANG;
-  return !env.NODE_ICU_DATA && (!locale || /^(C|POSIX|en)([_.][A-Za-z0-9_.-]*)?$/.test(locale));
+  const otherData = env.NODE_ICU_DATA || /--icu-data-dir/.test(env.NODE_OPTIONS ?? "");
+  return !otherData && (!locale || /^(C|POSIX|en)([_.][A-Za-z0-9_.-]*)?$/.test(locale));
 }
 
 /**
