@@ -33,14 +33,12 @@ function checkOutDir(out: string, Err: new (m: string) => Error): void {
 }
 
 /**
- * Writes the set. DIR absent or empty: into a sibling staging directory renamed into place
- * (all or nothing). DIR with files: each file written beside its target, then renamed over it.
- * Files are written and fsynced in parallel (one fsync each would serialise on the journal).
+ * Where `pki fixtures --out DIR` puts the set. DIR absent or empty: a sibling staging directory renamed into place by
+ * commit() (all or nothing). DIR with files: each file written beside its target, renamed over it by commit(). Each
+ * file is written and fdatasynced on the libuv pool as soon as the build hands it over, while the rest is still being
+ * built; commit() waits for them, then renames, with one fsync per directory.
  */
-async function writeFixtures(
-  out: string,
-  files: { name: string; data: string | Uint8Array; mode: number }[],
-): Promise<void> {
+async function openOutput(out: string) {
   const { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, chmodSync, openSync, fsyncSync, closeSync } =
     await import("node:fs");
   const { open } = await import("node:fs/promises");
@@ -58,42 +56,48 @@ async function writeFixtures(
       /* not supported here */
     }
   };
-  const writeAll = (dir: string, name: (f: string) => string) =>
-    Promise.all(
-      files.map(async (f) => {
-        const fh = await open(join(dir, name(f.name)), "wx", f.mode);
+  const merge = existsSync(out) && readdirSync(out).length > 0;
+  const stage = join(dirname(out), `.${basename(out)}.tmp-${tag}`);
+  const path = merge ? (n: string) => join(out, `.${n}.tmp-${tag}`) : (n: string) => join(stage, n);
+  if (!merge) {
+    mkdirSync(dirname(out), { recursive: true });
+    mkdirSync(stage, { mode: 0o755 });
+    chmodSync(stage, 0o755);
+  }
+  const names: string[] = [];
+  const pending: Promise<void>[] = [];
+  return {
+    write(f: { name: string; data: string | Uint8Array; mode: number }): void {
+      names.push(f.name);
+      const p = (async () => {
+        const fh = await open(path(f.name), "wx", f.mode);
         try {
           await fh.writeFile(f.data);
           await fh.datasync();
         } finally {
           await fh.close();
         }
-      }),
-    );
-  if (existsSync(out) && readdirSync(out).length > 0) {
-    const tmp = (n: string) => `.${n}.tmp-${tag}`;
-    try {
-      await writeAll(out, tmp);
-      for (const f of files) renameSync(join(out, tmp(f.name)), join(out, f.name));
-    } finally {
-      for (const f of files) rmSync(join(out, tmp(f.name)), { force: true });
-    }
-    return syncDir(out);
-  }
-  mkdirSync(dirname(out), { recursive: true });
-  const stage = join(dirname(out), `.${basename(out)}.tmp-${tag}`);
-  mkdirSync(stage, { mode: 0o755 });
-  try {
-    chmodSync(stage, 0o755);
-    await writeAll(stage, (n) => n);
-    syncDir(stage);
-    if (existsSync(out)) rmdirSync(out);
-    renameSync(stage, out);
-    syncDir(dirname(out));
-  } catch (e) {
-    rmSync(stage, { recursive: true, force: true });
-    throw e;
-  }
+      })();
+      p.catch(() => {}); // seen by commit() or abort()
+      pending.push(p);
+    },
+    async commit(): Promise<void> {
+      await Promise.all(pending);
+      if (merge) {
+        for (const n of names) renameSync(path(n), join(out, n));
+        return syncDir(out);
+      }
+      syncDir(stage);
+      if (existsSync(out)) rmdirSync(out);
+      renameSync(stage, out);
+      syncDir(dirname(out));
+    },
+    async abort(): Promise<void> {
+      await Promise.allSettled(pending);
+      if (merge) for (const n of names) rmSync(path(n), { force: true });
+      else rmSync(stage, { recursive: true, force: true });
+    },
+  };
 }
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
@@ -104,12 +108,26 @@ export async function handler(a: Args) {
     throw new UsageError(
       "refusing to write a tar archive to a terminal: pass --out DIR or pipe it, e.g. 'pki fixtures spec.yaml | tar xf -'",
     );
-  const { buildFixtures, checkWork, needsPassphrase, parseFixtureSpec, planFixtures } =
-    await import("../lib/api/fixtures.js");
   const text = readInputFile(a.spec!, "spec");
-  let spec: unknown, plan: ReturnType<typeof planFixtures>;
+  const { parseFixtureSpec, specKdf } = await import("../lib/api/fixture-spec.js");
+  let spec: unknown;
   try {
     spec = await parseFixtureSpec(text);
+  } catch (e) {
+    throw new UsageError(`${a.spec}: ${(e as Error).message}`);
+  }
+  // The spec's passphrase (when no flag overrides it) derives the keys' AES key on the libuv pool from now on, while
+  // the modules load and the keys and certificates are made: the KDF (~0.1 s) need not wait for any of it.
+  const { randomBytes } = await import("node:crypto");
+  const salt = randomBytes(16);
+  const kdf = a.passphrase === undefined && a.passphraseFile === undefined ? specKdf(spec) : undefined;
+  if (kdf) {
+    const { deriveKey } = await import("../lib/formats/pkcs8.js");
+    deriveKey(kdf.passphrase, salt, kdf.iterations).catch(() => {});
+  }
+  const { buildFixtures, checkWork, needsPassphrase, planFixtures } = await import("../lib/api/fixtures.js");
+  let plan: ReturnType<typeof planFixtures>;
+  try {
     plan = planFixtures(spec);
     checkWork(plan, Boolean(a.yes)); // before a passphrase is asked for
   } catch (e) {
@@ -131,11 +149,19 @@ export async function handler(a: Args) {
           `\rpki: keys ${p.keys}/${p.total}, certificates ${p.certs}/${p.total}${p.certs === p.total ? "\n" : ""}`,
         )
     : undefined;
-  const set = await buildFixtures(spec, { passphrase, onProgress, yes: Boolean(a.yes) });
-  for (const w of set.warnings) process.stderr.write(`pki: warning: ${w}\n`);
-
-  if (out) await writeFixtures(out, set.files);
-  else {
+  const sink = out ? await openOutput(out) : undefined;
+  let set: Awaited<ReturnType<typeof buildFixtures>>;
+  try {
+    set = await buildFixtures(spec, {
+      passphrase, onProgress, yes: Boolean(a.yes), salt, keyPairs: false, onFile: sink && ((f) => sink.write(f)),
+    });
+    for (const w of set.warnings) process.stderr.write(`pki: warning: ${w}\n`);
+    await sink?.commit();
+  } catch (e) {
+    await sink?.abort();
+    throw e;
+  }
+  if (!out) {
     const { tarStream } = await import("../lib/formats/tar.js");
     await new Promise<void>((res, rej) => {
       const s = tarStream(set.files);

@@ -11,7 +11,7 @@
 import type { Sans } from "../x509/cert.js";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../x509/peculiar.js";
-import { exportPkcs8, generateKeyPair, importPkcs8, KeyPair, KeySpec, describeKey } from "../x509/keys.js";
+import { exportPkcs8, generateKeyPair, importPkcs8, KeyDer, KeyPair, keyPairOf, KeySpec, describeKey } from "../x509/keys.js";
 import {
   BACKDATE_MS,
   validityState,
@@ -51,7 +51,7 @@ import { checkReason, createCrl, crlToPem, RevocationReason } from "../x509/crl.
 import { parseKeyOption, parseWhen, subjectOf, validityOf } from "./options.js";
 import type { CAOptions, CertOptions, EncryptionOptions, LeafOptions, When } from "./options.js";
 
-export type { KeySpec, Usage, Subject, RevocationReason };
+export type { KeyDer, KeySpec, Usage, Subject, RevocationReason };
 export { x509 };
 
 export { KEY_NAMES, parseKeyOption, parseWhen, validityOf } from "./options.js";
@@ -68,17 +68,37 @@ export class Certificate {
   private parsed?: x509.X509Certificate;
   private readonly der: Buffer;
   private readonly info?: CertInfo;
+  private pair?: KeyPair;
+  private keyDer?: KeyDer;
+  /** the key's type and size */
+  readonly keySpec: KeySpec;
   constructor(
     readonly name: string,
     /** the certificate, parsed, or its DER with what issuance knows about it (parsed on first use of `cert`) */
     cert: x509.X509Certificate | { der: Buffer; info: CertInfo },
-    readonly keys: KeyPair,
+    /** CryptoKeys, or the key as DER (then `keys` needs loadKeys() first) */
+    keys: KeyPair | KeyDer,
     /** the unencrypted PKCS#8 DER of the private key */
     readonly keyPkcs8Der: Buffer,
     readonly issuer?: CA,
   ) {
     if (cert instanceof x509.X509Certificate) { this.parsed = cert; this.der = Buffer.from(cert.rawData); }
     else { this.der = cert.der; this.info = cert.info; }
+    this.keySpec = keys.spec;
+    if ("privateKey" in keys) this.pair = keys;
+    else this.keyDer = keys;
+  }
+
+  /** The key pair as CryptoKeys. */
+  get keys(): KeyPair {
+    if (!this.pair) throw new Error(`the key pair of "${this.name}" was made as DER only: await loadKeys() first`);
+    return this.pair;
+  }
+
+  /** Imports the CryptoKeys of a key made as DER (a fixture set's leaves); `keys` works after it. */
+  async loadKeys(): Promise<this> {
+    if (!this.pair) this.pair = await keyPairOf(this.keyDer!);
+    return this;
   }
 
   /** The parsed certificate (@peculiar/x509). */
@@ -87,7 +107,7 @@ export class Certificate {
   get serial(): string { return this.info?.serial ?? this.cert.serialNumber; }
   get notBefore(): Date { return this.info?.notBefore ?? this.cert.notBefore; }
   get notAfter(): Date { return this.info?.notAfter ?? this.cert.notAfter; }
-  get keyType(): string { return describeKey(this.keys.spec); }
+  get keyType(): string { return describeKey(this.keySpec); }
   get certPem(): string { return toPem("CERTIFICATE", this.der); }
   get certDer(): Buffer { return Buffer.from(this.der); }
   /** The private key, unencrypted ("PRIVATE KEY"): what `pki export --insecure` writes. */
@@ -149,15 +169,15 @@ export class CA extends Certificate {
 
   override get kind(): "ca" | "leaf" { return "ca"; }
 
-  /** Issues a leaf certificate with a fresh key (or `o.keys`). */
-  async issue(o: LeafOptions): Promise<Certificate> {
+  /** Issues a leaf certificate with a fresh key (or `o.keys`, or `key` made as DER by generateKeyDer). */
+  async issue(o: LeafOptions, key?: KeyDer): Promise<Certificate> {
     const name = checkName(o.name);
     const sans: Sans = { ips: (o.ip ?? []).map(checkIp), domains: (o.domain ?? []).map(checkDomain) };
     if (o.uri?.length) sans.uris = o.uri.map(checkUri);
     if (o.email?.length) sans.emails = o.email.map(checkEmail);
     if (o.usage !== undefined && !["server", "client", "peer"].includes(o.usage))
       throw new InputError(`unknown usage "${o.usage}": use server, client or peer`);
-    return this.sign(Certificate, name, o, "1 year", { kind: "leaf", usage: o.usage ?? "peer" }, sans);
+    return this.sign(Certificate, name, o, "1 year", { kind: "leaf", usage: o.usage ?? "peer" }, sans, undefined, key);
   }
 
   /** Issues an intermediate CA under this one. */
@@ -176,6 +196,7 @@ export class CA extends Certificate {
     profile: { kind: "leaf"; usage: Usage } | { kind: "ca"; pathLength?: number },
     sans?: Sans,
     nc?: NameConstraints,
+    key?: KeyDer,
   ): Promise<T> {
     const subject = subjectOf(o, name);
     const path = [this, ...this.issuers].map((c) => c.cert);
@@ -186,9 +207,9 @@ export class CA extends Certificate {
       });
     }
     checkNestedConstraints(nc, path);
-    const spec = o.keys ? o.keys.spec : parseKeyOption(o.key);
+    const spec = key ? key.spec : o.keys ? o.keys.spec : parseKeyOption(o.key);
     const v = validityOf(o, defaultExpires);
-    const keys = o.keys ?? (await generateKeyPair(spec));
+    const keys = key ?? o.keys ?? (await generateKeyPair(spec));
     const clamp = clampToIssuer(v.notAfter, this.cert);
     if (clamp.notAfter <= v.notBefore)
       throw new InputError(
@@ -197,7 +218,7 @@ export class CA extends Certificate {
     const serial = randomSerial();
     const der = issueCertificateDer({
       subject,
-      publicKey: keys.publicKey,
+      publicKey: "spki" in keys ? keys.spki : keys.publicKey,
       sans,
       issuerCert: this.cert,
       issuerKeys: this.keys,
@@ -208,7 +229,8 @@ export class CA extends Certificate {
       extensions: nc ? [constraintsExtension(nc)] : undefined,
     });
     const info = { serial, notBefore: v.notBefore, notAfter: clamp.notAfter, selfSigned: false };
-    const out = new Kind(name, { der, info }, keys, await exportPkcs8(keys.privateKey), this);
+    const pkcs8 = "pkcs8" in keys ? keys.pkcs8 : await exportPkcs8(keys.privateKey);
+    const out = new Kind(name, { der, info }, keys, pkcs8, this);
     if (clamp.warning) out.warnings.push(`${name}: ${clamp.warning}`);
     return out;
   }

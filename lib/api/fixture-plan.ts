@@ -15,7 +15,8 @@ import {
 } from "../x509/validate.js";
 import { checkReason, RevocationReason } from "../x509/crl.js";
 import { DEFAULT_ITERATIONS } from "../formats/pkcs8.js";
-import { fileNames, MANIFEST, MAX_ENTRIES, OUTPUTS, SPEC_KEYS, SpecError, USAGES } from "./fixture-spec.js";
+import { fileNames, kdfIterationsOk, MANIFEST, MAX_ENTRIES, OUTPUTS, SPEC_KEYS, SpecError, USAGES }
+  from "./fixture-spec.js";
 import type { Output } from "./fixture-spec.js";
 
 export interface Node {
@@ -113,7 +114,7 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
   let passphrase: string | undefined;
   if (top.passphrase !== undefined) passphrase = str(top.passphrase, "passphrase");
   const iterations = top.kdfIterations ?? DEFAULT_ITERATIONS;
-  if (!Number.isInteger(iterations) || iterations < 1000 || iterations > 10_000_000)
+  if (!kdfIterationsOk(iterations))
     throw new SpecError("kdfIterations", "must be an integer from 1000 to 10000000");
 
   if (!Array.isArray(top.cas) || top.cas.length === 0) throw new SpecError("cas", "must be a non-empty list of CAs");

@@ -7,9 +7,11 @@
 import type { Sans } from "../x509/cert.js";
 import { randomBytes } from "node:crypto";
 import { CA, Certificate, createCA } from "./api.js";
-import { generateKeyPair, KeyPair, KeySpec } from "../x509/keys.js";
+import { generateKeyDer, generateKeyPair, KeyDer, KeyPair, KeySpec } from "../x509/keys.js";
 import { InputError } from "../x509/validate.js";
-import { deriveKey } from "../formats/pkcs8.js";
+import { deriveKey, pbes2Encrypt } from "../formats/pkcs8.js";
+import { octets, seq } from "../x509/der.js";
+import { toPem } from "../x509/pem.js";
 import { exportMembers, MODE_PUBLIC, MODE_SECRET } from "../formats/export.js";
 import type { TarMember } from "../formats/tar.js";
 import { fileNames, MANIFEST, parseFixtureSpec, SpecError, type FixtureSpec, type Output } from "./fixture-spec.js";
@@ -56,6 +58,18 @@ export interface BuildOptions {
   now?: Date;
   /** build even a spec whose estimated work exceeds MAX_WORK_SECONDS (`pki fixtures --yes`) */
   yes?: boolean;
+  /**
+   * called once for every member of `files` as soon as it is ready (certificates first, keys when the KDF is done), in
+   * no particular order: `pki fixtures --out` writes while the rest is built
+   */
+  onFile?: (m: TarMember) => void;
+  /** the salt of every encrypted key (default: a fresh random one), e.g. when the caller started the KDF early */
+  salt?: Uint8Array;
+  /**
+   * false: leave the leaves' keys as DER (`files` need no more; `Certificate.keys` then needs loadKeys()), which
+   * saves importing two CryptoKeys per leaf. Default true.
+   */
+  keyPairs?: boolean;
 }
 
 /** Rough seconds of CPU per key pair on one core (RSA key generation dominates everything else). */
@@ -88,25 +102,35 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
       "the spec's outputs need a passphrase (encrypted keys, p12, jks): set passphrase in the spec or pass one",
     );
   // One salt for the set: the KDF runs once, on the libuv pool, while the keys are generated.
-  const salt = randomBytes(16);
+  const salt = o.salt ?? randomBytes(16);
   const encrypting = plan.nodes.some((n) => n.outputs.includes("pem"));
   if (encrypting) deriveKey(passphrase!, salt, plan.iterations).catch(() => {});
   const progress = { keys: 0, certs: 0, total: plan.nodes.length };
   const tick = (what: "keys" | "certs") => { progress[what]++; o.onProgress?.({ ...progress }); };
 
-  const keys = new Map<string, Promise<KeyPair>>(
-    plan.nodes.map((n) => [n.name, generateKeyPair(n.spec).then((k) => (tick("keys"), k))]),
-  );
+  // A leaf's key is only encoded (SPKI into its certificate, PKCS#8 into its files): made as DER, never imported.
+  const keys = new Map<string, Promise<KeyPair | KeyDer>>(plan.nodes.map((n) => [
+    n.name,
+    (n.kind === "leaf" ? generateKeyDer(n.spec) : generateKeyPair(n.spec)).then((k) => (tick("keys"), k)),
+  ]));
+  const emit = o.onFile ?? (() => {});
+  const certMembers = new Map<string, TarMember>();
+  const certMember = (name: string, c: Certificate) => {
+    const m = { name: `${name}.crt`, data: c.certPem, mode: MODE_PUBLIC };
+    certMembers.set(name, m);
+    return m;
+  };
   const made = new Map<string, Promise<Certificate>>();
   const make = (n: Node): Promise<Certificate> => {
     let p = made.get(n.name);
     if (p) return p;
     p = (async () => {
+      const key = await keys.get(n.name)!;
       const opts = {
         name: n.name,
         commonName: n.raw.commonName,
         organization: n.raw.organization ?? plan.organization,
-        keys: await keys.get(n.name)!,
+        keys: "privateKey" in key ? key : undefined,
         notBefore: n.notBefore,
         notAfter: n.notAfter,
       };
@@ -116,11 +140,15 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
       try {
         // Name constraints (and their flags' syntax) are judged here, where the issuer's path is known.
         c = !issuer ? await createCA(ca) : n.kind === "ca" ? await issuer.createIntermediate(ca)
-          : await issuer.issue({ ...opts, ip: n.ips, domain: n.domains, uri: n.uris, email: n.emails, usage: n.usage });
+          : await issuer.issue(
+            { ...opts, ip: n.ips, domain: n.domains, uri: n.uris, email: n.emails, usage: n.usage },
+            "pkcs8" in key ? key : undefined,
+          );
       } catch (e) {
         throw e instanceof InputError && !(e instanceof SpecError) ? new SpecError(n.path, e.message) : e;
       }
       tick("certs");
+      emit(certMember(n.name, c));
       return c;
     })();
     made.set(n.name, p);
@@ -128,6 +156,7 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
   };
   const certs = new Map<string, Certificate>();
   const built = await Promise.all(plan.nodes.map(make));
+  if (o.keyPairs !== false) await Promise.all(built.map((c) => c.loadKeys()));
   plan.nodes.forEach((n, i) => certs.set(n.name, built[i]));
 
   for (const r of plan.revocations) {
@@ -142,19 +171,20 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
 
   const files: TarMember[] = [];
   const entries: FixtureEntry[] = [];
-  const perNode = await Promise.all(plan.nodes.map(async (n) => {
+  // Every key under the one derived AES key (a fresh IV each), as Certificate.encryptedKeyPem would with this salt.
+  const aesKey = encrypting ? await deriveKey(passphrase!, salt, plan.iterations) : undefined;
+  const seal = (der: Buffer) => {
+    const { alg, data } = pbes2Encrypt(der, aesKey!, salt, plan.iterations);
+    return toPem("ENCRYPTED PRIVATE KEY", seq(alg, octets(data)));
+  };
+  const perNode = plan.nodes.map((n) => {
     const c = certs.get(n.name)!;
     const has = (x: Output) => n.outputs.includes(x);
-    const encryptedKeyPem = has("pem")
-      ? await c.encryptedKeyPem(passphrase!, { salt, iterations: plan.iterations })
-      : "";
-    const material = { name: n.name, certPem: c.certPem, encryptedKeyPem, keyDer: c.keyPkcs8Der };
-    const out = new Map<string, TarMember>([
-      [`${n.name}.crt`, { name: `${n.name}.crt`, data: c.certPem, mode: MODE_PUBLIC }],
-    ]);
-    const add = (m: TarMember) => out.set(m.name, m);
-    if (has("pem")) exportMembers(material, {}).forEach(add);
-    if (has("insecure")) exportMembers(material, { insecure: true }).forEach(add);
+    const material = { name: n.name, certPem: c.certPem, keyDer: c.keyPkcs8Der };
+    const out = new Map<string, TarMember>([[`${n.name}.crt`, certMembers.get(n.name)!]]);
+    const add = (m: TarMember) => (out.set(m.name, m), emit(m));
+    if (has("pem")) add({ name: `${n.name}.key`, data: seal(c.keyPkcs8Der), mode: MODE_SECRET });
+    if (has("insecure")) exportMembers(material, { insecure: true }).filter((m) => !out.has(m.name)).forEach(add);
     if (has("chain")) add({ name: `${n.name}.chain.pem`, data: c.chainPem, mode: MODE_PUBLIC });
     if (has("p12")) add({ name: `${n.name}.p12`, data: c.toP12(passphrase!), mode: MODE_SECRET });
     if (has("jks")) add({ name: `${n.name}.jks`, data: c.toJks(passphrase!), mode: MODE_SECRET });
@@ -183,14 +213,16 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
         files: names,
       } satisfies FixtureEntry,
     };
-  }));
+  });
   for (const p of perNode) { files.push(...p.members); entries.push(p.entry); }
   const warnings = [...certs.values()].flatMap((c) => c.warnings);
-  files.push({
+  const manifest = {
     name: MANIFEST,
     data: JSON.stringify({ generator: "pki fixtures", created: now.toISOString(), entries }, null, 2) + "\n",
     mode: MODE_PUBLIC,
-  });
+  };
+  files.push(manifest);
+  emit(manifest);
   return { files, certs, entries, warnings };
 }
 

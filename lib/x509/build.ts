@@ -2,7 +2,7 @@
  * The issuance hot path: TBSCertificate and CertificationRequestInfo built with the DER writer
  * (der.ts) and signed with node:crypto, no ASN.1 object model in between (RFC 5280, RFC 2986).
  */
-import { createHash, createPublicKey, KeyObject, sign as nodeSign } from "node:crypto";
+import { createPublicKey, hash, KeyObject, sign as nodeSign } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import {
   bitString, bool, children, ctxCons, ctxPrim, DerError, int, NULL, octets, oid, oidText, printable, readTlv,
@@ -93,7 +93,7 @@ export function sanValue(s: { domains: string[]; ips: string[]; uris?: string[];
 /** RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING's bits. */
 export function keyIdOfSpki(spki: Uint8Array): Buffer {
   const [, bits] = children(spki, readTlv(spki));
-  return createHash("sha1").update(value(spki, bits).subarray(1)).digest();
+  return hash("sha1", value(spki, bits).subarray(1), "buffer");
 }
 
 export const OID_RSA = "1.2.840.113549.1.1.1";
