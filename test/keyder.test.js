@@ -1,0 +1,66 @@
+// generateKeyDer (lib/x509/keys.ts), the batch path's keys: ECDSA keys are encoded by pki itself, so their PKCS#8 and
+// SPKI must be byte for byte what OpenSSL writes for the same key, and every kind must open in openssl and sign.
+import test from "ava";
+import { createPrivateKey, createPublicKey, sign, verify, webcrypto } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { generateKeyDer } from "../dist/lib/x509/keys.js";
+import { buildFixtures } from "../dist/lib/api/fixtures.js";
+import { toPem } from "../dist/lib/x509/pem.js";
+import { openssl, tempDir } from "./_helpers.js";
+
+const SPECS = {
+  "ECDSA P-256": [{ type: "ecdsa", curve: "P-256" }, "256 bit"],
+  "ECDSA P-384": [{ type: "ecdsa", curve: "P-384" }, "384 bit"],
+  "RSA 2048": [{ type: "rsa", bits: 2048 }, "2048 bit"],
+  Ed25519: [{ type: "ed25519" }, "ED25519"],
+};
+
+for (const [label, [spec, size]] of Object.entries(SPECS)) {
+  test(`${label}: PKCS#8 and SPKI as OpenSSL encodes them, a working key pair, readable by openssl`, async (t) => {
+    const dir = tempDir(t);
+    // Many keys: a short private scalar (a leading zero byte, 1 key in 256: missed by 2000 keys once in ~3000 runs) must still be padded to the curve's length.
+    for (let i = 0; i < (spec.type === "ecdsa" ? 2000 : 2); i++) {
+      const k = await generateKeyDer(spec);
+      t.deepEqual(k.spec, spec);
+      const priv = createPrivateKey({ key: k.pkcs8, format: "der", type: "pkcs8" });
+      t.true(priv.export({ format: "der", type: "pkcs8" }).equals(k.pkcs8), "PKCS#8 re-encoded by OpenSSL is the same");
+      const pub = createPublicKey({ key: k.spki, format: "der", type: "spki" });
+      t.true(createPublicKey(priv).export({ format: "der", type: "spki" }).equals(k.spki), "the SPKI is the key's");
+      t.true(pub.export({ format: "der", type: "spki" }).equals(k.spki));
+      if (i > 1) continue;
+      const data = Buffer.from(`data ${i}`);
+      const hash = spec.type === "ed25519" ? null : "sha256";
+      t.true(verify(hash, data, pub, sign(hash, data, priv)));
+      const f = join(dir, `k${i}.pem`);
+      writeFileSync(f, toPem("PRIVATE KEY", k.pkcs8));
+      const r = await openssl(["pkey", "-in", f, "-noout", "-text", "-check"]);
+      if (spec.type !== "ed25519") t.is(r.code, 0, r.stderr);
+      const txt = await openssl(["pkey", "-in", f, "-noout", "-text"]);
+      t.true(txt.out.includes(size), txt.out.slice(0, 200));
+    }
+  });
+}
+
+test("two keys are never the same (the ECDH object is reused, not its key)", async (t) => {
+  const seen = new Set();
+  for (let i = 0; i < 200; i++) seen.add((await generateKeyDer({ type: "ecdsa", curve: "P-256" })).pkcs8.toString("hex"));
+  t.is(seen.size, 200);
+});
+
+test("buildFixtures: the leaves' CryptoKeys are there by default, and only after loadKeys() with keyPairs: false", async (t) => {
+  const spec = { passphrase: "p", kdfIterations: 1000, cas: [{ name: "ca" }], certs: [{ name: "a", domain: "a.test" }] };
+  const full = await buildFixtures(spec);
+  const a = full.certs.get("a");
+  const sig = await webcrypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, a.keys.privateKey, Buffer.from("x"));
+  t.true(await webcrypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, a.keys.publicKey, sig, Buffer.from("x")));
+  const lean = await buildFixtures(spec, { keyPairs: false });
+  const b = lean.certs.get("a");
+  t.throws(() => b.keys, { message: /loadKeys/ });
+  t.is(b.keyType, "ECDSA P-256");
+  await b.loadKeys();
+  const spki = Buffer.from(await webcrypto.subtle.exportKey("spki", b.keys.publicKey));
+  t.true(spki.equals(createPublicKey(createPrivateKey({ key: b.keyPkcs8Der, format: "der", type: "pkcs8" }))
+    .export({ format: "der", type: "spki" })));
+  t.is(lean.certs.get("ca").keys.privateKey.type, "private", "a CA keeps its CryptoKeys: it signs");
+});
