@@ -5,8 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { x509 } from "../lib/x509/peculiar.js";
-import { checkCsr, Sans, sansOf } from "../lib/x509/cert.js";
-import { KeyPair, subtle } from "../lib/x509/keys.js";
+import { subtle } from "../lib/x509/keys.js";
 import { DepotError, readText } from "./fsutil.js";
 import { quote } from "../lib/x509/validate.js";
 import type { Depot, Entry, Index } from "./depot.js";
@@ -26,40 +25,6 @@ export async function checkKeyMatchesCert(
 ): Promise<void> {
   if (!same(await subtle.exportKey("spki", publicKey), cert.publicKey.rawData)) {
     throw new DepotError(`the key of ${who(name)} does not match its certificate: run 'pki doctor'`);
-  }
-}
-
-/** Every SAN a CSR asks for, canonical (IPs and domains re-pass the CLI's rules). */
-async function csrSans(csr: x509.Pkcs10CertificateRequest): Promise<Sans> {
-  const { ips, domains } = await checkCsr(csr);
-  const { uris, emails } = sansOf(csr);
-  return { ips, domains, uris, emails };
-}
-
-const sanKey = (s: Sans) => JSON.stringify([s.ips, s.domains, s.uris ?? [], s.emails ?? []].map((a) => [...a].sort()));
-
-/** `sign`: the CSR on disk asks for exactly the subject and SANs recorded in the index. */
-export async function checkCsrAgainstEntry(depot: Depot, e: Entry, csr: x509.Pkcs10CertificateRequest): Promise<void> {
-  const file = `certs/${e.name}.csr`;
-  if (csr.subject !== e.subject)
-    throw new DepotError(
-      `${file} asks for the subject ${quote(csr.subject)}, but index.json records ${quote(e.subject)}: refusing to sign`,
-    );
-  if (sanKey(await csrSans(csr)) !== sanKey(e.sans))
-    throw new DepotError(
-      `${file} asks for other names (SANs) than index.json records for "${e.name}": refusing to sign`,
-    );
-}
-
-/** `sign`, when the CA passphrase also opens NAME's key: the CSR carries that key. */
-export async function checkCsrKey(
-  depot: Depot,
-  name: string,
-  csr: x509.Pkcs10CertificateRequest,
-  keys: KeyPair,
-): Promise<void> {
-  if (!same(await subtle.exportKey("spki", keys.publicKey), csr.publicKey.rawData)) {
-    throw new DepotError(`certs/${name}.csr does not carry the key of "${name}" (certs/${name}.key): refusing to sign`);
   }
 }
 

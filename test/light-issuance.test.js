@@ -71,3 +71,48 @@ test("CertInfo refuses what is not one certificate", (t) => {
     t.throws(() => new CertInfo(bad), undefined, bad.toString("hex"));
   }
 });
+
+test("csrView reads subject, SANs, key and signature as @peculiar/x509 does, or leaves the request to it", async (t) => {
+  const { csrView } = await import("../dist/lib/x509/csrinfo.js");
+  const { sansOf } = await import("../dist/lib/x509/cert.js");
+  const keys = {
+    ecdsa: await generateKeyPair(), p384: await generateKeyPair({ type: "ecdsa", curve: "P-384" }),
+    rsa: await generateKeyPair({ type: "rsa", bits: 2048 }), ed25519: await generateKeyPair({ type: "ed25519" }),
+  };
+  const ipv6 = fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }).map((g) => g.map((x) => x.toString(16)).join(":"));
+  const arb = fc.record({
+    s: subject, key: fc.constantFrom(...Object.keys(keys)), flip: fc.boolean(),
+    sans: fc.record({
+      ips: fc.array(fc.oneof(fc.ipV4(), ipv6), { maxLength: 3 }), domains: fc.array(fc.domain(), { maxLength: 3 }),
+      uris: fc.array(fc.webUrl(), { maxLength: 2 }), emails: fc.array(fc.emailAddress(), { maxLength: 2 }),
+    }),
+  });
+  await fc.assert(fc.asyncProperty(arb, async ({ s, key, flip, sans }) => {
+    const der = Buffer.from(createCsrDer(s, sans, keys[key]));
+    if (flip) der[der.length - 3] ^= 1; // inside the signature
+    const want = new x509.Pkcs10CertificateRequest(der);
+    const got = csrView(der);
+    t.truthy(got, "pki's own requests are read without @peculiar/x509");
+    t.is(got.subject, want.subject);
+    t.deepEqual(Buffer.from(got.subjectDer), Buffer.from(want.subjectName.toArrayBuffer()));
+    t.deepEqual(Buffer.from(got.publicKey.rawData), Buffer.from(want.publicKey.rawData));
+    t.is(got.verified, await want.verify());
+    t.is(got.verified, !flip);
+    const norm = (x) => [x.ips.map((i) => new URL(`http://${i.includes(":") ? `[${i}]` : i}`).hostname), x.domains, x.uris ?? [], x.emails ?? []];
+    t.deepEqual(norm(got.sans), norm(sansOf(want)));
+  }), { numRuns: 200 });
+});
+
+test("csrView leaves other requests to @peculiar/x509: openssl's with other attributes and string types", async (t) => {
+  const { csrView } = await import("../dist/lib/x509/csrinfo.js");
+  const { execFileSync } = await import("node:child_process");
+  const conf = "[req]\ndistinguished_name=dn\nattributes=at\nprompt=no\nstring_mask=nombstr\n[dn]\nCN=x\n[at]\nchallengePassword=secret\n";
+  const { writeFileSync, mkdtempSync } = await import("node:fs");
+  const dir = mkdtempSync("/tmp/pki-csrinfo-");
+  writeFileSync(`${dir}/req.cnf`, conf);
+  const pem = execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", `${dir}/k.pem`, "-config", `${dir}/req.cnf`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64");
+  t.is(csrView(der), undefined, "a challengePassword attribute: not pki's form");
+  t.truthy(await new x509.Pkcs10CertificateRequest(der).verify(), "@peculiar/x509 reads it");
+});

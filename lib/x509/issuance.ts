@@ -26,6 +26,7 @@ import {
   spkiOf,
 } from "./build.js";
 import { octets } from "./der.js";
+import { nameText } from "./name-text.js";
 import { InputError } from "./validate.js";
 
 export type { RawExtension };
@@ -186,26 +187,9 @@ export function subjectDer(s: Subject | NameLike | Uint8Array): Uint8Array {
   return nameDer(s as unknown as Record<string, string>);
 }
 
-const SHORT_NAMES: [keyof Subject, string][] = [
-  ["country", "C"], ["state", "ST"], ["locality", "L"],
-  ["organization", "O"], ["organizationalUnit", "OU"], ["commonName", "CN"],
-];
-
-/**
- * The subject as @peculiar/x509's Name.toString() writes it (index.json records that text, and sign compares a
- * CSR's subject with it): attributes in nameDer's order, escaped as that library escapes them, values as they
- * read back from UTF-8.
- */
+/** The subject as @peculiar/x509 writes it (name-text.ts): index.json records that text. */
 export function subjectText(s: Subject): string {
-  const escape = (v: string) =>
-    v
-      .replace(/([,+"\\<>;])/g, "\\$1")
-      .replace(/^([ #])/, "\\$1")
-      .replace(/([ ]$)/, "\\$1")
-      .replace(/([\r\n\t])/, (c) => `\\${Buffer.from(c).toString("hex").toUpperCase()}`);
-  return SHORT_NAMES.filter(([k]) => s[k])
-    .map(([k, t]) => `${t}=${escape(Buffer.from(s[k] as string, "utf8").toString("utf8"))}`)
-    .join(", ");
+  return nameText(nameDer(s as unknown as Record<string, string>))!;
 }
 
 /** Issues a certificate (DER) under `issuerCert` with the given profile; the issuer Name is its subject's bytes. */
