@@ -7,7 +7,7 @@
 import type { Sans } from "../x509/cert.js";
 import { randomBytes } from "node:crypto";
 import { CA, Certificate, createCA } from "./api.js";
-import { generateKeyDer, generateKeyPair, KeyDer, KeyPair, KeySpec } from "../x509/keys.js";
+import { generateKeyDer, KeyDer, KeyPair, keyPairOf, KeySpec } from "../x509/keys.js";
 import { InputError } from "../x509/validate.js";
 import { deriveKey, pbes2Encrypt } from "../formats/pkcs8.js";
 import { octets, seq } from "../x509/der.js";
@@ -108,10 +108,12 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
   const progress = { keys: 0, certs: 0, total: plan.nodes.length };
   const tick = (what: "keys" | "certs") => { progress[what]++; o.onProgress?.({ ...progress }); };
 
-  // A leaf's key is only encoded (SPKI into its certificate, PKCS#8 into its files): made as DER, never imported.
+  // A leaf's key is only encoded (SPKI into its certificate, PKCS#8 into its files): made as DER, never imported. A
+  // CA's signs, so it is imported too. ECDSA keys are drawn on the main thread: the libuv pool, busy with the KDF and
+  // the files, would make the CA's key, which every leaf waits for, queue behind them.
   const keys = new Map<string, Promise<KeyPair | KeyDer>>(plan.nodes.map((n) => [
     n.name,
-    (n.kind === "leaf" ? generateKeyDer(n.spec) : generateKeyPair(n.spec)).then((k) => (tick("keys"), k)),
+    (n.kind === "leaf" ? generateKeyDer(n.spec) : generateKeyDer(n.spec).then(keyPairOf)).then((k) => (tick("keys"), k)),
   ]));
   const emit = o.onFile ?? (() => {});
   const certMembers = new Map<string, TarMember>();
