@@ -145,8 +145,9 @@ export async function handler(a: Args) {
   }
   const { buildFixtures, checkWork, needsPassphrase, planFixtures } = await import("../lib/api/fixtures.js");
   let plan: ReturnType<typeof planFixtures>;
+  const now = new Date();
   try {
-    plan = planFixtures(spec);
+    plan = planFixtures(spec, now);
     checkWork(plan, Boolean(a.yes)); // before a passphrase is asked for
   } catch (e) {
     throw new UsageError(`${a.spec}: ${(e as Error).message}`);
@@ -176,6 +177,8 @@ export async function handler(a: Args) {
   let set: Awaited<ReturnType<typeof buildFixtures>>;
   try {
     set = await buildFixtures(spec, {
+      // the plan made above, unless a passphrase prompt made its "now" stale
+      ...(Date.now() - now.getTime() < 1000 ? { now, plan } : {}),
       passphrase, onProgress, yes: Boolean(a.yes), salt, keyPairs: false, onFile: sink && ((f) => sink.write(f)),
     });
     for (const w of set.warnings) process.stderr.write(`pki: warning: ${w}\n`);

@@ -63,6 +63,8 @@ export interface BuildOptions {
    * no particular order: `pki fixtures --out` writes while the rest is built
    */
   onFile?: (m: TarMember) => void;
+  /** planFixtures(spec, now) when the caller already made it (`pki fixtures` plans before asking a passphrase) */
+  plan?: Plan;
   /** the salt of every encrypted key (default: a fresh random one), e.g. when the caller started the KDF early */
   salt?: Uint8Array;
   /**
@@ -94,7 +96,7 @@ export function checkWork(plan: Plan, yes = false): void {
  */
 export async function buildFixtures(spec: string | FixtureSpec | unknown, o: BuildOptions = {}): Promise<FixtureSet> {
   const now = o.now ?? new Date();
-  const plan = planFixtures(typeof spec === "string" ? await parseFixtureSpec(spec) : spec, now);
+  const plan = o.plan ?? planFixtures(typeof spec === "string" ? await parseFixtureSpec(spec) : spec, now);
   checkWork(plan, o.yes);
   const passphrase = o.passphrase ?? plan.passphrase;
   if (needsPassphrase(plan) && !passphrase)

@@ -69,7 +69,23 @@ const CURVES = {
   "P-384": { ecdh: "secp384r1", oid: "1.3.132.0.34", bytes: 48 },
 } as const;
 const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
-const ecdhOf: Record<string, ReturnType<typeof createECDH>> = {};
+
+/** A curve's scalar and point have fixed lengths: the DER around them is written once, with placeholders. */
+function ecTemplate(c: (typeof CURVES)[keyof typeof CURVES]) {
+  const d = Buffer.alloc(c.bytes);
+  const q = Buffer.alloc(1 + 2 * c.bytes);
+  const alg = seq(oid(OID_EC_PUBLIC_KEY), oid(c.oid));
+  const pub = ctxCons(1, bitString(q));
+  const pkcs8 = seq(int(0), alg, octets(seq(int(1), octets(d), pub)));
+  const spki = seq(alg, bitString(q));
+  return {
+    ecdh: createECDH(c.ecdh),
+    beforeD: pkcs8.subarray(0, pkcs8.length - pub.length - d.length),
+    beforeQ: pub.subarray(0, pub.length - q.length),
+    spkiHead: spki.subarray(0, spki.length - q.length),
+  };
+}
+const ecTemplates: Record<string, ReturnType<typeof ecTemplate>> = {};
 
 /**
  * A fresh key pair as DER, for batch issuance (`pki fixtures`). An ECDSA key is drawn by node's ECDH (the same OpenSSL
@@ -81,12 +97,14 @@ const ecdhOf: Record<string, ReturnType<typeof createECDH>> = {};
 export function generateKeyDer(spec: KeySpec = DEFAULT_KEY): Promise<KeyDer> {
   if (spec.type === "ecdsa") {
     const c = CURVES[spec.curve ?? "P-256"];
-    const ecdh = (ecdhOf[c.ecdh] ??= createECDH(c.ecdh)); // each generateKeys() draws a new key; the group is reused
-    const q = ecdh.generateKeys();
-    const d = ecdh.getPrivateKey(); // minimal big-endian: ECPrivateKey wants it padded to the order's length
-    const alg = seq(oid(OID_EC_PUBLIC_KEY), oid(c.oid));
-    const ecKey = seq(int(1), octets(Buffer.concat([Buffer.alloc(c.bytes - d.length), d])), ctxCons(1, bitString(q)));
-    return Promise.resolve({ spec, pkcs8: seq(int(0), alg, octets(ecKey)), spki: seq(alg, bitString(q)) });
+    const t = (ecTemplates[c.ecdh] ??= ecTemplate(c));
+    const q = t.ecdh.generateKeys(); // a new key each call: the ECDH object only keeps the curve's group
+    const d = t.ecdh.getPrivateKey(); // minimal big-endian: ECPrivateKey wants it padded to the order's length
+    return Promise.resolve({
+      spec,
+      pkcs8: Buffer.concat([t.beforeD, Buffer.alloc(c.bytes - d.length), d, t.beforeQ, q]),
+      spki: Buffer.concat([t.spkiHead, q]),
+    });
   }
   const der = {
     publicKeyEncoding: { type: "spki", format: "der" },
