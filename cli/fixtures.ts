@@ -35,9 +35,9 @@ function checkOutDir(out: string, Err: new (m: string) => Error): void {
 /**
  * Where `pki fixtures --out DIR` puts the set. DIR absent or empty: a sibling staging directory renamed into place by
  * commit() (all or nothing). DIR with files: each file written beside its target, renamed over it by commit().
- * Files are created as soon as their names are known (open() reserves them, e.g. the keys while the KDF still runs),
- * then written with O_DSYNC (data on disk when the write returns) on the libuv pool as the build hands them over, while the rest is still being built;
- * commit() waits for them all, then renames, with one fsync per directory.
+ * Files are created as soon as their names are known (reserve(), e.g. the keys while the KDF still runs), then
+ * written with O_DSYNC (data on disk when the write returns) on the libuv pool as the build hands them over, while
+ * the rest is still being built; commit() waits for them all, then renames, with one fsync per directory.
  */
 async function openOutput(out: string) {
   const fs = await import("node:fs");
@@ -77,9 +77,30 @@ async function openOutput(out: string) {
   const written = new Set<string>();
   const pending: Promise<unknown>[] = [];
   const track = <T>(p: Promise<T>) => (p.catch(() => {}), pending.push(p), p); // seen by commit() or abort()
+  // The output exists from before the build (minutes for thousands of RSA keys): an interrupt must not leave it behind.
+  const removeSync = () => {
+    if (merge) for (const n of fds.keys()) fs.rmSync(path(n), { force: true });
+    else fs.rmSync(stage, { recursive: true, force: true });
+  };
+  const settle = async () => {
+    for (let n = 0; n < pending.length; n = pending.length) await Promise.allSettled(pending.slice(n));
+  };
+  const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  let closing = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    closing = true; // no new files; those the pool is still creating are waited for, then all removed
+    void settle()
+      .then(removeSync)
+      .finally(() => process.kill(process.pid, sig)); // the listener is gone (once): the default action ends it
+  };
+  for (const sig of SIGNALS) process.once(sig, onSignal);
+  const done = () => SIGNALS.forEach((sig) => process.off(sig, onSignal));
   const reserve = (name: string, mode: number) => {
     let fd = fds.get(name);
-    if (!fd) fds.set(name, (fd = track(openFd(path(name), flags, mode))));
+    if (!fd) {
+      fd = closing ? Promise.reject(new Error("interrupted")) : openFd(path(name), flags, mode);
+      fds.set(name, track(fd));
+    }
     return fd;
   };
   return {
@@ -98,8 +119,10 @@ async function openOutput(out: string) {
     },
     async commit(): Promise<void> {
       for (let n = 0; n < pending.length; n = pending.length) await Promise.all(pending.slice(n));
+      if (closing) await new Promise(() => {}); // an interrupt is removing the output; the process ends with it
       const unwritten = [...fds.keys()].filter((n) => !written.has(n));
       if (unwritten.length) throw new Error(`internal: ${unwritten.join(", ")} reserved but never written`);
+      done();
       if (merge) {
         for (const n of fds.keys()) fs.renameSync(path(n), join(out, n));
         return syncDir(out);
@@ -110,10 +133,10 @@ async function openOutput(out: string) {
       syncDir(dirname(out));
     },
     async abort(): Promise<void> {
-      for (let n = 0; n < pending.length; n = pending.length) await Promise.allSettled(pending.slice(n));
+      await settle();
       for (const [n, fd] of fds) if (!written.has(n)) await fd.then(close, () => {});
-      if (merge) for (const n of fds.keys()) fs.rmSync(path(n), { force: true });
-      else fs.rmSync(stage, { recursive: true, force: true });
+      removeSync();
+      done();
     },
   };
 }

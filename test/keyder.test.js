@@ -1,13 +1,16 @@
-// generateKeyDer (lib/x509/keys.ts), the batch path's keys: ECDSA keys are encoded by pki itself, so their PKCS#8 and
-// SPKI must be byte for byte what OpenSSL writes for the same key, and every kind must open in openssl and sign.
+// The batch path (pki fixtures). generateKeyDer (lib/x509/keys.ts): pki encodes ECDSA keys itself, so their PKCS#8
+// and SPKI must be byte for byte what OpenSSL writes for the same key, and every kind must open in openssl and sign.
+// buildFixtures' keyPairs option. --out's output, created before the build, removed on an interrupt.
 import test from "ava";
 import { createPrivateKey, createPublicKey, sign, verify, webcrypto } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyDer } from "../dist/lib/x509/keys.js";
 import { buildFixtures } from "../dist/lib/api/fixtures.js";
 import { toPem } from "../dist/lib/x509/pem.js";
-import { openssl, tempDir } from "./_helpers.js";
+import { openssl, PKI, tempDir } from "./_helpers.js";
 
 const SPECS = {
   "ECDSA P-256": [{ type: "ecdsa", curve: "P-256" }, "256 bit"],
@@ -19,7 +22,8 @@ const SPECS = {
 for (const [label, [spec, size]] of Object.entries(SPECS)) {
   test(`${label}: PKCS#8 and SPKI as OpenSSL encodes them, a working key pair, readable by openssl`, async (t) => {
     const dir = tempDir(t);
-    // Many keys: a short private scalar (a leading zero byte, 1 key in 256: missed by 2000 keys once in ~3000 runs) must still be padded to the curve's length.
+    // Many keys: a short private scalar (a leading zero byte, 1 key in 256: missed by 2000 keys once in ~3000 runs)
+    // must still be padded to the curve's length.
     for (let i = 0; i < (spec.type === "ecdsa" ? 2000 : 2); i++) {
       const k = await generateKeyDer(spec);
       t.deepEqual(k.spec, spec);
@@ -64,3 +68,26 @@ test("buildFixtures: the leaves' CryptoKeys are there by default, and only after
     .export({ format: "der", type: "spki" })));
   t.is(lean.certs.get("ca").keys.privateKey.type, "private", "a CA keeps its CryptoKeys: it signs");
 });
+
+// `pki fixtures --out` creates its output before the build (the files are written while the set is built): an
+// interrupt in a long build must leave neither a staging directory nor temp files in an existing DIR.
+for (const [label, sig, existing] of [["SIGINT, new DIR", "SIGINT", false], ["SIGTERM, existing DIR", "SIGTERM", true]]) {
+  test(`pki fixtures --out, ${label}: an interrupted build leaves nothing behind`, async (t) => {
+    const dir = tempDir(t);
+    const spec = { passphrase: "p", kdfIterations: 1000, defaults: { key: "rsa-4096" }, cas: [{ name: "ca", key: "ecdsa" }],
+      certs: Array.from({ length: 40 }, (_, i) => ({ name: `l${i}` })) };
+    writeFileSync(join(dir, "spec.json"), JSON.stringify(spec));
+    const out = join(dir, "out");
+    if (existing) { mkdirSync(out); writeFileSync(join(out, "keep"), "x"); }
+    const child = spawn(process.execPath, [PKI, "fixtures", "spec.json", "--out", out], { cwd: dir, stdio: "ignore" });
+    const exited = once(child, "exit");
+    const mine = () => (existing ? readdirSync(out).filter((f) => f !== "keep") : readdirSync(dir).filter((f) => f.startsWith(".out.tmp-")));
+    while (mine().length === 0 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    t.true(mine().length > 0, "the output was created before the build ended");
+    child.kill(sig);
+    const [code, signal] = await exited;
+    t.is(signal ?? code, signal ? sig : 128 + (sig === "SIGINT" ? 2 : 15));
+    t.deepEqual(mine(), []);
+    t.deepEqual(readdirSync(dir).sort(), existing ? ["out", "spec.json"] : ["spec.json"]);
+  });
+}

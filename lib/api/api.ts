@@ -11,7 +11,9 @@
 import type { Sans } from "../x509/cert.js";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../x509/peculiar.js";
-import { exportPkcs8, generateKeyPair, importPkcs8, KeyDer, KeyPair, keyPairOf, KeySpec, describeKey } from "../x509/keys.js";
+import {
+  exportPkcs8, generateKeyPair, importPkcs8, KeyDer, KeyPair, keyPairOf, KeySpec, describeKey,
+} from "../x509/keys.js";
 import {
   BACKDATE_MS,
   validityState,

@@ -115,7 +115,8 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
   // the files, would make the CA's key, which every leaf waits for, queue behind them.
   const keys = new Map<string, Promise<KeyPair | KeyDer>>(plan.nodes.map((n) => [
     n.name,
-    (n.kind === "leaf" ? generateKeyDer(n.spec) : generateKeyDer(n.spec).then(keyPairOf)).then((k) => (tick("keys"), k)),
+    (n.kind === "leaf" ? generateKeyDer(n.spec) : generateKeyDer(n.spec).then(keyPairOf))
+      .then((k) => (tick("keys"), k)),
   ]));
   const emit = o.onFile ?? (() => {});
   const certMembers = new Map<string, TarMember>();
