@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyDer } from "../dist/lib/x509/keys.js";
+import { tlv } from "../dist/lib/x509/der.js";
 import { buildFixtures } from "../dist/lib/api/fixtures.js";
 import { toPem } from "../dist/lib/x509/pem.js";
 import { openssl, PKI, tempDir } from "./_helpers.js";
@@ -91,3 +92,15 @@ for (const [label, sig, existing] of [["SIGINT, new DIR", "SIGINT", false], ["SI
     t.deepEqual(readdirSync(dir).sort(), existing ? ["out", "spec.json"] : ["spec.json"]);
   });
 }
+
+test("der.ts tlv: short and long length forms at every boundary (X.690 8.1.3), parts joined in order", (t) => {
+  const cases = [[0, "00"], [127, "7f"], [128, "8180"], [255, "81ff"], [256, "820100"], [65535, "82ffff"],
+    [65536, "83010000"], [16777216, "8401000000"]];
+  for (const [len, head] of cases) {
+    const body = Buffer.alloc(len, 0xab);
+    const der = tlv(0x04, body.subarray(0, len >> 1), body.subarray(len >> 1));
+    t.is(der.subarray(0, 1 + head.length / 2).toString("hex"), "04" + head, `length ${len}`);
+    t.true(der.subarray(1 + head.length / 2).equals(body));
+  }
+  t.is(tlv(0x30, Buffer.from([1]), Buffer.from([2, 3]), Buffer.alloc(0)).toString("hex"), "3003010203");
+});

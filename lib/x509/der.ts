@@ -11,17 +11,25 @@
 
 export class DerError extends Error {}
 
-function lengthBytes(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const out: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) out.unshift(v & 0xff);
-  return Buffer.from([0x80 | out.length, ...out]);
-}
-
-/** A TLV with `tag` around the concatenation of `parts`. */
+/** A TLV with `tag` around the concatenation of `parts`: one allocation, the parts copied once (the issuance hot path). */
 export function tlv(tag: number, ...parts: Uint8Array[]): Buffer {
-  const body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-  return Buffer.concat([Buffer.from([tag]), lengthBytes(body.length), body]);
+  let len = 0;
+  for (const p of parts) len += p.length;
+  let head = 2; // tag and short-form length; the long form adds one byte per byte of the length (X.690 8.1.3.5)
+  if (len >= 0x80) for (let v = len; v > 0; v = Math.floor(v / 256)) head++;
+  const out = Buffer.allocUnsafe(head + len);
+  out[0] = tag;
+  if (head === 2) out[1] = len;
+  else {
+    out[1] = 0x80 | (head - 2);
+    for (let i = head - 1, v = len; i >= 2; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
+  }
+  let off = head;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
 
 export const seq = (...parts: Uint8Array[]) => tlv(0x30, ...parts);
