@@ -113,8 +113,5 @@ export async function handler(a: Args) {
   process.stderr.write(
     `Issued "${name}" (SANs: ${sanText(sans) || "none"}) by "${issuer ?? "ca"}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
   );
-  if (a.export) {
-    const { openDepot } = await import("./common.js");
-    await (await import("./export.js")).writeExport(a, await openDepot(a.depot), name, passphrase);
-  }
+  if (a.export) await (await import("./export.js")).writeExport(a, depot, name, passphrase);
 }

@@ -6,11 +6,11 @@ import { importPkcs8 } from "../lib/x509/keys.js";
 import { InputError } from "../lib/x509/validate.js";
 import type { ExportMaterial } from "../lib/formats/export.js";
 import { DepotError, readText } from "./fsutil.js";
-import { checkKeyMatchesCert } from "./crosscheck.js";
+import { checkKeyMatchesCert } from "./issuer.js";
 import { readConsistent } from "./lock.js";
-import { parseCertPem } from "./cert-file.js";
 import { ROOT } from "./view.js";
 import type { Depot } from "./depot.js";
+import type { DepotCore } from "./core.js";
 
 /** NAME's certificate then its issuers up to the root, after checking each signature, name link and validity period. */
 export async function verifyChain(depot: Depot, name: string, now = new Date()): Promise<x509.X509Certificate[]> {
@@ -34,7 +34,7 @@ export async function verifyChain(depot: Depot, name: string, now = new Date()):
 
 /** What export needs of NAME; with a passphrase the key is decrypted (and so the passphrase checked). */
 export async function readExportMaterial(
-  depot: Depot,
+  depot: DepotCore,
   name: string,
   passphrase?: string,
   o: { crl?: boolean } = {},
@@ -43,27 +43,25 @@ export async function readExportMaterial(
   const m = await readConsistent(depot.dir, () => {
     const e = depot.entry(name);
     if (e.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}' first`);
-    const certPem = depot.readCert(name).toString("pem") + "\n";
-    const chainPems = depot.issuerChain(name).map((c) => c.cert.toString("pem") + "\n");
-    const crl = o.crl ? depot.latestCrl(e.kind === "ca" ? name : (e.issuer ?? ROOT)) : undefined;
-    return { name, certPem, encryptedKeyPem: e.external ? undefined : depot.readKeyPem(name), chainPems, crl };
+    const cert = depot.readCertInfo(name);
+    const chainPems = depot.issuerNames(name).map((n) => depot.readCertInfo(n).toString("pem") + "\n");
+    const crl = o.crl ? readLatestCrl(depot, e.kind === "ca" ? name : (e.issuer ?? ROOT)) : undefined;
+    const certPem = cert.toString("pem") + "\n";
+    return { name, cert, certPem, encryptedKeyPem: e.external ? undefined : depot.readKeyPem(name), chainPems, crl };
   });
-  if (passphrase === undefined || m.encryptedKeyPem === undefined) return m;
+  const { cert, ...material } = m;
+  if (passphrase === undefined || m.encryptedKeyPem === undefined) return material;
   const keyDer = await decryptPkcs8(
     m.encryptedKeyPem,
     passphrase,
     name === ROOT ? "the CA key" : `the key of "${name}"`,
   );
-  await checkKeyMatchesCert(
-    name,
-    parseCertPem(m.certPem, depot.rel(depot.certPath(name))),
-    (await importPkcs8(keyDer)).publicKey,
-  );
-  return { ...m, keyDer };
+  await checkKeyMatchesCert(name, cert, (await importPkcs8(keyDer)).publicKey);
+  return { ...material, keyDer };
 }
 
 /** The CRL `pki crl` last wrote for the CA `issuer`. */
-export function readLatestCrl(depot: Depot, issuer: string): { name: string; pem: string } {
+export function readLatestCrl(depot: DepotCore, issuer: string): { name: string; pem: string } {
   const p = depot.crlPath(issuer);
   if (!existsSync(p))
     throw new InputError(

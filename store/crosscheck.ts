@@ -15,18 +15,7 @@ const same = (a: ArrayBuffer | Uint8Array, b: ArrayBuffer | Uint8Array) =>
   Buffer.from(a as ArrayBuffer).equals(Buffer.from(b as ArrayBuffer));
 const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"`);
 
-export { checkIssuerKey } from "./issuer.js";
-
-/** export, serve: the decrypted key is the certificate's. */
-export async function checkKeyMatchesCert(
-  name: string,
-  cert: x509.X509Certificate,
-  publicKey: CryptoKey,
-): Promise<void> {
-  if (!same(await subtle.exportKey("spki", publicKey), cert.publicKey.rawData)) {
-    throw new DepotError(`the key of ${who(name)} does not match its certificate: run 'pki doctor'`);
-  }
-}
+export { checkIssuerKey, checkKeyMatchesCert } from "./issuer.js";
 
 /**
  * `renew`: the current certificate is the one whose serial the index records, for the recorded subject,

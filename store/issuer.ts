@@ -38,6 +38,17 @@ export async function checkIssuerKey(
   }
 }
 
+/** export, serve: the decrypted key is the certificate's. */
+export async function checkKeyMatchesCert(
+  name: string,
+  cert: { publicKey: { rawData: ArrayBuffer } },
+  publicKey: CryptoKey,
+): Promise<void> {
+  if (!Buffer.from(await subtle.exportKey("spki", publicKey)).equals(Buffer.from(cert.publicKey.rawData))) {
+    throw new DepotError(`the key of ${who(name)} does not match its certificate: run 'pki doctor'`);
+  }
+}
+
 /** Reads a CA's certificate; refuses a leaf, an unsigned or revoked CA, or a path length it forbids. */
 export function inspectIssuer(depot: DepotCore, issuer: string, profile: Profile): CertInfo {
   const ie = depot.entry(issuer);

@@ -2,8 +2,6 @@
 import { createPrivateKey } from "node:crypto";
 import { toPem, parsePemAll } from "../x509/pem.js";
 import { InputError } from "../x509/validate.js";
-import { buildPkcs12 } from "./pkcs12.js";
-import { buildJks, buildPkcs12Keystore } from "./jks.js";
 import type { TarMember } from "./tar.js";
 
 export const MODE_PUBLIC = 0o644;
@@ -29,6 +27,8 @@ export interface ExportOptions {
   jks?: { password: string; alias?: string; type?: "jks" | "pkcs12" }; // NAME.jks, or NAME.ks as PKCS#12
 }
 
+export type KeystoreMembers = (m: ExportMaterial, o: ExportOptions, chainDer: Uint8Array[]) => TarMember[];
+
 /** Which options need the key decrypted (and so a passphrase). */
 export function needsKey(o: ExportOptions): boolean {
   return Boolean(o.insecure || o.p12 || o.jks);
@@ -38,7 +38,11 @@ export function needsKey(o: ExportOptions): boolean {
  * The tar members, as etcd-ca names them: NAME.crt and NAME.key, or NAME.key.insecure; then as
  * asked: ca.pem and NAME.chain.pem (PEM, 0644), NAME.p12 and NAME.jks / NAME.ks (0600).
  */
-export function exportMembers(m: ExportMaterial, o: ExportOptions): TarMember[] {
+/**
+ * `keystores` (keystores.ts's keystoreMembers) makes NAME.p12 and the Java keystore; it is passed in so that an
+ * export without them never loads their ASN.1 stack.
+ */
+export function exportMembers(m: ExportMaterial, o: ExportOptions, keystores?: KeystoreMembers): TarMember[] {
   const out: TarMember[] = [{ name: `${m.name}.crt`, data: m.certPem, mode: MODE_PUBLIC }];
   if (o.insecure) {
     if (!m.keyDer) throw new Error("internal: the insecure export needs the decrypted key");
@@ -54,12 +58,12 @@ export function exportMembers(m: ExportMaterial, o: ExportOptions): TarMember[] 
     if (!m.crl) throw new Error("internal: the CRL export needs the CRL");
     out.push({ name: `${m.crl.name}.crl`, data: m.crl.pem, mode: MODE_PUBLIC });
   }
-  out.push(...clientMembers(m, o));
+  out.push(...clientMembers(m, o, keystores));
   return out;
 }
 
 /** ca.pem and NAME.chain.pem (with --bundle, and always for the root itself), NAME.p12, the Java keystore. */
-function clientMembers(m: ExportMaterial, o: ExportOptions): TarMember[] {
+function clientMembers(m: ExportMaterial, o: ExportOptions, keystores?: KeystoreMembers): TarMember[] {
   const out: TarMember[] = [];
   const chainDer = [m.certPem, ...(m.chainPems ?? [])] // leaf first, root last
     .flatMap((pem) => parsePemAll(pem).filter((b) => b.label === "CERTIFICATE").map((b) => b.der));
@@ -73,22 +77,8 @@ function clientMembers(m: ExportMaterial, o: ExportOptions): TarMember[] {
       });
   }
   if (!o.p12 && !o.jks) return out;
-  if (!m.keyDer) throw new Error("internal: PKCS#12 and keystore exports need the decrypted key");
-  const base = { keyPkcs8Der: m.keyDer, chainDer };
-  if (o.p12) {
-    const p12 = buildPkcs12({ ...base, friendlyName: m.name, password: o.p12.password, legacy: o.p12.legacy });
-    out.push({ name: `${m.name}.p12`, data: p12, mode: MODE_SECRET });
-  }
-  if (o.jks) {
-    const ks = { ...base, alias: o.jks.alias ?? m.name, storePassword: o.jks.password };
-    const pkcs12 = o.jks.type === "pkcs12";
-    out.push({
-      name: `${m.name}.${pkcs12 ? "ks" : "jks"}`,
-      data: pkcs12 ? buildPkcs12Keystore(ks) : buildJks(ks),
-      mode: MODE_SECRET,
-    });
-  }
-  return out;
+  if (!keystores) throw new Error("internal: PKCS#12 and keystore exports need keystoreMembers (keystores.ts)");
+  return [...out, ...keystores(m, o, chainDer)];
 }
 
 /**
