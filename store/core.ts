@@ -108,7 +108,8 @@ export class DepotCore extends DepotView {
       const e = idx.entries[n];
       if (!e) throw new DepotError(`index.json names no entry "${n}": run 'pki doctor'`);
       n = e.issuer ?? ROOT;
-      if (out.includes(n) || out.length > 16) throw new DepotError(`the issuer chain of "${name}" loops: run 'pki doctor'`);
+      if (out.includes(n) || out.length > 16)
+        throw new DepotError(`the issuer chain of "${name}" loops: run 'pki doctor'`);
       out.push(n);
     }
     return out;

@@ -5,7 +5,6 @@
  */
 import { existsSync } from "node:fs";
 import { x509 } from "../lib/x509/peculiar.js";
-import { subtle } from "../lib/x509/keys.js";
 import { DepotError, readText } from "./fsutil.js";
 import { quote } from "../lib/x509/validate.js";
 import type { Depot, Entry, Index } from "./depot.js";

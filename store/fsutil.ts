@@ -96,7 +96,8 @@ export async function writeAtomicAll(files: FileWrite[]): Promise<void> {
   try {
     for (const f of files) {
       const tmp = tempName(f.path);
-      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, f.mode ?? 0o644);
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+      const fd = openSync(tmp, flags, f.mode ?? 0o644);
       temps.push({ tmp, path: f.path, fd });
       own(fd);
       const buf = typeof f.data === "string" ? Buffer.from(f.data) : f.data;

@@ -7,14 +7,13 @@
 import type { NewCertOptions, SignOptions, Entry } from "./depot.js";
 import type { DepotCore } from "./core.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
-import { createCsrDer, sanCount, subjectText } from "../lib/x509/issuance.js";
+import { createCsrDer, subjectText } from "../lib/x509/issuance.js";
 import type { CertInfo } from "../lib/x509/certinfo.js";
 import type { Profile, Sans } from "../lib/x509/issuance.js";
 import { describeKey, generateKeyPair } from "../lib/x509/keys.js";
 import { toPem } from "../lib/x509/pem.js";
 import { writeAtomicAll } from "./fsutil.js";
-import { MAX_SANS } from "./integrity.js";
-import { checkPathConstraints, inspectIssuer, issueUnder, openIssuerInfo, unlockIssuer } from "./issuer.js";
+import { checkPathConstraints, checkSanCount, inspectIssuer, issueUnder, openIssuerInfo, unlockIssuer } from "./issuer.js";
 import { checkCsrAgainstEntry, checkCsrKey, readCsrView } from "./csr-file.js";
 import { WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { certFields, checkFree, checkIssuerEntry, profileFields, profileOf } from "./records.js";
@@ -55,12 +54,16 @@ export async function newCertEntry(depot: DepotCore, name: string, o: NewCertOpt
 function checkNewName(name: string, sans: Sans): void {
   checkName(name);
   if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
-  if (sanCount(sans) > MAX_SANS) throw new InputError(`${sanCount(sans)} subject alternative names: at most ${MAX_SANS}`);
+  checkSanCount(sans);
 }
 
 export type IssueNewOptions = NewCertOptions & Omit<SignOptions, "caPassphrase" | "profile" | "issuer">;
 
-export async function issueNew(depot: DepotCore, name: string, o: IssueNewOptions): Promise<{ entry: Entry; cert: CertInfo }> {
+export async function issueNew(
+  depot: DepotCore,
+  name: string,
+  o: IssueNewOptions,
+): Promise<{ entry: Entry; cert: CertInfo }> {
   checkNewName(name, o.sans);
   const issuer = o.issuer ?? ROOT;
   const profile = o.profile ?? { kind: "leaf" as const, usage: "peer" as const };
@@ -118,7 +121,11 @@ export async function issueNew(depot: DepotCore, name: string, o: IssueNewOption
 }
 
 /** `pki sign`: NAME's issuer (--issuer, the one chosen at new-cert, or the root) signs NAME's CSR. */
-export async function signEntry(depot: DepotCore, name: string, o: SignOptions): Promise<{ entry: Entry; cert: CertInfo }> {
+export async function signEntry(
+  depot: DepotCore,
+  name: string,
+  o: SignOptions,
+): Promise<{ entry: Entry; cert: CertInfo }> {
   const pre = depot.entry(name);
   if (pre.status !== "unsigned") throw new InputError(`"${name}" is already signed`);
   const csr = await readCsrView(depot, name);

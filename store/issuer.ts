@@ -22,6 +22,11 @@ export interface IssueUnderOptions extends Omit<DerIssueOptions, "serial" | "not
   notAfter: (from: Date) => Date;
 }
 
+export function checkSanCount(sans: Sans): void {
+  if (sanCount(sans) > MAX_SANS)
+    throw new InputError(`${sanCount(sans)} subject alternative names: at most ${MAX_SANS}`);
+}
+
 const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"`);
 
 /** After decrypting an issuer's key: its public key is the one in the issuer's certificate. */
@@ -104,7 +109,7 @@ export async function checkPathConstraints(
 /** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. Store-internal. */
 export async function issueUnder(depot: DepotCore, idx: Index, o: IssueUnderOptions): Promise<CertInfo> {
   const sans = o.sans ?? { ips: [], domains: [] };
-  if (sanCount(sans) > MAX_SANS) throw new InputError(`${sanCount(sans)} subject alternative names: at most ${MAX_SANS}`);
+  checkSanCount(sans);
   // Every CA on the path, as their certificates say (an imported CA's constraints count too).
   const path = [o.issuerCert, ...depot.issuerNames(o.issuer).map((n) => depot.readCertInfo(n))];
   await checkPathConstraints(o.subject, sans, path, o.profile.kind === "leaf");

@@ -71,7 +71,8 @@ export function csrView(der: Uint8Array): CsrView | undefined {
     const { verify } = process.getBuiltinModule("node:crypto") as typeof import("node:crypto");
     const key = { key: whole(der, spki), format: "der" as const, type: "spki" as const };
     const verified = verify(digest, whole(der, info), key, sigBits.subarray(1));
-    return { subject: text, subjectDer, publicKey: { rawData: Uint8Array.from(whole(der, spki)).buffer }, sans, verified };
+    const publicKey = { rawData: Uint8Array.from(whole(der, spki)).buffer };
+    return { subject: text, subjectDer, publicKey, sans, verified };
   } catch {
     return undefined;
   }

@@ -31,7 +31,8 @@ export function nameText(der: Uint8Array): string | undefined {
       if (atv.tag !== 0x30 || type?.tag !== 0x06 || !val || rest.length) return undefined;
       const oid = oidText(value(der, type));
       const bytes = value(der, val);
-      const text = val.tag === 0x0c ? bytes.toString("utf8") : val.tag === 0x13 || val.tag === 0x16 ? bytes.toString("latin1") : undefined;
+      const text =
+        val.tag === 0x0c ? bytes.toString("utf8") : val.tag === 0x13 || val.tag === 0x16 ? bytes.toString("latin1") : undefined;
       if (text === undefined) return undefined;
       atvs.push(`${TYPE_NAMES[oid] ?? oid}=${escape(text)}`);
     }
