@@ -5,7 +5,9 @@
  */
 import type { KeyPair } from "../lib/x509/keys.js";
 import { subtle } from "../lib/x509/keys.js";
-import { CertInfo, OID_NAME_CONSTRAINTS } from "../lib/x509/certinfo.js";
+import { CertInfo } from "../lib/x509/certinfo.js";
+import { checkPathConstraints } from "../lib/x509/path-constraints.js";
+export { checkPathConstraints };
 import { clampToIssuer, issueCertificateDer, sanCount } from "../lib/x509/issuance.js";
 import type { CertLike, IssueOptions as DerIssueOptions, Profile, Sans } from "../lib/x509/issuance.js";
 import { checkPathLength, checkX509Date, InputError } from "../lib/x509/validate.js";
@@ -82,28 +84,6 @@ export async function openIssuerInfo(
 ): Promise<{ issuerCert: CertInfo; issuerKeys: KeyPair }> {
   const issuerCert = inspectIssuer(depot, issuer, profile);
   return { issuerCert, issuerKeys: await unlockIssuer(depot, issuer, issuerCert, passphrase) };
-}
-
-const constrained = (c: CertLike) =>
-  c instanceof CertInfo
-    ? c.extensions.has(OID_NAME_CONSTRAINTS)
-    : (c as unknown as { extensions: { type: string }[] }).extensions.some((e) => e.type === OID_NAME_CONSTRAINTS);
-
-/** Refuses names outside the constraints of any CA on `path` (issuer first), as the CA certificates say. */
-export async function checkPathConstraints(
-  subject: DerIssueOptions["subject"],
-  sans: Sans,
-  path: CertLike[],
-  leaf: boolean,
-): Promise<void> {
-  if (!path.some(constrained)) return;
-  const [{ checkNameConstraints }, { x509 }, { subjectDer }] = await Promise.all([
-    import("../lib/x509/constraints.js"),
-    import("../lib/x509/peculiar.js"),
-    import("../lib/x509/issuance.js"),
-  ]);
-  const certs = path.map((c) => new x509.X509Certificate(c.rawData));
-  checkNameConstraints(new x509.Name(Uint8Array.from(subjectDer(subject))), sans, certs, { leaf });
 }
 
 /** Issues under the lock: a fresh serial (recorded in idx), validity clamped to the issuer's. Store-internal. */

@@ -116,3 +116,27 @@ test("csrView leaves other requests to @peculiar/x509: openssl's with other attr
   t.is(csrView(der), undefined, "a challengePassword attribute: not pki's form");
   t.truthy(await new x509.Pkcs10CertificateRequest(der).verify(), "@peculiar/x509 reads it");
 });
+
+test("createCrlDer writes the TBSCertList crl.ts (@peculiar/x509) writes, byte for byte, with and without reasons", async (t) => {
+  const { createCrlDer } = await import("../dist/lib/x509/crl-der.js");
+  const { createCrl } = await import("../dist/lib/x509/crl.js");
+  const keys = await generateKeyPair();
+  const rootDer = createRootCertificateDer({ subject: { commonName: "CRL CA", organization: "pki" }, keys,
+    notAfter: new Date(Date.now() + 86_400_000 * 365) });
+  const reasons = [undefined, "unspecified", "keyCompromise", "cACompromise", "superseded", "aACompromise"];
+  for (const n of [0, 1, 3, 6]) {
+    const revoked = Array.from({ length: n }, (_, i) => ({
+      serial: `${(0x40 + i).toString(16)}0102030405060708090a0b0c0d0e0f`, date: new Date(Date.UTC(2026, 0, 1 + i)),
+      reason: reasons[i % reasons.length],
+    }));
+    const o = { issuerKeys: keys, revoked, crlNumber: 7 + n, thisUpdate: new Date(Date.UTC(2026, 5, 1)),
+      nextUpdate: new Date(Date.UTC(2026, 6, 1)) };
+    const ours = Buffer.from(createCrlDer({ ...o, issuerCert: new CertInfo(rootDer) }));
+    const theirs = Buffer.from((await createCrl({ ...o, issuerCert: new x509.X509Certificate(rootDer) })).rawData);
+    const tbs = (der) => { const outer = der.subarray(der[1] & 0x80 ? 2 + (der[1] & 0x7f) : 2);
+      const len = outer[1] & 0x80 ? outer.subarray(2, 2 + (outer[1] & 0x7f)).reduce((a, b) => a * 256 + b, 0) : outer[1];
+      return outer.subarray(0, (outer[1] & 0x80 ? 2 + (outer[1] & 0x7f) : 2) + len).toString("hex"); };
+    t.is(tbs(ours), tbs(theirs), `${n} revoked`);
+    t.true(await new x509.X509Crl(ours).verify({ publicKey: new x509.X509Certificate(rootDer).publicKey }));
+  }
+});

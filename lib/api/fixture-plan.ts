@@ -1,7 +1,7 @@
 /** A fixture spec validated completely and planned (names, keys, dates, outputs) before any key is made. */
-import { parseKeyOption, parseWhen } from "./api.js";
+import { parseKeyOption, parseWhen } from "./options.js";
 import { KeySpec } from "../x509/keys.js";
-import { BACKDATE_MS, Usage } from "../x509/cert.js";
+import { BACKDATE_MS, type Usage } from "../x509/issuance.js";
 import {
   checkDomain,
   checkEmail,
@@ -13,7 +13,7 @@ import {
   INTERMEDIATE_PATH_LENGTH,
   InputError,
 } from "../x509/validate.js";
-import { checkReason, RevocationReason } from "../x509/crl.js";
+import { checkReason, type RevocationReason } from "../x509/reasons.js";
 import { DEFAULT_ITERATIONS } from "../formats/pkcs8.js";
 import { fileNames, kdfIterationsOk, MANIFEST, MAX_ENTRIES, OUTPUTS, SPEC_KEYS, SpecError, USAGES }
   from "./fixture-spec.js";

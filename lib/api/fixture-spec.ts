@@ -1,8 +1,8 @@
 /** The fixture spec (schema/fixtures.schema.json): its keys, types and outputs, parsed from YAML or JSON. */
-import { CAOptions, KeyOption, When } from "./api.js";
-import { Usage } from "../x509/cert.js";
+import type { CAOptions, KeyOption, When } from "./options.js";
+import type { Usage } from "../x509/issuance.js";
 import { InputError } from "../x509/validate.js";
-import { RevocationReason } from "../x509/crl.js";
+import type { RevocationReason } from "../x509/reasons.js";
 import { DEFAULT_ITERATIONS } from "../formats/pkcs8.js";
 
 export const OUTPUTS = ["pem", "insecure", "p12", "jks", "chain", "crl"] as const;

@@ -6,7 +6,7 @@
  */
 import type { Sans } from "../x509/cert.js";
 import { randomBytes } from "node:crypto";
-import { CA, Certificate, createCA } from "./api.js";
+import { CA, Certificate, createCA, loadParsers } from "./core.js";
 import { generateKeyDer, KeyDer, KeyPair, keyPairOf, KeySpec } from "../x509/keys.js";
 import { InputError } from "../x509/validate.js";
 import { deriveKey, pbes2Encrypt } from "../formats/pkcs8.js";
@@ -182,6 +182,8 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
     const { alg, data } = pbes2Encrypt(der, aesKey!, salt, plan.iterations);
     return toPem("ENCRYPTED PRIVATE KEY", seq(alg, octets(data)));
   };
+  // PKCS#12 and JKS need the ASN.1 stack; PEM, keys, chains and CRLs do not.
+  if (plan.nodes.some((n) => n.outputs.includes("p12") || n.outputs.includes("jks"))) await loadParsers();
   const perNode = plan.nodes.map((n) => {
     const c = certs.get(n.name)!;
     const has = (x: Output) => n.outputs.includes(x);

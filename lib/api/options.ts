@@ -3,7 +3,7 @@
  * checks its flags. api.ts re-exports them.
  */
 import { checkKeySpec, KeyPair, KeySpec, DEFAULT_KEY } from "../x509/keys.js";
-import { BACKDATE_MS, Subject, Usage } from "../x509/cert.js";
+import { BACKDATE_MS, type Subject, type Usage } from "../x509/issuance.js";
 import { checkSubjectValue, InputError } from "../x509/validate.js";
 import { parseExpiry, parseDurationMs } from "../x509/duration.js";
 
