@@ -55,7 +55,7 @@ export function useParsers(p: Parsers): void { heavy = p; }
 /** Loads @peculiar/x509 and the keystore writers (importing api.ts registers them). */
 export async function loadParsers(): Promise<void> { if (!heavy) await import("./api.js"); }
 function parsers(): Parsers {
-  if (!heavy) throw new Error("internal: @peculiar/x509 is not loaded (import the package entry, or await loadParsers())");
+  if (!heavy) throw new Error("internal: @peculiar/x509 is not loaded (import the package, or await loadParsers())");
   return heavy;
 }
 
@@ -271,7 +271,10 @@ export class CA extends Certificate {
   private crlDer(o: { validFor?: string }): Buffer {
     const now = Date.now();
     return createCrlDer({
-      issuerCert: this.derFields, issuerKeys: this.keys, revoked: [...this.revoked.values()], crlNumber: ++this.crlNumber,
+      issuerCert: this.derFields,
+      issuerKeys: this.keys,
+      revoked: [...this.revoked.values()],
+      crlNumber: ++this.crlNumber,
       thisUpdate: new Date(now - BACKDATE_MS), nextUpdate: new Date(now + parseDurationMs(o.validFor ?? "30d")),
     });
   }
