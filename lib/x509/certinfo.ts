@@ -1,8 +1,8 @@
 /**
- * The fields of a certificate that issuing under it needs (its DER, serial, validity, key, extensions), read
- * with the bounds-checked DER reader of der.ts. `pki issue` uses this instead of @peculiar/x509, whose ASN.1
- * stack takes ~50 ms to load: a third of the command. Anything shown to a user or checked beyond these fields
- * (signatures, names as text, extension contents) stays with @peculiar/x509.
+ * The fields of a certificate that issuing under it and exporting it need (its DER, serial, validity, key,
+ * extensions), read with the bounds-checked DER reader of der.ts. `pki issue`, `sign`, `export` and the API's
+ * classes use this instead of @peculiar/x509, whose ASN.1 stack takes ~50 ms to load: a third of a command.
+ * Signature checks and anything else shown to a user stay with @peculiar/x509.
  */
 import { children, DerError, oidText, readTlv, value, whole, type Tlv } from "./der.js";
 import { toPem } from "./pem.js";

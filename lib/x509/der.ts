@@ -5,8 +5,9 @@
  * pkijs, node-forge's successors) goes through asn1js or an equivalent object model, which costs
  * ~3 ms and several allocations per certificate; a profile of `pki fixtures` put two thirds of its
  * time there. Issuance needs only a dozen primitive types in a fixed order, so the bytes are built
- * directly here. Parsing of untrusted input stays with @peculiar/x509; the reader below only walks
- * structures pki itself produced or that @peculiar/x509 already accepted (and bounds-checks anyway).
+ * directly here. The reader below is bounds-checked; it walks what the hot paths read back (pki's own
+ * certificates and requests from the depot: certinfo.ts, csrinfo.ts, which refuse, or hand to
+ * @peculiar/x509, anything outside the plain forms pki writes). Other untrusted input stays with @peculiar/x509.
  */
 
 export class DerError extends Error {}
