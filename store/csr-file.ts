@@ -5,7 +5,7 @@
  */
 import { csrView, type CsrView } from "../lib/x509/csrinfo.js";
 import type { KeyPair } from "../lib/x509/keys.js";
-import { subtle } from "../lib/x509/keys.js";
+import { isKeyOf } from "./issuer.js";
 import type { Sans } from "../lib/x509/issuance.js";
 import { parsePem } from "../lib/x509/pem.js";
 import { checkDomain, checkEmail, checkIp, checkUri, InputError, quote } from "../lib/x509/validate.js";
@@ -60,8 +60,7 @@ export function checkCsrAgainstEntry(e: Entry, csr: CsrView): void {
 
 /** `sign`, when the CA passphrase also opens NAME's key: the CSR carries that key. */
 export async function checkCsrKey(name: string, csr: CsrView, keys: KeyPair): Promise<void> {
-  const spki = Buffer.from(await subtle.exportKey("spki", keys.publicKey));
-  if (!spki.equals(Buffer.from(csr.publicKey.rawData))) {
+  if (!(await isKeyOf(keys.publicKey, csr.publicKey.rawData))) {
     throw new DepotError(`certs/${name}.csr does not carry the key of "${name}" (certs/${name}.key): refusing to sign`);
   }
 }

@@ -5,17 +5,16 @@
  * and every check still runs when the depot opens. Any doubt (no depot, a symlink, a field out of range) means
  * no head start, never an error.
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { deriveKey } from "../lib/formats/kdf.js";
 import { readText } from "./fsutil.js";
 import { checkDepotMeta, MAX_DEPOT_JSON } from "./integrity.js";
+import { defaultDepotDir } from "./view.js"; // bundled into pki.js with it: no extra load
 import type { DepotMeta } from "./depot.js";
 
 export function primeDepotKdf(depotFlag: string | undefined, passphrase: string): void {
   try {
-    // view.ts's defaultDepotDir, without loading view.ts and what it loads
-    const dir = resolve(depotFlag || process.env.PKI_DEPOT || ".pki");
-    const meta = JSON.parse(readText(join(dir, "depot.json"), "depot.json", MAX_DEPOT_JSON));
+    const meta = JSON.parse(readText(join(defaultDepotDir(depotFlag), "depot.json"), "depot.json", MAX_DEPOT_JSON));
     checkDepotMeta(meta as DepotMeta);
     const { salt, iterations } = (meta as DepotMeta).kdf;
     deriveKey(passphrase, Buffer.from(salt, "base64"), iterations).catch(() => undefined);

@@ -31,6 +31,11 @@ export function checkSanCount(sans: Sans): void {
 
 const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"`);
 
+/** Whether `publicKey` is the key whose SPKI DER is `spki` (a certificate's or a request's). */
+export async function isKeyOf(publicKey: CryptoKey, spki: ArrayBuffer): Promise<boolean> {
+  return Buffer.from(await subtle.exportKey("spki", publicKey)).equals(Buffer.from(spki));
+}
+
 /** After decrypting an issuer's key: its public key is the one in the issuer's certificate. */
 export async function checkIssuerKey(
   depot: DepotCore,
@@ -38,8 +43,7 @@ export async function checkIssuerKey(
   cert: { publicKey: { rawData: ArrayBuffer } },
   keys: KeyPair,
 ): Promise<void> {
-  const spki = Buffer.from(await subtle.exportKey("spki", keys.publicKey));
-  if (!spki.equals(Buffer.from(cert.publicKey.rawData))) {
+  if (!(await isKeyOf(keys.publicKey, cert.publicKey.rawData))) {
     const file = depot.rel(depot.certPath(issuer));
     throw new DepotError(`the key of ${who(issuer)} does not match its certificate ${file}: refusing to use it`);
   }
@@ -51,7 +55,7 @@ export async function checkKeyMatchesCert(
   cert: { publicKey: { rawData: ArrayBuffer } },
   publicKey: CryptoKey,
 ): Promise<void> {
-  if (!Buffer.from(await subtle.exportKey("spki", publicKey)).equals(Buffer.from(cert.publicKey.rawData))) {
+  if (!(await isKeyOf(publicKey, cert.publicKey.rawData))) {
     throw new DepotError(`the key of ${who(name)} does not match its certificate: run 'pki doctor'`);
   }
 }

@@ -117,26 +117,47 @@ test("csrView leaves other requests to @peculiar/x509: openssl's with other attr
   t.truthy(await new x509.Pkcs10CertificateRequest(der).verify(), "@peculiar/x509 reads it");
 });
 
-test("createCrlDer writes the TBSCertList crl.ts (@peculiar/x509) writes, byte for byte, with and without reasons", async (t) => {
+test("createCrlDer: openssl verifies the CRL, reads its number, serials and reasons, and re-encodes the same DER", async (t) => {
   const { createCrlDer } = await import("../dist/lib/x509/crl-der.js");
-  const { createCrl } = await import("../dist/lib/x509/crl.js");
+  const { toPem } = await import("../dist/lib/x509/pem.js");
+  const { execFileSync, spawnSync } = await import("node:child_process");
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const dir = mkdtempSync("/tmp/pki-crlder-");
   const keys = await generateKeyPair();
   const rootDer = createRootCertificateDer({ subject: { commonName: "CRL CA", organization: "pki" }, keys,
     notAfter: new Date(Date.now() + 86_400_000 * 365) });
+  writeFileSync(`${dir}/ca.pem`, toPem("CERTIFICATE", rootDer));
   const reasons = [undefined, "unspecified", "keyCompromise", "cACompromise", "superseded", "aACompromise"];
+  const shown = { keyCompromise: "Key Compromise", cACompromise: "CA Compromise", superseded: "Superseded",
+    aACompromise: "AA Compromise" };
   for (const n of [0, 1, 3, 6]) {
     const revoked = Array.from({ length: n }, (_, i) => ({
       serial: `${(0x40 + i).toString(16)}0102030405060708090a0b0c0d0e0f`, date: new Date(Date.UTC(2026, 0, 1 + i)),
       reason: reasons[i % reasons.length],
     }));
-    const o = { issuerKeys: keys, revoked, crlNumber: 7 + n, thisUpdate: new Date(Date.UTC(2026, 5, 1)),
-      nextUpdate: new Date(Date.UTC(2026, 6, 1)) };
-    const ours = Buffer.from(createCrlDer({ ...o, issuerCert: new CertInfo(rootDer) }));
-    const theirs = Buffer.from((await createCrl({ ...o, issuerCert: new x509.X509Certificate(rootDer) })).rawData);
-    const tbs = (der) => { const outer = der.subarray(der[1] & 0x80 ? 2 + (der[1] & 0x7f) : 2);
-      const len = outer[1] & 0x80 ? outer.subarray(2, 2 + (outer[1] & 0x7f)).reduce((a, b) => a * 256 + b, 0) : outer[1];
-      return outer.subarray(0, (outer[1] & 0x80 ? 2 + (outer[1] & 0x7f) : 2) + len).toString("hex"); };
-    t.is(tbs(ours), tbs(theirs), `${n} revoked`);
-    t.true(await new x509.X509Crl(ours).verify({ publicKey: new x509.X509Certificate(rootDer).publicKey }));
+    const der = Buffer.from(createCrlDer({ issuerCert: new CertInfo(rootDer), issuerKeys: keys, revoked,
+      crlNumber: 7 + n, thisUpdate: new Date(Date.UTC(2026, 5, 1)), nextUpdate: new Date(Date.UTC(2026, 6, 1)) }));
+    writeFileSync(`${dir}/c.der`, der);
+    const openssl = (...a) => execFileSync("openssl", ["crl", "-inform", "DER", "-in", `${dir}/c.der`, ...a],
+      { encoding: "latin1", stdio: ["ignore", "pipe", "pipe"] });
+    const verify = (file) => spawnSync("openssl", ["crl", "-inform", "DER", "-in", file, "-CAfile", `${dir}/ca.pem`,
+      "-noout", "-verify"], { encoding: "utf8" });
+    const ok = verify(`${dir}/c.der`);
+    t.is(ok.status, 0, ok.stderr);
+    t.regex(ok.stderr, /verify OK/);
+    const bad = Buffer.from(der);
+    bad[bad.length - 5] ^= 1; // inside the signature
+    writeFileSync(`${dir}/bad.der`, bad);
+    t.notRegex(verify(`${dir}/bad.der`).stderr, /verify OK/, "a tampered signature fails openssl's verify");
+    const text = openssl("-noout", "-text");
+    t.regex(text, new RegExp(`CRL Number: *\\n *${7 + n}\\b`), `${n} revoked: the CRL number`);
+    t.regex(text, /Authority Key Identifier/);
+    for (const r of revoked) {
+      const entry = text.split("Serial Number: ").find((e) => e.toLowerCase().startsWith(r.serial));
+      t.truthy(entry, `serial ${r.serial} listed`);
+      if (shown[r.reason]) t.regex(entry, new RegExp(`Reason Code:\\s*\\n\\s*${shown[r.reason]}`));
+      else t.notRegex(entry, /CRL entry extensions/, "no reason: no (empty) entry extensions");
+    }
+    t.is(Buffer.from(openssl("-outform", "DER"), "latin1").toString("hex"), der.toString("hex"), "strict DER");
   }
 });

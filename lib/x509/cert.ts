@@ -1,7 +1,7 @@
 /** Certificate profiles: self-signed root, CSRs, leaf and CA issuance (RFC 5280). */
 import { x509 } from "./peculiar.js";
 import { KeySpec, specOfSpki } from "./keys.js";
-import { issuerInfo, subjectDer as subjectDerOf, type NameLike } from "./issuance.js";
+import { subjectDer as subjectDerOf, type NameLike } from "./issuance.js";
 import type { KeyPair } from "./keys.js";
 import type { IssueOptions as DerIssueOptions, RootOptions, Sans, Subject } from "./issuance.js";
 import { checkDomain, checkEmail, checkIp, checkUri, InputError } from "./validate.js";
@@ -73,11 +73,6 @@ export async function checkCsr(csr: x509.Pkcs10CertificateRequest): Promise<Sans
   if (sans.uris?.length) out.uris = sans.uris.map(checkUri);
   if (sans.emails?.length) out.emails = sans.emails.map(checkEmail);
   return out;
-}
-
-/** The AKI extension naming `issuer` (for CRLs): the same key identifier its certificates carry. */
-export async function authorityKeyId(issuer: x509.X509Certificate): Promise<x509.AuthorityKeyIdentifierExtension> {
-  return new x509.AuthorityKeyIdentifierExtension(issuerInfo(issuer).keyId.toString("hex"));
 }
 
 export function keySpecOfCert(cert: x509.X509Certificate): Promise<KeySpec> {

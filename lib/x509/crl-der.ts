@@ -1,7 +1,7 @@
 /**
  * CRL v2 (RFC 5280 §5) built with the DER writer: cRLNumber and authorityKeyIdentifier, one entry per revoked serial
- * with its reasonCode (omitted for "unspecified", and no empty crlEntryExtensions), signed with node:crypto. The
- * same structure crl.ts makes with @peculiar/x509; this one serves the paths that never load that library (fixtures).
+ * with its reasonCode (omitted for "unspecified", and no empty crlEntryExtensions: strict DER), signed with
+ * node:crypto. The one CRL writer: crl.ts parses its output for the callers that want an X509Crl.
  */
 import { ctxCons, int, seq, bitString, time, tlv } from "./der.js";
 import { akiValue, extensionDer, OIDS, signerOf } from "./build.js";
