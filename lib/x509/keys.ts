@@ -2,6 +2,7 @@
 import { createECDH, createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair, KeyObject, webcrypto }
   from "node:crypto";
 import { bitString, ctxCons, int, octets, oid, seq } from "./der.js";
+import { generateRsaKey } from "./rsa-keygen.js";
 import { InputError } from "./validate.js";
 
 export const subtle = webcrypto.subtle as SubtleCrypto;
@@ -56,6 +57,7 @@ export interface KeyPair { spec: KeySpec; privateKey: CryptoKey; publicKey: Cryp
 
 /** A fresh key pair (runs on the libuv pool, so many may be generated in parallel). */
 export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY): Promise<KeyPair> {
+  if (spec.type === "rsa") return keyPairOf(await generateKeyDer(spec));
   const { gen } = keyAlgorithm(spec);
   const kp = (await subtle.generateKey(gen, true, ["sign", "verify"])) as CryptoKeyPair;
   return { spec, privateKey: kp.privateKey, publicKey: kp.publicKey };
@@ -91,8 +93,9 @@ const ecTemplates: Record<string, ReturnType<typeof ecTemplate>> = {};
  * A fresh key pair as DER, for batch issuance (`pki fixtures`). An ECDSA key is drawn by node's ECDH (the same OpenSSL
  * EC_KEY_generate_key as generateKeyPair: d uniform in [1, n-1], Q = dG) and encoded here, byte for byte as OpenSSL
  * encodes it (RFC 5480 SPKI; RFC 5208 PKCS#8 around an RFC 5915 ECPrivateKey with the public key and no parameters):
- * the key costs ~20 µs, OpenSSL 3's encoders ~150 µs more, on the main thread. RSA and Ed25519 keys are generated
- * and encoded by OpenSSL on the libuv pool (RSA generation dominates; many run in parallel).
+ * the key costs ~20 µs, OpenSSL 3's encoders ~150 µs more, on the main thread. An RSA key's primes are drawn on the
+ * libuv pool (rsa-keygen.ts says why not by generateKeyPair) and OpenSSL encodes it; Ed25519 keys are generated and
+ * encoded by OpenSSL on the pool.
  */
 export function generateKeyDer(spec: KeySpec = DEFAULT_KEY): Promise<KeyDer> {
   if (spec.type === "ecdsa") {
@@ -110,10 +113,16 @@ export function generateKeyDer(spec: KeySpec = DEFAULT_KEY): Promise<KeyDer> {
     publicKeyEncoding: { type: "spki", format: "der" },
     privateKeyEncoding: { type: "pkcs8", format: "der" },
   } as const;
+  if (spec.type === "rsa") {
+    return generateRsaKey(spec.bits ?? 2048).then((k) => ({
+      spec,
+      pkcs8: k.export({ type: "pkcs8", format: "der" }),
+      spki: createPublicKey(k).export({ type: "spki", format: "der" }),
+    }));
+  }
   return new Promise((resolve, reject) => {
     const done = (e: Error | null, spki: Buffer, pkcs8: Buffer) => (e ? reject(e) : resolve({ spec, pkcs8, spki }));
-    if (spec.type === "rsa") nodeGenerateKeyPair("rsa", { modulusLength: spec.bits ?? 2048, ...der }, done);
-    else nodeGenerateKeyPair("ed25519", der, done);
+    nodeGenerateKeyPair("ed25519", der, done);
   });
 }
 
