@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../lib/x509/peculiar.js";
 import type { Sans, Profile } from "../lib/x509/cert.js";
-import { describeKey, specOfSpki, type KeyPair } from "../lib/x509/keys.js";
+import { describeKey, specOfSpki, type SigningKey } from "../lib/x509/keys.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
 import type { RevocationReason } from "../lib/x509/crl.js";
 import type { AcmeBackend, IssuedCert, IssueRequest, Kind, Stored, Tx } from "../lib/acme/backend.js";
@@ -30,7 +30,7 @@ export const ACME_PROFILE: Profile = { kind: "leaf", usage: "peer" };
 export interface IssuerMaterial {
   name: string;
   cert: x509.X509Certificate;
-  keys: KeyPair;
+  keys: SigningKey;
   lifetimeMs: number;
 }
 

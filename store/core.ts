@@ -4,8 +4,8 @@
  * alone, so it never loads @peculiar/x509; Depot (depot.ts) extends it with parsed certificates and requests.
  */
 import { existsSync } from "node:fs";
-import { decryptPkcs8, encryptPkcs8 } from "../lib/formats/pkcs8.js";
-import { exportPkcs8, importPkcs8, type KeyPair } from "../lib/x509/keys.js";
+import { decryptPkcs8, decryptPkcs8Key, encryptPkcs8 } from "../lib/formats/pkcs8.js";
+import { exportPkcs8, importPkcs8, keyObjectsOf, type KeyObjects, type KeyPair } from "../lib/x509/keys.js";
 import { randomSerial } from "../lib/x509/issuance.js";
 import { CertInfo } from "../lib/x509/certinfo.js";
 import { parsePem } from "../lib/x509/pem.js";
@@ -52,13 +52,17 @@ export class DepotCore extends DepotView {
   }
   /** Decrypts NAME's key (root: "ca"); a wrong passphrase throws before anything is written. */
   async unlockKey(name: string, passphrase: string): Promise<{ der: Buffer; keys: KeyPair }> {
-    const der = await decryptPkcs8(
-      this.readKeyPem(name),
-      passphrase,
-      name === ROOT ? "the CA key" : `the key of "${name}"`,
-    );
+    const der = await decryptPkcs8(this.readKeyPem(name), passphrase, this.keyLabel(name));
     return { der, keys: await importPkcs8(der) };
   }
+
+  /** unlockKey for node's crypto alone (sign, compare with a certificate): no webcrypto import, no plain DER kept. */
+  async unlockKeyObjects(name: string, passphrase: string): Promise<KeyObjects> {
+    const { der, key } = await decryptPkcs8Key(this.readKeyPem(name), passphrase, this.keyLabel(name));
+    der.fill(0);
+    return keyObjectsOf(key);
+  }
+  private keyLabel(name: string): string { return name === ROOT ? "the CA key" : `the key of "${name}"`; }
 
   async encryptKey(der: Uint8Array, passphrase: string): Promise<string> {
     return encryptPkcs8(der, passphrase, {

@@ -4,7 +4,7 @@
  * a request replaced by someone without the passphrase cannot choose what the CA certifies.
  */
 import { csrView, type CsrView } from "../lib/x509/csrinfo.js";
-import type { KeyPair } from "../lib/x509/keys.js";
+import type { KeyObjects, KeyPair } from "../lib/x509/keys.js";
 import { isKeyOf } from "./issuer.js";
 import type { Sans } from "../lib/x509/issuance.js";
 import { parsePem } from "../lib/x509/pem.js";
@@ -59,8 +59,8 @@ export function checkCsrAgainstEntry(e: Entry, csr: CsrView): void {
 }
 
 /** `sign`, when the CA passphrase also opens NAME's key: the CSR carries that key. */
-export async function checkCsrKey(name: string, csr: CsrView, keys: KeyPair): Promise<void> {
-  if (!(await isKeyOf(keys.publicKey, csr.publicKey.rawData))) {
+export async function checkCsrKey(name: string, csr: CsrView, keys: KeyPair | KeyObjects): Promise<void> {
+  if (!(await isKeyOf("spki" in keys ? keys : keys.publicKey, csr.publicKey.rawData))) {
     throw new DepotError(`certs/${name}.csr does not carry the key of "${name}" (certs/${name}.key): refusing to sign`);
   }
 }

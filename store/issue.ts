@@ -10,21 +10,31 @@ import { checkName, InputError } from "../lib/x509/validate.js";
 import { createCsrDer, subjectText } from "../lib/x509/issuance.js";
 import type { CertInfo } from "../lib/x509/certinfo.js";
 import type { Profile, Sans } from "../lib/x509/issuance.js";
-import { describeKey, generateKeyPair } from "../lib/x509/keys.js";
+import { describeKey, generateKeyDer, keyObjectsOf } from "../lib/x509/keys.js";
 import { toPem } from "../lib/x509/pem.js";
 import { writeAtomicAll } from "./fsutil.js";
-import { checkPathConstraints, checkSanCount, inspectIssuer, issueUnder, openIssuerInfo, unlockIssuer } from "./issuer.js";
+import { checkPathConstraints, checkSanCount, inspectIssuer, issueUnder, unlockIssuer } from "./issuer.js";
 import { checkCsrAgainstEntry, checkCsrKey, readCsrView } from "./csr-file.js";
 import { WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { certFields, checkFree, checkIssuerEntry, profileFields, profileOf } from "./records.js";
 import { ROOT } from "./view.js";
 
+/**
+ * A new key as PKCS#8 DER and its CSR, and the key's encryption under way: it waits for the depot's KDF (started by
+ * the CLI), which the caller spends taking the lock and checking the index. The DER is zeroed once encrypted.
+ */
+async function newKeyAndCsr(depot: DepotCore, o: NewCertOptions) {
+  const keys = await generateKeyDer(o.key);
+  const csrPem = toPem("CERTIFICATE REQUEST", createCsrDer(o.subject, o.sans, keyObjectsOf(keys.pkcs8)));
+  const keyPem = depot.encryptKey(keys.pkcs8, o.passphrase).finally(() => keys.pkcs8.fill(0));
+  keyPem.catch(() => {}); // awaited under the lock, which reports its error
+  return { spki: keys.spki, csrPem, keyPem };
+}
+
 /** `pki new-cert`: a key (encrypted) and a CSR, recorded as unsigned. */
 export async function newCertEntry(depot: DepotCore, name: string, o: NewCertOptions): Promise<Entry> {
   checkNewName(name, o.sans);
-  const keys = await generateKeyPair(o.key);
-  const csrPem = toPem("CERTIFICATE REQUEST", createCsrDer(o.subject, o.sans, keys));
-  const keyPem = await depot.sealKey(keys.privateKey, o.passphrase);
+  const { csrPem, keyPem } = await newKeyAndCsr(depot, o);
   return depot.withLock(async () => {
     const idx = depot.readIndex();
     checkFree(idx, name, () => false);
@@ -43,7 +53,7 @@ export async function newCertEntry(depot: DepotCore, name: string, o: NewCertOpt
     idx.entries[name] = entry;
     // Order: key, CSR, then the index entry that makes them visible.
     await writeAtomicAll([
-      { path: depot.keyPath(name), data: keyPem, mode: 0o600 },
+      { path: depot.keyPath(name), data: await keyPem, mode: 0o600 },
       { path: depot.csrPath(name), data: csrPem },
       depot.indexWrite(idx),
     ]);
@@ -76,22 +86,22 @@ export async function issueNew(
   // Refused before a key is made (issueUnder checks again under the lock).
   const path = [issuerCert, ...depot.issuerNames(issuer).map((n) => depot.readCertInfo(n))];
   await checkPathConstraints(o.subject, o.sans, path, profile.kind === "leaf");
-  // The new key and its CSR while the depot's KDF (started by the CLI) runs on the pool; then the CA key opens.
-  const keys = await generateKeyPair(o.key);
-  const csrPem = toPem("CERTIFICATE REQUEST", createCsrDer(o.subject, o.sans, keys));
-  const issuerKeys = await unlockIssuer(depot, issuer, issuerCert, o.passphrase);
-  const keyPem = await depot.sealKey(keys.privateKey, o.passphrase);
+  // The new key and its CSR while the depot's KDF (started by the CLI) runs on the pool, then the lock and the
+  // index; the CA key opens when the KDF is done. A wrong passphrase is reported under the lock, having written nothing.
+  const { spki, csrPem, keyPem } = await newKeyAndCsr(depot, o);
+  const unlocking = unlockIssuer(depot, issuer, issuerCert, o.passphrase);
+  unlocking.catch(() => {});
   return depot.withLock(async () => {
     const idx = depot.readIndex();
     checkFree(idx, name, () => false);
     checkIssuerEntry(idx, issuer);
     const cert = await issueUnder(depot, idx, {
       subject: o.subject,
-      publicKey: keys.publicKey,
+      publicKey: spki,
       sans: o.sans,
       issuer,
       issuerCert,
-      issuerKeys,
+      issuerKeys: unlocking,
       profile,
       notAfter: o.notAfter,
       notBefore: o.notBefore,
@@ -111,7 +121,7 @@ export async function issueNew(
     idx.entries[name] = entry;
     // Order: key, CSR, certificate, then the index entry that makes them visible.
     await writeAtomicAll([
-      { path: depot.keyPath(name), data: keyPem, mode: 0o600 },
+      { path: depot.keyPath(name), data: await keyPem, mode: 0o600 },
       { path: depot.csrPath(name), data: csrPem },
       { path: depot.certPath(name), data: cert.toString("pem") + "\n" },
       depot.indexWrite(idx),
@@ -132,16 +142,19 @@ export async function signEntry(
   checkCsrAgainstEntry(pre, csr);
   const issuer = o.issuer ?? pre.issuer ?? ROOT;
   const profile: Profile = o.profile ?? profileOf(pre);
-  const { issuerCert, issuerKeys } = await openIssuerInfo(depot, issuer, profile, o.caPassphrase);
-  // When the CA passphrase also opens NAME's key, the CSR must carry that key (a replaced CSR is refused).
-  const own = await depot.unlockKey(name, o.caPassphrase).catch((e) => {
-    if (e instanceof WrongPassphraseError) return undefined;
-    throw e;
-  });
-  if (own) {
-    own.der.fill(0);
-    await checkCsrKey(name, csr, own.keys);
-  }
+  const issuerCert = inspectIssuer(depot, issuer, profile);
+  // The keys open when the depot's KDF is done; meanwhile the lock is taken and the index checked (as in issueNew).
+  const unlocking = (async () => {
+    const issuerKeys = await unlockIssuer(depot, issuer, issuerCert, o.caPassphrase);
+    // When the CA passphrase also opens NAME's key, the CSR must carry that key (a replaced CSR is refused).
+    const own = await depot.unlockKeyObjects(name, o.caPassphrase).catch((e) => {
+      if (e instanceof WrongPassphraseError) return undefined;
+      throw e;
+    });
+    if (own) await checkCsrKey(name, csr, own);
+    return issuerKeys;
+  })();
+  unlocking.catch(() => {});
   return depot.withLock(async () => {
     const idx = depot.readIndex();
     const entry = idx.entries[name];
@@ -153,7 +166,7 @@ export async function signEntry(
       sans: entry.sans,
       issuer,
       issuerCert,
-      issuerKeys,
+      issuerKeys: unlocking,
       profile,
       notAfter: o.notAfter,
       notBefore: o.notBefore,

@@ -3,12 +3,12 @@
  * external-key and ACME certificates), on DepotCore and the DER reader. @peculiar/x509 loads only when a CA on
  * the path carries name constraints, so `pki issue` under an unconstrained CA never pays for it.
  */
-import type { KeyPair } from "../lib/x509/keys.js";
+import type { KeyObjects, KeyPair, SigningKey } from "../lib/x509/keys.js";
 import { subtle } from "../lib/x509/keys.js";
 import { CertInfo } from "../lib/x509/certinfo.js";
 import { checkPathConstraints } from "../lib/x509/path-constraints.js";
 export { checkPathConstraints };
-import { clampToIssuer, issueCertificateDer, sanCount } from "../lib/x509/issuance.js";
+import { clampToIssuer, prepareCertificateDer, sanCount } from "../lib/x509/issuance.js";
 import type { CertLike, IssueOptions as DerIssueOptions, Profile, Sans } from "../lib/x509/issuance.js";
 import { checkPathLength, checkX509Date, InputError } from "../lib/x509/validate.js";
 import { DepotError } from "./fsutil.js";
@@ -17,7 +17,10 @@ import { ROOT } from "./view.js";
 import type { DepotCore } from "./core.js";
 import type { Index } from "./depot.js";
 
-export interface IssueUnderOptions extends Omit<DerIssueOptions, "serial" | "notAfter" | "profile" | "issuerCert"> {
+export interface IssueUnderOptions
+  extends Omit<DerIssueOptions, "serial" | "notAfter" | "profile" | "issuerCert" | "issuerKeys"> {
+  /** a promise when the key is still opening: the certificate is written meanwhile, and signed when it opens */
+  issuerKeys: SigningKey | Promise<SigningKey>;
   issuer: string;
   issuerCert: CertLike;
   profile: Profile;
@@ -31,9 +34,10 @@ export function checkSanCount(sans: Sans): void {
 
 const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"`);
 
-/** Whether `publicKey` is the key whose SPKI DER is `spki` (a certificate's or a request's). */
-export async function isKeyOf(publicKey: CryptoKey, spki: ArrayBuffer): Promise<boolean> {
-  return Buffer.from(await subtle.exportKey("spki", publicKey)).equals(Buffer.from(spki));
+/** Whether `key` (a public CryptoKey, or KeyObjects) is the key whose SPKI DER is `spki` (a certificate's or a CSR's). */
+export async function isKeyOf(key: CryptoKey | KeyObjects, spki: ArrayBuffer): Promise<boolean> {
+  const own = "spki" in key ? key.spki : Buffer.from(await subtle.exportKey("spki", key));
+  return own.equals(Buffer.from(spki));
 }
 
 /** After decrypting an issuer's key: its public key is the one in the issuer's certificate. */
@@ -41,9 +45,9 @@ export async function checkIssuerKey(
   depot: DepotCore,
   issuer: string,
   cert: { publicKey: { rawData: ArrayBuffer } },
-  keys: KeyPair,
+  keys: KeyPair | KeyObjects,
 ): Promise<void> {
-  if (!(await isKeyOf(keys.publicKey, cert.publicKey.rawData))) {
+  if (!(await isKeyOf("spki" in keys ? keys : keys.publicKey, cert.publicKey.rawData))) {
     const file = depot.rel(depot.certPath(issuer));
     throw new DepotError(`the key of ${who(issuer)} does not match its certificate ${file}: refusing to use it`);
   }
@@ -72,9 +76,13 @@ export function inspectIssuer(depot: DepotCore, issuer: string, profile: Profile
 }
 
 /** Decrypts the key of the CA whose certificate is `issuerCert`; it must be that certificate's key. */
-export async function unlockIssuer(depot: DepotCore, issuer: string, issuerCert: CertInfo, passphrase: string) {
-  const { der, keys: issuerKeys } = await depot.unlockKey(issuer, passphrase);
-  der.fill(0); // the CryptoKey is all that is needed: no plain key bytes linger
+export async function unlockIssuer(
+  depot: DepotCore,
+  issuer: string,
+  issuerCert: CertInfo,
+  passphrase: string,
+): Promise<KeyObjects> {
+  const issuerKeys = await depot.unlockKeyObjects(issuer, passphrase);
   await checkIssuerKey(depot, issuer, issuerCert, issuerKeys);
   return issuerKeys;
 }
@@ -85,7 +93,7 @@ export async function openIssuerInfo(
   issuer: string,
   profile: Profile,
   passphrase: string,
-): Promise<{ issuerCert: CertInfo; issuerKeys: KeyPair }> {
+): Promise<{ issuerCert: CertInfo; issuerKeys: KeyObjects }> {
   const issuerCert = inspectIssuer(depot, issuer, profile);
   return { issuerCert, issuerKeys: await unlockIssuer(depot, issuer, issuerCert, passphrase) };
 }
@@ -107,7 +115,8 @@ export async function issueUnder(depot: DepotCore, idx: Index, o: IssueUnderOpti
   if (clamp.notAfter <= new Date())
     depot.warnings.push(`the certificate is already expired (notAfter ${clamp.notAfter.toISOString()})`);
   const serial = depot.freshSerial(idx);
-  const cert = new CertInfo(issueCertificateDer({ ...o, sans, serial, notAfter: clamp.notAfter }));
+  const sign = prepareCertificateDer({ ...o, sans, serial, notAfter: clamp.notAfter });
+  const cert = new CertInfo(sign(await o.issuerKeys));
   idx.serials.push(serial);
   return cert;
 }

@@ -5,7 +5,7 @@
  * methods for each.
  */
 import { x509 } from "../lib/x509/peculiar.js";
-import type { KeyPair } from "../lib/x509/keys.js";
+import type { KeyObjects, SigningKey } from "../lib/x509/keys.js";
 import { subjectDer } from "../lib/x509/cert.js";
 import type { Profile, RawExtension, Sans } from "../lib/x509/cert.js";
 import { checkNestedConstraints, constraintsExtension } from "../lib/x509/constraints.js";
@@ -24,7 +24,7 @@ export interface IssueOptions {
   sans: Sans;
   issuer: string;
   issuerCert: x509.X509Certificate;
-  issuerKeys: KeyPair;
+  issuerKeys: SigningKey;
   profile: Profile;
   notAfter: (from: Date) => Date;
   notBefore?: Date;
@@ -59,7 +59,7 @@ export async function openIssuer(
   issuer: string,
   profile: Profile,
   passphrase: string,
-): Promise<{ issuerCert: x509.X509Certificate; issuerKeys: KeyPair }> {
+): Promise<{ issuerCert: x509.X509Certificate; issuerKeys: KeyObjects }> {
   const { issuerCert, issuerKeys } = await openIssuerInfo(depot, issuer, profile, passphrase);
   return { issuerCert: parseCertDer(issuerCert.rawData, depot.rel(depot.certPath(issuer))), issuerKeys };
 }

@@ -8,7 +8,7 @@
  * per process. The structures are written and read with the DER writer/reader of
  * lib/x509/der.ts (no ASN.1 object model on the hot path: every issued key passes here).
  */
-import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createPrivateKey, KeyObject, randomBytes } from "node:crypto";
 import {
   children,
   DerError,
@@ -124,6 +124,15 @@ export function pbes2Info(der: Uint8Array): { salt: Buffer; iterations: number }
  * (node's createPrivateKey). A wrong passphrase throws WrongPassphraseError.
  */
 export async function decryptPkcs8(pem: string, passphrase: string, what = "key"): Promise<Buffer> {
+  return (await decryptPkcs8Key(pem, passphrase, what)).der;
+}
+
+/** decryptPkcs8, with the KeyObject that proved the plain DER is a key. */
+export async function decryptPkcs8Key(
+  pem: string,
+  passphrase: string,
+  what = "key",
+): Promise<{ der: Buffer; key: KeyObject }> {
   const block = parsePemAll(pem).find((b) => b.label === "ENCRYPTED PRIVATE KEY");
   if (!block) throw new Error(`${what}: not an encrypted PKCS#8 key (no "ENCRYPTED PRIVATE KEY" block)`);
   let der: Buffer;
@@ -139,12 +148,11 @@ export async function decryptPkcs8(pem: string, passphrase: string, what = "key"
     throw new Error(`${what}: cannot decrypt: ${(e as Error).message}`);
   }
   try {
-    createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+    return { der, key: createPrivateKey({ key: der, format: "der", type: "pkcs8" }) };
   } catch {
     // CBC padding happened to check out under the wrong key (p ≈ 1/256): the content tells.
     throw new WrongPassphraseError(what);
   }
-  return der;
 }
 
 async function decryptFast(der: Uint8Array, passphrase: string): Promise<Buffer | undefined> {

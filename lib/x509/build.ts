@@ -117,19 +117,21 @@ export function signerOf(spec: KeySpec, key: KeyObject | CryptoKey): Signer {
   return s;
 }
 
-function makeSigner(spec: KeySpec, k: KeyObject): Signer {
+/** The signatureAlgorithm a key of `spec` signs with, and the digest it signs over (Ed25519: none). */
+export function signatureAlgorithm(spec: KeySpec): { algorithm: Buffer; hash: string | null } {
   switch (spec.type) {
     case "ecdsa": {
       const p384 = spec.curve === "P-384";
-      const hash = p384 ? "sha384" : "sha256";
-      return {
-        algorithm: seq(oid(p384 ? "1.2.840.10045.4.3.3" : "1.2.840.10045.4.3.2")),
-        sign: (d) => nodeSign(hash, d, k),
-      };
+      return { algorithm: seq(oid(p384 ? "1.2.840.10045.4.3.3" : "1.2.840.10045.4.3.2")), hash: p384 ? "sha384" : "sha256" };
     }
-    case "rsa": return { algorithm: seq(oid("1.2.840.113549.1.1.11"), NULL), sign: (d) => nodeSign("sha256", d, k) };
-    case "ed25519": return { algorithm: seq(oid("1.3.101.112")), sign: (d) => nodeSign(null, d, k) };
+    case "rsa": return { algorithm: seq(oid("1.2.840.113549.1.1.11"), NULL), hash: "sha256" };
+    case "ed25519": return { algorithm: seq(oid("1.3.101.112")), hash: null };
   }
+}
+
+function makeSigner(spec: KeySpec, k: KeyObject): Signer {
+  const { algorithm, hash } = signatureAlgorithm(spec);
+  return { algorithm, sign: (d) => nodeSign(hash, d, k) };
 }
 
 /** SubjectPublicKeyInfo DER of a public key. */
@@ -143,14 +145,24 @@ export interface TbsOptions {
   spki: Uint8Array; extensions: RawExtension[];
 }
 
-/** A signed v3 certificate. */
-export function buildCertificate(o: TbsOptions, signer: Signer): Buffer {
+/** A v3 TBSCertificate whose signature will be `algorithm`. */
+export function tbsCertificate(o: TbsOptions, algorithm: Buffer): Buffer {
   const exts = o.extensions.length ? [ctxCons(3, seq(...o.extensions.map(extensionDer)))] : [];
-  const tbs = seq(
-    ctxCons(0, int(2)), int(o.serial), signer.algorithm, Buffer.from(o.issuer),
+  return seq(
+    ctxCons(0, int(2)), int(o.serial), algorithm, Buffer.from(o.issuer),
     seq(time(o.notBefore), time(o.notAfter)), Buffer.from(o.subject), Buffer.from(o.spki), ...exts,
   );
-  return seq(tbs, signer.algorithm, bitString(signer.sign(tbs)));
+}
+
+/** The certificate of a TBSCertificate written for `algorithm`; the signer must sign with that algorithm. */
+export function signTbs(tbs: Buffer, algorithm: Buffer, signer: Signer): Buffer {
+  if (!signer.algorithm.equals(algorithm)) throw new Error("the issuer's key does not sign with its certificate's algorithm");
+  return seq(tbs, algorithm, bitString(signer.sign(tbs)));
+}
+
+/** A signed v3 certificate. */
+export function buildCertificate(o: TbsOptions, signer: Signer): Buffer {
+  return signTbs(tbsCertificate(o, signer.algorithm), signer.algorithm, signer);
 }
 
 /** A signed PKCS#10 request; extensions go in one extensionRequest attribute (none: empty attributes). */

@@ -6,7 +6,7 @@
 import { ctxCons, int, seq, bitString, time, tlv } from "./der.js";
 import { akiValue, extensionDer, OIDS, signerOf } from "./build.js";
 import { issuerInfo, type CertLike } from "./issuance.js";
-import type { KeyPair } from "./keys.js";
+import type { SigningKey } from "./keys.js";
 import { REASON_CODES, type RevocationReason } from "./reasons.js";
 import { InputError } from "./validate.js";
 
@@ -17,7 +17,7 @@ export interface RevokedCert { serial: string /* hex */; date: Date; reason?: Re
 
 export function createCrlDer(o: {
   issuerCert: CertLike;
-  issuerKeys: KeyPair;
+  issuerKeys: SigningKey;
   revoked: RevokedCert[];
   crlNumber: number;
   thisUpdate?: Date;

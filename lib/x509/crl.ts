@@ -1,6 +1,6 @@
 /** Certificate revocation lists: CRL v2 with cRLNumber, AKI and per-entry reason codes (RFC 5280 §5). */
 import { x509 } from "./peculiar.js";
-import type { KeyPair } from "./keys.js";
+import type { SigningKey } from "./keys.js";
 import { toPem } from "./pem.js";
 import { createCrlDer, type RevokedCert } from "./crl-der.js";
 
@@ -10,7 +10,7 @@ export type { RevokedCert };
 /** A CRL v2 signed by the issuer (built by crl-der.ts), parsed: cRLNumber, AKI, one entry per revoked serial. */
 export async function createCrl(o: {
   issuerCert: x509.X509Certificate;
-  issuerKeys: KeyPair;
+  issuerKeys: SigningKey;
   revoked: RevokedCert[];
   crlNumber: number;
   thisUpdate?: Date;

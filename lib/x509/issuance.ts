@@ -4,11 +4,14 @@
  * alone, and cert.ts wraps it with the parsed forms the rest of pki uses.
  */
 import { KeyObject, randomBytes } from "node:crypto";
-import type { KeyPair } from "./keys.js";
+import { specOfSpkiDer, type KeyObjects, type KeyPair, type KeySpec, type SigningKey } from "./keys.js";
 import {
   akiValue,
   basicConstraintsValue,
   buildCertificate,
+  signatureAlgorithm,
+  signTbs,
+  tbsCertificate,
   buildCsr,
   certParts,
   extKeyUsageValue,
@@ -115,11 +118,11 @@ export function createRootCertificateDer(o: RootOptions): Buffer {
 }
 
 /** A PKCS#10 request (DER) carrying the subject and SANs, signed by the new key. */
-export function createCsrDer(subject: Subject | NameLike | Uint8Array, sans: Sans, keys: KeyPair): Buffer {
+export function createCsrDer(subject: Subject | NameLike | Uint8Array, sans: Sans, keys: KeyPair | KeyObjects): Buffer {
   return buildCsr(
     {
       subject: subjectDer(subject),
-      spki: spkiOf(keys.publicKey),
+      spki: "spki" in keys ? keys.spki : spkiOf(keys.publicKey),
       extensions: sanCount(sans) ? [sanExtension(sans)] : [],
     },
     signerOf(keys.spec, keys.privateKey),
@@ -137,7 +140,7 @@ export interface IssueOptions {
   publicKey: CryptoKey | KeyObject | Uint8Array | { rawData: ArrayBuffer };
   sans?: Sans;
   issuerCert: CertLike;
-  issuerKeys: KeyPair;
+  issuerKeys: SigningKey;
   serial?: string;
   notBefore?: Date;
   notAfter: Date;
@@ -194,6 +197,14 @@ export function subjectText(s: Subject): string {
 
 /** Issues a certificate (DER) under `issuerCert` with the given profile; the issuer Name is its subject's bytes. */
 export function issueCertificateDer(o: IssueOptions): Buffer {
+  return prepareCertificateDer(o)(o.issuerKeys);
+}
+
+/**
+ * issueCertificateDer in two steps: the TBSCertificate now, for the issuer certificate's key type; the signature when
+ * the issuer's key is open (`pki issue` writes it while the depot's KDF runs). A key of another type is refused.
+ */
+export function prepareCertificateDer(o: Omit<IssueOptions, "issuerKeys">): (issuerKeys: SigningKey) => Buffer {
   const spki = spkiBytes(o.publicKey);
   const issuer = issuerInfo(o.issuerCert);
   const ext: RawExtension[] = [];
@@ -217,7 +228,8 @@ export function issueCertificateDer(o: IssueOptions): Buffer {
     { oid: OIDS.subjectKeyId, critical: false, value: octets(keyIdOfSpki(spki)) },
     { oid: OIDS.authorityKeyId, critical: false, value: akiValue(issuer.keyId) },
   );
-  return buildCertificate(
+  const { algorithm } = signatureAlgorithm(issuer.spec);
+  const tbs = tbsCertificate(
     {
       serial: o.serial ?? randomSerial(),
       issuer: issuer.subject,
@@ -227,8 +239,9 @@ export function issueCertificateDer(o: IssueOptions): Buffer {
       spki,
       extensions: mergeExtensions(ext, o.extensions),
     },
-    signerOf(o.issuerKeys.spec, o.issuerKeys.privateKey),
+    algorithm,
   );
+  return (keys) => signTbs(tbs, algorithm, signerOf(keys.spec, keys.privateKey));
 }
 
 /** Keeps `notAfter` within the issuer's lifetime; says so when it clamps. */
@@ -240,14 +253,15 @@ export function clampToIssuer(notAfter: Date, issuer: { notAfter: Date }): { not
   };
 }
 
-const issuerCache = new WeakMap<CertLike, { subject: Buffer; keyId: Buffer }>();
+interface IssuerInfo { subject: Buffer; keyId: Buffer; spec: KeySpec }
+const issuerCache = new WeakMap<CertLike, IssuerInfo>();
 
-/** An issuer's subject DER and key identifier, read once per issuer certificate (a fixture set signs hundreds). */
-export function issuerInfo(cert: CertLike): { subject: Buffer; keyId: Buffer } {
+/** An issuer's subject DER, key identifier and key type, read once per certificate (a fixture set signs hundreds). */
+export function issuerInfo(cert: CertLike): IssuerInfo {
   let i = issuerCache.get(cert);
   if (!i) {
     const p = certParts(new Uint8Array(cert.rawData));
-    issuerCache.set(cert, (i = { subject: p.subject, keyId: issuerKeyId(p) }));
+    issuerCache.set(cert, (i = { subject: p.subject, keyId: issuerKeyId(p), spec: specOfSpkiDer(p.spki) }));
   }
   return i;
 }

@@ -55,6 +55,20 @@ export function keyAlgorithm(spec: KeySpec): { gen: any; sign: any } {
 
 export interface KeyPair { spec: KeySpec; privateKey: CryptoKey; publicKey: CryptoKey }
 
+/** What signing needs: the key's spec and its private half (node's KeyObject, or a webcrypto CryptoKey). */
+export interface SigningKey { spec: KeySpec; privateKey: KeyObject | CryptoKey }
+
+/** A private key as node's KeyObject with its SPKI: signing and matching a certificate, without webcrypto. */
+export interface KeyObjects extends SigningKey { privateKey: KeyObject; spki: Buffer }
+
+/** KeyObjects of a PKCS#8 DER key (or of the KeyObject already made from it). */
+export function keyObjectsOf(key: Uint8Array | KeyObject): KeyObjects {
+  const privateKey =
+    key instanceof KeyObject ? key : createPrivateKey({ key: Buffer.from(key), format: "der", type: "pkcs8" });
+  const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
+  return { spec: specOfKeyObject(privateKey), privateKey, spki };
+}
+
 /** A fresh key pair (runs on the libuv pool, so many may be generated in parallel). */
 export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY): Promise<KeyPair> {
   if (spec.type === "rsa") return keyPairOf(await generateKeyDer(spec));
@@ -181,6 +195,10 @@ export function describeKey(spec: KeySpec): string {
 
 /** The key spec of a SubjectPublicKeyInfo DER. */
 export async function specOfSpki(spki: ArrayBuffer | Uint8Array): Promise<KeySpec> {
+  return specOfSpkiDer(spki);
+}
+
+export function specOfSpkiDer(spki: ArrayBuffer | Uint8Array): KeySpec {
   const k = createPublicKey({ key: Buffer.from(spki as ArrayBuffer), format: "der", type: "spki" });
   return specOfKeyObject(k as unknown as ReturnType<typeof createPrivateKey>);
 }
