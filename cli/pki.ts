@@ -2,17 +2,21 @@
 /**
  * pki entry point. `pki --version` answers here, and the plain forms of list, status and chain run
  * (cli/plain.ts), and the ordinary forms of the everyday commands (cli/quick.ts), before yargs, the bulk of
- * start-up, is loaded; every other invocation goes to main.js.
+ * start-up, is loaded; every other invocation goes to main.mjs. Bundled as CommonJS (scripts/build-bundle.mjs):
+ * node runs it without first setting up its ES-module loader, which the commands that need it set up later.
  */
 import { VERSION } from "./version.js";
 import { plainCommand } from "./plain.js";
 
-const args = process.argv.slice(2);
-const plain = plainCommand(args);
-if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) process.stdout.write(VERSION + "\n");
-else if (plain) await (await import("./plain.js")).runPlain(plain);
-else {
-  const quick = await import("./quick.js");
-  await quick.primeKdf(args);
-  if (!(await quick.runQuick(args))) await import("./main.js");
+async function run(args: string[]): Promise<void> {
+  const plain = plainCommand(args);
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) process.stdout.write(VERSION + "\n");
+  else if (plain) await (await import("./plain.js")).runPlain(plain);
+  else {
+    const quick = await import("./quick.js");
+    await quick.primeKdf(args);
+    if (!(await quick.runQuick(args))) await import("./main.js");
+  }
 }
+
+void run(process.argv.slice(2));
