@@ -159,13 +159,11 @@ export async function handler(a: Args) {
   }
   // The spec's passphrase (when no flag overrides it) derives the keys' AES key on the libuv pool from now on, while
   // the modules load and the keys and certificates are made: the KDF (~0.1 s) need not wait for any of it.
-  const { randomBytes } = await import("node:crypto");
-  const salt = randomBytes(16);
+  // (pki.js has started it already for a JSON spec: cli/quick.ts; the cache and the salt are the process's.)
+  const { deriveKey, processSalt } = await import("../lib/formats/kdf.js");
+  const salt = processSalt();
   const kdf = a.passphrase === undefined && a.passphraseFile === undefined ? specKdf(spec) : undefined;
-  if (kdf) {
-    const { deriveKey } = await import("../lib/formats/pkcs8.js");
-    deriveKey(kdf.passphrase, salt, kdf.iterations).catch(() => {});
-  }
+  if (kdf) deriveKey(kdf.passphrase, salt, kdf.iterations).catch(() => {});
   const { buildFixtures, checkWork, needsPassphrase, planFixtures } = await import("../lib/api/fixtures.js");
   let plan: ReturnType<typeof planFixtures>;
   const now = new Date();

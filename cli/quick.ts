@@ -7,6 +7,8 @@
  */
 import type { Argv } from "yargs";
 import { DEPOT_OPTION, NO_DEPOT, positionalsOf, type CommandModule } from "./command-spec.js";
+import { deriveKey, processSalt } from "../lib/formats/kdf.js";
+import { specKdf } from "../lib/api/spec-kdf.js";
 
 interface Spec {
   type?: string; default?: unknown; choices?: readonly unknown[]; array?: boolean; alias?: string | readonly string[];
@@ -111,13 +113,36 @@ export async function primeKdf(args: string[]): Promise<void> {
   const [name, ...words] = args;
   if (!Object.hasOwn(QUICK, name)) return;
   const a: Record<string, unknown> = {};
+  const free: string[] = [];
   for (let i = 0; i < words.length; i++) {
-    const m = /^--(passphrase|passphrase-file|depot|csr|insecure|p12|jks)(?:=(.*))?$/s.exec(words[i]);
+    const m = /^--(passphrase|passphrase-file|depot|csr|insecure|p12|jks|out)(?:=(.*))?$/s.exec(words[i]);
     if (m) a[camel(m[1])] = ["insecure", "p12", "jks"].includes(m[1]) || (m[2] ?? words[++i]);
+    else if (!words[i].startsWith("-")) free.push(words[i]);
   }
+  if (name === "fixtures" && free.length === 1 && a.passphrase === undefined && a.passphraseFile === undefined)
+    primeSpecKdf(free[0]);
   if (!needsDepotKey(name, a)) return;
   const passphrase = (await import("./common.js")).passphraseAtHand(a);
   if (passphrase) (await import("../store/early-kdf.js")).primeDepotKdf(a.depot as string | undefined, passphrase);
+}
+
+/**
+ * `pki fixtures SPEC` with a JSON spec that holds its passphrase: its KDF starts now, with the salt the command will
+ * use (processSalt). Any doubt (stdin, a large or odd file, YAML, invalid JSON) means no head start, never an error.
+ */
+function primeSpecKdf(path: string): void {
+  if (path === "-") return;
+  try {
+    const fs = process.getBuiltinModule("node:fs") as typeof import("node:fs");
+    const st = fs.statSync(path);
+    if (!st.isFile() || st.size > 1 << 20) return;
+    const text = fs.readFileSync(path, "utf8");
+    if (!/^\s*\{/.test(text)) return;
+    const kdf = specKdf(JSON.parse(text));
+    if (kdf) deriveKey(kdf.passphrase, processSalt(), kdf.iterations).catch(() => undefined);
+  } catch {
+    // the command reads the spec again and reports whatever is wrong
+  }
 }
 
 /** Runs `pki NAME ...` here when its form is an ordinary one; false when main.ts must take it. */

@@ -93,25 +93,7 @@ export async function parseFixtureSpec(text: string): Promise<unknown> {
   }
 }
 
-/**
- * The spec's own passphrase and KDF iterations when its keys will be encrypted with them, read from the parsed but not
- * yet validated spec, so that the KDF can start before anything else (undefined when unsure: the build runs it).
- */
-export function specKdf(raw: unknown): { passphrase: string; iterations: number } | undefined {
-  const s = raw as Partial<Record<string, any>> | null;
-  if (typeof s !== "object" || s === null || typeof s.passphrase !== "string" || !s.passphrase) return undefined;
-  const iterations = s.kdfIterations ?? DEFAULT_ITERATIONS;
-  if (!kdfIterationsOk(iterations)) return undefined;
-  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-  const pem = (e: any, dflt: unknown) => list(e?.outputs ?? dflt).includes("pem");
-  return list(s.cas).some((e) => pem(e, ["pem"])) || list(s.certs).some((e) => pem(e, s.defaults?.outputs ?? ["pem"]))
-    ? { passphrase: s.passphrase, iterations }
-    : undefined;
-}
-
-/** kdfIterations within what a spec may ask for. */
-export const kdfIterationsOk = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1000 &&
-  (n as number) <= 10_000_000;
+export { kdfIterationsOk, specKdf } from "./spec-kdf.js";
 
 // ---- validation -----------------------------------------------------------
 

@@ -4,12 +4,24 @@
  * two copies of this module live in the CLI bundle (dist/bin/pki.js starts the KDF before the command's chunks
  * load; pkcs8.ts in those chunks finds the result). node:crypto is taken when first needed: `pki list` never is.
  */
-interface KdfCache { derived: Map<string, Promise<Buffer>>; runs: number }
+interface KdfCache { derived: Map<string, Promise<Buffer>>; runs: number; salt?: Buffer }
 const KEY = Symbol.for("pki.kdf-cache");
+
+/** OWASP's 2023 figure for PBKDF2-HMAC-SHA256. */
+export const DEFAULT_ITERATIONS = 600_000;
 
 function cache(): KdfCache {
   const g = globalThis as unknown as Record<symbol, KdfCache | undefined>;
   return (g[KEY] ??= { derived: new Map(), runs: 0 });
+}
+
+/**
+ * One random salt for the keys `pki fixtures` writes in this process, the same wherever it is asked for: pki.js may
+ * start their KDF with it before the command has loaded.
+ */
+export function processSalt(): Buffer {
+  const c = cache();
+  return (c.salt ??= (process.getBuiltinModule("node:crypto") as typeof import("node:crypto")).randomBytes(16));
 }
 
 /** How many times PBKDF2 actually ran in this process (for tests and benchmarks). */

@@ -34,8 +34,7 @@ export const OID = {
   aes128cbc: "2.16.840.1.101.3.4.1.2",
 } as const;
 
-/** OWASP's 2023 figure for PBKDF2-HMAC-SHA256. */
-export const DEFAULT_ITERATIONS = 600_000;
+export { DEFAULT_ITERATIONS };
 /** The largest count pki writes or reads (a hostile key file must not pin the CPU for hours). */
 export const MAX_ITERATIONS = 10_000_000;
 
@@ -44,7 +43,7 @@ export class WrongPassphraseError extends Error {
 }
 
 export { deriveKey, kdfRunCount } from "./kdf.js";
-import { deriveKey } from "./kdf.js";
+import { DEFAULT_ITERATIONS, deriveKey } from "./kdf.js";
 
 /**
  * PBES2 encryption (RFC 8018) with an already derived AES-256 key: AES-256-CBC under a fresh IV,
