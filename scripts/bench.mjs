@@ -4,7 +4,8 @@
 // ratio and met/MISSED. A missing peer is skipped and said so, never replaced.
 import { execFileSync, spawnSync } from "node:child_process";
 import { pbkdf2Sync } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync }
+  from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,6 +50,30 @@ const skip = (workload, why) => { rows.push([workload, "—", "—", "—", "—
 
 process.stderr.write(`bench: ${RUNS} runs per workload (${BIG} for the ${N}-leaf sets) in ${work}\n`);
 const started = Date.now();
+const loadAtStart = loadavg();
+
+/**
+ * The file system's part of the floor: ms to create 400 small files durably, as `pki fixtures` of 200 leaves does.
+ * ext4 makes this several times slower for a few minutes after many files were deleted (its inode allocator skips
+ * recently freed inodes), which moves row 4: the header prints it at the start and at the end.
+ */
+let probes = 0;
+function fsProbe() {
+  const d = join(work, `fs-probe-${probes++}`);
+  mkdirSync(d);
+  const t = process.hrtime.bigint();
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
+  for (let i = 0; i < 400; i++) {
+    const fd = openSync(join(d, `f${i}`), flags, 0o600);
+    writeSync(fd, Buffer.alloc(700, 0x41));
+    closeSync(fd);
+  }
+  const fd = openSync(d, "r");
+  fsyncSync(fd);
+  closeSync(fd);
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+const fsAtStart = fsProbe();
 
 // ---- the floor -------------------------------------------------------------------
 const nodeStart = median(Array.from({ length: RUNS * 2 }, () => timed(NODE, ["-e", "0"])));
@@ -149,9 +174,12 @@ const table = [head, ...rows];
 const w = head.map((_, i) => Math.max(...table.map((r) => String(r[i]).length)));
 const line = (r) => `| ${r.map((c, i) => String(c).padEnd(w[i])).join(" | ")} |`;
 const version = (cmd, args) => { try { return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "ignore"] }).toString().trim().split("\n")[0]; } catch { return "absent"; } };
-console.log(`pki bench — ${new Date().toISOString().slice(0, 16)}Z, nproc ${cpus().length}, load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}, ` +
+const loads = (l) => l.map((x) => x.toFixed(1)).join(" ");
+console.log(`pki bench — ${new Date(started).toISOString().slice(0, 16)}Z, nproc ${cpus().length}, load average ${loads(loadAtStart)} ` +
+  `at the start (${loads(loadavg())} at the end), ` +
   `node ${process.version}, ${version("openssl", ["version"]).split(" (")[0]}, cfssl ${version("cfssl", ["version"]).replace(/^Version:\s*/, "")}, mkcert ${version("mkcert", ["-version"])}; ` +
-  `runs ${RUNS} (${N}-leaf sets: ${BIG}); floor: node -e 0 ${fmt(nodeStart)}, PBKDF2-600k ${fmt(kdf)}`);
+  `runs ${RUNS} (${N}-leaf sets: ${BIG}); floor: node -e 0 ${fmt(nodeStart)}, PBKDF2-600k ${fmt(kdf)}; ` +
+  `400 durable files created in ${fmt(fsAtStart)} at the start, ${fmt(fsProbe())} at the end`);
 console.log(line(head));
 console.log(`|${w.map((n) => "-".repeat(n + 2)).join("|")}|`);
 for (const r of rows) console.log(line(r));
