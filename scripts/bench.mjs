@@ -4,8 +4,9 @@
 // ratio and met/MISSED. A missing peer is skipped and said so, never replaced.
 import { execFileSync, spawnSync } from "node:child_process";
 import { pbkdf2Sync } from "node:crypto";
-import { closeSync, constants, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync }
-  from "node:fs";
+import {
+  closeSync, constants, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync,
+} from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

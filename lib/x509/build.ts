@@ -122,7 +122,8 @@ export function signatureAlgorithm(spec: KeySpec): { algorithm: Buffer; hash: st
   switch (spec.type) {
     case "ecdsa": {
       const p384 = spec.curve === "P-384";
-      return { algorithm: seq(oid(p384 ? "1.2.840.10045.4.3.3" : "1.2.840.10045.4.3.2")), hash: p384 ? "sha384" : "sha256" };
+      const algorithm = seq(oid(p384 ? "1.2.840.10045.4.3.3" : "1.2.840.10045.4.3.2"));
+      return { algorithm, hash: p384 ? "sha384" : "sha256" };
     }
     case "rsa": return { algorithm: seq(oid("1.2.840.113549.1.1.11"), NULL), hash: "sha256" };
     case "ed25519": return { algorithm: seq(oid("1.3.101.112")), hash: null };
@@ -156,7 +157,8 @@ export function tbsCertificate(o: TbsOptions, algorithm: Buffer): Buffer {
 
 /** The certificate of a TBSCertificate written for `algorithm`; the signer must sign with that algorithm. */
 export function signTbs(tbs: Buffer, algorithm: Buffer, signer: Signer): Buffer {
-  if (!signer.algorithm.equals(algorithm)) throw new Error("the issuer's key does not sign with its certificate's algorithm");
+  if (!signer.algorithm.equals(algorithm))
+    throw new Error("the issuer's key does not sign with its certificate's algorithm");
   return seq(tbs, algorithm, bitString(signer.sign(tbs)));
 }
 
