@@ -49,8 +49,7 @@ export async function publishCrl(
   const ie = depot.entry(issuer);
   if (ie.kind !== "ca") throw new InputError(`"${issuer}" is not a CA: only a CA publishes a CRL`);
   const issuerCert = depot.readCert(issuer);
-  const { der, keys: issuerKeys } = await depot.unlockKey(issuer, o.passphrase);
-  der.fill(0);
+  const issuerKeys = await depot.unlockKeyObjects(issuer, o.passphrase);
   await checkIssuerKey(depot, issuer, issuerCert, issuerKeys);
   return depot.withLock(async () => {
     const idx = depot.readIndex();
