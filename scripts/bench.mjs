@@ -15,7 +15,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PKI = join(ROOT, "dist", "bin", "pki.js");
 const NODE = process.execPath;
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 7));
-const BIG = Math.max(1, Math.min(3, Math.ceil(RUNS / 3))); // runs of the 200-leaf workloads
+const BIG = Math.max(1, Math.min(2, Math.ceil(RUNS / 3))); // runs of the RSA set (the openssl loop takes ~35 s)
 const N = Math.max(1, Number(process.env.BENCH_LEAVES ?? 200)); // fewer only to smoke-test the script
 const PASS = "bench passphrase";
 const work = mkdtempSync(join(tmpdir(), "pki-bench-"));
@@ -49,7 +49,7 @@ function row(workload, pki, base, baseName, limit, target, note = "") {
 }
 const skip = (workload, why) => { rows.push([workload, "—", "—", "—", "—", "skipped", why]); process.stderr.write(`  ${workload}: skipped (${why})\n`); };
 
-process.stderr.write(`bench: ${RUNS} runs per workload (${BIG} for the ${N}-leaf sets) in ${work}\n`);
+process.stderr.write(`bench: ${RUNS} runs per workload (${BIG} for the ${N}-leaf RSA set) in ${work}\n`);
 const started = Date.now();
 const loadAtStart = loadavg();
 
@@ -157,10 +157,10 @@ if (has("mkcert")) {
     mkcert -ecdsa -cert-file r${i}/leaf$i.crt -key-file r${i}/leaf$i.key leaf$i.example.com 127.0.0.1 >/dev/null 2>&1; done`, d, { CAROOT: d })]);
 } else skip("4. vs mkcert", "mkcert not installed (Debian: apt-get install mkcert)");
 if (peers.length) {
-  const times = interleave(BIG, fixtures("ecdsa", gnuTime), ...peers.map(([, , f]) => f));
+  const times = interleave(RUNS, fixtures("ecdsa", gnuTime), ...peers.map(([, , f]) => f));
   peers.forEach(([name, x], j) => row(`4. ${N} ECDSA leaves vs ${name}`, times[0], times[j + 1], name, 1 / x, `≥ ${x}× faster`,
     `pki ${(times[j + 1] / times[0]).toFixed(1)}× faster; pki keys encrypted (one KDF), the peer's plain`));
-} else if (gnuTime) interleave(BIG, fixtures("ecdsa", true));
+} else if (gnuTime) interleave(RUNS, fixtures("ecdsa", true));
 
 // 5. RSA-2048 leaves against an openssl loop (encrypted keys on both sides)
 {
@@ -171,7 +171,7 @@ if (peers.length) {
     openssl req -new -key r${i}/leaf$i.key -passin pass:'${PASS}' -subj "/CN=leaf$i" -addext subjectAltName=DNS:leaf$i.example.com,IP:127.0.0.1 -out r${i}/leaf$i.csr
     openssl x509 -req -in r${i}/leaf$i.csr -CA ca.crt -CAkey ca.key -passin pass:'${PASS}' -days 365 -copy_extensions copy -out r${i}/leaf$i.crt 2>/dev/null
   done`, d);
-  const [p, o] = interleave(Math.min(BIG, 2), fixtures("rsa", false), loop);
+  const [p, o] = interleave(BIG, fixtures("rsa", false), loop);
   row(`5. ${N} RSA-2048 leaves vs openssl loop`, p, o, "openssl loop", 1 / 5, "≥ 5× faster", `pki ${(o / p).toFixed(1)}× faster`);
 }
 
@@ -190,7 +190,7 @@ const loads = (l) => l.map((x) => x.toFixed(1)).join(" ");
 console.log(`pki bench — ${new Date(started).toISOString().slice(0, 16)}Z, nproc ${cpus().length}, load average ${loads(loadAtStart)} ` +
   `at the start (${loads(loadavg())} at the end), ` +
   `node ${process.version}, ${version("openssl", ["version"]).split(" (")[0]}, cfssl ${version("cfssl", ["version"]).replace(/^Version:\s*/, "")}, mkcert ${version("mkcert", ["-version"])}; ` +
-  `runs ${RUNS} (${N}-leaf sets: ${BIG}); floor at the start: node -e 0 ${fmt(nodeStart)}, PBKDF2-600k ${fmt(kdf)}; ` +
+  `runs ${RUNS} (${N}-leaf RSA set: ${BIG}); floor at the start: node -e 0 ${fmt(nodeStart)}, PBKDF2-600k ${fmt(kdf)}; ` +
   `400 durable files created in ${fmt(fsAtStart)} at the start, ${fmt(fsProbe())} at the end`);
 console.log(line(head));
 console.log(`|${w.map((n) => "-".repeat(n + 2)).join("|")}|`);
