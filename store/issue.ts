@@ -25,7 +25,7 @@ import { ROOT } from "./view.js";
  */
 async function newKeyAndCsr(depot: DepotCore, o: NewCertOptions) {
   const keys = await generateKeyDer(o.key);
-  const csrPem = toPem("CERTIFICATE REQUEST", createCsrDer(o.subject, o.sans, keyObjectsOf(keys.pkcs8)));
+  const csrPem = toPem("CERTIFICATE REQUEST", createCsrDer(o.subject, o.sans, keyObjectsOf(keys)));
   const keyPem = depot.encryptKey(keys.pkcs8, o.passphrase).finally(() => keys.pkcs8.fill(0));
   keyPem.catch(() => {}); // awaited under the lock, which reports its error
   return { spki: keys.spki, csrPem, keyPem };

@@ -61,8 +61,12 @@ export interface SigningKey { spec: KeySpec; privateKey: KeyObject | CryptoKey }
 /** A private key as node's KeyObject with its SPKI: signing and matching a certificate, without webcrypto. */
 export interface KeyObjects extends SigningKey { privateKey: KeyObject; spki: Buffer }
 
-/** KeyObjects of a PKCS#8 DER key (or of the KeyObject already made from it). */
-export function keyObjectsOf(key: Uint8Array | KeyObject): KeyObjects {
+/** KeyObjects of a PKCS#8 DER key (or of the KeyObject already made from it), or of a key made as DER. */
+export function keyObjectsOf(key: Uint8Array | KeyObject | KeyDer): KeyObjects {
+  if ("pkcs8" in key) {
+    const privateKey = createPrivateKey({ key: Buffer.from(key.pkcs8), format: "der", type: "pkcs8" });
+    return { spec: key.spec, privateKey, spki: key.spki };
+  }
   const privateKey =
     key instanceof KeyObject ? key : createPrivateKey({ key: Buffer.from(key), format: "der", type: "pkcs8" });
   const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
