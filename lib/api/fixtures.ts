@@ -74,8 +74,9 @@ export interface BuildOptions {
   keyPairs?: boolean;
 }
 
-/** Rough seconds of CPU per key pair on one core (RSA key generation dominates everything else). */
-const KEY_SECONDS = (k: KeySpec) => (k.type !== "rsa" ? 0.002 : k.bits === 4096 ? 1.5 : k.bits === 3072 ? 0.5 : 0.15);
+/** Rough seconds of CPU per key pair (RSA key generation, lib/x509/rsa-keygen.ts, dominates everything else). */
+const KEY_SECONDS = (k: KeySpec) =>
+  k.type !== "rsa" ? 0.002 : k.bits === 4096 ? 0.45 : k.bits === 3072 ? 0.18 : 0.055;
 /** A spec estimated to need more than this much work is refused unless the caller says yes. */
 export const MAX_WORK_SECONDS = 300;
 
