@@ -61,16 +61,14 @@ export interface SigningKey { spec: KeySpec; privateKey: KeyObject | CryptoKey }
 /** A private key as node's KeyObject with its SPKI: signing and matching a certificate, without webcrypto. */
 export interface KeyObjects extends SigningKey { privateKey: KeyObject; spki: Buffer }
 
-/** KeyObjects of a PKCS#8 DER key (or of the KeyObject already made from it), or of a key made as DER. */
-export function keyObjectsOf(key: Uint8Array | KeyObject | KeyDer): KeyObjects {
-  if ("pkcs8" in key) {
-    const privateKey = createPrivateKey({ key: Buffer.from(key.pkcs8), format: "der", type: "pkcs8" });
-    return { spec: key.spec, privateKey, spki: key.spki };
+/** KeyObjects of a private KeyObject (its SPKI derived), or of a key made as DER (its SPKI as made). */
+export function keyObjectsOf(key: KeyObject | KeyDer): KeyObjects {
+  if (key instanceof KeyObject) {
+    const spki = createPublicKey(key).export({ format: "der", type: "spki" });
+    return { spec: specOfKeyObject(key), privateKey: key, spki };
   }
-  const privateKey =
-    key instanceof KeyObject ? key : createPrivateKey({ key: Buffer.from(key), format: "der", type: "pkcs8" });
-  const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
-  return { spec: specOfKeyObject(privateKey), privateKey, spki };
+  const privateKey = createPrivateKey({ key: Buffer.from(key.pkcs8), format: "der", type: "pkcs8" });
+  return { spec: key.spec, privateKey, spki: key.spki };
 }
 
 /** A fresh key pair (runs on the libuv pool, so many may be generated in parallel). */
