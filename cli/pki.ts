@@ -7,10 +7,11 @@
  */
 import { VERSION } from "./version.js";
 import { plainCommand } from "./plain.js";
+import { writeOut } from "./out.js";
 
 async function run(args: string[]): Promise<void> {
   const plain = plainCommand(args);
-  if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) process.stdout.write(VERSION + "\n");
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) writeOut(VERSION + "\n");
   else if (plain) await (await import("./plain.js")).runPlain(plain);
   else {
     const quick = await import("./quick.js");
