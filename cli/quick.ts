@@ -120,7 +120,7 @@ export async function primeKdf(args: string[]): Promise<void> {
     else if (!words[i].startsWith("-")) free.push(words[i]);
   }
   if (name === "fixtures" && free.length === 1 && a.passphrase === undefined && a.passphraseFile === undefined)
-    primeSpecKdf(free[0]);
+    await primeSpecKdf(free[0]);
   if (!needsDepotKey(name, a)) return;
   const passphrase = (await import("./common.js")).passphraseAtHand(a);
   if (passphrase) (await import("../store/early-kdf.js")).primeDepotKdf(a.depot as string | undefined, passphrase);
@@ -130,13 +130,10 @@ export async function primeKdf(args: string[]): Promise<void> {
  * `pki fixtures SPEC` with a JSON spec that holds its passphrase: its KDF starts now, with the salt the command will
  * use (processSalt). Any doubt (stdin, a large or odd file, YAML, invalid JSON) means no head start, never an error.
  */
-function primeSpecKdf(path: string): void {
-  if (path === "-") return;
+async function primeSpecKdf(path: string): Promise<void> {
+  if (path === "-") return; // stdin is the command's to read
   try {
-    const fs = process.getBuiltinModule("node:fs") as typeof import("node:fs");
-    const st = fs.statSync(path);
-    if (!st.isFile() || st.size > 1 << 20) return;
-    const text = fs.readFileSync(path, "utf8");
+    const text = (await import("./common.js")).readInputFile(path, "spec");
     if (!/^\s*\{/.test(text)) return;
     const kdf = specKdf(JSON.parse(text));
     if (kdf) deriveKey(kdf.passphrase, processSalt(), kdf.iterations).catch(() => undefined);

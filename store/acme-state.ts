@@ -180,7 +180,7 @@ export class AcmeState implements AcmeBackend {
       kind: "leaf",
       issuer: is.name === ROOT ? undefined : is.name,
       subject: cert.subject,
-      keyType: describeKey(await specOfSpki(csr.publicKey.rawData)),
+      keyType: describeKey(specOfSpki(csr.publicKey.rawData)),
       sans,
       status: "signed",
       created: new Date().toISOString(),

@@ -60,7 +60,7 @@ export function checkCsrAgainstEntry(e: Entry, csr: CsrView): void {
 
 /** `sign`, when the CA passphrase also opens NAME's key: the CSR carries that key. */
 export async function checkCsrKey(name: string, csr: CsrView, keys: KeyPair | KeyObjects): Promise<void> {
-  if (!(await isKeyOf("spki" in keys ? keys : keys.publicKey, csr.publicKey.rawData))) {
+  if (!(await isKeyOf(keys, csr.publicKey.rawData))) {
     throw new DepotError(`certs/${name}.csr does not carry the key of "${name}" (certs/${name}.key): refusing to sign`);
   }
 }

@@ -130,7 +130,7 @@ async function check(
     else {
       // ca.crt is written after ca.key: both are complete. An init interrupted before its index is rolled forward.
       const cert = depot.readCert(ROOT);
-      const rootKeyType = describeKey(await specOfSpki(cert.publicKey.rawData));
+      const rootKeyType = describeKey(specOfSpki(cert.publicKey.rawData));
       if (cert.issuer !== cert.subject || !(await cert.verify({ publicKey: cert.publicKey, signatureOnly: true })))
         problem("ca.crt", "is not a self-signed CA certificate");
       else

@@ -152,7 +152,7 @@ export async function importDepot(dir: string, o: ImportOptions): Promise<Import
   const entries: Record<string, Entry> = {};
   const now = new Date().toISOString();
   for (const i of accepted) {
-    const keyType = describeKey(i.keyDer ? specOfPkcs8(i.keyDer) : await specOfSpki(i.cert!.publicKey.rawData));
+    const keyType = describeKey(i.keyDer ? specOfPkcs8(i.keyDer) : specOfSpki(i.cert!.publicKey.rawData));
     const base = { name: i.name, keyType, created: now, ...(i.keyDer ? {} : { external: true }) };
     if (!i.cert) {
       entries[i.name] = { ...base, kind: "leaf", subject: i.csr!.subject, sans: sansOf(i.csr!), status: "unsigned" };

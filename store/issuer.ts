@@ -34,10 +34,14 @@ export function checkSanCount(sans: Sans): void {
 
 const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"`);
 
-/** Whether `key` (a public CryptoKey, or KeyObjects) is the key whose SPKI DER is `spki` (a certificate's or a CSR's). */
-export async function isKeyOf(key: CryptoKey | KeyObjects, spki: ArrayBuffer): Promise<boolean> {
-  const own = "spki" in key ? key.spki : Buffer.from(await subtle.exportKey("spki", key));
-  return own.equals(Buffer.from(spki));
+/**
+ * Whether `key` (KeyObjects, a KeyPair or a public CryptoKey) is the key whose SPKI DER is `spki` (a certificate's
+ * or a CSR's).
+ */
+export async function isKeyOf(key: KeyObjects | KeyPair | CryptoKey, spki: ArrayBuffer): Promise<boolean> {
+  if ("spki" in key) return key.spki.equals(Buffer.from(spki));
+  const own = await subtle.exportKey("spki", "publicKey" in key ? key.publicKey : key);
+  return Buffer.from(own).equals(Buffer.from(spki));
 }
 
 /** After decrypting an issuer's key: its public key is the one in the issuer's certificate. */
@@ -47,7 +51,7 @@ export async function checkIssuerKey(
   cert: { publicKey: { rawData: ArrayBuffer } },
   keys: KeyPair | KeyObjects,
 ): Promise<void> {
-  if (!(await isKeyOf("spki" in keys ? keys : keys.publicKey, cert.publicKey.rawData))) {
+  if (!(await isKeyOf(keys, cert.publicKey.rawData))) {
     const file = depot.rel(depot.certPath(issuer));
     throw new DepotError(`the key of ${who(issuer)} does not match its certificate ${file}: refusing to use it`);
   }

@@ -3,7 +3,6 @@ import type { CAOptions, KeyOption, When } from "./options.js";
 import type { Usage } from "../x509/issuance.js";
 import { InputError } from "../x509/validate.js";
 import type { RevocationReason } from "../x509/reasons.js";
-import { DEFAULT_ITERATIONS } from "../formats/pkcs8.js";
 
 export const OUTPUTS = ["pem", "insecure", "p12", "jks", "chain", "crl"] as const;
 export type Output = (typeof OUTPUTS)[number];

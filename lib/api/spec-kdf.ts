@@ -2,7 +2,7 @@
  * A fixture spec's own KDF: what `pki fixtures` needs to start deriving its keys' AES key before the rest of pki
  * loads. Small on purpose: dist/bin/pki.js holds it (cli/quick.ts starts the KDF of a JSON spec from there).
  */
-import { DEFAULT_ITERATIONS } from "../formats/kdf.js";
+import { DEFAULT_ITERATIONS, MAX_ITERATIONS } from "../formats/kdf.js";
 
 /**
  * The spec's own passphrase and KDF iterations when its keys will be encrypted with them, read from the parsed but not
@@ -22,4 +22,4 @@ export function specKdf(raw: unknown): { passphrase: string; iterations: number 
 
 /** kdfIterations within what a spec may ask for. */
 export const kdfIterationsOk = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1000 &&
-  (n as number) <= 10_000_000;
+  (n as number) <= MAX_ITERATIONS;

@@ -9,6 +9,8 @@ const KEY = Symbol.for("pki.kdf-cache");
 
 /** OWASP's 2023 figure for PBKDF2-HMAC-SHA256. */
 export const DEFAULT_ITERATIONS = 600_000;
+/** The largest count pki writes or reads (a hostile key file must not pin the CPU for hours). */
+export const MAX_ITERATIONS = 10_000_000;
 
 function cache(): KdfCache {
   const g = globalThis as unknown as Record<symbol, KdfCache | undefined>;

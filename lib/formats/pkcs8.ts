@@ -34,16 +34,13 @@ export const OID = {
   aes128cbc: "2.16.840.1.101.3.4.1.2",
 } as const;
 
-export { DEFAULT_ITERATIONS };
-/** The largest count pki writes or reads (a hostile key file must not pin the CPU for hours). */
-export const MAX_ITERATIONS = 10_000_000;
 
 export class WrongPassphraseError extends Error {
   constructor(what = "key") { super(`wrong passphrase for ${what}`); }
 }
 
-export { deriveKey, kdfRunCount } from "./kdf.js";
-import { DEFAULT_ITERATIONS, deriveKey } from "./kdf.js";
+export { DEFAULT_ITERATIONS, deriveKey, kdfRunCount, MAX_ITERATIONS } from "./kdf.js";
+import { DEFAULT_ITERATIONS, deriveKey, MAX_ITERATIONS } from "./kdf.js";
 
 /**
  * PBES2 encryption (RFC 8018) with an already derived AES-256 key: AES-256-CBC under a fresh IV,

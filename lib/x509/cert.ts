@@ -75,6 +75,6 @@ export async function checkCsr(csr: x509.Pkcs10CertificateRequest): Promise<Sans
   return out;
 }
 
-export function keySpecOfCert(cert: x509.X509Certificate): Promise<KeySpec> {
+export async function keySpecOfCert(cert: x509.X509Certificate): Promise<KeySpec> {
   return specOfSpki(cert.publicKey.rawData);
 }

@@ -68,7 +68,7 @@ export async function checkForeignCsr(csr: x509.Pkcs10CertificateRequest, what =
   if (!ok) throw new InputError(`${what}: its signature does not verify (it was not made with the key it carries)`);
   let spec: KeySpec;
   try {
-    spec = await specOfSpki(csr.publicKey.rawData);
+    spec = specOfSpki(csr.publicKey.rawData);
   } catch (e) {
     throw new InputError(`${what}: ${(e as Error).message}: use ECDSA P-256/P-384, RSA 2048+ or Ed25519`);
   }

@@ -4,7 +4,7 @@
  * alone, and cert.ts wraps it with the parsed forms the rest of pki uses.
  */
 import { KeyObject, randomBytes } from "node:crypto";
-import { specOfSpkiDer, type KeyObjects, type KeyPair, type KeySpec, type SigningKey } from "./keys.js";
+import { specOfSpki, type KeyObjects, type KeyPair, type KeySpec, type SigningKey } from "./keys.js";
 import {
   akiValue,
   basicConstraintsValue,
@@ -261,7 +261,7 @@ export function issuerInfo(cert: CertLike): IssuerInfo {
   let i = issuerCache.get(cert);
   if (!i) {
     const p = certParts(new Uint8Array(cert.rawData));
-    issuerCache.set(cert, (i = { subject: p.subject, keyId: issuerKeyId(p), spec: specOfSpkiDer(p.spki) }));
+    issuerCache.set(cert, (i = { subject: p.subject, keyId: issuerKeyId(p), spec: specOfSpki(p.spki) }));
   }
   return i;
 }

@@ -196,11 +196,7 @@ export function describeKey(spec: KeySpec): string {
 }
 
 /** The key spec of a SubjectPublicKeyInfo DER. */
-export async function specOfSpki(spki: ArrayBuffer | Uint8Array): Promise<KeySpec> {
-  return specOfSpkiDer(spki);
-}
-
-export function specOfSpkiDer(spki: ArrayBuffer | Uint8Array): KeySpec {
+export function specOfSpki(spki: ArrayBuffer | Uint8Array): KeySpec {
   const k = createPublicKey({ key: Buffer.from(spki as ArrayBuffer), format: "der", type: "spki" });
   return specOfKeyObject(k as unknown as ReturnType<typeof createPrivateKey>);
 }
