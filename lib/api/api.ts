@@ -13,16 +13,10 @@ import { importPkcs8 } from "../x509/keys.js";
 import { checkName, InputError } from "../x509/validate.js";
 import { parsePem, parsePemAll } from "../x509/pem.js";
 import { decryptPkcs8 } from "../formats/pkcs8.js";
-import { buildPkcs12 } from "../formats/pkcs12.js";
-import { buildJks } from "../formats/jks.js";
 import { CA, useParsers } from "./core.js";
+import { parsers } from "./parsers.js";
 
-useParsers({
-  parseCert: (der) => new x509.X509Certificate(Uint8Array.from(der)),
-  parseCrl: (der) => new x509.X509Crl(Uint8Array.from(der)),
-  buildPkcs12,
-  buildJks,
-});
+useParsers(parsers);
 
 export * from "./core.js";
 export { x509 };

@@ -43,7 +43,7 @@ import { createCrlDer } from "../x509/crl-der.js";
 import { parseKeyOption, parseWhen, subjectOf, validityOf } from "./options.js";
 import type { CAOptions, CertOptions, EncryptionOptions, LeafOptions, When } from "./options.js";
 
-/** What needs @peculiar/x509 or the keystore writers; api.ts registers them (useParsers). */
+/** What needs @peculiar/x509 or the keystore writers (parsers.ts); api.ts registers them (useParsers). */
 export interface Parsers {
   parseCert(der: Uint8Array): x509.X509Certificate;
   parseCrl(der: Uint8Array): x509.X509Crl;
@@ -52,8 +52,8 @@ export interface Parsers {
 }
 let heavy: Parsers | undefined;
 export function useParsers(p: Parsers): void { heavy = p; }
-/** Loads @peculiar/x509 and the keystore writers (importing api.ts registers them). */
-export async function loadParsers(): Promise<void> { if (!heavy) await import("./api.js"); }
+/** Loads @peculiar/x509 and the keystore writers (parsers.ts; importing api.ts registers them too). */
+export async function loadParsers(): Promise<void> { if (!heavy) heavy = (await import("./parsers.js")).parsers; }
 function parsers(): Parsers {
   if (!heavy) throw new Error("internal: @peculiar/x509 is not loaded (import the package, or await loadParsers())");
   return heavy;
