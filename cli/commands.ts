@@ -46,7 +46,7 @@ const MODULES: CommandModule[] = [
   check,
   trust,
   acme,
-  completion,
+  { ...completion, handler: (a: { shell?: string }) => completion.handler(a, COMMANDS) },
 ];
 
 /** A module's builder plus --depot where it applies; --version belongs to `pki` alone, not to a subcommand. */

@@ -3,6 +3,8 @@
  * of options that have them, file names otherwise). Static, so a TAB never starts node.
  */
 import type { Argv } from "yargs";
+import { nameOf, positionalsOf, type CommandModule } from "./command-spec.js";
+import { optionTable } from "./option-table.js";
 
 export const command = "completion [shell]";
 export const describe =
@@ -19,16 +21,15 @@ export function builder(y: Argv) {
     .example("echo 'eval \"$(pki completion zsh)\"' >> ~/.zshrc", "completion in every new zsh");
 }
 
-export async function handler(a: { shell?: string }) {
+/** `commands`: the table pki runs (commands.ts passes it in: importing it here would be an import circle). */
+export function handler(a: { shell?: string }, commands: CommandModule[]) {
   const shell = a.shell ?? (/zsh$/.test(process.env.SHELL ?? "") ? "zsh" : "bash");
-  process.stdout.write(await script(shell as "bash" | "zsh"));
+  process.stdout.write(script(shell as "bash" | "zsh", commands));
 }
 
 const words = (xs: string[]) => xs.join(" ").replace(/[^\w ./-]/g, "");
 
-export async function script(shell: "bash" | "zsh"): Promise<string> {
-  const { COMMANDS, nameOf, positionalsOf } = await import("./commands.js");
-  const { optionTable } = await import("./argv.js");
+export function script(shell: "bash" | "zsh", COMMANDS: CommandModule[]): string {
   const top = optionTable();
   const cases: string[] = [];
   const choices = new Map<string, string[]>();
