@@ -5,9 +5,11 @@ import { TEMP_RE } from "./fsutil.js";
 import { alive } from "./lock.js";
 import { ownershipProblems } from "./ownership.js";
 import type { Depot } from "./depot.js";
-import type { ProblemFn } from "./doctor.js";
 
 const PLAIN_KEY = /-----BEGIN (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----/;
+
+/** How a check reports: the file, what is wrong, the fix to suggest, the repair `--fix` runs. */
+export type ProblemFn = (file: string, text: string, fix?: string, repair?: () => void) => void;
 
 export function checkFiles(depot: Depot, problem: ProblemFn, rel: (p: string) => string): void {
   // 1. Every file: temp files, modes, symlinks, unencrypted keys.

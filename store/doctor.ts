@@ -13,7 +13,7 @@ import { Depot, Index, ROOT } from "./depot.js";
 import { DepotError, TEMP_RE, writeAtomic } from "./fsutil.js";
 import { acquireLock, breakStaleLock, describeHolder, inspectLock, LOCK_FILE } from "./lock.js";
 import { checkName } from "../lib/x509/validate.js";
-import { checkFiles } from "./doctor-files.js";
+import { checkFiles, type ProblemFn } from "./doctor-files.js";
 import { describeKey, specOfSpki, subtle } from "../lib/x509/keys.js";
 import { WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
@@ -79,7 +79,6 @@ export async function doctor(dir: string, o: DoctorOptions = {}): Promise<Doctor
   return done();
 }
 
-export type ProblemFn = (file: string, text: string, fix?: string, repair?: () => void) => void;
 
 async function check(
   depot: Depot,
