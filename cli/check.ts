@@ -122,7 +122,10 @@ export async function handler(a: Args) {
   let p12: ClientId | undefined;
   if (a.clientP12) {
     if (a.p12Password === undefined) throw new UsageError("--client-p12 needs --p12-password (the bundle's password)");
-    p12 = { label: a.clientP12, pfx: readInputBytes(a.clientP12, "--client-p12"), password: String(a.p12Password) };
+    const pfx = readInputBytes(a.clientP12, "--client-p12");
+    const { checkPkcs12Kdf } = await import("../lib/formats/read-stores.js");
+    checkPkcs12Kdf(pfx, String(a.p12Password), `--client-p12 ${a.clientP12}`);
+    p12 = { label: a.clientP12, pfx, password: String(a.p12Password) };
     try {
       (await import("node:tls")).createSecureContext({ pfx: p12.pfx, passphrase: p12.password });
     } catch (e) {

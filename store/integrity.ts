@@ -16,11 +16,12 @@ import {
   MIN_X509_DATE,
 } from "../lib/x509/validate.js";
 import { REASONS } from "../lib/x509/reasons.js";
+import { MAX_ITERATIONS } from "../lib/formats/kdf.js";
 import { DepotError } from "./fsutil.js";
 
 /** PBKDF2 iteration counts a depot may ask for: below, keys are cheap to crack; above, a command takes minutes. */
 export const KDF_MIN_ITERATIONS = 100_000;
-export const KDF_MAX_ITERATIONS = 10_000_000;
+export const KDF_MAX_ITERATIONS = MAX_ITERATIONS;
 /**
  * Test-only escape: PKI_TEST_ONLY_KDF_ITERATIONS=N lets `init` write, and every command accept, exactly N
  * (>= 1000) iterations. It is the caller's choice, never the depot's, so a tampered depot.json cannot use it.

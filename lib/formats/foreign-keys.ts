@@ -3,6 +3,7 @@ import { createPrivateKey, KeyObject } from "node:crypto";
 import { parsePemAll } from "../x509/pem.js";
 import { specOfPkcs8 } from "../x509/keys.js";
 import { InputError } from "../x509/validate.js";
+import { checkEncryptedKeyDer, checkEncryptedKeyPem } from "./pbe-limits.js";
 
 /** AlgorithmIdentifier prefixes of the HMAC PRFs PBKDF2 names (hmacWithSHA1/224/256/384/512: 1.2.840.113549.2.7-11). */
 const HMAC_PRF = /^06082a864886f70d02(07|08|09|0a|0b)$/;
@@ -39,6 +40,7 @@ export function isEncryptedPem(pem: string): boolean {
 export function openForeignKey(file: string, pem: string, passphrase: string | undefined): KeyObject {
   const encrypted = isEncryptedPem(pem);
   if (encrypted && passphrase === undefined) throw new InputError(`${file}: the key is encrypted: give its passphrase`);
+  if (encrypted) checkEncryptedKeyPem(pem, file);
   let key: KeyObject;
   try {
     key = encrypted
@@ -48,6 +50,7 @@ export function openForeignKey(file: string, pem: string, passphrase: string | u
     const repaired =
       encrypted && /eoc|asn1|unsupported|decode/i.test((e as Error).message) ? repairedPkcs8(pem) : undefined;
     if (!repaired) throw keyError(file, e, encrypted);
+    checkEncryptedKeyDer(repaired, file);
     try {
       key = createPrivateKey({ key: repaired, format: "der", type: "pkcs8", passphrase: Buffer.from(passphrase!) });
     } catch (e2) {
@@ -75,5 +78,6 @@ function keyError(file: string, e: unknown, encrypted: boolean): InputError {
   const msg = (e as Error).message;
   if (encrypted && /bad decrypt|decrypt|passphrase|bad password/i.test(msg))
     return new InputError(`${file}: wrong passphrase (the key is encrypted)`);
-  return new InputError(`${file}: not a usable private key (${msg})`);
+  // OpenSSL's own words ("error:1E08010C:DECODER routines::unsupported") tell a user nothing.
+  return new InputError(`${file}: not a private key pki can read (damaged, truncated, or of an unsupported kind)`);
 }

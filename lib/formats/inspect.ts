@@ -18,6 +18,8 @@ import {
 import { InputError } from "../x509/validate.js";
 import { isEncryptedPem, openForeignKey, repairStepPrf } from "./foreign-keys.js";
 import { describePbe, readJks, readPkcs12 } from "./read-stores.js";
+import { checkEncryptedKeyDer } from "./pbe-limits.js";
+import { IterationLimitError } from "./kdf.js";
 
 export interface KeyFileInfo {
   format: string;
@@ -82,46 +84,53 @@ export async function inspect(data: Uint8Array, o: InspectOptions = {}): Promise
   for (const t of tries) {
     try {
       return await t();
-    } catch {
+    } catch (e) {
+      if (e instanceof IterationLimitError) throw e;
       /* not this kind */
     }
   }
   throw new InputError("not a certificate, chain, CSR, CRL, key, PKCS#12 or keystore (PEM or DER)");
 }
 
+/**
+ * `f()`, with a parser's own complaint ("Unsupported format of 'raw' argument", "error:1E08010C:DECODER routines")
+ * turned into one line of pki's naming `what`; pki's own errors (already worded) pass through.
+ */
+async function worded<T>(what: string, f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof InputError || e instanceof IterationLimitError) throw e;
+    throw new InputError(`not a valid ${what}: the PEM block does not hold one (damaged, truncated or not DER)`);
+  }
+}
+
 async function inspectPem(text: string, o: InspectOptions, hash: Hash): Promise<Inspected> {
   if (/Proc-Type: 4,ENCRYPTED/.test(text)) return { kind: "key", key: pemKey(text, "legacy", o, hash) };
   const blocks = parsePemAll(text);
   const certs = blocks.filter((b) => b.label === "CERTIFICATE" || b.label === "TRUSTED CERTIFICATE");
-  const fail = (what: string, e: unknown) => new InputError(`not a valid ${what} (${(e as Error).message})`);
   if (certs.length) {
-    const parsed = certs.map((b) => {
-      try {
-        return new x509.X509Certificate(b.der);
-      } catch (e) {
-        throw fail("certificate", e);
-      }
-    });
-    if (parsed.length === 1) return { kind: "certificate", certificate: certInfo(parsed[0], hash), der: certs[0].der };
-    return { kind: "chain", certificates: parsed.map((c) => certInfo(c, hash)), ders: certs.map((b) => b.der) };
+    const parsed = await Promise.all(
+      certs.map((b, i) => worded(certs.length > 1 ? `certificate (#${i + 1})` : "certificate", () => {
+        const c = new x509.X509Certificate(b.der);
+        return { c, info: certInfo(c, hash) };
+      })),
+    );
+    if (parsed.length === 1) return { kind: "certificate", certificate: parsed[0].info, der: certs[0].der };
+    return { kind: "chain", certificates: parsed.map((p) => p.info), ders: certs.map((b) => b.der) };
   }
   const first = blocks[0];
   if (!first) throw new InputError("no PEM block found");
   if (/CERTIFICATE REQUEST$/.test(first.label)) {
-    try {
-      return { kind: "csr", csr: await csrInfo(new x509.Pkcs10CertificateRequest(first.der), hash) };
-    } catch (e) {
-      throw fail("CSR", e);
-    }
+    const csr = async () => csrInfo(new x509.Pkcs10CertificateRequest(first.der), hash);
+    return worded("CSR", async () => ({ kind: "csr", csr: await csr() }));
   }
-  if (first.label === "X509 CRL") {
-    try {
-      return { kind: "crl", crl: crlInfo(new x509.X509Crl(first.der)), der: first.der };
-    } catch (e) {
-      throw fail("CRL", e);
-    }
+  if (first.label === "X509 CRL")
+    return worded("CRL", () => ({ kind: "crl", crl: crlInfo(new x509.X509Crl(first.der)), der: first.der }));
+  if (KEY_LABELS[first.label]) {
+    const what = first.label === "PUBLIC KEY" ? "public key" : "private key";
+    return worded(what, () => ({ kind: "key", key: pemKey(text, first.label, o, hash) }));
   }
-  if (KEY_LABELS[first.label]) return { kind: "key", key: pemKey(text, first.label, o, hash) };
   throw new InputError(`a PEM "${first.label}" block: not something pki inspects`);
 }
 
@@ -174,24 +183,31 @@ function derKey(der: Buffer, o: InspectOptions, hash: Hash): KeyFileInfo {
   }
   const info = AsnConvert.parse(der, EncryptedPrivateKeyInfo);
   const out: KeyFileInfo = { format: "PKCS#8", encrypted: true, encryption: describePbe(info.encryptionAlgorithm) };
+  if (o.passphrase !== undefined) checkEncryptedKeyDer(der, "the key");
   if (o.passphrase !== undefined)
     out.key = keyInfo(createPrivateKey({ key: der, format: "der", type: "pkcs8", passphrase: o.passphrase }), hash);
   return out;
 }
 
 function inspectStore(kind: "pkcs12" | "keystore", data: Buffer, o: InspectOptions, hash: Hash): Inspected {
+  const noun = kind === "keystore" ? "keystore" : "PKCS#12 file";
   let s;
   try {
     s = kind === "keystore" ? readJks(data, o.password) : readPkcs12(data, o.password);
   } catch (e) {
-    throw new InputError(
-      `not a readable ${kind === "keystore" ? "keystore" : "PKCS#12 file"} (${(e as Error).message})`,
-    );
+    if (e instanceof IterationLimitError) throw e;
+    if (e instanceof InputError) throw new InputError(`not a readable ${noun} (${e.message})`);
+    throw new InputError(`not a readable ${noun} (damaged, truncated or of a kind pki does not read)`);
   }
-  const certificates = s.certs.map((c) => ({
-    ...certInfo(new x509.X509Certificate(new Uint8Array(c.der)), hash),
-    ...(c.alias !== undefined ? { alias: c.alias } : {}),
-  }));
+  const certificates = s.certs.map((c, i) => {
+    let info;
+    try {
+      info = certInfo(new x509.X509Certificate(new Uint8Array(c.der)), hash);
+    } catch {
+      throw new InputError(`not a readable ${noun}: its certificate #${i + 1} does not decode`);
+    }
+    return { ...info, ...(c.alias !== undefined ? { alias: c.alias } : {}) };
+  });
   const keys = s.keys.map((k) => {
     let key: KeyObject | undefined;
     try {

@@ -12,6 +12,22 @@ export const DEFAULT_ITERATIONS = 600_000;
 /** The largest count pki writes or reads (a hostile key file must not pin the CPU for hours). */
 export const MAX_ITERATIONS = 10_000_000;
 
+/** A count read from a file that pki will not derive a key with. */
+export class IterationLimitError extends Error {}
+
+/**
+ * `n` when it lies in 1..MAX_ITERATIONS; otherwise refuses, before anything is derived, the count `what` (a file,
+ * untrusted like any other input) asks for. `kind` names the KDF ("PBKDF2", "MAC", ...). ASN.1 readers hand large
+ * INTEGERs over as decimal text or bigint.
+ */
+export function checkIterations(raw: number | bigint | string, what: string, kind = "PBKDF2"): number {
+  const n = typeof raw === "string" && /^-?\d{1,400}$/.test(raw) ? BigInt(raw) : raw;
+  if (typeof n !== "string" && n >= 1 && n <= MAX_ITERATIONS && Number.isSafeInteger(Number(n))) return Number(n);
+  const limit = MAX_ITERATIONS.toLocaleString("en-US");
+  const why = typeof n !== "string" && n < 1 ? "below 1" : `above pki's limit of ${limit}`;
+  throw new IterationLimitError(`${what}: its ${kind} iteration count ${String(n).slice(0, 24)} is ${why}: refused`);
+}
+
 function cache(): KdfCache {
   const g = globalThis as unknown as Record<symbol, KdfCache | undefined>;
   return (g[KEY] ??= { derived: new Map(), runs: 0 });
@@ -39,6 +55,7 @@ export function deriveKey(
   keyLen = 32,
 ): Promise<Buffer> {
   const { createHash, pbkdf2 } = process.getBuiltinModule("node:crypto") as typeof import("node:crypto");
+  checkIterations(iterations, "the key");
   const c = cache();
   const id =
     createHash("sha256").update(passphrase).update("\0").update(salt).digest("hex") +

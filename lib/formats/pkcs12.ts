@@ -26,6 +26,7 @@ import { EncryptedData as EncryptedOctets } from "@peculiar/asn1-pkcs8";
 import { FriendlyName, id_pkcs9_at_friendlyName, id_pkcs9_at_localKeyId } from "@peculiar/asn1-pkcs9";
 import { DigestInfo, id_sha1, id_sha256 } from "@peculiar/asn1-rsa";
 import { pbes2Encrypt } from "./pkcs8.js";
+import { checkIterations } from "./kdf.js";
 
 export interface Pkcs12Options {
   keyPkcs8Der: Uint8Array;
@@ -74,6 +75,7 @@ export function pkcs12Kdf(
   iterations: number,
   n: number,
 ): Buffer {
+  checkIterations(iterations, "the PKCS#12 file", "PKCS#12 KDF");
   const v = 64; // block size of SHA-1 and SHA-256
   const fill = (b: Uint8Array) =>
     Buffer.from(Array.from({ length: v * Math.ceil(b.length / v) }, (_, i) => b[i % b.length]));

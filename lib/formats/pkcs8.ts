@@ -40,7 +40,8 @@ export class WrongPassphraseError extends Error {
 }
 
 export { DEFAULT_ITERATIONS, deriveKey, kdfRunCount, MAX_ITERATIONS } from "./kdf.js";
-import { DEFAULT_ITERATIONS, deriveKey, MAX_ITERATIONS } from "./kdf.js";
+import { checkIterations, DEFAULT_ITERATIONS, deriveKey, IterationLimitError } from "./kdf.js";
+import { checkEncryptedKeyPem } from "./pbe-limits.js";
 
 /**
  * PBES2 encryption (RFC 8018) with an already derived AES-256 key: AES-256-CBC under a fresh IV,
@@ -136,6 +137,7 @@ export async function decryptPkcs8Key(
     der = await decryptFast(block.der, passphrase) ?? decryptWithOpenssl(pem, passphrase);
   } catch (e) {
     if (e instanceof WrongPassphraseError) throw new WrongPassphraseError(what);
+    if (e instanceof IterationLimitError) throw new IterationLimitError(e.message.replace(/^the key:/, `${what}:`));
     if (
       (e as Error).message?.includes("bad decrypt") ||
       /BAD_DECRYPT|bad password/i.test(String((e as any).code ?? (e as Error).message))
@@ -154,8 +156,7 @@ export async function decryptPkcs8Key(
 async function decryptFast(der: Uint8Array, passphrase: string): Promise<Buffer | undefined> {
   const p = parsePbes2(der);
   if (!p || !p.cipher || !p.digest) return undefined;
-  if (p.iterations < 1 || p.iterations > MAX_ITERATIONS)
-    throw new DerError(`PBKDF2 iteration count ${p.iterations} is out of range (1-${MAX_ITERATIONS})`);
+  checkIterations(p.iterations, "the key");
   const key = await deriveKey(passphrase, p.salt, p.iterations, p.digest, p.cipher === "aes-256-cbc" ? 32 : 16);
   try {
     const d = createDecipheriv(p.cipher, key, p.iv);
@@ -166,5 +167,6 @@ async function decryptFast(der: Uint8Array, passphrase: string): Promise<Buffer 
 }
 
 function decryptWithOpenssl(pem: string, passphrase: string): Buffer {
+  checkEncryptedKeyPem(pem, "the key");
   return createPrivateKey({ key: pem, format: "pem", passphrase }).export({ format: "der", type: "pkcs8" });
 }

@@ -15,12 +15,15 @@ import {
   id_certBag,
   id_keyBag,
   id_pkcs8ShroudedKeyBag,
+  id_SafeContents,
 } from "@peculiar/asn1-pfx";
 import { EncryptedPrivateKeyInfo } from "@peculiar/asn1-pkcs8";
 import { FriendlyName } from "@peculiar/asn1-pkcs9";
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { pkcs12Kdf, utf16be } from "./pkcs12.js";
 import { OID } from "./pkcs8.js";
+import { checkIterations, IterationLimitError } from "./kdf.js";
+import { InputError } from "../x509/validate.js";
 
 export interface StoreKey {
   alias?: string;
@@ -71,6 +74,7 @@ const PRF: Record<string, string> = {
   "1.2.840.113549.2.10": "sha384",
   "1.2.840.113549.2.11": "sha512",
 };
+const SCRYPT = "1.3.6.1.4.1.11591.4.11";
 const DIGESTS: Record<string, "sha1" | "sha256"> = { "1.3.14.3.2.26": "sha1", "2.16.840.1.101.3.4.2.1": "sha256" };
 
 /** How an algorithm identifier protects data, in words. */
@@ -80,8 +84,11 @@ export function describePbe(alg: AlgorithmIdentifier): string {
   if (alg.algorithm === PBE_RC2_40) return "pbeWithSHA1And40BitRC2-CBC (weak)";
   if (alg.algorithm !== OID.pbes2 || !alg.parameters) return alg.algorithm;
   const p = AsnParser.parse(alg.parameters, PBES2Params);
+  const cipher = AES[p.encryptionScheme.algorithm] ?? p.encryptionScheme.algorithm;
+  if (p.keyDerivationFunc.algorithm === SCRYPT) return `PBES2 (scrypt, ${cipher})`;
   const k = AsnParser.parse(p.keyDerivationFunc.parameters!, PBKDF2Params);
-  return `PBES2 (PBKDF2-HMAC-${(PRF[k.prf?.algorithm ?? OID.hmacWithSHA1] ?? "?").toUpperCase()}, ${k.iterationCount} iterations, ${AES[p.encryptionScheme.algorithm] ?? p.encryptionScheme.algorithm})`;
+  const prf = (PRF[k.prf?.algorithm ?? OID.hmacWithSHA1] ?? "?").toUpperCase();
+  return `PBES2 (PBKDF2-HMAC-${prf}, ${k.iterationCount} iterations, ${cipher})`;
 }
 
 /** Decrypts PKCS#12 PBE or PBES2-protected bytes; throws when the scheme is not supported. */
@@ -89,6 +96,7 @@ export function pbeDecrypt(alg: AlgorithmIdentifier, data: Uint8Array, password:
   let decipher;
   if (alg.algorithm === PBE_3DES) {
     const p = AsnParser.parse(alg.parameters!, Pkcs12PbeParams);
+    checkIterations(p.iterations, "the PKCS#12 file", "PBE");
     const salt = new Uint8Array(p.salt);
     decipher = createDecipheriv(
       "des-ede3-cbc",
@@ -101,14 +109,10 @@ export function pbeDecrypt(alg: AlgorithmIdentifier, data: Uint8Array, password:
     const cipher = AES[p.encryptionScheme.algorithm];
     const prf = PRF[k.prf?.algorithm ?? OID.hmacWithSHA1];
     if (!cipher || !prf) throw new Error(`unsupported cipher ${p.encryptionScheme.algorithm}`);
+    checkIterations(k.iterationCount, "the PKCS#12 file", "PBKDF2");
     const iv = Buffer.from(AsnParser.parse(p.encryptionScheme.parameters!, OctetString).buffer);
-    const key = pbkdf2Sync(
-      Buffer.from(password, "utf8"),
-      Buffer.from(k.salt),
-      k.iterationCount,
-      Number(cipher.slice(4, 7)) / 8,
-      prf,
-    );
+    const keyLen = Number(cipher.slice(4, 7)) / 8;
+    const key = pbkdf2Sync(Buffer.from(password, "utf8"), Buffer.from(k.salt), k.iterationCount, keyLen, prf);
     decipher = createDecipheriv(cipher, key, iv);
   } else {
     throw new Error(`${describePbe(alg)} is not supported here (try openssl pkcs12 -legacy)`);
@@ -119,29 +123,19 @@ export function pbeDecrypt(alg: AlgorithmIdentifier, data: Uint8Array, password:
 /** A PFX: MAC, safes and bags; with `password`, the MAC is checked and the encrypted parts decrypted. */
 export function readPkcs12(der: Uint8Array, password?: string): StoreContents {
   const pfx = AsnConvert.parse(Buffer.from(der), PFX);
-  if (pfx.authSafe.contentType !== id_data) throw new Error("a PKCS#12 signed with a public key is not supported");
+  if (pfx.authSafe.contentType !== id_data) throw new InputError("a PKCS#12 signed with a public key is not supported");
   const authSafeBytes = Buffer.from(AsnConvert.parse(pfx.authSafe.content, OctetString).buffer);
   const out: StoreContents = {
-    format: "PKCS#12",
-    integrity: "none",
-    encryption: [],
-    certs: [],
-    keys: [],
-    unreadable: [],
+    format: "PKCS#12", integrity: "none", encryption: [], certs: [], keys: [], unreadable: [],
   };
   const mac = pfx.macData;
   if (mac) {
     const hash = DIGESTS[mac.mac.digestAlgorithm.algorithm];
     out.integrity = `HMAC-${hash ? hash.toUpperCase() : mac.mac.digestAlgorithm.algorithm}, ${mac.iterations} iterations`;
     if (password !== undefined && hash) {
-      const key = pkcs12Kdf(
-        hash,
-        password,
-        new Uint8Array(mac.macSalt.buffer),
-        3,
-        mac.iterations,
-        hash === "sha1" ? 20 : 32,
-      );
+      checkIterations(mac.iterations, "the PKCS#12 file", "MAC");
+      const salt = new Uint8Array(mac.macSalt.buffer);
+      const key = pkcs12Kdf(hash, password, salt, 3, mac.iterations, hash === "sha1" ? 20 : 32);
       out.verified = createHmac(hash, key).update(authSafeBytes).digest().equals(Buffer.from(mac.mac.digest.buffer));
     }
   }
@@ -157,12 +151,10 @@ export function readPkcs12(der: Uint8Array, password?: string): StoreContents {
         continue;
       }
       try {
-        safe = pbeDecrypt(
-          eci.contentEncryptionAlgorithm,
-          new Uint8Array(eci.encryptedContent!.value!.buffer),
-          password!,
-        );
+        const data = new Uint8Array(eci.encryptedContent!.value!.buffer);
+        safe = pbeDecrypt(eci.contentEncryptionAlgorithm, data, password!);
       } catch (e) {
+        if (e instanceof IterationLimitError) throw e;
         out.unreadable.push(`an encrypted safe: ${(e as Error).message}`);
         continue;
       }
@@ -175,8 +167,26 @@ export function readPkcs12(der: Uint8Array, password?: string): StoreContents {
   return out;
 }
 
-function readBags(bags: SafeContents, out: StoreContents, password?: string): void {
+/**
+ * Reads a PKCS#12 as `readPkcs12` does, for its iteration counts alone, before OpenSSL (node's tls) is handed the file:
+ * refuses one over the bound (IterationLimitError, its message naming `what`); anything else is OpenSSL's to judge.
+ */
+export function checkPkcs12Kdf(der: Uint8Array, password: string, what: string): void {
+  try {
+    readPkcs12(der, password);
+  } catch (e) {
+    if (e instanceof IterationLimitError)
+      throw new IterationLimitError(e.message.replace(/^the PKCS#12 file:/, `${what}:`));
+  }
+}
+
+function readBags(bags: SafeContents, out: StoreContents, password?: string, depth = 0): void {
   for (const bag of bags) {
+    // OpenSSL follows nested safes (and would derive with their keys' counts): so does this.
+    if (bag.bagId === id_SafeContents && depth < 8) {
+      readBags(AsnConvert.parse(bag.bagValue, SafeContents), out, password, depth + 1);
+      continue;
+    }
     const name = bag.bagAttributes?.find((a) => a.attrId === "1.2.840.113549.1.9.20");
     const alias = name ? AsnConvert.parse(name.attrValues[0], FriendlyName).value : undefined;
     if (bag.bagId === id_certBag) {
@@ -190,6 +200,7 @@ function readBags(bags: SafeContents, out: StoreContents, password?: string): vo
         try {
           k.pkcs8 = pbeDecrypt(kb.encryptionAlgorithm, new Uint8Array(kb.encryptedData.buffer), password);
         } catch (e) {
+          if (e instanceof IterationLimitError) throw e;
           out.unreadable.push(`the key: ${(e as Error).message}`);
         }
       }
@@ -218,7 +229,7 @@ export function readJks(b: Buffer, password?: string): StoreContents {
     return v;
   };
   const take = (n: number) => {
-    if (off + n > b.length - 20) throw new Error("truncated keystore");
+    if (off + n > b.length - 20) throw new InputError("truncated keystore");
     const s = b.subarray(off, off + n);
     off += n;
     return s;
