@@ -53,12 +53,19 @@ export const TEMP_RE = /^\..+\.tmp-(\d+)-[0-9a-f]{8}$/;
  * Writes `data` to `path` atomically with `mode`: temp file (created with that mode, never
  * wider: a key is never readable by others, even half-written) → fsync → rename → fsync of
  * the directory. A crash leaves either the old file or the new one, plus perhaps a temp file.
+ * `outsideDepot`: the file is not the depot's, so --as-owner does not hand it to the depot's owner.
  */
-export function writeAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+export function writeAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  o: { outsideDepot?: boolean } = {},
+): void {
   const tmp = tempName(path);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
-    own(fd);
+    // --as-owner governs the depot only: a file outside it (a system trust store) stays the caller's.
+    if (!o.outsideDepot) own(fd);
     const buf = typeof data === "string" ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);

@@ -43,16 +43,17 @@ export type LockState = { state: "free" } | { state: "held" | "stale"; info?: Lo
 /** An unreadable lock younger than this may still be being written (fallback mode only). */
 const GARBAGE_GRACE_MS = 20_000;
 
-function writeExclusive(path: string, text: string): void {
+/** `outside`: a lock outside any depot (the trust stores'), never handed to a depot's owner by --as-owner. */
+function writeExclusive(path: string, text: string, outside: boolean): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try { own(fd); writeSync(fd, text); } finally { closeSync(fd); }
+  try { if (!outside) own(fd); writeSync(fd, text); } finally { closeSync(fd); }
 }
 
-function tryCreate(path: string, info: LockInfo): boolean {
+function tryCreate(path: string, info: LockInfo, outside = false): boolean {
   const text = JSON.stringify(info);
   const tmp = tempName(path);
   try {
-    writeExclusive(tmp, text);
+    writeExclusive(tmp, text, outside);
     linkSync(tmp, path);
     return true;
   } catch (e) {
@@ -62,7 +63,7 @@ function tryCreate(path: string, info: LockInfo): boolean {
   } finally {
     rmSync(tmp, { force: true });
   }
-  try { writeExclusive(path, text); return true; } catch (e) {
+  try { writeExclusive(path, text, outside); return true; } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw e;
   }
@@ -141,9 +142,9 @@ function removeIf(path: string, seen: string): void {
 }
 
 /** Removes a stale lock, guarded so that two breakers cannot remove a fresh lock. */
-function breakStale(path: string, seen: string): void {
+function breakStale(path: string, seen: string, outside = false): void {
   const guard = `${path}.break`;
-  if (!tryCreate(guard, myInfo())) {
+  if (!tryCreate(guard, myInfo(), outside)) {
     const g = readLock(guard);
     if (g && isStale(guard, g)) removeIf(guard, g.raw);
     return;
@@ -185,16 +186,25 @@ function lockTimeout(): number {
   return process.env.PKI_LOCK_TIMEOUT_MS && Number.isFinite(t) && t >= 0 ? t : 30_000;
 }
 
+/** A lock other than a depot's: its file name, and what to say when it stays held. */
+export interface LockOptions {
+  file?: string;
+  /** the lock is outside any depot: --as-owner does not hand it to the depot's owner */
+  outsideDepot?: boolean;
+  busy?: (holder: string, path: string) => string;
+}
+
 /**
  * Takes the lock on `dir`, waiting up to `timeoutMs` ($PKI_LOCK_TIMEOUT_MS, default 30 s); returns the release
  * function.
  */
-export async function acquireLock(dir: string, timeoutMs = lockTimeout()): Promise<() => void> {
-  const path = join(dir, LOCK_FILE);
+export async function acquireLock(dir: string, timeoutMs = lockTimeout(), o: LockOptions = {}): Promise<() => void> {
+  const path = join(dir, o.file ?? LOCK_FILE);
+  const outside = o.outsideDepot ?? false;
   const me = myInfo();
   const deadline = Date.now() + timeoutMs;
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-    if (tryCreate(path, me)) {
+    if (tryCreate(path, me, outside)) {
       let released = false;
       const release = () => {
         if (released) return;
@@ -206,8 +216,9 @@ export async function acquireLock(dir: string, timeoutMs = lockTimeout()): Promi
       return release;
     }
     const cur = readLock(path);
-    if (cur && isStale(path, cur)) { breakStale(path, cur.raw); continue; }
+    if (cur && isStale(path, cur)) { breakStale(path, cur.raw, outside); continue; }
     if (Date.now() >= deadline) {
+      if (o.busy) throw new DepotError(o.busy(describeHolder(cur?.info), path));
       throw new DepotError(
         `depot is locked by ${describeHolder(cur?.info)}; try again later, or run 'pki doctor --break-lock' if that process is gone`,
       );
