@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { UsageError } from "./common.js";
+import { PASSPHRASE_OPTIONS, UsageError } from "./common.js";
 
 export const command = "trust <action>";
 export const describe =
@@ -21,11 +21,14 @@ export function builder(y: Argv) {
       },
       stores: { type: "string", describe: `comma-separated: ${STORES.join(",")} (default: all)` },
       json: { type: "boolean", describe: "status: machine-readable output" },
+      force: { type: "boolean", describe: "install: a CA outside its validity period too (on purpose, to test with)" },
+      ...PASSPHRASE_OPTIONS,
     })
     .example(
       "$0 trust install",
-      "curl, Python, Chrome/Firefox and Java trust the depot's root (system store: run with sudo)",
+      "curl, Python, Chrome/Firefox and Java trust the depot's root (system, java: sudo, with --as-owner)",
     )
+    .example("PKI_PASSPHRASE_FILE=pass $0 trust install", "also checks that ca.crt is the certificate of ca.key")
     .example("$0 trust status --json", "which stores hold which of the depot's CAs")
     .example("$0 trust uninstall --stores nss", "take the CAs out of the NSS databases only");
 }
@@ -50,9 +53,10 @@ type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
   const { stores, explicit } = storesFrom(a.stores);
-  const { openDepot, printJson } = await import("./common.js");
+  const { getPassphrase, openDepot, printJson } = await import("./common.js");
   const { checkName, InputError } = await import("../lib/x509/validate.js");
   const trust = await import("../store/trust.js");
+  const guard = await import("../store/trust-guard.js");
   const depot = await openDepot(a.depot);
   const names = a.ca?.length
     ? a.ca.map(checkName)
@@ -69,13 +73,22 @@ export async function handler(a: Args) {
     const cert = depot.readCert(n);
     return { ...trust.trustCa(n, cert), constrained: !trust.unconstrained(cert) };
   });
+  if (a.action === "install") {
+    // Before any store is touched: a CA certificate, in its validity period, and (passphrase at hand) its key's.
+    const infos = cas.map((ca) => guard.checkTrustable(ca.name, ca.der, { force: a.force }));
+    const passphrase = await getPassphrase(a, "the CA key", { optional: true });
+    if (passphrase) for (const [i, ca] of cas.entries()) await guard.checkCaKey(depot, ca.name, infos[i], passphrase);
+  }
   const { targets, unavailable } = trust.resolveStores(stores);
-  if (a.action === "status") return printStatus(trust.status(cas, targets), unavailable, a.json ?? false, printJson);
+  if (a.action === "status")
+    return printStatus(await trust.status(cas, targets), unavailable, a.json ?? false, printJson);
   if (explicit && unavailable.length)
     throw new trust.StoreError(`the ${unavailable[0].store} trust store is not available: ${unavailable[0].reason}`);
   for (const u of unavailable) process.stderr.write(`pki: skipping the ${u.store} store: ${u.reason}\n`);
   const outcomes =
-    a.action === "install" ? trust.install(cas, targets, { stores }) : trust.uninstall(cas, targets, { stores });
+    a.action === "install"
+      ? await trust.install(cas, targets, { stores })
+      : await trust.uninstall(cas, targets, { stores });
   const words = {
     installed: "installed in",
     already: "already trusted by",

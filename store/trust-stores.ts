@@ -5,9 +5,22 @@
  * Here: what every store shares, then the NSS and Java stores; the system store is in trust-system.ts.
  */
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  accessSync,
+  chmodSync,
+  chownSync,
+  constants,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { homedir, platform } from "node:os";
 import { basename, delimiter, dirname, join } from "node:path";
+import { writeAtomic } from "./fsutil.js";
 
 export type StoreId = "system" | "nss" | "java";
 export const STORE_IDS: StoreId[] = ["system", "nss", "java"];
@@ -86,6 +99,27 @@ export function isWritable(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+/**
+ * Puts `bytes` at `path` (null: removes it) with the owner and mode of the file it replaces (a user's key4.db stays
+ * 0600 and theirs, the CA bundle root's and 0644), or as `mode` and the caller's when new: never the depot owner's,
+ * whatever --as-owner says, and never the umask's.
+ */
+export function restore(path: string, bytes: Buffer | string | null, mode = 0o644): void {
+  if (bytes === null) {
+    rmSync(path, { force: true });
+    return;
+  }
+  const st = existsSync(path) ? statSync(path) : undefined;
+  const buf = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
+  if (st && sha256(readFileSync(path)) === sha256(buf)) return;
+  const m = st ? st.mode & 0o777 : mode;
+  writeAtomic(path, buf, m, { outsideDepot: true });
+  if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) chownSync(path, st.uid, st.gid);
+  if ((statSync(path).mode & 0o777) !== m) chmodSync(path, m);
 }
 
 // ---- NSS --------------------------------------------------------------------

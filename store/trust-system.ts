@@ -4,11 +4,10 @@
  * only where they run. pki's anchor file is named after the CA's SHA-256 fingerprint.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { platform } from "node:os";
 import { dirname, join } from "node:path";
-import { writeAtomic } from "./fsutil.js";
-import { entryName, Target, tool, TrustCa, Unavailable, which, WithFile } from "./trust-stores.js";
+import { entryName, restore, StoreError, Target, tool, TrustCa, Unavailable, which, WithFile } from "./trust-stores.js";
 
 const DEBIAN = {
   anchors: "/usr/local/share/ca-certificates",
@@ -28,9 +27,9 @@ function bundleHas(path: string, der: Buffer): boolean {
   return readFileSync(path, "latin1").replace(/\r?\n/g, "").includes(b64);
 }
 
-/** Writes the anchor file and runs the store's update; a failed update takes the anchor out again. */
+/** Writes the anchor file (the caller's, 0644) and runs the store's update; a failed update takes it out again. */
 function addAnchor(path: string, pem: string, update: () => unknown): void {
-  writeAtomic(path, pem, 0o644);
+  restore(path, pem, 0o644);
   try {
     update();
   } catch (e) {
@@ -39,34 +38,100 @@ function addAnchor(path: string, pem: string, update: () => unknown): void {
   }
 }
 
+const readIf = (p: string) => (existsSync(p) ? readFileSync(p) : null);
+/** The certificates of a PEM bundle, as their base64 bodies, counted. */
+function bundleCounts(pem: Buffer): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const x of pem.toString("latin1").matchAll(/-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/g)) {
+    const b64 = x[1].replace(/\s/g, "");
+    m.set(b64, (m.get(b64) ?? 0) + 1);
+  }
+  return m;
+}
+
+/**
+ * What is wrong with the bundle a store tool left (undefined: nothing): every certificate of the bundle before is
+ * still there, none more often than before, and pki's CA is in it once (`adding`) or not at all.
+ */
+export function bundleProblem(before: Buffer, after: Buffer, ca: TrustCa, adding: boolean): string | undefined {
+  const b = bundleCounts(before),
+    a = bundleCounts(after),
+    ours = ca.der.toString("base64");
+  const lost = [...b.keys()].filter((k) => k !== ours && !a.has(k)).length;
+  if (lost) return `${lost} of its ${b.size} certificates are missing`;
+  const twice = [...a].filter(([k, n]) => k !== ours && n > Math.max(1, b.get(k) ?? 0));
+  if (twice.length) return `${twice.length} certificates appear more often than before`;
+  if (adding ? a.get(ours) !== 1 : a.has(ours)) return adding ? "pki's CA is not in it" : "pki's CA is still in it";
+  return undefined;
+}
+
+/**
+ * Runs the store's update, then checks the bundle it wrote before anyone records it; a bad one is replaced by the
+ * bundle before and `undo` puts back the rest (the anchor, the links).
+ */
+function checkedUpdate(
+  o: { bundle: string; tool: string; ca: TrustCa; adding: boolean },
+  update: () => unknown,
+  undo: () => void,
+): void {
+  const { bundle, ca, adding } = o;
+  const before = readIf(bundle);
+  update();
+  const after = readIf(bundle);
+  const problem = before && (after ? bundleProblem(before, after, ca, adding) : "it is gone");
+  if (!problem) return;
+  undo();
+  restore(bundle, before);
+  throw new StoreError(
+    `${o.tool} left a bad ${bundle} (${problem}; did something else update it ` +
+      "at the same time?): the previous bundle was put back",
+  );
+}
+
 function debianSystem(): Target {
   const anchor = (ca: TrustCa) => join(DEBIAN.anchors, `${entryName(ca)}.crt`);
-  const update = () => tool("update-ca-certificates", []);
   const java = existsSync(DEBIAN.javaCacerts) ? [DEBIAN.javaCacerts] : [];
+  const update = (ca: TrustCa, adding: boolean, undo: () => void) =>
+    checkedUpdate(
+      { bundle: DEBIAN.bundle, tool: "update-ca-certificates", ca, adding },
+      () => tool("update-ca-certificates", []),
+      undo,
+    );
+  /** pki's links in /etc/ssl/certs: update-ca-certificates keeps those of a removed local cert. */
+  const links = (ca: TrustCa) => {
+    const pem = `${entryName(ca)}.pem`;
+    return readdirSync(DEBIAN.certs).flatMap((n) => {
+      const p = join(DEBIAN.certs, n);
+      let to: string;
+      try {
+        to = readlinkSync(p);
+      } catch {
+        return [];
+      }
+      return n === pem || to === pem || to === anchor(ca) ? [{ p, to }] : [];
+    });
+  };
+  const drop = (ls: Array<{ p: string }>) => ls.forEach((l) => rmSync(l.p, { force: true }));
   return {
     store: "system",
     where: `${DEBIAN.anchors} (update-ca-certificates)`,
     files: [DEBIAN.bundle, ...java],
     writable: [DEBIAN.anchors, DEBIAN.certs, DEBIAN.bundle, ...java],
     has: (ca) => bundleHas(DEBIAN.bundle, ca.der),
-    add: (ca) => addAnchor(anchor(ca), ca.pem, update),
+    add: (ca) => addAnchor(anchor(ca), ca.pem, () => update(ca, true, () => drop(links(ca)))),
     remove(ca) {
+      const had = readIf(anchor(ca)),
+        ours = links(ca);
       rmSync(anchor(ca), { force: true });
-      // update-ca-certificates keeps links to a removed local cert (and does not tell the Java hook): drop ours.
-      const pem = `${entryName(ca)}.pem`;
-      for (const n of readdirSync(DEBIAN.certs)) {
-        const p = join(DEBIAN.certs, n);
-        let to: string;
-        try {
-          to = readlinkSync(p);
-        } catch {
-          continue;
-        }
-        if (n === pem || to === pem || to === anchor(ca)) rmSync(p, { force: true });
-      }
-      update();
+      // The Java hook is not told of a removal either: pki's alias leaves cacerts below.
+      drop(ours);
+      update(ca, false, () => {
+        if (had) restore(anchor(ca), had, 0o644);
+        drop(ours);
+        for (const l of ours) symlinkSync(l.to, l.p);
+      });
       const keytool = which("keytool");
-      const alias = `debian:${pem}`;
+      const alias = `debian:${entryName(ca)}.pem`;
       const pass = process.env.PKI_CACERTS_PASSWORD ?? "changeit";
       if (
         java.length &&

@@ -9,7 +9,7 @@
  * content is the same. A file changed meanwhile keeps those changes: only pki's entry leaves it.
  */
 import { createHash } from "node:crypto";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { x509 } from "../lib/x509/peculiar.js";
@@ -19,6 +19,7 @@ import {
   isWritable,
   javaTarget,
   nssTargets,
+  restore,
   StoreError,
   StoreId,
   STORE_IDS,
@@ -28,6 +29,7 @@ import {
   entryName,
 } from "./trust-stores.js";
 import { systemTarget } from "./trust-system.js";
+import { withTrustLock } from "./trust-guard.js";
 
 export { StoreError, STORE_IDS, entryName };
 export type { StoreId, TrustCa };
@@ -106,25 +108,12 @@ function writeRecords(ca: TrustCa, records: Record[], home?: string): void {
     return;
   }
   mkdirSync(stateDir(home), { recursive: true, mode: 0o700 });
-  writeAtomic(p, JSON.stringify(records, null, 1) + "\n", 0o600);
+  // The caller's own record, even with --as-owner: it says what was done to stores outside the depot.
+  writeAtomic(p, JSON.stringify(records, null, 1) + "\n", 0o600, { outsideDepot: true });
 }
 
 const hashOf = (p: string) => (existsSync(p) ? sha256(readFileSync(p)) : null);
 const snapshot = (t: Target) => t.files.map((path) => ({ path, bytes: existsSync(path) ? readFileSync(path) : null }));
-/**
- * Puts `bytes` back at `path` (null: removes it), keeping the file's mode and owner (a user's key4.db stays 0600 and
- * theirs).
- */
-function restore(path: string, bytes: Buffer | null): void {
-  if (bytes === null) {
-    rmSync(path, { force: true });
-    return;
-  }
-  const st = existsSync(path) ? statSync(path) : undefined;
-  if (st && sha256(readFileSync(path)) === sha256(bytes)) return;
-  writeAtomic(path, bytes, st ? st.mode & 0o777 : 0o644);
-  if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) chownSync(path, st.uid, st.gid);
-}
 
 // ---- the commands -------------------------------------------------------------
 
@@ -142,7 +131,8 @@ function checkRights(targets: Target[], verb: string, stores: StoreId[]): void {
     const denied = t.writable.find((p) => !isWritable(p));
     if (denied) {
       throw new StoreError(
-        `cannot change the ${t.store} trust store: ${denied} is not writable by this user; run 'sudo pki trust ${verb} --stores ${t.store}'` +
+        `cannot change the ${t.store} trust store: ${denied} is not writable by this user; ` +
+          `run 'sudo pki trust ${verb} --as-owner --stores ${t.store}'` +
           (stores.length > 1
             ? ` (and the other stores without sudo: --stores ${stores.filter((s) => s !== t.store).join(",")})`
             : ""),
@@ -151,7 +141,15 @@ function checkRights(targets: Target[], verb: string, stores: StoreId[]): void {
   }
 }
 
-export function install(cas: TrustCa[], targets: Target[], o: { stores: StoreId[]; home?: string }): Outcome[] {
+type Options = { stores: StoreId[]; home?: string };
+
+/** Installs under the machine-wide trust lock: the stores' tools are not safe to run at once. */
+export const install = (cas: TrustCa[], targets: Target[], o: Options): Promise<Outcome[]> =>
+  withTrustLock(() => installLocked(cas, targets, o));
+export const uninstall = (cas: TrustCa[], targets: Target[], o: Options): Promise<Outcome[]> =>
+  withTrustLock(() => uninstallLocked(cas, targets, o));
+
+function installLocked(cas: TrustCa[], targets: Target[], o: Options): Outcome[] {
   const todo = cas.flatMap((ca) => targets.map((t) => ({ ca, t, has: t.has(ca) })));
   checkRights(
     todo.filter((x) => !x.has).map((x) => x.t),
@@ -211,7 +209,7 @@ function uninstallOne(ca: TrustCa, t: Target, home?: string): { changed: number 
   return { changed: (rec?.files.length ?? 0) - untouched.length };
 }
 
-export function uninstall(cas: TrustCa[], targets: Target[], o: { stores: StoreId[]; home?: string }): Outcome[] {
+function uninstallLocked(cas: TrustCa[], targets: Target[], o: Options): Outcome[] {
   const present = (ca: TrustCa, t: Target) =>
     t.has(ca) || readRecords(ca, o.home).some((r) => r.store === t.store && r.where === t.where);
   const todo = cas.flatMap((ca) => {
@@ -257,7 +255,16 @@ export interface StatusRow {
   constrained: boolean;
 }
 
-export function status(cas: Array<TrustCa & { constrained: boolean }>, targets: Target[], home?: string): StatusRow[] {
+/** Reads under the lock where it can be taken: never a bundle half-rewritten by another pki. */
+export function status(
+  cas: Array<TrustCa & { constrained: boolean }>,
+  targets: Target[],
+  home?: string,
+): Promise<StatusRow[]> {
+  return withTrustLock(() => statusRows(cas, targets, home), { optional: true });
+}
+
+function statusRows(cas: Array<TrustCa & { constrained: boolean }>, targets: Target[], home?: string): StatusRow[] {
   return cas.flatMap((ca) =>
     targets.map((t) => ({
       ca: ca.name,

@@ -1,24 +1,16 @@
 // `pki trust`: the real system store (update-ca-certificates), an NSS db (certutil) and the JDK's cacerts (keytool),
 // judged by curl, Python, certutil and a Java client with no CA flags. These tests change machine-wide state (CI runs
-// as root on a throwaway machine): they run serially and put back every byte they changed.
+// as root on a throwaway machine): they run serially, hold the trust tests' lock (_trust.js) while they look at or
+// change the system store, and put back every byte they changed.
 import test from "ava";
 import { createHash } from "node:crypto";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  statSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PKI, curl, issue, newDepot, pki, pkiOk, run, tempDir } from "./_helpers.js";
 import { serve } from "./_serve.js";
+import { cacertsPath, guardSystem, lockTrustTests } from "./_trust.js";
 
-const BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 const CLIENT_JAVA = fileURLToPath(new URL("java/HttpsGet.java", import.meta.url));
 const sha = (p) => (existsSync(p) ? createHash("sha256").update(readFileSync(p)).digest("hex") : null);
 /** Each file's sha256, mode and owner: "as before" means all three. */
@@ -29,39 +21,6 @@ const hashes = (files) =>
       existsSync(f) ? `${sha(f)} ${statSync(f).mode.toString(8)} ${statSync(f).uid}:${statSync(f).gid}` : null,
     ]),
   );
-
-/** The cacerts of the `java` on PATH (what a Java client reads by default). */
-async function cacertsPath() {
-  const r = await run("java", ["-XshowSettings:properties", "-version"]);
-  const home = /java\.home = (.*)/.exec(r.stderr)[1].trim();
-  return (await run("readlink", ["-f", join(home, "lib", "security", "cacerts")])).out.trim();
-}
-
-/** Snapshots the system bundle and cacerts; teardown puts their bytes back and drops any pki-* anchor and link. */
-async function guardSystem(t) {
-  const files = [BUNDLE, await cacertsPath()];
-  const saved = tempDir(t, "pki-trust-save-");
-  files.forEach((f, i) => copyFileSync(f, join(saved, String(i))));
-  t.teardown(async () => {
-    const anchors = readdirSync("/usr/local/share/ca-certificates").filter((n) => n.startsWith("pki-"));
-    for (const n of anchors) rmSync(join("/usr/local/share/ca-certificates", n));
-    for (const n of readdirSync("/etc/ssl/certs")) {
-      const p = join("/etc/ssl/certs", n);
-      let to = "";
-      try {
-        to = readlinkSync(p);
-      } catch {
-        continue;
-      }
-      if (n.startsWith("pki-") || to.startsWith("pki-") || to.includes("/ca-certificates/pki-")) rmSync(p);
-    }
-    if (anchors.length) await run("update-ca-certificates", []);
-    files.forEach((f, i) => {
-      if (sha(f) !== sha(join(saved, String(i)))) copyFileSync(join(saved, String(i)), f);
-    });
-  });
-  return files;
-}
 
 /** A temp HOME with an empty NSS db in ~/.pki/nssdb, as Chrome on Linux makes it. */
 async function nssHome(t) {
@@ -82,8 +41,7 @@ const python = (url) =>
 test.serial(
   "install: curl, Python, NSS (C,,) and Java trust the CA with no flags; uninstall: curl exits 60 and every store is byte-identical",
   async (t) => {
-    t.timeout(8 * 60_000);
-    const files = await guardSystem(t);
+    const files = await guardSystem(t, 8 * 60_000);
     const home = await nssHome(t);
     const nssdb = join(home, ".pki", "nssdb");
     // The db belongs to a user while root installs (sudo keeping HOME): uninstall must leave it theirs, 0600.
@@ -194,6 +152,7 @@ test.serial(
 );
 
 test.serial("bad requests: one line, nothing changed", async (t) => {
+  await lockTrustTests(t, 3 * 60_000); // cacerts must not change under it
   const dir = await newDepot(t);
   await issue(t, dir, "leaf1");
   const emptyHome = tempDir(t, "pki-home-");
@@ -238,8 +197,7 @@ test.serial("bad requests: one line, nothing changed", async (t) => {
 test.serial(
   "without the rights a store needs: one line naming the store and the sudo command; no store changes, not even a writable one",
   async (t) => {
-    t.timeout(4 * 60_000);
-    const files = await guardSystem(t);
+    const files = await guardSystem(t, 4 * 60_000);
     const home = await nssHome(t);
     const dir = await newDepot(t, ["--permit-domain", "example.test"]);
     const nssFiles = ["cert9.db", "key4.db", "pkcs11.txt"].map((f) => join(home, ".pki", "nssdb", f));
@@ -254,7 +212,7 @@ test.serial(
     t.is(r.code, 1, r.stderr);
     t.regex(
       r.stderr,
-      /^pki: cannot change the system trust store: .* is not writable by this user; run 'sudo pki trust install --stores system'/,
+      /^pki: cannot change the system trust store: .* is not writable by this user; run 'sudo pki trust install --as-owner --stores system'/,
     );
     t.is(r.stderr.trim().split("\n").length, 1, r.stderr);
     t.deepEqual(hashes([...files, ...nssFiles]), before, "the NSS db it could write is untouched too");
