@@ -146,17 +146,28 @@ function debianSystem(): Target {
 
 function rhelSystem(): Target {
   const anchor = (ca: TrustCa) => join(RHEL.anchors, `${entryName(ca)}.pem`);
-  const update = () => tool("update-ca-trust", ["extract"]);
+  const extract = () => tool("update-ca-trust", ["extract"]);
+  // A bad bundle: the anchors as they were, extracted again (every extracted file, not the bundle alone).
+  const update = (ca: TrustCa, adding: boolean, undo: () => void) =>
+    checkedUpdate({ bundle: RHEL.bundle, tool: "update-ca-trust", ca, adding }, extract, () => {
+      undo();
+      try {
+        extract();
+      } catch {
+        /* the bundle before is put back all the same */
+      }
+    });
   return {
     store: "system",
     where: `${RHEL.anchors} (update-ca-trust)`,
     files: [],
     writable: [RHEL.anchors, dirname(RHEL.bundle)],
     has: (ca) => bundleHas(RHEL.bundle, ca.der),
-    add: (ca) => addAnchor(anchor(ca), ca.pem, update),
+    add: (ca) => addAnchor(anchor(ca), ca.pem, () => update(ca, true, () => rmSync(anchor(ca), { force: true }))),
     remove(ca) {
+      const had = readIf(anchor(ca));
       rmSync(anchor(ca), { force: true });
-      update();
+      update(ca, false, () => had && restore(anchor(ca), had, 0o644));
     },
   };
 }
