@@ -110,10 +110,20 @@ export async function guardSystem(t, ms) {
 
 /** A second real user (unique per run), removed again at teardown. */
 export async function makeUser(t) {
-  const name = `pkit${randomBytes(5).toString("hex")}`;
-  const r = await run("useradd", ["--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name]);
+  const name = `pkitrust${randomBytes(5).toString("hex")}`;
+  // useradd and userdel refuse while another holds /etc/passwd's lock (a test elsewhere, the system): try again.
+  const retry = async (cmd, args) => {
+    let r;
+    for (let i = 0; i < 20; i++) {
+      r = await run(cmd, args);
+      if (r.code === 0 || !/lock/i.test(r.stderr)) return r;
+      await new Promise((ok) => setTimeout(ok, 250 + Math.random() * 500));
+    }
+    return r;
+  };
+  const r = await retry("useradd", ["--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name]);
   t.is(r.code, 0, r.stderr);
-  t.teardown(() => run("userdel", [name]));
+  t.teardown(() => retry("userdel", [name]));
   const id = (flag) => run("id", [flag, name]).then((x) => Number(x.out.trim()));
   return { name, uid: await id("-u"), gid: await id("-g") };
 }
