@@ -60,7 +60,7 @@ export async function handler(a: Args) {
 
 const port = (v: unknown, flag: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`invalid --${flag} ${v}: expected 0-65535`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`invalid --${flag} ${v}: expected 0-65535`);
   return n;
 };
 
@@ -77,14 +77,14 @@ async function serve(a: Args) {
   const resolve: Record<string, string> = {};
   for (const r of splitList(a.resolve)) {
     const [name, ip] = r.split("=");
-    if (!name || !ip) throw new UsageError(`invalid --resolve ${r}: expected name=ip`);
+    if (!name || !ip) throw new Error(`invalid --resolve ${r}: expected name=ip`);
     resolve[checkDomain(name).toLowerCase()] = checkIp(ip);
   }
   let policy;
   try {
     policy = parsePolicy(splitList(a.allow));
   } catch (e) {
-    throw new UsageError(e instanceof AcmeProblem ? e.detail : (e as Error).message);
+    throw new Error(e instanceof AcmeProblem ? e.detail : (e as Error).message);
   }
   const now = new Date();
   const lifetimeMs = expiryFrom(String(last(a.certLifetime)))(now).getTime() - now.getTime();

@@ -7,7 +7,9 @@ import {
   checkSubjectValue,
   checkUri,
   InputError,
+  sanList,
   splitList,
+  UsageInputError,
 } from "../lib/x509/validate.js";
 import { parseExpiry } from "../lib/x509/duration.js";
 import type { Subject, Sans } from "../lib/x509/cert.js";
@@ -37,7 +39,8 @@ export function keySpecFrom(a: KeyArgs): KeySpec {
   return checkKeySpec(a.keyType, a.curve, a.keyBits);
 }
 
-export interface SanArgs { ip?: unknown; domain?: unknown; uri?: unknown; email?: unknown }
+/** `san: false` is --no-san: a leaf without any SAN, asked for explicitly. */
+export interface SanArgs { ip?: unknown; domain?: unknown; uri?: unknown; email?: unknown; san?: boolean }
 
 /** Whether any of --ip/--domain/--uri/--email was given. */
 export function hasSanArgs(a: SanArgs): boolean {
@@ -45,16 +48,28 @@ export function hasSanArgs(a: SanArgs): boolean {
 }
 
 /**
- * SANs from --ip/--domain/--uri/--email, each validated strictly; with none, IP 127.0.0.1 as etcd-ca does (unless
- * `empty`).
+ * SANs from --ip/--domain/--uri/--email, each validated strictly (an empty value is a usage error); with none, IP
+ * 127.0.0.1 as etcd-ca does (unless `empty`, or --no-san).
  */
 export function sansFrom(a: SanArgs, o: { empty?: boolean } = {}): Sans {
-  const sans: Sans = { ips: splitList(a.ip).map(checkIp), domains: splitList(a.domain).map(checkDomain) };
-  const uris = splitList(a.uri).map(checkUri), emails = splitList(a.email).map(checkEmail);
-  if (uris.length) sans.uris = uris;
-  if (emails.length) sans.emails = emails;
-  if (!o.empty && !hasSanArgs(a)) sans.ips.push("127.0.0.1");
+  const ips = sanList(a.ip, "--ip"), domains = sanList(a.domain, "--domain");
+  const uris = sanList(a.uri, "--uri"), emails = sanList(a.email, "--email");
+  if (a.san === false && hasSanArgs(a))
+    throw new UsageInputError("--no-san conflicts with --ip/--domain/--uri/--email");
+  const sans: Sans = { ips: ips.map(checkIp), domains: domains.map(checkDomain) };
+  if (uris.length) sans.uris = uris.map(checkUri);
+  if (emails.length) sans.emails = emails.map(checkEmail);
+  if (!o.empty && a.san !== false && !hasSanArgs(a)) sans.ips.push("127.0.0.1");
   return sans;
+}
+
+/** A leaf certificate names at least one SAN (no TLS client accepts a server without one) unless --no-san says so. */
+export function requireSan(sans: Sans, a: SanArgs, what: string): void {
+  const none = !sans.ips.length && !sans.domains.length && !sans.uris?.length && !sans.emails?.length;
+  if (none && a.san !== false)
+    throw new UsageInputError(
+      `${what} names no SAN: add --domain, --ip, --uri or --email, or --no-san for a certificate without one`,
+    );
 }
 
 /** SANs as `openssl x509 -ext subjectAltName` prints them: "IP:1.2.3.4, DNS:x, URI:spiffe://..., email:a@b". */
@@ -86,7 +101,7 @@ export interface UsageArgs { server?: boolean; client?: boolean; peer?: boolean;
 /** The leaf profile from --server / --client / --peer / --eku; undefined when none was given. */
 export async function leafProfileFrom(a: UsageArgs): Promise<import("../lib/x509/cert.js").Profile | undefined> {
   const picked = (["server", "client", "peer"] as const).filter((u) => a[u]);
-  if (picked.length > 1) throw new InputError(`--${picked.join(" and --")} conflict: choose one`);
+  if (picked.length > 1) throw new UsageInputError(`--${picked.join(" and --")} conflict: choose one`);
   const list = splitList(a.eku);
   if (!picked.length && !list.length) return undefined;
   const { checkEku } = await import("../lib/x509/cert.js");

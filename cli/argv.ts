@@ -1,10 +1,10 @@
 /**
  * Command-line habits yargs lacks: "did you mean" for options (yargs suggests commands only, and only by
- * edit distance), and option values that start with '-' ('--not-before -2d', '--passphrase-file -'),
- * which yargs-parser would read as flags. Runs before yargs, on the raw words.
+ * edit distance), and option values that start with '-' ('--not-before -2d', '--passphrase-file -',
+ * '--domain -a.example'), which yargs-parser would read as flags. Runs before yargs, on the raw words.
  */
 import { UsageError } from "./common.js";
-import { COMMANDS, nameOf, type CommandModule } from "./commands.js";
+import { COMMANDS, nameOf, positionalsOf, type CommandModule } from "./commands.js";
 import { kebab, optionTable, type OptionTable } from "./option-table.js";
 
 /** Optimal string alignment distance: one typo, including a swap of neighbours, counts 1. */
@@ -34,6 +34,8 @@ const didYouMean = (s: string[]) => (s.length ? `: did you mean ${s.join(" or ")
 
 /** A negative duration or number, or '-' (stdin): an option's value, never a flag of pki's. */
 const DASH_VALUE = /^-(\d.*)?$/;
+/** After an option that takes a value, a word with one leading '-' is that value ('--domain -a.example'). */
+const DASH_WORD = /^-(?!-)/;
 
 export interface Prepared { args: string[]; command?: CommandModule }
 
@@ -61,6 +63,19 @@ export function prepareArgs(args: string[]): Prepared {
   };
 }
 
+/** An empty value ('--ip ""', a bare '--ip', 'pki rm "$UNSET"') never means "none" or "the default": it is refused. */
+const emptyValue = (what: string) =>
+  new UsageError(`empty ${what}: give it a value (an unset shell variable?), or leave it out`);
+/** An empty secret gets the passphrase checks' own words (getPassphrase). */
+const SECRET = /pass(phrase|word)$/;
+
+/** Refuses an empty positional, naming it; runs on yargs' arguments (options are judged on the words, below). */
+export function checkEmptyArguments(a: Record<string, unknown>, m: CommandModule): void {
+  const empty = (v: unknown) => v === "" || (Array.isArray(v) && v.includes(""));
+  const p = positionalsOf(m).find((x) => empty(a[x.name]));
+  if (p) throw emptyValue((p.variadic ? p.name.replace(/s$/, "") : p.name).toUpperCase());
+}
+
 /** Where the command is: the first word that is not an option, nor the value of a leading --depot (etcd-ca's habit). */
 function commandIndex(args: string[]): number {
   for (let i = 0; i < args.length; i++) {
@@ -73,6 +88,7 @@ function commandIndex(args: string[]): number {
 
 function checkOptions(words: string[], t: OptionTable, where: string): string[] {
   const out: string[] = [];
+  const help = words.some((w) => /^(--help|-h)$/.test(w));
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
     if (w === "--") return [...out, ...words.slice(i)];
@@ -85,7 +101,9 @@ function checkOptions(words: string[], t: OptionTable, where: string): string[] 
         throw new UsageError(`unknown option --${name} for '${where}'${hint} (see '${where} --help')`);
       }
       const next = words[i + 1];
-      if (eq < 0 && !t.flags.has(bare) && next !== undefined && DASH_VALUE.test(next)) {
+      const value = eq >= 0 ? w.slice(eq + 1) : next === undefined || next.startsWith("--") ? "" : next;
+      if (!t.flags.has(bare) && value === "" && !SECRET.test(bare) && !help) throw emptyValue(`--${bare}`);
+      if (eq < 0 && !t.flags.has(bare) && next !== undefined && DASH_WORD.test(next)) {
         out.push(`${w}=${next}`);
         i++;
         continue;

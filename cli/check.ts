@@ -89,8 +89,8 @@ export async function handler(a: Args) {
   // The server: in-process from the files (two instances: HTTPS only, and as configured), or --url.
   let url: URL | undefined;
   if (a.url) {
-    try { url = new URL(a.url); } catch { throw new UsageError(`invalid --url ${a.url}: expected https://HOST:PORT`); }
-    if (url.protocol !== "https:") throw new UsageError(`--url must be https:// (got ${url.protocol})`);
+    try { url = new URL(a.url); } catch { throw new Error(`invalid --url ${a.url}: expected https://HOST:PORT`); }
+    if (url.protocol !== "https:") throw new Error(`--url must be https:// (got ${url.protocol})`);
   }
   const server = url ? undefined : await resolveServer(a);
   const certfile = a.certfile ?? (a.name ? depot?.certPath(a.name) : undefined);
@@ -129,7 +129,7 @@ export async function handler(a: Args) {
     try {
       (await import("node:tls")).createSecureContext({ pfx: p12.pfx, passphrase: p12.password });
     } catch (e) {
-      throw new UsageError(
+      throw new Error(
         `--client-p12 ${a.clientP12}: ${/mac verify/i.test((e as Error).message) ? "wrong --p12-password" : `not a usable PKCS#12 bundle (${(e as Error).message})`}`,
       );
     }
@@ -145,7 +145,7 @@ export async function handler(a: Args) {
       : (await depot!.unlockKey("ca", await caPass())).keys;
     const { subtle } = await import("../lib/x509/keys.js");
     if (!Buffer.from(await subtle.exportKey("spki", keys.publicKey)).equals(Buffer.from(cert.publicKey.rawData)))
-      throw new UsageError(`the CA key does not belong to ${caLabel}`);
+      throw new Error(`the CA key does not belong to ${caLabel}`);
     ca = { cert, keys };
   }
 

@@ -127,7 +127,7 @@ export async function writeExport(a: ExportArgs, depot: DepotCore, name: string,
     jks: a.jks ? { password: "", alias: a.alias, type: a.keystoreType } : undefined,
   };
   if (depot.entry(name).external && needsKey(opts))
-    throw new UsageError(`the key of "${name}" is held elsewhere (external key): --insecure, --p12 and --jks need it`);
+    throw new Error(`the key of "${name}" is held elsewhere (external key): --insecure, --p12 and --jks need it`);
   const what = name === "ca" ? "the CA key" : `the key of "${name}"`;
   passphrase ??= await getPassphrase(a, what, { optional: !needsKey(opts) });
   if (opts.p12) opts.p12.password = (await getPassphrase(a, `${name}.p12`, { confirm: true, source: P12_SOURCE }))!;

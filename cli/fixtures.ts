@@ -143,6 +143,8 @@ async function openOutput(out: string) {
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
+const exitCodeOf = (e: unknown) => (e as { exitCode?: number }).exitCode ?? 1;
+
 export async function handler(a: Args) {
   const { getPassphrase, printJson, readInputFile, UsageError } = await import("./common.js");
   if (a.out === undefined && process.stdout.isTTY)
@@ -171,7 +173,8 @@ export async function handler(a: Args) {
     plan = planFixtures(spec, now);
     checkWork(plan, Boolean(a.yes)); // before a passphrase is asked for
   } catch (e) {
-    throw new UsageError(`${a.spec}: ${(e as Error).message}`);
+    // A malformed spec is a usage error (2), a value its checks refuse is not (1): the spec's error says which.
+    throw Object.assign(new Error(`${a.spec}: ${(e as Error).message}`), { exitCode: exitCodeOf(e) });
   }
   let passphrase: string | undefined;
   // --passphrase / --passphrase-file win over the spec's passphrase, which wins over PKI_PASSPHRASE and the prompt.

@@ -74,6 +74,8 @@ export async function handler(a: Args) {
     const stray = Object.keys(EXPORT_OPTIONS).find((k) => a[k] !== undefined);
     if (stray) throw new UsageError(`--${stray} needs --export`);
   }
+  if ((a.hosts ?? []).some((h) => String(h).split(",").some((p) => !p.trim())))
+    throw new UsageError("empty HOST: give it a value (an unset shell variable?), or leave it out");
   const h = hostsToSans(a.hosts ?? []);
   const merge = (flag: unknown, extra: string[]) =>
     flag === undefined && !extra.length ? undefined : [...[flag ?? []].flat(), ...extra];
@@ -82,6 +84,7 @@ export async function handler(a: Args) {
     domain: merge(a.domain, h.domain),
     uri: merge(a.uri, h.uri),
     email: merge(a.email, h.email),
+    san: a.san,
   });
   const subject = subjectFrom(a, { commonName: name });
   const key = keySpecFrom(a);
@@ -92,7 +95,7 @@ export async function handler(a: Args) {
   // The depot without the certificate parser (store/core.ts): a third of the command's time.
   const { DepotCore } = await import("../store/core.js");
   const depot = DepotCore.openCore(a.depot);
-  if (depot.readIndex().entries[name]) throw new UsageError(`"${name}" already exists in the depot`);
+  if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
   const who =
     issuer && issuer !== "ca"
       ? `the key of the CA "${issuer}" and of "${name}"`

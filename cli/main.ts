@@ -2,7 +2,7 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { COMMANDS, nameOf, positionalsOf, type CommandModule } from "./commands.js";
-import { prepareArgs } from "./argv.js";
+import { checkEmptyArguments, prepareArgs } from "./argv.js";
 import { VERSION } from "./version.js";
 import { fail, failWith, watchStdout } from "./exit.js";
 
@@ -42,6 +42,7 @@ const cli = yargs(prepared.args)
   .command(COMMANDS as never)
   .middleware((a) => {
     if (a.asOwner) process.env.PKI_AS_OWNER = "1";
+    if (prepared.command) checkEmptyArguments(a, prepared.command);
   })
   .strict()
   .version(VERSION)

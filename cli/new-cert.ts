@@ -81,14 +81,15 @@ async function fileRequest(
   ];
   const bad = keyFlags.filter((k) => a[k] !== undefined && !(k === "keyType" && a[k] === "ecdsa"));
   if (bad.length)
-    throw new Error(
+    throw new UsageError(
       `--csr conflicts with --${bad[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: the request sets the key and subject`,
     );
-  const { externalRequestFrom, readCsrInput, sanText } = await import("./args.js");
+  const { externalRequestFrom, readCsrInput, requireSan, sanText } = await import("./args.js");
   const { fileExternalRequest } = await import("../store/external.js");
   const { openDepot } = await import("./common.js");
   const file = String(a.csr);
   const req = await externalRequestFrom(await readCsrInput(file), a, file === "-" ? "the CSR on stdin" : file);
+  requireSan(req.sans, a, `the request for "${name}"`);
   const depot = await openDepot(a.depot);
   await fileExternalRequest(depot, name, req, { profile, issuer });
   process.stderr.write(

@@ -25,6 +25,10 @@ export const SAN_OPTIONS = {
   domain: { type: "string", describe: "DNS SAN (repeatable, comma-separated, *.wildcard allowed)" },
   uri: { type: "string", describe: "URI SAN, e.g. spiffe://example.org/ns/web (repeatable, comma-separated)" },
   email: { type: "string", describe: "email SAN (rfc822Name, repeatable, comma-separated)" },
+  san: {
+    type: "boolean",
+    describe: "--no-san: a leaf without any SAN (e.g. a client known by its CN), refused otherwise",
+  },
 } as const;
 
 export const CSR_OPTION = {

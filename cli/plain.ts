@@ -32,7 +32,7 @@ export function plainCommand(args: string[]): { name: string; argv: Record<strin
         if (opt.startsWith("no-")) argv[opt.slice(3)] = false;
         else argv[opt] = true;
       } else return undefined;
-    } else if (w.startsWith("-") || !form.positional || argv.name !== undefined) return undefined;
+    } else if (w === "" || w.startsWith("-") || !form.positional || argv.name !== undefined) return undefined;
     else argv.name = w;
   }
   return { name, argv };

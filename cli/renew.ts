@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings } from "./common.js";
+import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings, UsageError } from "./common.js";
 import { CSR_OPTION, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "renew <name>";
@@ -48,6 +48,8 @@ export async function handler(a: Args) {
   const notAfter = expiryFrom(a.expires);
   const notBefore = notBeforeFrom(a.notBefore);
   const key = a.keyType !== undefined ? keySpecFrom(a) : undefined;
+  if (a.csr !== undefined && a.rekey)
+    throw new UsageError("--csr conflicts with --rekey: the request brings the new key");
   const depot = await openDepot(a.depot);
   const name = String(a.name);
   const entry = depot.entry(name);
@@ -55,7 +57,6 @@ export async function handler(a: Args) {
     throw new Error(`the key of "${a.name}" is held elsewhere: renew with --csr FILE (a new request from its holder)`);
   const issuer = entry.issuer ?? "ca";
   const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
-  if (a.csr !== undefined && a.rekey) throw new Error("--csr conflicts with --rekey: the request brings the new key");
   const csr = a.csr === undefined ? undefined : await requestOf(a.csr);
   const rekey = a.rekey
     ? {

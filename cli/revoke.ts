@@ -1,4 +1,5 @@
 import type { Argv } from "yargs";
+import { REASONS } from "../lib/x509/reasons.js";
 
 export const command = "revoke <name>";
 export const describe = "record NAME's certificate as revoked (then publish with 'pki crl')";
@@ -10,8 +11,8 @@ export function builder(y: Argv) {
       reason: {
         type: "string",
         default: "unspecified",
-        describe:
-          "keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise or unspecified",
+        choices: REASONS,
+        describe: "the CRL's reason code",
       },
       serial: {
         type: "string",

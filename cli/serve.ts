@@ -51,7 +51,7 @@ export async function resolveServer(a: SourceArgs, purpose = "the server key"): 
   const pemFile = (path: string, what: string, label: RegExp, name = "CERTIFICATE") => {
     const text = readInputFile(path, what);
     if (!parsePemAll(text).some((b) => label.test(b.label)))
-      throw new UsageError(`${what} ${path}: no PEM ${name} block found`);
+      throw new Error(`${what} ${path}: no PEM ${name} block found`);
     return text;
   };
   const files: Record<string, string | undefined> = {};
@@ -98,7 +98,7 @@ type SourceArgs = Pick<Args, keyof typeof SOURCE_OPTIONS | "clientAuth" | "passp
 export async function handler(a: Args) {
   const port = Number(a.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError(`invalid --port ${a.port}: expected 0-65535`);
+    throw new Error(`invalid --port ${a.port}: expected 0-65535`);
   const m = await resolveServer(a);
   const { startServer, sanWarning } = await import("../lib/tls/server.js");
   const warning = sanWarning(m.certPem, a.host, m.label);

@@ -50,7 +50,7 @@ export async function handler(a: Args) {
   if (a.csr !== undefined || pre?.external)
     return signExternal(a, await openDepot(a.depot), name, { notAfter, notBefore, profile: leaf });
   if (hasSanArgs(a))
-    throw new Error("--ip/--domain/--uri/--email with sign need --csr: NAME's request already names its SANs");
+    throw new UsageError("--ip/--domain/--uri/--email with sign need --csr: NAME's request already names its SANs");
   const entry = depot.entry(name);
   if (entry.status !== "unsigned") throw new Error(`"${name}" is already signed`);
   const profile =
@@ -77,12 +77,12 @@ async function signExternal(
   name: string,
   o: { notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile },
 ) {
-  const { externalRequestFrom, hasSanArgs, readCsrInput, sanText } = await import("./args.js");
+  const { externalRequestFrom, hasSanArgs, readCsrInput, requireSan, sanText } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const { issueExternal } = await import("../store/external.js");
   const { sanCount } = await import("../lib/x509/cert.js");
   if (a.intermediate || a.pathLength !== undefined)
-    throw new Error(
+    throw new (a.csr === undefined ? Error : UsageError)(
       "--intermediate with an external key is not supported: the depot only holds CAs whose keys it holds",
     );
   const pre = depot.readIndex().entries[name];
@@ -94,6 +94,7 @@ async function signExternal(
     a.csr === undefined ? (await import("node:fs")).readFileSync(depot.csrPath(name)) : await readCsrInput(a.csr);
   const req = await externalRequestFrom(data, a, what);
   if (pre && !hasSanArgs(a)) req.sans = pre.sans; // the SANs chosen when it was filed
+  else requireSan(req.sans, a, `the request for "${name}"`);
   const issuer = a.issuer === undefined ? (pre?.issuer ?? "ca") : checkName(a.issuer);
   const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
   const { cert, entry } = await issueExternal(depot, name, req, {

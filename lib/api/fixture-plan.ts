@@ -15,7 +15,7 @@ import {
 } from "../x509/validate.js";
 import { checkReason, type RevocationReason } from "../x509/reasons.js";
 import { DEFAULT_ITERATIONS } from "../formats/pkcs8.js";
-import { fileNames, kdfIterationsOk, MANIFEST, MAX_ENTRIES, OUTPUTS, SPEC_KEYS, SpecError, USAGES }
+import { fileNames, kdfIterationsOk, MANIFEST, MAX_ENTRIES, OUTPUTS, SPEC_KEYS, SpecError, SpecUsageError, USAGES }
   from "./fixture-spec.js";
 import type { Output } from "./fixture-spec.js";
 
@@ -48,10 +48,10 @@ export interface Plan {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function checkKeys(v: unknown, path: string, allowed: readonly string[]): Record<string, any> {
-  if (!isObj(v)) throw new SpecError(path, "must be a mapping (object)");
+  if (!isObj(v)) throw new SpecUsageError(path, "must be a mapping (object)");
   for (const k of Object.keys(v))
     if (!allowed.includes(k))
-      throw new SpecError(path ? `${path}.${k}` : k, `unknown key (expected one of: ${allowed.join(", ")})`);
+      throw new SpecUsageError(path ? `${path}.${k}` : k, `unknown key (expected one of: ${allowed.join(", ")})`);
   return v;
 }
 
@@ -65,7 +65,7 @@ function at<T>(path: string, fn: () => T): T {
 }
 
 function str(v: unknown, path: string): string {
-  if (typeof v !== "string" || v === "") throw new SpecError(path, "must be a non-empty string");
+  if (typeof v !== "string" || v === "") throw new SpecUsageError(path, "must be a non-empty string");
   return v;
 }
 
@@ -77,10 +77,10 @@ function list(v: unknown, path: string): string[] {
 
 function outputsOf(v: unknown, path: string, dflt: Output[]): Output[] {
   if (v === undefined) return dflt;
-  if (!Array.isArray(v)) throw new SpecError(path, `must be a list of: ${OUTPUTS.join(", ")}`);
+  if (!Array.isArray(v)) throw new SpecUsageError(path, `must be a list of: ${OUTPUTS.join(", ")}`);
   return v.map((o, i) => {
     if (!(OUTPUTS as readonly string[]).includes(o))
-      throw new SpecError(
+      throw new SpecUsageError(
         `${path}[${i}]`,
         `unknown output ${JSON.stringify(o)} (expected one of: ${OUTPUTS.join(", ")})`,
       );
@@ -90,21 +90,21 @@ function outputsOf(v: unknown, path: string, dflt: Output[]): Output[] {
 
 function when(v: unknown, path: string, now: Date): Date {
   if (typeof v !== "string" && !(v instanceof Date))
-    throw new SpecError(path, `must be a date, "now", a duration like "90d" or an offset like "-2d"`);
+    throw new SpecUsageError(path, `must be a date, "now", a duration like "90d" or an offset like "-2d"`);
   return at(path, () => parseWhen(v, now));
 }
 
 
 /** Validates a parsed spec completely (before any key is made); throws one SpecError naming the path. */
 export function planFixtures(raw: unknown, now = new Date()): Plan {
-  if (!isObj(raw)) throw new SpecError("spec", "must be a mapping with cas (and certs, revocations)");
+  if (!isObj(raw)) throw new SpecUsageError("spec", "must be a mapping with cas (and certs, revocations)");
   const top = checkKeys(raw, "", SPEC_KEYS.top);
   const d = top.defaults === undefined ? {} : checkKeys(top.defaults, "defaults", SPEC_KEYS.defaults);
   const dKey = d.key === undefined ? undefined : at("defaults.key", () => (parseKeyOption(d.key), d.key));
   const dOutputs = outputsOf(d.outputs, "defaults.outputs", ["pem"]);
   if (d.expires !== undefined) when(str(d.expires, "defaults.expires"), "defaults.expires", now);
   if (d.usage !== undefined && !USAGES.includes(d.usage))
-    throw new SpecError(
+    throw new SpecUsageError(
       "defaults.usage",
       `unknown usage ${JSON.stringify(d.usage)} (expected one of: ${USAGES.join(", ")})`,
     );
@@ -117,10 +117,11 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
   if (!kdfIterationsOk(iterations))
     throw new SpecError("kdfIterations", "must be an integer from 1000 to 10000000");
 
-  if (!Array.isArray(top.cas) || top.cas.length === 0) throw new SpecError("cas", "must be a non-empty list of CAs");
-  if (top.certs !== undefined && !Array.isArray(top.certs)) throw new SpecError("certs", "must be a list");
+  if (!Array.isArray(top.cas) || top.cas.length === 0)
+    throw new SpecUsageError("cas", "must be a non-empty list of CAs");
+  if (top.certs !== undefined && !Array.isArray(top.certs)) throw new SpecUsageError("certs", "must be a list");
   if (top.revocations !== undefined && !Array.isArray(top.revocations))
-    throw new SpecError("revocations", "must be a list");
+    throw new SpecUsageError("revocations", "must be a list");
 
   if (top.cas.length + (top.certs?.length ?? 0) > MAX_ENTRIES)
     throw new SpecError("certs", `at most ${MAX_ENTRIES} CAs and certificates in one spec`);
@@ -142,7 +143,7 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
     if (r.organization !== undefined)
       at(`${path}.organization`, () => checkSubjectValue("organization", str(r.organization, `${path}.organization`)));
     if (r.expires !== undefined && r.notAfter !== undefined)
-      throw new SpecError(`${path}.notAfter`, "give either expires or notAfter, not both");
+      throw new SpecUsageError(`${path}.notAfter`, "give either expires or notAfter, not both");
     const notBefore =
       r.notBefore === undefined ? new Date(now.getTime() - BACKDATE_MS) : when(r.notBefore, `${path}.notBefore`, now);
     const notAfter =
@@ -173,7 +174,7 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
       ]);
     const usage = r.usage ?? d.usage ?? "peer";
     if (!USAGES.includes(usage))
-      throw new SpecError(
+      throw new SpecUsageError(
         `${path}.usage`,
         `unknown usage ${JSON.stringify(usage)} (expected one of: ${USAGES.join(", ")})`,
       );

@@ -72,9 +72,18 @@ export interface FixtureSpec {
   revocations?: { cert: string; reason?: RevocationReason; date?: When }[];
 }
 
-/** A spec error: `path: message`, the path in the spec's own terms (e.g. `certs[3].issuer`). */
+/**
+ * A spec error: `path: message`, the path in the spec's own terms (e.g. `certs[3].issuer`). The exit status follows
+ * the command line's rule: a value the checks refuse, a duplicate or unknown name is 1 ...
+ */
 export class SpecError extends InputError {
+  readonly exitCode: number = 1;
   constructor(readonly path: string, message: string) { super(`${path}: ${message}`); }
+}
+
+/** ... and a spec malformed in itself (unknown key, wrong type, empty value, outside the choices, conflicting keys) 2. */
+export class SpecUsageError extends SpecError {
+  override readonly exitCode: number = 2;
 }
 
 /** Parses YAML or JSON text (YAML 1.2 is a superset of JSON; plain JSON skips loading the YAML parser). */

@@ -8,7 +8,7 @@ import type { Sans } from "../x509/cert.js";
 import { randomBytes } from "node:crypto";
 import { CA, Certificate, createCA, loadParsers } from "./core.js";
 import { generateKeyDer, KeyDer, KeyPair, keyPairOf, KeySpec } from "../x509/keys.js";
-import { InputError } from "../x509/validate.js";
+import { InputError, UsageInputError } from "../x509/validate.js";
 import { deriveKey, pbes2Encrypt } from "../formats/pkcs8.js";
 import { octets, seq } from "../x509/der.js";
 import { toPem } from "../x509/pem.js";
@@ -84,7 +84,7 @@ export const MAX_WORK_SECONDS = 300;
 export function checkWork(plan: Plan, yes = false): void {
   const work = plan.nodes.reduce((sum, n) => sum + KEY_SECONDS(n.spec) + 0.003, 0);
   if (work > MAX_WORK_SECONDS && !yes) {
-    throw new InputError(
+    throw new UsageInputError(
       `the spec's ${plan.nodes.length} certificates would take about ${Math.round(work / 60)} minutes of CPU (mostly RSA key generation): confirm with --yes (API: { yes: true })`,
     );
   }

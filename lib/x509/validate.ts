@@ -90,6 +90,22 @@ export function splitList(values: unknown): string[] {
   return out;
 }
 
+/** What the command line (or a spec field) gets wrong in itself, e.g. an option without its value: exit 2. */
+export class UsageInputError extends InputError {
+  readonly exitCode = 2;
+}
+
+/**
+ * The values of a repeatable, comma-separated SAN option. An empty one (`--ip ""`, a bare `--ip`, `--ip a,,b`, an
+ * unset shell variable) is a usage error naming the option: it never means "no SAN".
+ */
+export function sanList(values: unknown, option: string): string[] {
+  const arr = values === undefined ? [] : Array.isArray(values) ? values : [values];
+  if (arr.some((v) => String(v).split(",").some((p) => !p.trim())))
+    throw new UsageInputError(`empty ${option}: give it a value (an unset shell variable?), or leave it out`);
+  return splitList(arr);
+}
+
 /**
  * A subject attribute value: printable, bounded; no control, format (bidi), lone-surrogate or U+FFFD (binary)
  * characters.
