@@ -6,8 +6,10 @@
  *
  * Matching follows what openssl verify enforces: a DNS name matches a subtree when it equals it or ends
  * in "." + it ("example.test" covers "web.example.test"; ".example.test" covers subdomains only); an IP
- * matches a subtree of its own family whose address/mask covers it; the subject CN is checked as a DNS
- * name when it looks like one and the certificate has no DNS SAN (as openssl does for a leaf).
+ * matches a subtree of its own family whose address/mask covers it. A leaf's subject CN that is an IP address is
+ * judged against the IP subtrees (clients that still match a CN would take it for that address); a CN that looks
+ * like a DNS name, dotted IPv4 included, is also checked as one when the certificate has no DNS SAN, because
+ * openssl verify does exactly that (cn2dnsid) and would refuse the certificate otherwise.
  */
 import { isIPv4 } from "node:net";
 import { AsnConvert } from "@peculiar/asn1-schema";
@@ -18,7 +20,7 @@ import {
   NameConstraints as AsnNameConstraints,
 } from "@peculiar/asn1-x509";
 import { x509 } from "./peculiar.js";
-import { checkDomain, checkIp, InputError, splitList } from "./validate.js";
+import { checkDomain, checkIp, InputError, isIPv4Text, isIPv6Text, splitList } from "./validate.js";
 import type { Sans } from "./cert.js";
 
 export const OID_NAME_CONSTRAINTS = "2.5.29.30";
@@ -208,29 +210,37 @@ export function checkNameConstraints(
   path: x509.X509Certificate[],
   o: { leaf?: boolean } = {},
 ): void {
+  const leaf = o.leaf ?? true;
   const dnsNames = [...sans.domains];
-  const cn = cnAsDns(commonNameOf(subject));
-  if ((o.leaf ?? true) && cn && !dnsNames.length) dnsNames.push(cn);
+  const cnText = leaf ? commonNameOf(subject) : undefined;
+  const cn = cnAsDns(cnText);
+  if (cn && !dnsNames.length) dnsNames.push(cn);
+  const cnIp = cnText !== undefined && (isIPv4Text(cnText) || isIPv6Text(cnText)) ? checkIp(cnText) : undefined;
+  const ips = cnIp === undefined || sans.ips.includes(cnIp) ? sans.ips : [...sans.ips, cnIp];
   for (const ca of path) {
     const nc = constraintsOf(ca);
     if (!nc) continue;
     const where = `the name constraints of the CA "${ca.subject}"`;
     for (const d of dnsNames) {
-      const what = d === cn && !sans.domains.includes(d) ? `common name ${d}` : `DNS name ${d}`;
+      const byCn = d === cn && !sans.domains.includes(d);
+      const what = byCn ? `common name ${d}` : `DNS name ${d}`;
+      // openssl verify reads an IPv4 CN as a DNS name here: say so, or the refusal of an IP that is permitted puzzles.
+      const why = byCn && cnIp ? "; openssl verify judges a CN as a DNS name when there is no DNS SAN: add one" : "";
       // A wildcard also reaches every excluded name below its base.
       const ex = nc.excludeDomains.find(
         (b) => domainWithin(d, b) || (d.startsWith("*.") && domainWithin(b.replace(/^\./, ""), d.slice(2))),
       );
-      if (ex) throw new InputError(`${what} is excluded by ${where} (excluded: ${ex})`);
+      if (ex) throw new InputError(`${what} is excluded by ${where} (excluded: ${ex})${why}`);
       if (nc.permitDomains.length && !nc.permitDomains.some((b) => domainWithin(d, b))) {
-        throw new InputError(`${what} is outside ${where} (permitted DNS: ${nc.permitDomains.join(", ")})`);
+        throw new InputError(`${what} is outside ${where} (permitted DNS: ${nc.permitDomains.join(", ")})${why}`);
       }
     }
-    for (const ip of sans.ips) {
+    for (const ip of ips) {
+      const what = ip === cnIp && !sans.ips.includes(ip) ? `common name ${ip}` : `IP ${ip}`;
       const ex = nc.excludeIps.find((r) => ipWithin(ip, r));
-      if (ex) throw new InputError(`IP ${ip} is excluded by ${where} (excluded: ${ex})`);
+      if (ex) throw new InputError(`${what} is excluded by ${where} (excluded: ${ex})`);
       if (nc.permitIps.length && !nc.permitIps.some((r) => ipWithin(ip, r))) {
-        throw new InputError(`IP ${ip} is outside ${where} (permitted IP: ${nc.permitIps.join(", ")})`);
+        throw new InputError(`${what} is outside ${where} (permitted IP: ${nc.permitIps.join(", ")})`);
       }
     }
   }
