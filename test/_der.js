@@ -77,3 +77,31 @@ export function* walk(node) {
   yield node;
   for (const k of node.kids ?? []) yield* walk(k);
 }
+
+/** Where `buf` is not DER (X.690 10.1 lengths, 11.6 SET OF order, 8.3.2 INTEGER), descending into nested DER. */
+export function derProblems(buf, at = "") {
+  const out = [];
+  const check = (node, raw, path) => {
+    const k = raw[1] & 0x80 ? raw[1] & 0x7f : 0;
+    const n = node.body.length;
+    if (k && (n < 0x80 || n < 256 ** (k - 1))) out.push(`${path}: length ${n} in the long form`);
+    const [b0, b1] = node.body;
+    if (node.tag === 0x02 && n > 1 && ((b0 === 0 && b1 < 0x80) || (b0 === 0xff && b1 >= 0x80)))
+      out.push(`${path}: INTEGER not minimal`);
+    const encs = (node.kids ?? []).map(encode);
+    if (node.tag === 0x31)
+      for (let i = 1; i < encs.length; i++)
+        if (Buffer.compare(encs[i - 1], encs[i]) > 0) out.push(`${path}: SET OF element ${i} sorts before ${i - 1}`);
+    let off = raw.length - node.body.length;
+    (node.kids ?? []).forEach((c, i) => {
+      const len = encode(c).length;
+      check(c, raw.subarray(off, off + len), `${path}/${i}`);
+      off += len;
+    });
+  };
+  const tree = parse(buf);
+  if (tree.end !== buf.length) out.push(`${at}: trailing bytes`);
+  else if (!encode(tree).equals(buf)) out.push(`${at}: does not re-encode to the same bytes`);
+  else check(tree, buf, at);
+  return out;
+}

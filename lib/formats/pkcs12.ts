@@ -148,10 +148,12 @@ export function buildPkcs12(opts: Pkcs12Options, keyPassword = opts.password): B
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error("PKCS#12 iterations must be a positive integer");
   checkKeyAndChain(keyPkcs8Der, chainDer, "PKCS#12");
 
+  // bagAttributes is a SET OF: DER (X.690 11.6) orders it by encoding, and a friendlyName of 11+ characters sorts
+  // after localKeyId. The schema library writes a SET OF in the order given.
   const attrs = [
     attr(id_pkcs9_at_friendlyName, der(new FriendlyName(friendlyName))),
     attr(id_pkcs9_at_localKeyId, der(new OctetString(ab(createHash("sha1").update(chainDer[0]).digest())))),
-  ];
+  ].sort((a, b) => Buffer.compare(Buffer.from(der(a)), Buffer.from(der(b))));
   const certBags = chainDer.map((c, i) => new SafeBag({
     bagId: id_certBag,
     bagValue: der(new CertBag({ certId: id_x509Certificate, certValue: der(new OctetString(ab(c))) })),
