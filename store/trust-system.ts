@@ -27,8 +27,12 @@ function bundleHas(path: string, der: Buffer): boolean {
   return readFileSync(path, "latin1").replace(/\r?\n/g, "").includes(b64);
 }
 
-/** Writes the anchor file (the caller's, 0644) and runs the store's update; a failed update takes it out again. */
+/**
+ * Writes the anchor file and runs the store's update; a failed update takes it out again. The anchor is pki's own
+ * file: the caller's and 0644, even where one was left (by an older pki, --as-owner) with another owner.
+ */
 function addAnchor(path: string, pem: string, update: () => unknown): void {
+  rmSync(path, { force: true });
   restore(path, pem, 0o644);
   try {
     update();
@@ -123,13 +127,13 @@ function debianSystem(): Target {
       const had = readIf(anchor(ca)),
         ours = links(ca);
       rmSync(anchor(ca), { force: true });
-      // The Java hook is not told of a removal either: pki's alias leaves cacerts below.
       drop(ours);
       update(ca, false, () => {
         if (had) restore(anchor(ca), had, 0o644);
         drop(ours);
         for (const l of ours) symlinkSync(l.to, l.p);
       });
+      // Nor is the Java hook told of a removal: pki's alias leaves cacerts here.
       const keytool = which("keytool");
       const alias = `debian:${entryName(ca)}.pem`;
       const pass = process.env.PKI_CACERTS_PASSWORD ?? "changeit";
