@@ -47,7 +47,8 @@ function inX509Range(d: Date): boolean {
   return d.getTime() >= MIN_X509_DATE.getTime() && d.getTime() <= MAX_X509_DATE.getTime();
 }
 
-class Check {
+/** The rules, one method a field kind; `file` names what is damaged (index.json, depot.db). */
+export class Check {
   constructor(readonly file: string) {}
   fail(field: string, why: string): never {
     throw new DepotError(`${this.file} is damaged: ${field} ${why}: run 'pki doctor'`);
@@ -100,18 +101,23 @@ export function checkDepotMeta(raw: unknown): void {
   const c = new Check("depot.json");
   const m = c.obj(raw, "the top level");
   c.int(m.layout, "layout", 1, 1_000_000);
-  const kdf = c.obj(m.kdf, "kdf");
-  const salt = c.str(kdf.salt, "kdf.salt", 1024);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(salt) || Buffer.from(salt, "base64").length < 16)
-    c.fail("kdf.salt", "is not base64 of at least 16 bytes");
-  const test = testKdfIterations();
-  if (test === undefined || kdf.iterations !== test)
-    c.int(kdf.iterations, "kdf.iterations", KDF_MIN_ITERATIONS, KDF_MAX_ITERATIONS);
+  checkKdf(c, m.kdf, "kdf");
   if (m.created !== undefined) c.date(m.created, "created");
 }
 
+/** The KDF parameters: a salt of base64 (>= 16 bytes) and an iteration count in bounds (or the test-only one). */
+export function checkKdf(c: Check, raw: unknown, field: string): void {
+  const kdf = c.obj(raw, field);
+  const salt = c.str(kdf.salt, `${field}.salt`, 1024);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(salt) || Buffer.from(salt, "base64").length < 16)
+    c.fail(`${field}.salt`, "is not base64 of at least 16 bytes");
+  const test = testKdfIterations();
+  if (test === undefined || kdf.iterations !== test)
+    c.int(kdf.iterations, `${field}.iterations`, KDF_MIN_ITERATIONS, KDF_MAX_ITERATIONS);
+}
+
 /** A SAN list as the index records it: each value re-passes the rule the CLI applied; at most MAX_SANS in all. */
-function checkSans(c: Check, raw: unknown, field: string): void {
+export function checkSans(c: Check, raw: unknown, field: string): void {
   const s = c.obj(raw, field);
   let total = 0;
   const list = (k: string, rule: (v: string) => string, optional = false) => {
@@ -145,54 +151,14 @@ export function checkIndex(raw: unknown): void {
     const f = `entries["${name}"]`;
     const e = c.obj(entries[name], f);
     if (e.name !== name) c.fail(`${f}.name`, "differs from its key");
-    const kind = c.oneOf(e.kind, `${f}.kind`, ["leaf", "ca"] as const);
-    if (name === "ca" && (kind !== "ca" || e.issuer !== undefined)) c.fail(f, "is the root: a CA with no issuer");
-    if (e.issuer !== undefined) issuerOf(e.issuer, `${f}.issuer`, name);
-    c.str(e.subject, `${f}.subject`, 4096);
-    c.str(e.keyType, `${f}.keyType`, 64);
-    checkSans(c, e.sans, `${f}.sans`);
-    const status = c.oneOf(e.status, `${f}.status`, ["unsigned", "signed", "revoked"] as const);
-    c.date(e.created, `${f}.created`);
-    if (status !== "unsigned" || e.serial !== undefined) c.serial(e.serial, `${f}.serial`);
-    if (status !== "unsigned" || e.notBefore !== undefined) c.date(e.notBefore, `${f}.notBefore`);
-    if (status !== "unsigned" || e.notAfter !== undefined) c.date(e.notAfter, `${f}.notAfter`);
-    if (e.usage !== undefined) c.oneOf(e.usage, `${f}.usage`, ["server", "client", "peer"] as const);
-    if (e.eku !== undefined)
-      c.arr(e.eku, `${f}.eku`, 64).forEach((o, i) => {
-        if (typeof o !== "string" || !OID_RE.test(o)) c.fail(`${f}.eku[${i}]`, "is not an OID");
-      });
-    if (e.pathLength !== undefined) c.int(e.pathLength, `${f}.pathLength`, 0, 255);
-    if (status === "revoked" || e.revoked !== undefined) checkRevocation(c, e.revoked, `${f}.revoked`);
-    if (e.alias !== undefined) c.str(e.alias, `${f}.alias`, 256);
-    if (e.external !== undefined && typeof e.external !== "boolean") c.fail(`${f}.external`, "is not true or false");
-    if (e.history !== undefined) {
-      c.arr(e.history, `${f}.history`, MAX_HISTORY).forEach((h, i) => {
-        const hf = `${f}.history[${i}]`;
-        const p = c.obj(h, hf);
-        c.serial(p.serial, `${hf}.serial`);
-        issuerOf(p.issuer, `${hf}.issuer`, name);
-        c.date(p.notBefore, `${hf}.notBefore`);
-        c.date(p.notAfter, `${hf}.notAfter`);
-        if (p.revoked !== undefined) checkRevocation(c, p.revoked, `${hf}.revoked`);
-      });
-    }
+    checkEntry(c, e, f, (v, field) => issuerOf(v, field, name));
   }
   if (names.length && !isCa("ca")) c.fail("entries", "has no root CA entry \"ca\"");
   c.arr(idx.serials, "serials", MAX_SERIALS).forEach((s, i) => c.serial(s, `serials[${i}]`));
   if (idx.serialFloor !== undefined) c.serial(idx.serialFloor, "serialFloor");
   // Certificates of removed entries (pki rm, imported CRLs): their issuer may be gone too, so only the rules apply.
-  if (idx.removed !== undefined) {
-    c.arr(idx.removed, "removed", MAX_SERIALS).forEach((r, i) => {
-      const f = `removed[${i}]`;
-      const p = c.obj(r, f);
-      c.str(p.name, `${f}.name`, 256);
-      c.serial(p.serial, `${f}.serial`);
-      c.name(p.issuer, `${f}.issuer`);
-      c.date(p.notBefore, `${f}.notBefore`);
-      c.date(p.notAfter, `${f}.notAfter`);
-      if (p.revoked !== undefined) checkRevocation(c, p.revoked, `${f}.revoked`);
-    });
-  }
+  if (idx.removed !== undefined)
+    c.arr(idx.removed, "removed", MAX_SERIALS).forEach((r, i) => checkRemovedCert(c, r, `removed[${i}]`));
   if (idx.crlNumbers !== undefined) {
     for (const [n, v] of Object.entries(c.obj(idx.crlNumbers, "crlNumbers"))) {
       if (!isCa(n)) c.fail(`crlNumbers[${quote(n)}]`, "names no CA entry");
@@ -201,7 +167,65 @@ export function checkIndex(raw: unknown): void {
   }
 }
 
-function checkRevocation(c: Check, raw: unknown, field: string): void {
+/**
+ * One entry's fields (not its name, which the caller checked as the key it is stored under); `issuerOf` checks
+ * that a name is an issuing CA entry, against whatever holds the others.
+ */
+export function checkEntry(
+  c: Check,
+  e: Record<string, unknown>,
+  f: string,
+  issuerOf: (v: unknown, field: string) => void,
+): void {
+  const kind = c.oneOf(e.kind, `${f}.kind`, ["leaf", "ca"] as const);
+  if (e.name === "ca" && (kind !== "ca" || e.issuer !== undefined)) c.fail(f, "is the root: a CA with no issuer");
+  if (e.issuer !== undefined) issuerOf(e.issuer, `${f}.issuer`);
+  c.str(e.subject, `${f}.subject`, 4096);
+  c.str(e.keyType, `${f}.keyType`, 64);
+  checkSans(c, e.sans, `${f}.sans`);
+  const status = c.oneOf(e.status, `${f}.status`, ["unsigned", "signed", "revoked"] as const);
+  c.date(e.created, `${f}.created`);
+  if (status !== "unsigned" || e.serial !== undefined) c.serial(e.serial, `${f}.serial`);
+  if (status !== "unsigned" || e.notBefore !== undefined) c.date(e.notBefore, `${f}.notBefore`);
+  if (status !== "unsigned" || e.notAfter !== undefined) c.date(e.notAfter, `${f}.notAfter`);
+  if (e.usage !== undefined) c.oneOf(e.usage, `${f}.usage`, ["server", "client", "peer"] as const);
+  if (e.eku !== undefined)
+    c.arr(e.eku, `${f}.eku`, 64).forEach((o, i) => {
+      if (typeof o !== "string" || !OID_RE.test(o)) c.fail(`${f}.eku[${i}]`, "is not an OID");
+    });
+  if (e.pathLength !== undefined) c.int(e.pathLength, `${f}.pathLength`, 0, 255);
+  if (status === "revoked" || e.revoked !== undefined) checkRevocation(c, e.revoked, `${f}.revoked`);
+  if (e.alias !== undefined) c.str(e.alias, `${f}.alias`, 256);
+  if (e.external !== undefined && typeof e.external !== "boolean") c.fail(`${f}.external`, "is not true or false");
+  if (e.history !== undefined)
+    c.arr(e.history, `${f}.history`, MAX_HISTORY).forEach((h, i) => {
+      checkPastCert(c, h, `${f}.history[${i}]`, issuerOf);
+    });
+}
+
+/** A certificate an entry had before (`pki renew`): serial, issuer, validity, revocation. */
+export function checkPastCert(
+  c: Check,
+  raw: unknown,
+  hf: string,
+  issuerOf: (v: unknown, field: string) => void,
+): void {
+  const p = c.obj(raw, hf);
+  c.serial(p.serial, `${hf}.serial`);
+  issuerOf(p.issuer, `${hf}.issuer`);
+  c.date(p.notBefore, `${hf}.notBefore`);
+  c.date(p.notAfter, `${hf}.notAfter`);
+  if (p.revoked !== undefined) checkRevocation(c, p.revoked, `${hf}.revoked`);
+}
+
+/** A certificate of a removed entry (pki rm, imported CRLs): its issuer may be gone too, so only the rules apply. */
+export function checkRemovedCert(c: Check, raw: unknown, f: string): void {
+  const p = c.obj(raw, f);
+  c.str(p.name, `${f}.name`, 256);
+  checkPastCert(c, p, f, (v, field) => c.name(v, field));
+}
+
+export function checkRevocation(c: Check, raw: unknown, field: string): void {
   const r = c.obj(raw, field);
   c.date(r.date, `${field}.date`);
   c.oneOf(r.reason, `${field}.reason`, REASONS);

@@ -181,7 +181,7 @@ export function breakLock(dir: string): LockState {
   return s;
 }
 
-function lockTimeout(): number {
+export function lockTimeout(): number {
   const t = Number(process.env.PKI_LOCK_TIMEOUT_MS);
   return process.env.PKI_LOCK_TIMEOUT_MS && Number.isFinite(t) && t >= 0 ? t : 30_000;
 }

@@ -4,7 +4,7 @@
  * write never goes through a link to somewhere else). root acting on another user's depot is refused unless
  * it says --as-owner (PKI_AS_OWNER=1): then every file it creates is chowned to the depot's owner.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, chmodSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, chmodSync, type Stats } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { DepotError, setNewFileOwner, TEMP_RE } from "./fsutil.js";
 
@@ -20,13 +20,14 @@ export interface OwnershipProblem {
   mode?: number;
 }
 
-/** Every breach of the ownership rule in `dir`, depot directory first. */
-export function ownershipProblems(dir: string, limit = Infinity): OwnershipProblem[] {
+/** The depot directory's own breaches (not its files'), and its owner: the owner every file in it must have. */
+export function depotDirProblems(dir: string): { owner: number; problems: OwnershipProblem[] } {
   const out: OwnershipProblem[] = [];
   const top = statSync(dir);
   const owner = top.uid;
   const me = uid();
-  if (!top.isDirectory()) return [{ file: ".", problem: "the depot is not a directory", kind: "type" }];
+  if (!top.isDirectory())
+    return { owner, problems: [{ file: ".", problem: "the depot is not a directory", kind: "type" }] };
   if (me >= 0 && owner !== me && !(me === 0 && asOwner())) {
     out.push({
       file: ".",
@@ -41,6 +42,13 @@ export function ownershipProblems(dir: string, limit = Infinity): OwnershipProbl
       mode: top.mode,
       problem: `the depot directory is writable by group or others (mode ${octal(top.mode)})`,
     });
+  return { owner, problems: out };
+}
+
+/** Every breach of the ownership rule in `dir`, depot directory first. */
+export function ownershipProblems(dir: string, limit = Infinity): OwnershipProblem[] {
+  const { owner, problems: out } = depotDirProblems(dir);
+  if (out[0]?.kind === "type") return out;
   // Paths by concatenation, not join/relative: those resolve against the cwd per call, half the walk's time.
   const walk = (d: string, under: string) => {
     for (const n of readdirSync(d).sort()) {
@@ -57,19 +65,7 @@ export function ownershipProblems(dir: string, limit = Infinity): OwnershipProbl
         });
         continue;
       }
-      if (st.uid !== owner)
-        out.push({
-          file,
-          kind: "owner",
-          problem: `is owned by uid ${st.uid}, not by the depot's owner (uid ${owner})`,
-        });
-      if (st.mode & 0o022)
-        out.push({
-          file,
-          kind: "mode",
-          mode: st.mode,
-          problem: `is writable by group or others (mode ${octal(st.mode)})`,
-        });
+      out.push(...fileProblems(file, st, owner));
       if (st.isDirectory()) walk(p, file + sep);
       else if (!st.isFile() && !TEMP_RE.test(n)) out.push({ file, kind: "type", problem: "is not a regular file" });
     }
@@ -78,24 +74,37 @@ export function ownershipProblems(dir: string, limit = Infinity): OwnershipProbl
   return out;
 }
 
+/** What is wrong with one depot file or directory (lstat'ed) besides being a link: its owner, its mode. */
+export function fileProblems(file: string, st: Stats, owner: number): OwnershipProblem[] {
+  const out: OwnershipProblem[] = [];
+  if (st.uid !== owner)
+    out.push({ file, kind: "owner", problem: `is owned by uid ${st.uid}, not by the depot's owner (uid ${owner})` });
+  if (st.mode & 0o022)
+    out.push({ file, kind: "mode", mode: st.mode, problem: `is writable by group or others (mode ${octal(st.mode)})` });
+  return out;
+}
+
 /** Refuses, with one line, a depot someone other than its owner could have written; sets the owner of new files. */
 export function checkOwnership(dir: string): void {
   const [p] = ownershipProblems(dir, 1);
-  if (p) {
-    const fix =
-      p.kind === "mode"
-        ? ": 'pki doctor --fix' narrows the modes"
-        : p.kind === "owner" && p.file !== "."
-          ? ": chown it back, or remove it"
-          : "";
-    throw new DepotError(
-      p.file === "."
-        ? `${p.problem.replace(/^the depot/, `the depot ${dir}`)}${fix}`
-        : `depot file ${p.file} ${p.problem}${fix}`,
-    );
-  }
+  if (p) throw ownershipError(dir, p);
   const top = statSync(dir);
   setNewFileOwner(top.uid !== uid() ? { uid: top.uid, gid: top.gid } : undefined);
+}
+
+/** The one line that refuses a depot for problem `p`. */
+export function ownershipError(dir: string, p: OwnershipProblem): DepotError {
+  const fix =
+    p.kind === "mode"
+      ? ": 'pki doctor --fix' narrows the modes"
+      : p.kind === "owner" && p.file !== "."
+        ? ": chown it back, or remove it"
+        : "";
+  return new DepotError(
+    p.file === "."
+      ? `${p.problem.replace(/^the depot/, `the depot ${dir}`)}${fix}`
+      : `depot file ${p.file} ${p.problem}${fix}`,
+  );
 }
 
 /**

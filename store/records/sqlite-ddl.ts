@@ -1,0 +1,68 @@
+/**
+ * depot.db's schema. The file says it is pki's (application_id) and which schema it holds (user_version); on
+ * open the stored CREATE statements must equal these, so a trigger, a view or a loosened constraint added with
+ * the sqlite3 shell is refused rather than run. STRICT tables: a column holds its declared type or nothing.
+ */
+
+/** "pkiD": PRAGMA application_id of every depot.db. */
+export const APPLICATION_ID = 0x706b6944;
+export const SCHEMA_VERSION = 1;
+
+/** The statements that make schema version 1, in order (the text SQLite keeps in sqlite_schema). */
+export const SCHEMA_V1: readonly string[] = [
+  `CREATE TABLE depot (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  kdf_salt TEXT NOT NULL, kdf_iterations INTEGER NOT NULL, created TEXT NOT NULL, serial_floor TEXT
+) STRICT`,
+  `CREATE TABLE entries (
+  name TEXT PRIMARY KEY, name_fold TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, issuer TEXT,
+  issued_by TEXT GENERATED ALWAYS AS (CASE WHEN name = 'ca' THEN NULL ELSE coalesce(issuer, 'ca') END) VIRTUAL,
+  subject TEXT NOT NULL, key_type TEXT NOT NULL, sans TEXT NOT NULL, status TEXT NOT NULL, created TEXT NOT NULL,
+  serial TEXT, not_before TEXT, not_after TEXT, usage TEXT, eku TEXT, path_length INTEGER,
+  revoked_date TEXT, revoked_reason TEXT, alias TEXT, external INTEGER, acme_account TEXT, acme_order TEXT
+) STRICT`,
+  `CREATE INDEX entries_status ON entries (status, name)`,
+  `CREATE INDEX entries_not_after ON entries (not_after, name)`,
+  `CREATE INDEX entries_issued_by ON entries (issued_by, name)`,
+  `CREATE INDEX entries_serial ON entries (serial)`,
+  `CREATE INDEX entries_acme_order ON entries (acme_order)`,
+  `CREATE TABLE serials (serial TEXT PRIMARY KEY) STRICT, WITHOUT ROWID`,
+  `CREATE TABLE history (
+  name TEXT NOT NULL REFERENCES entries (name) ON DELETE CASCADE, seq INTEGER NOT NULL,
+  serial TEXT NOT NULL, issuer TEXT NOT NULL, not_before TEXT NOT NULL, not_after TEXT NOT NULL,
+  revoked_date TEXT, revoked_reason TEXT, PRIMARY KEY (name, seq)
+) STRICT`,
+  `CREATE INDEX history_issuer ON history (issuer, revoked_date)`,
+  `CREATE TABLE removed (
+  seq INTEGER PRIMARY KEY, name TEXT NOT NULL, serial TEXT NOT NULL, issuer TEXT NOT NULL,
+  not_before TEXT NOT NULL, not_after TEXT NOT NULL, revoked_date TEXT, revoked_reason TEXT
+) STRICT`,
+  `CREATE INDEX removed_issuer ON removed (issuer, revoked_date)`,
+  `CREATE TABLE blobs (
+  name TEXT NOT NULL, kind TEXT NOT NULL, serial TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (name, kind, serial)
+) STRICT`,
+  `CREATE TABLE crls (issuer TEXT PRIMARY KEY, number INTEGER NOT NULL, der BLOB) STRICT`,
+  `CREATE TABLE acme (
+  kind TEXT NOT NULL, id TEXT NOT NULL, account TEXT, body TEXT NOT NULL, PRIMARY KEY (kind, id)
+) STRICT`,
+  `CREATE TABLE eab (
+  kid TEXT PRIMARY KEY, hmac TEXT NOT NULL, created TEXT NOT NULL, account TEXT, bound TEXT
+) STRICT`,
+  `CREATE TABLE nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL) STRICT, WITHOUT ROWID`,
+];
+
+/**
+ * How an older schema becomes the next one: MIGRATIONS[v] takes version v to v + 1, run in one transaction
+ * with the new version. Version 0 is an empty file.
+ */
+export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1 };
+
+/** The objects (type and name → CREATE text) a database of the current version holds. */
+export function expectedObjects(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const sql of Object.values(MIGRATIONS).flat()) {
+    const m = /^CREATE (TABLE|INDEX) (\w+)/.exec(sql);
+    if (m) out.set(`${m[1].toLowerCase()} ${m[2]}`, sql);
+  }
+  return out;
+}

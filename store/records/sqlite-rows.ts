@@ -1,0 +1,99 @@
+/**
+ * Rows of depot.db ↔ records. A row becomes the record's shape here (NULL → absent, JSON columns parsed) and
+ * is then judged by validate.ts; nothing here trusts a value, it only renames.
+ */
+import type { Check } from "./validate.js";
+import type { EntryRecord, ListFilter, PastCert } from "./schema.js";
+
+export type Row = Record<string, unknown>;
+
+const opt = (o: Row, k: string, v: unknown) => {
+  if (v !== null && v !== undefined) o[k] = v;
+};
+
+function json(c: Check, v: unknown, field: string): unknown {
+  if (typeof v !== "string") return v;
+  try { return JSON.parse(v); } catch { return c.fail(field, "is not JSON"); }
+}
+
+function revocationOf(r: Row): unknown {
+  return r.revoked_date === null && r.revoked_reason === null
+    ? undefined
+    : { date: r.revoked_date, reason: r.revoked_reason };
+}
+
+/** An entries row as an EntryRecord-shaped object (to be validated). */
+export function entryOf(c: Check, r: Row): Row {
+  const f = `entries["${typeof r.name === "string" ? r.name.slice(0, 64) : "?"}"]`;
+  if (typeof r.name !== "string" || r.name_fold !== r.name.toLowerCase()) c.fail(`${f}.name_fold`, "is not its name");
+  const o: Row = {
+    name: r.name,
+    kind: r.kind,
+    subject: r.subject,
+    keyType: r.key_type,
+    sans: json(c, r.sans, `${f}.sans`),
+    status: r.status,
+    created: r.created,
+  };
+  opt(o, "issuer", r.issuer);
+  opt(o, "serial", r.serial);
+  opt(o, "notBefore", r.not_before);
+  opt(o, "notAfter", r.not_after);
+  opt(o, "usage", r.usage);
+  opt(o, "eku", r.eku === null ? null : json(c, r.eku, `${f}.eku`));
+  opt(o, "pathLength", r.path_length);
+  opt(o, "revoked", revocationOf(r));
+  opt(o, "alias", r.alias);
+  opt(o, "external", r.external === 1 ? true : r.external === 0 ? false : r.external);
+  if (r.acme_account !== null || r.acme_order !== null) o.acme = { account: r.acme_account, order: r.acme_order };
+  return o;
+}
+
+export const ENTRY_COLUMNS = [
+  "name", "name_fold", "kind", "issuer", "subject", "key_type", "sans", "status", "created", "serial", "not_before",
+  "not_after", "usage", "eku", "path_length", "revoked_date", "revoked_reason", "alias", "external", "acme_account",
+  "acme_order",
+] as const;
+
+/** An EntryRecord as the parameters of ENTRY_COLUMNS. */
+export function entryParams(e: EntryRecord): unknown[] {
+  const n = (v: unknown) => (v === undefined ? null : v);
+  return [
+    e.name, e.name.toLowerCase(), e.kind, n(e.issuer), e.subject, e.keyType, JSON.stringify(e.sans), e.status,
+    e.created, n(e.serial), n(e.notBefore), n(e.notAfter), n(e.usage), e.eku ? JSON.stringify(e.eku) : null,
+    n(e.pathLength), n(e.revoked?.date), n(e.revoked?.reason), n(e.alias),
+    e.external === undefined ? null : e.external ? 1 : 0, n(e.acme?.account), n(e.acme?.order),
+  ];
+}
+
+/** A history or removed row as a PastCert-shaped object. */
+export function pastOf(r: Row, withName = false): Row {
+  const o: Row = { serial: r.serial, issuer: r.issuer, notBefore: r.not_before, notAfter: r.not_after };
+  if (withName) o.name = r.name;
+  opt(o, "revoked", revocationOf(r));
+  return o;
+}
+
+export function pastParams(p: PastCert): unknown[] {
+  return [p.serial, p.issuer, p.notBefore, p.notAfter, p.revoked?.date ?? null, p.revoked?.reason ?? null];
+}
+
+/**
+ * The query of a list page (without `limit`: of the count): keyset pagination, after the last row of the
+ * previous page, ordered by name, or by (not_after, name) when filtering on expiry, so each filter walks its
+ * own index.
+ */
+export function listQuery(f: ListFilter, after: { name: string; notAfter?: string } | undefined, limit?: number) {
+  const cond: string[] = [];
+  const params: unknown[] = [];
+  if (f.status) cond.push("status = ?") && params.push(f.status);
+  if (f.issuer) cond.push("issued_by = ?") && params.push(f.issuer);
+  const byExpiry = f.expiringBefore !== undefined;
+  if (byExpiry) cond.push("not_after < ?") && params.push(f.expiringBefore!.toISOString());
+  if (after && byExpiry) cond.push("(not_after, name) > (?, ?)") && params.push(after.notAfter ?? "", after.name);
+  else if (after) cond.push("name > ?") && params.push(after.name);
+  const where = cond.length ? ` WHERE ${cond.join(" AND ")}` : "";
+  if (limit === undefined) return { sql: `SELECT count(*) AS n FROM entries${where}`, params };
+  const order = byExpiry ? " ORDER BY not_after, name" : " ORDER BY name";
+  return { sql: `SELECT * FROM entries${where}${order} LIMIT ${Math.trunc(limit)}`, params };
+}

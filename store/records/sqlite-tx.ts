@@ -1,0 +1,252 @@
+/** One transaction on depot.db: the ReadTx/WriteTx methods as SQL, every row read back validated. */
+import { DepotError } from "../fsutil.js";
+import { SERIAL_RE } from "../integrity.js";
+import { dbError, type Db, type Stmt } from "./sqlite-open.js";
+import { ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, type Row } from "./sqlite-rows.js";
+import * as v from "./validate.js";
+import {
+  NameTakenError,
+  SerialTakenError,
+  type AcmeKind,
+  type AcmeRecords,
+  type BlobKind,
+  type BlobRef,
+  type CrlRecord,
+  type DepotRecord,
+  type EabRecord,
+  type EntryRecord,
+  type ListFilter,
+  type PastCert,
+  type RemovedCert,
+  type Revocation,
+  type RevokedSerial,
+  type WriteTx,
+} from "./schema.js";
+
+const PAGE = 1000;
+const UPSERT_ENTRY =
+  `INSERT INTO entries (${ENTRY_COLUMNS.join(", ")}) VALUES (${ENTRY_COLUMNS.map(() => "?").join(", ")}) ` +
+  `ON CONFLICT (name) DO UPDATE SET ${ENTRY_COLUMNS.slice(1).map((k) => `${k} = excluded.${k}`).join(", ")}`;
+
+export class SqliteTx implements WriteTx {
+  open = true;
+  private readonly cas = new Map<string, boolean>();
+  private readonly c: v.Check;
+
+  constructor(
+    private readonly db: Db,
+    private readonly stmts: Map<string, Stmt>,
+    private readonly file: string,
+    readonly writable: boolean,
+  ) {
+    this.c = v.checker(file);
+  }
+
+  /** A cached prepared statement, run with driver errors as one line (a UNIQUE one as `unique()` says). */
+  private q<T>(sql: string, use: (s: Stmt) => T, unique?: () => Error): T {
+    if (!this.open) throw new Error("records: the transaction has ended (a use outside store.read/write)");
+    try {
+      let s = this.stmts.get(sql);
+      if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+      return use(s);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (unique && (code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE")) throw unique();
+      throw dbError(e, this.file);
+    }
+  }
+  private get = (sql: string, ...p: unknown[]) => this.q(sql, (s) => s.get(...p) as Row | undefined);
+  private all = (sql: string, ...p: unknown[]) => this.q(sql, (s) => s.all(...p) as Row[]);
+  private run(sql: string, ...p: unknown[]): number { return this.runOr(undefined, sql, ...p); }
+  private runOr(unique: (() => Error) | undefined, sql: string, ...p: unknown[]): number {
+    if (!this.writable) throw new Error("records: a write in a read transaction");
+    return this.q(sql, (s) => s.run(...p).changes, unique);
+  }
+
+  private isCa = (name: string): boolean => {
+    let ca = this.cas.get(name);
+    if (ca === undefined)
+      this.cas.set(name, (ca = this.get("SELECT kind FROM entries WHERE name = ?", name)?.kind === "ca"));
+    return ca;
+  };
+  private entryRow = (r: Row | undefined) => (r ? v.validEntry(this.c, entryOf(this.c, r), this.isCa) : undefined);
+
+  async depot(): Promise<DepotRecord> {
+    const r = this.get("SELECT * FROM depot WHERE id = 1");
+    if (!r) this.c.fail("depot", "is missing");
+    const raw: Row = { kdf: { salt: r.kdf_salt, iterations: r.kdf_iterations }, created: r.created };
+    if (r.serial_floor !== null) raw.serialFloor = r.serial_floor;
+    return v.validDepot(this.c, raw);
+  }
+  async entry(name: string) { return this.entryRow(this.get("SELECT * FROM entries WHERE name = ?", name)); }
+  async entryFolded(name: string) {
+    return this.entryRow(this.get("SELECT * FROM entries WHERE name_fold = ?", name.toLowerCase()));
+  }
+  async entryBySerial(serial: string) {
+    return this.entryRow(this.get("SELECT * FROM entries WHERE serial = ?", serial.toLowerCase()));
+  }
+  async entryByAcmeOrder(order: string) {
+    return this.entryRow(this.get("SELECT * FROM entries WHERE acme_order = ?", order));
+  }
+
+  /** One page of `list`, after the last entry of the previous one. */
+  page(f: ListFilter, after: EntryRecord | undefined, limit: number): EntryRecord[] {
+    const { sql, params } = listQuery(f, after, limit);
+    return this.all(sql, ...params).map((r) => this.entryRow(r)!);
+  }
+  async *list(f: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
+    for (let after: EntryRecord | undefined, rows: EntryRecord[]; ; after = rows[rows.length - 1]) {
+      rows = this.page(f, after, o.pageSize ?? PAGE);
+      yield* rows;
+      if (rows.length < (o.pageSize ?? PAGE)) return;
+    }
+  }
+  async count(f: ListFilter = {}): Promise<number> {
+    const { sql, params } = listQuery(f, undefined);
+    return this.get(sql, ...params)!.n as number;
+  }
+
+  async history(name: string): Promise<PastCert[]> {
+    return this.all("SELECT * FROM history WHERE name = ? ORDER BY seq", name)
+      .map((r, i) => v.validPast(this.c, pastOf(r), name, i, this.isCa));
+  }
+  async *removed(): AsyncIterable<RemovedCert> {
+    for (let seq = -1, rows: Row[]; ; seq = rows[rows.length - 1].seq as number) {
+      rows = this.all("SELECT * FROM removed WHERE seq > ? ORDER BY seq LIMIT ?", seq, PAGE);
+      yield* rows.map((r) => v.validRemoved(this.c, pastOf(r, true), r.seq as number));
+      if (rows.length < PAGE) return;
+    }
+  }
+  async *revokedBy(issuer: string): AsyncIterable<RevokedSerial> {
+    const sources = [
+      ["entries", "issued_by = ? AND status = 'revoked'"],
+      ["history", "issuer = ? AND revoked_date IS NOT NULL"],
+      ["removed", "issuer = ? AND revoked_date IS NOT NULL"],
+    ];
+    for (const [table, cond] of sources) {
+      const sql = `SELECT serial, revoked_date, revoked_reason, not_after FROM ${table} WHERE ${cond}`;
+      for (const [i, r] of this.all(sql, issuer).entries()) {
+        const revoked = { date: r.revoked_date, reason: r.revoked_reason };
+        const raw = { serial: r.serial, revoked, notAfter: r.not_after };
+        yield v.validRevoked(this.c, raw, `${table}[revoked by "${issuer}"][${i}]`);
+      }
+    }
+  }
+
+  async hasSerial(serial: string) { return !!this.get("SELECT 1 AS x FROM serials WHERE serial = ?", serial); }
+  async serialCount() { return this.get("SELECT count(*) AS n FROM serials")!.n as number; }
+
+  async blob(ref: BlobRef): Promise<Uint8Array | undefined> {
+    const r = this.get("SELECT data FROM blobs WHERE name = ? AND kind = ? AND serial = ?", ...blobKey(ref));
+    return r ? v.validBlob(this.c, ref, r.data) : undefined;
+  }
+  async crl(issuer: string): Promise<CrlRecord | undefined> {
+    const r = this.get("SELECT issuer, number, der FROM crls WHERE issuer = ?", issuer);
+    if (!r) return undefined;
+    return v.validCrl(this.c, { issuer: r.issuer, number: r.number, ...(r.der === null ? {} : { der: r.der }) });
+  }
+
+  async acmeGet<K extends AcmeKind>(kind: K, id: string): Promise<AcmeRecords[K] | undefined> {
+    const r = this.get("SELECT id, body FROM acme WHERE kind = ? AND id = ?", kind, id);
+    return r ? this.acmeRow(kind, r) : undefined;
+  }
+  async *acmeList<K extends AcmeKind>(kind: K): AsyncIterable<AcmeRecords[K]> {
+    for (let id = "", rows: Row[]; ; id = rows[rows.length - 1].id as string) {
+      rows = this.all("SELECT id, body FROM acme WHERE kind = ? AND id > ? ORDER BY id LIMIT ?", kind, id, PAGE);
+      yield* rows.map((r) => this.acmeRow(kind, r));
+      if (rows.length < PAGE) return;
+    }
+  }
+  private acmeRow<K extends AcmeKind>(kind: K, r: Row): AcmeRecords[K] {
+    let body: unknown;
+    try { body = JSON.parse(r.body as string); } catch { this.c.fail(`acme.${kind}["${r.id}"]`, "is not JSON"); }
+    return v.validAcme(this.c, kind, r.id, body);
+  }
+  async eab(kid: string): Promise<EabRecord | undefined> {
+    const r = this.get("SELECT * FROM eab WHERE kid = ?", kid);
+    if (!r) return undefined;
+    const raw: Row = { kid: r.kid, hmac: r.hmac, created: r.created };
+    if (r.account !== null) raw.account = r.account;
+    if (r.bound !== null) raw.bound = r.bound;
+    return v.validEab(this.c, raw);
+  }
+
+  // ---- writes ----------------------------------------------------------------------------------------------
+  async reserveSerial(serial: string): Promise<void> {
+    if (!SERIAL_RE.test(serial)) throw new DepotError(`not a serial: ${JSON.stringify(serial.slice(0, 60))}`);
+    this.runOr(() => new SerialTakenError(serial), "INSERT INTO serials (serial) VALUES (?)", serial);
+  }
+  async setSerialFloor(serial: string) { this.run("UPDATE depot SET serial_floor = ? WHERE id = 1", serial); }
+  async putEntry(e: EntryRecord): Promise<void> {
+    const taken = this.get("SELECT name FROM entries WHERE name_fold = ? AND name <> ?", e.name.toLowerCase(), e.name);
+    if (taken) throw new NameTakenError(e.name, taken.name as string);
+    this.runOr(() => new NameTakenError(e.name, "?"), UPSERT_ENTRY, ...entryParams(e));
+    this.cas.delete(e.name);
+  }
+  async deleteEntry(name: string): Promise<void> {
+    this.run("DELETE FROM blobs WHERE name = ? AND serial = ''", name);
+    this.run("DELETE FROM crls WHERE issuer = ?", name);
+    this.run("DELETE FROM entries WHERE name = ?", name);
+    this.cas.delete(name);
+  }
+  async addHistory(name: string, p: PastCert): Promise<void> {
+    this.run(
+      "INSERT INTO history (name, seq, serial, issuer, not_before, not_after, revoked_date, revoked_reason) " +
+        "VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM history WHERE name = ?), ?, ?, ?, ?, ?, ?)",
+      name, name, ...pastParams(p),
+    );
+  }
+  async addRemoved(r: RemovedCert): Promise<void> {
+    this.run(
+      "INSERT INTO removed (name, serial, issuer, not_before, not_after, revoked_date, revoked_reason) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+      r.name, ...pastParams(r),
+    );
+  }
+  async revoke(name: string, serial: string, r: Revocation): Promise<boolean> {
+    const set = "SET revoked_date = ?, revoked_reason = ? WHERE name = ? AND serial = ?";
+    if (this.run(`UPDATE entries ${set.replace("SET", "SET status = 'revoked',")}`, r.date, r.reason, name, serial))
+      return true;
+    return this.run(`UPDATE history ${set}`, r.date, r.reason, name, serial) > 0;
+  }
+  async putBlob(ref: BlobRef, data: Uint8Array): Promise<void> {
+    this.run("INSERT OR REPLACE INTO blobs (name, kind, serial, data) VALUES (?, ?, ?, ?)", ...blobKey(ref), data);
+  }
+  async retireBlob(name: string, kind: BlobKind, serial: string): Promise<void> {
+    this.run("UPDATE blobs SET serial = ? WHERE name = ? AND kind = ? AND serial = ''", serial, name, kind);
+  }
+  async deleteBlob(ref: BlobRef): Promise<void> {
+    this.run("DELETE FROM blobs WHERE name = ? AND kind = ? AND serial = ?", ...blobKey(ref));
+  }
+  async nextCrlNumber(issuer: string): Promise<number> {
+    const n = ((await this.crl(issuer))?.number ?? 0) + 1;
+    const sql = "INSERT INTO crls (issuer, number) VALUES (?, ?) ON CONFLICT (issuer) DO UPDATE SET number = ?";
+    this.run(sql, issuer, n, n);
+    return n;
+  }
+  async putCrl(issuer: string, der: Uint8Array): Promise<void> {
+    if (!this.run("UPDATE crls SET der = ? WHERE issuer = ?", der, issuer))
+      throw new Error("records: putCrl without nextCrlNumber");
+  }
+  async setCrl(c: CrlRecord): Promise<void> {
+    this.run("INSERT OR REPLACE INTO crls (issuer, number, der) VALUES (?, ?, ?)", c.issuer, c.number, c.der ?? null);
+  }
+  async acmePut<K extends AcmeKind>(kind: K, obj: AcmeRecords[K]): Promise<void> {
+    const account = "account" in obj ? obj.account : null;
+    this.run("INSERT OR REPLACE INTO acme (kind, id, account, body) VALUES (?, ?, ?, ?)", kind, obj.id, account,
+      JSON.stringify(obj));
+  }
+  async putEab(e: EabRecord): Promise<void> {
+    this.run("INSERT OR REPLACE INTO eab (kid, hmac, created, account, bound) VALUES (?, ?, ?, ?, ?)",
+      e.kid, e.hmac, e.created, e.account ?? null, e.bound ?? null);
+  }
+  async putNonce(nonce: string, expires: Date): Promise<void> {
+    this.run("DELETE FROM nonces WHERE expires <= ?", Date.now());
+    this.run("INSERT INTO nonces (nonce, expires) VALUES (?, ?)", nonce, expires.getTime());
+  }
+  async takeNonce(nonce: string, now = new Date()): Promise<boolean> {
+    return this.run("DELETE FROM nonces WHERE nonce = ? AND expires > ?", nonce, now.getTime()) === 1;
+  }
+}
+
+const blobKey = (ref: BlobRef) => [ref.name, ref.kind, ref.serial ?? ""];
