@@ -1,0 +1,86 @@
+/**
+ * The upgrade of a layout-1 depot to DIR/depot.db, all or nothing: under the layout-1 lock (no earlier pki writes
+ * meanwhile), everything is read and checked (layout1.ts), written into a new database built beside it in one
+ * transaction and linked into place once durable (SqliteStore.create), read back and counted; only then are the
+ * old files moved into DIR/layout1-backup/. A crash before the link leaves layout 1 as it was (and perhaps a
+ * temp file); after it, depot.db is whole and the next upgrade call finishes the move.
+ */
+import { closeSync, constants, existsSync, fsyncSync, openSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { DepotError, mkdirInDepot } from "../fsutil.js";
+import { acquireLock } from "../lock.js";
+import { readLayout1, type Layout1 } from "./layout1.js";
+import { DB_FILE } from "./sqlite-open.js";
+import { SqliteStore } from "./sqlite.js";
+import type { WriteTx } from "./schema.js";
+
+/** Where the upgrade keeps layout 1's files (DIR/layout1-backup/), named in the README. */
+export const LAYOUT1_BACKUP = "layout1-backup";
+/** What layout 1 holds besides the lock; index.json and depot.json move first, so no earlier pki sees half. */
+const LAYOUT1_FILES = ["index.json", "depot.json", "ca.crt", "ca.key", "ca.crl", "certs", "history", "acme"];
+
+export interface Upgraded { store: SqliteStore; backup: string; entries: number; serials: number }
+
+export async function upgradeLayout1(dir: string): Promise<Upgraded> {
+  const release = await acquireLock(dir);
+  try {
+    if (existsSync(join(dir, DB_FILE))) {
+      const store = await SqliteStore.open(dir);
+      const n = await store.read(async (tx) => ({ entries: await tx.count(), serials: await tx.serialCount() }));
+      return { store, backup: moveAside(dir), ...n };
+    }
+    const l1 = readLayout1(dir);
+    const serials = allSerials(l1);
+    const store = await SqliteStore.create(dir, l1.depot, (tx) => fill(tx, l1, serials));
+    const n = await store.read(async (tx) => ({ entries: await tx.count(), serials: await tx.serialCount() }));
+    if (n.entries !== l1.entries.length || n.serials !== serials.length) {
+      await store.close();
+      throw new DepotError(`the upgrade's depot.db holds ${n.entries} entries and ${n.serials} serials, not ` +
+        `${l1.entries.length} and ${serials.length}: layout 1 is kept; remove depot.db and run 'pki doctor'`);
+    }
+    return { store, backup: moveAside(dir), ...n };
+  } finally {
+    release();
+  }
+}
+
+/** Every serial layout 1 records as issued: its list, and (should an import have missed one) every entry's. */
+function allSerials(l1: Layout1): string[] {
+  const s = new Set(l1.serials);
+  for (const e of l1.entries) {
+    if (e.serial) s.add(e.serial);
+    for (const h of e.history ?? []) s.add(h.serial);
+  }
+  for (const r of l1.removed) s.add(r.serial);
+  return [...s];
+}
+
+async function fill(tx: WriteTx, l1: Layout1, serials: string[]): Promise<void> {
+  for (const s of serials) await tx.reserveSerial(s);
+  for (const { history, ...e } of l1.entries) {
+    await tx.putEntry(e);
+    for (const h of history ?? []) await tx.addHistory(e.name, h);
+  }
+  for (const r of l1.removed) await tx.addRemoved(r);
+  for (const b of l1.blobs) await tx.putBlob(b.ref, b.data);
+  for (const c of l1.crls) await tx.setCrl(c);
+  for (const kind of ["accounts", "orders", "authz"] as const)
+    for (const o of l1.acme[kind]) await tx.acmePut(kind, o);
+  for (const e of l1.eab) await tx.putEab(e);
+}
+
+function moveAside(dir: string): string {
+  const backup = join(dir, LAYOUT1_BACKUP);
+  mkdirInDepot(backup);
+  for (const f of LAYOUT1_FILES) {
+    if (!existsSync(join(dir, f))) continue;
+    if (existsSync(join(backup, f)))
+      throw new DepotError(`${LAYOUT1_BACKUP}/${f} already exists: move it away, then run the upgrade again`);
+    renameSync(join(dir, f), join(backup, f));
+  }
+  for (const d of [backup, dir]) {
+    const fd = openSync(d, constants.O_RDONLY | constants.O_DIRECTORY);
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+  }
+  return backup;
+}

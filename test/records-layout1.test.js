@@ -1,0 +1,137 @@
+// A layout-1 depot (index.json and files, made by this release's pki: scripts/make-layout1-fixture.sh) becomes
+// DIR/depot.db: every entry, key (opened by openssl), history item, revocation, CRL number and ACME object survives,
+// the old files go to layout1-backup/; a damaged layout 1 is refused in one line with nothing changed.
+import test from "ava";
+import {
+  chmodSync, copyFileSync, cpSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { openssl, ROOT, snapshot, tempDir } from "./_helpers.js";
+import { clean, RECORDS } from "./_records.js";
+
+process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000"; // the fixture's (this test file runs in its own process)
+const { upgradeLayout1, LAYOUT1_BACKUP } = await import(join(RECORDS, "layout1-upgrade.js"));
+const { DepotError } = await import(join(ROOT, "dist", "store", "fsutil.js"));
+const FIXTURE = join(ROOT, "test", "fixtures", "layout1");
+const PASS_FILE = join(ROOT, "test", "fixtures", "layout1.pass");
+
+/** A copy of the fixture (0700, as pki makes a depot) in a temp dir. */
+function copy(t) {
+  const dir = join(tempDir(t, "pki-layout1-"), "depot");
+  cpSync(FIXTURE, dir, { recursive: true });
+  chmodSync(dir, 0o700);
+  return dir;
+}
+const pemDer = (text) => Buffer.from(text.replace(/-----[^-]+-----|\s/g, ""), "base64");
+const collect = async (it) => { const out = []; for await (const x of it) out.push(x); return out; };
+
+test("the layout-1 fixture upgrades, and everything in it survives", async (t) => {
+  const dir = copy(t);
+  const idx = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
+  const meta = JSON.parse(readFileSync(join(dir, "depot.json"), "utf8"));
+  const up = await upgradeLayout1(dir);
+  t.teardown(() => up.store.close());
+  const old = (p) => join(dir, LAYOUT1_BACKUP, p);
+  t.deepEqual(readdirSync(dir).filter((f) => !/-(wal|shm)$/.test(f)).sort(), ["depot.db", LAYOUT1_BACKUP]);
+  t.deepEqual(readdirSync(join(dir, LAYOUT1_BACKUP)).sort(), readdirSync(FIXTURE).sort());
+  t.is(up.entries, Object.keys(idx.entries).length);
+
+  await up.store.read(async (tx) => {
+    t.deepEqual((await tx.depot()).kdf, meta.kdf);
+    for (const { history, ...e } of Object.values(idx.entries)) {
+      t.deepEqual(await tx.entry(e.name), clean(e), e.name);
+      t.deepEqual(await tx.history(e.name), history ?? [], `${e.name}'s history`);
+      if (e.serial) t.deepEqual(Buffer.from(await tx.blob({ name: e.name, kind: "cert" })),
+        pemDer(readFileSync(old(e.name === "ca" ? "ca.crt" : `certs/${e.name}.crt`), "utf8")));
+    }
+    t.true(Object.values(idx.entries).some((e) => e.history?.length), "the fixture has history");
+    for (const s of idx.serials) t.true(await tx.hasSerial(s), s);
+    t.is(await tx.serialCount(), idx.serials.length);
+    t.deepEqual(await collect(tx.removed()), idx.removed);
+
+    // revocations: current, past and removed certificates the root revoked, as pki crl lists them
+    const revoked = [
+      ...Object.values(idx.entries).filter((e) => e.status === "revoked" && (e.issuer ?? "ca") === "ca")
+        .map((e) => e.serial),
+      ...Object.values(idx.entries).flatMap((e) => (e.history ?? []).filter((h) => h.revoked && h.issuer === "ca"))
+        .map((h) => h.serial),
+      ...idx.removed.filter((r) => r.revoked && r.issuer === "ca").map((r) => r.serial),
+    ].sort();
+    t.is(revoked.length, 3, "the fixture revokes a current, a past and a removed certificate");
+    t.deepEqual((await collect(tx.revokedBy("ca"))).map((r) => r.serial).sort(), revoked);
+
+    for (const [issuer, file] of [["ca", "ca.crl"], ["inter", "certs/inter.crl"]]) {
+      const crl = await tx.crl(issuer);
+      t.is(crl.number, idx.crlNumbers[issuer]);
+      t.deepEqual(Buffer.from(crl.der), pemDer(readFileSync(old(file), "utf8")));
+    }
+    t.is(idx.crlNumbers.ca, 2);
+
+    // every key, current and replaced, is the same encrypted PKCS#8 and opens with openssl and the passphrase
+    const keys = Object.values(idx.entries).filter((e) => !e.external).map((e) => [e.name, undefined])
+      .concat(Object.values(idx.entries).flatMap((e) => (e.history ?? []).map((h) => [e.name, h.serial]))
+        .filter(([n, s]) => existsSync(old(`history/${n}.${s}.key`))));
+    t.true(keys.some(([, s]) => s), "the fixture has a key replaced by --rekey");
+    for (const [name, serial] of keys) {
+      const der = Buffer.from(await tx.blob({ name, kind: "key", serial }));
+      const file = serial ? `history/${name}.${serial}.key` : name === "ca" ? "ca.key" : `certs/${name}.key`;
+      t.deepEqual(der, pemDer(readFileSync(old(file), "utf8")), file);
+      const pem = `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${der.toString("base64").replace(/.{64}/g, "$&\n")}\n` +
+        "-----END ENCRYPTED PRIVATE KEY-----\n";
+      const r = await openssl(["pkey", "-passin", `file:${PASS_FILE}`, "-noout"], { input: pem });
+      t.is(r.code, 0, `${file}: ${r.stderr}`);
+    }
+    t.is(await tx.blob({ name: "external", kind: "key" }), undefined, "an external entry has no key");
+    t.truthy(await tx.blob({ name: "external", kind: "csr" }));
+
+    for (const kind of ["accounts", "orders", "authz"]) {
+      const files = readdirSync(old(`acme/${kind}`));
+      t.is(files.length, 1, `the fixture has an ACME ${kind} object`);
+      for (const f of files)
+        t.deepEqual(await tx.acmeGet(kind, f.slice(0, -5)), JSON.parse(readFileSync(old(`acme/${kind}/${f}`), "utf8")));
+    }
+    t.deepEqual(await tx.eab("team"), JSON.parse(readFileSync(old("acme/eab/team.json"), "utf8")));
+    const order = readdirSync(old("acme/orders"))[0].slice(0, -5);
+    t.regex((await tx.entryByAcmeOrder(order)).name, /^acme-/);
+  });
+});
+
+test("an upgrade that stopped after depot.db was linked finishes moving the old files", async (t) => {
+  const dir = copy(t);
+  const first = await upgradeLayout1(dir);
+  await first.store.close();
+  for (const f of readdirSync(join(dir, LAYOUT1_BACKUP))) renameSync(join(dir, LAYOUT1_BACKUP, f), join(dir, f));
+  const again = await upgradeLayout1(dir);
+  t.teardown(() => again.store.close());
+  t.deepEqual(readdirSync(dir).filter((f) => !/-(wal|shm)$/.test(f)).sort(), ["depot.db", LAYOUT1_BACKUP]);
+  t.is(again.entries, first.entries);
+});
+
+const damage = [
+  ["a bad serial in index.json", (dir) => {
+    const idx = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
+    idx.entries.web.serial = "XYZ";
+    writeFileSync(join(dir, "index.json"), JSON.stringify(idx));
+  }, /^index\.json is damaged: entries\["web"\]\.serial is not lowercase hex/],
+  ["a certificate file swapped for another entry's",
+    (dir) => copyFileSync(join(dir, "certs/api.crt"), join(dir, "certs/web.crt")),
+    /^certs\/web\.crt is not the certificate index\.json records \(serial [0-9a-f]+\): run 'pki doctor'$/],
+  ["a key that is not PEM", (dir) => writeFileSync(join(dir, "certs/web.key"), "garbage\n"), /certs\/web\.key/],
+  ["an ACME order with a bad status", (dir) => {
+    const d = join(dir, "acme/orders");
+    const f = join(d, readdirSync(d)[0]);
+    writeFileSync(f, JSON.stringify({ ...JSON.parse(readFileSync(f, "utf8")), status: "stolen" }));
+  }, /^acme\/orders\/\w+\.json is damaged: acme\.orders\["\w+"\]\.status is not one of/],
+];
+for (const [what, edit, re] of damage) {
+  test(`the upgrade refuses ${what} in one line and changes nothing`, async (t) => {
+    const dir = copy(t);
+    edit(dir);
+    const before = snapshot(dir);
+    const e = await t.throwsAsync(upgradeLayout1(dir));
+    t.true(e instanceof DepotError, e.stack);
+    t.regex(e.message, re);
+    t.false(e.message.includes("\n"));
+    t.deepEqual(snapshot(dir), before);
+  });
+}
