@@ -66,9 +66,13 @@ export async function readCrls(
       const e = Object.values(idx.entries).find(
         (x) => x.serial === serial && (x.issuer ?? "ca") === issuer && x.name !== "ca",
       );
+      const gone = (idx.removed ?? []).find((r) => r.serial === serial && r.issuer === issuer);
       if (e) {
         Object.assign(e, { status: "revoked", revoked: revocation });
         revoked.push(e.name);
+      } else if (gone) {
+        gone.revoked = revocation; // a certificate import left out stays revoked
+        revoked.push(`${gone.name} (left out)`);
       } else if (!idx.serials.includes(serial)) {
         idx.serials.push(serial);
         (idx.removed ??= []).push({

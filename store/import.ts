@@ -24,6 +24,8 @@ import { openForeignKey } from "../lib/formats/foreign-keys.js";
 import { Depot, Entry, Index, ROOT } from "./depot.js";
 import { DepotError, readText, writeAtomic } from "./fsutil.js";
 import { readCrls, type ImportedCrl } from "./import-crl.js";
+import { checkImportedIndex, keepLoadable } from "./import-check.js";
+import { SERIAL_RE } from "./integrity.js";
 
 export type ImportSource = "etcd-ca" | "certstrap";
 export interface ImportOptions {
@@ -34,12 +36,7 @@ export interface ImportOptions {
   ca?: string;                 // certstrap: the CA to import when out/ holds several
 }
 export interface ImportResult {
-  depot: Depot;
-  names: string[];
-  external: string[];
-  revoked: string[];
-  skipped: string[];
-  serialFloor: string;
+  depot: Depot; names: string[]; external: string[]; revoked: string[]; skipped: string[]; serialFloor: string;
 }
 
 interface Files { name: string; crt?: string; csr?: string; key?: string }
@@ -161,7 +158,7 @@ export async function importDepot(dir: string, o: ImportOptions): Promise<Import
     const serial = i.cert.serialNumber.toLowerCase();
     if (serials.includes(serial)) throw new InputError(`${i.file}: serial ${serial} is used twice`);
     serials.push(serial);
-    floor = BigInt(`0x${serial}`) > floor ? BigInt(`0x${serial}`) : floor;
+    if (SERIAL_RE.test(serial) && BigInt(`0x${serial}`) > floor) floor = BigInt(`0x${serial}`);
     const bc = i.cert.getExtension(x509.BasicConstraintsExtension);
     entries[i.name] = {
       ...base, kind: isCa(i.cert) ? "ca" : "leaf", issuer: i.issuer, subject: i.cert.subject, sans: sansOf(i.cert),
@@ -180,14 +177,17 @@ export async function importDepot(dir: string, o: ImportOptions): Promise<Import
     if (BigInt(n) > floor) floor = BigInt(n);
   }
   const idx: Index = { entries, serials, serialFloor: floor.toString(16) };
-  const cas = accepted.filter((i) => i.cert && isCa(i.cert)).map((i) => ({ name: i.name, cert: i.cert! }));
+  keepLoadable(idx, accepted.map((i) => i.name), (n) => accepted.find((i) => i.name === n)!.file, skipped);
+  const kept = accepted.filter((i) => idx.entries[i.name]);
+  const cas = kept.filter((i) => i.cert && isCa(i.cert)).map((i) => ({ name: i.name, cert: i.cert! }));
   const crls: ImportedCrl[] = await readCrls(layout.crls.map((f) => ({ file: f, text: read(f) })), cas, idx, skipped);
+  checkImportedIndex(idx);
 
   // Everything checked: now write the new depot.
   const depot = Depot.create(dir);
   return depot.withLock(async () => {
     if (depot.hasCA()) throw new DepotError(`a CA already exists in ${dir}`);
-    for (const i of [...accepted.slice(1), root]) {
+    for (const i of [...kept.slice(1), root]) {
       if (i.keyDer) writeAtomic(depot.keyPath(i.name), await depot.encryptKey(i.keyDer, i.write), 0o600);
       if (i.csr) writeAtomic(depot.csrPath(i.name), i.csr.toString("pem") + "\n", 0o644);
       if (i.cert) writeAtomic(depot.certPath(i.name), i.cert.toString("pem") + "\n", 0o644);
@@ -196,7 +196,7 @@ export async function importDepot(dir: string, o: ImportOptions): Promise<Import
     return {
       depot,
       names: Object.keys(entries),
-      external,
+      external: external.filter((n) => entries[n]),
       revoked: crls.flatMap((c) => c.revoked),
       skipped,
       serialFloor: idx.serialFloor!,
