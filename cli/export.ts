@@ -95,10 +95,13 @@ export function builder(y: Argv) {
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
-/** Refuses what cannot work before any work is done: a tar to a terminal, an option without the one it needs. */
-export function checkExportArgs(a: ExportArgs): void {
+/**
+ * Refuses what cannot work before any work is done: a tar to a terminal (the hint shows `command`, with the NAME
+ * given), an option without the one it needs.
+ */
+export function checkExportArgs(a: ExportArgs, command = `pki export${a.name === undefined ? "" : ` ${a.name}`}`): void {
   if (process.stdout.isTTY)
-    throw new UsageError("refusing to write a tar archive to a terminal: pipe it, e.g. 'pki export | tar xvf -'");
+    throw new UsageError(`refusing to write a tar archive to a terminal: pipe it, e.g. '${command} | tar xvf -'`);
   for (const [opt, needs] of Object.entries(NEEDS))
     if (a[opt] !== undefined && !a[needs]) throw new UsageError(`--${opt} needs --${needs}`);
   if (a.keyFormat !== undefined && a.keyFormat !== "pkcs8" && !a.insecure)
@@ -111,7 +114,13 @@ export async function handler(a: Args) {
   checkExportArgs(a);
   // The depot without the certificate parser (store/core.ts): a third of the command's time.
   const { DepotCore } = await import("../store/core.js");
-  await writeExport(a, DepotCore.openCore(a.depot), a.name ?? "ca");
+  const depot = DepotCore.openCore(a.depot), name = a.name ?? "ca";
+  await writeExport(a, depot, name);
+  if (a.insecure && depot.entry(name).kind === "ca")
+    process.stderr.write(
+      `pki: warning: ${name}.key.insecure is the CA key of "${name}" unencrypted: whoever reads it can issue ` +
+        "certificates your clients trust; keep it off shared disks and backups, or export it encrypted\n",
+    );
 }
 
 /** Writes NAME's tar to stdout as the flags in `a` ask; `passphrase` when the caller already has NAME's. */

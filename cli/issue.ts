@@ -69,7 +69,7 @@ export async function handler(a: Args) {
     await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const name = checkName(a.name);
-  if (a.export) (await import("./export.js")).checkExportArgs(a);
+  if (a.export) (await import("./export.js")).checkExportArgs(a, `pki issue --export ${name} ...`);
   else {
     const stray = Object.keys(EXPORT_OPTIONS).find((k) => a[k] !== undefined);
     if (stray) throw new UsageError(`--${stray} needs --export`);

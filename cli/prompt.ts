@@ -26,3 +26,24 @@ export function promptHidden(question: string): Promise<string> {
     stdin.on("data", onData);
   });
 }
+
+/**
+ * A yes/no question on the terminal (stderr), answered with a line the terminal echoes and edits: only "y" or "yes"
+ * is yes; an empty answer or end of input (Ctrl-D) is no, and Ctrl-C stops pki as anywhere.
+ */
+export async function confirm(question: string): Promise<boolean> {
+  const { createInterface } = await import("node:readline");
+  process.stderr.write(question);
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  return new Promise((resolve) => {
+    let answer: string | undefined;
+    rl.once("line", (line) => {
+      answer = line;
+      rl.close();
+    });
+    rl.once("close", () => {
+      if (answer === undefined) process.stderr.write("\n");
+      resolve(/^\s*y(es)?\s*$/i.test(answer ?? ""));
+    });
+  });
+}

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { REASONS } from "../lib/x509/reasons.js";
+import { REASONS, type RevocationReason } from "../lib/x509/reasons.js";
 
 export const command = "revoke <name>";
 export const describe = "record NAME's certificate as revoked (then publish with 'pki crl')";
@@ -19,6 +19,7 @@ export function builder(y: Argv) {
         describe:
           "revoke an earlier certificate of NAME (see 'pki status NAME --json' history) instead of the current one",
       },
+      yes: { type: "boolean", describe: "do not ask (on a terminal pki shows what it revokes and asks first)" },
     })
     .example("$0 revoke --reason keyCompromise web1 && $0 crl > ca.crl", "revoke web1 and publish a new CRL");
 }
@@ -26,11 +27,21 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { checkReason } = await import("../lib/x509/crl.js");
   const { openDepot } = await import("./common.js");
-  const reason = checkReason(String(a.reason));
+  const reason = a.reason as RevocationReason; // one of REASONS: yargs checks the choices
   const depot = await openDepot(a.depot);
-  const r = await depot.revoke(a.name!, { reason, serial: a.serial === undefined ? undefined : String(a.serial) });
+  const serial = a.serial === undefined ? undefined : String(a.serial);
+  const e = depot.entry(a.name!);
+  // Asked only where it would go ahead (the depot words every refusal); never without a terminal: scripts go on.
+  if (process.stdin.isTTY && !a.yes && (serial !== undefined || e.status === "signed")) {
+    const { sanText } = await import("./args.js");
+    const what = serial ?? `${e.serial}, valid until ${e.notAfter}, SANs: ${sanText(e.sans) || "none"}`;
+    const { confirm } = await import("./prompt.js");
+    const question = `Revoke "${a.name}" (serial ${what}) with reason ${reason}? Clients that check the CRL will ` +
+      "refuse it; this cannot be undone. [y/N] ";
+    if (!(await confirm(question))) throw new Error(`aborted: "${a.name}" is not revoked`);
+  }
+  const r = await depot.revoke(a.name!, { reason, serial });
   process.stderr.write(
     `Revoked "${a.name}" (serial ${r.serial}, reason ${reason}); publish it: pki crl${r.issuer === "ca" ? "" : ` --issuer ${r.issuer}`}\n`,
   );
