@@ -1,5 +1,4 @@
 import type { Argv } from "yargs";
-import { REASONS, type RevocationReason } from "../lib/x509/reasons.js";
 
 export const command = "revoke <name>";
 export const describe = "record NAME's certificate as revoked (then publish with 'pki crl')";
@@ -11,8 +10,8 @@ export function builder(y: Argv) {
       reason: {
         type: "string",
         default: "unspecified",
-        choices: REASONS,
-        describe: "the CRL's reason code",
+        describe:
+          "keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise or unspecified",
       },
       serial: {
         type: "string",
@@ -27,8 +26,14 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { openDepot } = await import("./common.js");
-  const reason = a.reason as RevocationReason; // one of REASONS: yargs checks the choices
+  const { openDepot, UsageError } = await import("./common.js");
+  const { checkReason } = await import("../lib/x509/reasons.js");
+  let reason: ReturnType<typeof checkReason>;
+  try {
+    reason = checkReason(String(a.reason));
+  } catch (e) {
+    throw new UsageError((e as Error).message); // a value outside the option's fixed choices
+  }
   const depot = await openDepot(a.depot);
   const serial = a.serial === undefined ? undefined : String(a.serial);
   const e = depot.entry(a.name!);

@@ -94,7 +94,7 @@ test("usage errors are 2 and refused values 1 in every command that had them the
     join(dir, "own.key"), "-out", join(dir, "own.csr"), "-subj", "/CN=own", "-addext", "subjectAltName=DNS:own.example"]);
   const p = ["--passphrase-file", "pass"];
   const usage = [
-    [["revoke", "--reason", "stolen", "server1"], /Invalid values: Argument: reason, Given: "stolen"/],
+    [["revoke", "--reason", "stolen", "server1"], /^pki: unknown revocation reason "stolen": use one of unspecified, /],
     [["new-cert", ...p, "--key-type", "dsa", "x"], /Invalid values: Argument: key-type/],
     [["new-cert", ...p, "--server", "--client", "x"], /^pki: --server and --client conflict: choose one\n$/],
     [["issue", ...p, "--client", "--peer", "x"], /^pki: --client and --peer conflict: choose one\n$/],
