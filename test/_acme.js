@@ -1,8 +1,10 @@
 // `pki acme serve` as a child process on free ports, for the ACME tests (certbot, lego, acme-client, raw JWS).
 import { spawn } from "node:child_process";
 import http from "node:http";
+import https from "node:https";
 import net from "node:net";
 import { join } from "node:path";
+import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
 import { PKI, pki } from "./_helpers.js";
 
 /** A TCP port free right now on 127.0.0.1. */
@@ -94,3 +96,65 @@ export async function readyOrder(c, tokens, identifier) {
   await c.waitForValidStatus(order);
   return order;
 }
+
+/** HTTPS to the server (trusting `ca`): { status, headers, json, text }. */
+export function request(ca, url, { method = "POST", body, type = "application/jose+json" } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      { method, ca, headers: body === undefined ? {} : { "content-type": type } },
+      (res) => {
+        let data = "";
+        res.on("data", (d) => {
+          data += d;
+        });
+        res.on("end", () => {
+          let json;
+          try {
+            json = JSON.parse(data);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode, headers: res.headers, json, text: data });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** A raw ACME client: signs with jose, keeps the last Replay-Nonce. */
+export async function rawClient(ca, dirUrl) {
+  const dir = (await request(ca, dirUrl, { method: "GET" })).json;
+  const c = {
+    dir,
+    nonce: undefined,
+    async freshNonce() {
+      return (await request(ca, dir.newNonce, { method: "HEAD" })).headers["replay-nonce"];
+    },
+    async sign(url, payload, { key, kid, jwk, alg = "ES256", nonce, headerUrl, extra = {} }) {
+      const bytes = payload === "" ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(payload));
+      const header = {
+        alg,
+        url: headerUrl ?? url,
+        ...(nonce === null ? {} : { nonce: nonce ?? (await c.freshNonce()) }),
+        ...(kid ? { kid } : { jwk }),
+        ...extra,
+      };
+      return JSON.stringify(await new FlattenedSign(bytes).setProtectedHeader(header).sign(key));
+    },
+    async post(url, payload, o) {
+      const r = await request(ca, url, { body: await c.sign(url, payload, o) });
+      c.nonce = r.headers["replay-nonce"];
+      return r;
+    },
+  };
+  return c;
+}
+
+/** An ES256 account key: { key, jwk, pem }. */
+export const newKey = async () => {
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  return { key: privateKey, jwk: await exportJWK(publicKey), pem: await exportPKCS8(privateKey) };
+};

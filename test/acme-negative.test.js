@@ -5,69 +5,8 @@ import acme from "acme-client";
 import https from "node:https";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
 import { openssl, pkiOk, snapshot } from "./_helpers.js";
-import { challengeServer, newDepot, startAcme } from "./_acme.js";
-
-function request(ca, url, { method = "POST", body, type = "application/jose+json" } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      { method, ca, headers: body === undefined ? {} : { "content-type": type } },
-      (res) => {
-        let data = "";
-        res.on("data", (d) => {
-          data += d;
-        });
-        res.on("end", () => {
-          let json;
-          try {
-            json = JSON.parse(data);
-          } catch {
-            /* not JSON */
-          }
-          resolve({ status: res.statusCode, headers: res.headers, json, text: data });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-/** A raw ACME client: signs with jose, keeps the last Replay-Nonce. */
-async function rawClient(ca, dirUrl) {
-  const dir = (await request(ca, dirUrl, { method: "GET" })).json;
-  const c = {
-    dir,
-    nonce: undefined,
-    async freshNonce() {
-      return (await request(ca, dir.newNonce, { method: "HEAD" })).headers["replay-nonce"];
-    },
-    async sign(url, payload, { key, kid, jwk, alg = "ES256", nonce, headerUrl, extra = {} }) {
-      const bytes = payload === "" ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(payload));
-      const header = {
-        alg,
-        url: headerUrl ?? url,
-        ...(nonce === null ? {} : { nonce: nonce ?? (await c.freshNonce()) }),
-        ...(kid ? { kid } : { jwk }),
-        ...extra,
-      };
-      return JSON.stringify(await new FlattenedSign(bytes).setProtectedHeader(header).sign(key));
-    },
-    async post(url, payload, o) {
-      const r = await request(ca, url, { body: await c.sign(url, payload, o) });
-      c.nonce = r.headers["replay-nonce"];
-      return r;
-    },
-  };
-  return c;
-}
-
-const newKey = async () => {
-  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
-  return { key: privateKey, jwk: await exportJWK(publicKey), pem: await exportPKCS8(privateKey) };
-};
+import { challengeServer, newDepot, newKey, rawClient, request, startAcme } from "./_acme.js";
 
 test("bad input gets its problem document, never a write or a crash", async (t) => {
   t.timeout(180_000);
