@@ -26,6 +26,10 @@ const SERVE_OPTIONS = {
   "http-01-port": { type: "number", default: 80, describe: "serve: port http-01 validation connects to" },
   "tls-alpn-01-port": { type: "number", default: 443, describe: "serve: port tls-alpn-01 validation connects to" },
   resolve: { type: "string", describe: "serve: name=ip: validate NAME at IP (repeatable; a test network without DNS)" },
+  "external-url": {
+    type: "string",
+    describe: "serve: https://HOST[:PORT] clients reach it by (behind a proxy): links use it, never the Host header",
+  },
   "tls-name": {
     type: "string",
     default: "acme-server",
@@ -86,17 +90,26 @@ async function serve(a: Args) {
   } catch (e) {
     throw new Error(e instanceof AcmeProblem ? e.detail : (e as Error).message);
   }
+  const external = a.externalUrl === undefined ? undefined : externalUrl(String(last(a.externalUrl)));
   const now = new Date();
   const lifetimeMs = expiryFrom(String(last(a.certLifetime)))(now).getTime() - now.getTime();
   const depot = await openDepot(a.depot);
   depot.entry(a.issuer);
   const passphrase = (await getPassphrase(a, a.issuer === "ca" ? "the CA key" : `the key of the CA "${a.issuer}"`))!;
   const { startAcmeServer, probeListen } = await import("../lib/acme/server.js");
+  const { DEADLINE_MS } = await import("../lib/acme/challenges.js");
   await probeListen(a.host, p.port).catch((e) => {
     throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
   });
   const { openAcme } = await import("../store/acme-serve.js");
-  const m = await openAcme(depot, { issuer: a.issuer, passphrase, lifetimeMs, host: a.host, tlsName: a.tlsName });
+  const m = await openAcme(depot, {
+    issuer: a.issuer,
+    passphrase,
+    lifetimeMs,
+    host: a.host,
+    tlsName: a.tlsName,
+    externalHost: external && new URL(external).hostname.replace(/^\[|\]$/g, ""),
+  });
   if (m.created) process.stderr.write(`Made the server's TLS certificate "${a.tlsName}" in the depot\n`);
   const log = (l: string) => process.stderr.write(l + "\n");
   const stopped = new Promise<string>((r) => {
@@ -107,10 +120,13 @@ async function serve(a: Args) {
     port: p.port,
     certPem: m.certPem,
     keyPem: m.keyPem,
+    names: m.names,
+    externalUrl: external,
     policy,
+    issuerPath: m.issuerPath,
     eab: a.eab,
     log,
-    validation: { httpPort: p.http, tlsAlpnPort: p.alpn, resolve },
+    validation: { httpPort: p.http, tlsAlpnPort: p.alpn, resolve, deadlineMs: testDeadline() ?? DEADLINE_MS },
   }).catch((e) => {
     throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
   });
@@ -119,6 +135,28 @@ async function serve(a: Args) {
   await s.close();
   process.stderr.write(`pki: ${sig}: stopped\n`);
   process.exit(0);
+}
+
+/** --external-url: an https origin (no path, query or credentials), its host a valid name or address. */
+function externalUrl(v: string): string {
+  const bad = () =>
+    new UsageError(`invalid --external-url ${JSON.stringify(v).slice(0, 80)}: expected https://HOST[:PORT]`);
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw bad();
+  }
+  if (u.protocol !== "https:" || u.username || u.password || u.search || u.hash || !["", "/"].includes(u.pathname))
+    throw bad();
+  return u.origin;
+}
+
+/** PKI_TEST_ONLY_ACME_DEADLINE_MS: a shorter validation deadline (100 ms to the default), so tests need not wait. */
+function testDeadline(): number | undefined {
+  const v = process.env.PKI_TEST_ONLY_ACME_DEADLINE_MS;
+  const n = Number(v);
+  return v && Number.isInteger(n) && n >= 100 && n <= 10_000 ? n : undefined;
 }
 
 async function eabAdd(depotFlag: string | undefined, name: string) {

@@ -6,6 +6,9 @@
 import { isIP } from "node:net";
 import { checkDomain, checkIp, checkName, InputError } from "../lib/x509/validate.js";
 import { toPem } from "../lib/x509/pem.js";
+import type { x509 } from "../lib/x509/peculiar.js";
+import { checkCertifiable } from "../lib/acme/checks.js";
+import { AcmeProblem, boundName, type Identifier } from "../lib/acme/protocol.js";
 import { ACME_PROFILE, AcmeState } from "./acme-state.js";
 import { Depot, ROOT } from "./depot.js";
 
@@ -15,9 +18,15 @@ export interface AcmeServeSetup {
   lifetimeMs: number;
   host: string;
   tlsName: string;
+  /** --external-url's host: the server's certificate names it too. */
+  externalHost?: string;
 }
 export interface AcmeServeMaterial {
   state: AcmeState;
+  /** The issuing CA's certificate, then its issuers (their name constraints bound what may be ordered). */
+  issuerPath: x509.X509Certificate[];
+  /** The DNS names and IP addresses the server's certificate carries. */
+  names: string[];
   certPem: string;
   keyPem: string;
   created: boolean;
@@ -31,10 +40,32 @@ export async function openAcme(depot: Depot, o: AcmeServeSetup): Promise<AcmeSer
   const state = new AcmeState(depot, { name: o.issuer, cert: issuerCert, keys: issuerKeys, lifetimeMs: o.lifetimeMs });
   await depot.withLock(async () => state.prepare());
   const name = checkName(o.tlsName);
-  const host = o.host === "0.0.0.0" || o.host === "::" ? "127.0.0.1" : o.host;
-  const sans = isIP(host)
-    ? { ips: [checkIp(host)], domains: ["localhost"] }
-    : { ips: ["127.0.0.1"], domains: [checkDomain(host)] };
+  const issuerPath = [depot.readCert(o.issuer), ...depot.issuerChain(o.issuer).map((c) => c.cert)];
+  const host = boundName(o.host);
+  const idOf = (h: string): Identifier =>
+    isIP(h) ? { type: "ip", value: checkIp(h) } : { type: "dns", value: checkDomain(h).toLowerCase() };
+  const bound = idOf(host);
+  const required = o.externalHost ? [bound, idOf(o.externalHost)] : [bound];
+  const why = (id: Identifier) => {
+    try {
+      checkCertifiable(id, issuerPath);
+      return undefined;
+    } catch (e) {
+      if (e instanceof AcmeProblem) return e.detail;
+      throw e;
+    }
+  };
+  for (const id of required) {
+    const refused = why(id);
+    if (refused) throw new InputError(`cannot serve as ${id.value}: ${refused}`);
+  }
+  // The other loopback spelling is a convenience, named only where the CA's name constraints permit it.
+  const extra: Identifier = isIP(host) ? { type: "dns", value: "localhost" } : { type: "ip", value: "127.0.0.1" };
+  const ids = why(extra) || required.some((i) => i.value === extra.value) ? required : [...required, extra];
+  const sans = {
+    ips: ids.filter((i) => i.type === "ip").map((i) => i.value),
+    domains: ids.filter((i) => i.type === "dns").map((i) => i.value),
+  };
   const issuer = o.issuer === ROOT ? undefined : o.issuer;
   const e = depot.readIndex().entries[name];
   const notAfter = (from: Date) => new Date(from.getTime() + 90 * DAY);
@@ -54,10 +85,11 @@ export async function openAcme(depot: Depot, o: AcmeServeSetup): Promise<AcmeSer
     if (e.kind !== "leaf" || e.external)
       throw new InputError(`"${name}" is not a server certificate with its key in the depot: pick another --tls-name`);
     if (e.status === "unsigned") await depot.sign(name, { caPassphrase: o.passphrase, notAfter, issuer: o.issuer });
-    const covers =
-      sans.ips.every((ip) => e.sans.ips.includes(ip)) && sans.domains.every((d) => e.sans.domains.includes(d));
-    if (!covers)
-      throw new InputError(`"${name}" does not name ${host}: serve on an address it names, or pick another --tls-name`);
+    const missing = required.find((i) => !(i.type === "ip" ? e.sans.ips : e.sans.domains).includes(i.value));
+    if (missing)
+      throw new InputError(
+        `"${name}" does not name ${missing.value}: serve on an address it names, or pick another --tls-name`,
+      );
     const soon = !e.notAfter || new Date(e.notAfter).getTime() - Date.now() < 7 * DAY;
     if (e.status === "revoked" || soon) await depot.renew(name, { caPassphrase: o.passphrase, notAfter });
   }
@@ -65,5 +97,6 @@ export async function openAcme(depot: Depot, o: AcmeServeSetup): Promise<AcmeSer
   const chain = (m.chainPems ?? []).slice(0, -1).join("");
   const keyPem = toPem("PRIVATE KEY", m.keyDer!);
   m.keyDer!.fill(0);
-  return { state, certPem: m.certPem + chain, keyPem, created };
+  const { sans: held } = depot.readIndex().entries[name];
+  return { state, issuerPath, names: [...held.domains, ...held.ips], certPem: m.certPem + chain, keyPem, created };
 }

@@ -19,7 +19,8 @@ import { describeKey, specOfSpki, type SigningKey } from "../lib/x509/keys.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
 import type { RevocationReason } from "../lib/x509/crl.js";
 import type { AcmeBackend, IssuedCert, IssueRequest, Kind, Stored, Tx } from "../lib/acme/backend.js";
-import { problem } from "../lib/acme/protocol.js";
+import { problem, type Identifier } from "../lib/acme/protocol.js";
+import { OIDS, sanValue } from "../lib/x509/build.js";
 import { Depot, ROOT } from "./depot.js";
 import { DepotError, readText, writeAtomic } from "./fsutil.js";
 
@@ -150,11 +151,14 @@ export class AcmeState implements AcmeBackend {
       domains: r.identifiers.filter((i) => i.type === "dns").map((i) => i.value),
       ips: r.identifiers.filter((i) => i.type === "ip").map((i) => i.value),
     };
-    const subject = new x509.Name([{ CN: [csr.subjectName.getField("CN")[0] ?? r.identifiers[0].value] }]);
+    const cn = commonNameFor(csr.subjectName.getField("CN")[0], r.identifiers);
+    const subject = new x509.Name(cn ? [{ CN: [cn] }] : []);
     let cert: x509.X509Certificate;
     try {
       cert = await this.depot.issue(idx, {
         subject,
+        // RFC 5280 4.2.1.6: with an empty subject the names are in a critical subjectAltName.
+        extensions: cn ? undefined : [{ oid: OIDS.subjectAltName, critical: true, value: sanValue(sans) }],
         publicKey: csr.publicKey,
         sans,
         issuer: is.name,
@@ -194,6 +198,15 @@ export class AcmeState implements AcmeBackend {
     this.depot.writeIndex(idx);
     return { name, serial };
   }
+}
+
+/**
+ * The CSR's CN when it is one of the order's DNS names, else the first DNS name, else none: an IP address is no
+ * host name, and a CN holding one is judged as a DNS name by verifiers that fall back to the CN.
+ */
+function commonNameFor(csrCn: string | undefined, ids: Identifier[]): string | undefined {
+  const dns = ids.filter((i) => i.type === "dns").map((i) => i.value);
+  return csrCn && dns.includes(csrCn.toLowerCase()) ? csrCn : dns[0];
 }
 
 function parse(text: string, what: string): unknown {

@@ -21,11 +21,11 @@ export function freePort() {
 
 /**
  * Starts `pki acme serve` on depot `dir` (passphrase file `pass`); resolves once it prints its directory URL.
- * Returns { url, port, log(), stop() }; stopped at the end of the test.
+ * Returns { url, port, log(), stop() }; stopped at the end of the test. `extraEnv` is added to its environment.
  */
-export async function startAcme(t, dir, args = [], port) {
+export async function startAcme(t, dir, args = [], port, extraEnv = {}) {
   port ??= await freePort();
-  const env = { ...process.env, PKI_DEPOT: join(dir, ".pki") };
+  const env = { ...process.env, PKI_DEPOT: join(dir, ".pki"), ...extraEnv };
   delete env.PKI_PASSPHRASE;
   const child = spawn(
     process.execPath,

@@ -4,6 +4,8 @@ import { x509 } from "../x509/peculiar.js";
 import { sansOf } from "../x509/cert.js";
 import { spkiOf } from "./jws.js";
 import { REASONS } from "../x509/crl.js";
+import { checkNameConstraints } from "../x509/constraints.js";
+import { InputError } from "../x509/validate.js";
 import { Identifier, problem, sameIdentifiers } from "./protocol.js";
 
 export const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
@@ -54,6 +56,20 @@ export async function checkOrderCsr(der: Uint8Array, identifiers: Identifier[], 
   }
   if (Buffer.from(csr.publicKey.rawData).equals(spkiOf(accountJwk)))
     throw problem("badCSR", "the CSR's key is the account key: use a separate key for the certificate");
+}
+
+/**
+ * Refuses (rejectedIdentifier) an identifier that a CA on `path` (the issuer first) may not certify: the order
+ * would fail at finalize anyway, and validating it first would make the server connect where it has no business.
+ */
+export function checkCertifiable(id: Identifier, path: x509.X509Certificate[]): void {
+  const sans = id.type === "dns" ? { domains: [id.value], ips: [] } : { domains: [], ips: [id.value] };
+  try {
+    checkNameConstraints(new x509.Name([]), sans, path, { leaf: true });
+  } catch (e) {
+    if (e instanceof InputError) throw problem("rejectedIdentifier", `this CA cannot certify it: ${e.message}`, 403);
+    throw e;
+  }
 }
 
 /** revokeCert's payload: the certificate (DER, base64url) and a reason code RFC 5280 allows here. */

@@ -74,6 +74,9 @@ export interface Order {
   cert?: string /* the depot entry name */;
 }
 
+/** A wildcard bind is reached, and named by the server's certificate, as 127.0.0.1. */
+export const boundName = (host: string) => (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
+
 /** How long a pending order and its authorizations live. */
 export const ORDER_LIFETIME_MS = 24 * 3600_000;
 export const MAX_IDENTIFIERS = 100;

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
-import { AcmeProblem, directory, problem, urls, type Urls } from "./protocol.js";
+import { AcmeProblem, boundName, directory, problem, urls, type Urls } from "./protocol.js";
 import { MAX_BODY, parseJws, payloadJson, protectedHeader, verifyWith } from "./jws.js";
 import { AcmeService, type Reply, type ServiceOptions } from "./service.js";
 import type { AcmeBackend } from "./backend.js";
@@ -18,6 +18,10 @@ export interface AcmeServerOptions extends ServiceOptions {
   port: number;
   certPem: string;
   keyPem: string;
+  /** The names the server's certificate carries: a Host header naming one of them is used in links. */
+  names: string[];
+  /** https://HOST[:PORT] the clients reach (a proxy in front): every link uses it, whatever the Host header. */
+  externalUrl?: string;
 }
 export interface RunningAcme {
   url: string;
@@ -25,17 +29,46 @@ export interface RunningAcme {
   close(): Promise<void>;
 }
 
-/** Fresh nonces, each good once; the oldest are forgotten past a bound (a client then gets badNonce and retries). */
+/** Outstanding nonces per client address (an IPv6 /64 counts as one address), and in all. */
+export const NONCES_PER_CLIENT = 2000;
+export const MAX_NONCES = 50_000;
+
+/** The address a nonce is charged to: IPv4 as is, IPv6 by its /64 (one host usually holds a whole /64). */
+export function clientOf(address: string | undefined): string {
+  const a = (address ?? "").replace(/^::ffff:(?=\d+\.)/i, "");
+  if (!a.includes(":")) return a;
+  const [head, tail] = a.toLowerCase().split("::");
+  const h = head ? head.split(":") : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - tail.split(":").length).fill("0")];
+  return `${groups.slice(0, 4).join(":")}::/64`;
+}
+
+/**
+ * Fresh nonces, each good once. Past NONCES_PER_CLIENT an address's own oldest are forgotten, so a flood of
+ * newNonce from one address evicts only its own; past MAX_NONCES (many addresses at once) the oldest of all go.
+ * A client whose nonce was forgotten gets badNonce and retries, as RFC 8555 clients do.
+ */
 class Nonces {
-  private live = new Set<string>();
-  next(): string {
+  private readonly owner = new Map<string, string>();
+  private readonly byClient = new Map<string, Set<string>>();
+  next(client: string): string {
     const n = randomBytes(16).toString("base64url");
-    this.live.add(n);
-    if (this.live.size > 20_000) this.live.delete(this.live.values().next().value!);
+    let mine = this.byClient.get(client);
+    if (!mine) this.byClient.set(client, (mine = new Set()));
+    mine.add(n);
+    this.owner.set(n, client);
+    if (mine.size > NONCES_PER_CLIENT) this.use(mine.values().next().value!);
+    if (this.owner.size > MAX_NONCES) this.use(this.owner.keys().next().value!);
     return n;
   }
   use(n: string): boolean {
-    return this.live.delete(n);
+    const client = this.owner.get(n);
+    if (client === undefined) return false;
+    this.owner.delete(n);
+    const mine = this.byClient.get(client)!;
+    mine.delete(n);
+    if (!mine.size) this.byClient.delete(client);
+    return true;
   }
 }
 
@@ -85,10 +118,18 @@ export class AcmeHttp {
     this.service = new AcmeService(store, o);
   }
 
-  /** The base URL the client used (from Host), so links work by name or by address. */
+  /**
+   * The base URL of every link: --external-url, else the Host header when it names this server (a name its
+   * certificate carries, on the port it listens on), else the bound address. Links never carry a name a client made
+   * up.
+   */
   private base(req: IncomingMessage): string {
-    const host = req.headers.host;
-    return `https://${host && /^[A-Za-z0-9.:[\]-]{1,300}$/.test(host) ? host : `${this.o.host}:${this.o.port}`}`;
+    if (this.o.externalUrl) return this.o.externalUrl;
+    const m = /^(\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,253})(?::(\d{1,5}))?$/.exec(req.headers.host ?? "");
+    const name = m?.[1].replace(/^\[|\]$/g, "").toLowerCase();
+    if (m && name && Number(m[2] ?? 443) === this.o.port && this.o.names.includes(name))
+      return `https://${m[1].toLowerCase()}:${this.o.port}`;
+    return `https://${hostForUrl(boundName(this.o.host))}:${this.o.port}`;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -105,7 +146,7 @@ export class AcmeHttp {
       reply = { status: p.status, body: p.doc(), type: "application/problem+json", location: p.headers.location };
     }
     const headers: Record<string, string | string[]> = {
-      "replay-nonce": this.nonces.next(),
+      "replay-nonce": this.nonces.next(clientOf(req.socket.remoteAddress)),
       "cache-control": "no-store",
       link: [`<${u.directory}>;rel="index"`, ...(reply.links ?? [])],
     };
@@ -190,6 +231,8 @@ export class AcmeHttp {
   }
 }
 
+const hostForUrl = (host: string) => (host.includes(":") ? `[${host}]` : host);
+
 /** Binds and releases host:port, so a server that cannot listen fails before anything is prepared for it. */
 export function probeListen(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -232,9 +275,8 @@ export async function startAcmeServer(store: AcmeBackend, o: AcmeServerOptions):
   });
   const port = (server.address() as AddressInfo).port;
   app.o.port = port;
-  const host = o.host.includes(":") ? `[${o.host}]` : o.host;
   return {
-    url: `https://${host}:${port}/acme/directory`,
+    url: `${o.externalUrl ?? `https://${hostForUrl(boundName(o.host))}:${port}`}/acme/directory`,
     port,
     close: async () => {
       await new Promise<void>((r) => {

@@ -5,8 +5,9 @@
 import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
 import type { AcmeBackend } from "./backend.js";
-import { checkContact, checkOrderCsr, isObj, parseRevocation, publicOnly } from "./checks.js";
-import { validate, type ValidationContext } from "./challenges.js";
+import type { x509 } from "../x509/peculiar.js";
+import { checkCertifiable, checkContact, checkOrderCsr, isObj, parseRevocation, publicOnly } from "./checks.js";
+import { validate, ValidationFailure, type ValidationContext } from "./challenges.js";
 import { spkiOf, thumbprint, verifyEab, verifyKeyChange } from "./jws.js";
 import {
   Account,
@@ -37,17 +38,24 @@ export interface Reply {
 }
 export interface ServiceOptions {
   policy: Policy;
+  /** The issuing CA's certificate, then its issuers: their name constraints bound what may be ordered. */
+  issuerPath: x509.X509Certificate[];
   eab: boolean;
   validation: ValidationContext;
   log?: (line: string) => void;
 }
 
 const newId = () => randomBytes(12).toString("base64url");
+/** Validations that connect at once; further ones wait (processing) for a free slot, up to MAX_WAITING. */
+export const MAX_VALIDATIONS = 16;
+export const MAX_WAITING = 1000;
 
 export class AcmeService {
   /** Validations still running (awaited on shutdown so no write is cut in half). */
   readonly pending = new Set<Promise<void>>();
   private readonly inflight = new Set<string>();
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
   constructor(
     readonly store: AcmeBackend,
     readonly o: ServiceOptions,
@@ -156,6 +164,7 @@ export class AcmeService {
     const ids: Identifier[] = [];
     for (const raw of p.identifiers) {
       const id = checkIdentifier(raw, this.o.policy);
+      checkCertifiable(id, this.o.issuerPath);
       if (!ids.some((i) => i.type === id.type && i.value === id.value)) ids.push(id);
     }
     const now = new Date();
@@ -230,6 +239,8 @@ export class AcmeService {
     if (p === undefined || (c0.status !== "pending" && !stale) || z0.status !== "pending")
       return { status: 200, body: renderChallenge(u, z0, c0), links };
     if (!isObj(p)) throw problem("malformed", "a challenge response is an empty JSON object");
+    if (this.waiting.length >= MAX_WAITING)
+      throw problem("rateLimited", "too many validations are waiting: retry this challenge later", 503);
     const z = await this.store.transact(async (tx) => {
       const cur = this.authz(acct, authzId);
       const next = {
@@ -268,15 +279,22 @@ export class AcmeService {
   ): Promise<void> {
     const z = this.store.get("authz", authzId)!;
     let error: AcmeProblem | undefined;
+    if (this.running < MAX_VALIDATIONS) this.running++;
+    else await new Promise<void>((r) => this.waiting.push(r));
     try {
       await validate(type, z.identifier, token, acct.thumbprint, this.o.validation);
     } catch (e) {
       error =
         e instanceof AcmeProblem ? e : problem("serverInternal", `validation failed: ${(e as Error).message}`, 500);
+    } finally {
+      // The slot passes straight to the next waiting validation, so `running` counts connections in flight.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
-    this.o.log?.(
-      `${new Date().toISOString()} validation ${type} ${z.identifier.value}: ${error ? `invalid (${error.detail})` : "valid"}`,
-    );
+    const why = error instanceof ValidationFailure ? error.reason : error?.detail;
+    const outcome = why ? `invalid (${why})` : "valid";
+    this.o.log?.(`${new Date().toISOString()} validation ${type} ${z.identifier.value}: ${outcome}`);
     await this.store.transact(async (tx) => {
       const cur = this.store.get("authz", authzId)!;
       if (cur.status !== "pending") return;
