@@ -1,12 +1,12 @@
 // The record store on real SQLite (store/records/sqlite.ts): every record kind round-trips, a serial is unique by
 // the database's own constraint, the list filters are answered by an index, transactions are all-or-nothing.
 import test from "ava";
-import { readFileSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { ROOT } from "./_helpers.js";
+import { ROOT, tempDir } from "./_helpers.js";
 import {
-  clean, entry, newStore, NameTakenError, RECORDS, rootEntry, SerialTakenError, SqliteStore,
+  clean, entry, newStore, NameTakenError, RECORDS, rootEntry, SerialTakenError, SqliteStore, sqlite,
 } from "./_records.js";
 
 const { listQuery } = await import(join(RECORDS, "sqlite-rows.js"));
@@ -211,3 +211,18 @@ async function collect(it) {
   for await (const x of it) out.push(x);
   return out;
 }
+
+test("an older schema (version 0: pki's but empty) is migrated on open, in one transaction", async (t) => {
+  const dir = tempDir(t, "pki-records-");
+  chmodSync(dir, 0o700);
+  const db = join(dir, "depot.db");
+  await sqlite(t, db, "PRAGMA application_id = 1886087492; PRAGMA journal_mode = WAL;");
+  t.is((await sqlite(t, db, "PRAGMA user_version")).trim(), "0");
+  const store = await SqliteStore.open(dir);
+  const e = await t.throwsAsync(store.read((tx) => tx.depot()));
+  t.is(e.message, "depot.db is damaged: depot is missing: run 'pki doctor'");
+  await store.close();
+  t.is((await sqlite(t, db, "PRAGMA user_version")).trim(), "1");
+  const tables = "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name)";
+  t.is((await sqlite(t, db, tables)).trim(), "acme blobs crls depot eab entries history nonces removed serials");
+});

@@ -72,9 +72,11 @@ export function checkDbFiles(dir: string): number {
 
 /**
  * SQLite's 100-byte header: the magic, a page size, and (when the file was last written by SQLite 3.7+) the
- * page count, which the file must hold. Catches garbage and truncation before any query.
+ * page count, which the file must hold. Catches garbage and truncation before any query. Not the page count
+ * while a WAL is beside it: a checkpoint cut short writes page 1 before the rest, and SQLite replays the WAL.
  */
 export function checkHeader(path: string): void {
+  const wal = lstatSync(`${path}-wal`, { throwIfNoEntry: false });
   const what = basename(path);
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
@@ -88,7 +90,7 @@ export function checkHeader(path: string): void {
     const pageSize = raw === 1 ? 65536 : raw;
     if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) throw new DepotError(`${what} is damaged (page size)`);
     const pages = h.readUInt32BE(28);
-    if (h.readUInt32BE(24) === h.readUInt32BE(92) && pages * pageSize > size)
+    if (!wal?.size && h.readUInt32BE(24) === h.readUInt32BE(92) && pages * pageSize > size)
       throw new DepotError(`${what} is truncated (${size} of ${pages * pageSize} bytes): run 'pki doctor'`);
   } finally {
     closeSync(fd);
