@@ -44,30 +44,9 @@ export { defaultDepotDir, LAYOUT_VERSION, parseJson, ROOT, stateOf } from "./vie
 
 export interface DepotMeta { layout: number; kdf: { salt: string; iterations: number }; created: string }
 
-export type Status = "unsigned" | "signed" | "revoked";
-export interface Entry {
-  name: string;
-  kind: "leaf" | "ca";
-  issuer?: string;
-  subject: string;
-  keyType: string;
-  sans: Sans;
-  status: Status;
-  created: string;
-  serial?: string;
-  notBefore?: string;
-  notAfter?: string;
-  usage?: string;
-  eku?: string[];           // explicit extKeyUsage OIDs (leaf)
-  pathLength?: number;      // basicConstraints pathLenConstraint (ca)
-  revoked?: Revocation;
-  alias?: string;           // the name the source tool gave it (import: certstrap's CA file name)
-  external?: boolean;       // the key is held elsewhere (signed from a foreign CSR): no certs/NAME.key
-  history?: PastCert[];     // certificates replaced by `pki renew`, oldest first
-  acme?: { account: string; order: string }; // issued by `pki acme serve`: the ACME account and order
-}
-export interface Revocation { date: string; reason: RevocationReason }
-export interface PastCert { serial: string; issuer: string; notBefore: string; notAfter: string; revoked?: Revocation }
+// What an entry records: one definition, the record store's (store/records/schema.ts).
+import type { Entry, PastCert } from "./records/schema.js";
+export type { Entry, PastCert, Revocation, Status } from "./records/schema.js";
 export interface Index {
   entries: Record<string, Entry>;
   serials: string[];

@@ -49,12 +49,12 @@ export interface EntryRecord {
   notBefore?: string;
   notAfter?: string;
   usage?: string;
-  eku?: string[];
-  pathLength?: number;
+  eku?: string[]; // explicit extKeyUsage OIDs (leaf)
+  pathLength?: number; // basicConstraints pathLenConstraint (ca)
   revoked?: Revocation;
-  alias?: string;
+  alias?: string; // the name the source tool gave it (import: certstrap's CA file name)
   external?: boolean; // the key is held elsewhere (signed from a foreign CSR): no key blob
-  acme?: { account: string; order: string };
+  acme?: { account: string; order: string }; // issued by `pki acme serve`: the ACME account and order
 }
 /** An entry with its past certificates, oldest first (layout 1's index.json entry). */
 export interface Entry extends EntryRecord { history?: PastCert[] }
