@@ -100,6 +100,14 @@ export async function handler(a: Args) {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`invalid --port ${a.port}: expected 0-65535`);
   const m = await resolveServer(a);
+  // The depot's own CRLs, unless a crlfile was given: a test server that accepts a revoked client proves nothing.
+  let crlNote = "";
+  if (a.name && m.caPem && !m.crlPem) {
+    const [{ openDepot }, { clientCrls }] = await Promise.all([import("./common.js"), import("../store/serve-crls.js")]);
+    const c = await clientCrls(await openDepot(a.depot), a.name);
+    m.crlPem = c.crlPem;
+    crlNote = c.crlPem ? `; revoked ones refused (CRL of ${c.issuers.join(", ")})` : "; nothing revoked, no CRL to check";
+  }
   const { startServer, sanWarning } = await import("../lib/tls/server.js");
   const warning = sanWarning(m.certPem, a.host, m.label);
   if (warning) process.stderr.write(`pki: warning: ${warning}\n`);
@@ -109,7 +117,7 @@ export async function handler(a: Args) {
   });
   const s = await startServer({ ...m, host: a.host, port, log: (l) => process.stderr.write(l + "\n") });
   process.stdout.write(
-    `serving ${s.url} (${s.clientAuth ? `client certificates required, signed by ${m.caLabel}` : "HTTPS only, no client certificates"})\n`,
+    `serving ${s.url} (${s.clientAuth ? `client certificates required, signed by ${m.caLabel}${crlNote}` : "HTTPS only, no client certificates"})\n`,
   );
   const sig = await stopped;
   await s.close();
