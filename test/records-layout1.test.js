@@ -135,3 +135,41 @@ for (const [what, edit, re] of damage) {
     t.deepEqual(snapshot(dir), before);
   });
 }
+
+test("SIGKILL during the upgrade: layout 1 stays whole or depot.db is complete; the next call finishes", async (t) => {
+  t.timeout(180_000);
+  const { spawn } = await import("node:child_process");
+  const idx = JSON.parse(readFileSync(join(FIXTURE, "index.json"), "utf8"));
+  const outcomes = new Set();
+  for (const ms of [0, 10, 25, 50, 100, 200, 400, 800]) {
+    const dir = copy(t);
+    const child = spawn(process.execPath, ["--input-type=module", "-e",
+      `const { upgradeLayout1 } = await import(${JSON.stringify(join(RECORDS, "layout1-upgrade.js"))});
+       process.stdout.write("start\\n");
+       const up = await upgradeLayout1(${JSON.stringify(dir)}); await up.store.close();`],
+    { env: { ...process.env, PKI_TEST_ONLY_KDF_ITERATIONS: "1000" }, stdio: ["ignore", "pipe", "ignore"] });
+    const exited = new Promise((r) => child.on("exit", r));
+    await new Promise((r) => child.stdout.once("data", r)); // loaded: the kill lands in the upgrade itself
+    await new Promise((r) => setTimeout(r, ms));
+    child.kill("SIGKILL");
+    await exited;
+    const hasDb = existsSync(join(dir, "depot.db"));
+    // before the link: layout 1 exactly as it was (its files, not moved); after: depot.db whole
+    const files = (d) => Object.fromEntries(Object.entries(snapshot(d)).filter(([f]) => !/^\.|^lock/.test(f)));
+    if (!hasDb) t.deepEqual(files(dir), files(FIXTURE), `${ms} ms`);
+    outcomes.add(hasDb ? (existsSync(join(dir, "index.json")) ? "linked" : "moved") : "layout 1");
+    const up = await upgradeLayout1(dir);
+    try {
+      // hidden: the temp database a kill before the link leaves ('pki doctor' removes those)
+      t.deepEqual(readdirSync(dir).filter((f) => !/^\.|-(wal|shm)$/.test(f)).sort(), ["depot.db", LAYOUT1_BACKUP]);
+      t.is(up.entries, Object.keys(idx.entries).length, `${ms} ms`);
+      t.is(up.serials, idx.serials.length, `${ms} ms`);
+      await up.store.read(async (tx) => {
+        for (const { history, ...e } of Object.values(idx.entries)) t.deepEqual(await tx.entry(e.name), clean(e));
+      });
+    } finally {
+      await up.store.close();
+    }
+  }
+  t.log(`outcomes: ${[...outcomes].join(", ")}`);
+});
