@@ -161,12 +161,11 @@ async function check(
   for (const n of listed) {
     const m = /^(.+)\.(key|csr|crt)$/.exec(n);
     if (!hasIndex || !m || TEMP_RE.test(n) || idx.entries[m[1]]) continue;
-    problem(
-      `certs/${n}`,
-      `not in index.json (left by an interrupted 'pki new-cert')`,
-      "remove it",
-      rm(join(certsDir, n)),
-    );
+    // acme serve names what it issues acme-SERIAL and keeps no key: its finalize writes the CSR and certificate,
+    // then the index.
+    const byAcme = /^acme-[0-9a-f]{16,40}$/.test(m[1]) && m[2] !== "key" && !listed.includes(`${m[1]}.key`);
+    const by = byAcme ? "ACME finalize: 'pki acme serve' stopped before recording it" : "'pki new-cert'";
+    problem(`certs/${n}`, `not in index.json (left by an interrupted ${by})`, "remove it", rm(join(certsDir, n)));
   }
   const histDir = depot.path("history");
   const pending = new Map<string, { name: string; files: string[] }>();
