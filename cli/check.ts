@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, UsageError } from "./common.js";
+import { getPassphrase, passphraseAtHand, PASSPHRASE_OPTIONS, UsageError } from "./common.js";
 import { SOURCE_OPTIONS } from "./serve.js";
 
 export const command = "check";
@@ -36,7 +36,8 @@ export function builder(y: Argv) {
       "ca-key": { type: "string", describe: "CA key PEM (files mode) for the expired-client rule" },
       "ca-passphrase-file": {
         type: "string",
-        describe: "CA key passphrase: the expired-client rule signs a throwaway cert in memory",
+        describe:
+          "CA key passphrase (default: the --passphrase sources): the expired-client rule signs a throwaway cert in memory",
       },
       json: { type: "boolean", describe: "print the results as JSON" },
     })
@@ -137,9 +138,13 @@ export async function handler(a: Args) {
   let ca:
     | { cert: import("../lib/x509/peculiar.js").x509.X509Certificate; keys: import("../lib/x509/keys.js").KeyPair }
     | undefined;
-  if (a.caKey || a.caPassphraseFile) {
+  // The depot's CA key opens with the passphrase at hand as in every command (PKI_PASSPHRASE_FILE too); with none
+  // (only a prompt or stdin could give it) the rule is skipped, never asked for.
+  const caSource = a.caPassphraseFile !== undefined ? { passphraseFile: a.caPassphraseFile } : a;
+  let caPassphrase = depot && !caPath && !a.caKey && !a.caPassphraseFile ? passphraseAtHand(a) : undefined;
+  if (a.caKey || a.caPassphraseFile || caPassphrase) {
     const cert = parseCertPem(caPem, caLabel);
-    const caPass = async () => (await getPassphrase({ passphraseFile: a.caPassphraseFile }, "the CA key"))!;
+    const caPass = async () => (caPassphrase ??= (await getPassphrase(caSource, "the CA key"))!);
     const keys = a.caKey
       ? await keyPairFromPem(await unlockKeyPem(readInputFile(a.caKey, "--ca-key"), a.caKey, caPass))
       : (await depot!.unlockKey("ca", await caPass())).keys;
