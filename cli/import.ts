@@ -48,10 +48,8 @@ export async function handler(a: Args) {
   const { defaultDepotDir } = await import("../store/depot.js");
   const { importDepot } = await import("../store/import.js");
   const { readSecretFile } = await import("./common.js");
-  const { existsSync } = await import("node:fs");
   const dir = defaultDepotDir(a.depot);
-  if (existsSync(`${dir}/ca.crt`))
-    throw new Error(`a CA already exists in ${dir}: import into a new depot (--depot DIR)`);
+  (await import("../store/view.js")).checkRoomForCA(dir, ": import into a new depot (--depot DIR)");
   // Read only: an empty first line (or an empty file) is etcd-ca's empty passphrase; the new depot never gets one.
   const sourcePassphrase =
     a.sourcePassphraseFile === undefined

@@ -14,6 +14,7 @@ import { DepotError, TEMP_RE, writeAtomic } from "./fsutil.js";
 import { acquireLock, breakStaleLock, describeHolder, inspectLock, LOCK_FILE } from "./lock.js";
 import { checkName } from "../lib/x509/validate.js";
 import { checkFiles, type ProblemFn } from "./doctor-files.js";
+import { depotPresence, noDepotMessage } from "./view.js";
 import { describeKey, specOfSpki, subtle } from "../lib/x509/keys.js";
 import { WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
@@ -52,6 +53,9 @@ export async function doctor(dir: string, o: DoctorOptions = {}): Promise<Doctor
   };
   const done = () => ({ ...report, ok: report.problems.every((p) => p.fixed) });
 
+  // Outside a depot there is nothing to check or fix: the line every command gives, not a "problem".
+  const presence = depotPresence(dir);
+  if (presence.kind !== "depot") throw new DepotError(noDepotMessage(dir, presence));
   let depot: Depot;
   try { depot = Depot.open(dir, { lax: true }); } catch (e) {
     problem("depot.json", (e as Error).message);

@@ -26,6 +26,7 @@ import { DepotError, readText, writeAtomic } from "./fsutil.js";
 import { readCrls, type ImportedCrl } from "./import-crl.js";
 import { checkImportedIndex, keepLoadable } from "./import-check.js";
 import { SERIAL_RE } from "./integrity.js";
+import { checkRoomForCA } from "./view.js";
 
 export type ImportSource = "etcd-ca" | "certstrap";
 export interface ImportOptions {
@@ -56,8 +57,7 @@ const MAX_FILE = 1 << 20;
 
 /** The depot `dir` made from the depot at `o.src`; says what it imported and what it left. */
 export async function importDepot(dir: string, o: ImportOptions): Promise<ImportResult> {
-  if (existsSync(join(dir, "ca.crt")))
-    throw new DepotError(`a CA already exists in ${dir}: import into a new depot (--depot DIR)`);
+  checkRoomForCA(dir, ": import into a new depot (--depot DIR)");
   checkNewDepotDir(dir);
   if (!existsSync(o.src) || !statSync(o.src).isDirectory()) throw new InputError(`${o.src} is not a directory`);
   const files = new Set(readdirSync(o.src));

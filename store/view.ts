@@ -3,11 +3,11 @@
  * `pki list` and `pki status` load little more than node itself. Depot (depot.ts) extends this class:
  * every reader of the index goes through the same checks.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { validityState, type ValidityState } from "../lib/x509/validity.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
-import { DepotError, readText } from "./fsutil.js";
+import { DepotError, readText, TEMP_RE } from "./fsutil.js";
 import { checkOwnership } from "./ownership.js";
 import { checkDepotMeta, checkIndex, inside, MAX_DEPOT_JSON, MAX_INDEX_JSON } from "./integrity.js";
 import type { DepotMeta, Entry, Index } from "./depot.js";
@@ -27,12 +27,56 @@ export function parseJson<T>(text: string, what: string): T {
   }
 }
 
+/**
+ * What DIR holds, the one judgement every command makes: a depot (it has depot.json), nothing (absent, or empty
+ * but for what a 'pki init' stopped before depot.json leaves), or something else (exported ca.crt/ca.key, notes):
+ * not a depot, and no place for a new one.
+ */
+export type DepotPresence = { kind: "depot" } | { kind: "none" } | { kind: "other"; files: string[] };
+
+export function depotPresence(dir: string): DepotPresence {
+  if (existsSync(join(dir, "depot.json"))) return { kind: "depot" };
+  let names: string[];
+  try {
+    if (!statSync(dir).isDirectory()) return { kind: "other", files: [] };
+    names = readdirSync(dir);
+  } catch {
+    return { kind: "none" };
+  }
+  const emptyDir = (n: string) => {
+    try { return readdirSync(join(dir, n)).length === 0; } catch { return false; }
+  };
+  const files = names.filter(
+    (n) => !/^(lock|lock\.break)$/.test(n) && !TEMP_RE.test(n) && !(n === "certs" && emptyDir(n)),
+  );
+  return files.length ? { kind: "other", files: files.sort() } : { kind: "none" };
+}
+
+/** The line for a DIR that holds no depot (depotPresence not "depot"), the same from every command. */
+export function noDepotMessage(dir: string, p: DepotPresence): string {
+  if (p.kind !== "other") return `no depot at ${dir}: run 'pki init' first (or pass --depot DIR)`;
+  if (!p.files.length) return `no depot at ${dir}: it is not a directory`;
+  const list = p.files.slice(0, 3).join(", ") + (p.files.length > 3 ? ", ..." : "");
+  return (
+    `no depot at ${dir} (it holds ${list}, but no depot.json): ` +
+    "pass --depot DIR, or make a new one in an absent or empty directory"
+  );
+}
+
+/** Refuses DIR unless a new depot may go there (init, import): nothing there yet, or a depot without a CA. */
+export function checkRoomForCA(dir: string, hint = ""): void {
+  const p = depotPresence(dir);
+  if (p.kind === "other") throw new DepotError(noDepotMessage(dir, p));
+  if (p.kind === "depot" && existsSync(join(dir, "ca.crt")))
+    throw new DepotError(`a CA already exists in ${dir}${hint}`);
+}
+
 /** depot.json of an existing depot; refuses a layout newer than this binary understands. */
 export function readMeta(dir: string, o: { lax?: boolean } = {}): DepotMeta {
+  const presence = depotPresence(dir);
+  if (presence.kind !== "depot") throw new DepotError(noDepotMessage(dir, presence));
   // doctor opens laxly: it reports (and with --fix narrows) what checkOwnership refuses.
-  if (!o.lax && existsSync(join(dir, "depot.json"))) checkOwnership(dir);
-  if (!existsSync(join(dir, "depot.json")))
-    throw new DepotError(`no depot at ${dir}: run 'pki init' first (or pass --depot DIR)`);
+  if (!o.lax) checkOwnership(dir);
   const meta = parseJson<DepotMeta>(readText(join(dir, "depot.json"), "depot.json", MAX_DEPOT_JSON), "depot.json");
   checkDepotMeta(meta);
   if (meta.layout > LAYOUT_VERSION)

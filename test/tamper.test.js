@@ -205,8 +205,9 @@ test("init and import create a depot only in an absent or empty directory, and n
   const dir = tempDir(t);
   mkdirSync(join(dir, ".pki"), { mode: 0o755 });
   writeFileSync(join(dir, ".pki", "notes.txt"), "mine\n");
-  await refused(t, dir, ["init"], /^pki: .*\.pki is not empty \(notes\.txt\): a new depot goes in an absent or empty directory$/);
-  await refused(t, dir, ["import", "--from", "certstrap", dir], /^pki: .*\.pki is not empty \(notes\.txt\): a new depot goes in an absent or empty directory$/);
+  const notADepot = /^pki: no depot at .*\.pki \(it holds notes\.txt, but no depot\.json\): pass --depot DIR, or make a new one in an absent or empty directory$/;
+  await refused(t, dir, ["init"], notADepot);
+  await refused(t, dir, ["import", "--from", "certstrap", dir], notADepot);
   const empty = tempDir(t);
   mkdirSync(join(empty, ".pki"));
   chmodSync(join(empty, ".pki"), 0o750);
