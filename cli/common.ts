@@ -1,5 +1,6 @@
 /** Shared CLI plumbing: global options, passphrase sources, errors, output. */
 import { readFileSync, readSync, statSync } from "node:fs";
+import type { DepotCore } from "../store/core.js";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -15,6 +16,25 @@ export const PASSPHRASE_OPTIONS = {
     describe: "read the passphrase from the first line of FILE ('-': stdin; or set PKI_PASSPHRASE_FILE)",
   },
 } as const;
+
+/** A new key's passphrase of its own, instead of the depot's (which must open the signing CA's key). */
+export const KEY_PASSPHRASE_OPTION = {
+  "key-passphrase-file": {
+    type: "string",
+    describe: "a passphrase of the new key's own, from the first line of FILE ('-': stdin); default: the CA key's",
+  },
+} as const;
+
+/** One password for the .p12 and keystore files an export or a fixture set writes (never the passphrase). */
+export const EXPORT_PASSWORD_OPTION = {
+  "export-password-file": {
+    type: "string",
+    describe: "read the password of the .p12 and keystore files from the first line of FILE ('-': stdin)",
+  },
+} as const;
+export const EXPORT_PASSWORD_SOURCE = {
+  option: "export-password", env: "PKI_EXPORT_PASSWORD", noun: "password",
+} as const satisfies SecretSource;
 
 export const KEY_OPTIONS = {
   "key-type": {
@@ -36,6 +56,46 @@ export const SUBJECT_OPTIONS = {
 
 export interface PassArgs { passphrase?: string; passphraseFile?: string }
 
+/**
+ * Refuses (with WrongPassphraseError) a passphrase that does not open the depot key it is meant for: a prompt then
+ * asks again, as ssh and gpg do.
+ */
+export type PassphraseCheck = (passphrase: string) => Promise<void>;
+
+/**
+ * The check for a passphrase that opens (or, for a new key, must open) `ca`'s key; undefined when that key is held
+ * elsewhere (nothing to check against: the prompt asks twice instead).
+ */
+export function passphraseCheck(depot: DepotCore, ca: string): PassphraseCheck | undefined {
+  if (depot.readIndex().entries[ca]?.external) return undefined;
+  return (p) => depot.checkPassphrase(ca, p);
+}
+
+/**
+ * The passphrase that seals a new key under CA `ca`: --key-passphrase-file (the key's own, unchecked) or the depot's
+ * passphrase, which must open the CA's key (checked by the store before anything is written; a prompt asks again).
+ */
+export async function newKeyPassphrase(
+  a: PassArgs & { keyPassphraseFile?: string } & Record<string, unknown>,
+  depot: DepotCore,
+  ca: string,
+  key: string,
+): Promise<{ passphrase: string; keyPassphrase?: string }> {
+  if (a.keyPassphraseFile !== undefined) {
+    const own = (await getPassphrase({ passphraseFile: last(a.keyPassphraseFile) }, key))!;
+    return { passphrase: own, keyPassphrase: own };
+  }
+  const verify = passphraseCheck(depot, ca);
+  const what = `${ca === "ca" ? "the CA key" : `the key of the CA "${ca}"`} (it seals ${key} too)`;
+  return { passphrase: (await getPassphrase(a, what, verify ? { verify } : { confirm: true }))! };
+}
+
+/** The passphrase of CA `ca`'s key; a prompt asks again when it does not open the key. */
+export async function caKeyPassphrase(a: PassArgs | Record<string, unknown>, depot: DepotCore, ca: string) {
+  const what = ca === "ca" ? "the CA key" : `the key of the CA "${ca}"`;
+  return (await getPassphrase(a, what, { verify: (p) => depot.unlockKeyObjects(ca, p).then(() => undefined) }))!;
+}
+
 /** Where a secret comes from: --OPTION (with a warning), --OPTION-file, the ENV variable, or a prompt. */
 export interface SecretSource { option: string; env: string; noun: string }
 export const PASSPHRASE_SOURCE: SecretSource = { option: "passphrase", env: "PKI_PASSPHRASE", noun: "passphrase" };
@@ -51,7 +111,7 @@ const camel = (s: string) => s.replace(/-(\w)/g, (_, c: string) => c.toUpperCase
 export async function getPassphrase(
   a: PassArgs | Record<string, unknown>,
   purpose: string,
-  opts: { confirm?: boolean; optional?: boolean; source?: SecretSource } = {},
+  opts: { confirm?: boolean; optional?: boolean; source?: SecretSource; verify?: PassphraseCheck } = {},
 ): Promise<string | undefined> {
   const { option, env, noun } = opts.source ?? PASSPHRASE_SOURCE;
   const flag = last((a as Record<string, unknown>)[camel(option)]),
@@ -73,8 +133,10 @@ export async function getPassphrase(
   } else if (opts.optional) {
     return undefined;
   } else if (process.stdin.isTTY) {
-    const { promptHidden } = await import("./prompt.js");
-    p = await promptHidden(`${noun[0].toUpperCase()}${noun.slice(1)} for ${purpose}: `);
+    const { promptHidden, promptChecked } = await import("./prompt.js");
+    const question = `${noun[0].toUpperCase()}${noun.slice(1)} for ${purpose}: `;
+    if (opts.verify) return promptChecked(question, opts.verify, () => new UsageError(`an empty ${noun} cannot protect ${purpose}`));
+    p = await promptHidden(question);
     if (opts.confirm && (await promptHidden(`Repeat the ${noun}: `)) !== p)
       throw new UsageError(`the ${noun}s do not match`);
   } else {

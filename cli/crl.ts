@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS } from "./common.js";
+import { caKeyPassphrase, PASSPHRASE_OPTIONS } from "./common.js";
 
 export const command = "crl";
 export const describe = "sign a new CRL of the certificates a CA revoked; writes it to the depot and to stdout (PEM)";
@@ -29,7 +29,7 @@ export async function handler(a: Args) {
   const issuer = checkName(a.issuer);
   const depot = await openDepot(a.depot);
   depot.entry(issuer);
-  const passphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
+  const passphrase = await caKeyPassphrase(a, depot, issuer);
   const r = await depot.crl(issuer, { passphrase, nextUpdate });
   process.stdout.write(r.pem);
   process.stderr.write(

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS } from "./common.js";
+import { getPassphrase, KEY_OPTIONS, KEY_PASSPHRASE_OPTION, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS } from "./common.js";
 import { VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "init";
@@ -21,7 +21,11 @@ export function builder(y: Argv) {
       parent: { type: "string", default: "ca", describe: "with --intermediate: the CA that signs it" },
       "parent-passphrase-file": {
         type: "string",
-        describe: "with --intermediate: the parent key's passphrase (default: the same passphrase)",
+        describe: "with --intermediate: the parent key's passphrase, when the new key's differs (default: the same)",
+      },
+      "key-passphrase-file": {
+        ...KEY_PASSPHRASE_OPTION["key-passphrase-file"],
+        describe: "with --intermediate: a passphrase of the new key's own, from FILE; default: the parent key's",
       },
       "permit-domain": {
         type: "string",
@@ -69,8 +73,7 @@ export async function handler(a: Args) {
   const notAfter = expiryFrom(a.expires ?? "10 years")(notBefore ?? new Date());
   const { Depot, defaultDepotDir } = await import("../store/depot.js");
   const dir = defaultDepotDir(a.depot);
-  const { existsSync } = await import("node:fs");
-  if (existsSync(`${dir}/ca.crt`)) throw new Error(`a CA already exists in ${dir}`);
+  (await import("../store/view.js")).checkRoomForCA(dir); // before the prompt
   const passphrase = (await getPassphrase(a, "the CA key", { confirm: true }))!;
   const { cert } = await Depot.init(dir, { subject, key, notAfter, notBefore, passphrase, pathLength, constraints });
   process.stderr.write(`Created CA "${cert.subject}" in ${dir} (valid until ${cert.notAfter.toISOString()})\n`);
@@ -95,16 +98,28 @@ async function intermediate(
   const depot = await openDepot(a.depot);
   if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
   depot.entry(parent);
-  const passphrase = (await getPassphrase(a, `the key of the intermediate "${name}"`, { confirm: true }))!;
-  const caPassphrase =
-    a.parentPassphraseFile !== undefined
-      ? (await getPassphrase({ passphraseFile: a.parentPassphraseFile }, `the key of "${parent}"`))!
-      : passphrase;
+  // The parent's key opens with --parent-passphrase-file, else with the depot's passphrase, which then also seals the
+  // new key (checked: it opens the parent's). A passphrase of the new key's own is explicit: --key-passphrase-file,
+  // or the --passphrase sources beside --parent-passphrase-file.
+  const file = (f: string, what: string) => getPassphrase({ passphraseFile: f }, what).then((p) => p!);
+  const own = a.keyPassphraseFile === undefined ? undefined : await file(a.keyPassphraseFile, `the key of "${name}"`);
+  const parentKey = parent === "ca" ? "the CA key" : `the key of "${parent}"`;
+  const depotPass =
+    a.parentPassphraseFile !== undefined && own !== undefined
+      ? undefined
+      : a.parentPassphraseFile !== undefined
+        ? await getPassphrase(a, `the key of the intermediate "${name}"`, { confirm: true })
+        : await getPassphrase(a, `${parentKey} (it seals the key of the intermediate "${name}" too)`, {
+            verify: (p) => depot.checkPassphrase(parent, p),
+          });
+  const caPassphrase = a.parentPassphraseFile !== undefined ? await file(a.parentPassphraseFile, parentKey) : depotPass!;
+  const keyPassphrase = own ?? (a.parentPassphraseFile !== undefined ? depotPass : undefined);
   const { cert } = await depot.newIntermediate(name, {
     ...o,
     subject,
     sans: { ips: [], domains: [] },
-    passphrase,
+    passphrase: keyPassphrase ?? caPassphrase,
+    keyPassphrase,
     caPassphrase,
     issuer: parent,
     notAfter,

@@ -2,6 +2,7 @@ import type { Argv } from "yargs";
 import {
   getPassphrase,
   KEY_OPTIONS,
+  KEY_PASSPHRASE_OPTION,
   PASSPHRASE_OPTIONS,
   printWarnings,
   SUBJECT_OPTIONS,
@@ -18,6 +19,7 @@ export function builder(y: Argv) {
   return y
     .options({
       ...PASSPHRASE_OPTIONS,
+      ...KEY_PASSPHRASE_OPTION,
       ...KEY_OPTIONS,
       ...SUBJECT_OPTIONS,
       ...USAGE_OPTIONS,
@@ -100,13 +102,20 @@ export async function handler(a: Args) {
     issuer && issuer !== "ca"
       ? `the key of the CA "${issuer}" and of "${name}"`
       : `the CA key and the key of "${name}"`;
-  const passphrase = (await getPassphrase(a, who))!;
+  // The passphrase opens the issuer's key (a prompt asks again when it does not), which is its check.
+  const verify = (p: string) => depot.checkPassphrase(issuer ?? "ca", p);
+  const passphrase = (await getPassphrase(a, who, { verify }))!;
+  const keyPassphrase =
+    a.keyPassphraseFile === undefined
+      ? undefined
+      : (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the key of "${name}"`))!;
   const { issueNew } = await import("../store/issue.js");
   const { cert } = await issueNew(depot, name, {
     subject,
     sans,
     key,
     passphrase,
+    keyPassphrase,
     profile,
     issuer,
     notAfter,
@@ -116,5 +125,5 @@ export async function handler(a: Args) {
   process.stderr.write(
     `Issued "${name}" (SANs: ${sanText(sans) || "none"}) by "${issuer ?? "ca"}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
   );
-  if (a.export) await (await import("./export.js")).writeExport(a, depot, name, passphrase);
+  if (a.export) await (await import("./export.js")).writeExport(a, depot, name, keyPassphrase ?? passphrase);
 }

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS, UsageError } from "./common.js";
+import { KEY_OPTIONS, KEY_PASSPHRASE_OPTION, newKeyPassphrase, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS, UsageError } from "./common.js";
 import { CSR_OPTION, ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS } from "./options.js";
 
 export const command = "new-cert <name>";
@@ -10,6 +10,7 @@ export function builder(y: Argv) {
   return y
     .options({
       ...PASSPHRASE_OPTIONS,
+      ...KEY_PASSPHRASE_OPTION,
       ...KEY_OPTIONS,
       ...SUBJECT_OPTIONS,
       ...USAGE_OPTIONS,
@@ -51,9 +52,9 @@ export async function handler(a: Args) {
   const depot = DepotCore.openCore(a.depot);
   if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
   if (issuer) depot.entry(issuer);
-  const passphrase = (await getPassphrase(a, `the key of "${name}"`, { confirm: true }))!;
+  const pass = await newKeyPassphrase(a, depot, issuer ?? "ca", `the key of "${name}"`);
   const { newCertEntry } = await import("../store/issue.js");
-  await newCertEntry(depot, name, { subject, sans, key, passphrase, profile, issuer });
+  await newCertEntry(depot, name, { subject, sans, key, ...pass, profile, issuer });
   process.stderr.write(
     `Created key and CSR for "${name}" (SANs: ${sanText(sans) || "none"}); next: pki sign ${a.ca ? "--intermediate " : ""}${name}\n`,
   );
@@ -78,6 +79,7 @@ async function fileRequest(
     "organization",
     "organizationalUnit",
     "country",
+    "keyPassphraseFile",
   ];
   const bad = keyFlags.filter((k) => a[k] !== undefined && !(k === "keyType" && a[k] === "ecdsa"));
   if (bad.length)

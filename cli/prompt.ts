@@ -47,3 +47,29 @@ export async function confirm(question: string): Promise<boolean> {
     });
   });
 }
+
+/** How many answers a checked prompt takes, as sudo, ssh and gpg do. */
+export const PROMPT_TRIES = 3;
+
+/**
+ * A no-echo prompt whose answer must pass `verify`: a wrong passphrase (WrongPassphraseError) asks again, up to
+ * PROMPT_TRIES times; the last refusal is the command's error. An empty answer is `empty()`, at once.
+ */
+export async function promptChecked(
+  question: string,
+  verify: (p: string) => Promise<void>,
+  empty: () => Error,
+): Promise<string> {
+  const { WrongPassphraseError } = await import("../lib/formats/pkcs8.js");
+  for (let attempt = 1; ; attempt++) {
+    const p = await promptHidden(question);
+    if (!p) throw empty();
+    try {
+      await verify(p);
+      return p;
+    } catch (e) {
+      if (!(e instanceof WrongPassphraseError) || attempt === PROMPT_TRIES) throw e;
+      process.stderr.write(`Wrong passphrase, try again (${attempt + 1} of ${PROMPT_TRIES}).\n`);
+    }
+  }
+}

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings, UsageError } from "./common.js";
+import { caKeyPassphrase, getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings, UsageError } from "./common.js";
 import { CSR_OPTION, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "renew <name>";
@@ -22,7 +22,7 @@ export function builder(y: Argv) {
       },
       "key-passphrase-file": {
         type: "string",
-        describe: "with --rekey: passphrase for the new key (default: PKI_PASSPHRASE or a prompt)",
+        describe: "with --rekey: a passphrase of the new key's own, from FILE ('-': stdin); default: the CA key's",
       },
       "key-type": {
         ...KEY_OPTIONS["key-type"],
@@ -56,14 +56,17 @@ export async function handler(a: Args) {
   if (entry.external && a.rekey)
     throw new Error(`the key of "${a.name}" is held elsewhere: renew with --csr FILE (a new request from its holder)`);
   const issuer = entry.issuer ?? "ca";
-  const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
+  // It opens the issuer's key (a prompt asks again when it does not), and seals a new key (--rekey) unless the key
+  // gets a passphrase of its own.
+  const caPassphrase = await caKeyPassphrase(a, depot, issuer);
   const csr = a.csr === undefined ? undefined : await requestOf(a.csr);
   const rekey = a.rekey
     ? {
         key,
-        passphrase: (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the new key of "${a.name}"`, {
-          confirm: true,
-        }))!,
+        passphrase:
+          a.keyPassphraseFile === undefined
+            ? caPassphrase
+            : (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the new key of "${a.name}"`))!,
       }
     : undefined;
   const { cert } = await depot.renew(name, { caPassphrase, notAfter, notBefore, rekey, csr });

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, printWarnings, UsageError } from "./common.js";
+import { caKeyPassphrase, PASSPHRASE_OPTIONS, printWarnings, UsageError } from "./common.js";
 import { CSR_OPTION, ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "sign <name>";
@@ -58,7 +58,7 @@ export async function handler(a: Args) {
       ? { kind: "ca" as const, pathLength: pathLength ?? entry.pathLength ?? 0 }
       : leaf;
   const issuer = a.issuer === undefined ? entry.issuer ?? "ca" : checkName(a.issuer);
-  const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
+  const caPassphrase = await caKeyPassphrase(a, depot, issuer);
   const { signEntry } = await import("../store/issue.js");
   const { cert } = await signEntry(depot, name, { caPassphrase, notAfter, notBefore, profile, issuer });
   printWarnings(depot.warnings);
@@ -96,7 +96,7 @@ async function signExternal(
   if (pre && !hasSanArgs(a)) req.sans = pre.sans; // the SANs chosen when it was filed
   else requireSan(req.sans, a, `the request for "${name}"`);
   const issuer = a.issuer === undefined ? (pre?.issuer ?? "ca") : checkName(a.issuer);
-  const caPassphrase = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
+  const caPassphrase = await caKeyPassphrase(a, depot, issuer);
   const { cert, entry } = await issueExternal(depot, name, req, {
     caPassphrase,
     notAfter: o.notAfter,

@@ -4,7 +4,7 @@
  * alone, so it never loads @peculiar/x509; Depot (depot.ts) extends it with parsed certificates and requests.
  */
 import { existsSync } from "node:fs";
-import { decryptPkcs8, decryptPkcs8Key, encryptPkcs8 } from "../lib/formats/pkcs8.js";
+import { decryptPkcs8, decryptPkcs8Key, encryptPkcs8, WrongPassphraseError } from "../lib/formats/pkcs8.js";
 import { exportPkcs8, importPkcs8, keyObjectsOf, type KeyObjects, type KeyPair } from "../lib/x509/keys.js";
 import { randomSerial } from "../lib/x509/issuance.js";
 import { CertInfo } from "../lib/x509/certinfo.js";
@@ -63,6 +63,21 @@ export class DepotCore extends DepotView {
     return keyObjectsOf(key);
   }
   private keyLabel(name: string): string { return name === ROOT ? "the CA key" : `the key of "${name}"`; }
+
+  /**
+   * Refuses a passphrase for a new key that does not open the key of the CA that signs it (a typo would seal the
+   * key under a passphrase nobody knows). Keys share the depot's salt: the KDF run is the one that seals the key.
+   */
+  async checkPassphrase(ca: string, passphrase: string): Promise<void> {
+    try {
+      (await decryptPkcs8Key(this.readKeyPem(ca), passphrase, this.keyLabel(ca))).der.fill(0);
+    } catch (e) {
+      if (!(e instanceof WrongPassphraseError)) throw e;
+      throw new WrongPassphraseError(
+        `${this.keyLabel(ca)} (a new key takes the passphrase of the CA that signs it; one of its own: --key-passphrase-file)`,
+      );
+    }
+  }
 
   async encryptKey(der: Uint8Array, passphrase: string): Promise<string> {
     return encryptPkcs8(der, passphrase, {

@@ -28,7 +28,7 @@ import { checkX509Date } from "../lib/x509/validate.js";
 import { DepotError, mkdirInDepot, readText, writeAtomic } from "./fsutil.js";
 import { prepareNewDepotDir } from "./ownership.js";
 import { testKdfIterations } from "./integrity.js";
-import { LAYOUT_VERSION, readMeta, ROOT } from "./view.js";
+import { checkRoomForCA, LAYOUT_VERSION, readMeta, ROOT } from "./view.js";
 import { DepotCore } from "./core.js";
 import { renewCert } from "./renew.js";
 import { publishCrl, revokeCert } from "./revoke.js";
@@ -70,7 +70,10 @@ export interface NewCertOptions {
   subject: Subject;
   sans: Sans;
   key: KeySpec;
+  /** the depot's: it seals the new key, and must open the key of the CA that signs it (new-cert: is checked) */
   passphrase: string;
+  /** the new key's own (--key-passphrase-file): it seals the key instead, unchecked */
+  keyPassphrase?: string;
   profile?: Profile;
   issuer?: string;
 }
@@ -126,7 +129,7 @@ export class Depot extends DepotCore {
 
   /** `pki init`: creates the depot and a self-signed root. */
   static async init(dir: string, o: InitOptions): Promise<{ depot: Depot; cert: x509.X509Certificate }> {
-    if (existsSync(join(dir, "ca.crt"))) throw new DepotError(`a CA already exists in ${dir}`);
+    checkRoomForCA(dir);
     if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
     checkX509Date(o.notAfter, "notAfter");
     const keys = await generateKeyPair(o.key); // before touching the disk

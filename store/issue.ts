@@ -26,7 +26,7 @@ import { ROOT } from "./view.js";
 async function newKeyAndCsr(depot: DepotCore, o: NewCertOptions) {
   const keys = await generateKeyDer(o.key);
   const csrPem = toPem("CERTIFICATE REQUEST", createCsrDer(o.subject, o.sans, keyObjectsOf(keys)));
-  const keyPem = depot.encryptKey(keys.pkcs8, o.passphrase).finally(() => keys.pkcs8.fill(0));
+  const keyPem = depot.encryptKey(keys.pkcs8, o.keyPassphrase ?? o.passphrase).finally(() => keys.pkcs8.fill(0));
   keyPem.catch(() => {}); // awaited under the lock, which reports its error
   return { spki: keys.spki, csrPem, keyPem };
 }
@@ -35,10 +35,15 @@ async function newKeyAndCsr(depot: DepotCore, o: NewCertOptions) {
 export async function newCertEntry(depot: DepotCore, name: string, o: NewCertOptions): Promise<Entry> {
   checkNewName(name, o.sans);
   const { csrPem, keyPem } = await newKeyAndCsr(depot, o);
+  // The depot's passphrase opens the key of the CA that will sign (the same KDF run as the new key's sealing).
+  const issuer = o.issuer ?? ROOT;
+  const checking = o.keyPassphrase === undefined ? depot.checkPassphrase(issuer, o.passphrase) : undefined;
+  checking?.catch(() => {});
   return depot.withLock(async () => {
     const idx = depot.readIndex();
     checkFree(idx, name, () => false);
     if (o.issuer) checkIssuerEntry(idx, o.issuer);
+    if (!idx.entries[issuer]?.external) await checking; // a CA whose key is held elsewhere: nothing to check against
     const entry: Entry = {
       name,
       kind: o.profile?.kind ?? "leaf",

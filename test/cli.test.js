@@ -58,7 +58,7 @@ const usage = [
   ["an invalid choice", ["new-cert", "--key-type", "dsa", "x"], /Invalid values: .*key-type/],
   ["conflicting options", ["new-cert", "--passphrase-file", "pass", "--ca", "--server", "x"], /--ca conflicts/],
   ["an option that needs another", ["export", "--p12-password-file", "pass", "x"], /--p12-password-file needs --p12/],
-  ["no passphrase source", ["new-cert", "x"], /no passphrase for the key of "x"/],
+  ["no passphrase source", ["new-cert", "x"], /no passphrase for the CA key \(it seals the key of "x" too\)/],
   ["a directory as --passphrase-file", ["new-cert", "--passphrase-file", "/tmp", "x"], /^pki: cannot read --passphrase-file \/tmp: is a directory$/],
   ["a device as --passphrase-file", ["new-cert", "--passphrase-file", "/dev/zero", "x"], /^pki: cannot read --passphrase-file \/dev\/zero: not a regular file/],
   ["a missing --passphrase-file", ["new-cert", "--passphrase-file", "nosuch", "x"], /^pki: cannot read --passphrase-file nosuch: not found$/],
