@@ -37,7 +37,7 @@ export function builder(y: Argv) {
       "ca-passphrase-file": {
         type: "string",
         describe:
-          "CA key passphrase (default: the --passphrase sources): the expired-client rule signs a throwaway cert in memory",
+          "CA key passphrase (default: the passphrase at hand): the expired-client rule signs a throwaway cert",
       },
       json: { type: "boolean", describe: "print the results as JSON" },
     })

@@ -1,5 +1,12 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS, UsageError, type SecretSource } from "./common.js";
+import {
+  EXPORT_PASSWORD_OPTION,
+  EXPORT_PASSWORD_SOURCE,
+  getPassphrase,
+  PASSPHRASE_OPTIONS,
+  UsageError,
+  type SecretSource,
+} from "./common.js";
 import type { ExportOptions } from "../lib/formats/export.js";
 import type { DepotCore } from "../store/core.js";
 
@@ -56,6 +63,7 @@ export const EXPORT_OPTIONS = {
       "the keystore's store and key password (visible to other processes: prefer --jks-password-file or PKI_JKS_PASSWORD)",
   },
   "jks-password-file": { type: "string", describe: "read the keystore password from the first line of FILE" },
+  ...EXPORT_PASSWORD_OPTION,
   alias: { type: "string", describe: "the keystore entry's alias (default NAME; JKS stores it lower-cased)" },
   "keystore-type": {
     type: "string",
@@ -104,6 +112,8 @@ export function checkExportArgs(a: ExportArgs, command = `pki export${a.name ===
     throw new UsageError(`refusing to write a tar archive to a terminal: pipe it, e.g. '${command} | tar xvf -'`);
   for (const [opt, needs] of Object.entries(NEEDS))
     if (a[opt] !== undefined && !a[needs]) throw new UsageError(`--${opt} needs --${needs}`);
+  if (a.exportPasswordFile !== undefined && !a.p12 && !a.jks)
+    throw new UsageError("--export-password-file needs --p12 or --jks");
   if (a.keyFormat !== undefined && a.keyFormat !== "pkcs8" && !a.insecure)
     throw new UsageError(
       `--key-format ${a.keyFormat} is a traditional, unencrypted PEM: add --insecure (an encrypted key is PKCS#8 only)`,
@@ -138,13 +148,20 @@ export async function writeExport(a: ExportArgs, depot: DepotCore, name: string,
   if (depot.entry(name).external && needsKey(opts))
     throw new Error(`the key of "${name}" is held elsewhere (external key): --insecure, --p12 and --jks need it`);
   const what = name === "ca" ? "the CA key" : `the key of "${name}"`;
-  passphrase ??= await getPassphrase(a, what, { optional: !needsKey(opts) });
-  if (opts.p12) opts.p12.password = (await getPassphrase(a, `${name}.p12`, { confirm: true, source: P12_SOURCE }))!;
-  if (opts.jks)
-    opts.jks.password = (await getPassphrase(a, `${name}.${opts.jks.type === "pkcs12" ? "ks" : "jks"}`, {
-      confirm: true,
-      source: JKS_SOURCE,
-    }))!;
+  const verify = (p: string) => depot.unlockKeyObjects(name, p).then(() => undefined);
+  passphrase ??= await getPassphrase(a, what, { optional: !needsKey(opts), verify });
+  // --p12-password(-file) and --jks-password(-file) first, then the one --export-password-file for both, then
+  // PKI_P12_PASSWORD / PKI_JKS_PASSWORD or a prompt.
+  let shared: Promise<string | undefined> | undefined;
+  const password = (file: string, source: SecretSource, own: unknown[]) =>
+    own.some((v) => v !== undefined) || a.exportPasswordFile === undefined
+      ? getPassphrase(a, file, { confirm: true, source })
+      : (shared ??= getPassphrase(a, file, { source: EXPORT_PASSWORD_SOURCE }));
+  if (opts.p12) opts.p12.password = (await password(`${name}.p12`, P12_SOURCE, [a.p12Password, a.p12PasswordFile]))!;
+  if (opts.jks) {
+    const file = `${name}.${opts.jks.type === "pkcs12" ? "ks" : "jks"}`;
+    opts.jks.password = (await password(file, JKS_SOURCE, [a.jksPassword, a.jksPasswordFile]))!;
+  }
   const { readExportMaterial } = await import("../store/chain.js");
   const material = await readExportMaterial(depot, name, passphrase, { crl: opts.crl });
   const keystores = opts.p12 || opts.jks ? (await import("../lib/formats/keystores.js")).keystoreMembers : undefined;

@@ -1,13 +1,13 @@
 import type { Argv } from "yargs";
 import { existsSync, statSync } from "node:fs";
-import { PASSPHRASE_OPTIONS } from "./common.js";
+import { EXPORT_PASSWORD_OPTION, PASSPHRASE_OPTIONS } from "./common.js";
 
 export const command = "fixtures <spec>";
 export const describe = "build a set of test CAs, certificates, keys, keystores and CRLs from a YAML/JSON spec";
 
 export function builder(y: Argv) {
   return y
-    .options(PASSPHRASE_OPTIONS)
+    .options({ ...PASSPHRASE_OPTIONS, ...EXPORT_PASSWORD_OPTION })
     .positional("spec", { type: "string", describe: "spec file, YAML or JSON (schema/fixtures.schema.json)" })
     .options({
       out: {
@@ -146,7 +146,7 @@ type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 const exitCodeOf = (e: unknown) => (e as { exitCode?: number }).exitCode ?? 1;
 
 export async function handler(a: Args) {
-  const { getPassphrase, printJson, readInputFile, UsageError } = await import("./common.js");
+  const { EXPORT_PASSWORD_SOURCE, getPassphrase, printJson, readInputFile, UsageError } = await import("./common.js");
   if (a.out === undefined && process.stdout.isTTY)
     throw new UsageError(
       "refusing to write a tar archive to a terminal: pass --out DIR or pipe it, e.g. 'pki fixtures spec.yaml | tar xf -'",
@@ -181,6 +181,12 @@ export async function handler(a: Args) {
   if (needsPassphrase(plan) && (a.passphrase !== undefined || a.passphraseFile !== undefined || !plan.passphrase)) {
     passphrase = await getPassphrase(a, "the fixture keys and keystores");
   }
+  // The keystores' password: --export-password-file, else the spec's exportPassword, else "changeit" (never the
+  // passphrase: lib/api/fixtures.ts).
+  const exportPassword =
+    a.exportPasswordFile === undefined
+      ? undefined
+      : await getPassphrase(a, "the fixture keystores", { source: EXPORT_PASSWORD_SOURCE });
   const { resolve } = await import("node:path");
   const out = a.out === undefined ? undefined : resolve(String(a.out));
   if (out) checkOutDir(out, UsageError);
@@ -203,7 +209,7 @@ export async function handler(a: Args) {
     set = await buildFixtures(spec, {
       // the plan made above, unless a passphrase prompt made its "now" stale
       ...(Date.now() - now.getTime() < 1000 ? { now, plan } : {}),
-      passphrase, onProgress, yes: Boolean(a.yes), salt, keyPairs: false, onFile: sink && ((f) => sink.write(f)),
+      passphrase, exportPassword, onProgress, yes: Boolean(a.yes), salt, keyPairs: false, onFile: sink && ((f) => sink.write(f)),
     });
     for (const w of set.warnings) process.stderr.write(`pki: warning: ${w}\n`);
     await sink?.commit();

@@ -150,16 +150,16 @@ test("keys: encrypted ones open with the passphrase and match their certs; insec
   t.false(existsSync(join(out, "expired.key")), "no encrypted key unless 'pem' is asked for");
 });
 
-test("p12 and jks: openssl and keytool read them with the passphrase, with the whole chain", async (t) => {
+test("p12 and jks: openssl and keytool read them with the default password \"changeit\" (not the passphrase), with the whole chain", async (t) => {
   const { out } = built(t);
-  const p12 = await openssl(["pkcs12", "-in", join(out, "server.p12"), "-passin", `pass:${PASS}`, "-nodes"]);
+  const p12 = await openssl(["pkcs12", "-in", join(out, "server.p12"), "-passin", "pass:changeit", "-nodes"]);
   t.is(p12.code, 0, p12.stderr);
   t.is(p12.out.match(/BEGIN CERTIFICATE/g).length, 3, "leaf, intermediate, root");
   t.regex(p12.out, /friendlyName: server/);
   t.regex(p12.out, /BEGIN PRIVATE KEY/);
-  const bad = await openssl(["pkcs12", "-in", join(out, "server.p12"), "-passin", "pass:nope", "-noout"]);
+  const bad = await openssl(["pkcs12", "-in", join(out, "server.p12"), "-passin", `pass:${PASS}`, "-noout"]);
   t.not(bad.code, 0);
-  const jks = await run("keytool", ["-list", "-v", "-keystore", join(out, "server.jks"), "-storepass", PASS, "-storetype", "JKS"]);
+  const jks = await run("keytool", ["-list", "-v", "-keystore", join(out, "server.jks"), "-storepass", "changeit", "-storetype", "JKS"]);
   t.is(jks.code, 0, jks.out + jks.stderr);
   t.regex(jks.out, /Alias name: server/);
   t.regex(jks.out, /Entry type: PrivateKeyEntry/);
@@ -265,7 +265,7 @@ test("passphrase from --passphrase-file when the spec has none; none needed for 
   await pkiOk(t, dir, ["fixtures", "spec.json", "--out", "o", "--passphrase-file", "pass"]);
   const k = await openssl(["pkey", "-in", join(dir, "o", "s.key"), "-passin", `pass:${PASS}`, "-noout"]);
   t.is(k.code, 0, k.stderr);
-  const p = await openssl(["pkcs12", "-in", join(dir, "o", "s.p12"), "-passin", `pass:${PASS}`, "-noout"]);
+  const p = await openssl(["pkcs12", "-in", join(dir, "o", "s.p12"), "-passin", "pass:changeit", "-noout"]);
   t.is(p.code, 0, p.stderr);
   // --passphrase-file wins over the spec's passphrase.
   writeFileSync(join(dir, "with.json"), JSON.stringify({ passphrase: "in the spec", cas: [{ name: "ca" }] }));

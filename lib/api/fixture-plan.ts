@@ -40,6 +40,7 @@ export interface Plan {
   byName: Map<string, Node>;
   revocations: { path: string; cert: string; reason?: RevocationReason; date: Date }[];
   passphrase?: string;
+  exportPassword?: string;
   iterations: number;
   organization?: string;
   files: Map<string, string>;
@@ -113,6 +114,7 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
 
   let passphrase: string | undefined;
   if (top.passphrase !== undefined) passphrase = str(top.passphrase, "passphrase");
+  const exportPassword = top.exportPassword === undefined ? undefined : str(top.exportPassword, "exportPassword");
   const iterations = top.kdfIterations ?? DEFAULT_ITERATIONS;
   if (!kdfIterationsOk(iterations))
     throw new SpecError("kdfIterations", "must be an integer from 1000 to 10000000");
@@ -296,6 +298,6 @@ export function planFixtures(raw: unknown, now = new Date()): Plan {
       files.set(f.toLowerCase(), n.path);
     }
   }
-  return { nodes, byName, revocations, passphrase, iterations, organization: d.organization, files };
+  return { nodes, byName, revocations, passphrase, exportPassword, iterations, organization: d.organization, files };
 }
 

@@ -10,7 +10,7 @@ export const USAGES: Usage[] = ["server", "client", "peer"];
 
 /** Keys each object of the spec accepts (kept equal to the JSON Schema by test/fixtures.test.js). */
 export const SPEC_KEYS = {
-  top: ["$schema", "passphrase", "kdfIterations", "defaults", "cas", "certs", "revocations"],
+  top: ["$schema", "passphrase", "exportPassword", "kdfIterations", "defaults", "cas", "certs", "revocations"],
   defaults: ["key", "expires", "outputs", "usage", "organization"],
   ca: [
     "name",
@@ -65,6 +65,7 @@ export interface CertSpec extends Common {
 }
 export interface FixtureSpec {
   passphrase?: string;
+  exportPassword?: string;
   kdfIterations?: number;
   defaults?: { key?: KeyOption; expires?: string; outputs?: Output[]; usage?: Usage; organization?: string };
   cas: CASpec[];

@@ -31,10 +31,17 @@ export {
 export type { Output, CASpec, CertSpec, FixtureSpec } from "./fixture-spec.js";
 export { planFixtures } from "./fixture-plan.js";
 
-/** Whether a spec's outputs need a passphrase (encrypted keys, PKCS#12, JKS). */
+/** Whether a spec's outputs need a passphrase (encrypted keys: NAME.key). */
 export function needsPassphrase(plan: Plan): boolean {
-  return plan.nodes.some((n) => n.outputs.some((o) => o === "pem" || o === "p12" || o === "jks"));
+  return plan.nodes.some((n) => n.outputs.includes("pem"));
 }
+
+/**
+ * The password of fixture .p12 and .jks files unless the spec (exportPassword) or the caller sets one: fixed and
+ * no secret (Java's keytool default; a test can name it), never the passphrase of the encrypted keys, which a test
+ * loading a keystore would otherwise have to hold too. Such a keystore is as open as NAME.key.insecure.
+ */
+export const DEFAULT_EXPORT_PASSWORD = "changeit";
 
 // ---- building -------------------------------------------------------------
 
@@ -51,8 +58,10 @@ export interface FixtureSet {
   warnings: string[];
 }
 export interface BuildOptions {
-  /** for encrypted keys, PKCS#12 and JKS (overrides the spec's passphrase) */
+  /** for encrypted keys (overrides the spec's passphrase) */
   passphrase?: string;
+  /** for PKCS#12 and JKS (overrides the spec's exportPassword; default DEFAULT_EXPORT_PASSWORD) */
+  exportPassword?: string;
   /** called as each key pair and each certificate is done */
   onProgress?: (p: { keys: number; certs: number; total: number }) => void;
   now?: Date;
@@ -100,9 +109,10 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
   const plan = o.plan ?? planFixtures(typeof spec === "string" ? await parseFixtureSpec(spec) : spec, now);
   checkWork(plan, o.yes);
   const passphrase = o.passphrase ?? plan.passphrase;
+  const exportPassword = o.exportPassword || plan.exportPassword || DEFAULT_EXPORT_PASSWORD;
   if (needsPassphrase(plan) && !passphrase)
     throw new InputError(
-      "the spec's outputs need a passphrase (encrypted keys, p12, jks): set passphrase in the spec or pass one",
+      "the spec's outputs need a passphrase (encrypted keys, output pem): set passphrase in the spec or pass one",
     );
   // One salt for the set: the KDF runs once, on the libuv pool, while the keys are generated.
   const salt = o.salt ?? randomBytes(16);
@@ -194,8 +204,8 @@ export async function buildFixtures(spec: string | FixtureSpec | unknown, o: Bui
     if (has("pem")) add({ name: `${n.name}.key`, data: seal(c.keyPkcs8Der), mode: MODE_SECRET });
     if (has("insecure")) exportMembers(material, { insecure: true }).filter((m) => !out.has(m.name)).forEach(add);
     if (has("chain")) add({ name: `${n.name}.chain.pem`, data: c.chainPem, mode: MODE_PUBLIC });
-    if (has("p12")) add({ name: `${n.name}.p12`, data: c.toP12(passphrase!), mode: MODE_SECRET });
-    if (has("jks")) add({ name: `${n.name}.jks`, data: c.toJks(passphrase!), mode: MODE_SECRET });
+    if (has("p12")) add({ name: `${n.name}.p12`, data: c.toP12(exportPassword), mode: MODE_SECRET });
+    if (has("jks")) add({ name: `${n.name}.jks`, data: c.toJks(exportPassword), mode: MODE_SECRET });
     if (has("crl")) {
       add(n.kind === "ca" ? { name: `${n.name}.crl`, data: crls.get(n.name)!, mode: MODE_PUBLIC }
         : { name: `${n.name}.crl.pem`, data: c.issuers.map((i) => crls.get(i.name)!).join(""), mode: MODE_PUBLIC });
