@@ -36,7 +36,7 @@ test("issue --export --insecure --bundle: the tar 'pki export' writes, straight 
   t.is(await mod(["rsa", "-in", join(dir, "api.key.insecure"), "-noout", "-modulus"]), await mod(["x509", "-in", join(dir, "api.crt"), "-noout", "-modulus"]));
 });
 
-test("issue refuses before writing: wrong passphrase (exit 1), bad host (exit 1); --insecure without --export, a taken name (exit 2)", async (t) => {
+test("issue refuses before writing: wrong passphrase, bad host, a taken name (exit 1); --insecure without --export (exit 2)", async (t) => {
   t.timeout(120_000);
   const dir = await newDepot(t);
   await pkiOk(t, dir, ["issue", "--passphrase-file", "pass", "taken"]);
@@ -45,7 +45,7 @@ test("issue refuses before writing: wrong passphrase (exit 1), bad host (exit 1)
   const cases = [
     [["issue", "--passphrase-file", "wrong", "web"], 1, /^pki: wrong passphrase for the CA key\n$/],
     [["issue", "--passphrase-file", "pass", "--insecure", "web"], 2, /^pki: --insecure needs --export\n$/],
-    [["issue", "--passphrase-file", "pass", "taken"], 2, /^pki: "taken" already exists in the depot\n$/],
+    [["issue", "--passphrase-file", "pass", "taken"], 1, /^pki: "taken" already exists in the depot\n$/],
     [["issue", "--passphrase-file", "pass", "web", "1.2.3"], 1, /^pki: invalid IP address "1\.2\.3"/],
   ];
   for (const [args, code, re] of cases) {
