@@ -76,8 +76,10 @@ test("a writer that waits too long for another says the depot is locked, by whom
   { stdio: ["ignore", "pipe", "inherit"] });
   t.teardown(() => child.kill("SIGKILL"));
   await new Promise((resolve) => child.stdout.on("data", (d) => String(d).includes("holding") && resolve()));
-  process.env.PKI_LOCK_TIMEOUT_MS = "300"; // this test's process only (ava runs each file in its own)
+  // this file's process only (ava runs each file in its own), and only while this write waits
+  process.env.PKI_LOCK_TIMEOUT_MS = "300";
   const e = await t.throwsAsync(store.write(async (tx) => tx.reserveSerial("02")));
+  delete process.env.PKI_LOCK_TIMEOUT_MS;
   t.regex(e.message, new RegExp(`^depot is locked by pid ${child.pid} \\(node\\); try again later$`));
   t.regex(e.message, /try again later$/);
   t.notRegex(e.message, /SQLITE/);
