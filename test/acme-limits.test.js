@@ -3,7 +3,7 @@
 // requests from one address does not evict the nonce another client holds.
 import test from "ava";
 import net from "node:net";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./_helpers.js";
 import { freePort, logged, newDepot, newKey, rawClient, request, startAcme } from "./_acme.js";
@@ -120,4 +120,34 @@ test("20,050 newNonce requests from 127.0.0.2 leave the nonce a client at 127.0.
   const r = await c.post(c.dir.newAccount, { termsOfServiceAgreed: true }, { ...k, nonce: held });
   t.is(r.status, 201, `the held nonce still works: ${r.text}`);
   t.is((await request(ca, s.url, { method: "GET" })).status, 200, "still serving");
+});
+
+test("SIGTERM with validations waiting for a slot: they are dropped (still processing), not run first", async (t) => {
+  t.timeout(180_000);
+  const dir = await newDepot(t);
+  const stats = { open: 0, max: 0, total: 0 };
+  const httpPort = await dribbler(t, stats);
+  const names = Array.from({ length: 24 }, (_, i) => `w${i}.slow.test`);
+  const resolve = names.map((n) => `${n}=127.0.0.1`).join(",");
+  // The default 10 s deadline: the first 16 are still connected when the signal arrives.
+  const s = await startAcme(t, dir, ["--http-01-port", String(httpPort), "--resolve", resolve]);
+  const c = await rawClient(readFileSync(join(dir, ".pki", "ca.crt")), s.url);
+  const k = await newKey();
+  const as = { key: k.key, kid: (await c.post(c.dir.newAccount, { termsOfServiceAgreed: true }, k)).headers.location };
+  const order = await c.post(c.dir.newOrder, { identifiers: names.map((value) => ({ type: "dns", value })) }, as);
+  for (const url of order.json.authorizations) {
+    const ch = (await c.post(url, "", as)).json.challenges.find((x) => x.type === "http-01");
+    await c.post(ch.url, {}, as);
+  }
+  for (let i = 0; i < 300 && stats.open < MAX_VALIDATIONS; i++) await new Promise((r) => setTimeout(r, 100));
+  t.is(stats.open, MAX_VALIDATIONS);
+  t.is((await s.stop()).code, 0);
+  const authzDir = join(dir, ".pki", "acme", "authz");
+  const states = readdirSync(authzDir).map((f) => {
+    const z = JSON.parse(readFileSync(join(authzDir, f), "utf8"));
+    return `${z.status}/${z.challenges.find((x) => x.type === "http-01").status}`;
+  });
+  t.is(states.filter((x) => x === "invalid/invalid").length, MAX_VALIDATIONS, "those connecting ran to their end");
+  t.is(states.filter((x) => x === "pending/processing").length, names.length - MAX_VALIDATIONS, states.join(" "));
+  t.is(stats.total, MAX_VALIDATIONS, "the waiting ones never connected");
 });

@@ -283,6 +283,7 @@ export async function startAcmeServer(store: AcmeBackend, o: AcmeServerOptions):
         server.close(() => r());
         server.closeAllConnections();
       });
+      app.service.stop();
       await Promise.allSettled([...app.service.pending]);
     },
   };

@@ -56,10 +56,21 @@ export class AcmeService {
   private readonly inflight = new Set<string>();
   private running = 0;
   private readonly waiting: Array<() => void> = [];
+  private stopping = false;
   constructor(
     readonly store: AcmeBackend,
     readonly o: ServiceOptions,
   ) {}
+
+  /**
+   * On shutdown: validations still waiting for a slot are dropped, not run (their challenges stay processing and
+   * are validated again when a client asks after a restart), so stopping waits for those connecting at most.
+   */
+  stop(): void {
+    this.stopping = true;
+    this.running += this.waiting.length;
+    for (const w of this.waiting.splice(0)) w();
+  }
 
   accountOf(id: string): Account {
     const a = this.store.get("accounts", id);
@@ -281,6 +292,10 @@ export class AcmeService {
     let error: AcmeProblem | undefined;
     if (this.running < MAX_VALIDATIONS) this.running++;
     else await new Promise<void>((r) => this.waiting.push(r));
+    if (this.stopping) {
+      this.running--;
+      return;
+    }
     try {
       await validate(type, z.identifier, token, acct.thumbprint, this.o.validation);
     } catch (e) {
