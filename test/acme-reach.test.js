@@ -9,7 +9,7 @@ import https from "node:https";
 import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { curl, openssl, pki } from "./_helpers.js";
+import { curl, openssl, pki, run } from "./_helpers.js";
 import { challengeServer, doctorClean, freePort, logged, newDepot, newKey, rawClient, startAcme } from "./_acme.js";
 
 const CONSTRAINED = ["--permit-domain", "example.test", "--permit-ip", "127.0.0.0/8"];
@@ -62,6 +62,16 @@ test("newOrder refuses names outside the CA's name constraints (rejectedIdentifi
   }
   const ok = await c.post(c.dir.newOrder, { identifiers: [{ type: "dns", value: "web.example.test" }] }, as);
   t.is(ok.status, 201, "a permitted name is still ordered");
+  // lego, which makes the order and then answers the challenge on the port the server would connect to.
+  const httpPort = await freePort();
+  const lego = await run(
+    "lego",
+    ["--accept-tos", "--email", "ops@example.test", "--server", s.url, "--path", join(dir, "lego")]
+      .concat(["--http", "--http.port", `127.0.0.1:${httpPort}`, "-d", "evil.other", "run"]),
+    { env: { ...process.env, LEGO_CA_CERTIFICATES: join(dir, ".pki", "ca.crt") }, timeout: 60_000 },
+  );
+  t.not(lego.code, 0);
+  t.regex(lego.stderr, /rejectedIdentifier :: this CA cannot certify it: DNS name evil\.other is outside/);
   t.notRegex(s.log(), /validation /, "nothing was validated");
   t.notRegex(s.log(), /POST \/acme\/new-order 201[\s\S]*POST \/acme\/new-order 201/, "only the permitted order made");
 });
