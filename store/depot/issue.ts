@@ -1,0 +1,160 @@
+/**
+ * `depot.issue(name, ...)` on the record store: a new key, its CSR and a certificate from a CA of the depot, with
+ * the rules `pki issue` applies (store/issue.ts, store/issuer.ts): the name free in any case, the issuer a signed
+ * CA, SANs checked and counted, every CA's name constraints on the path, validity clamped to the issuer's. The key
+ * is made and sealed before the transaction; everything recorded (serial, entry, key, CSR, certificate) is one
+ * write transaction, the serial reserved by the database's constraint in it: nothing handed out unrecorded.
+ */
+import { parseKeyOption, parseWhen, type KeyOption, type When } from "../../lib/api/options.js";
+import { CertInfo } from "../../lib/x509/certinfo.js";
+import {
+  clampToIssuer, createCsrDer, prepareCertificateDer, randomSerial, subjectText,
+} from "../../lib/x509/issuance.js";
+import type { Profile, Sans, Subject, Usage } from "../../lib/x509/issuance.js";
+import { describeKey, generateKeyDer, keyObjectsOf } from "../../lib/x509/keys.js";
+import { toPem } from "../../lib/x509/pem.js";
+import {
+  checkDomain, checkEmail, checkIp, checkName, checkSubjectValue, checkUri, checkX509Date, InputError, sanList,
+} from "../../lib/x509/validate.js";
+import { DepotError } from "../fsutil.js";
+import { checkPathConstraints, checkSanCount } from "../issuer.js";
+import { certFields, profileFields } from "../records.js";
+import { SerialTakenError, type EntryRecord, type ReadTx, type WriteTx } from "../records/schema.js";
+import { certOf, ROOT, type Session } from "./session.js";
+
+export interface IssueOptions {
+  domains?: string[];
+  ips?: string[];
+  uris?: string[];
+  emails?: string[];
+  /** "ecdsa" (P-256, the default), "ecdsa-p384", "rsa", "rsa-3072", "rsa-4096", "ed25519", or a KeySpec */
+  key?: KeyOption;
+  /** how long it is valid ("90d", "1 year": the default) or until when (a Date, an ISO date); never past the CA */
+  lifetime?: When;
+  /** the CA that signs it (default: the root, "ca") */
+  issuer?: string;
+  /** extendedKeyUsage: serverAuth, clientAuth or both ("peer", the default) */
+  usage?: Usage;
+  commonName?: string;
+  organization?: string;
+}
+
+/** An entry of the depot with its certificate (PEM) and encrypted key (PKCS#8 PEM, the depot's passphrase). */
+export interface DepotCert extends EntryRecord {
+  certificate?: string;
+  key?: string;
+}
+export interface Issued extends DepotCert { certificate: string; key: string; warnings: string[] }
+
+const USAGES: Usage[] = ["server", "client", "peer"];
+
+/** The options as `pki issue` checks its flags. */
+function checkOptions(name: string, o: IssueOptions) {
+  checkName(name);
+  if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
+  const ips = sanList(o.ips, "ips").map(checkIp), domains = sanList(o.domains, "domains").map(checkDomain);
+  const sans: Sans = { ips, domains };
+  const uris = sanList(o.uris, "uris").map(checkUri), emails = sanList(o.emails, "emails").map(checkEmail);
+  if (uris.length) sans.uris = uris;
+  if (emails.length) sans.emails = emails;
+  checkSanCount(sans);
+  if (o.usage !== undefined && !USAGES.includes(o.usage))
+    throw new InputError(`unknown usage ${JSON.stringify(o.usage)}: use ${USAGES.join(", ")}`);
+  const subject: Subject = { commonName: checkSubjectValue("common name", o.commonName ?? name) };
+  if (o.organization !== undefined) subject.organization = checkSubjectValue("organization", o.organization);
+  const issuer = o.issuer === undefined ? ROOT : checkName(o.issuer);
+  const notAfter = checkX509Date(parseWhen(o.lifetime ?? "1 year"), "notAfter");
+  if (notAfter.getTime() <= Date.now()) throw new InputError(`lifetime ends in the past (${notAfter.toISOString()})`);
+  const profile: Profile = { kind: "leaf", usage: o.usage ?? "peer" };
+  return { sans, subject, issuer, notAfter, profile, key: parseKeyOption(o.key) };
+}
+
+/** Refuses a name taken, maybe in another case ("Web" and "web" are one file on macOS), as the CLI does. */
+export async function checkFree(tx: ReadTx, name: string): Promise<void> {
+  const taken = (await tx.entryFolded(name))?.name;
+  if (taken === undefined) return;
+  const as = taken === name ? "" : ` (as "${taken}": names may not differ only in case)`;
+  throw new InputError(`"${name}" already exists in the depot${as}`);
+}
+
+/** The CA `issuer` able to sign, with its certificate and those of the CAs above it (issuer first). */
+export async function issuerPath(tx: ReadTx, issuer: string): Promise<CertInfo[]> {
+  const ie = await tx.entry(issuer);
+  if (!ie) throw new InputError(`unknown issuer "${issuer}": see 'pki list'`);
+  if (ie.kind !== "ca")
+    throw new InputError(`"${issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
+  if (ie.status !== "signed") throw new InputError(`the CA "${issuer}" is ${ie.status}: it cannot issue`);
+  const path = [await certOf(tx, issuer)];
+  for (let n = ie; n.name !== ROOT; ) {
+    const up = n.issuer ?? ROOT;
+    const next = await tx.entry(up);
+    if (!next || path.length > 16) throw new DepotError(`the issuer chain of "${issuer}" is broken: run 'pki doctor'`);
+    path.push(await certOf(tx, up));
+    n = next;
+  }
+  return path;
+}
+
+/** Draws serials until the database takes one (a collision of 127 random bits: never, but never twice either). */
+export async function reserveFreshSerial(tx: WriteTx): Promise<string> {
+  for (;;) {
+    const serial = randomSerial();
+    try {
+      await tx.reserveSerial(serial);
+      return serial;
+    } catch (e) {
+      if (!(e instanceof SerialTakenError)) throw e;
+    }
+  }
+}
+
+export async function issue(s: Session, name: string, o: IssueOptions = {}): Promise<Issued> {
+  s.check();
+  const c = checkOptions(name, o);
+  // Refused before a key is made; checked again inside the write.
+  const prepath = await s.store.read(async (tx) => {
+    await checkFree(tx, name);
+    return issuerPath(tx, c.issuer);
+  });
+  await checkPathConstraints(c.subject, c.sans, prepath, true);
+  const keys = await generateKeyDer(c.key);
+  const csr = createCsrDer(c.subject, c.sans, keyObjectsOf(keys));
+  const sealed = s.sealKey(keys.pkcs8);
+  keys.pkcs8.fill(0);
+  const warnings: string[] = [];
+  const entry = await s.store.write(async (tx) => {
+    await checkFree(tx, name);
+    const path = await issuerPath(tx, c.issuer);
+    if (path.some((p, i) => p.serialNumber !== prepath[i]?.serialNumber))
+      await checkPathConstraints(c.subject, c.sans, path, true); // a CA renewed meanwhile
+    const issuerKeys = await s.caKeys(tx, c.issuer, path[0]);
+    const clamp = clampToIssuer(c.notAfter, path[0]);
+    if (clamp.warning) warnings.push(clamp.warning);
+    if (clamp.notAfter.getTime() <= Date.now())
+      throw new InputError(`the CA "${c.issuer}" has expired (${clamp.notAfter.toISOString()}): it cannot issue`);
+    const serial = await reserveFreshSerial(tx);
+    const sign = prepareCertificateDer({
+      subject: c.subject, publicKey: keys.spki, sans: c.sans, issuerCert: path[0],
+      serial, notAfter: clamp.notAfter, profile: c.profile,
+    });
+    const cert = new CertInfo(sign(issuerKeys));
+    const e: EntryRecord = {
+      name,
+      kind: "leaf",
+      issuer: c.issuer,
+      subject: subjectText(c.subject),
+      keyType: describeKey(c.key),
+      sans: c.sans,
+      status: "signed",
+      created: new Date().toISOString(),
+      ...(profileFields(c.profile) as Partial<EntryRecord>),
+      ...(certFields(cert) as Pick<EntryRecord, "serial" | "notBefore" | "notAfter">),
+    };
+    await tx.putEntry(e);
+    await tx.putBlob({ name, kind: "key" }, sealed);
+    await tx.putBlob({ name, kind: "csr" }, csr);
+    await tx.putBlob({ name, kind: "cert" }, new Uint8Array(cert.rawData));
+    return { ...e, certificate: toPem("CERTIFICATE", new Uint8Array(cert.rawData)) };
+  });
+  return { ...entry, key: toPem("ENCRYPTED PRIVATE KEY", sealed), warnings };
+}

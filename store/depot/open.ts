@@ -1,0 +1,98 @@
+/**
+ * openDepot: the depot API for programs, on the record store. A depot is a directory holding depot.db; a
+ * layout-1 depot (depot.json, index.json) is upgraded to one first (store/records/layout1-upgrade.ts), once its
+ * passphrase has been checked, so that a wrong one changes nothing. The KDF runs once here: every key of a depot
+ * is sealed under its one salt, so the derived key seals each new key and opens each CA key for the session.
+ */
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { deriveKey } from "../../lib/formats/kdf.js";
+import { InputError } from "../../lib/x509/validate.js";
+import { DepotError } from "../fsutil.js";
+import { readLayout1 } from "../records/layout1.js";
+import { upgradeLayout1 } from "../records/layout1-upgrade.js";
+import { DB_FILE } from "../records/sqlite-open.js";
+import { SqliteStore } from "../records/sqlite.js";
+import type { DepotRecord, EntryRecord, RecordStore } from "../records/schema.js";
+import { issue, type DepotCert, type IssueOptions, type Issued } from "./issue.js";
+import { get, list, listFilter, type ListOptions } from "./read.js";
+import { crl, revoke, type Crl, type CrlOptions, type Revoked, type RevokeOptions } from "./revoke.js";
+import { openKey, ROOT, Session } from "./session.js";
+
+export interface OpenDepotOptions {
+  /** the depot directory (as `pki --depot DIR`) */
+  depot: string;
+  /** the passphrase of the depot's CA keys: it opens the issuing CA's key and seals every new key */
+  passphrase: string;
+}
+
+export interface Depot {
+  /** the directory */
+  readonly dir: string;
+  issue(name: string, o?: IssueOptions): Promise<Issued>;
+  get(name: string): Promise<DepotCert>;
+  list(o?: ListOptions): AsyncIterable<EntryRecord>;
+  revoke(name: string, o?: RevokeOptions): Promise<Revoked>;
+  crl(issuer?: string, o?: CrlOptions): Promise<Crl>;
+  close(): Promise<void>;
+}
+
+export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
+  if (typeof o?.depot !== "string" || !o.depot) throw new InputError("openDepot needs { depot: DIR, passphrase }");
+  if (typeof o.passphrase !== "string" || !o.passphrase)
+    throw new InputError("openDepot needs the depot's passphrase: an empty one protects no key");
+  const dir = resolve(o.depot);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new InputError(`no depot at ${dir}: run 'pki init' first`);
+  let store: RecordStore;
+  if (existsSync(`${dir}/${DB_FILE}`)) store = await SqliteStore.open(dir);
+  else if (existsSync(`${dir}/depot.json`)) {
+    await checkLayout1Passphrase(dir, o.passphrase);
+    store = (await upgradeLayout1(dir)).store;
+  } else throw new InputError(`no depot at ${dir}: run 'pki init' first`);
+  try {
+    const { depot, rootKey } = await store.read(async (tx) => ({
+      depot: await tx.depot(),
+      rootKey: await tx.blob({ name: ROOT, kind: "key" }),
+    }));
+    const kdf = await derive(depot, o.passphrase);
+    if (rootKey) await openKey(rootKey, o.passphrase, "the CA key"); // a wrong passphrase stops here
+    return depotOf(new Session(dir, store, kdf, o.passphrase));
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+async function derive(d: DepotRecord, passphrase: string) {
+  const salt = Buffer.from(d.kdf.salt, "base64");
+  return { salt, iterations: d.kdf.iterations, key: Buffer.from(await deriveKey(passphrase, salt, d.kdf.iterations)) };
+}
+
+/** Before a layout-1 depot is upgraded: the passphrase opens its CA key (else it stays exactly as it was). */
+async function checkLayout1Passphrase(dir: string, passphrase: string): Promise<void> {
+  const l1 = readLayout1(dir);
+  const key = l1.blobs.find((b) => b.ref.name === ROOT && b.ref.kind === "key" && !b.ref.serial);
+  if (!key) return;
+  await derive(l1.depot, passphrase); // the one derivation: openKey and the session find it made
+  await openKey(key.data, passphrase, "the CA key");
+}
+
+function depotOf(s: Session): Depot {
+  return {
+    dir: s.dir,
+    issue: (name, o) => issue(s, name, o),
+    get: (name) => get(s, name),
+    list: (o) => {
+      s.check();
+      listFilter(o); // bad filters are refused here, not at the first iteration
+      return list(s, o);
+    },
+    revoke: (name, o) => revoke(s, name, o),
+    crl: (issuer, o) => crl(s, issuer, o),
+    close: () => s.close(),
+  };
+}
+
+export { DepotError, InputError };
+export type { Crl, CrlOptions, DepotCert, IssueOptions, Issued, ListOptions, Revoked, RevokeOptions };

@@ -1,0 +1,68 @@
+/**
+ * `depot.get(name)` and `depot.list(filter)`: an entry with its certificate and encrypted key, and the entries a
+ * filter selects, streamed page by page (the database answers each filter with an index: 100,000 entries never
+ * sit in memory at once).
+ */
+import { parseDurationMs } from "../../lib/x509/duration.js";
+import { toPem } from "../../lib/x509/pem.js";
+import { checkName, InputError } from "../../lib/x509/validate.js";
+import type { EntryRecord, ListFilter, Status } from "../records/schema.js";
+import type { DepotCert } from "./issue.js";
+import type { Session } from "./session.js";
+
+export interface ListOptions {
+  status?: Status;
+  /** certificates whose notAfter falls before now + this ("30d", or milliseconds); expired ones included */
+  expiringWithin?: string | number;
+  /** issued by this CA ("ca": the root) */
+  issuer?: string;
+}
+
+const STATUSES: Status[] = ["unsigned", "signed", "revoked"];
+
+export async function get(s: Session, name: string): Promise<DepotCert> {
+  s.check();
+  checkName(name);
+  return s.store.read(async (tx) => {
+    const e = await tx.entry(name);
+    if (!e) throw new InputError(`unknown name "${name}": see 'pki list'`);
+    const history = await tx.history(name);
+    const cert = await tx.blob({ name, kind: "cert" });
+    const key = await tx.blob({ name, kind: "key" });
+    return {
+      ...e,
+      ...(history.length ? { history } : {}),
+      ...(cert && e.status !== "unsigned" ? { certificate: toPem("CERTIFICATE", cert) } : {}),
+      ...(key ? { key: toPem("ENCRYPTED PRIVATE KEY", key) } : {}),
+    };
+  });
+}
+
+/** The filter as the records store takes it, checked as `pki list`'s flags are. */
+export function listFilter(o: ListOptions = {}, now = Date.now()): ListFilter {
+  const f: ListFilter = {};
+  if (o.status !== undefined) {
+    if (!STATUSES.includes(o.status))
+      throw new InputError(`unknown status ${JSON.stringify(o.status)}: use ${STATUSES.join(", ")}`);
+    f.status = o.status;
+  }
+  if (o.expiringWithin !== undefined) {
+    let ms: number;
+    try {
+      ms = typeof o.expiringWithin === "number" ? o.expiringWithin : parseDurationMs(String(o.expiringWithin));
+    } catch (e) {
+      throw new InputError((e as Error).message);
+    }
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new InputError(`invalid expiringWithin ${JSON.stringify(o.expiringWithin)}: a duration like "30d"`);
+    f.expiringBefore = new Date(now + ms);
+  }
+  if (o.issuer !== undefined) f.issuer = checkName(o.issuer);
+  return f;
+}
+
+export async function* list(s: Session, o: ListOptions = {}): AsyncGenerator<EntryRecord> {
+  s.check();
+  const f = listFilter(o);
+  for await (const e of s.store.list(f)) yield e;
+}

@@ -1,0 +1,94 @@
+/**
+ * One openDepot's state: the record store, the depot's KDF key derived once (every key of a depot is sealed under
+ * its one salt and iteration count, so that derivation seals each new key and opens each CA key), and the CA keys
+ * opened so far. The operations (issue.ts, revoke.ts, read.ts) take a Session; nothing here knows SQL or files.
+ */
+import { decryptPkcs8Key, pbes2Encrypt, WrongPassphraseError } from "../../lib/formats/pkcs8.js";
+import { CertInfo } from "../../lib/x509/certinfo.js";
+import { DerError, octets, seq } from "../../lib/x509/der.js";
+import { keyObjectsOf, type KeyObjects } from "../../lib/x509/keys.js";
+import { toPem } from "../../lib/x509/pem.js";
+import { InputError } from "../../lib/x509/validate.js";
+import { DepotError } from "../fsutil.js";
+import { isKeyOf } from "../issuer.js";
+import type { ReadTx, RecordStore } from "../records/schema.js";
+
+export const ROOT = "ca";
+export const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"`);
+const keyLabel = (name: string) => (name === ROOT ? "the CA key" : `the key of "${name}"`);
+
+export interface Kdf { salt: Buffer; iterations: number; key: Buffer }
+
+export class Session {
+  private readonly cas = new Map<string, KeyObjects>();
+  private closed = false;
+
+  constructor(
+    readonly dir: string,
+    readonly store: RecordStore,
+    private readonly kdf: Kdf,
+    private readonly passphrase: string,
+  ) {}
+
+  /** A new key's PKCS#8 DER sealed under the depot's KDF key: EncryptedPrivateKeyInfo DER (PBES2, fresh IV). */
+  sealKey(pkcs8: Uint8Array): Buffer {
+    this.check();
+    const { alg, data } = pbes2Encrypt(pkcs8, this.kdf.key, this.kdf.salt, this.kdf.iterations);
+    return seq(alg, octets(data));
+  }
+
+  /**
+   * The key of the CA `name` whose certificate is `cert`, opened once per session and certificate; it must be
+   * that certificate's key. A key sealed under the depot's salt opens with the derivation already made.
+   */
+  async caKeys(tx: ReadTx, name: string, cert: CertInfo): Promise<KeyObjects> {
+    this.check();
+    const id = `${name}\0${cert.serialNumber}`;
+    const held = this.cas.get(id);
+    if (held) return held;
+    const der = await tx.blob({ name, kind: "key" });
+    if (!der) throw new InputError(`${who(name)} has no key in the depot (it is held elsewhere): it cannot sign here`);
+    const keys = await openKey(der, this.passphrase, keyLabel(name));
+    if (!(await isKeyOf(keys, cert.publicKey.rawData)))
+      throw new DepotError(`the key of ${who(name)} does not match its certificate: refusing to use it`);
+    this.cas.set(id, keys);
+    return keys;
+  }
+
+  check(): void {
+    if (this.closed) throw new InputError("the depot is closed");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.kdf.key.fill(0);
+    this.cas.clear();
+    await this.store.close();
+  }
+}
+
+/** Decrypts an encrypted PKCS#8 DER; a wrong passphrase is an InputError naming the key. */
+export async function openKey(der: Uint8Array, passphrase: string, label: string): Promise<KeyObjects> {
+  try {
+    const { der: plain, key } = await decryptPkcs8Key(toPem("ENCRYPTED PRIVATE KEY", der), passphrase, label);
+    plain.fill(0);
+    return keyObjectsOf(key);
+  } catch (e) {
+    if (e instanceof WrongPassphraseError) throw new InputError(e.message);
+    if (e instanceof InputError || e instanceof DepotError) throw e;
+    throw new DepotError(`${label} in the depot cannot be opened (${(e as Error).message}): run 'pki doctor'`);
+  }
+}
+
+/** NAME's current certificate, read back from its row (a blob that does not parse is damage). */
+export async function certOf(tx: ReadTx, name: string): Promise<CertInfo> {
+  const der = await tx.blob({ name, kind: "cert" });
+  if (!der) throw new DepotError(`${who(name)} has no certificate in the depot: run 'pki doctor'`);
+  try {
+    return new CertInfo(der);
+  } catch (e) {
+    if (!(e instanceof DerError)) throw e;
+    throw new DepotError(`the certificate of ${who(name)} is damaged (${e.message}): run 'pki doctor'`);
+  }
+}

@@ -1,0 +1,117 @@
+// The depot API (openDepot, "pki-depot/depot") on the record store, judged by real openssl: issue → get → list
+// (filters) → revoke → crl, and bad input refused with one clear error, the depot byte-identical.
+import test from "ava";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { PASS, openssl, snapshot } from "./_helpers.js";
+import { depotFiles, InputError, openDepot, openNew, put, verify } from "./_depot.js";
+
+const collect = async (it) => { const out = []; for await (const e of it) out.push(e); return out; };
+
+test("issue → get → list → revoke → crl: openssl verifies the certificates, the key and the CRL", async (t) => {
+  const { dir, depot, d } = await openNew(t);
+  t.true(existsSync(join(depot, "depot.db")), "the layout-1 depot was upgraded to depot.db");
+  const web = await d.issue("web", { domains: ["web.example"], ips: ["10.0.0.5"], lifetime: "90d" });
+  const api = await d.issue("api", { domains: ["api.example"], key: "rsa", usage: "server" });
+  t.regex(web.serial, /^[0-9a-f]+$/);
+  t.not(web.serial, api.serial);
+  const ca = await d.get("ca");
+  t.is(ca.kind, "ca");
+  for (const c of [web, api]) {
+    const [code, out] = await verify(dir, ca.certificate, c.certificate);
+    t.is(code, 0, out);
+  }
+  const text = (await openssl(["x509", "-noout", "-text", "-in", put(dir, "web.pem", web.certificate)])).out;
+  t.regex(text, /DNS:web\.example, IP Address:10\.0\.0\.5/);
+  t.true(Math.abs(Date.parse(web.notAfter) - Date.now() - 90 * 86400_000) < 600_000, web.notAfter);
+
+  const got = await d.get("web");
+  t.is(got.serial, web.serial);
+  t.is(got.certificate, web.certificate);
+  const keyFile = put(dir, "web.key", got.key);
+  const pkey = await openssl(["pkey", "-in", keyFile, "-passin", `pass:${PASS}`, "-pubout"]);
+  t.is(pkey.code, 0, pkey.stderr);
+  const certPub = await openssl(["x509", "-in", put(dir, "w.pem", got.certificate), "-noout", "-pubkey"]);
+  t.is(pkey.out, certPub.out, "the key in the depot is the certificate's");
+  t.not((await openssl(["pkey", "-in", keyFile, "-passin", "pass:wrong"])).code, 0, "the key is encrypted");
+
+  t.deepEqual((await collect(d.list())).map((e) => e.name), ["api", "ca", "web"]);
+  t.deepEqual((await collect(d.list({ issuer: "ca" }))).map((e) => e.name), ["api", "web"]);
+  t.deepEqual((await collect(d.list({ expiringWithin: "100d" }))).map((e) => e.name), ["web"]);
+
+  const r = await d.revoke("web", { reason: "keyCompromise" });
+  t.is(r.serial, web.serial);
+  t.deepEqual((await collect(d.list({ status: "revoked" }))).map((e) => e.name), ["web"]);
+  t.deepEqual((await collect(d.list({ status: "signed" }))).map((e) => e.name).sort(), ["api", "ca"]);
+  const crl = await d.crl();
+  t.is(crl.number, 1);
+  t.is(crl.revoked, 1);
+  const crlText = await openssl(["crl", "-noout", "-text", "-CAfile", put(dir, "ca.pem", ca.certificate),
+    "-in", put(dir, "crl.pem", crl.pem)]);
+  t.is(crlText.code, 0, crlText.stderr);
+  t.regex(crlText.stderr + crlText.out, /verify OK/);
+  t.regex(crlText.out, new RegExp(`Serial Number: ${web.serial.toUpperCase()}`));
+  t.regex(crlText.out, /Key Compromise/);
+  const [code, out] = await verify(dir, ca.certificate, web.certificate, crl.pem);
+  t.not(code, 0, "openssl refuses the revoked certificate with the CRL");
+  t.regex(out, /revoked/);
+  t.is((await verify(dir, ca.certificate, api.certificate, crl.pem))[0], 0);
+  t.is((await d.crl()).number, 2, "the cRLNumber increments");
+});
+
+test("the depot survives close and reopen: what was issued is there, under the same passphrase", async (t) => {
+  const { depot, d } = await openNew(t);
+  const web = await d.issue("web", { domains: ["web.example"] });
+  await d.close();
+  const d2 = await openDepot({ depot, passphrase: PASS });
+  t.teardown(() => d2.close());
+  t.is((await d2.get("web")).serial, web.serial);
+  await d2.issue("two", { ips: ["127.0.0.1"] });
+  t.is((await d2.get("two")).status, "signed");
+});
+
+test("bad input: one clear InputError, and the depot byte-identical", async (t) => {
+  const { depot, d } = await openNew(t);
+  await d.issue("web", { domains: ["web.example"] });
+  await d.revoke("web");
+  const before = depotFiles(depot);
+  const refuse = async (p, re) => {
+    const e = await t.throwsAsync(p, { instanceOf: InputError });
+    t.regex(e.message, re);
+    t.notRegex(e.message, /\n|SQLITE|at .*\.js/);
+  };
+  await refuse(d.get("nope"), /^unknown name "nope": see 'pki list'$/);
+  await refuse(d.revoke("nope"), /^unknown name "nope"/);
+  await refuse(d.issue("web", { domains: ["x.example"] }), /^"web" already exists in the depot$/);
+  await refuse(d.issue("WEB", { domains: ["x.example"] }), /as "web": names may not differ only in case/);
+  await refuse(d.issue("ca"), /reserved for the root CA/);
+  await refuse(d.issue("x", { ips: ["999.1.1.1"] }), /999\.1\.1\.1/);
+  await refuse(d.issue("x", { domains: ["bad domain"] }), /bad domain/);
+  await refuse(d.issue("x", { key: "dsa" }), /unknown key type "dsa"/);
+  await refuse(d.issue("x", { issuer: "nope" }), /^unknown issuer "nope"/);
+  await refuse(d.issue("x", { issuer: "web" }), /"web" is not a CA/);
+  await refuse(d.issue("../x"), /names are/);
+  await refuse(d.revoke("web"), /already revoked/);
+  await refuse(d.revoke("ca"), /root CA cannot be revoked/);
+  await refuse(d.crl("web"), /not a CA/);
+  t.throws(() => d.list({ status: "bogus" }), { instanceOf: InputError });
+  t.throws(() => d.list({ expiringWithin: "soon" }), { instanceOf: InputError });
+  t.deepEqual(depotFiles(depot), before);
+});
+
+test("a wrong passphrase: InputError, a layout-1 depot is not upgraded, an upgraded one unchanged", async (t) => {
+  const { depot, d } = await openNew(t);
+  await d.issue("web", { domains: ["web.example"] });
+  await d.close();
+  const before = snapshot(depot);
+  const e = await t.throwsAsync(openDepot({ depot, passphrase: "wrong" }), { instanceOf: InputError });
+  t.is(e.message, "wrong passphrase for the CA key");
+  t.deepEqual(snapshot(depot), before);
+
+  const { initDepot } = await import("./_depot.js");
+  const l1 = await initDepot(t);
+  const l1Before = snapshot(l1.depot);
+  await t.throwsAsync(openDepot({ depot: l1.depot, passphrase: "wrong" }), { instanceOf: InputError });
+  t.deepEqual(snapshot(l1.depot), l1Before, "layout 1 stays as it was");
+  await t.throwsAsync(openDepot({ depot: join(l1.dir, "absent"), passphrase: PASS }), { message: /^no depot at / });
+});
