@@ -103,10 +103,11 @@ export async function handler(a: Args) {
   // The depot's own CRLs, unless a crlfile was given: a test server that accepts a revoked client proves nothing.
   let crlNote = "";
   if (a.name && m.caPem && !m.crlPem) {
-    const [{ openDepot }, { clientCrls }] = await Promise.all([import("./common.js"), import("../store/serve-crls.js")]);
+    const { openDepot } = await import("./common.js");
+    const { clientCrls } = await import("../store/serve-crls.js");
     const c = await clientCrls(await openDepot(a.depot), a.name);
     m.crlPem = c.crlPem;
-    crlNote = c.crlPem ? `; revoked ones refused (CRL of ${c.issuers.join(", ")})` : "; nothing revoked, no CRL to check";
+    crlNote = c.crlPem ? `; revoked ones refused (CRL of ${c.issuers.join(", ")})` : "; nothing revoked, no CRL";
   }
   const { startServer, sanWarning } = await import("../lib/tls/server.js");
   const warning = sanWarning(m.certPem, a.host, m.label);
@@ -116,9 +117,10 @@ export async function handler(a: Args) {
     for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => resolve(s));
   });
   const s = await startServer({ ...m, host: a.host, port, log: (l) => process.stderr.write(l + "\n") });
-  process.stdout.write(
-    `serving ${s.url} (${s.clientAuth ? `client certificates required, signed by ${m.caLabel}${crlNote}` : "HTTPS only, no client certificates"})\n`,
-  );
+  const mode = s.clientAuth
+    ? `client certificates required, signed by ${m.caLabel}${crlNote}`
+    : "HTTPS only, no client certificates";
+  process.stdout.write(`serving ${s.url} (${mode})\n`);
   const sig = await stopped;
   await s.close();
   process.stderr.write(`pki: ${sig}: stopped\n`);

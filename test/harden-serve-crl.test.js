@@ -22,7 +22,8 @@ async function depot(t) {
 /** `pki serve --name server1`: the port once it serves, or its exit (code, stderr) when it does not start. */
 async function start(t, dir) {
   const s = serve(t, dir, ["--name", "server1", "--passphrase-file", "pass"]);
-  const r = await Promise.race([s.ready.then((port) => ({ port })), s.exited.then((e) => ({ ...e }))]).catch(() => null);
+  const served = s.ready.then((port) => ({ port }));
+  const r = await Promise.race([served, s.exited.then((e) => ({ ...e }))]).catch(() => null);
   return { s, ...(r ?? (await s.exited)) };
 }
 
@@ -45,7 +46,7 @@ test("serve --name: the depot's CRL refuses a revoked client and serves a good o
   t.regex(await s.log(/TLS rejected/), /TLS rejected: bad client certificate: CERT_REVOKED/);
 });
 
-test("serve --name: a revocation no CRL lists yet stops the server before it serves, one line, nothing written", async (t) => {
+test("serve --name: a revocation no CRL lists yet stops it before it serves, one line, nothing written", async (t) => {
   const dir = await depot(t);
   await pkiOk(t, dir, ["revoke", "bad"]);
   const before = snapshot(dir);
@@ -65,6 +66,31 @@ test("serve --name: nothing revoked and no CRL: serves every valid client and sa
   const dir = await depot(t);
   const { s, port } = await start(t, dir);
   t.truthy(port, s.stderr);
-  t.regex(s.stdout, /nothing revoked, no CRL to check/);
+  t.regex(s.stdout, /nothing revoked, no CRL\)/);
   t.is((await as(dir, port, "bad")).out, '["v1"]');
 });
+
+test("serve --name under an intermediate: it takes both CAs' CRLs (node checks the whole path), one alone is refused",
+  async (t) => {
+    const dir = tempDir(t);
+    writeFileSync(join(dir, "pass"), PASS + "\n");
+    await pkiOk(t, dir, ["init", "--passphrase-file", "pass"]);
+    await pkiOk(t, dir, ["init", "--intermediate", "int", "--passphrase-file", "pass"]);
+    const under = ["--issuer", "int"];
+    await Promise.all([issue(t, dir, "server1", [...under, "--ip", "127.0.0.1"]), issue(t, dir, "good", under),
+      issue(t, dir, "bad", under)]);
+    for (const n of ["good", "bad"])
+      await untar(t, dir, (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass", n])).stdout);
+    await pkiOk(t, dir, ["revoke", "bad"]);
+    await pkiOk(t, dir, ["crl", "--issuer", "int", "--passphrase-file", "pass"]);
+    const half = await start(t, dir);
+    t.is(half.code, 1, half.s.stdout);
+    t.regex(half.s.stderr, /^pki: the root CA has no CRL yet, [^\n]*: run 'pki crl'\n$/);
+    await pkiOk(t, dir, ["crl", "--passphrase-file", "pass"]);
+    const { s, port } = await start(t, dir);
+    t.truthy(port, s.stderr);
+    t.regex(s.stdout, /CRL of int, ca\)/);
+    t.is((await as(dir, port, "good")).out, '["v1"]');
+    t.not((await as(dir, port, "bad")).out, '["v1"]');
+    t.regex(await s.log(/TLS rejected/), /CERT_REVOKED/);
+  });
