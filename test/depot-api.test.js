@@ -1,10 +1,10 @@
 // The depot API (openDepot, "pki-depot/depot") on the record store, judged by real openssl: issue → get → list
 // (filters) → revoke → crl, and bad input refused with one clear error, the depot byte-identical.
 import test from "ava";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PASS, openssl, snapshot } from "./_helpers.js";
-import { depotFiles, InputError, openDepot, openNew, put, verify } from "./_depot.js";
+import { PASS, ROOT, openssl, run, snapshot } from "./_helpers.js";
+import { depotFiles, initDepot, InputError, openDepot, openNew, put, verify } from "./_depot.js";
 
 const collect = async (it) => { const out = []; for await (const e of it) out.push(e); return out; };
 
@@ -108,10 +108,49 @@ test("a wrong passphrase: InputError, a layout-1 depot is not upgraded, an upgra
   t.is(e.message, "wrong passphrase for the CA key");
   t.deepEqual(snapshot(depot), before);
 
-  const { initDepot } = await import("./_depot.js");
   const l1 = await initDepot(t);
   const l1Before = snapshot(l1.depot);
   await t.throwsAsync(openDepot({ depot: l1.depot, passphrase: "wrong" }), { instanceOf: InputError });
   t.deepEqual(snapshot(l1.depot), l1Before, "layout 1 stays as it was");
   await t.throwsAsync(openDepot({ depot: join(l1.dir, "absent"), passphrase: PASS }), { message: /^no depot at / });
+});
+
+test.serial("the KDF runs once per openDepot: not per issuance, revocation or CRL", async (t) => {
+  // Serial: no other test of this file runs meanwhile (the count is this process's).
+  const { kdfRunCount } = await import(join(ROOT, "dist", "lib", "formats", "kdf.js"));
+  const { depot } = await initDepot(t);
+  const before = kdfRunCount();
+  const d = await openDepot({ depot, passphrase: PASS });
+  t.teardown(() => d.close());
+  for (const n of ["a", "b", "c"]) await d.issue(n, { domains: [`${n}.example`] });
+  await d.revoke("b");
+  await d.crl();
+  t.is(kdfRunCount() - before, 1);
+});
+
+test("two openDepot handles on one depot issue at once: every serial distinct, every certificate recorded", async (t) => {
+  const { depot, d } = await openNew(t);
+  const d2 = await openDepot({ depot, passphrase: PASS });
+  t.teardown(() => d2.close());
+  const names = Array.from({ length: 40 }, (_, i) => `n${i}`);
+  const issued = await Promise.all(names.map((n, i) => (i % 2 ? d : d2).issue(n, { domains: [`${n}.example`] })));
+  t.is(new Set(issued.map((c) => c.serial)).size, names.length);
+  const listed = [];
+  for await (const e of d2.list({ issuer: "ca" })) listed.push(`${e.name}:${e.serial}`);
+  t.deepEqual(listed.sort(), issued.map((c) => `${c.name}:${c.serial}`).sort());
+});
+
+test("README's Depot API example runs against the package by name (pki-depot/depot)", async (t) => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const example = [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1])
+    .find((b) => b.includes('from "pki-depot/depot"'));
+  t.truthy(example, "README.md has a ```js block importing pki-depot/depot");
+  const { dir } = await initDepot(t);
+  mkdirSync(join(dir, "node_modules"));
+  symlinkSync(ROOT, join(dir, "node_modules", "pki-depot"));
+  writeFileSync(join(dir, "example.mjs"), example);
+  const env = { ...process.env, PKI_PASSPHRASE_FILE: join(dir, "pass"), PKI_TEST_ONLY_KDF_ITERATIONS: "1000" };
+  const r = await run(process.execPath, ["example.mjs"], { cwd: dir, env });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.out, /^[0-9a-f]+ \d{4}-\d\d-\d\dT.*\nsigned\nCRL #1: 1 revoked\n$/);
 });
