@@ -80,6 +80,16 @@ export async function newDepot(t, initArgs = []) {
   return dir;
 }
 
+/**
+ * Runs an ES module in a fresh node process (cwd: the clone, so "pki-depot" resolves) and returns what it printed
+ * as JSON. For process-wide counts (KDF runs): tests in one file share a process and run at the same time.
+ */
+export async function inOwnProcess(t, code) {
+  const r = await run(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT });
+  t.is(r.code, 0, r.stderr);
+  return JSON.parse(r.out);
+}
+
 /** new-cert + sign NAME with the test passphrase. */
 export async function issue(t, dir, name, newCertArgs = [], signArgs = []) {
   await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", ...newCertArgs, name]);

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import https from "node:https";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PASS, ROOT, newDepot, openssl, pkiOk, snapshot, tempDir } from "./_helpers.js";
+import { PASS, ROOT, inOwnProcess, newDepot, openssl, pkiOk, snapshot, tempDir } from "./_helpers.js";
 
 // Through the package's own name: checks package.json "exports" and the ESM entry.
 const api = await import("pki-depot");
@@ -143,16 +143,25 @@ test("a depot's CA (pki init) issues through the API", async (t) => {
 });
 
 test("buildFixtures: one KDF run for many encrypted keys; a bad spec throws a SpecError naming the path, before any work", async (t) => {
-  const { kdfRunCount } = await import("../dist/lib/formats/pkcs8.js");
-  const before = kdfRunCount();
-  const spec = { passphrase: "kdf once " + Math.random(), cas: [{ name: "ca" }], certs: Array.from({ length: 12 }, (_, i) => ({ name: `c${i}`, outputs: ["pem"] })) };
-  const set = await buildFixtures(spec);
-  t.is(set.files.filter((f) => f.name.endsWith(".key")).length, 13);
-  t.is(kdfRunCount() - before, 1, "13 keys, one PBKDF2 run");
+  // Counted in a process of its own: this file's other tests run KDFs at the same moment.
+  const counts = await inOwnProcess(t, `
+    import { buildFixtures, SpecError } from "pki-depot";
+    import { kdfRunCount } from "./dist/lib/formats/pkcs8.js";
+    const certs = Array.from({ length: 12 }, (_, i) => ({ name: "c" + i, outputs: ["pem"] }));
+    const set = await buildFixtures({ passphrase: "kdf once", cas: [{ name: "ca" }], certs });
+    const keys = set.files.filter((f) => f.name.endsWith(".key")).length;
+    const runs = kdfRunCount();
+    // A new passphrase: had the bad spec reached the KDF, it would have cost a run of its own.
+    const bad = { passphrase: "another", cas: [{ name: "ca" }], certs: [...certs, { name: "z", issuer: "int2" }] };
+    const error = await buildFixtures(bad).then(() => "none", (e) => (e instanceof SpecError ? "SpecError" : e.message));
+    console.log(JSON.stringify({ keys, runs, error, runsAfterBad: kdfRunCount() }));
+  `);
+  t.deepEqual(counts, { keys: 13, runs: 1, error: "SpecError", runsAfterBad: 1 },
+    "13 keys, one PBKDF2 run; none for a bad spec");
+  const spec = { passphrase: "p", cas: [{ name: "ca" }], certs: Array.from({ length: 12 }, (_, i) => ({ name: `c${i}` })) };
   const e = await t.throwsAsync(buildFixtures({ ...spec, certs: [...spec.certs, { name: "z", issuer: "int2" }] }), { instanceOf: SpecError });
   t.is(e.message, 'certs[12].issuer: unknown CA "int2"');
   t.is(e.path, "certs[12].issuer");
-  t.is(kdfRunCount() - before, 1);
   await t.throwsAsync(buildFixtures("cas:\n  - name: a\n    key: dsa\n"), { message: /^cas\[0\]\.key: unknown key type "dsa"/ });
   await t.throwsAsync(buildFixtures({ cas: [{ name: "a" }] }), { message: /need a passphrase/ });
 });
