@@ -4,6 +4,8 @@ import test from "ava";
 import fc from "fast-check";
 import { isIP } from "node:net";
 import { checkDomain, checkIp, checkName, InputError, NAME_RULE } from "../dist/lib/x509/validate.js";
+import { decodePunycode } from "../dist/lib/x509/punycode.js";
+import { run } from "./_helpers.js";
 import { checkCsr, createCsr, createRootCertificate, issueCertificate, OID_SAN, sansOf } from "../dist/lib/x509/cert.js";
 import { generateKeyPair } from "../dist/lib/x509/keys.js";
 import { x509 } from "../dist/lib/x509/peculiar.js";
@@ -167,4 +169,43 @@ test("domains: any string is refused or becomes a lower-case LDH name (or *.wild
   // IDNs become punycode (the form a certificate must carry).
   t.is(checkDomain("Bücher.example"), "xn--bcher-kva.example");
   t.is(checkDomain("*.例え.テスト"), "*.xn--r8jz45g.xn--zckzah");
+});
+
+test("A-labels: an xn-- label passes only if it decodes by RFC 3492 to a U-label that encodes back to it", (t) => {
+  // Node 24's domainToASCII passes these through unchanged; each must be refused on every Node version.
+  const bad = {
+    "xn--zz.com": "does not decode", "xn--a.com": "does not decode", "xn--.com": "empty",
+    "xn--abc-.com": "decodes to plain ASCII", "xn--ab-1ca.com": "a no-break space, which IDNA maps to a space",
+    "xn--ber-ska.com": "'Über': IDNA lower-cases it", "xn--uber-vwc.com": "'u' + U+0308: not in NFC",
+  };
+  for (const [d, why] of Object.entries(bad)) t.throws(() => checkDomain(d), { instanceOf: InputError }, `${d}: ${why}`);
+  t.is(checkDomain("xn--ber-goa.com"), "xn--ber-goa.com");
+  t.is(checkDomain("XN--Bcher-KVA.Example"), "xn--bcher-kva.example");
+  t.is(checkDomain("*.xn--r8jz45g.xn--zckzah"), "*.xn--r8jz45g.xn--zckzah");
+});
+
+test("Punycode decoding agrees with Python's codec: its encodings of any text, and any string of Punycode digits", async (t) => {
+  const unicode = fc.string({ unit: fc.oneof(fc.constantFrom(..."abz09-"), fc.integer({ min: 0x80, max: 0x10ffff })
+    .filter((c) => c < 0xd800 || c > 0xdfff).map((c) => String.fromCodePoint(c))), minLength: 1, maxLength: 20 });
+  const texts = fc.sample(unicode, 500);
+  // Python reads a leading "-" as the delimiter; RFC 3492 (and node's old punycode.js) as a bad digit.
+  const digits = fc.sample(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,40}$/), 1500);
+  const code = `import codecs, json, sys
+def dec(s):
+    try: return codecs.decode(s.encode(), "punycode")
+    except UnicodeError: return None
+inp = json.load(sys.stdin)
+print(json.dumps({"enc": [codecs.encode(s, "punycode").decode() for s in inp["texts"]],
+                  "dec": [dec(s) for s in inp["digits"]]}))`;
+  const r = await run("python3", ["-c", code], { input: JSON.stringify({ texts, digits }) });
+  t.is(r.code, 0, r.stderr);
+  const py = JSON.parse(r.out);
+  texts.forEach((s, i) => t.is(decodePunycode(py.enc[i]), s, py.enc[i]));
+  let decoded = 0;
+  digits.forEach((s, i) => {
+    const surrogate = py.dec[i] !== null && /[\ud800-\udfff]/u.test(py.dec[i]);
+    t.is(decodePunycode(s), surrogate ? undefined : (py.dec[i] ?? undefined), s);
+    if (py.dec[i] !== null) decoded++;
+  });
+  t.true(decoded > 100 && decoded < digits.length - 100, `both kinds among the random strings (${decoded} decode)`);
 });

@@ -1,5 +1,6 @@
 /** Validation of hostile input: names, IP addresses, DNS names, subject fields. */
 import { domainToASCII } from "node:url";
+import { decodePunycode } from "./punycode.js";
 
 export class InputError extends Error {}
 
@@ -69,16 +70,26 @@ export function checkDomain(domain: string): string {
   if (raw.length === 0 || raw.length > 253 || /[\s\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u.test(raw)) throw fail();
   const wildcard = raw.startsWith("*.");
   const rest = wildcard ? raw.slice(2) : raw;
-  // Only LDH/underscore/dot in ASCII (domainToASCII would cut "a/b.com" to "a"); it maps IDNs to punycode and checks
-  // xn-- labels.
+  // Only LDH/underscore/dot in ASCII (domainToASCII would cut "a/b.com" to "a"); it maps IDNs to punycode, and
+  // isALabel judges the xn-- labels it gives back.
   if (/[^A-Za-z0-9.\-\u0080-\uffff]/.test(rest)) throw fail();
   const ascii = domainToASCII(rest).replace(/\.$/, "");
   const labels = ascii.split(".");
-  const ok = labels.every((l) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(l));
+  const ldh = (l: string) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(l);
+  const ok = labels.every((l) => ldh(l) && (!l.startsWith("xn--") || isALabel(l)));
   // A wildcard over a single label ('*.com') would match every name under a TLD.
   if (wildcard && labels.length < 2) throw fail();
   if (!ascii || ascii.length > 253 - (wildcard ? 2 : 0) || !ok || /^\d+$/.test(labels[labels.length - 1])) throw fail();
   return (wildcard ? "*." : "") + ascii;
+}
+
+/**
+ * An "xn--" label is an A-label only if its Punycode decodes (RFC 3492) to a U-label that encodes back to the same
+ * label (RFC 5891 5.4): not to plain ASCII, not to text IDNA maps to something else (upper case, not NFC).
+ */
+function isALabel(label: string): boolean {
+  const u = decodePunycode(label.slice(4));
+  return u !== undefined && domainToASCII(u) === label;
 }
 
 /** Splits repeatable, comma-separated option values into a flat, de-duplicated list. */
