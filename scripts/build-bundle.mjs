@@ -64,7 +64,14 @@ const splitOff = {
  * dependencies' require("fs") comes here too, so no createRequire is needed.
  */
 const BUILTIN = new RegExp(`^(node:.*|${builtinModules.join("|")})$`); // names of [a-z0-9_/]: nothing to escape
-function viaGetBuiltin(seen) {
+/**
+ * With `named`, an `import` of a built-in gets an ES-module face of its own: the default export and one export per
+ * name, each read only if imported (a pure call esbuild drops when unused). A CommonJS face would be read whole by
+ * esbuild's __toESM, which takes every property's descriptor, and node 24 makes node:fs's Dir a lazy property that
+ * loads internal/fs/dir when described: a module `pki list` never needs. require() keeps the CommonJS face (a
+ * CommonJS caller of node:events wants the class itself).
+ */
+function viaGetBuiltin(seen, { named = false } = {}) {
   return {
     name: "via-get-builtin",
     setup(b) {
@@ -73,12 +80,19 @@ function viaGetBuiltin(seen) {
         // Split out, a CommonJS module has only a default export: `await import("node:fs")` stays node's own.
         if (args.kind === "dynamic-import") return { path: id, external: true };
         seen?.add(id);
-        return { path: id, namespace: "builtin" };
+        return { path: id, namespace: named && args.kind === "import-statement" ? "builtin-named" : "builtin" };
       });
       b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
         contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
         loader: "js",
       }));
+      b.onLoad({ filter: /.*/, namespace: "builtin-named" }, (args) => {
+        const names = Object.getOwnPropertyNames(process.getBuiltinModule(args.path))
+          .filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== "default");
+        const each = names.map((n) => `export const ${n} = /* @__PURE__ */ (() => m.${n})();`);
+        const contents = [`const m = process.getBuiltinModule(${JSON.stringify(args.path)});`, "export default m;", ...each];
+        return { contents: contents.join("\n"), loader: "js" };
+      });
     },
   };
 }
@@ -94,7 +108,7 @@ const first = await build({
   splitting: false,
   write: false,
   metafile: true,
-  plugins: [splitOff, viaGetBuiltin(builtins)],
+  plugins: [splitOff, viaGetBuiltin(builtins, { named: true })],
 });
 const [out] = first.outputFiles;
 const used = [...builtins].filter((m) => out.text.includes(`getBuiltinModule(${JSON.stringify(m)})`));
