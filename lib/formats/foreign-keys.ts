@@ -76,7 +76,9 @@ function repairedPkcs8(pem: string): Buffer | undefined {
 
 function keyError(file: string, e: unknown, encrypted: boolean): InputError {
   const msg = (e as Error).message;
-  if (encrypted && /bad decrypt|decrypt|passphrase|bad password/i.test(msg))
+  // A wrong passphrase usually fails CBC's padding check ("bad decrypt"); about 1 time in 256 the padding passes by
+  // chance and the garbage fails to decode instead.
+  if (encrypted && /bad decrypt|decrypt|passphrase|bad password|unsupported|asn1|eoc|decod/i.test(msg))
     return new InputError(`${file}: wrong passphrase (the key is encrypted)`);
   // OpenSSL's own words ("error:1E08010C:DECODER routines::unsupported") tell a user nothing.
   return new InputError(`${file}: not a private key pki can read (damaged, truncated, or of an unsupported kind)`);
