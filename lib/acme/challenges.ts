@@ -109,6 +109,9 @@ export async function validateHttp01(
         path,
         method: "GET",
         headers: { host: hostHeader(id, ctx.httpPort), "user-agent": "pki-acme" },
+        // A connection of its own (node's global agent keeps them alive): one the responder closes when idle resets
+        // the next validation that reuses it, and one name's validation must not ride on another's connection.
+        agent: false,
       },
       (res) => {
         let data = "";
