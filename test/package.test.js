@@ -9,11 +9,69 @@ const LONG = 15 * 60_000; // npm install and ~20 CLI runs: minutes on a loaded 2
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 
 /** The ```js block of README.md's API section. */
-function readmeApiExample() {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+function readmeApiExample(readme = readFileSync(join(ROOT, "README.md"), "utf8")) {
   const blocks = [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
   return blocks.find((b) => b.includes(`from "${pkg.name}"`));
 }
+
+/** The command of the README's ```text line that starts with `start`: the line without its # comment. */
+function readmeCommand(readme, start) {
+  const texts = [...readme.matchAll(/^```text\n([\s\S]*?)^```$/gm)].flatMap((m) => m[1].split("\n"));
+  const line = texts.find((l) => l.startsWith(start));
+  return line?.replace(/\s+#.*$/, "");
+}
+
+/**
+ * better-sqlite3's install script (prebuild-install, else node-gyp) compiles SQLite for minutes when it cannot
+ * download a prebuild. A CI cache would hold one; here it is this checkout's own build, offered where prebuild-install
+ * looks first (npm_config_better_sqlite3_local_prebuilds), so the README's commands run unchanged and quickly.
+ */
+async function sqlitePrebuild(t, tmp) {
+  const dir = join(ROOT, "node_modules", "better-sqlite3");
+  const { version } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  const out = join(tmp, "prebuilds");
+  mkdirSync(out);
+  const abi = process.versions.modules;
+  const file = join(out, `better-sqlite3-v${version}-node-v${abi}-${process.platform}-${process.arch}.tar.gz`);
+  const tar = await run("tar", ["czf", file, "-C", dir, "build/Release/better_sqlite3.node"]);
+  t.is(tar.code, 0, tar.stderr);
+  return { npm_config_better_sqlite3_local_prebuilds: out };
+}
+
+/** This process's environment without npm's (an `npm test` run sets npm_config_prefix, npm_config_local_prefix...). */
+const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|INIT_CWD$)/i.test(k)));
+
+test("a new user: a fresh clone, the README's install line, then the README's API snippet from a project of its own", async (t) => {
+  t.timeout(LONG);
+  const tmp = tempDir(t, "pki-newuser-");
+  const [clone, prefix, app] = ["clone", "prefix", "app"].map((d) => join(tmp, d));
+  const c = await run("git", ["clone", "-q", ROOT, clone]);
+  t.is(c.code, 0, c.stderr);
+  const readme = readFileSync(join(clone, "README.md"), "utf8");
+  const install = readmeCommand(readme, "npm ci");
+  const link = readmeCommand(readme, `npm link ${pkg.name}`);
+  t.is(install, "npm ci && npm link && pki --version", "the set-up line");
+  t.is(link, `npm link ${pkg.name}`, "the API section's install line");
+  // npm's global prefix in the temp dir (nothing global changes); its packages come from npm's cache.
+  const env = {
+    ...cleanEnv(), ...(await sqlitePrebuild(t, tmp)),
+    PATH: `${join(prefix, "bin")}:${dirname(process.execPath)}:${process.env.PATH}`,
+    npm_config_prefix: prefix, npm_config_prefer_offline: "true", npm_config_audit: "false", npm_config_fund: "false",
+    npm_config_update_notifier: "false",
+  };
+  const i = await run("sh", ["-c", install], { cwd: clone, env, timeout: LONG });
+  t.is(i.code, 0, i.out + i.stderr);
+  t.is(i.out.trim().split("\n").pop(), pkg.version, "pki --version from the linked command");
+  // A project of the user's own, outside the clone.
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "my-service", private: true }));
+  const l = await run("sh", ["-c", link], { cwd: app, env, timeout: LONG });
+  t.is(l.code, 0, l.out + l.stderr);
+  writeFileSync(join(app, "example.mjs"), readmeApiExample(readme));
+  const ex = await run(process.execPath, ["example.mjs"], { cwd: app, env, timeout: LONG });
+  t.is(ex.code, 0, ex.stderr);
+  t.regex(ex.out, /200 \["v1"\]/);
+});
 
 test("npm pack → npm install -g --prefix → every command and the README API example run from the install", async (t) => {
   t.timeout(LONG);
