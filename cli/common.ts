@@ -135,7 +135,8 @@ export async function getPassphrase(
   } else if (process.stdin.isTTY) {
     const { promptHidden, promptChecked } = await import("./prompt.js");
     const question = `${noun[0].toUpperCase()}${noun.slice(1)} for ${purpose}: `;
-    if (opts.verify) return promptChecked(question, opts.verify, () => new UsageError(`an empty ${noun} cannot protect ${purpose}`));
+    const empty = () => new UsageError(`an empty ${noun} cannot protect ${purpose}`);
+    if (opts.verify) return promptChecked(question, opts.verify, empty);
     p = await promptHidden(question);
     if (opts.confirm && (await promptHidden(`Repeat the ${noun}: `)) !== p)
       throw new UsageError(`the ${noun}s do not match`);

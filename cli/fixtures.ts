@@ -209,7 +209,8 @@ export async function handler(a: Args) {
     set = await buildFixtures(spec, {
       // the plan made above, unless a passphrase prompt made its "now" stale
       ...(Date.now() - now.getTime() < 1000 ? { now, plan } : {}),
-      passphrase, exportPassword, onProgress, yes: Boolean(a.yes), salt, keyPairs: false, onFile: sink && ((f) => sink.write(f)),
+      passphrase, exportPassword, onProgress, yes: Boolean(a.yes), salt, keyPairs: false,
+      onFile: sink && ((f) => sink.write(f)),
     });
     for (const w of set.warnings) process.stderr.write(`pki: warning: ${w}\n`);
     await sink?.commit();

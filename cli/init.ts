@@ -112,7 +112,8 @@ async function intermediate(
         : await getPassphrase(a, `${parentKey} (it seals the key of the intermediate "${name}" too)`, {
             verify: (p) => depot.checkPassphrase(parent, p),
           });
-  const caPassphrase = a.parentPassphraseFile !== undefined ? await file(a.parentPassphraseFile, parentKey) : depotPass!;
+  const caPassphrase =
+    a.parentPassphraseFile !== undefined ? await file(a.parentPassphraseFile, parentKey) : depotPass!;
   const keyPassphrase = own ?? (a.parentPassphraseFile !== undefined ? depotPass : undefined);
   const { cert } = await depot.newIntermediate(name, {
     ...o,

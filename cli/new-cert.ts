@@ -1,5 +1,12 @@
 import type { Argv } from "yargs";
-import { KEY_OPTIONS, KEY_PASSPHRASE_OPTION, newKeyPassphrase, PASSPHRASE_OPTIONS, SUBJECT_OPTIONS, UsageError } from "./common.js";
+import {
+  KEY_OPTIONS,
+  KEY_PASSPHRASE_OPTION,
+  newKeyPassphrase,
+  PASSPHRASE_OPTIONS,
+  SUBJECT_OPTIONS,
+  UsageError,
+} from "./common.js";
 import { CSR_OPTION, ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS } from "./options.js";
 
 export const command = "new-cert <name>";

@@ -1,5 +1,12 @@
 import type { Argv } from "yargs";
-import { caKeyPassphrase, getPassphrase, KEY_OPTIONS, PASSPHRASE_OPTIONS, printWarnings, UsageError } from "./common.js";
+import {
+  caKeyPassphrase,
+  getPassphrase,
+  KEY_OPTIONS,
+  PASSPHRASE_OPTIONS,
+  printWarnings,
+  UsageError,
+} from "./common.js";
 import { CSR_OPTION, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "renew <name>";

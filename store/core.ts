@@ -73,9 +73,8 @@ export class DepotCore extends DepotView {
       (await decryptPkcs8Key(this.readKeyPem(ca), passphrase, this.keyLabel(ca))).der.fill(0);
     } catch (e) {
       if (!(e instanceof WrongPassphraseError)) throw e;
-      throw new WrongPassphraseError(
-        `${this.keyLabel(ca)} (a new key takes the passphrase of the CA that signs it; one of its own: --key-passphrase-file)`,
-      );
+      const hint = "a new key takes the passphrase of the CA that signs it; one of its own: --key-passphrase-file";
+      throw new WrongPassphraseError(`${this.keyLabel(ca)} (${hint})`);
     }
   }
 
