@@ -97,7 +97,8 @@ test("npm pack → npm install -g --prefix → every command and the README API 
   t.deepEqual([...imported].filter((d) => !(d in pkg.dependencies)).sort(), [], "imported but not in dependencies");
 
   const prefix = join(tmp, "prefix");
-  const install = await run("npm", ["install", "-g", "--prefix", prefix, `./${filename}`, "--prefer-offline", "--no-audit", "--no-fund"], { cwd: tmp, timeout: LONG });
+  const install = await run("npm", ["install", "-g", "--prefix", prefix, `./${filename}`, "--prefer-offline", "--no-audit", "--no-fund"],
+    { cwd: tmp, timeout: LONG, env: { ...process.env, ...(await sqlitePrebuild(t, tmp)) } });
   t.is(install.code, 0, install.stderr);
 
   // A machine with only node: PATH holds the install's bin and node, nothing else (no openssl, no git).
