@@ -133,7 +133,7 @@ async function serve(a: Args) {
   process.stdout.write(`ACME directory: ${s.url}\n`);
   const sig = await stopped;
   await s.close();
-  process.stderr.write(`pki: ${sig}: stopped\n`);
+  process.stderr.write(`Stopped by ${sig}\n`); // an info line: no "pki: " (errors and warnings)
   process.exit(0);
 }
 

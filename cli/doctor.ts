@@ -33,8 +33,8 @@ export async function handler(a: Args) {
     const s = breakLock(defaultDepotDir(a.depot));
     process.stderr.write(
       s.state === "free"
-        ? "pki: the depot is not locked\n"
-        : `pki: removed the lock held by ${describeHolder(s.info)}${s.info?.boot ? ` (boot ${s.info.boot.slice(0, 36)}, started at tick ${s.info.start ?? "?"})` : ""}\n`,
+        ? "The depot is not locked\n"
+        : `Removed the lock held by ${describeHolder(s.info)}${s.info?.boot ? ` (boot ${s.info.boot.slice(0, 36)}, started at tick ${s.info.start ?? "?"})` : ""}\n`,
     );
     return;
   }
@@ -53,7 +53,7 @@ export async function handler(a: Args) {
         : `, ${r.keysChecked} keys compared${r.keysSkipped ? ` (${r.keysSkipped} skipped: other passphrase)` : ""}`;
     process.stderr.write(
       r.ok
-        ? `pki: depot ${r.dir} is consistent: ${r.entries} entries, ${r.certificates} certificates verified${keys}${r.problems.length ? `; ${plural(r.problems.length, "problem")} fixed` : ""}\n`
+        ? `Depot ${r.dir} is consistent: ${r.entries} entries, ${r.certificates} certificates verified${keys}${r.problems.length ? `; ${plural(r.problems.length, "problem")} fixed` : ""}\n`
         : `pki: ${plural(r.problems.filter((p) => !p.fixed).length, "problem")} in ${r.dir}${a.fix ? "" : ": 'pki doctor --fix' repairs what it can"}\n`,
     );
   }

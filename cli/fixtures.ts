@@ -195,7 +195,7 @@ export async function handler(a: Args) {
   const onProgress = tty
     ? (p: { keys: number; certs: number; total: number }) =>
         process.stderr.write(
-          `\rpki: keys ${p.keys}/${p.total}, certificates ${p.certs}/${p.total}${p.certs === p.total ? "\n" : ""}`,
+          `\rkeys ${p.keys}/${p.total}, certificates ${p.certs}/${p.total}${p.certs === p.total ? "\n" : ""}`,
         )
     : undefined;
   const sink = out ? await openOutput(out) : undefined;

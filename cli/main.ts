@@ -50,7 +50,10 @@ const cli = yargs(prepared.args)
   .help()
   .alias("h", "help")
   .wrap(Math.min(100, process.stdout.columns || 100))
-  .epilogue("Environment: PKI_DEPOT (the depot, default ./.pki), PKI_PASSPHRASE_FILE (a file holding the passphrase).")
+  .epilogue(
+    "'pki help [COMMAND]' and 'pki version' work as --help and --version.\n" +
+      "Environment: PKI_DEPOT (the depot, default ./.pki), PKI_PASSPHRASE_FILE (a file holding the passphrase).",
+  )
   .fail((msg, err) => {
     if (err) throw err;
     fail(usageMessage(msg, prepared.command), 2);

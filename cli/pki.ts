@@ -9,8 +9,17 @@ import { VERSION } from "./version.js";
 import { plainCommand } from "./plain.js";
 import { writeOut } from "./out.js";
 
+/** `pki help [COMMAND]` and `pki version`, as git and go have them: the words for --help and --version. */
+function asFlags(args: string[]): string[] {
+  if (args[0] === "help") return args.length === 1 ? ["--help"] : [...args.slice(1), "--help"];
+  if (args[0] === "version" && args.length === 1) return ["--version"];
+  return args;
+}
+
 async function run(args: string[]): Promise<void> {
   const plain = plainCommand(args);
+  if (args[0] === "version" && args.length > 1)
+    (await import("./exit.js")).fail(`unexpected argument ${JSON.stringify(args[1])}; usage: pki version`, 2);
   if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) writeOut(VERSION + "\n");
   else if (plain) await (await import("./plain.js")).runPlain(plain);
   else {
@@ -20,4 +29,5 @@ async function run(args: string[]): Promise<void> {
   }
 }
 
+process.argv.splice(2, Infinity, ...asFlags(process.argv.slice(2))); // main.ts reads process.argv
 void run(process.argv.slice(2));

@@ -123,5 +123,5 @@ export async function handler(a: Args) {
   process.stdout.write(`serving ${s.url} (${mode})\n`);
   const sig = await stopped;
   await s.close();
-  process.stderr.write(`pki: ${sig}: stopped\n`);
+  process.stderr.write(`Stopped by ${sig}\n`); // an info line: no "pki: " (errors and warnings)
 }

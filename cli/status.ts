@@ -59,7 +59,8 @@ async function overview(a: Args, depot: import("../store/view.js").DepotView) {
   const now = Date.now();
   const rows = depot.list().map((e) => {
     const left = e.notAfter ? new Date(e.notAfter).getTime() - now : 0;
-    const days = Math.floor(left / 864e5);
+    // Days left to the nearest: a fresh 10-day certificate has 10 days (not 9 and some hours), one with an hour left 0.
+    const days = Math.round(left / 864e5);
     const status =
       e.state === "unsigned"
         ? "UNSIGNED"
@@ -70,7 +71,7 @@ async function overview(a: Args, depot: import("../store/view.js").DepotView) {
             : e.state === "not-yet-valid"
               ? "WARN (not yet valid)"
               : left <= warnMs
-                ? `WARN (${days} days)`
+                ? `WARN (${days} day${days === 1 ? "" : "s"})`
                 : "OK";
     return {
       name: e.name,

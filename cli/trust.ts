@@ -84,7 +84,7 @@ export async function handler(a: Args) {
     return printStatus(await trust.status(cas, targets), unavailable, a.json ?? false, printJson);
   if (explicit && unavailable.length)
     throw new trust.StoreError(`the ${unavailable[0].store} trust store is not available: ${unavailable[0].reason}`);
-  for (const u of unavailable) process.stderr.write(`pki: skipping the ${u.store} store: ${u.reason}\n`);
+  for (const u of unavailable) process.stderr.write(`pki: warning: skipping the ${u.store} store: ${u.reason}\n`);
   const outcomes =
     a.action === "install"
       ? await trust.install(cas, targets, { stores })

@@ -34,9 +34,14 @@ async function newKeyAndCsr(depot: DepotCore, o: NewCertOptions) {
 /** `pki new-cert`: a key (encrypted) and a CSR, recorded as unsigned. */
 export async function newCertEntry(depot: DepotCore, name: string, o: NewCertOptions): Promise<Entry> {
   checkNewName(name, o.sans);
+  // Names outside the issuing CA's name constraints are refused now, as sign would refuse them, not a step later.
+  const issuer = o.issuer ?? ROOT, ie = depot.readIndex().entries[issuer];
+  if (ie?.kind === "ca" && ie.status === "signed") {
+    const path = [issuer, ...depot.issuerNames(issuer)].map((n) => depot.readCertInfo(n));
+    await checkPathConstraints(o.subject, o.sans, path, (o.profile?.kind ?? "leaf") === "leaf");
+  }
   const { csrPem, keyPem } = await newKeyAndCsr(depot, o);
   // The depot's passphrase opens the key of the CA that will sign (the same KDF run as the new key's sealing).
-  const issuer = o.issuer ?? ROOT;
   const checking = o.keyPassphrase === undefined ? depot.checkPassphrase(issuer, o.passphrase) : undefined;
   checking?.catch(() => {});
   return depot.withLock(async () => {

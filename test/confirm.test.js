@@ -2,42 +2,8 @@
 // module), show what they are about to do and go ahead only on "y"; without a terminal they go ahead as before.
 import test from "ava";
 import { join } from "node:path";
-import { PKI, issue, newDepot, pki, pkiOk, run, snapshot } from "./_helpers.js";
-
-// Runs argv on a new pty (stdin, stdout and stderr a terminal); once `wait` shows up, types `answer` (a line, or
-// "\x04" for end of input); prints {code, out} as JSON. The select timeout only stops a hung child.
-const DRIVER = String.raw`
-import json, os, pty, select, sys
-argv, wait, answer = json.loads(sys.argv[1]), sys.argv[2].encode(), sys.argv[3].encode()
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(argv[0], argv)
-out, sent = b"", False
-while True:
-    if not select.select([fd], [], [], 60)[0]:
-        os.kill(pid, 9)
-        break
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    if not sent and wait in out:
-        os.write(fd, answer)
-        sent = True
-_, status = os.waitpid(pid, 0)
-print(json.dumps({"code": os.waitstatus_to_exitcode(status), "out": out.decode(errors="replace")}))
-`;
-
-/** `pki ARGS` on a terminal in the depot of `dir`, answering the question with `answer`. */
-async function onTerminal(t, dir, args, answer, wait = "[y/N] ") {
-  const env = { ...process.env, PKI_DEPOT: join(dir, ".pki"), PKI_PASSPHRASE_FILE: join(dir, "pass") };
-  const r = await run("python3", ["-c", DRIVER, JSON.stringify([process.execPath, PKI, ...args]), wait, answer], { env, cwd: dir });
-  t.is(r.code, 0, r.stderr);
-  return JSON.parse(r.out);
-}
+import { issue, newDepot, pki, pkiOk, snapshot } from "./_helpers.js";
+import { onTerminal } from "./_pty.js";
 
 test("revoke on a terminal shows what it revokes and asks: an empty answer, 'n' or end of input change nothing", async (t) => {
   const dir = await newDepot(t);

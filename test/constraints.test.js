@@ -8,11 +8,12 @@ import { createCA } from "../dist/lib/index.js";
 
 const LIMITS = ["--permit-domain", "example.test", "--permit-ip", "127.0.0.0/8"];
 
-/** new-cert NAME, then the stderr of a `pki sign` that must fail with exit 1. */
+/** The stderr of a `pki new-cert NAME` that must fail with exit 1 (as sign would), writing nothing. */
 async function refused(t, dir, name, newCertArgs) {
-  await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", ...newCertArgs, name]);
-  const r = await pki(dir, ["sign", "--passphrase-file", "pass", name]);
+  const before = snapshot(join(dir, ".pki"));
+  const r = await pki(dir, ["new-cert", "--passphrase-file", "pass", ...newCertArgs, name]);
   t.is(r.code, 1, r.stderr);
+  t.deepEqual(snapshot(join(dir, ".pki")), before, "the depot is unchanged");
   return r.stderr;
 }
 
@@ -52,9 +53,9 @@ test("a constrained root: an in-bounds leaf verifies (-x509_strict) and serves c
       /IP 10\.0\.0\.1 is outside the name constraints of the CA .*permitted IP: 127\.0\.0\.0\/8/,
     ],
   ]) {
-    await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", ...flags, name]);
+    // refused at new-cert, before a key is made, with the words sign has for it
     const before = snapshot(join(dir, ".pki"));
-    const refused = await pki(dir, ["sign", "--passphrase-file", "pass", name]);
+    const refused = await pki(dir, ["new-cert", "--passphrase-file", "pass", ...flags, name]);
     t.is(refused.code, 1);
     t.regex(refused.stderr, re);
     t.is(refused.stderr.trim().split("\n").length, 1, refused.stderr);
@@ -219,8 +220,7 @@ test("an imported CA's own name constraints bind pki sign (read from its certifi
   writeFileSync(join(dir, "pass"), PASS + "\n");
   await pkiOk(t, dir, ["import", "--from", "certstrap", src, "--passphrase-file", "pass"]);
   await issue(t, dir, "db", ["--domain", "db.corp.test"]);
-  await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", "--domain", "evil.org", "evil"]);
-  const r = await pki(dir, ["sign", "--passphrase-file", "pass", "evil"]);
+  const r = await pki(dir, ["new-cert", "--passphrase-file", "pass", "--domain", "evil.org", "evil"]);
   t.is(r.code, 1);
   t.regex(
     r.stderr,

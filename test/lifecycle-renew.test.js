@@ -79,9 +79,9 @@ test("status: OK / WARN (N days) / EXPIRED / UNSIGNED with exit codes 0, 1, 2 â€
   r = await pki(dir, ["status"]);
   t.is(r.code, 1, r.out);
   t.regex(r.out, /\nsoon\s+leaf\s+ca\s+\S+\s+WARN \(0 days\)\n/);
-  // A certificate expiring in 10 days: OK with --warn 1w, WARN (9 days) with --warn 30d.
+  // A certificate expiring in 10 days: OK with --warn 1w, WARN (10 days) with --warn 30d.
   await issue(t, dir, "tendays", [], ["--expires", "10d"]);
-  t.regex((await pki(dir, ["status", "--warn", "30d"])).out, /\ntendays\s+\S+\s+\S+\s+\S+\s+WARN \(9 days\)\n/);
+  t.regex((await pki(dir, ["status", "--warn", "30d"])).out, /\ntendays\s+\S+\s+\S+\s+\S+\s+WARN \(10 days\)\n/);
   const json = JSON.parse((await pki(dir, ["status", "--json", "--warn", "1w"])).out);
   t.is(json.find((e) => e.name === "tendays").status, "OK");
 

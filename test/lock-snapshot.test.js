@@ -36,7 +36,7 @@ test("a lock held by a live process in another PID namespace is held, even when 
   await refused(t, dir, ["new-cert", "x"], held, { opts: fast });
   const b = await pki(dir, ["doctor", "--break-lock"], fast);
   t.is(b.code, 0, b.stderr);
-  t.regex(b.stderr, new RegExp(`^pki: removed the lock held by pid ${pid} on .* in PID namespace pid:\\[\\d+\\] since .*\\(boot [0-9a-f-]+, started at tick \\d+\\)\\n$`));
+  t.regex(b.stderr, new RegExp(`^Removed the lock held by pid ${pid} on .* in PID namespace pid:\\[\\d+\\] since .*\\(boot [0-9a-f-]+, started at tick \\d+\\)\\n$`));
   t.false(existsSync(at(dir, "lock")));
   await pkiOk(t, dir, ["new-cert", "x"], fast);
 });
@@ -49,7 +49,7 @@ test("an older pki's lock (no boot id, namespace or start time) is held even whe
   writeFileSync(at(dir, "lock"), JSON.stringify({ pid: await deadPid(), host: hostname(), time: "2020-01-01T00:00:00Z", nonce: "x" }));
   await refused(t, dir, ["new-cert", "x"], /^pki: depot is locked by pid \d+ on .* since 2020-01-01T00:00:00Z; /, { opts: fast });
   const b = await pki(dir, ["doctor", "--break-lock"], fast);
-  t.regex(b.stderr, /^pki: removed the lock held by pid \d+ on .* since 2020-01-01T00:00:00Z\n$/);
+  t.regex(b.stderr, /^Removed the lock held by pid \d+ on .* since 2020-01-01T00:00:00Z\n$/);
   await pkiOk(t, dir, ["new-cert", "x"], fast);
 });
 

@@ -114,7 +114,7 @@ test("SIGTERM and SIGINT stop it cleanly (exit 0)", async (t) => {
     await s.ready;
     s.child.kill(sig);
     t.deepEqual(await s.exited, { code: 0, signal: null });
-    t.regex(s.stderr, new RegExp(`pki: ${sig}: stopped`)); // the child has exited: all of its stderr is in
+    t.regex(s.stderr, new RegExp(`^Stopped by ${sig}$`, "m")); // the child has exited: all of its stderr is in
   }
 });
 
