@@ -69,8 +69,12 @@ const emptyValue = (what: string) =>
 /** An empty secret gets the passphrase checks' own words (getPassphrase). */
 const SECRET = /pass(phrase|word)$/;
 
-/** Refuses an empty positional, naming it; runs on yargs' arguments (options are judged on the words, below). */
-export function checkEmptyArguments(a: Record<string, unknown>, m: CommandModule): void {
+/**
+ * Refuses an empty positional, naming it; runs on yargs' arguments (options are judged on the words, below). Only an
+ * empty word makes one: yargs also gives "" for '-' (stdin), which is no empty value.
+ */
+export function checkEmptyArguments(a: Record<string, unknown>, m: CommandModule, words: string[]): void {
+  if (!words.includes("")) return;
   const empty = (v: unknown) => v === "" || (Array.isArray(v) && v.includes(""));
   const p = positionalsOf(m).find((x) => empty(a[x.name]));
   if (p) throw emptyValue((p.variadic ? p.name.replace(/s$/, "") : p.name).toUpperCase());

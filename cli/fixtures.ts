@@ -151,6 +151,7 @@ export async function handler(a: Args) {
     throw new UsageError(
       "refusing to write a tar archive to a terminal: pass --out DIR or pipe it, e.g. 'pki fixtures spec.yaml | tar xf -'",
     );
+  if (a.spec === "" && process.argv.includes("-")) a.spec = "-"; // yargs reads a positional '-' (stdin) as ""
   const text = readInputFile(a.spec!, "spec");
   const { parseFixtureSpec, specKdf } = await import("../lib/api/fixture-spec.js");
   let spec: unknown;

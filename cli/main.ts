@@ -42,7 +42,7 @@ const cli = yargs(prepared.args)
   .command(COMMANDS as never)
   .middleware((a) => {
     if (a.asOwner) process.env.PKI_AS_OWNER = "1";
-    if (prepared.command) checkEmptyArguments(a, prepared.command);
+    if (prepared.command) checkEmptyArguments(a, prepared.command, prepared.args);
   })
   .strict()
   .version(VERSION)

@@ -74,3 +74,12 @@ test("a leaf with no SAN at all is refused unless --no-san asks for it", async (
   const dflt = await pkiOk(t, dir, ["issue", ...P, "web"]);
   t.regex(dflt.stderr, /^Issued "web" \(SANs: IP:127\.0\.0\.1\)/);
 });
+
+test("'-' (stdin) is a value, not an empty one: pki chain | pki inspect -, a spec on stdin", async (t) => {
+  const dir = await newDepot(t);
+  const chain = await pkiOk(t, dir, ["chain"]);
+  const r = await pkiOk(t, dir, ["inspect", "-"], { input: chain.stdout });
+  t.regex(r.out, /^Certificate\n/);
+  const spec = await pkiOk(t, dir, ["fixtures", "--out", "o", "-"], { input: "passphrase: x\ncas: [{name: r}]\n" });
+  t.regex(spec.out, /^NAME\s+KIND/);
+});
