@@ -128,7 +128,7 @@ test.serial("the KDF runs once per openDepot: not per issuance, revocation or CR
   t.is(kdfRunCount() - before, 1);
 });
 
-test("two openDepot handles on one depot issue at once: every serial distinct, every certificate recorded", async (t) => {
+test("two openDepot handles on one depot issue at once: distinct serials, every certificate recorded", async (t) => {
   const { depot, d } = await openNew(t);
   const d2 = await openDepot({ depot, passphrase: PASS });
   t.teardown(() => d2.close());

@@ -4,7 +4,8 @@
  */
 export { openDepot, DepotError, InputError } from "./open.js";
 export type {
-  Depot, OpenDepotOptions, Crl, CrlOptions, DepotCert, IssueOptions, Issued, ListOptions, Revoked, RevokeOptions,
+  Depot, OpenDepotOptions, Crl, CrlOptions, DepotCert, IssueOptions, Issued, ListOptions, Renewed, RenewOptions,
+  Revoked, RevokeOptions,
 } from "./open.js";
 export type { EntryRecord, Status, Revocation, PastCert } from "../records/schema.js";
 export type { RevocationReason } from "../../lib/x509/reasons.js";

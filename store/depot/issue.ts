@@ -10,11 +10,12 @@ import { CertInfo } from "../../lib/x509/certinfo.js";
 import {
   clampToIssuer, createCsrDer, prepareCertificateDer, randomSerial, subjectText,
 } from "../../lib/x509/issuance.js";
-import type { Profile, Sans, Subject, Usage } from "../../lib/x509/issuance.js";
+import type { Profile, RawExtension, Sans, Subject, Usage } from "../../lib/x509/issuance.js";
 import { describeKey, generateKeyDer, keyObjectsOf } from "../../lib/x509/keys.js";
 import { toPem } from "../../lib/x509/pem.js";
 import {
-  checkDomain, checkEmail, checkIp, checkName, checkSubjectValue, checkUri, checkX509Date, InputError, sanList,
+  checkDomain, checkEmail, checkIp, checkName, checkPathLength, checkSubjectValue, checkUri, checkX509Date, InputError,
+  sanList,
 } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
 import { checkPathConstraints, checkSanCount } from "../issuer.js";
@@ -108,6 +109,38 @@ export async function reserveFreshSerial(tx: WriteTx): Promise<string> {
   }
 }
 
+export interface SignUnder {
+  issuer: string;
+  subject: Subject | Uint8Array;
+  publicKey: Uint8Array;
+  sans: Sans;
+  profile: Profile;
+  notAfter: Date;
+  extensions?: RawExtension[];
+}
+
+/**
+ * Inside a write: the certificate `issuer` signs (as issueUnder does for the CLI): the issuer a signed CA, every
+ * CA's name constraints on the path (checked again when a CA changed since `checked`), the expiry clamped to the
+ * issuer's, and a fresh serial reserved by the database in this transaction.
+ */
+export async function signUnder(
+  s: Session, tx: WriteTx, o: SignUnder, checked: CertInfo[] | undefined, warnings: string[],
+): Promise<CertInfo> {
+  const path = await issuerPath(tx, o.issuer);
+  if (!checked || path.some((p, i) => p.serialNumber !== checked[i]?.serialNumber))
+    await checkPathConstraints(o.subject, o.sans, path, o.profile.kind === "leaf");
+  if (o.profile.kind === "ca") checkPathLength(o.issuer, path[0].basicConstraints?.pathLength, o.profile.pathLength);
+  const issuerKeys = await s.caKeys(tx, o.issuer, path[0]);
+  const clamp = clampToIssuer(o.notAfter, path[0]);
+  if (clamp.warning) warnings.push(clamp.warning);
+  if (clamp.notAfter.getTime() <= Date.now())
+    throw new InputError(`the CA "${o.issuer}" has expired (${clamp.notAfter.toISOString()}): it cannot issue`);
+  const serial = await reserveFreshSerial(tx);
+  const sign = prepareCertificateDer({ ...o, issuerCert: path[0], serial, notAfter: clamp.notAfter });
+  return new CertInfo(sign(issuerKeys));
+}
+
 export async function issue(s: Session, name: string, o: IssueOptions = {}): Promise<Issued> {
   s.check();
   const c = checkOptions(name, o);
@@ -124,20 +157,10 @@ export async function issue(s: Session, name: string, o: IssueOptions = {}): Pro
   const warnings: string[] = [];
   const entry = await s.store.write(async (tx) => {
     await checkFree(tx, name);
-    const path = await issuerPath(tx, c.issuer);
-    if (path.some((p, i) => p.serialNumber !== prepath[i]?.serialNumber))
-      await checkPathConstraints(c.subject, c.sans, path, true); // a CA renewed meanwhile
-    const issuerKeys = await s.caKeys(tx, c.issuer, path[0]);
-    const clamp = clampToIssuer(c.notAfter, path[0]);
-    if (clamp.warning) warnings.push(clamp.warning);
-    if (clamp.notAfter.getTime() <= Date.now())
-      throw new InputError(`the CA "${c.issuer}" has expired (${clamp.notAfter.toISOString()}): it cannot issue`);
-    const serial = await reserveFreshSerial(tx);
-    const sign = prepareCertificateDer({
-      subject: c.subject, publicKey: keys.spki, sans: c.sans, issuerCert: path[0],
-      serial, notAfter: clamp.notAfter, profile: c.profile,
-    });
-    const cert = new CertInfo(sign(issuerKeys));
+    const cert = await signUnder(s, tx, {
+      issuer: c.issuer, subject: c.subject, publicKey: keys.spki, sans: c.sans, profile: c.profile,
+      notAfter: c.notAfter,
+    }, prepath, warnings);
     const e: EntryRecord = {
       name,
       kind: "leaf",

@@ -16,6 +16,7 @@ import { SqliteStore } from "../records/sqlite.js";
 import type { DepotRecord, EntryRecord, RecordStore } from "../records/schema.js";
 import { issue, type DepotCert, type IssueOptions, type Issued } from "./issue.js";
 import { get, list, listFilter, type ListOptions } from "./read.js";
+import { renew, type Renewed, type RenewOptions } from "./renew.js";
 import { crl, revoke, type Crl, type CrlOptions, type Revoked, type RevokeOptions } from "./revoke.js";
 import { openKey, ROOT, Session } from "./session.js";
 
@@ -33,6 +34,7 @@ export interface Depot {
   get(name: string): Promise<DepotCert>;
   list(o?: ListOptions): AsyncIterable<EntryRecord>;
   revoke(name: string, o?: RevokeOptions): Promise<Revoked>;
+  renew(name: string, o?: RenewOptions): Promise<Renewed>;
   crl(issuer?: string, o?: CrlOptions): Promise<Crl>;
   close(): Promise<void>;
 }
@@ -89,10 +91,13 @@ function depotOf(s: Session): Depot {
       return list(s, o);
     },
     revoke: (name, o) => revoke(s, name, o),
+    renew: (name, o) => renew(s, name, o),
     crl: (issuer, o) => crl(s, issuer, o),
     close: () => s.close(),
   };
 }
 
 export { DepotError, InputError };
-export type { Crl, CrlOptions, DepotCert, IssueOptions, Issued, ListOptions, Revoked, RevokeOptions };
+export type {
+  Crl, CrlOptions, DepotCert, IssueOptions, Issued, ListOptions, Renewed, RenewOptions, Revoked, RevokeOptions,
+};
