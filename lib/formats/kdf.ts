@@ -55,7 +55,11 @@ export function deriveKey(
   keyLen = 32,
 ): Promise<Buffer> {
   const { createHash, pbkdf2 } = process.getBuiltinModule("node:crypto") as typeof import("node:crypto");
-  checkIterations(iterations, "the key");
+  try {
+    checkIterations(iterations, "the key");
+  } catch (e) {
+    return Promise.reject(e); // callers that only prime the cache (`.catch(() => {})`) must not see a throw
+  }
   const c = cache();
   const id =
     createHash("sha256").update(passphrase).update("\0").update(salt).digest("hex") +
