@@ -14,13 +14,20 @@ async function ca(t, initArgs) {
   return dir;
 }
 
-/** new-cert NAME with `args`, then sign: the sign's result (the depot checked unchanged when it is refused). */
+/**
+ * new-cert NAME with `args`, then sign: the first refusal (new-cert checks the constraints too), or the sign's
+ * result; a refused step is checked to have written nothing.
+ */
 async function signed(t, dir, name, args) {
-  await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", ...args, name], { env });
-  const before = snapshot(dir);
-  const r = await pki(dir, ["sign", "--passphrase-file", "pass", name], { env });
-  if (r.code !== 0) t.deepEqual(snapshot(dir), before, "a refused sign writes nothing");
-  return r;
+  for (const step of [["new-cert", ...args], ["sign"]]) {
+    const before = snapshot(dir);
+    const r = await pki(dir, [step[0], "--passphrase-file", "pass", ...step.slice(1), name], { env });
+    if (r.code !== 0) {
+      t.deepEqual(snapshot(dir), before, `a refused ${step[0]} writes nothing`);
+      return r;
+    }
+    if (step[0] === "sign") return r;
+  }
 }
 
 const verify = async (dir, name) => {
