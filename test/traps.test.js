@@ -122,6 +122,10 @@ test("on a terminal a wrong passphrase is asked again (3 tries, as ssh and gpg);
   const signed = await onTerminal(dir, ["sign", "web"], ["nope", PASS]);
   t.is(signed.code, 0, signed.out);
   t.regex(signed.out, /Signed "web"/);
+  const issued = await onTerminal(dir, ["issue", "api1", "localhost"], [WRONG, PASS]);
+  t.is(issued.code, 0, issued.out);
+  t.is(issued.prompts, 2, issued.out);
+  t.regex(issued.out, /Issued "api1"/);
 
   const before = snapshot(join(dir, ".pki"));
   const refused = await onTerminal(dir, ["new-cert", "api"], [WRONG, "x", "y"]);
