@@ -1,6 +1,6 @@
 /**
  * What a depot holds, and the one interface every backend implements (the embedded SQLite one in sqlite.ts, the
- * PostgreSQL one to come): records, not files or SQL. Every method is async and runs inside an explicit
+ * PostgreSQL one in postgres.ts): records, not files or SQL. Every method is async and runs inside an explicit
  * transaction, `store.read(async (tx) => ...)` or `store.write(async (tx) => ...)`: a write commits all of its
  * changes or none. Every value a backend hands back has passed validate.ts, whatever wrote it.
  */
@@ -20,6 +20,12 @@ export class NameTakenError extends DepotError {
     super(`"${name}" already exists in the depot${as}`);
   }
 }
+
+/**
+ * The store is out of reach for now (a database restarting, unreachable, or too busy): nothing was written, and
+ * the same request may succeed shortly (a server answers 503 with Retry-After).
+ */
+export class UnavailableError extends DepotError {}
 
 /** The depot's own record: KDF parameters every key in it is sealed with, and when it was made. */
 export interface DepotRecord {
@@ -145,7 +151,7 @@ export interface WriteTx extends ReadTx {
 }
 
 export interface RecordStore {
-  readonly backend: "sqlite";
+  readonly backend: "sqlite" | "postgres";
   /** Where the records live (a database file, a URL without its password). */
   readonly location: string;
   read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T>;

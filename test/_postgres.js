@@ -1,0 +1,106 @@
+// A throwaway PostgreSQL cluster for one test file: initdb into a temp dir (as the `postgres` user when run as
+// root: the server refuses to run as root), scram-sha-256 auth, a free port on 127.0.0.1, `pg_ctl start -w`;
+// stopped and removed in test.after.always. Tests make a database each (`db()`), so one cluster serves a file.
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { run } from "./_helpers.js";
+
+export const BIN = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"]
+  .find((d) => existsSync(join(d, "initdb")));
+export const SUPER_PASS = "super-secret-pw";
+export const ROLE = "pki";
+export const ROLE_PASS = "pki-pw-Zq7";
+
+async function freePort() {
+  const srv = createServer();
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A PostgreSQL program run as the user the cluster belongs to (the server refuses root). */
+const owner = (cmd, args) =>
+  process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", join(BIN, cmd), ...args]] : [join(BIN, cmd), args];
+const asOwner = (cmd, args, opts) => run(...owner(cmd, args), opts);
+
+/**
+ * Declares the file's cluster: started in test.before, stopped and removed in test.after.always (and, should the
+ * worker die, at its exit). Returns a handle whose { port, url(db, o), psql(sql, db), db(), restart() } work once
+ * the before hook ran. The role `pki` (password ROLE_PASS) owns each database `db()` makes.
+ */
+export function useCluster(test) {
+  const handle = {};
+  let stop;
+  test.before(async () => Object.assign(handle, await startCluster((fn) => (stop = fn))));
+  test.after.always(() => stop?.());
+  return handle;
+}
+
+async function startCluster(onStop) {
+  if (!BIN) throw new Error("PostgreSQL is not installed (.ci/run installs Debian's postgresql)");
+  const dir = mkdtempSync(join(tmpdir(), "pki-pg-"));
+  const data = join(dir, "data");
+  const pwfile = join(dir, "pw");
+  writeFileSync(pwfile, SUPER_PASS);
+  if (process.getuid?.() === 0) { chownSync(dir, ...ids()); chownSync(pwfile, ...ids()); }
+  const stop = async () => {
+    if (existsSync(join(data, "postmaster.pid")))
+      await asOwner("pg_ctl", ["stop", "-D", data, "-m", "immediate", "-w"]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  onStop(stop);
+  process.on("exit", () => {
+    if (!existsSync(join(data, "postmaster.pid"))) return;
+    const args = ["stop", "-D", data, "-m", "immediate"];
+    try { execFileSync(...owner("pg_ctl", args), { stdio: "ignore" }); } catch { /* best effort */ }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const init = await asOwner("initdb", ["-D", data, "-U", "postgres", "--pwfile", pwfile, "--auth=scram-sha-256",
+    "-E", "UTF8", "--no-sync", "--locale=C"]);
+  if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+  const port = await freePort();
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`;
+  const start = async () => {
+    const r = await asOwner("pg_ctl", ["start", "-w", "-D", data, "-l", join(dir, "log"), "-o", opts]);
+    if (r.code !== 0) throw new Error(`pg_ctl start failed: ${r.stderr}${r.out}`);
+  };
+  await start();
+  const psql = async (sql, db = "postgres", user = "postgres", pass = SUPER_PASS) => {
+    const r = await run(join(BIN, "psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", db,
+      "-v", "ON_ERROR_STOP=1", "-XAtq", "-c", sql], { env: { ...process.env, PGPASSWORD: pass } });
+    if (r.code !== 0) throw new Error(`psql failed: ${r.stderr}`);
+    return r.out.trim();
+  };
+  await psql(`CREATE ROLE ${ROLE} LOGIN PASSWORD '${ROLE_PASS}'`);
+  let n = 0;
+  const url = (db, { user = ROLE, pass = ROLE_PASS, query = "" } = {}) =>
+    `postgresql://${user}${pass === null ? "" : `:${encodeURIComponent(pass)}`}@127.0.0.1:${port}/${db}${query}`;
+  return {
+    port, dir, url, psql,
+    /** A new database owned by the pki role. */
+    async db() {
+      const name = `t${++n}_${process.pid}`;
+      await psql(`CREATE DATABASE ${name} OWNER ${ROLE}`);
+      await psql(`ALTER SCHEMA public OWNER TO ${ROLE}`, name);
+      return name;
+    },
+    async restart() {
+      const args = ["restart", "-w", "-m", "fast", "-D", data, "-l", join(dir, "log"), "-o", opts];
+      const r = await asOwner("pg_ctl", args);
+      if (r.code !== 0) throw new Error(`pg_ctl restart failed: ${r.stderr}`);
+    },
+    stop,
+  };
+}
+
+/** The postgres user's uid and gid (Debian's package makes it), from /etc/passwd. */
+function ids() {
+  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("postgres:"));
+  if (!line) throw new Error("no postgres user: install Debian's postgresql (.ci/run does)");
+  const [, , uid, gid] = line.split(":");
+  return [Number(uid), Number(gid)];
+}
