@@ -107,7 +107,10 @@ type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
  * Refuses what cannot work before any work is done: a tar to a terminal (the hint shows `command`, with the NAME
  * given), an option without the one it needs.
  */
-export function checkExportArgs(a: ExportArgs, command = `pki export${a.name === undefined ? "" : ` ${a.name}`}`): void {
+export function checkExportArgs(
+  a: ExportArgs,
+  command = `pki export${a.name === undefined ? "" : ` ${a.name}`}`,
+): void {
   if (process.stdout.isTTY)
     throw new UsageError(`refusing to write a tar archive to a terminal: pipe it, e.g. '${command} | tar xvf -'`);
   for (const [opt, needs] of Object.entries(NEEDS))

@@ -82,7 +82,7 @@ export class SpecError extends InputError {
   constructor(readonly path: string, message: string) { super(`${path}: ${message}`); }
 }
 
-/** ... and a spec malformed in itself (unknown key, wrong type, empty value, outside the choices, conflicting keys) 2. */
+/** ... and 2 for a spec malformed in itself: an unknown key, a wrong type, an empty value, outside the choices. */
 export class SpecUsageError extends SpecError {
   override readonly exitCode: number = 2;
 }
