@@ -1,7 +1,9 @@
 // The depot API (openDepot, "pki-depot/depot") on the record store, judged by real openssl: issue → get → list
 // (filters) → revoke → crl, and bad input refused with one clear error, the depot byte-identical.
 import test from "ava";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, symlinkSync, writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { PASS, ROOT, openssl, run, snapshot } from "./_helpers.js";
 import { depotFiles, initDepot, InputError, openDepot, openNew, put, verify } from "./_depot.js";
@@ -153,4 +155,22 @@ test("README's Depot API example runs against the package by name (pki-depot/dep
   const r = await run(process.execPath, ["example.mjs"], { cwd: dir, env });
   t.is(r.code, 0, r.stderr);
   t.regex(r.out, /^[0-9a-f]+ \d{4}-\d\d-\d\dT.*\nsigned\nCRL #1: 1 revoked\n$/);
+});
+
+test("an upgrade cut short after depot.db: a wrong passphrase changes nothing, the right one ends it", async (t) => {
+  const { depot, d } = await openNew(t);
+  const web = await d.issue("web", { domains: ["web.example"] });
+  await d.close();
+  // As a crash between linking depot.db and moving layout 1 aside leaves it: both side by side.
+  const backup = join(depot, "layout1-backup");
+  for (const f of readdirSync(backup)) renameSync(join(backup, f), join(depot, f));
+  rmdirSync(backup);
+  const before = snapshot(depot);
+  await t.throwsAsync(openDepot({ depot, passphrase: "wrong" }), { instanceOf: InputError });
+  t.deepEqual(snapshot(depot), before);
+  const d2 = await openDepot({ depot, passphrase: PASS });
+  t.teardown(() => d2.close());
+  t.false(existsSync(join(depot, "depot.json")), "layout 1 moved aside");
+  t.true(existsSync(join(depot, "layout1-backup", "index.json")));
+  t.is((await d2.get("web")).serial, web.serial);
 });

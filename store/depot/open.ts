@@ -5,7 +5,7 @@
  * is sealed under its one salt, so the derived key seals each new key and opens each CA key for the session.
  */
 import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { deriveKey } from "../../lib/formats/kdf.js";
 import { InputError } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
@@ -46,12 +46,10 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
   const dir = resolve(o.depot);
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
     throw new InputError(`no depot at ${dir}: run 'pki init' first`);
-  let store: RecordStore;
-  if (existsSync(`${dir}/${DB_FILE}`)) store = await SqliteStore.open(dir);
-  else if (existsSync(`${dir}/depot.json`)) {
-    await checkLayout1Passphrase(dir, o.passphrase);
-    store = (await upgradeLayout1(dir)).store;
-  } else throw new InputError(`no depot at ${dir}: run 'pki init' first`);
+  const hasDb = existsSync(join(dir, DB_FILE)), layout1 = existsSync(join(dir, "depot.json"));
+  if (!hasDb && !layout1) throw new InputError(`no depot at ${dir}: run 'pki init' first`);
+  if (!hasDb) await checkLayout1Passphrase(dir, o.passphrase);
+  let store: RecordStore = hasDb ? await SqliteStore.open(dir) : (await upgradeLayout1(dir)).store;
   try {
     const { depot, rootKey } = await store.read(async (tx) => ({
       depot: await tx.depot(),
@@ -59,6 +57,11 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
     }));
     const kdf = await derive(depot, o.passphrase);
     if (rootKey) await openKey(rootKey, o.passphrase, "the CA key"); // a wrong passphrase stops here
+    if (hasDb && layout1) {
+      // An upgrade that stopped after depot.db committed: upgradeLayout1 finishes moving layout 1 aside.
+      await store.close();
+      store = (await upgradeLayout1(dir)).store;
+    }
     return depotOf(new Session(dir, store, kdf, o.passphrase));
   } catch (e) {
     await store.close();
