@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import type { x509 } from "../lib/x509/peculiar.js";
 import type { Profile, Sans } from "../lib/x509/cert.js";
 import { InputError } from "../lib/x509/validate.js";
+import { OID_NAME_CONSTRAINTS } from "../lib/x509/certinfo.js";
 import { Depot, Entry, profileOf, ROOT } from "./depot.js";
 import { checkFree, checkIssuerEntry } from "./records.js";
 import { readText, writeAtomic } from "./fsutil.js";
@@ -38,6 +39,16 @@ export async function fileExternalRequest(
   o: { profile?: Profile; issuer?: string } = {},
 ): Promise<Entry> {
   if (name === ROOT) throw new InputError(`the name "${ROOT}" is reserved for the root CA`);
+  // Names outside the issuing CA's name constraints are refused when filed, as sign would refuse them.
+  const issuer = o.issuer ?? ROOT, ie = depot.readIndex().entries[issuer];
+  if (ie?.kind === "ca" && ie.status === "signed") {
+    const path = [issuer, ...depot.issuerNames(issuer)].map((n) => depot.readCertInfo(n));
+    if (path.some((c) => c.extensions.has(OID_NAME_CONSTRAINTS))) {
+      const [{ checkNameConstraints }, { x509: X509 }] =
+        await Promise.all([import("../lib/x509/constraints.js"), import("../lib/x509/peculiar.js")]);
+      checkNameConstraints(req.subject, req.sans, path.map((c) => new X509.X509Certificate(c.rawData)));
+    }
+  }
   return depot.withLock(async () => {
     const idx = depot.readIndex();
     checkFree(idx, name, () => false);

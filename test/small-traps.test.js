@@ -2,7 +2,7 @@
 // refusal's hint with the NAME, a fresh certificate's days in status, name constraints refused at new-cert.
 import test from "ava";
 import { join } from "node:path";
-import { PKI, issue, newDepot, pki, pkiOk, run, snapshot, tempDir } from "./_helpers.js";
+import { issue, newDepot, openssl, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
 import { onTerminal } from "./_pty.js";
 
 test("pki help [COMMAND] and pki version are --help and --version", async (t) => {
@@ -66,6 +66,14 @@ test("a name-constrained CA refuses new-cert --domain outside its constraints, a
     if (args[1] === "evil.org") t.is(r.stderr, issued.stderr, "the message sign and issue give");
     t.deepEqual(snapshot(join(dir, ".pki")), before, args.join(" "));
   }
+  // A request made elsewhere is judged when it is filed, too.
+  const csr = await openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+    join(dir, "evil.key"), "-out", join(dir, "evil.csr"), "-subj", "/CN=web", "-addext", "subjectAltName=DNS:evil.org"]);
+  t.is(csr.code, 0, csr.stderr);
+  const filed = await pki(dir, ["new-cert", ...p, "--csr", "evil.csr", "web"]);
+  t.is(filed.code, 1, filed.stderr);
+  t.is(filed.stderr, issued.stderr);
+  t.deepEqual(snapshot(join(dir, ".pki")), before, "--csr");
   await pkiOk(t, dir, ["new-cert", ...p, "--domain", "api.example.test", "--ip", "127.0.0.1", "api"]);
   await pkiOk(t, dir, ["sign", ...p, "api"]);
 });
