@@ -1,7 +1,7 @@
 // A throwaway PostgreSQL cluster for one test file: initdb into a temp dir (as the `postgres` user when run as
 // root: the server refuses to run as root), scram-sha-256 auth, a free port on 127.0.0.1, `pg_ctl start -w`;
 // stopped and removed in test.after.always. Tests make a database each (`db()`), so one cluster serves a file.
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -63,7 +63,9 @@ async function startCluster(onStop) {
     "-E", "UTF8", "--no-sync", "--locale=C"]);
   if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   const port = await freePort();
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`;
+  const tls = await serverTls(dir);
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60 ` +
+    `-c ssl=on -c ssl_cert_file=${tls.cert} -c ssl_key_file=${tls.key}`;
   const start = async () => {
     const r = await asOwner("pg_ctl", ["start", "-w", "-D", data, "-l", join(dir, "log"), "-o", opts]);
     if (r.code !== 0) throw new Error(`pg_ctl start failed: ${r.stderr}${r.out}`);
@@ -80,7 +82,7 @@ async function startCluster(onStop) {
   const url = (db, { user = ROLE, pass = ROLE_PASS, query = "" } = {}) =>
     `postgresql://${user}${pass === null ? "" : `:${encodeURIComponent(pass)}`}@127.0.0.1:${port}/${db}${query}`;
   return {
-    port, dir, url, psql,
+    port, dir, url, psql, caFile: tls.ca,
     /** A new database owned by the pki role. */
     async db() {
       const name = `t${++n}_${process.pid}`;
@@ -103,4 +105,21 @@ function ids() {
   if (!line) throw new Error("no postgres user: install Debian's postgresql (.ci/run does)");
   const [, , uid, gid] = line.split(":");
   return [Number(uid), Number(gid)];
+}
+
+/** A CA (DIR/ca.crt, what a client's sslrootcert names) and the server's certificate for IP 127.0.0.1, by openssl. */
+async function serverTls(dir) {
+  const f = (n) => join(dir, n);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"];
+  for (const args of [
+    ["req", "-x509", ...ec, "-keyout", f("ca.key"), "-out", f("ca.crt"), "-subj", "/CN=pki test PostgreSQL CA"],
+    ["req", "-x509", ...ec, "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-keyout", f("server.key"),
+      "-out", f("server.crt"), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+  ]) {
+    const r = await run("openssl", args);
+    if (r.code !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+  }
+  chmodSync(f("server.key"), 0o600);
+  if (process.getuid?.() === 0) for (const n of ["server.key", "server.crt"]) chownSync(f(n), ...ids());
+  return { ca: f("ca.crt"), cert: f("server.crt"), key: f("server.key") };
 }

@@ -82,7 +82,8 @@ test("the password comes from the URL, else PGPASSWORD, else ~/.pgpass (PGPASSFI
   chmodSync(file, 0o600);
   delete process.env.PGPASSWORD;
   process.env.PGPASSFILE = join(tempDir(t), "none");
-  await oneLine(t, PgStore.open(bare), /^cannot log in to PostgreSQL at postgresql:\/\/pki@127\.0\.0\.1:\d+\/\w+: no pass/);
+  await oneLine(t, PgStore.open(bare),
+    /^cannot log in to PostgreSQL at postgresql:\/\/pki@127\.0\.0\.1:\d+\/\w+: no password/);
   process.env.PGPASSWORD = ROLE_PASS;
   t.is(await count(), 0, "PGPASSWORD");
   delete process.env.PGPASSWORD;
@@ -259,4 +260,22 @@ test.serial("a write during `pg_ctl restart -m fast` fails in one line, no crash
   t.true(e instanceof UnavailableError);
   await store.write(async (tx) => { await tx.putEntry(entry("web")); await tx.reserveSerial("0a"); });
   t.deepEqual((await collect(store.list())).map((x) => x.name), ["ca", "web"]);
+});
+
+test("sslmode=verify-full with sslrootcert: the server's certificate is checked, each failure one line", async (t) => {
+  const { db, store } = await newStore(t);
+  await store.close();
+  const tls = (q) => pg.url(db, { query: q });
+  const s = await PgStore.open(tls(`?sslmode=verify-full&sslrootcert=${encodeURIComponent(pg.caFile)}`));
+  t.is(await s.read((tx) => tx.count()), 0);
+  await s.close();
+  const other = join(tempDir(t), "other.crt");
+  const r = await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", `${other}.key`, "-out", other, "-subj", "/CN=another CA", "-days", "1"]);
+  t.is(r.code, 0, r.stderr);
+  await oneLine(t, PgStore.open(tls(`?sslmode=require&sslrootcert=${encodeURIComponent(other)}`)),
+    /^cannot connect to PostgreSQL at postgresql:\/\/pki@127\.0\.0\.1:\d+\/\w+: its TLS certificate was not accepted$/);
+  await oneLine(t, PgStore.open(tls("?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt")),
+    /^cannot read the depot URL's TLS file \/nonexistent\/ca\.crt$/);
+  await oneLine(t, PgStore.open(tls("?sslmode=sometimes")), /sslmode "sometimes" is not one libpq knows$/);
 });

@@ -53,7 +53,19 @@ export function pgTarget(url: string): PgTarget {
     throw new DepotError(`the depot URL's schema ${JSON.stringify(schema.slice(0, 70))} is not a plain name`);
   u.searchParams.delete("schema");
   u.searchParams.delete("options");
-  const parsed = req("pg-connection-string").parse(u.toString()) as Record<string, unknown>;
+  const mode = u.searchParams.get("sslmode");
+  if (mode && !["disable", "prefer", "require", "verify-ca", "verify-full"].includes(mode))
+    throw new DepotError(`the depot URL's sslmode ${JSON.stringify(mode.slice(0, 20))} is not one libpq knows`);
+  // pg 8 already verifies fully for prefer, require and verify-ca (and warns on stderr that pg 9 will not): say so
+  if (mode && mode !== "disable") u.searchParams.set("sslmode", "verify-full");
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = req("pg-connection-string").parse(u.toString()) as Record<string, unknown>;
+  } catch (e) {
+    const file = (e as { path?: unknown }).path;
+    throw new DepotError(typeof file === "string" ? `cannot read the depot URL's TLS file ${file}` :
+      "the depot URL is not a valid postgresql:// URL");
+  }
   const user = (parsed.user as string) || process.env.PGUSER || process.env.USER || "postgres";
   const config: Record<string, unknown> = {
     host: parsed.host || process.env.PGHOST || "localhost",
