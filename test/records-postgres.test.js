@@ -279,3 +279,16 @@ test("sslmode=verify-full with sslrootcert: the server's certificate is checked,
     /^cannot read the depot URL's TLS file \/nonexistent\/ca\.crt$/);
   await oneLine(t, PgStore.open(tls("?sslmode=sometimes")), /sslmode "sometimes" is not one libpq knows$/);
 });
+
+test("the role needs only its own schema: no CREATE on the database, no superuser", async (t) => {
+  const db = `rights_${process.pid}`;
+  await pg.psql(`CREATE DATABASE ${db}`);
+  await pg.psql(`CREATE SCHEMA ca AUTHORIZATION ${ROLE}`, db);
+  const s = await PgStore.create(pg.url(db, { query: "?schema=ca" }), depotRecord());
+  t.teardown(() => s.close());
+  await s.write(async (tx) => { await tx.putEntry(rootEntry()); await tx.reserveSerial("01"); });
+  t.is(await s.read((tx) => tx.serialCount()), 1);
+  await oneLine(t, PgStore.create(pg.url(db, { query: "?schema=other" }), depotRecord()),
+    /^PostgreSQL at postgresql:\/\/pki@127\.0\.0\.1:\d+\/\w+\?schema=other: permission denied \(see the role rights/);
+  await oneLine(t, PgStore.create(pg.url(db), depotRecord()), /: permission denied/); // public is not its own
+});

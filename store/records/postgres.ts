@@ -50,7 +50,9 @@ export class PgStore implements RecordStore {
     const store = PgStore.connect(url);
     try {
       await store.ddl(async (c) => {
-        await c.query(`CREATE SCHEMA IF NOT EXISTS ${store.target.schema}`);
+        // CREATE SCHEMA IF NOT EXISTS would need CREATE on the database even when the schema exists
+        const has = await c.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [store.target.schema]);
+        if (!has.rows.length) await c.query(`CREATE SCHEMA ${store.target.schema}`);
         if ((await store.checkSchema(c)) !== undefined)
           throw new DepotError(`a depot already exists at ${store.location}`);
         await c.query(SCHEMA_MARK);
