@@ -20,7 +20,7 @@ export async function initDepot(t, initArgs = []) {
 /** openDepot on a fresh depot; closed at the end of the test. */
 export async function openNew(t, initArgs) {
   const { dir, depot } = await initDepot(t, initArgs);
-  const d = await openDepot({ depot, passphrase: PASS });
+  const d = await openDepot({ depot, passphrase: PASS, upgrade: true });
   t.teardown(() => d.close());
   return { dir, depot, d };
 }

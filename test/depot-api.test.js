@@ -112,8 +112,12 @@ test("a wrong passphrase: InputError, a layout-1 depot is not upgraded, an upgra
 
   const l1 = await initDepot(t);
   const l1Before = snapshot(l1.depot);
-  await t.throwsAsync(openDepot({ depot: l1.depot, passphrase: "wrong" }), { instanceOf: InputError });
+  await t.throwsAsync(openDepot({ depot: l1.depot, passphrase: "wrong", upgrade: true }), { instanceOf: InputError });
   t.deepEqual(snapshot(l1.depot), l1Before, "layout 1 stays as it was");
+  // Without upgrade: true a layout-1 depot (the CLI's) is refused, even with the right passphrase, and left alone.
+  const refused = await t.throwsAsync(openDepot({ depot: l1.depot, passphrase: PASS }), { instanceOf: InputError });
+  t.regex(refused.message, /layout 1\).*pass \{ upgrade: true \}/);
+  t.deepEqual(snapshot(l1.depot), l1Before, "layout 1 stays as it was without upgrade: true");
   await t.throwsAsync(openDepot({ depot: join(l1.dir, "absent"), passphrase: PASS }), { message: /^no depot at / });
 });
 
@@ -122,7 +126,7 @@ test.serial("the KDF runs once per openDepot: not per issuance, revocation or CR
   const { kdfRunCount } = await import(join(ROOT, "dist", "lib", "formats", "kdf.js"));
   const { depot } = await initDepot(t);
   const before = kdfRunCount();
-  const d = await openDepot({ depot, passphrase: PASS });
+  const d = await openDepot({ depot, passphrase: PASS, upgrade: true });
   t.teardown(() => d.close());
   for (const n of ["a", "b", "c"]) await d.issue(n, { domains: [`${n}.example`] });
   await d.revoke("b");

@@ -9,7 +9,7 @@ test("issue, revoke and crl under a name-constrained intermediate", async (t) =>
   const { dir, depot } = await initDepot(t);
   const args = ["--intermediate", "int", "--permit-domain", "corp.example"];
   await pkiOk(t, dir, ["init", "--passphrase-file", "pass", ...args]);
-  const d = await openDepot({ depot, passphrase: PASS });
+  const d = await openDepot({ depot, passphrase: PASS, upgrade: true });
   t.teardown(() => d.close());
   const web = await d.issue("web", { issuer: "int", domains: ["web.corp.example"] });
   t.is(web.issuer, "int");

@@ -25,6 +25,11 @@ export interface OpenDepotOptions {
   depot: string;
   /** the passphrase of the depot's CA keys: it opens the issuing CA's key and seals every new key */
   passphrase: string;
+  /**
+   * Upgrade a layout-1 depot (one `pki init` made) to depot.db. Off by default: this release's commands do not read
+   * an upgraded depot yet, so opening a depot the CLI serves must not take it from the CLI by surprise.
+   */
+  upgrade?: boolean;
 }
 
 export interface Depot {
@@ -48,6 +53,11 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
     throw new InputError(`no depot at ${dir}: run 'pki init' first`);
   const hasDb = existsSync(join(dir, DB_FILE)), layout1 = existsSync(join(dir, "depot.json"));
   if (!hasDb && !layout1) throw new InputError(`no depot at ${dir}: run 'pki init' first`);
+  if (!hasDb && o.upgrade !== true)
+    throw new InputError(
+      `${dir} is a depot of this release's commands (layout 1): openDepot would upgrade it to depot.db, which they ` +
+        "do not read yet; pass { upgrade: true } to upgrade it (try it on a copy: cp -a)",
+    );
   if (!hasDb) await checkLayout1Passphrase(dir, o.passphrase);
   let store: RecordStore = hasDb ? await SqliteStore.open(dir) : (await upgradeLayout1(dir)).store;
   try {
