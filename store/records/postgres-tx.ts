@@ -2,7 +2,10 @@
 import { DepotError } from "../fsutil.js";
 import { SERIAL_RE } from "../integrity.js";
 import { pgError, type PgClient } from "./postgres-conn.js";
-import { ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, type Row } from "./sqlite-rows.js";
+import {
+  acmeBodyOf, depotOf, eabOf, ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, REVOKED_SOURCES,
+  revokedOf, type Row,
+} from "./sqlite-rows.js";
 import * as v from "./validate.js";
 import {
   NameTakenError, SerialTakenError, type AcmeKind, type AcmeRecords, type BlobKind, type BlobRef, type CrlRecord,
@@ -63,9 +66,7 @@ export class PgTx implements WriteTx {
   async depot(): Promise<DepotRecord> {
     const r = await this.get("SELECT * FROM depot WHERE id = 1");
     if (!r) this.c.fail("depot", "is missing");
-    const raw: Row = { kdf: { salt: r.kdf_salt, iterations: r.kdf_iterations }, created: r.created };
-    if (r.serial_floor !== null) raw.serialFloor = r.serial_floor;
-    return v.validDepot(this.c, raw);
+    return v.validDepot(this.c, depotOf(r));
   }
   async entry(name: string) { return this.entryRow(await this.get("SELECT * FROM entries WHERE name = $1", name)); }
   async entryFolded(name: string) {
@@ -108,19 +109,9 @@ export class PgTx implements WriteTx {
     }
   }
   async *revokedBy(issuer: string): AsyncIterable<RevokedSerial> {
-    const sources = [
-      ["entries", "issued_by = $1 AND status = 'revoked'"],
-      ["history", "issuer = $1 AND revoked_date IS NOT NULL"],
-      ["removed", "issuer = $1 AND revoked_date IS NOT NULL"],
-    ];
-    for (const [table, cond] of sources) {
-      const sql = `SELECT serial, revoked_date, revoked_reason, not_after FROM ${table} WHERE ${cond}`;
-      for (const [i, r] of (await this.all(sql, issuer)).entries()) {
-        const revoked = { date: r.revoked_date, reason: r.revoked_reason };
-        const raw = { serial: r.serial, revoked, notAfter: r.not_after };
-        yield v.validRevoked(this.c, raw, `${table}[revoked by "${issuer}"][${i}]`);
-      }
-    }
+    for (const { table, sql } of REVOKED_SOURCES)
+      for (const [i, r] of (await this.all(dollars(sql), issuer)).entries())
+        yield v.validRevoked(this.c, revokedOf(r), `${table}[revoked by "${issuer}"][${i}]`);
   }
 
   async hasSerial(serial: string) { return !!(await this.get("SELECT 1 AS x FROM serials WHERE serial = $1", serial)); }
@@ -149,17 +140,12 @@ export class PgTx implements WriteTx {
     }
   }
   private acmeRow<K extends AcmeKind>(kind: K, r: Row): AcmeRecords[K] {
-    let body: unknown;
-    try { body = JSON.parse(r.body as string); } catch { this.c.fail(`acme.${kind}["${r.id}"]`, "is not JSON"); }
-    return v.validAcme(this.c, kind, r.id, body);
+    return v.validAcme(this.c, kind, r.id, acmeBodyOf(this.c, kind, r));
   }
   async eab(kid: string): Promise<EabRecord | undefined> {
     const r = await this.get("SELECT * FROM eab WHERE kid = $1", kid);
     if (!r) return undefined;
-    const raw: Row = { kid: r.kid, hmac: r.hmac, created: r.created };
-    if (r.account !== null) raw.account = r.account;
-    if (r.bound !== null) raw.bound = r.bound;
-    return v.validEab(this.c, raw);
+    return v.validEab(this.c, eabOf(r));
   }
 
   // ---- writes ----------------------------------------------------------------------------------------------

@@ -66,6 +66,38 @@ export function entryParams(e: EntryRecord): unknown[] {
   ];
 }
 
+/** The depot row as a DepotRecord-shaped object. */
+export function depotOf(r: Row): Row {
+  const o: Row = { kdf: { salt: r.kdf_salt, iterations: r.kdf_iterations }, created: r.created };
+  opt(o, "serialFloor", r.serial_floor);
+  return o;
+}
+
+/** An eab row as an EabRecord-shaped object. */
+export function eabOf(r: Row): Row {
+  const o: Row = { kid: r.kid, hmac: r.hmac, created: r.created };
+  opt(o, "account", r.account);
+  opt(o, "bound", r.bound);
+  return o;
+}
+
+/** Where an issuer's revoked certificates are (`?`: the issuer), and a row of them as a RevokedSerial shape. */
+export const REVOKED_SOURCES = [
+  ["entries", "issued_by = ? AND status = 'revoked'"],
+  ["history", "issuer = ? AND revoked_date IS NOT NULL"],
+  ["removed", "issuer = ? AND revoked_date IS NOT NULL"],
+].map(([table, cond]) => ({
+  table,
+  sql: `SELECT serial, revoked_date, revoked_reason, not_after FROM ${table} WHERE ${cond}`,
+}));
+export const revokedOf = (r: Row): Row =>
+  ({ serial: r.serial, revoked: { date: r.revoked_date, reason: r.revoked_reason }, notAfter: r.not_after });
+
+/** An acme row's body, parsed (not yet validated). */
+export function acmeBodyOf(c: Check, kind: string, r: Row): unknown {
+  try { return JSON.parse(r.body as string); } catch { return c.fail(`acme.${kind}["${r.id}"]`, "is not JSON"); }
+}
+
 /** A history or removed row as a PastCert-shaped object. */
 export function pastOf(r: Row, withName = false): Row {
   const o: Row = { serial: r.serial, issuer: r.issuer, notBefore: r.not_before, notAfter: r.not_after };

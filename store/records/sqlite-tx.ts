@@ -2,7 +2,10 @@
 import { DepotError } from "../fsutil.js";
 import { SERIAL_RE } from "../integrity.js";
 import { dbError, type Db, type Stmt } from "./sqlite-open.js";
-import { ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, type Row } from "./sqlite-rows.js";
+import {
+  acmeBodyOf, depotOf, eabOf, ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, REVOKED_SOURCES,
+  revokedOf, type Row,
+} from "./sqlite-rows.js";
 import * as v from "./validate.js";
 import {
   NameTakenError,
@@ -74,9 +77,7 @@ export class SqliteTx implements WriteTx {
   async depot(): Promise<DepotRecord> {
     const r = this.get("SELECT * FROM depot WHERE id = 1");
     if (!r) this.c.fail("depot", "is missing");
-    const raw: Row = { kdf: { salt: r.kdf_salt, iterations: r.kdf_iterations }, created: r.created };
-    if (r.serial_floor !== null) raw.serialFloor = r.serial_floor;
-    return v.validDepot(this.c, raw);
+    return v.validDepot(this.c, depotOf(r));
   }
   async entry(name: string) { return this.entryRow(this.get("SELECT * FROM entries WHERE name = ?", name)); }
   async entryFolded(name: string) {
@@ -118,19 +119,9 @@ export class SqliteTx implements WriteTx {
     }
   }
   async *revokedBy(issuer: string): AsyncIterable<RevokedSerial> {
-    const sources = [
-      ["entries", "issued_by = ? AND status = 'revoked'"],
-      ["history", "issuer = ? AND revoked_date IS NOT NULL"],
-      ["removed", "issuer = ? AND revoked_date IS NOT NULL"],
-    ];
-    for (const [table, cond] of sources) {
-      const sql = `SELECT serial, revoked_date, revoked_reason, not_after FROM ${table} WHERE ${cond}`;
-      for (const [i, r] of this.all(sql, issuer).entries()) {
-        const revoked = { date: r.revoked_date, reason: r.revoked_reason };
-        const raw = { serial: r.serial, revoked, notAfter: r.not_after };
-        yield v.validRevoked(this.c, raw, `${table}[revoked by "${issuer}"][${i}]`);
-      }
-    }
+    for (const { table, sql } of REVOKED_SOURCES)
+      for (const [i, r] of this.all(sql, issuer).entries())
+        yield v.validRevoked(this.c, revokedOf(r), `${table}[revoked by "${issuer}"][${i}]`);
   }
 
   async hasSerial(serial: string) { return !!this.get("SELECT 1 AS x FROM serials WHERE serial = ?", serial); }
@@ -158,17 +149,12 @@ export class SqliteTx implements WriteTx {
     }
   }
   private acmeRow<K extends AcmeKind>(kind: K, r: Row): AcmeRecords[K] {
-    let body: unknown;
-    try { body = JSON.parse(r.body as string); } catch { this.c.fail(`acme.${kind}["${r.id}"]`, "is not JSON"); }
-    return v.validAcme(this.c, kind, r.id, body);
+    return v.validAcme(this.c, kind, r.id, acmeBodyOf(this.c, kind, r));
   }
   async eab(kid: string): Promise<EabRecord | undefined> {
     const r = this.get("SELECT * FROM eab WHERE kid = ?", kid);
     if (!r) return undefined;
-    const raw: Row = { kid: r.kid, hmac: r.hmac, created: r.created };
-    if (r.account !== null) raw.account = r.account;
-    if (r.bound !== null) raw.bound = r.bound;
-    return v.validEab(this.c, raw);
+    return v.validEab(this.c, eabOf(r));
   }
 
   // ---- writes ----------------------------------------------------------------------------------------------
