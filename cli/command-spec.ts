@@ -13,7 +13,9 @@ export const DEPOT_OPTION = {
   depot: { type: "string", describe: "depot directory (default $PKI_DEPOT or ./.pki)" },
   "as-owner": {
     type: "boolean",
-    describe: "as root, act on another user's depot (refused otherwise); new files go to its owner",
+    describe:
+      "as root, act on another user's depot (refused otherwise); new files in the depot go to its owner " +
+      "(never system files)",
   },
 } as const;
 
