@@ -6,7 +6,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { DepotError } from "../fsutil.js";
 import { depotDirProblems, fileProblems, ownershipError } from "../ownership.js";
 import { APPLICATION_ID, expectedObjects, SCHEMA_VERSION } from "./sqlite-ddl.js";
@@ -26,7 +26,10 @@ export interface Db {
   unsafeMode(on: boolean): void;
   readonly inTransaction: boolean;
 }
-type Driver = new (path: string, o: { fileMustExist: boolean; readonly: boolean; timeout: number }) => Db;
+type Driver = new (
+  path: string,
+  o: { fileMustExist: boolean; readonly: boolean; timeout: number; nativeBinding?: object },
+) => Db;
 export const DB_FILE = "depot.db";
 const DOCTOR = ": run 'pki doctor'";
 
@@ -100,7 +103,40 @@ export function checkHeader(path: string): void {
 let loaded: Driver | undefined;
 /** better-sqlite3, loaded on first use (a native module): `pki list` on a layout-1 depot never pays for it. */
 function driver(): Driver {
-  return (loaded ??= createRequire(import.meta.url)("better-sqlite3") as Driver);
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const Database = require("better-sqlite3") as Driver;
+  const addon = require(join(dirname(require.resolve("better-sqlite3/package.json")), "build", "Release",
+    "better_sqlite3.node"));
+  keepNativeObjects(addon);
+  const Kept = function (this: unknown, path: string, o: ConstructorParameters<Driver>[1]) {
+    const db = new Database(path, { ...o, nativeBinding: addon });
+    kept.push(db);
+    return db;
+  } as unknown as Driver;
+  return (loaded = Kept);
+}
+
+/**
+ * better-sqlite3 12 makes its native objects (databases, statements, backups) with node's ObjectWrap, whose destructor
+ * aborts the process on node >= 24.19 when the garbage collector frees one outside a JS context ("Assertion failed:
+ * (env) != nullptr" in RemoveEnvironmentCleanupHook; upstream closed it unfixed, and 13.x needs node 22 and crashes
+ * on 20). So every one this process makes stays reachable until it exits: a few per depot opened, since statements
+ * are cached by their fixed SQL text and pragmas run at open.
+ */
+const kept: unknown[] = [];
+type Proto = Record<string, (...a: unknown[]) => unknown>;
+function keepNativeObjects(addon: { Database: { prototype: Proto }; kept?: boolean }): void {
+  if (addon.kept) return;
+  addon.kept = true;
+  for (const m of ["prepare", "backup"]) {
+    const f = addon.Database.prototype[m];
+    addon.Database.prototype[m] = function (this: unknown, ...a: unknown[]) {
+      const o = f.apply(this, a);
+      kept.push(o);
+      return o;
+    };
+  }
 }
 
 /**
