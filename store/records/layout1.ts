@@ -1,7 +1,7 @@
 /**
  * Layout 1, the depot of every earlier release: depot.json, index.json, ca.crt/.key/.crl,
- * certs/NAME.{crt,key,csr,crl}, history/NAME.SERIAL.{crt,key,csr} and acme/{accounts,orders,authz,eab}/ID.json. readLayout1 reads one into
- * records, through the same checks the commands apply (depot.json, index.json, ownership; every file a regular
+ * certs/NAME.{crt,key,csr,crl}, history/NAME.SERIAL.{crt,key,csr} and acme/{accounts,orders,authz,eab}/ID.json.
+ * readLayout1 reads one into records, through the same checks the commands apply (depot.json, index.json, ownership; every file a regular
  * file, PEM of the right kind, a certificate carrying the serial the index records). upgradeLayout1 turns it into
  * DIR/depot.db (layout1-upgrade.ts).
  */

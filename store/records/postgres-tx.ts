@@ -5,6 +5,7 @@ import { pgError, type PgClient } from "./postgres-conn.js";
 import {
   acmeBodyOf, depotOf, eabOf, ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, REVOKED_SOURCES,
   revokedOf, type Row,
+  pages,
 } from "./sqlite-rows.js";
 import * as v from "./validate.js";
 import {
@@ -84,12 +85,8 @@ export class PgTx implements WriteTx {
     const { sql, params } = listQuery(f, after, limit);
     return this.entries(await this.all(dollars(sql), ...params));
   }
-  async *list(f: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
-    for (let after: EntryRecord | undefined, rows: EntryRecord[]; ; after = rows[rows.length - 1]) {
-      rows = await this.page(f, after, o.pageSize ?? PAGE);
-      yield* rows;
-      if (rows.length < (o.pageSize ?? PAGE)) return;
-    }
+  list(f: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
+    return pages((after, size) => this.page(f, after, size), o.pageSize ?? PAGE);
   }
   async count(f: ListFilter = {}): Promise<number> {
     const { sql, params } = listQuery(f, undefined);

@@ -4,6 +4,7 @@
  * order or the other; a write that loses a serialization race is run again from the start (see attempt), so
  * `fn` must hand nothing out before write() returns. Reads run REPEATABLE READ READ ONLY (one snapshot).
  */
+import { pages } from "./sqlite-rows.js";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DepotError } from "../fsutil.js";
@@ -74,13 +75,10 @@ export class PgStore implements RecordStore {
   read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> { return this.transaction(false, fn); }
   write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> { return this.transaction(true, fn); }
 
-  async *list(filter: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
-    const size = o.pageSize ?? 1000;
-    for (let after: EntryRecord | undefined, rows: EntryRecord[]; ; after = rows[rows.length - 1]) {
-      rows = await this.transaction(false, async (tx) => tx.page(filter, after, size));
-      yield* rows;
-      if (rows.length < size) return;
-    }
+  list(filter: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
+    const page = (after: EntryRecord | undefined, size: number) =>
+      this.transaction(false, async (tx) => tx.page(filter, after, size));
+    return pages(page, o.pageSize ?? 1000);
   }
 
   async backup(): Promise<void> {

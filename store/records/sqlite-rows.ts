@@ -129,3 +129,15 @@ export function listQuery(f: ListFilter, after: { name: string; notAfter?: strin
   const order = byExpiry ? " ORDER BY not_after, name" : " ORDER BY name";
   return { sql: `SELECT * FROM entries${where}${order} LIMIT ${Math.trunc(limit)}`, params };
 }
+
+/** Streams entries in keyset pages of `size`: `page(after, size)` reads those after the last one of the page before. */
+export async function* pages(
+  page: (after: EntryRecord | undefined, size: number) => EntryRecord[] | Promise<EntryRecord[]>,
+  size: number,
+): AsyncIterable<EntryRecord> {
+  for (let after: EntryRecord | undefined, rows: EntryRecord[]; ; after = rows[rows.length - 1]) {
+    rows = await page(after, size);
+    yield* rows;
+    if (rows.length < size) return;
+  }
+}

@@ -5,6 +5,7 @@ import { dbError, type Db, type Stmt } from "./sqlite-open.js";
 import {
   acmeBodyOf, depotOf, eabOf, ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, REVOKED_SOURCES,
   revokedOf, type Row,
+  pages,
 } from "./sqlite-rows.js";
 import * as v from "./validate.js";
 import {
@@ -95,12 +96,8 @@ export class SqliteTx implements WriteTx {
     const { sql, params } = listQuery(f, after, limit);
     return this.all(sql, ...params).map((r) => this.entryRow(r)!);
   }
-  async *list(f: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
-    for (let after: EntryRecord | undefined, rows: EntryRecord[]; ; after = rows[rows.length - 1]) {
-      rows = this.page(f, after, o.pageSize ?? PAGE);
-      yield* rows;
-      if (rows.length < (o.pageSize ?? PAGE)) return;
-    }
+  list(f: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
+    return pages((after, size) => this.page(f, after, size), o.pageSize ?? PAGE);
   }
   async count(f: ListFilter = {}): Promise<number> {
     const { sql, params } = listQuery(f, undefined);

@@ -4,6 +4,7 @@
  * concurrent requests never interleave inside one), and against other processes SQLite's own locks serialise
  * writers: a write begins IMMEDIATE, waiting (asynchronously, up to $PKI_LOCK_TIMEOUT_MS) for another writer.
  */
+import { pages } from "./sqlite-rows.js";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { chmodSync, closeSync, constants, existsSync, fsyncSync, linkSync, openSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -93,13 +94,10 @@ export class SqliteStore implements RecordStore {
   read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> { return this.transaction(false, fn); }
   write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> { return this.transaction(true, fn); }
 
-  async *list(filter: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
-    const size = o.pageSize ?? 1000;
-    for (let after: EntryRecord | undefined, rows: EntryRecord[]; ; after = rows[rows.length - 1]) {
-      rows = await this.transaction(false, async (tx) => tx.page(filter, after, size));
-      yield* rows;
-      if (rows.length < size) return;
-    }
+  list(filter: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
+    const page = (after: EntryRecord | undefined, size: number) =>
+      this.transaction(false, async (tx) => tx.page(filter, after, size));
+    return pages(page, o.pageSize ?? 1000);
   }
 
   /**
