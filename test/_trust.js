@@ -10,6 +10,7 @@ import {
   chownSync,
   existsSync,
   lstatSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -144,3 +145,12 @@ export const pemBody = (path) =>
 
 /** A temp HOME (no NSS database: the nss store is skipped) for a pki run as root. */
 export const rootHome = (t) => tempDir(t, "pki-home-");
+
+/** A temp HOME with an empty NSS db in ~/.pki/nssdb, as Chrome on Linux makes it. */
+export async function nssHome(t) {
+  const home = tempDir(t, "pki-home-");
+  mkdirSync(join(home, ".pki", "nssdb"), { recursive: true });
+  const r = await run("certutil", ["-N", "-d", `sql:${join(home, ".pki", "nssdb")}`, "--empty-password"]);
+  t.is(r.code, 0, r.stderr);
+  return home;
+}

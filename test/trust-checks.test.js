@@ -2,18 +2,12 @@
 // (unless --force) and, with the passphrase at hand, a ca.crt that is not ca.key's are refused with one line, and
 // the store (a private NSS database, judged by certutil) does not change. Nothing here touches the system store.
 import test from "ava";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { x509 } from "../dist/lib/x509/peculiar.js";
 import { newDepot, openssl, pki, run, snapshot, tempDir } from "./_helpers.js";
+import { nssHome } from "./_trust.js";
 
-async function nssHome(t) {
-  const home = tempDir(t, "pki-home-");
-  mkdirSync(join(home, ".pki", "nssdb"), { recursive: true });
-  const r = await run("certutil", ["-N", "-d", `sql:${join(home, ".pki", "nssdb")}`, "--empty-password"]);
-  t.is(r.code, 0, r.stderr);
-  return home;
-}
 
 /** A self-signed root that expired on 2016-01-01. */
 async function expiredRoot() {

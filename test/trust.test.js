@@ -4,12 +4,12 @@
 // change the system store, and put back every byte they changed.
 import test from "ava";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PKI, curl, issue, newDepot, pki, pkiOk, run, tempDir } from "./_helpers.js";
 import { serve } from "./_serve.js";
-import { cacertsPath, guardSystem, lockTrustTests } from "./_trust.js";
+import { cacertsPath, guardSystem, lockTrustTests, nssHome } from "./_trust.js";
 
 const CLIENT_JAVA = fileURLToPath(new URL("java/HttpsGet.java", import.meta.url));
 const sha = (p) => (existsSync(p) ? createHash("sha256").update(readFileSync(p)).digest("hex") : null);
@@ -22,14 +22,6 @@ const hashes = (files) =>
     ]),
   );
 
-/** A temp HOME with an empty NSS db in ~/.pki/nssdb, as Chrome on Linux makes it. */
-async function nssHome(t) {
-  const home = tempDir(t, "pki-home-");
-  mkdirSync(join(home, ".pki", "nssdb"), { recursive: true });
-  const r = await run("certutil", ["-N", "-d", `sql:${join(home, ".pki", "nssdb")}`, "--empty-password"]);
-  t.is(r.code, 0, r.stderr);
-  return home;
-}
 
 const python = (url) =>
   run("python3", [
