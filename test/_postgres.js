@@ -64,7 +64,7 @@ async function startCluster(onStop) {
   if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   const port = await freePort();
   const tls = await serverTls(dir);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60 ` +
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=500 ` +
     `-c ssl=on -c ssl_cert_file=${tls.cert} -c ssl_key_file=${tls.key}`;
   const start = async () => {
     const r = await asOwner("pg_ctl", ["start", "-w", "-D", data, "-l", join(dir, "log"), "-o", opts]);
