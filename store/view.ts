@@ -35,7 +35,7 @@ export function parseJson<T>(text: string, what: string): T {
 export type DepotPresence = { kind: "depot" } | { kind: "none" } | { kind: "other"; files: string[] };
 
 export function depotPresence(dir: string): DepotPresence {
-  if (existsSync(join(dir, "depot.json"))) return { kind: "depot" };
+  if (existsSync(join(dir, "depot.json")) || existsSync(join(dir, "depot.db"))) return { kind: "depot" };
   let names: string[];
   try {
     if (!statSync(dir).isDirectory()) return { kind: "other", files: [] };

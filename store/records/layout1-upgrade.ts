@@ -84,3 +84,12 @@ function moveAside(dir: string): string {
   }
   return backup;
 }
+
+/**
+ * A layout-1 depot as a read-only record store in memory, for the commands that only read (list, status, export,
+ * chain, ...): they work on it before any upgrade, and it stays exactly as it was.
+ */
+export async function layout1Snapshot(dir: string): Promise<SqliteStore> {
+  const l1 = readLayout1(dir);
+  return SqliteStore.memory(dir, l1.depot, (tx) => fill(tx, l1, allSerials(l1)));
+}

@@ -26,6 +26,7 @@ export class SqliteStore implements RecordStore {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stmts = new Map<string, Stmt>();
   private closed = false;
+  private readOnly = false;
 
   private constructor(readonly dir: string, private readonly db: Db) {
     this.location = join(dir, DB_FILE);
@@ -62,16 +63,8 @@ export class SqliteStore implements RecordStore {
     try {
       const db = openDb(tmp, { create: true });
       try {
-        db.pragma(`application_id = ${APPLICATION_ID}`);
         db.pragma("synchronous = FULL");
-        db.exec("BEGIN IMMEDIATE");
-        for (const sql of SCHEMA_V1) db.exec(sql);
-        db.prepare("INSERT INTO depot (id, kdf_salt, kdf_iterations, created, serial_floor) VALUES (1, ?, ?, ?, ?)")
-          .run(depot.kdf.salt, depot.kdf.iterations, depot.created, depot.serialFloor ?? null);
-        const tx = new SqliteTx(db, new Map(), DB_FILE, true);
-        try { await fill?.(tx); } finally { tx.open = false; }
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
-        db.exec("COMMIT");
+        await build(db, depot, fill);
         db.pragma("journal_mode = WAL");
       } finally {
         db.close(); // checkpoints the WAL into the file and removes it
@@ -91,8 +84,29 @@ export class SqliteStore implements RecordStore {
     return SqliteStore.open(dir);
   }
 
+  /**
+   * A read-only store in memory holding `depot` and what `fill` writes: how read-only commands see a layout-1
+   * depot without upgrading it (layout1-upgrade.ts's layout1Snapshot). `label` names it in messages.
+   */
+  static async memory(label: string, depot: DepotRecord, fill: (tx: WriteTx) => Promise<void>): Promise<SqliteStore> {
+    const db = openDb(":memory:", { create: true });
+    try {
+      await build(db, depot, fill);
+    } catch (e) {
+      db.close();
+      throw dbError(e, label);
+    }
+    const store = new SqliteStore(label, db);
+    store.readOnly = true;
+    return store;
+  }
+
   read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> { return this.transaction(false, fn); }
-  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> { return this.transaction(true, fn); }
+  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+    if (this.readOnly)
+      return Promise.reject(new DepotError(`${this.dir} is open read-only (a layout-1 depot): nothing was written`));
+    return this.transaction(true, fn);
+  }
 
   list(filter: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
     const page = (after: EntryRecord | undefined, size: number) =>
@@ -180,6 +194,19 @@ export class SqliteStore implements RecordStore {
     });
     checkSchema(this.db, DB_FILE);
   }
+}
+
+/** pki's schema, the depot row and what `fill` writes, in one transaction on a new database. */
+async function build(db: Db, depot: DepotRecord, fill?: (tx: WriteTx) => Promise<void>): Promise<void> {
+  db.pragma(`application_id = ${APPLICATION_ID}`);
+  db.exec("BEGIN IMMEDIATE");
+  for (const sql of SCHEMA_V1) db.exec(sql);
+  db.prepare("INSERT INTO depot (id, kdf_salt, kdf_iterations, created, serial_floor) VALUES (1, ?, ?, ?, ?)")
+    .run(depot.kdf.salt, depot.kdf.iterations, depot.created, depot.serialFloor ?? null);
+  const tx = new SqliteTx(db, new Map(), DB_FILE, true);
+  try { await fill?.(tx); } finally { tx.open = false; }
+  db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  db.exec("COMMIT");
 }
 
 function fsyncDirOf(path: string): void {
