@@ -26,6 +26,10 @@ const SERVE_OPTIONS = {
   "http-01-port": { type: "number", default: 80, describe: "serve: port http-01 validation connects to" },
   "tls-alpn-01-port": { type: "number", default: 443, describe: "serve: port tls-alpn-01 validation connects to" },
   resolve: { type: "string", describe: "serve: name=ip: validate NAME at IP (repeatable; a test network without DNS)" },
+  "dns-resolver": {
+    type: "string",
+    describe: "serve: IP[:PORT] dns-01 asks for TXT records (repeatable; default: the system's resolvers)",
+  },
   "external-url": {
     type: "string",
     describe: "serve: https://HOST[:PORT] clients reach it by (behind a proxy): links use it, never the Host header",
@@ -73,6 +77,7 @@ async function serve(a: Args) {
   const { splitList, checkIp, checkDomain } = await import("../lib/x509/validate.js");
   const { parsePolicy, AcmeProblem } = await import("../lib/acme/protocol.js");
   const { expiryFrom } = await import("./args.js");
+  const { dnsServer } = await import("../lib/acme/dns01.js");
   const p = {
     port: port(a.port, "port"),
     http: port(a.http01Port, "http-01-port"),
@@ -84,6 +89,11 @@ async function serve(a: Args) {
     if (!name || !ip) throw new Error(`invalid --resolve ${r}: expected name=ip`);
     resolve[checkDomain(name).toLowerCase()] = checkIp(ip);
   }
+  const dnsServers = splitList(a.dnsResolver).map((v) => {
+    const server = dnsServer(v);
+    if (!server) throw new UsageError(`invalid --dns-resolver ${JSON.stringify(v).slice(0, 60)}: expected IP[:PORT]`);
+    return server;
+  });
   let policy;
   try {
     policy = parsePolicy(splitList(a.allow));
@@ -126,7 +136,13 @@ async function serve(a: Args) {
     issuerPath: m.issuerPath,
     eab: a.eab,
     log,
-    validation: { httpPort: p.http, tlsAlpnPort: p.alpn, resolve, deadlineMs: testDeadline() ?? DEADLINE_MS },
+    validation: {
+      httpPort: p.http,
+      tlsAlpnPort: p.alpn,
+      resolve,
+      dnsServers,
+      deadlineMs: testDeadline() ?? DEADLINE_MS,
+    },
   }).catch((e) => {
     throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
   });

@@ -1,6 +1,6 @@
 /**
- * Challenge validation: http-01 (RFC 8555 §8.3) over plain HTTP and tls-alpn-01 (RFC 8737) with the
- * acme-tls/1 protocol and the critical id-pe-acmeIdentifier extension. On a test network the names
+ * Challenge validation: http-01 (RFC 8555 §8.3) over plain HTTP, tls-alpn-01 (RFC 8737) with the
+ * acme-tls/1 protocol and the critical id-pe-acmeIdentifier extension, dns-01 (dns01.ts). On a test network the names
  * resolve through a fixed table (--resolve) and the ports are configurable, as pebble allows.
  */
 import http from "node:http";
@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { x509 } from "../x509/peculiar.js";
 import { AcmeProblem, type ChallengeType, type Identifier } from "./protocol.js";
+import { validateDns01 } from "./dns01.js";
 
 export const OID_ACME_IDENTIFIER = "1.3.6.1.5.5.7.1.31";
 /** The whole of one validation (lookup, connect, response) must finish within this, however the peer paces it. */
@@ -19,6 +20,8 @@ export interface ValidationContext {
   httpPort: number;
   tlsAlpnPort: number;
   resolve: Record<string, string>;
+  /** dns-01's resolvers (IP:PORT, as dns.setServers takes them); empty: the system's. */
+  dnsServers: string[];
   deadlineMs: number;
 }
 
@@ -197,7 +200,7 @@ export async function validateTlsAlpn01(
   if (!ok) throw fail(`the certificate does not name exactly ${id.value}`);
 }
 
-/** Validates one challenge within ctx.deadlineMs; resolves on success, throws a ValidationFailure on failure. */
+/** Validates one challenge within ctx.deadlineMs; resolves on success, throws an AcmeProblem on failure. */
 export async function validate(
   type: ChallengeType,
   id: Identifier,
@@ -209,9 +212,9 @@ export async function validate(
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), ctx.deadlineMs);
   try {
-    await (type === "http-01"
-      ? validateHttp01(id, token, ka, ctx, deadline.signal)
-      : validateTlsAlpn01(id, ka, ctx, deadline.signal));
+    if (type === "http-01") await validateHttp01(id, token, ka, ctx, deadline.signal);
+    else if (type === "tls-alpn-01") await validateTlsAlpn01(id, ka, ctx, deadline.signal);
+    else await validateDns01(id, ka, ctx.dnsServers, ctx.deadlineMs, deadline.signal);
   } finally {
     clearTimeout(timer);
   }

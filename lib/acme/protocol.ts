@@ -28,8 +28,12 @@ export interface Identifier {
   type: IdentifierType;
   value: string;
 }
-export type ChallengeType = "http-01" | "tls-alpn-01";
-export const CHALLENGE_TYPES: ChallengeType[] = ["http-01", "tls-alpn-01"];
+export type ChallengeType = "http-01" | "tls-alpn-01" | "dns-01";
+export const CHALLENGE_TYPES: ChallengeType[] = ["http-01", "tls-alpn-01", "dns-01"];
+
+/** The challenges offered for an identifier: dns-01 proves control of a DNS name only (RFC 8738 §7). */
+export const challengeTypes = (id: Identifier): ChallengeType[] =>
+  id.type === "ip" ? ["http-01", "tls-alpn-01"] : CHALLENGE_TYPES;
 
 export interface Problem {
   type: string;

@@ -100,7 +100,7 @@ const ROUTES: Array<[RegExp, string]> = [
   [/^\/acme\/order\/([\w-]{1,64})$/, "order"],
   [/^\/acme\/order\/([\w-]{1,64})\/finalize$/, "finalize"],
   [/^\/acme\/authz\/([\w-]{1,64})$/, "authz"],
-  [/^\/acme\/chall\/([\w-]{1,64})\/(http-01|tls-alpn-01)$/, "challenge"],
+  [/^\/acme\/chall\/([\w-]{1,64})\/(http-01|tls-alpn-01|dns-01)$/, "challenge"],
   [/^\/acme\/cert\/([\w-]{1,64})$/, "cert"],
   [/^\/acme\/new-account$/, "newAccount"],
   [/^\/acme\/new-order$/, "newOrder"],

@@ -13,7 +13,7 @@ import {
   Account,
   AcmeProblem,
   Authz,
-  CHALLENGE_TYPES,
+  challengeTypes,
   checkIdentifier,
   Identifier,
   MAX_IDENTIFIERS,
@@ -186,7 +186,7 @@ export class AcmeService {
       identifier,
       status: "pending",
       expires,
-      challenges: CHALLENGE_TYPES.map((type) => ({
+      challenges: challengeTypes(identifier).map((type) => ({
         type,
         token: randomBytes(32).toString("base64url"),
         status: "pending" as const,
