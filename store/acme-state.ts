@@ -19,7 +19,8 @@ import { describeKey, specOfSpki, type SigningKey } from "../lib/x509/keys.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
 import type { RevocationReason } from "../lib/x509/crl.js";
 import type { AcmeBackend, IssuedCert, IssueRequest, Kind, Stored, Tx } from "../lib/acme/backend.js";
-import { problem, type Identifier } from "../lib/acme/protocol.js";
+import { MemoryNonces } from "../lib/acme/nonces.js";
+import { problem, type Account, type Identifier, type Order } from "../lib/acme/protocol.js";
 import { OIDS, sanValue } from "../lib/x509/build.js";
 import { Depot, ROOT } from "./depot.js";
 import { DepotError, readText, writeAtomic } from "./fsutil.js";
@@ -37,6 +38,7 @@ export interface IssuerMaterial {
 
 export class AcmeState implements AcmeBackend {
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly nonces = new MemoryNonces();
   constructor(
     readonly depot: Depot,
     readonly issuer?: IssuerMaterial,
@@ -51,33 +53,63 @@ export class AcmeState implements AcmeBackend {
     for (const k of [...KINDS, "eab"]) mkdirSync(this.dir(k), { recursive: true, mode: 0o700 });
   }
 
-  get<K extends Kind>(kind: K, id: string): Stored[K] | undefined {
+  async get<K extends Kind>(kind: K, id: string): Promise<Stored[K] | undefined> {
+    return this.read(kind, id);
+  }
+
+  private read<K extends Kind>(kind: K, id: string): Stored[K] | undefined {
     if (!ID_RE.test(id)) return undefined;
     const p = this.dir(kind, `${id}.json`);
     if (!existsSync(p)) return undefined;
     return parse(readText(p, `acme/${kind}/${id}.json`), `acme/${kind}/${id}.json`) as Stored[K];
   }
 
-  all<K extends Kind>(kind: K): Stored[K][] {
+  private all<K extends Kind>(kind: K): Stored[K][] {
     if (!existsSync(this.dir(kind))) return [];
     return readdirSync(this.dir(kind))
       .filter((f) => /^[\w-]{1,64}\.json$/.test(f))
-      .map((f) => this.get(kind, f.slice(0, -5))!)
+      .map((f) => this.read(kind, f.slice(0, -5))!)
       .filter(Boolean);
+  }
+
+  async accountByKey(thumbprint: string): Promise<Account | undefined> {
+    return this.all("accounts").find((a) => a.thumbprint === thumbprint);
+  }
+
+  async ordersOf(account: string): Promise<Order[]> {
+    return this.all("orders")
+      .filter((o) => o.account === account)
+      .sort((a, b) => a.created.localeCompare(b.created));
+  }
+
+  async newNonce(client: string): Promise<string> {
+    return this.nonces.next(client);
+  }
+
+  async useNonce(nonce: string): Promise<boolean> {
+    return this.nonces.use(nonce);
   }
 
   transact<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const run = this.queue.then(() =>
       this.depot.withLock(async () => {
         const puts = new Map<string, [Kind, { id: string }]>();
+        const binds: Array<[string, string]> = [];
         const tx: Tx = {
+          get: (kind, id) => this.get(kind, id),
+          accountByKey: (tp) => this.accountByKey(tp),
+          ordersOf: (account) => this.ordersOf(account),
+          eab: (kid) => this.eab(kid),
+          issuedFor: (order) => this.issuedFor(order),
           put: (kind, obj) => void puts.set(`${kind}/${obj.id}`, [kind, obj]),
+          bindEab: (kid, account) => void binds.push([kid, account]),
           issue: (r) => this.issueLocked(r),
         };
         const out = await fn(tx);
         if (puts.size) this.prepare();
         for (const [kind, obj] of puts.values())
           writeAtomic(this.dir(kind, `${obj.id}.json`), JSON.stringify(obj) + "\n", 0o600);
+        for (const [kid, account] of binds) this.bindEab(kid, account);
         return out;
       }),
     );
@@ -85,7 +117,7 @@ export class AcmeState implements AcmeBackend {
     return run;
   }
 
-  eab(kid: string): { key: Uint8Array; account?: string } | undefined {
+  async eab(kid: string): Promise<{ key: Uint8Array; account?: string } | undefined> {
     if (!ID_RE.test(kid) || !existsSync(this.dir("eab", `${kid}.json`))) return undefined;
     const e = parse(readText(this.dir("eab", `${kid}.json`)), `acme/eab/${kid}.json`) as {
       hmac: string;
@@ -94,7 +126,7 @@ export class AcmeState implements AcmeBackend {
     return { key: Buffer.from(e.hmac, "base64url"), account: e.account };
   }
 
-  bindEab(kid: string, account: string): void {
+  private bindEab(kid: string, account: string): void {
     const p = this.dir("eab", `${kid}.json`);
     const e = parse(readText(p), `acme/eab/${kid}.json`) as Record<string, unknown>;
     writeAtomic(p, JSON.stringify({ ...e, account, bound: new Date().toISOString() }) + "\n", 0o600);
@@ -114,7 +146,7 @@ export class AcmeState implements AcmeBackend {
     });
   }
 
-  chainPem(name: string): string {
+  async chainPem(name: string): Promise<string> {
     // Intermediates only, as RFC 8555 §9.1 expects; a leaf signed by the root itself gets the root, since
     // certbot (and other clients that split fullchain.pem into cert and chain) refuse a one-certificate chain.
     const all = this.depot.issuerChain(name);
@@ -122,11 +154,13 @@ export class AcmeState implements AcmeBackend {
     return [this.depot.readCert(name), ...chain.map((c) => c.cert)].map((c) => c.toString("pem") + "\n").join("");
   }
 
-  issuedFor(order: string): string | undefined {
+  async issuedFor(order: string): Promise<string | undefined> {
     return Object.values(this.depot.readIndex().entries).find((e) => e.acme?.order === order)?.name;
   }
 
-  bySerial(serial: string): { name: string; account?: string; revoked: boolean; certDer: Uint8Array } | undefined {
+  async bySerial(
+    serial: string,
+  ): Promise<{ name: string; account?: string; revoked: boolean; certDer: Uint8Array } | undefined> {
     const e = Object.values(this.depot.readIndex().entries).find((x) => x.serial?.toLowerCase() === serial && x.acme);
     if (!e) return undefined;
     return {

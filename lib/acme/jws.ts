@@ -126,7 +126,7 @@ export function spkiOf(jwk: JWK): Buffer {
  */
 export async function verifyEab(
   eab: unknown,
-  o: { url: string; accountJwk: JWK; hmacKey: (kid: string) => Uint8Array | undefined },
+  o: { url: string; accountJwk: JWK; hmacKey: (kid: string) => Promise<Uint8Array | undefined> },
 ): Promise<string> {
   const jws = parseJws(JSON.stringify(eab ?? null));
   const h = decodeJson(jws.protected, "EAB protected header") as Record<string, unknown>;
@@ -134,7 +134,7 @@ export async function verifyEab(
     throw problem("malformed", "the external account binding must use HS256, HS384 or HS512");
   if (typeof h.kid !== "string" || h.nonce !== undefined || h.url !== o.url)
     throw problem("malformed", "the external account binding needs a kid, the newAccount url and no nonce");
-  const key = o.hmacKey(h.kid);
+  const key = await o.hmacKey(h.kid);
   if (!key) throw problem("unauthorized", `unknown external account key id ${JSON.stringify(h.kid).slice(0, 70)}`, 403);
   let payload: Uint8Array;
   try {

@@ -6,12 +6,12 @@
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import net, { type AddressInfo } from "node:net";
-import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
 import { AcmeProblem, boundName, directory, problem, urls, type Urls } from "./protocol.js";
 import { MAX_BODY, parseJws, payloadJson, protectedHeader, verifyWith } from "./jws.js";
 import { AcmeService, type Reply, type ServiceOptions } from "./service.js";
 import type { AcmeBackend } from "./backend.js";
+import { clientOf } from "./nonces.js";
 
 export interface AcmeServerOptions extends ServiceOptions {
   host: string;
@@ -27,49 +27,6 @@ export interface RunningAcme {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-/** Outstanding nonces per client address (an IPv6 /64 counts as one address), and in all. */
-export const NONCES_PER_CLIENT = 2000;
-export const MAX_NONCES = 50_000;
-
-/** The address a nonce is charged to: IPv4 as is, IPv6 by its /64 (one host usually holds a whole /64). */
-export function clientOf(address: string | undefined): string {
-  const a = (address ?? "").replace(/^::ffff:(?=\d+\.)/i, "");
-  if (!a.includes(":")) return a;
-  const [head, tail] = a.toLowerCase().split("::");
-  const h = head ? head.split(":") : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - tail.split(":").length).fill("0")];
-  return `${groups.slice(0, 4).join(":")}::/64`;
-}
-
-/**
- * Fresh nonces, each good once. Past NONCES_PER_CLIENT an address's own oldest are forgotten, so a flood of
- * newNonce from one address evicts only its own; past MAX_NONCES (many addresses at once) the oldest of all go.
- * A client whose nonce was forgotten gets badNonce and retries, as RFC 8555 clients do.
- */
-class Nonces {
-  private readonly owner = new Map<string, string>();
-  private readonly byClient = new Map<string, Set<string>>();
-  next(client: string): string {
-    const n = randomBytes(16).toString("base64url");
-    let mine = this.byClient.get(client);
-    if (!mine) this.byClient.set(client, (mine = new Set()));
-    mine.add(n);
-    this.owner.set(n, client);
-    if (mine.size > NONCES_PER_CLIENT) this.use(mine.values().next().value!);
-    if (this.owner.size > MAX_NONCES) this.use(this.owner.keys().next().value!);
-    return n;
-  }
-  use(n: string): boolean {
-    const client = this.owner.get(n);
-    if (client === undefined) return false;
-    this.owner.delete(n);
-    const mine = this.byClient.get(client)!;
-    mine.delete(n);
-    if (!mine.size) this.byClient.delete(client);
-    return true;
-  }
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -109,10 +66,9 @@ const ROUTES: Array<[RegExp, string]> = [
 ];
 
 export class AcmeHttp {
-  readonly nonces = new Nonces();
   readonly service: AcmeService;
   constructor(
-    store: AcmeBackend,
+    readonly store: AcmeBackend,
     readonly o: AcmeServerOptions,
   ) {
     this.service = new AcmeService(store, o);
@@ -143,14 +99,23 @@ export class AcmeHttp {
       const p = e instanceof AcmeProblem ? e : problem("serverInternal", "internal error", 500);
       if (!(e instanceof AcmeProblem))
         this.o.log?.(`${new Date().toISOString()} internal error: ${(e as Error)?.stack ?? e}`);
-      reply = { status: p.status, body: p.doc(), type: "application/problem+json", location: p.headers.location };
+      reply = {
+        status: p.status,
+        body: p.doc(),
+        type: "application/problem+json",
+        location: p.headers.location,
+        retryAfter: p.headers["retry-after"],
+      };
     }
     const headers: Record<string, string | string[]> = {
-      "replay-nonce": this.nonces.next(clientOf(req.socket.remoteAddress)),
       "cache-control": "no-store",
       link: [`<${u.directory}>;rel="index"`, ...(reply.links ?? [])],
     };
+    // With the state out of reach no nonce can be recorded: the answer (503) goes without one.
+    const nonce = await this.store.newNonce(clientOf(req.socket.remoteAddress)).catch(() => undefined);
+    if (nonce) headers["replay-nonce"] = nonce;
     if (reply.location) headers.location = reply.location;
+    if (reply.retryAfter) headers["retry-after"] = String(reply.retryAfter);
     let body = "";
     if (reply.body !== undefined) {
       body = typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body, null, 2);
@@ -189,7 +154,7 @@ export class AcmeHttp {
     const h = protectedHeader(jws);
     if (h.url !== base + path)
       throw problem("unauthorized", `the JWS url ${JSON.stringify(h.url).slice(0, 100)} is not the request URL`, 401);
-    if (!this.nonces.use(h.nonce!)) throw problem("badNonce", "the nonce is unknown, used or expired: fetch a new one");
+    if (!(await this.store.useNonce(h.nonce!))) throw problem("badNonce", "the nonce is unknown, used or expired: fetch a new one");
     const jwkAllowed = name === "newAccount" || name === "revokeCert";
     if (h.jwk && !jwkAllowed) throw problem("malformed", "this request must be signed with the account key (kid)");
     if (h.kid && name === "newAccount") throw problem("malformed", "newAccount must carry the new account's key (jwk)");
@@ -199,7 +164,7 @@ export class AcmeHttp {
       const m = /\/acme\/acct\/([\w-]{1,64})$/.exec(h.kid);
       if (!m || !h.kid.startsWith(base))
         throw problem("accountDoesNotExist", "kid is not an account URL of this server");
-      account = this.service.accountOf(m[1]);
+      account = await this.service.accountOf(m[1]);
       jwk = account.jwk as JWK;
     } else jwk = h.jwk!;
     const payload = payloadJson(await verifyWith(jws, jwk, h.alg));

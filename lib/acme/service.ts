@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
-import type { AcmeBackend } from "./backend.js";
+import type { AcmeBackend, AcmeReads } from "./backend.js";
 import type { x509 } from "../x509/peculiar.js";
 import { checkCertifiable, checkContact, checkOrderCsr, isObj, parseRevocation, publicOnly } from "./checks.js";
 import { validate, ValidationFailure, type ValidationContext } from "./challenges.js";
@@ -35,6 +35,8 @@ export interface Reply {
   location?: string;
   links?: string[];
   type?: string;
+  /** seconds, for a 503 */
+  retryAfter?: string;
 }
 export interface ServiceOptions {
   policy: Policy;
@@ -72,8 +74,8 @@ export class AcmeService {
     for (const w of this.waiting.splice(0)) w();
   }
 
-  accountOf(id: string): Account {
-    const a = this.store.get("accounts", id);
+  async accountOf(id: string): Promise<Account> {
+    const a = await this.store.get("accounts", id);
     if (!a) throw problem("accountDoesNotExist", "no such account", 400);
     if (a.status !== "valid") throw problem("unauthorized", `the account is ${a.status}`, 401);
     return a;
@@ -82,7 +84,7 @@ export class AcmeService {
   async newAccount(u: Urls, jwk: JWK, p: unknown): Promise<Reply> {
     if (!isObj(p)) throw problem("malformed", "newAccount needs a JSON object payload");
     const tp = await thumbprint(jwk);
-    const found = this.store.all("accounts").find((a) => a.thumbprint === tp);
+    const found = await this.store.accountByKey(tp);
     if (found) {
       if (found.status !== "valid") throw problem("unauthorized", `the account is ${found.status}`, 401);
       return { status: 200, body: renderAccount(u, found), location: u.account(found.id) };
@@ -94,7 +96,7 @@ export class AcmeService {
       eab = await verifyEab(p.externalAccountBinding, {
         url: u.newAccount,
         accountJwk: jwk,
-        hmacKey: (kid) => this.store.eab(kid)?.key,
+        hmacKey: async (kid) => (await this.store.eab(kid))?.key,
       });
     } else if (this.o.eab)
       throw problem(
@@ -103,9 +105,9 @@ export class AcmeService {
         401,
       );
     return this.store.transact(async (tx) => {
-      const again = this.store.all("accounts").find((a) => a.thumbprint === tp);
+      const again = await tx.accountByKey(tp);
       if (again) return { status: 200, body: renderAccount(u, again), location: u.account(again.id) };
-      if (eab && this.store.eab(eab)!.account)
+      if (eab && (await tx.eab(eab))?.account)
         throw problem("unauthorized", `the external account key ${eab} is already bound to an account`, 403);
       const a: Account = {
         id: newId(),
@@ -117,7 +119,7 @@ export class AcmeService {
         created: new Date().toISOString(),
       };
       tx.put("accounts", a);
-      if (eab) this.store.bindEab(eab, a.id);
+      if (eab) tx.bindEab(eab, a.id);
       return { status: 201, body: renderAccount(u, a), location: u.account(a.id) };
     });
   }
@@ -136,12 +138,9 @@ export class AcmeService {
     return { status: 200, body: renderAccount(u, next), location: u.account(id) };
   }
 
-  accountOrders(u: Urls, acct: Account, id: string): Reply {
+  async accountOrders(u: Urls, acct: Account, id: string): Promise<Reply> {
     if (id !== acct.id) throw problem("unauthorized", "an account may only list its own orders", 403);
-    const orders = this.store
-      .all("orders")
-      .filter((o) => o.account === id)
-      .sort((a, b) => a.created.localeCompare(b.created));
+    const orders = await this.store.ordersOf(id);
     return { status: 200, body: { orders: orders.map((o) => u.order(o.id)) } };
   }
 
@@ -153,7 +152,7 @@ export class AcmeService {
     });
     const tp = await thumbprint(newJwk);
     return this.store.transact(async (tx) => {
-      const other = this.store.all("accounts").find((a) => a.thumbprint === tp);
+      const other = await tx.accountByKey(tp);
       if (other) {
         const e = problem("conflict", "the new key already belongs to an account", 409);
         e.headers.location = u.account(other.id);
@@ -209,26 +208,27 @@ export class AcmeService {
   }
 
   /** The order with its status brought up to date from its authorizations. */
-  order(acct: Account, id: string): Order {
-    const o = this.store.get("orders", id);
+  async order(acct: Account, id: string, r: AcmeReads = this.store): Promise<Order> {
+    const o = await r.get("orders", id);
     if (!o) throw problem("malformed", "no such order", 404);
     if (o.account !== acct.id) throw problem("unauthorized", "the order belongs to another account", 403);
-    return orderNow(o, o.authzs.map((z) => this.store.get("authz", z)!).filter(Boolean));
+    const authzs = await Promise.all(o.authzs.map((z) => r.get("authz", z)));
+    return orderNow(o, authzs.filter((z): z is Authz => !!z));
   }
 
-  getOrder(u: Urls, acct: Account, id: string): Reply {
-    return { status: 200, body: renderOrder(u, this.order(acct, id)), location: u.order(id) };
+  async getOrder(u: Urls, acct: Account, id: string): Promise<Reply> {
+    return { status: 200, body: renderOrder(u, await this.order(acct, id)), location: u.order(id) };
   }
 
-  authz(acct: Account, id: string): Authz {
-    const z = this.store.get("authz", id);
+  async authz(acct: Account, id: string, r: AcmeReads = this.store): Promise<Authz> {
+    const z = await r.get("authz", id);
     if (!z) throw problem("malformed", "no such authorization", 404);
     if (z.account !== acct.id) throw problem("unauthorized", "the authorization belongs to another account", 403);
     return z;
   }
 
   async getAuthz(u: Urls, acct: Account, id: string, p: unknown): Promise<Reply> {
-    let z = this.authz(acct, id);
+    let z = await this.authz(acct, id);
     if (p !== undefined) {
       if (!isObj(p) || p.status !== "deactivated")
         throw problem("malformed", "an authorization can only be deactivated");
@@ -240,7 +240,7 @@ export class AcmeService {
   }
 
   async challenge(u: Urls, acct: Account, authzId: string, type: string, p: unknown): Promise<Reply> {
-    const z0 = this.authz(acct, authzId);
+    const z0 = await this.authz(acct, authzId);
     const c0 = z0.challenges.find((c) => c.type === type);
     if (!c0) throw problem("malformed", "no such challenge", 404);
     const links = [`<${u.authz(z0.id)}>;rel="up"`];
@@ -253,7 +253,7 @@ export class AcmeService {
     if (this.waiting.length >= MAX_WAITING)
       throw problem("rateLimited", "too many validations are waiting: retry this challenge later", 503);
     const z = await this.store.transact(async (tx) => {
-      const cur = this.authz(acct, authzId);
+      const cur = await this.authz(acct, authzId, tx);
       const next = {
         ...cur,
         challenges: cur.challenges.map((c) =>
@@ -288,7 +288,7 @@ export class AcmeService {
     type: Authz["challenges"][number]["type"],
     token: string,
   ): Promise<void> {
-    const z = this.store.get("authz", authzId)!;
+    const z = (await this.store.get("authz", authzId))!;
     let error: AcmeProblem | undefined;
     if (this.running < MAX_VALIDATIONS) this.running++;
     else await new Promise<void>((r) => this.waiting.push(r));
@@ -311,8 +311,8 @@ export class AcmeService {
     const outcome = why ? `invalid (${why})` : "valid";
     this.o.log?.(`${new Date().toISOString()} validation ${type} ${z.identifier.value}: ${outcome}`);
     await this.store.transact(async (tx) => {
-      const cur = this.store.get("authz", authzId)!;
-      if (cur.status !== "pending") return;
+      const cur = await tx.get("authz", authzId);
+      if (cur?.status !== "pending") return;
       const challenges = cur.challenges.map((c) =>
         c.type !== type
           ? c
@@ -327,7 +327,7 @@ export class AcmeService {
   }
 
   async finalize(u: Urls, acct: Account, id: string, p: unknown): Promise<Reply> {
-    const o = this.order(acct, id);
+    const o = await this.order(acct, id);
     if (o.status !== "ready") throw problem("orderNotReady", `the order is ${o.status}, not ready`, 403);
     if (!isObj(p) || typeof p.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(p.csr))
       throw problem("malformed", "finalize needs a base64url csr");
@@ -336,11 +336,11 @@ export class AcmeService {
     for (const i of o.identifiers) checkIdentifier(i, this.o.policy);
     await checkOrderCsr(csrDer, o.identifiers, acct.jwk as JWK);
     const done = await this.store.transact(async (tx) => {
-      const cur = this.order(acct, id);
+      const cur = await this.order(acct, id, tx);
       if (cur.status !== "ready") throw problem("orderNotReady", `the order is ${cur.status}, not ready`, 403);
       // A crash after the depot recorded the certificate but before the order did: that certificate is the answer.
       const name =
-        this.store.issuedFor(cur.id) ??
+        (await tx.issuedFor(cur.id)) ??
         (await tx.issue({ csrDer, identifiers: cur.identifiers, account: acct.id, order: cur.id })).name;
       const next: Order = { ...cur, status: "valid", cert: name };
       tx.put("orders", next);
@@ -349,16 +349,16 @@ export class AcmeService {
     return { status: 200, body: renderOrder(u, done), location: u.order(id) };
   }
 
-  certificate(acct: Account, orderId: string): Reply {
-    const o = this.order(acct, orderId);
+  async certificate(acct: Account, orderId: string): Promise<Reply> {
+    const o = await this.order(acct, orderId);
     if (o.status !== "valid" || !o.cert) throw problem("malformed", "the order has no certificate", 404);
-    return { status: 200, body: this.store.chainPem(o.cert), type: "application/pem-certificate-chain" };
+    return { status: 200, body: await this.store.chainPem(o.cert), type: "application/pem-certificate-chain" };
   }
 
   /** revokeCert, signed by the issuing account (kid) or by the certificate's own key (jwk). */
   async revoke(signer: { account?: Account; jwk?: JWK }, p: unknown): Promise<Reply> {
     const { cert, reason } = parseRevocation(p);
-    const found = this.store.bySerial(cert.serialNumber.toLowerCase());
+    const found = await this.store.bySerial(cert.serialNumber.toLowerCase());
     if (!found || !Buffer.from(found.certDer).equals(Buffer.from(cert.rawData)))
       throw problem("malformed", "this server did not issue that certificate", 404);
     const byKey = signer.jwk && Buffer.from(cert.publicKey.rawData).equals(spkiOf(signer.jwk));
