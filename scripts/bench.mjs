@@ -1,4 +1,4 @@
-// The benchmark behind scripts/bench: issue 11's rows 1-6, each measured in this one run against the floor
+// The benchmark behind scripts/bench: issue 11's rows 1-6 (and issue 23's 7-13, scripts/bench-scale.mjs), each measured in this one run against the floor
 // (`node -e 0`, one PBKDF2-HMAC-SHA256 at 600,000 iterations in node) or against real peers (cfssl, mkcert,
 // openssl). Each workload alternates with its baseline so both see the same load; medians; every row prints its
 // ratio and met/MISSED. A missing peer is skipped and said so, never replaced.
@@ -10,6 +10,7 @@ import {
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { scaleRows } from "./bench-scale.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PKI = join(ROOT, "dist", "bin", "pki.js");
@@ -17,6 +18,8 @@ const NODE = process.execPath;
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 7));
 const BIG = Math.max(1, Math.min(2, Math.ceil(RUNS / 3))); // runs of the RSA set (the openssl loop takes ~35 s)
 const N = Math.max(1, Number(process.env.BENCH_LEAVES ?? 200)); // fewer only to smoke-test the script
+// BENCH_ROWS=core (rows 1-6) or scale (7-13, the depot at scale; BENCH_SCALE=0.01 shrinks its depots): default both
+const ROWS = new Set((process.env.BENCH_ROWS ?? "core,scale").split(","));
 const PASS = "bench passphrase";
 const work = mkdtempSync(join(tmpdir(), "pki-bench-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
@@ -40,12 +43,18 @@ function interleave(n, ...fns) {
 }
 
 const rows = [];
-const fmt = (s) => (s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(0)} ms`);
+const fmt = (s) => (s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(s < 0.1 ? 2 : 0)} ms`);
 /** One table row: `ratio` is pki / baseline; `limit` the largest ratio that meets the target. */
 function row(workload, pki, base, baseName, limit, target, note = "") {
   const ratio = pki / base;
   rows.push([workload, fmt(pki), `${fmt(base)} (${baseName})`, `${ratio.toFixed(2)}×`, target, ratio <= limit ? "met" : "MISSED", note]);
   process.stderr.write(`  ${workload}: pki ${fmt(pki)}, ${baseName} ${fmt(base)}\n`);
+}
+/** A row with no target (the issue asks for the figure): pki and base are seconds, or text with `ratio` given. */
+function report(workload, pki, base, baseName, note = "", ratio = pki / base) {
+  const f = (x) => (typeof x === "number" ? fmt(x) : x);
+  rows.push([workload, f(pki), `${f(base)} (${baseName})`, `${ratio.toFixed(2)}×`, "(figure)", "—", note]);
+  process.stderr.write(`  ${workload}: pki ${f(pki)}, ${baseName} ${f(base)}\n`);
 }
 const skip = (workload, why) => { rows.push([workload, "—", "—", "—", "—", "skipped", why]); process.stderr.write(`  ${workload}: skipped (${why})\n`); };
 
@@ -90,96 +99,101 @@ const floorRuns = { node: [], kdf: [] };
 const floorRun = () => { floorRuns.node.push(timed(NODE, ["-e", "0"])); floorRuns.kdf.push(kdfOnce()); return 0; };
 const floorNow = () => median(floorRuns.node) + median(floorRuns.kdf);
 
-// ---- a 50-entry depot --------------------------------------------------------------
-const dir = join(work, "depot");
-mkdirSync(dir);
-writeFileSync(join(dir, "pass"), PASS + "\n");
-const env = { PKI_DEPOT: join(dir, ".pki") };
-const pki = (args) => timed(NODE, [PKI, ...args], dir, env);
-pki(["init", "--passphrase-file", "pass"]);
-bash(`for i in $(seq 1 49); do echo e$i; done | xargs -P ${cpus().length} -I{} ${NODE} ${PKI} issue --passphrase-file pass {} {}.example.com >/dev/null 2>&1`, dir, env);
+if (ROWS.has("core")) {
+  // ---- a 50-entry depot --------------------------------------------------------------
+  const dir = join(work, "depot");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "pass"), PASS + "\n");
+  const env = { PKI_DEPOT: join(dir, ".pki") };
+  const pki = (args) => timed(NODE, [PKI, ...args], dir, env);
+  pki(["init", "--passphrase-file", "pass"]);
+  bash(`for i in $(seq 1 49); do echo e$i; done | xargs -P ${cpus().length} -I{} ${NODE} ${PKI} issue --passphrase-file pass {} {}.example.com >/dev/null 2>&1`, dir, env);
 
-// 1. commands that touch no key
-for (const cmd of ["list", "status"]) {
-  const [p, n] = interleave(RUNS * 2, () => pki([cmd]), () => timed(NODE, ["-e", "0"]));
-  row(`1. pki ${cmd} (50 entries)`, p, n, "node -e 0", 1.5, "≤ 1.5× node -e 0");
-}
-
-// 2. the three-step flow, each step against node start-up + one KDF + 60 ms
-{
-  const steps = { "new-cert": [], sign: [], "export --insecure": [] };
-  for (let i = 0; i < RUNS; i++) {
-    floorRun();
-    steps["new-cert"].push(pki(["new-cert", "--passphrase-file", "pass", `s${i}`]));
-    steps.sign.push(pki(["sign", "--passphrase-file", "pass", `s${i}`]));
-    steps["export --insecure"].push(timed("bash", ["-c", `${NODE} ${PKI} export --insecure --passphrase-file pass s${i} > s${i}.tar`], dir, env));
+  // 1. commands that touch no key
+  for (const cmd of ["list", "status"]) {
+    const [p, n] = interleave(RUNS * 2, () => pki([cmd]), () => timed(NODE, ["-e", "0"]));
+    row(`1. pki ${cmd} (50 entries)`, p, n, "node -e 0", 1.5, "≤ 1.5× node -e 0");
   }
-  const base = floorNow() + 0.06;
-  for (const [step, ts] of Object.entries(steps)) row(`2. pki ${step}`, median(ts), base, "node + KDF + 60 ms", 1, "≤ 1.00×");
-  const flow = Object.values(steps).reduce((sum, ts) => sum + median(ts), 0);
-  // 3. one-shot issue vs the floor, the old flow beside it
-  floorRuns.node.length = floorRuns.kdf.length = 0;
-  const [p] = interleave(RUNS, (i) => pki(["issue", "--passphrase-file", "pass", `one${i}`, "localhost", "127.0.0.1"]), floorRun);
-  row("3. pki issue (ECDSA, encrypted key)", p, floorNow(), "node -e 0 + KDF", 1.2, "≤ 1.2×", `new-cert + sign + export --insecure: ${fmt(flow)}`);
+
+  // 2. the three-step flow, each step against node start-up + one KDF + 60 ms
+  {
+    const steps = { "new-cert": [], sign: [], "export --insecure": [] };
+    for (let i = 0; i < RUNS; i++) {
+      floorRun();
+      steps["new-cert"].push(pki(["new-cert", "--passphrase-file", "pass", `s${i}`]));
+      steps.sign.push(pki(["sign", "--passphrase-file", "pass", `s${i}`]));
+      steps["export --insecure"].push(timed("bash", ["-c", `${NODE} ${PKI} export --insecure --passphrase-file pass s${i} > s${i}.tar`], dir, env));
+    }
+    const base = floorNow() + 0.06;
+    for (const [step, ts] of Object.entries(steps)) row(`2. pki ${step}`, median(ts), base, "node + KDF + 60 ms", 1, "≤ 1.00×");
+    const flow = Object.values(steps).reduce((sum, ts) => sum + median(ts), 0);
+    // 3. one-shot issue vs the floor, the old flow beside it
+    floorRuns.node.length = floorRuns.kdf.length = 0;
+    const [p] = interleave(RUNS, (i) => pki(["issue", "--passphrase-file", "pass", `one${i}`, "localhost", "127.0.0.1"]), floorRun);
+    row("3. pki issue (ECDSA, encrypted key)", p, floorNow(), "node -e 0 + KDF", 1.2, "≤ 1.2×", `new-cert + sign + export --insecure: ${fmt(flow)}`);
+  }
+
+  // ---- 4-6. 1 CA + 200 leaves ---------------------------------------------------------
+  const spec = (key) => {
+    const f = join(work, `fixtures-${key}.json`);
+    writeFileSync(f, JSON.stringify({ passphrase: PASS, defaults: { key }, cas: [{ name: "ca", key: "ecdsa" }], certs: Array.from({ length: N }, (_, i) => ({ name: `leaf${i}`, ip: "127.0.0.1", domain: `leaf${i}.example.com` })) }));
+    return f;
+  };
+  const peaks = [];
+  const fixtures = (key, measure) => (i) => {
+    const out = join(work, `fx-${key}-${i}`);
+    if (!measure) return timed(NODE, [PKI, "fixtures", spec(key), "--out", out]);
+    const t = timed("/usr/bin/time", ["-f", "%M", "-o", join(work, `rss-${i}`), NODE, PKI, "fixtures", spec(key), "--out", out]);
+    peaks.push(Number(readFileSync(join(work, `rss-${i}`), "utf8").trim().split("\n").at(-1)) / 1024);
+    return t;
+  };
+  const fresh = (name) => { const d = join(work, name); mkdirSync(d, { recursive: true }); return d; };
+  const gnuTime = spawnSync("/usr/bin/time", ["-f", "%M", "true"], { stdio: "ignore" }).status === 0;
+
+  const peers = [];
+  if (has("cfssl") && has("cfssljson")) {
+    const d = fresh("cfssl");
+    writeFileSync(join(d, "ca.json"), JSON.stringify({ CN: "Bench CA", key: { algo: "ecdsa", size: 256 } }));
+    writeFileSync(join(d, "config.json"), JSON.stringify({ signing: { default: { expiry: "8760h", usages: ["signing", "digital signature", "server auth", "client auth"] } } }));
+    writeFileSync(join(d, "leaf.json"), JSON.stringify({ CN: "leaf", key: { algo: "ecdsa", size: 256 } }));
+    bash("cfssl gencert -initca ca.json 2>/dev/null | cfssljson -bare ca", d);
+    peers.push(["cfssl loop", 5, (i) => bash(`mkdir -p r${i}; for i in $(seq 1 ${N}); do
+      cfssl gencert -ca ca.pem -ca-key ca-key.pem -config config.json -hostname leaf$i.example.com,127.0.0.1 leaf.json 2>/dev/null | cfssljson -bare r${i}/leaf$i; done`, d)]);
+  } else skip("4. vs cfssl", "cfssl/cfssljson not installed (Debian: apt-get install golang-cfssl)");
+  if (has("mkcert")) {
+    const d = fresh("mkcert");
+    bash("mkcert -CAROOT >/dev/null; mkcert -ecdsa -cert-file warm.crt -key-file warm.key warm.example.com >/dev/null 2>&1", d, { CAROOT: d });
+    peers.push(["mkcert loop", 3, (i) => bash(`mkdir -p r${i}; for i in $(seq 1 ${N}); do
+      mkcert -ecdsa -cert-file r${i}/leaf$i.crt -key-file r${i}/leaf$i.key leaf$i.example.com 127.0.0.1 >/dev/null 2>&1; done`, d, { CAROOT: d })]);
+  } else skip("4. vs mkcert", "mkcert not installed (Debian: apt-get install mkcert)");
+  if (peers.length) {
+    const times = interleave(RUNS, fixtures("ecdsa", gnuTime), ...peers.map(([, , f]) => f));
+    peers.forEach(([name, x], j) => row(`4. ${N} ECDSA leaves vs ${name}`, times[0], times[j + 1], name, 1 / x, `≥ ${x}× faster`,
+      `pki ${(times[j + 1] / times[0]).toFixed(1)}× faster; pki keys encrypted (one KDF), the peer's plain`));
+  } else if (gnuTime) interleave(RUNS, fixtures("ecdsa", true));
+
+  // 5. RSA-2048 leaves against an openssl loop (encrypted keys on both sides)
+  {
+    const d = fresh("openssl");
+    bash(`openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -passout pass:'${PASS}' -keyout ca.key -out ca.crt -days 3650 -subj "/CN=Bench CA" 2>/dev/null`, d);
+    const loop = (i) => bash(`mkdir -p r${i}; for i in $(seq 1 ${N}); do
+      openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -aes-256-cbc -pass pass:'${PASS}' -out r${i}/leaf$i.key
+      openssl req -new -key r${i}/leaf$i.key -passin pass:'${PASS}' -subj "/CN=leaf$i" -addext subjectAltName=DNS:leaf$i.example.com,IP:127.0.0.1 -out r${i}/leaf$i.csr
+      openssl x509 -req -in r${i}/leaf$i.csr -CA ca.crt -CAkey ca.key -passin pass:'${PASS}' -days 365 -copy_extensions copy -out r${i}/leaf$i.crt 2>/dev/null
+    done`, d);
+    const [p, o] = interleave(BIG, fixtures("rsa", false), loop);
+    row(`5. ${N} RSA-2048 leaves vs openssl loop`, p, o, "openssl loop", 1 / 5, "≥ 5× faster", `pki ${(o / p).toFixed(1)}× faster`);
+  }
+
+  // 6. peak memory of (4)
+  if (peaks.length) {
+    const mb = median(peaks);
+    rows.push([`6. peak RSS of (4)`, `${mb.toFixed(0)} MB`, "—", "—", "≤ 100 MB", mb <= 100 ? "met" : "MISSED", "GNU time %M (max RSS), median"]);
+  } else skip("6. peak RSS", "needs GNU time at /usr/bin/time (Debian: apt-get install time)");
 }
 
-// ---- 4-6. 1 CA + 200 leaves ---------------------------------------------------------
-const spec = (key) => {
-  const f = join(work, `fixtures-${key}.json`);
-  writeFileSync(f, JSON.stringify({ passphrase: PASS, defaults: { key }, cas: [{ name: "ca", key: "ecdsa" }], certs: Array.from({ length: N }, (_, i) => ({ name: `leaf${i}`, ip: "127.0.0.1", domain: `leaf${i}.example.com` })) }));
-  return f;
-};
-const peaks = [];
-const fixtures = (key, measure) => (i) => {
-  const out = join(work, `fx-${key}-${i}`);
-  if (!measure) return timed(NODE, [PKI, "fixtures", spec(key), "--out", out]);
-  const t = timed("/usr/bin/time", ["-f", "%M", "-o", join(work, `rss-${i}`), NODE, PKI, "fixtures", spec(key), "--out", out]);
-  peaks.push(Number(readFileSync(join(work, `rss-${i}`), "utf8").trim().split("\n").at(-1)) / 1024);
-  return t;
-};
-const fresh = (name) => { const d = join(work, name); mkdirSync(d, { recursive: true }); return d; };
-const gnuTime = spawnSync("/usr/bin/time", ["-f", "%M", "true"], { stdio: "ignore" }).status === 0;
-
-const peers = [];
-if (has("cfssl") && has("cfssljson")) {
-  const d = fresh("cfssl");
-  writeFileSync(join(d, "ca.json"), JSON.stringify({ CN: "Bench CA", key: { algo: "ecdsa", size: 256 } }));
-  writeFileSync(join(d, "config.json"), JSON.stringify({ signing: { default: { expiry: "8760h", usages: ["signing", "digital signature", "server auth", "client auth"] } } }));
-  writeFileSync(join(d, "leaf.json"), JSON.stringify({ CN: "leaf", key: { algo: "ecdsa", size: 256 } }));
-  bash("cfssl gencert -initca ca.json 2>/dev/null | cfssljson -bare ca", d);
-  peers.push(["cfssl loop", 5, (i) => bash(`mkdir -p r${i}; for i in $(seq 1 ${N}); do
-    cfssl gencert -ca ca.pem -ca-key ca-key.pem -config config.json -hostname leaf$i.example.com,127.0.0.1 leaf.json 2>/dev/null | cfssljson -bare r${i}/leaf$i; done`, d)]);
-} else skip("4. vs cfssl", "cfssl/cfssljson not installed (Debian: apt-get install golang-cfssl)");
-if (has("mkcert")) {
-  const d = fresh("mkcert");
-  bash("mkcert -CAROOT >/dev/null; mkcert -ecdsa -cert-file warm.crt -key-file warm.key warm.example.com >/dev/null 2>&1", d, { CAROOT: d });
-  peers.push(["mkcert loop", 3, (i) => bash(`mkdir -p r${i}; for i in $(seq 1 ${N}); do
-    mkcert -ecdsa -cert-file r${i}/leaf$i.crt -key-file r${i}/leaf$i.key leaf$i.example.com 127.0.0.1 >/dev/null 2>&1; done`, d, { CAROOT: d })]);
-} else skip("4. vs mkcert", "mkcert not installed (Debian: apt-get install mkcert)");
-if (peers.length) {
-  const times = interleave(RUNS, fixtures("ecdsa", gnuTime), ...peers.map(([, , f]) => f));
-  peers.forEach(([name, x], j) => row(`4. ${N} ECDSA leaves vs ${name}`, times[0], times[j + 1], name, 1 / x, `≥ ${x}× faster`,
-    `pki ${(times[j + 1] / times[0]).toFixed(1)}× faster; pki keys encrypted (one KDF), the peer's plain`));
-} else if (gnuTime) interleave(RUNS, fixtures("ecdsa", true));
-
-// 5. RSA-2048 leaves against an openssl loop (encrypted keys on both sides)
-{
-  const d = fresh("openssl");
-  bash(`openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -passout pass:'${PASS}' -keyout ca.key -out ca.crt -days 3650 -subj "/CN=Bench CA" 2>/dev/null`, d);
-  const loop = (i) => bash(`mkdir -p r${i}; for i in $(seq 1 ${N}); do
-    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -aes-256-cbc -pass pass:'${PASS}' -out r${i}/leaf$i.key
-    openssl req -new -key r${i}/leaf$i.key -passin pass:'${PASS}' -subj "/CN=leaf$i" -addext subjectAltName=DNS:leaf$i.example.com,IP:127.0.0.1 -out r${i}/leaf$i.csr
-    openssl x509 -req -in r${i}/leaf$i.csr -CA ca.crt -CAkey ca.key -passin pass:'${PASS}' -days 365 -copy_extensions copy -out r${i}/leaf$i.crt 2>/dev/null
-  done`, d);
-  const [p, o] = interleave(BIG, fixtures("rsa", false), loop);
-  row(`5. ${N} RSA-2048 leaves vs openssl loop`, p, o, "openssl loop", 1 / 5, "≥ 5× faster", `pki ${(o / p).toFixed(1)}× faster`);
-}
-
-// 6. peak memory of (4)
-if (peaks.length) {
-  const mb = median(peaks);
-  rows.push([`6. peak RSS of (4)`, `${mb.toFixed(0)} MB`, "—", "—", "≤ 100 MB", mb <= 100 ? "met" : "MISSED", "GNU time %M (max RSS), median"]);
-} else skip("6. peak RSS", "needs GNU time at /usr/bin/time (Debian: apt-get install time)");
+// ---- 7-13. the depot at scale (issue 23: scripts/bench-scale.mjs) ---------------------------
+if (ROWS.has("scale")) await scaleRows({ row, report, skip, timed, bash, interleave, median, work, NODE, PKI, RUNS, PASS });
 
 const head = ["workload", "pki (median)", "baseline (median)", "pki/base", "target", "", "note"];
 const table = [head, ...rows];
