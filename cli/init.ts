@@ -71,6 +71,18 @@ export async function handler(a: Args) {
   if (a.intermediate !== undefined) return intermediate(a, { key, pathLength, notBefore, constraints });
   const subject = subjectFrom(a, { commonName: "pki Root CA", organization: "pki" });
   const notAfter = expiryFrom(a.expires ?? "10 years")(notBefore ?? new Date());
+  const { locateDepot } = await import("../store/depot/locate.js");
+  const target = locateDepot(a.depot);
+  const init = await import("../store/depot/init.js");
+  if (init.initMakesRecords(target)) {
+    init.checkRoomForDepot(target); // before the prompt
+    const passphrase = (await getPassphrase(a, "the CA key", { confirm: true }))!;
+    const o = { subject, key, notAfter, notBefore, passphrase, pathLength, constraints };
+    const made = await init.initDepot(target, o);
+    const until = made.notAfter.toISOString();
+    process.stderr.write(`Created CA "${made.subject}" in ${made.label} (valid until ${until})\n`);
+    return;
+  }
   const { Depot, defaultDepotDir } = await import("../store/depot.js");
   const dir = defaultDepotDir(a.depot);
   (await import("../store/view.js")).checkRoomForCA(dir); // before the prompt

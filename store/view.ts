@@ -67,7 +67,7 @@ export function noDepotMessage(dir: string, p: DepotPresence): string {
 export function checkRoomForCA(dir: string, hint = ""): void {
   const p = depotPresence(dir);
   if (p.kind === "other") throw new DepotError(noDepotMessage(dir, p));
-  if (p.kind === "depot" && existsSync(join(dir, "ca.crt")))
+  if (p.kind === "depot" && (existsSync(join(dir, "ca.crt")) || existsSync(join(dir, "depot.db"))))
     throw new DepotError(`a CA already exists in ${dir}${hint}`);
 }
 

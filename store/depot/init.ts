@@ -1,0 +1,109 @@
+/**
+ * `pki init` on the record store: a new depot (DIR/depot.db, or a PostgreSQL schema) holding its KDF parameters,
+ * the root entry, its certificate and its encrypted key, all made in the one transaction that creates the store
+ * (SqliteStore.create builds a temp file and links it into place; PgStore.create runs one transaction): a crash
+ * leaves no depot or the whole of it. The key is made, the certificate signed and the key sealed before.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { DEFAULT_ITERATIONS, deriveKey } from "../../lib/formats/kdf.js";
+import { pbes2Encrypt } from "../../lib/formats/pkcs8.js";
+import { constraintsExtension, type NameConstraints } from "../../lib/x509/constraints.js";
+import { octets, seq } from "../../lib/x509/der.js";
+import { createRootCertificateDer, randomSerial, subjectText, type Subject } from "../../lib/x509/issuance.js";
+import { describeKey, generateKeyDer, keyPairOf, type KeySpec } from "../../lib/x509/keys.js";
+import { checkX509Date } from "../../lib/x509/validate.js";
+import { DepotError } from "../fsutil.js";
+import { testKdfIterations } from "../integrity.js";
+import { prepareNewDepotDir } from "../ownership.js";
+import { SqliteStore } from "../records/sqlite.js";
+import type { DepotRecord, EntryRecord, RecordStore, WriteTx } from "../records/schema.js";
+import { checkRoomForCA } from "../view.js";
+import { depotLabel, type DepotTarget } from "./locate.js";
+import { ROOT } from "./session.js";
+
+export interface InitOptions {
+  subject: Subject;
+  key: KeySpec;
+  notAfter: Date;
+  notBefore?: Date;
+  passphrase: string;
+  pathLength?: number;
+  constraints?: NameConstraints;
+}
+
+/**
+ * Whether `pki init` makes a record-store depot here: always for a URL; for a directory while layout 1 is still
+ * the default, only with PKI_DEPOT_FORMAT=db (transitional: the switch to depot.db by default retires it).
+ */
+export function initMakesRecords(t: DepotTarget): boolean {
+  return t.kind === "postgres" || process.env.PKI_DEPOT_FORMAT === "db";
+}
+
+/** Refuses, before any prompt, a directory where no new depot may go; a URL is checked when created. */
+export function checkRoomForDepot(t: DepotTarget): void {
+  if (t.kind !== "dir") return;
+  checkRoomForCA(t.dir);
+  if (existsSync(join(t.dir, "depot.json")))
+    throw new DepotError(
+      `${t.dir} holds an unfinished layout-1 depot (depot.json, no CA): remove it, or run 'pki init' there ` +
+        "without PKI_DEPOT_FORMAT",
+    );
+}
+
+export interface Initialised { subject: string; notAfter: Date; label: string }
+
+/** Creates the depot and its self-signed root; says what it made and where. */
+export async function initDepot(t: DepotTarget, o: InitOptions): Promise<Initialised> {
+  checkRoomForDepot(t);
+  if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
+  checkX509Date(o.notAfter, "notAfter");
+  const keys = await generateKeyDer(o.key);
+  const serial = randomSerial();
+  const der = createRootCertificateDer({
+    subject: o.subject,
+    keys: await keyPairOf(keys),
+    notBefore: o.notBefore,
+    notAfter: o.notAfter,
+    pathLength: o.pathLength,
+    serial,
+    extensions: o.constraints ? [constraintsExtension(o.constraints)] : [],
+  });
+  const salt = randomBytes(16), iterations = testKdfIterations() ?? DEFAULT_ITERATIONS;
+  const kdfKey = Buffer.from(await deriveKey(o.passphrase, salt, iterations));
+  const { alg, data } = pbes2Encrypt(keys.pkcs8, kdfKey, salt, iterations);
+  kdfKey.fill(0);
+  keys.pkcs8.fill(0);
+  const sealed = seq(alg, octets(data));
+  const { CertInfo } = await import("../../lib/x509/certinfo.js");
+  const cert = new CertInfo(der);
+  const depot: DepotRecord = { kdf: { salt: salt.toString("base64"), iterations }, created: new Date().toISOString() };
+  const root: EntryRecord = {
+    name: ROOT,
+    kind: "ca",
+    subject: subjectText(o.subject),
+    keyType: describeKey(o.key),
+    sans: { ips: [], domains: [] },
+    status: "signed",
+    created: depot.created,
+    serial,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+  };
+  const fill = async (tx: WriteTx) => {
+    await tx.reserveSerial(serial);
+    await tx.putEntry(root);
+    await tx.putBlob({ name: ROOT, kind: "key" }, sealed);
+    await tx.putBlob({ name: ROOT, kind: "cert" }, der);
+  };
+  let store: RecordStore;
+  if (t.kind === "postgres") {
+    store = await (await import("../records/postgres.js")).PgStore.create(t.url, depot, fill);
+  } else {
+    prepareNewDepotDir(t.dir);
+    store = await SqliteStore.create(t.dir, depot, fill);
+  }
+  await store.close();
+  return { subject: root.subject, notAfter: cert.notAfter, label: await depotLabel(t) };
+}
