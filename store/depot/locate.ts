@@ -8,6 +8,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DepotError } from "../fsutil.js";
+import { layout1Remains } from "../records/layout1-files.js";
 import { DB_FILE } from "../records/sqlite-open.js";
 import { SqliteStore } from "../records/sqlite.js";
 import type { RecordStore } from "../records/schema.js";
@@ -42,7 +43,7 @@ export async function depotLabel(t: DepotTarget): Promise<string> {
 export async function openRecords(t: DepotTarget, o: { write: boolean }): Promise<RecordStore> {
   if (t.kind === "postgres") return (await import("../records/postgres.js")).PgStore.open(t.url);
   if (t.format === "none") throw new DepotError(noDepotMessage(t.dir, depotPresence(t.dir)));
-  if (t.format === "db" && !existsSync(join(t.dir, "depot.json"))) return SqliteStore.open(t.dir);
+  if (t.format === "db" && !layout1Remains(t.dir)) return SqliteStore.open(t.dir);
   // layout 1, or an upgrade that stopped after depot.db committed (upgradeLayout1 finishes moving the files)
   const up = await import("../records/layout1-upgrade.js");
   if (o.write || t.format === "db") return (await up.upgradeLayout1(t.dir)).store;

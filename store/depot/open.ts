@@ -10,6 +10,7 @@ import { deriveKey } from "../../lib/formats/kdf.js";
 import { InputError } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
 import { readLayout1 } from "../records/layout1.js";
+import { layout1Remains } from "../records/layout1-files.js";
 import { upgradeLayout1 } from "../records/layout1-upgrade.js";
 import { DB_FILE } from "../records/sqlite-open.js";
 import { SqliteStore } from "../records/sqlite.js";
@@ -67,7 +68,7 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
     }));
     const kdf = await derive(depot, o.passphrase);
     if (rootKey) await openKey(rootKey, o.passphrase, "the CA key"); // a wrong passphrase stops here
-    if (hasDb && layout1) {
+    if (hasDb && layout1Remains(dir)) {
       // An upgrade that stopped after depot.db committed: upgradeLayout1 finishes moving layout 1 aside.
       await store.close();
       store = (await upgradeLayout1(dir)).store;

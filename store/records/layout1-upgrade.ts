@@ -10,14 +10,12 @@ import { join } from "node:path";
 import { DepotError, mkdirInDepot } from "../fsutil.js";
 import { acquireLock } from "../lock.js";
 import { readLayout1, type Layout1 } from "./layout1.js";
+import { LAYOUT1_BACKUP, LAYOUT1_FILES } from "./layout1-files.js";
 import { DB_FILE } from "./sqlite-open.js";
 import { SqliteStore } from "./sqlite.js";
 import type { WriteTx } from "./schema.js";
 
-/** Where the upgrade keeps layout 1's files (DIR/layout1-backup/), named in the README. */
-export const LAYOUT1_BACKUP = "layout1-backup";
-/** What layout 1 holds besides the lock; index.json and depot.json move first, so no earlier pki sees half. */
-const LAYOUT1_FILES = ["index.json", "depot.json", "ca.crt", "ca.key", "ca.crl", "certs", "history", "acme"];
+export { LAYOUT1_BACKUP };
 
 export interface Upgraded { store: SqliteStore; backup: string; entries: number; serials: number }
 
