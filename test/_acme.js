@@ -5,7 +5,7 @@ import https from "node:https";
 import net from "node:net";
 import { join } from "node:path";
 import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
-import { PKI, pki } from "./_helpers.js";
+import { openssl, PKI, pki } from "./_helpers.js";
 
 /** A TCP port free right now on 127.0.0.1. */
 export function freePort() {
@@ -158,3 +158,22 @@ export const newKey = async () => {
   const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
   return { key: privateKey, jwk: await exportJWK(publicKey), pem: await exportPKCS8(privateKey) };
 };
+
+/** openssl verify -x509_strict against the depot CA (and any chain the client saved), and the SANs exactly `names`. */
+export async function checkIssued(t, dir, certFile, names, chainFile) {
+  const v = await openssl([
+    "verify",
+    "-x509_strict",
+    "-CAfile",
+    join(dir, ".pki", "ca.crt"),
+    ...(chainFile ? ["-untrusted", chainFile] : []),
+    certFile,
+  ]);
+  t.is(v.code, 0, v.stderr + v.out);
+  const san = await openssl(["x509", "-in", certFile, "-noout", "-ext", "subjectAltName"]);
+  t.deepEqual(san.out.split("\n")[1].trim().split(", ").sort(), names.map((n) => `DNS:${n}`).sort());
+  return (await openssl(["x509", "-in", certFile, "-noout", "-serial"])).out
+    .trim()
+    .replace("serial=", "")
+    .toLowerCase();
+}

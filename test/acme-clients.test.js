@@ -4,26 +4,7 @@ import test from "ava";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { openssl, pki, run } from "./_helpers.js";
-import { doctorClean, freePort, logged, newDepot, startAcme } from "./_acme.js";
-
-/** openssl verify -x509_strict against the depot CA (and any chain the client saved), and the SANs exactly `names`. */
-async function checkIssued(t, dir, certFile, names, chainFile) {
-  const v = await openssl([
-    "verify",
-    "-x509_strict",
-    "-CAfile",
-    join(dir, ".pki", "ca.crt"),
-    ...(chainFile ? ["-untrusted", chainFile] : []),
-    certFile,
-  ]);
-  t.is(v.code, 0, v.stderr + v.out);
-  const san = await openssl(["x509", "-in", certFile, "-noout", "-ext", "subjectAltName"]);
-  t.deepEqual(san.out.split("\n")[1].trim().split(", ").sort(), names.map((n) => `DNS:${n}`).sort());
-  return (await openssl(["x509", "-in", certFile, "-noout", "-serial"])).out
-    .trim()
-    .replace("serial=", "")
-    .toLowerCase();
-}
+import { checkIssued, doctorClean, freePort, logged, newDepot, startAcme } from "./_acme.js";
 
 async function crlSerials(t, dir) {
   const r = await pki(dir, ["crl", "--passphrase-file", "pass"]);

@@ -7,24 +7,9 @@ import dgram from "node:dgram";
 import https from "node:https";
 import { readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { openssl, pki, run } from "./_helpers.js";
-import { doctorClean, logged, newDepot, startAcme } from "./_acme.js";
+import { pki, run } from "./_helpers.js";
+import { checkIssued, doctorClean, logged, newDepot, startAcme } from "./_acme.js";
 import { startNamed } from "./_named.js";
-
-/** openssl verify -x509_strict against the depot CA, and the SANs exactly `names`. */
-async function checkIssued(t, dir, certFile, names, chainFile) {
-  const v = await openssl([
-    "verify",
-    "-x509_strict",
-    "-CAfile",
-    join(dir, ".pki", "ca.crt"),
-    ...(chainFile ? ["-untrusted", chainFile] : []),
-    certFile,
-  ]);
-  t.is(v.code, 0, v.stderr + v.out);
-  const san = await openssl(["x509", "-in", certFile, "-noout", "-ext", "subjectAltName"]);
-  t.deepEqual(san.out.split("\n")[1].trim().split(", ").sort(), names.map((n) => `DNS:${n}`).sort());
-}
 
 /** lego with the rfc2136 provider against `ns`; `args` are lego's (e.g. -d NAME run). */
 function lego(t, dir, s, ns, args) {
