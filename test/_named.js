@@ -77,3 +77,21 @@ ns IN A 127.0.0.1
   };
   return { port, server, zone, key: { name: KEY_NAME, secret }, nsupdate, log: () => log };
 }
+
+/** lego with the rfc2136 provider against `ns`; server `s`; `args` are lego's (e.g. -d NAME run). */
+export function legoDns(dir, s, ns, args) {
+  const env = {
+    ...process.env,
+    LEGO_CA_CERTIFICATES: join(dir, ".pki", "ca.crt"),
+    RFC2136_NAMESERVER: ns.server,
+    RFC2136_TSIG_ALGORITHM: "hmac-sha256.",
+    RFC2136_TSIG_KEY: ns.key.name,
+    RFC2136_TSIG_SECRET: ns.key.secret,
+    RFC2136_TTL: "60",
+    RFC2136_PROPAGATION_TIMEOUT: "30",
+    RFC2136_POLLING_INTERVAL: "1",
+  };
+  const base = ["--accept-tos", "--email", "ops@example.internal", "--server", s.url, "--path", join(dir, "lego")];
+  const dns = ["--dns", "rfc2136", "--dns.resolvers", ns.server, "--dns.disable-cp"];
+  return run("lego", [...base, ...dns, ...args], { env, timeout: 120_000 });
+}

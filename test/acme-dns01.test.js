@@ -1,6 +1,6 @@
 // dns-01 (RFC 8555 §8.4) against a real BIND 9 `named` that takes TSIG-signed dynamic updates: lego (--dns rfc2136)
-// and certbot (--dns-rfc2136) obtain certificates through `pki acme serve --dns-resolver`; a wrong TXT value, no
-// record and a resolver that never answers each give their problem within the deadline.
+// and certbot (--dns-rfc2136) obtain certificates through `pki acme serve --dns-resolver`;
+// a wrong TXT value, no record and a resolver that never answers each give their problem within the deadline.
 import test from "ava";
 import acme from "acme-client";
 import dgram from "node:dgram";
@@ -9,32 +9,14 @@ import { readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { pki, run } from "./_helpers.js";
 import { checkIssued, doctorClean, logged, newDepot, startAcme } from "./_acme.js";
-import { startNamed } from "./_named.js";
-
-/** lego with the rfc2136 provider against `ns`; `args` are lego's (e.g. -d NAME run). */
-function lego(t, dir, s, ns, args) {
-  const env = {
-    ...process.env,
-    LEGO_CA_CERTIFICATES: join(dir, ".pki", "ca.crt"),
-    RFC2136_NAMESERVER: ns.server,
-    RFC2136_TSIG_ALGORITHM: "hmac-sha256.",
-    RFC2136_TSIG_KEY: ns.key.name,
-    RFC2136_TSIG_SECRET: ns.key.secret,
-    RFC2136_TTL: "60",
-    RFC2136_PROPAGATION_TIMEOUT: "30",
-    RFC2136_POLLING_INTERVAL: "1",
-  };
-  const base = ["--accept-tos", "--email", "ops@example.internal", "--server", s.url, "--path", join(dir, "lego")];
-  const dns = ["--dns", "rfc2136", "--dns.resolvers", ns.server, "--dns.disable-cp"];
-  return run("lego", [...base, ...dns, ...args], { env, timeout: 120_000 });
-}
+import { legoDns, startNamed } from "./_named.js";
 
 test("lego --dns rfc2136 obtains a certificate through named; the server looked the TXT record up", async (t) => {
   t.timeout(180_000);
   const dir = await newDepot(t);
   const ns = await startNamed(t, dir);
   const s = await startAcme(t, dir, ["--allow", "*.example.internal", "--dns-resolver", ns.server]);
-  const r = await lego(t, dir, s, ns, ["-d", "db.example.internal", "run"]);
+  const r = await legoDns(dir, s, ns, ["-d", "db.example.internal", "run"]);
   t.is(r.code, 0, `${r.stderr}\n--- server ---\n${s.log()}\n--- named ---\n${ns.log()}`);
   const certs = join(dir, "lego", "certificates");
   await checkIssued(t, dir, join(certs, "db.example.internal.crt"), ["db.example.internal"]);
