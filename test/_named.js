@@ -90,6 +90,7 @@ export function legoDns(dir, s, ns, args) {
     RFC2136_TTL: "60",
     RFC2136_PROPAGATION_TIMEOUT: "30",
     RFC2136_POLLING_INTERVAL: "1",
+    RFC2136_SEQUENCE_INTERVAL: "1", // between two names' records (a wildcard and its base): 60 s by default
   };
   const base = ["--accept-tos", "--email", "ops@example.internal", "--server", s.url, "--path", join(dir, "lego")];
   const dns = ["--dns", "rfc2136", "--dns.resolvers", ns.server, "--dns.disable-cp"];

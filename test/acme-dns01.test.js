@@ -1,5 +1,5 @@
 // dns-01 (RFC 8555 §8.4) against a real BIND 9 `named` that takes TSIG-signed dynamic updates: lego (--dns rfc2136)
-// and certbot (--dns-rfc2136) obtain certificates through `pki acme serve --dns-resolver`;
+// and certbot (--dns-rfc2136, a name and its wildcard) obtain certificates through `pki acme serve --dns-resolver`;
 // a wrong TXT value, no record and a resolver that never answers each give their problem within the deadline.
 import test from "ava";
 import acme from "acme-client";
@@ -24,7 +24,7 @@ test("lego --dns rfc2136 obtains a certificate through named; the server looked 
   await doctorClean(t, dir);
 });
 
-test("certbot --dns-rfc2136 obtains a certificate through named", async (t) => {
+test("certbot --dns-rfc2136 obtains a certificate for a name and its wildcard through named", async (t) => {
   t.timeout(180_000);
   const dir = await newDepot(t);
   const ns = await startNamed(t, dir);
@@ -62,12 +62,15 @@ test("certbot --dns-rfc2136 obtains a certificate through named", async (t) => {
       "1",
       "-d",
       "cache.example.internal",
+      "-d",
+      "*.cache.example.internal",
     ],
     { env: { ...process.env, REQUESTS_CA_BUNDLE: join(dir, ".pki", "ca.crt") }, timeout: 150_000 },
   );
   t.is(r.code, 0, `${r.stderr}\n--- server ---\n${s.log()}\n--- named ---\n${ns.log()}`);
   const live = join(dir, "cb", "config", "live", "cache.example.internal");
-  await checkIssued(t, dir, join(live, "cert.pem"), ["cache.example.internal"], join(live, "chain.pem"));
+  const names = ["cache.example.internal", "*.cache.example.internal"];
+  await checkIssued(t, dir, join(live, "cert.pem"), names, join(live, "chain.pem"));
   await logged(s, /validation dns-01 cache\.example\.internal: valid/);
 });
 

@@ -128,7 +128,7 @@ test("bad input gets its problem document, never a write or a crash", async (t) 
   );
   const badIds = [
     ["name outside --allow", { type: "dns", value: "evil.test" }, "rejectedIdentifier", 403],
-    ["wildcard", { type: "dns", value: "*.ok.test" }, "rejectedIdentifier", 400],
+    ["wildcard outside --allow", { type: "dns", value: "*.ok.test" }, "rejectedIdentifier", 403],
     ["bad identifier type", { type: "email", value: "a@ok.test" }, "unsupportedIdentifier", 400],
   ];
   for (const [what, id, type, status] of badIds) {

@@ -33,7 +33,7 @@ export const CHALLENGE_TYPES: ChallengeType[] = ["http-01", "tls-alpn-01", "dns-
 
 /** The challenges offered for an identifier: dns-01 proves control of a DNS name only (RFC 8738 §7). */
 export const challengeTypes = (id: Identifier): ChallengeType[] =>
-  id.type === "ip" ? ["http-01", "tls-alpn-01"] : CHALLENGE_TYPES;
+  id.type === "ip" ? ["http-01", "tls-alpn-01"] : id.value.startsWith("*.") ? ["dns-01"] : CHALLENGE_TYPES;
 
 export interface Problem {
   type: string;
@@ -63,6 +63,8 @@ export interface Authz {
   expires: string;
   challenges: Challenge[];
   status: "pending" | "valid" | "invalid" | "deactivated" | "expired" | "revoked";
+  /** For an order's *.NAME: the identifier is NAME, and only dns-01 is offered (RFC 8555 §7.1.3, §7.1.4). */
+  wildcard?: boolean;
 }
 export interface Order {
   id: string;
@@ -149,6 +151,7 @@ export const renderAuthz = (u: Urls, z: Authz) => ({
   status: z.status,
   expires: z.expires,
   challenges: z.challenges.map((c) => renderChallenge(u, z, c)),
+  ...(z.wildcard ? { wildcard: true } : {}),
 });
 
 /** An authorization past its expiry reads as expired. */
@@ -218,15 +221,16 @@ function ipBits(ip: string): bigint {
   return all.reduce((a, g) => (a << 16n) | BigInt(parseInt(g, 16)), 0n);
 }
 
-/** Validates an identifier from a client: canonical value, no wildcards (no dns-01 here), within the policy. */
+/**
+ * Validates an identifier from a client: canonical value, within the policy. A wildcard (*.NAME) is judged by the
+ * policy as the name it is: --allow '*.svc.internal' covers *.svc.internal and *.a.svc.internal.
+ */
 export function checkIdentifier(raw: unknown, p: Policy): Identifier {
   const r = raw as { type?: unknown; value?: unknown } | null;
   if (!r || typeof r !== "object" || typeof r.value !== "string" || r.value.length > 253)
     throw problem("malformed", "an identifier needs a type and a string value");
   let value: string;
   if (r.type === "dns") {
-    if (r.value.startsWith("*."))
-      throw problem("rejectedIdentifier", `wildcard ${r.value}: this server offers no dns-01 challenge`);
     if (isIP(r.value))
       throw problem("rejectedIdentifier", `${r.value} is an IP address: use an identifier of type "ip"`);
     try {

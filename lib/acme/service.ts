@@ -179,18 +179,22 @@ export class AcmeService {
     }
     const now = new Date();
     const expires = new Date(now.getTime() + ORDER_LIFETIME_MS).toISOString();
-    const authzs: Authz[] = ids.map((identifier) => ({
-      id: newId(),
-      account: acct.id,
-      identifier,
-      status: "pending",
-      expires,
-      challenges: challengeTypes(identifier).map((type) => ({
-        type,
-        token: randomBytes(32).toString("base64url"),
-        status: "pending" as const,
-      })),
-    }));
+    const authzs: Authz[] = ids.map((id) => {
+      const wildcard = id.value.startsWith("*.");
+      return {
+        id: newId(),
+        account: acct.id,
+        identifier: wildcard ? { type: id.type, value: id.value.slice(2) } : id,
+        status: "pending",
+        expires,
+        challenges: challengeTypes(id).map((type) => ({
+          type,
+          token: randomBytes(32).toString("base64url"),
+          status: "pending" as const,
+        })),
+        ...(wildcard ? { wildcard } : {}),
+      };
+    });
     const order: Order = {
       id: newId(),
       account: acct.id,
@@ -309,7 +313,8 @@ export class AcmeService {
     }
     const why = error instanceof ValidationFailure ? error.reason : error?.detail;
     const outcome = why ? `invalid (${why})` : "valid";
-    this.o.log?.(`${new Date().toISOString()} validation ${type} ${z.identifier.value}: ${outcome}`);
+    const what = `${z.wildcard ? "*." : ""}${z.identifier.value}`;
+    this.o.log?.(`${new Date().toISOString()} validation ${type} ${what}: ${outcome}`);
     await this.store.transact(async (tx) => {
       const cur = await tx.get("authz", authzId);
       if (cur?.status !== "pending") return;
