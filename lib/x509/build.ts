@@ -8,7 +8,7 @@ import {
   bitString, bool, children, ctxCons, ctxPrim, DerError, int, NULL, octets, oid, oidText, printable, readTlv,
   seq, set, time, utf8, value, whole,
 } from "./der.js";
-import type { KeySpec } from "./keys.js";
+import { isHeldKey, type HeldKey, type KeySpec } from "./keys.js";
 
 /** An extension as the caller encoded it: `value` is the DER inside extnValue. */
 export interface RawExtension { oid: string; critical: boolean; value: Uint8Array }
@@ -111,9 +111,12 @@ export interface Signer { algorithm: Buffer; sign(data: Buffer): Buffer }
 const signers = new WeakMap<object, Signer>();
 
 /** The signatureAlgorithm and signing function for a private key of `spec` (one per key: a CA signs hundreds). */
-export function signerOf(spec: KeySpec, key: KeyObject | CryptoKey): Signer {
+export function signerOf(spec: KeySpec, key: KeyObject | CryptoKey | HeldKey): Signer {
   let s = signers.get(key);
-  if (!s) signers.set(key, (s = makeSigner(spec, key instanceof KeyObject ? key : KeyObject.from(key))));
+  if (!s) {
+    s = isHeldKey(key) ? heldSigner(spec, key) : makeSigner(spec, key instanceof KeyObject ? key : KeyObject.from(key));
+    signers.set(key, s);
+  }
   return s;
 }
 
@@ -128,6 +131,13 @@ export function signatureAlgorithm(spec: KeySpec): { algorithm: Buffer; hash: st
     case "rsa": return { algorithm: seq(oid("1.2.840.113549.1.1.11"), NULL), hash: "sha256" };
     case "ed25519": return { algorithm: seq(oid("1.3.101.112")), hash: null };
   }
+}
+
+/** A held key signs the digest computed here: tokens offer CKM_ECDSA and CKM_RSA_PKCS, not hash-and-sign. */
+function heldSigner(spec: KeySpec, k: HeldKey): Signer {
+  const { algorithm, hash: h } = signatureAlgorithm(spec);
+  if (h !== "sha256" && h !== "sha384") throw new Error(`a ${spec.type} key cannot be held in a token`);
+  return { algorithm, sign: (d) => k.signDigest(hash(h, d, "buffer"), h) };
 }
 
 function makeSigner(spec: KeySpec, k: KeyObject): Signer {

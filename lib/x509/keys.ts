@@ -55,8 +55,19 @@ export function keyAlgorithm(spec: KeySpec): { gen: any; sign: any } {
 
 export interface KeyPair { spec: KeySpec; privateKey: CryptoKey; publicKey: CryptoKey }
 
-/** What signing needs: the key's spec and its private half (node's KeyObject, or a webcrypto CryptoKey). */
-export interface SigningKey { spec: KeySpec; privateKey: KeyObject | CryptoKey }
+/**
+ * A private key that never leaves where it is held (a PKCS#11 token): it signs the digest pki computes and returns
+ * the signature as X.509 carries it (ECDSA: the DER Ecdsa-Sig-Value; RSA: the PKCS#1 v1.5 signature).
+ */
+export interface HeldKey {
+  readonly held: string;
+  signDigest(digest: Buffer, hash: "sha256" | "sha384"): Buffer;
+}
+
+export const isHeldKey = (k: object): k is HeldKey => typeof (k as Partial<HeldKey>).signDigest === "function";
+
+/** What signing needs: the key's spec and its private half (a KeyObject, a webcrypto CryptoKey, or held elsewhere). */
+export interface SigningKey { spec: KeySpec; privateKey: KeyObject | CryptoKey | HeldKey }
 
 /** A private key as node's KeyObject with its SPKI: signing and matching a certificate, without webcrypto. */
 export interface KeyObjects extends SigningKey { privateKey: KeyObject; spki: Buffer }
