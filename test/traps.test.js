@@ -3,7 +3,8 @@
 import test from "ava";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PASS, PKI, ROOT, issue, newDepot, openssl, pki, pkiOk, run, snapshot, tempDir } from "./_helpers.js";
+import { PASS, issue, newDepot, openssl, pki, pkiOk, run, snapshot, tempDir } from "./_helpers.js";
+import { onPty } from "./_pty.js";
 
 /** The one line on stderr of a refused command. */
 const oneLine = (t, r, re) => {
@@ -60,9 +61,8 @@ const TYPO_LINE = "pki: wrong passphrase for the CA key (a new key takes the pas
 async function onTerminal(dir, args, answers) {
   const env = { ...process.env, PKI_DEPOT: join(dir, ".pki") };
   for (const k of ["PKI_PASSPHRASE", "PKI_PASSPHRASE_FILE"]) delete env[k];
-  const r = await run("python3", [join(ROOT, "test", "_pty.py"), JSON.stringify(answers), process.execPath, PKI, ...args], { cwd: dir, env });
-  if (r.code !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.out);
+  const prompt = "(?:Passphrase for|Repeat the passphrase)[^\\r\\n]*: ";
+  return onPty(args, { prompt, answers: answers.map((a) => `${a}\r`), eof: true, env, cwd: dir });
 }
 
 test("a passphrase typo for a new key is refused before anything is written (file, env), one line, exit 1", async (t) => {
