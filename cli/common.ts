@@ -96,6 +96,22 @@ export async function caKeyPassphrase(a: PassArgs | Record<string, unknown>, dep
   return (await getPassphrase(a, what, { verify: (p) => depot.unlockKeyObjects(ca, p).then(() => undefined) }))!;
 }
 
+/**
+ * On the record store: the passphrase of CA `ca`'s key (a prompt asks again when it does not open it), and a
+ * session holding the depot's KDF derived with it.
+ */
+export async function recordsSession(
+  a: PassArgs | Record<string, unknown>,
+  dir: string,
+  store: import("../store/records/schema.js").RecordStore,
+  ca: string,
+) {
+  const { checkKeyPassphrase, sessionOn } = await import("../store/depot/session.js");
+  const what = ca === "ca" ? "the CA key" : `the key of the CA "${ca}"`;
+  const passphrase = (await getPassphrase(a, what, { verify: (p) => checkKeyPassphrase(store, ca, p) }))!;
+  return sessionOn(dir, store, passphrase);
+}
+
 /** Where a secret comes from: --OPTION (with a warning), --OPTION-file, the ENV variable, or a prompt. */
 export interface SecretSource { option: string; env: string; noun: string }
 export const PASSPHRASE_SOURCE: SecretSource = { option: "passphrase", env: "PKI_PASSPHRASE", noun: "passphrase" };

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { caKeyPassphrase, PASSPHRASE_OPTIONS } from "./common.js";
+import { caKeyPassphrase, PASSPHRASE_OPTIONS, recordsSession } from "./common.js";
 
 export const command = "crl";
 export const describe = "sign a new CRL of the certificates a CA revoked; writes it to the depot and to stdout (PEM)";
@@ -27,6 +27,8 @@ export async function handler(a: Args) {
   const { openDepot } = await import("./common.js");
   const nextUpdate = expiryFrom(String(a.nextUpdate));
   const issuer = checkName(a.issuer);
+  const { recordsDepot } = await import("../store/view.js");
+  if (recordsDepot(a.depot)) return onRecords(a, issuer, nextUpdate(new Date()));
   const depot = await openDepot(a.depot);
   depot.entry(issuer);
   const passphrase = await caKeyPassphrase(a, depot, issuer);
@@ -35,4 +37,32 @@ export async function handler(a: Args) {
   process.stderr.write(
     `CRL #${r.number} of "${issuer}": ${r.crl.entries.length} revoked, next update ${r.crl.nextUpdate?.toISOString()}; written to ${r.path}\n`,
   );
+}
+
+/** The record store (depot.db, PostgreSQL): the CRL signed and recorded as the issuer's latest in one write. */
+async function onRecords(a: Args, issuer: string, nextUpdate: Date) {
+  const { depotLabel, locateDepot, openRecords } = await import("../store/depot/locate.js");
+  const { entryOf, recordsOf } = await import("../store/depot/read.js");
+  const { crl } = await import("../store/depot/revoke.js");
+  const t = locateDepot(a.depot);
+  const store = await openRecords(t, { write: true });
+  const s = await (async () => {
+    try {
+      await entryOf(recordsOf(store), issuer); // an unknown issuer is refused before the passphrase is asked
+      return await recordsSession(a, await depotLabel(t), store, issuer);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  })();
+  try {
+    const r = await crl(s, issuer, { nextUpdate });
+    process.stdout.write(r.pem);
+    process.stderr.write(
+      `CRL #${r.number} of "${issuer}": ${r.revoked} revoked, next update ${r.nextUpdate.toISOString()}; ` +
+        `recorded in ${await depotLabel(t)}\n`,
+    );
+  } finally {
+    await s.close();
+  }
 }

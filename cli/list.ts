@@ -4,18 +4,64 @@ export const command = "list";
 export const describe = "list the CA and every certificate with status, expiry and SANs";
 
 export function builder(y: Argv) {
-  return y.options({ json: { type: "boolean", describe: "machine-readable output" } }).example("$0 list --json", "");
+  return y
+    .options({
+      json: { type: "boolean", describe: "machine-readable output" },
+      status: {
+        type: "string",
+        choices: ["unsigned", "signed", "revoked"],
+        describe: "only entries of this status (signed: valid, expired or not yet valid)",
+      },
+      expiring: { type: "string", describe: "only certificates that expire within this duration ('30d'), or expired" },
+      issuer: { type: "string", describe: "only what this CA issued ('ca': the root)" },
+    })
+    .example("$0 list --json", "")
+    .example("$0 list --expiring 30d --status signed", "what needs renewing within a month");
 }
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
+type Row = {
+  name: string; kind: string; issuer?: string; state: string; serial?: string; notAfter?: string;
+  sans: { ips: string[]; domains: string[]; uris?: string[]; emails?: string[] }; acme?: unknown;
+};
 
 export async function handler(a: Args) {
-  const { printJson, printTable } = await import("./out.js");
-  const depot = (await import("../store/view.js")).openView(a.depot); // no crypto stack: list only reads the index
-  const rows = depot.list();
-  if (a.json)
-    return printJson(
-      rows.map((e) => ({
+  const { recordsDepot } = await import("../store/view.js");
+  const filtered = a.status !== undefined || a.expiring !== undefined || a.issuer !== undefined;
+  if (filtered || recordsDepot(a.depot)) return fromRecords(a);
+  const { openView } = await import("../store/view.js");
+  const depot = openView(a.depot); // no crypto stack: list only reads the index
+  await print(a, depot.list());
+}
+
+/** The record store (depot.db, PostgreSQL, or a layout-1 depot's snapshot for a filter), streamed. */
+async function fromRecords(a: Args) {
+  const { openRecords, locateDepot } = await import("../store/depot/locate.js");
+  const { listed, listFilter, recordsOf, stateOf } = await import("../store/depot/read.js");
+  const o = { status: a.status as "signed" | undefined, expiringWithin: a.expiring, issuer: a.issuer };
+  try {
+    listFilter(o); // a bad filter is refused before the depot is opened
+  } catch (e) {
+    throw new (await import("./common.js")).UsageError((e as Error).message);
+  }
+  const store = await openRecords(locateDepot(a.depot), { write: false });
+  try {
+    const now = new Date();
+    async function* rows() {
+      for await (const e of listed(recordsOf(store), o)) yield { ...e, state: stateOf(e, now) };
+    }
+    await print(a, rows());
+  } finally {
+    await store.close();
+  }
+}
+
+async function print(a: Args, rows: Iterable<Row> | AsyncIterable<Row>) {
+  const { JsonArrayOut, TableOut } = await import("./out.js");
+  if (a.json) {
+    const out = new JsonArrayOut();
+    for await (const e of rows)
+      out.add({
         name: e.name,
         kind: e.kind,
         issuer: e.issuer ?? null,
@@ -24,16 +70,13 @@ export async function handler(a: Args) {
         notAfter: e.notAfter ?? null,
         sans: e.sans,
         ...(e.acme ? { acme: e.acme } : {}),
-      })),
-    );
-  const table = [
-    ["NAME", "STATUS", "NOT AFTER", "SANS"],
-    ...rows.map((e) => [
-      e.name,
-      e.state,
-      e.notAfter ?? "-",
-      [...e.sans.ips, ...e.sans.domains, ...(e.sans.uris ?? []), ...(e.sans.emails ?? [])].join(",") || "-",
-    ]),
-  ];
-  printTable(table);
+      });
+    return out.end();
+  }
+  const out = new TableOut(["NAME", "STATUS", "NOT AFTER", "SANS"]);
+  for await (const e of rows) {
+    const sans = [...e.sans.ips, ...e.sans.domains, ...(e.sans.uris ?? []), ...(e.sans.emails ?? [])];
+    out.add([e.name, e.state, e.notAfter ?? "-", sans.join(",") || "-"]);
+  }
+  out.end();
 }

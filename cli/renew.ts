@@ -1,5 +1,6 @@
 import type { Argv } from "yargs";
 import {
+  recordsSession,
   caKeyPassphrase,
   getPassphrase,
   KEY_OPTIONS,
@@ -8,6 +9,7 @@ import {
   UsageError,
 } from "./common.js";
 import { CSR_OPTION, VALIDITY_OPTIONS } from "./options.js";
+import type { KeySpec } from "../lib/x509/keys.js";
 
 export const command = "renew <name>";
 export const describe =
@@ -57,6 +59,8 @@ export async function handler(a: Args) {
   const key = a.keyType !== undefined ? keySpecFrom(a) : undefined;
   if (a.csr !== undefined && a.rekey)
     throw new UsageError("--csr conflicts with --rekey: the request brings the new key");
+  const { recordsDepot } = await import("../store/view.js");
+  if (recordsDepot(a.depot)) return onRecords(a, notAfter(new Date()), notBefore, key);
   const depot = await openDepot(a.depot);
   const name = String(a.name);
   const entry = depot.entry(name);
@@ -87,5 +91,45 @@ export async function handler(a: Args) {
 async function requestOf(path: string) {
   const { externalRequestFrom, readCsrInput } = await import("./args.js");
   const req = await externalRequestFrom(await readCsrInput(path), {}, path === "-" ? "the CSR on stdin" : path);
-  return { publicKey: req.publicKey, pem: req.csrPem, keyType: req.keyType };
+  const { parsePem } = await import("../lib/x509/pem.js");
+  const der = parsePem(req.csrPem, "CERTIFICATE REQUEST");
+  return { publicKey: req.publicKey, pem: req.csrPem, keyType: req.keyType, der };
+}
+
+/** The record store (depot.db, PostgreSQL): the new key made and sealed first, then one write. */
+async function onRecords(a: Args, notAfter: Date, notBefore: Date | undefined, key: KeySpec | undefined) {
+  const { depotLabel, locateDepot, openRecords } = await import("../store/depot/locate.js");
+  const { entryOf, recordsOf } = await import("../store/depot/read.js");
+  const { renew } = await import("../store/depot/renew.js");
+  const name = String(a.name);
+  const t = locateDepot(a.depot);
+  const store = await openRecords(t, { write: true });
+  let s: Awaited<ReturnType<typeof recordsSession>>;
+  let entry: Awaited<ReturnType<typeof entryOf>>;
+  try {
+    entry = await entryOf(recordsOf(store), name);
+    if (entry.external && a.rekey)
+      throw new Error(`the key of "${name}" is held elsewhere: renew with --csr FILE (a new request from its holder)`);
+    s = await recordsSession(a, await depotLabel(t), store, entry.issuer ?? "ca");
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  try {
+    const csr = a.csr === undefined ? undefined : await requestOf(a.csr);
+    const keyPassphrase = a.rekey && a.keyPassphraseFile !== undefined
+      ? (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the new key of "${name}"`))!
+      : undefined;
+    const r = await renew(s, name, {
+      lifetime: notAfter, notBefore, rekey: a.rekey ? key ?? true : undefined, keyPassphrase,
+      csr: csr && { der: csr.der, spki: new Uint8Array(csr.publicKey.rawData), keyType: csr.keyType },
+    });
+    printWarnings(r.warnings);
+    process.stderr.write(
+      `Renewed "${name}"${a.rekey || csr ? " with a new key" : ""}: serial ${entry.serial} -> ${r.serial}, ` +
+        `valid until ${r.notAfter}\n`,
+    );
+  } finally {
+    await s.close();
+  }
 }

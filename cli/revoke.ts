@@ -34,20 +34,44 @@ export async function handler(a: Args) {
   } catch (e) {
     throw new UsageError((e as Error).message); // a value outside the option's fixed choices
   }
-  const depot = await openDepot(a.depot);
   const serial = a.serial === undefined ? undefined : String(a.serial);
-  const e = depot.entry(a.name!);
-  // Asked only where it would go ahead (the depot words every refusal); never without a terminal: scripts go on.
-  if (process.stdin.isTTY && !a.yes && (serial !== undefined || e.status === "signed")) {
-    const { sanText } = await import("./args.js");
-    const what = serial ?? `${e.serial}, valid until ${e.notAfter}, SANs: ${sanText(e.sans) || "none"}`;
-    const { confirm } = await import("./prompt.js");
-    const question = `Revoke "${a.name}" (serial ${what}) with reason ${reason}? Clients that check the CRL will ` +
-      "refuse it; this cannot be undone. [y/N] ";
-    if (!(await confirm(question))) throw new Error(`aborted: "${a.name}" is not revoked`);
-  }
-  const r = await depot.revoke(a.name!, { reason, serial });
+  const { recordsDepot } = await import("../store/view.js");
+  const r = recordsDepot(a.depot)
+    ? await onRecords(a, reason, serial)
+    : await (async () => {
+      const depot = await openDepot(a.depot);
+      await ask(a, depot.entry(a.name!), reason, serial);
+      return depot.revoke(a.name!, { reason, serial });
+    })();
   process.stderr.write(
     `Revoked "${a.name}" (serial ${r.serial}, reason ${reason}); publish it: pki crl${r.issuer === "ca" ? "" : ` --issuer ${r.issuer}`}\n`,
   );
+}
+
+type Reason = import("../lib/x509/reasons.js").RevocationReason;
+type Shown = { status: string; serial?: string; notAfter?: string; sans: import("../lib/x509/cert.js").Sans };
+
+/** The record store (depot.db, PostgreSQL): one write; no passphrase (nothing is signed until 'pki crl'). */
+async function onRecords(a: Args, reason: Reason, serial: string | undefined) {
+  const { locateDepot, openRecords } = await import("../store/depot/locate.js");
+  const { entryOf, recordsOf } = await import("../store/depot/read.js");
+  const { revoke } = await import("../store/depot/revoke.js");
+  const store = await openRecords(locateDepot(a.depot), { write: true });
+  try {
+    if (process.stdin.isTTY && !a.yes) await ask(a, await entryOf(recordsOf(store), a.name!), reason, serial);
+    return await revoke(recordsOf(store), a.name!, { reason, serial });
+  } finally {
+    await store.close();
+  }
+}
+
+/** Asked only where it would go ahead (the depot words every refusal); never without a terminal: scripts go on. */
+async function ask(a: Args, e: Shown, reason: Reason, serial: string | undefined) {
+  if (!process.stdin.isTTY || a.yes || (serial === undefined && e.status !== "signed")) return;
+  const { sanText } = await import("./args.js");
+  const what = serial ?? `${e.serial}, valid until ${e.notAfter}, SANs: ${sanText(e.sans) || "none"}`;
+  const { confirm } = await import("./prompt.js");
+  const question = `Revoke "${a.name}" (serial ${what}) with reason ${reason}? Clients that check the CRL will ` +
+    "refuse it; this cannot be undone. [y/N] ";
+  if (!(await confirm(question))) throw new Error(`aborted: "${a.name}" is not revoked`);
 }

@@ -18,22 +18,43 @@ export function builder(y: Argv) {
 export async function handler(
   a: ArgumentsCamelCase<InferredOptionTypes<typeof options> & { name: string; depot?: string }>,
 ) {
+  const { checkName } = await import("../lib/x509/validate.js");
+  const name = checkName(a.name);
+  const { recordsDepot } = await import("../store/view.js");
+  if (recordsDepot(a.depot)) return onRecords(a, name);
   const { openDepot } = await import("./common.js");
   const { removeEntry } = await import("../store/remove.js");
-  const { checkName } = await import("../lib/x509/validate.js");
   const depot = await openDepot(a.depot);
-  const name = checkName(a.name);
-  if (process.stdin.isTTY && !a.yes) await ask(depot, name);
+  if (process.stdin.isTTY && !a.yes) await ask(depot.entry(name), name);
   const r = await removeEntry(depot, name);
   process.stderr.write(
     `Removed "${r.name}"${r.serial ? ` (serial ${r.serial} stays reserved)` : ""}; its files are in ${r.files.join(", ") || "no file"}\n`,
   );
 }
 
-/** Shows what `rm` is about to remove and asks, where it would go ahead (removeEntry words every refusal). */
-async function ask(depot: Awaited<ReturnType<typeof import("./common.js").openDepot>>, name: string) {
+/** The record store (depot.db, PostgreSQL): one write; the certificate and key stay, keyed by their serial. */
+async function onRecords(a: { depot?: string; yes?: boolean }, name: string) {
+  const { locateDepot, openRecords } = await import("../store/depot/locate.js");
+  const { entryOf, recordsOf } = await import("../store/depot/read.js");
+  const { remove } = await import("../store/depot/remove.js");
+  const store = await openRecords(locateDepot(a.depot), { write: true });
+  try {
+    if (process.stdin.isTTY && !a.yes) await ask(await entryOf(recordsOf(store), name), name);
+    const r = await remove(recordsOf(store), name);
+    process.stderr.write(
+      `Removed "${r.name}"${r.serial ? ` (serial ${r.serial} stays reserved; its certificate and key stay in the ` +
+        "depot under it)" : ""}\n`,
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+type Shown = Parameters<typeof import("../store/view.js").stateOf>[0];
+
+/** Shows what `rm` is about to remove and asks, where it would go ahead (the depot words every refusal). */
+async function ask(e: Shown, name: string) {
   const { stateOf } = await import("../store/view.js");
-  const e = depot.entry(name);
   const state = stateOf(e);
   if (name === "ca" || state === "valid" || state === "not-yet-valid") return;
   const { confirm } = await import("./prompt.js");

@@ -17,12 +17,37 @@ export function builder(y: Argv) {
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
+type Entry = import("../store/records/schema.js").Entry;
+type Listed = Entry & { state: string };
+
 export async function handler(a: Args) {
-  const { printJson, writeOut } = await import("./out.js");
-  const { openView, stateOf } = await import("../store/view.js"); // no crypto stack: status only reads the index
+  const { openView, recordsDepot } = await import("../store/view.js"); // no crypto stack: status only reads
+  if (recordsDepot(a.depot)) return fromRecords(a);
   const depot = openView(a.depot);
-  if (a.name === undefined) return overview(a, depot);
-  const e = depot.entry(a.name);
+  if (a.name === undefined) return overview(a, depot.list());
+  await details(a, depot.entry(a.name));
+}
+
+/** The record store (depot.db, PostgreSQL): read in one snapshot per page, streamed. */
+async function fromRecords(a: Args) {
+  const { openRecords, locateDepot } = await import("../store/depot/locate.js");
+  const { entryOf, listed, recordsOf, stateOf } = await import("../store/depot/read.js");
+  const store = await openRecords(locateDepot(a.depot), { write: false });
+  try {
+    if (a.name !== undefined) return await details(a, await entryOf(recordsOf(store), a.name));
+    const now = new Date();
+    async function* rows() {
+      for await (const e of listed(recordsOf(store))) yield { ...e, state: stateOf(e, now) };
+    }
+    await overview(a, rows(), now.getTime());
+  } finally {
+    await store.close();
+  }
+}
+
+async function details(a: Args, e: Entry) {
+  const { printJson, writeOut } = await import("./out.js");
+  const { stateOf } = await import("../store/view.js");
   const { sanText } = await import("./args.js");
   const info = {
     name: e.name,
@@ -52,12 +77,11 @@ export async function handler(a: Args) {
 }
 
 /** One line per entry; exit code 2 if any certificate expired, else 1 if any expires within --warn, else 0. */
-async function overview(a: Args, depot: import("../store/view.js").DepotView) {
+async function overview(a: Args, entries: Iterable<Listed> | AsyncIterable<Listed>, now = Date.now()) {
   const { parseDurationMs } = await import("../lib/x509/duration.js");
-  const { printJson, printTable } = await import("./out.js");
+  const { JsonArrayOut, TableOut } = await import("./out.js");
   const warnMs = parseDurationMs(String(a.warn));
-  const now = Date.now();
-  const rows = depot.list().map((e) => {
+  const row = (e: Listed) => {
     const left = e.notAfter ? new Date(e.notAfter).getTime() - now : 0;
     // Days left to the nearest: a fresh 10-day certificate has 10 days (not 9 and some hours), one with an hour left 0.
     const days = Math.round(left / 864e5);
@@ -81,16 +105,17 @@ async function overview(a: Args, depot: import("../store/view.js").DepotView) {
       daysLeft: e.notAfter ? days : null,
       status,
     };
-  });
-  process.exitCode = rows.some((r) => r.status === "EXPIRED")
-    ? 2
-    : rows.some((r) => r.status.startsWith("WARN"))
-      ? 1
-      : 0;
-  if (a.json) return printJson(rows);
-  const table = [
-    ["NAME", "KIND", "ISSUER", "NOT AFTER", "STATUS"],
-    ...rows.map((r) => [r.name, r.kind, r.issuer ?? "-", r.notAfter ?? "-", r.status]),
-  ];
-  printTable(table);
+  };
+  const json = a.json ? new JsonArrayOut() : undefined;
+  const table = a.json ? undefined : new TableOut(["NAME", "KIND", "ISSUER", "NOT AFTER", "STATUS"]);
+  let expired = false, warn = false;
+  for await (const e of entries) {
+    const r = row(e);
+    expired ||= r.status === "EXPIRED";
+    warn ||= r.status.startsWith("WARN");
+    if (json) json.add(r);
+    else table!.add([r.name, r.kind, r.issuer ?? "-", r.notAfter ?? "-", r.status]);
+  }
+  (json ?? table!).end();
+  process.exitCode = expired ? 2 : warn ? 1 : 0;
 }

@@ -28,6 +28,16 @@ export function parseJson<T>(text: string, what: string): T {
 }
 
 /**
+ * Whether the depot --depot / PKI_DEPOT / ./.pki names is on the record store (a directory holding depot.db, or a
+ * postgresql:// URL): the commands moved onto it take their new path (store/depot/); a layout-1 depot keeps the
+ * old one. Answered here, without loading the record store, so that `pki list` on layout 1 stays as light.
+ */
+export function recordsDepot(flag?: string): boolean {
+  const arg = flag || process.env.PKI_DEPOT || "";
+  return /^postgres(ql)?:\/\//i.test(arg) || existsSync(join(defaultDepotDir(flag), "depot.db"));
+}
+
+/**
  * What DIR holds, the one judgement every command makes: a depot (it has depot.json), nothing (absent, or empty
  * but for what a 'pki init' stopped before depot.json leaves), or something else (exported ca.crt/ca.key, notes):
  * not a depot, and no place for a new one.

@@ -24,7 +24,7 @@ test("completion: the bash script completes commands, options and choices", asyn
   t.deepEqual((await completeBash(sh, ["pki", "sign", "--not"])).out.trim().split("\n"), ["--not-before"]);
   t.deepEqual((await completeBash(sh, ["pki", "new-cert", "--key-type", "e"])).out.trim().split("\n").sort(), ["ecdsa", "ed25519"]);
   const listOpts = (await completeBash(sh, ["pki", "list", "--"])).out.trim().split("\n").sort();
-  t.deepEqual(listOpts, ["--as-owner", "--depot", "--help", "--json"]);
+  t.deepEqual(listOpts, ["--as-owner", "--depot", "--expiring", "--help", "--issuer", "--json", "--status"]);
   // NAMEs come from the depot (PKI_DEPOT), for commands that take an existing one.
   const depotSh = shell(t, shared.dir);
   t.deepEqual((await completeBash(depotSh, ["pki", "sign", "se"])).out.trim().split("\n"), ["server1"]);

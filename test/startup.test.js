@@ -3,18 +3,18 @@
 // it up for an empty CommonJS script too (node 24 does). Judged from node's own record (process.moduleLoadList) of
 // each process, taken at exit by a preloaded script.
 import test from "ava";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PASS, PKI, pkiOk, run, tempDir } from "./_helpers.js";
+import { PASS, PKI, ROOT, pkiOk, run, tempDir } from "./_helpers.js";
 
 const ESM_LOADER = "NativeModule internal/modules/esm/loader";
 const DUMP =
   "process.on('exit', () => require('fs').writeFileSync(process.env.DUMP, process.moduleLoadList.join('\\n')));";
 
 /** The modules node records for `node -r dump ARGS`, run with stdout and stderr on pipes (as the bench runs it). */
-async function loaded(t, dir, args, env = {}) {
-  const dump = join(dir, "dump.cjs");
-  writeFileSync(dump, DUMP);
+async function loaded(t, dir, args, env = {}, preload = undefined) {
+  const dump = preload ?? join(dir, "dump.cjs");
+  if (!preload) writeFileSync(dump, DUMP);
   const out = join(dir, `loaded-${Math.random().toString(36).slice(2)}.txt`);
   const r = await run(process.execPath, ["-r", dump, ...args], {
     cwd: dir,
@@ -41,5 +41,35 @@ test("pki list, status and --version load nothing node -e 0 does not, and no ES-
     t.deepEqual(extra, [], `pki ${args.join(" ")} loaded ${extra.join(", ")}`);
     const esm = modules.has(ESM_LOADER) && !script.has(ESM_LOADER);
     t.false(esm, `pki ${args.join(" ")} set up the ES-module loader`);
+  }
+});
+
+// On a depot held in depot.db, list and status load the SQLite driver and the record store's read path, as ES
+// modules: nothing beyond what a script loading better-sqlite3, node:crypto, os, timers/promises, module and
+// async_hooks and importing one ES module loads (no PostgreSQL driver: no net or tls), and not the X.509 issuance stack (it installs
+// reflect-metadata's Reflect.getMetadata).
+test("pki list and status on depot.db load the SQLite driver and the read path, no issuance stack, no pg", async (t) => {
+  const { openDepot } = await import(join(ROOT, "dist", "store", "depot", "index.js"));
+  const dir = tempDir(t);
+  const env = { PKI_DEPOT: join(dir, ".pki"), PKI_PASSPHRASE: PASS };
+  await pkiOk(t, dir, ["init"], { env });
+  await pkiOk(t, dir, ["issue", "web", "web.example.com", "127.0.0.1"], { env });
+  await (await openDepot({ depot: env.PKI_DEPOT, passphrase: PASS, upgrade: true })).close();
+  t.true(existsSync(join(dir, ".pki", "depot.db")));
+  writeFileSync(join(dir, "one.mjs"), "export default import.meta.url;\n");
+  writeFileSync(join(dir, "like.cjs"), [
+    `require(${JSON.stringify(join(ROOT, "node_modules", "better-sqlite3"))})(":memory:").prepare("select 1").get();`,
+    "require('node:crypto'); require('node:os'); require('node:timers/promises'); require('node:module');",
+    "new (require('node:async_hooks').AsyncLocalStorage)().run(1, () => 0);",
+    `import(${JSON.stringify(join(dir, "one.mjs"))});`,
+  ].join("\n"));
+  const like = (await loaded(t, dir, [join(dir, "like.cjs")])).modules;
+  const dump = join(dir, "dump.cjs");
+  writeFileSync(dump, `${DUMP}\nprocess.on('exit', () => { if (Reflect.getMetadata) process.exitCode = 99; });`);
+  for (const args of [["list"], ["list", "--json"], ["status"]]) {
+    const { r, modules } = await loaded(t, dir, [PKI, ...args], { PKI_DEPOT: join(dir, ".pki") }, dump);
+    t.regex(r.out, /web/);
+    const extra = [...modules].filter((m) => !like.has(m) && !m.startsWith("/") && !m.startsWith("file:"));
+    t.deepEqual(extra, [], `pki ${args.join(" ")} loaded ${extra.join(", ")}`);
   }
 });

@@ -116,6 +116,7 @@ export interface SignUnder {
   sans: Sans;
   profile: Profile;
   notAfter: Date;
+  notBefore?: Date;
   extensions?: RawExtension[];
 }
 

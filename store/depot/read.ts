@@ -6,9 +6,10 @@
 import { parseDurationMs } from "../../lib/x509/duration.js";
 import { toPem } from "../../lib/x509/pem.js";
 import { checkName, InputError } from "../../lib/x509/validate.js";
-import type { EntryRecord, ListFilter, Status } from "../records/schema.js";
+import type { Entry, EntryRecord, ListFilter, RecordStore, Status } from "../records/schema.js";
 import type { DepotCert } from "./issue.js";
-import type { Session } from "./session.js";
+import { ROOT, stateOf } from "../view.js";
+import type { Records } from "./session.js";
 
 export interface ListOptions {
   status?: Status;
@@ -18,9 +19,15 @@ export interface ListOptions {
   issuer?: string;
 }
 
+/** The store as the operations that open no key take it (read.ts, revoke, rm): no passphrase, no KDF. */
+export const recordsOf = (store: RecordStore): Records => ({ store, check: () => undefined });
+
+/** An entry's state as `pki list` shows it: unsigned, valid, expired, not-yet-valid or revoked. */
+export { stateOf };
+
 const STATUSES: Status[] = ["unsigned", "signed", "revoked"];
 
-export async function get(s: Session, name: string): Promise<DepotCert> {
+export async function get(s: Records, name: string): Promise<DepotCert> {
   s.check();
   checkName(name);
   return s.store.read(async (tx) => {
@@ -61,8 +68,34 @@ export function listFilter(o: ListOptions = {}, now = Date.now()): ListFilter {
   return f;
 }
 
-export async function* list(s: Session, o: ListOptions = {}): AsyncGenerator<EntryRecord> {
+export async function* list(s: Records, o: ListOptions = {}): AsyncGenerator<EntryRecord> {
   s.check();
   const f = listFilter(o);
   for await (const e of s.store.list(f)) yield e;
+}
+
+/**
+ * `pki list` and `pki status`'s order: unfiltered, the root first and then by name (the database's order, byte by
+ * byte); filtered, the order the filter's index gives (by notAfter with `expiringWithin`).
+ */
+export async function* listed(s: Records, o: ListOptions = {}): AsyncGenerator<EntryRecord> {
+  const f = listFilter(o);
+  const plain = !Object.keys(f).length;
+  if (plain) {
+    const root = await s.store.read((tx) => tx.entry(ROOT));
+    if (root) yield root;
+  }
+  for await (const e of list(s, o)) if (!plain || e.name !== ROOT) yield e;
+}
+
+/** NAME's entry with its past certificates (`pki status NAME`). */
+export async function entryOf(s: Records, name: string): Promise<Entry> {
+  s.check();
+  checkName(name);
+  return s.store.read(async (tx) => {
+    const e = await tx.entry(name);
+    if (!e) throw new InputError(`unknown name "${name}": see 'pki list'`);
+    const history = await tx.history(name);
+    return { ...e, ...(history.length ? { history } : {}) };
+  });
 }

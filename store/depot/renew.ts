@@ -21,6 +21,12 @@ export interface RenewOptions {
   lifetime?: When;
   /** a new key (true: of the same type; or a key option as issue takes it); the old key goes to history */
   rekey?: boolean | KeyOption;
+  /** with rekey: seal the new key under a passphrase of its own instead of the depot's */
+  keyPassphrase?: string;
+  /** backdate or postdate the new certificate (default: a few minutes before now, as issue) */
+  notBefore?: Date;
+  /** an external-key entry: a new request from the key's holder (DER, checked by the caller), its key's type */
+  csr?: { der: Uint8Array; spki: Uint8Array; keyType: string };
 }
 
 const same = (a: ArrayBuffer, b: ArrayBuffer) => Buffer.from(a).equals(Buffer.from(b));
@@ -51,6 +57,7 @@ export async function renew(s: Session, name: string, o: RenewOptions = {}): Pro
     if (e.status === "unsigned") throw new InputError(`"${name}" is not signed yet: run 'pki sign ${name}'`);
     if (e.external && o.rekey)
       throw new InputError(`the key of "${name}" is held elsewhere: renew it from a new request of its holder`);
+    if (!e.external && o.csr) throw new InputError(`the key of "${name}" is in the depot: use --rekey for a new one`);
     return { e, cert: await certOf(tx, name) };
   });
   // The new key and its sealing before the transaction, as issue does.
@@ -59,7 +66,8 @@ export async function renew(s: Session, name: string, o: RenewOptions = {}): Pro
     const spec = o.rekey === true ? specOfSpki(pre.cert.publicKey.rawData) : parseKeyOption(o.rekey);
     const keys = await generateKeyDer(spec);
     const csr = createCsrDer(pre.cert.subjectDer, pre.e.sans, keyObjectsOf(keys));
-    rekeyed = { sealed: s.sealKey(keys.pkcs8), csr, spki: keys.spki, keyType: describeKey(spec) };
+    const sealed = o.keyPassphrase ? await s.sealKeyWith(keys.pkcs8, o.keyPassphrase) : s.sealKey(keys.pkcs8);
+    rekeyed = { sealed, csr, spki: keys.spki, keyType: describeKey(spec) };
     keys.pkcs8.fill(0);
   }
   const warnings: string[] = [];
@@ -70,15 +78,16 @@ export async function renew(s: Session, name: string, o: RenewOptions = {}): Pro
     if (old.serialNumber !== e.serial)
       throw new DepotError(`the certificate of "${name}" has serial ${old.serialNumber}, not the recorded ` +
         `${e.serial}: run 'pki doctor'`);
-    const spki = rekeyed ? rekeyed.spki : Buffer.from(old.publicKey.rawData);
-    if (!rekeyed && (await compromised(tx, e, old, old.publicKey.rawData)))
-      throw new InputError(`a certificate of "${name}" for its current key was revoked for keyCompromise: ` +
-        "renew with rekey");
+    const spki = rekeyed?.spki ?? o.csr?.spki ?? Buffer.from(old.publicKey.rawData);
+    if (!rekeyed && (await compromised(tx, e, old, new Uint8Array(spki).buffer)))
+      throw new InputError(`a certificate of "${name}" for ${o.csr ? "that" : "its current"} key was revoked for ` +
+        `keyCompromise: renew with ${o.csr ? "a CSR for a new key" : "--rekey"}`);
     const nc = old.extensions.get(OID_NAME_CONSTRAINTS);
     const extensions: RawExtension[] = nc ? [{ oid: OID_NAME_CONSTRAINTS, ...nc }] : [];
     const issuer = e.issuer ?? ROOT;
     const cert = await signUnder(s, tx, {
       issuer, subject: old.subjectDer, publicKey: spki, sans: e.sans, profile: profileOf(e), notAfter, extensions,
+      notBefore: o.notBefore,
     }, undefined, warnings);
     const past = { serial: e.serial!, issuer, notBefore: e.notBefore!, notAfter: e.notAfter!, revoked: e.revoked };
     await tx.addHistory(name, past);
@@ -88,11 +97,20 @@ export async function renew(s: Session, name: string, o: RenewOptions = {}): Pro
       await tx.retireBlob(name, "csr", past.serial);
       await tx.putBlob({ name, kind: "key" }, rekeyed.sealed);
       await tx.putBlob({ name, kind: "csr" }, rekeyed.csr);
+    } else if (o.csr) {
+      await tx.retireBlob(name, "csr", past.serial);
+      await tx.putBlob({ name, kind: "csr" }, o.csr.der);
+    }
+    if (rekeyed && e.kind === "ca") {
+      const n = await tx.count({ issuer: name, status: "signed" });
+      if (n)
+        warnings.push(`${n} certificate${n === 1 ? "" : "s"} "${name}" issued stay${n === 1 ? "s" : ""} valid ` +
+          "under its old key: renew them, or revoke them if that key is compromised");
     }
     await tx.putBlob({ name, kind: "cert" }, new Uint8Array(cert.rawData));
     const next: EntryRecord = {
       ...e, status: "signed", revoked: undefined, ...(certFields(cert) as Partial<EntryRecord>),
-      ...(rekeyed ? { keyType: rekeyed.keyType } : {}),
+      ...(rekeyed || o.csr ? { keyType: (rekeyed ?? o.csr)!.keyType } : {}),
     };
     await tx.putEntry(next);
     const key = await tx.blob({ name, kind: "key" });

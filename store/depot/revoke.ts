@@ -11,7 +11,7 @@ import { checkReason, type RevocationReason } from "../../lib/x509/reasons.js";
 import { checkName, checkX509Date, InputError } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
 import type { Revocation } from "../records/schema.js";
-import { certOf, ROOT, type Session } from "./session.js";
+import { certOf, ROOT, type Records, type Session } from "./session.js";
 
 export interface RevokeOptions {
   /** RFC 5280's reason (default "unspecified"): keyCompromise, superseded, cessationOfOperation, ... */
@@ -21,7 +21,7 @@ export interface RevokeOptions {
 }
 export interface Revoked { name: string; serial: string; issuer: string; revoked: Revocation }
 
-export async function revoke(s: Session, name: string, o: RevokeOptions = {}): Promise<Revoked> {
+export async function revoke(s: Records, name: string, o: RevokeOptions = {}): Promise<Revoked> {
   s.check();
   checkName(name);
   if (name === ROOT) throw new InputError("the root CA cannot be revoked by itself: retire the depot instead");

@@ -3,7 +3,7 @@
  * its one salt and iteration count, so that derivation seals each new key and opens each CA key), and the CA keys
  * opened so far. The operations (issue.ts, revoke.ts, read.ts) take a Session; nothing here knows SQL or files.
  */
-import { decryptPkcs8Key, pbes2Encrypt, WrongPassphraseError } from "../../lib/formats/pkcs8.js";
+import { deriveKey, decryptPkcs8Key, pbes2Encrypt, WrongPassphraseError } from "../../lib/formats/pkcs8.js";
 import { CertInfo } from "../../lib/x509/certinfo.js";
 import { DerError, octets, seq } from "../../lib/x509/der.js";
 import { keyObjectsOf, type KeyObjects } from "../../lib/x509/keys.js";
@@ -18,6 +18,9 @@ export const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"
 const keyLabel = (name: string) => (name === ROOT ? "the CA key" : `the key of "${name}"`);
 
 export interface Kdf { salt: Buffer; iterations: number; key: Buffer }
+
+/** What the operations that neither open nor seal a key need (list, get, revoke, rm): no passphrase, no KDF. */
+export type Records = Pick<Session, "store" | "check">;
 
 export class Session {
   private readonly cas = new Map<string, KeyObjects>();
@@ -35,6 +38,18 @@ export class Session {
     this.check();
     const { alg, data } = pbes2Encrypt(pkcs8, this.kdf.key, this.kdf.salt, this.kdf.iterations);
     return seq(alg, octets(data));
+  }
+
+  /** A key sealed under a passphrase of its own (`--key-passphrase-file`), with the depot's salt and iterations. */
+  async sealKeyWith(pkcs8: Uint8Array, passphrase: string): Promise<Buffer> {
+    this.check();
+    const key = Buffer.from(await deriveKey(passphrase, this.kdf.salt, this.kdf.iterations));
+    try {
+      const { alg, data } = pbes2Encrypt(pkcs8, key, this.kdf.salt, this.kdf.iterations);
+      return seq(alg, octets(data));
+    } finally {
+      key.fill(0);
+    }
   }
 
   /**
@@ -65,6 +80,32 @@ export class Session {
     this.kdf.key.fill(0);
     this.cas.clear();
     await this.store.close();
+  }
+}
+
+/**
+ * A session for a command on an opened store: the depot's KDF derived once with `passphrase` (a passphrase that
+ * opens no key here is refused where a key is opened, as openDepot's is).
+ */
+export async function sessionOn(dir: string, store: RecordStore, passphrase: string): Promise<Session> {
+  const d = await store.read((tx) => tx.depot());
+  const salt = Buffer.from(d.kdf.salt, "base64");
+  const key = Buffer.from(await deriveKey(passphrase, salt, d.kdf.iterations));
+  return new Session(dir, store, { salt, iterations: d.kdf.iterations, key }, passphrase);
+}
+
+/**
+ * Whether `passphrase` opens NAME's key (a CLI prompt asks again on WrongPassphraseError); a key held elsewhere
+ * has nothing to check.
+ */
+export async function checkKeyPassphrase(store: RecordStore, name: string, passphrase: string): Promise<void> {
+  const der = await store.read((tx) => tx.blob({ name, kind: "key" }));
+  if (!der) return;
+  try {
+    (await decryptPkcs8Key(toPem("ENCRYPTED PRIVATE KEY", der), passphrase, keyLabel(name))).der.fill(0);
+  } catch (e) {
+    if (e instanceof WrongPassphraseError) throw e;
+    throw new DepotError(`${keyLabel(name)} in the depot cannot be opened (${(e as Error).message}): run 'pki doctor'`);
   }
 }
 
