@@ -160,12 +160,13 @@ export class AcmeState implements AcmeBackend {
 
   async bySerial(
     serial: string,
-  ): Promise<{ name: string; account?: string; revoked: boolean; certDer: Uint8Array } | undefined> {
+  ): Promise<{ name: string; account?: string; order?: string; revoked: boolean; certDer: Uint8Array } | undefined> {
     const e = Object.values(this.depot.readIndex().entries).find((x) => x.serial?.toLowerCase() === serial && x.acme);
     if (!e) return undefined;
     return {
       name: e.name,
       account: e.acme?.account,
+      order: e.acme?.order,
       revoked: e.status === "revoked",
       certDer: new Uint8Array(this.depot.readCert(e.name).rawData),
     };

@@ -96,6 +96,28 @@ test("the layout-1 fixture upgrades, and everything in it survives", async (t) =
   });
 });
 
+test("ACME state of dns-01, wildcards and ARI (a dns-01 challenge, wildcard, replaces, renewNow) upgrades", async (t) => {
+  const dir = copy(t);
+  const one = (kind) => join(dir, `acme/${kind}`, readdirSync(join(dir, `acme/${kind}`))[0]);
+  const edit = (file, fn) => writeFileSync(file, JSON.stringify(fn(JSON.parse(readFileSync(file, "utf8")))));
+  edit(one("authz"), (z) => ({
+    ...z,
+    wildcard: true,
+    challenges: [{ type: "dns-01", token: "t".repeat(43), status: "valid", validated: "2026-12-06T07:00:00.000Z" }],
+  }));
+  edit(one("orders"), (o) => ({ ...o, replaces: "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", replacesCert: "web",
+    renewNow: "2026-12-06T07:00:00.000Z" }));
+  const up = await upgradeLayout1(dir);
+  t.teardown(() => up.store.close());
+  const old = (p) => join(dir, LAYOUT1_BACKUP, p);
+  await up.store.read(async (tx) => {
+    for (const kind of ["orders", "authz"]) {
+      const f = readdirSync(old(`acme/${kind}`))[0];
+      t.deepEqual(await tx.acmeGet(kind, f.slice(0, -5)), JSON.parse(readFileSync(old(`acme/${kind}/${f}`), "utf8")));
+    }
+  });
+});
+
 test("an upgrade that stopped after depot.db was linked finishes moving the old files", async (t) => {
   const dir = copy(t);
   const first = await upgradeLayout1(dir);

@@ -54,10 +54,10 @@ export interface AcmeBackend extends AcmeReads {
   transact<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** The certificate of a depot entry, then its intermediates (PEM). */
   chainPem(name: string): Promise<string>;
-  /** The depot entry issued by ACME with this serial (hex, lowercase). */
+  /** The depot entry issued by ACME with this serial (hex, lowercase), and the order it was issued for. */
   bySerial(
     serial: string,
-  ): Promise<{ name: string; account?: string; revoked: boolean; certDer: Uint8Array } | undefined>;
+  ): Promise<{ name: string; account?: string; order?: string; revoked: boolean; certDer: Uint8Array } | undefined>;
   revoke(name: string, serial: string, reason: string): Promise<void>;
   /** A fresh nonce for a client (an address, or an IPv6 /64), good once, on any server sharing this state. */
   newNonce(client: string): Promise<string>;

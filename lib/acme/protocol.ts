@@ -78,6 +78,11 @@ export interface Order {
   notAfter?: string;
   error?: Problem;
   cert?: string /* the depot entry name */;
+  /** RFC 9773: the certID this order's certificate replaces, and that certificate's depot entry. */
+  replaces?: string;
+  replacesCert?: string;
+  /** When `pki acme renew-now` asked for this order's certificate to be replaced at once (ARI). */
+  renewNow?: string;
 }
 
 /** A wildcard bind is reached, and named by the server's certificate, as 127.0.0.1. */

@@ -132,6 +132,8 @@ function id(c: Check, v: unknown, field: string): string {
   return v as string;
 }
 
+/** RFC 9773's certificate id: base64url(AKI keyIdentifier) "." base64url(serial), no padding. */
+const CERT_ID_RE = /^[\w-]{1,172}\.[\w-]{1,40}$/;
 const ACCOUNT_STATUS = ["valid", "deactivated", "revoked"] as const;
 const ORDER_STATUS = ["pending", "ready", "processing", "valid", "invalid"] as const;
 const AUTHZ_STATUS = ["pending", "valid", "invalid", "deactivated", "expired", "revoked"] as const;
@@ -174,13 +176,18 @@ export function validAcme<K extends AcmeKind>(c: Check, kind: K, key: unknown, r
     if (o.notAfter !== undefined) c.date(o.notAfter, `${f}.notAfter`);
     if (o.error !== undefined) problem(o.error, `${f}.error`);
     if (o.cert !== undefined) c.name(o.cert, `${f}.cert`);
+    if (o.replaces !== undefined && !CERT_ID_RE.test(c.str(o.replaces, `${f}.replaces`, 256)))
+      c.fail(`${f}.replaces`, "is not an ARI certificate id");
+    if (o.replacesCert !== undefined) c.name(o.replacesCert, `${f}.replacesCert`);
+    if (o.renewNow !== undefined) c.date(o.renewNow, `${f}.renewNow`);
   } else if (kind === "authz") {
     identifier(o.identifier, `${f}.identifier`);
     c.oneOf(o.status, `${f}.status`, AUTHZ_STATUS);
+    if (o.wildcard !== undefined && o.wildcard !== true) c.fail(`${f}.wildcard`, "is not true");
     c.arr(o.challenges, `${f}.challenges`, 8).forEach((v, i) => {
       const g = `${f}.challenges[${i}]`;
       const ch = c.obj(v, g);
-      c.oneOf(ch.type, `${g}.type`, ["http-01", "tls-alpn-01"] as const);
+      c.oneOf(ch.type, `${g}.type`, ["http-01", "tls-alpn-01", "dns-01"] as const);
       if (typeof ch.token !== "string" || !TOKEN_RE.test(ch.token)) c.fail(`${g}.token`, "is not a token");
       c.oneOf(ch.status, `${g}.status`, CHALLENGE_STATUS);
       if (ch.validated !== undefined) c.date(ch.validated, `${g}.validated`);
