@@ -1,10 +1,9 @@
-// Big depots, made fast, for scripts/bench's scale rows and the scale tests: `pki init` (layout 1, upgraded to
-// depot.db) and then COUNT real certificates the depot's CA signs, written straight into the record store in
-// batches of one transaction each. Every row is what depot.issue() records (entry, serial, sealed key, CSR,
+// Big depots, made fast, for scripts/bench's scale rows: `pki init` (PKI_DEPOT_FORMAT=db: depot.db), then COUNT
+// real certificates the depot's CA signs, written straight into the record store in batches of one transaction. Every row is what depot.issue() records (entry, serial, sealed key, CSR,
 // certificate carrying its serial), but the leaves share one key pair: key generation and one durable commit per
 // certificate are what the bench measures afterwards through the real API, not what filling it should cost.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -19,7 +18,7 @@ const { CertInfo } = await dist("lib/x509/certinfo.js");
 const { prepareCertificateDer, randomSerial } = await dist("lib/x509/issuance.js");
 
 /**
- * `pki init` in DIR (a new directory; the depot at DIR/.pki) with the passphrase in DIR/pass, upgraded to depot.db;
+ * `pki init` in DIR (a new directory; the depot at DIR/.pki) with the passphrase in DIR/pass, as depot.db;
  * `env` goes to pki (e.g. PKI_TEST_ONLY_KDF_ITERATIONS). Returns the depot directory.
  */
 export async function initDbDepot(dir, passphrase, env = {}) {
@@ -27,9 +26,11 @@ export async function initDbDepot(dir, passphrase, env = {}) {
   writeFileSync(join(dir, "pass"), passphrase + "\n");
   const depot = join(dir, ".pki");
   execFileSync(process.execPath, [join(ROOT, "dist", "bin", "pki.js"), "init", "--passphrase-file", "pass"], {
-    cwd: dir, env: { ...process.env, ...env, PKI_DEPOT: depot }, stdio: ["ignore", "ignore", "pipe"],
+    cwd: dir, env: { ...process.env, ...env, PKI_DEPOT: depot, PKI_DEPOT_FORMAT: "db" },
+    stdio: ["ignore", "ignore", "pipe"],
   });
-  await (await upgradeLayout1(depot)).store.close();
+  if (existsSync(join(depot, "depot.json"))) await (await upgradeLayout1(depot)).store.close(); // a pki before 23
+
   return depot;
 }
 

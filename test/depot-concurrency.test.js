@@ -3,7 +3,7 @@
 // constraint, and nothing a process was handed is missing from the depot.
 import test from "ava";
 import { join } from "node:path";
-import { PASS, ROOT } from "./_helpers.js";
+import { PASS, pkiOk, ROOT } from "./_helpers.js";
 import { initDepot, openDepot } from "./_depot.js";
 import { checkStore, orphanRows, sideLines, verifyAll, worker } from "./_depot-check.js";
 import { useCluster } from "./_postgres.js";
@@ -12,7 +12,6 @@ import { progress } from "./_stress.js";
 const RECORDS = join(ROOT, "dist", "store", "records");
 const { SqliteStore } = await import(join(RECORDS, "sqlite.js"));
 const { PgStore } = await import(join(RECORDS, "postgres.js"));
-const { readLayout1 } = await import(join(RECORDS, "layout1.js"));
 const pg = useCluster(test);
 const W = 8, N = 25;
 
@@ -53,16 +52,9 @@ test(`${W} processes × ${N} issuances through openDepot on depot.db: ${W * N} d
 
 test(`${W} processes × ${N} issuances on one PostgreSQL depot: ${W * N} distinct serials, all recorded`, async (t) => {
   t.timeout(10 * 60_000);
-  // The CA `pki init` made, copied into a PostgreSQL depot (pki init --depot postgresql://... is still to come).
-  const { dir, depot } = await initDepot(t);
-  const l1 = readLayout1(depot);
+  const { dir } = await initDepot(t); // a directory for the passphrase file and the side files
   const url = pg.url(await pg.db());
-  const made = await PgStore.create(url, l1.depot, async (tx) => {
-    for (const s of l1.serials) await tx.reserveSerial(s);
-    for (const { history, ...e } of l1.entries) await tx.putEntry(e);
-    for (const b of l1.blobs) await tx.putBlob(b.ref, b.data);
-  });
-  await made.close();
+  await pkiOk(t, dir, ["--depot", url, "init", "--passphrase-file", "pass"]);
   const handed = await issueAtOnce(t, dir, url);
   const store = await PgStore.open(url);
   try {
