@@ -163,6 +163,20 @@ export function recordStoreCases(test, b) {
     t.false(await store.write((tx) => tx.takeNonce("n2")));
     t.false(await store.write((tx) => tx.takeNonce("unknown")));
   });
+
+  test("pruneNonces forgets the expired, then the soonest to expire beyond its bound", async (t) => {
+    const { store } = await b.newStore(t);
+    const at = (s) => new Date(Date.now() + s * 1000);
+    await store.write(async (tx) => {
+      await tx.putNonce("gone", at(-1));
+      for (let i = 1; i <= 5; i++) await tx.putNonce(`n${i}`, at(60 * i));
+    });
+    t.is(await store.write((tx) => tx.pruneNonces(10)), 5);
+    t.is(await store.write((tx) => tx.pruneNonces(3)), 3);
+    const left = [];
+    for (const n of ["gone", "n1", "n2", "n3", "n4", "n5"]) if (await store.write((tx) => tx.takeNonce(n))) left.push(n);
+    t.deepEqual(left, ["n3", "n4", "n5"]);
+  });
 }
 
 export async function collect(it) {

@@ -12,6 +12,7 @@ export interface PgResult { rows: Array<Record<string, unknown>>; rowCount: numb
 export interface PgClient {
   query(sql: string, params?: unknown[]): Promise<PgResult>;
   on(event: "error", fn: (e: Error) => void): void;
+  off(event: "error", fn: (e: Error) => void): void;
   release(destroy?: boolean | Error): void;
 }
 export interface PgPool {

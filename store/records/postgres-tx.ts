@@ -219,7 +219,6 @@ export class PgTx implements WriteTx {
       e.kid, e.hmac, e.created, e.account ?? null, e.bound ?? null);
   }
   async putNonce(nonce: string, expires: Date): Promise<void> {
-    await this.run("DELETE FROM nonces WHERE expires <= $1", Date.now());
     await this.run("INSERT INTO nonces (nonce, expires) VALUES ($1, $2)", nonce, expires.getTime());
   }
   /** DELETE ... RETURNING: of two connections taking one nonce at once, exactly one gets the row. */
@@ -227,6 +226,13 @@ export class PgTx implements WriteTx {
     if (!this.writable) throw new Error("records: a write in a read transaction");
     const sql = "DELETE FROM nonces WHERE nonce = $1 AND expires > $2 RETURNING nonce";
     return (await this.q(sql, [nonce, now.getTime()])).rows.length === 1;
+  }
+  async pruneNonces(max: number, now = new Date()): Promise<number> {
+    await this.run("DELETE FROM nonces WHERE expires <= $1", now.getTime());
+    const left = Number((await this.get("SELECT count(*) AS n FROM nonces"))!.n);
+    if (left <= max) return left;
+    await this.run("DELETE FROM nonces WHERE nonce IN (SELECT nonce FROM nonces ORDER BY expires LIMIT $1)", left - max);
+    return max;
   }
 }
 

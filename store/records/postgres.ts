@@ -97,13 +97,16 @@ export class PgStore implements RecordStore {
     let c: PgClient;
     try { c = await this.pool.connect(); } catch (e) { throw pgError(e, this.location); }
     let broken: Error | undefined;
-    c.on("error", (e) => { broken = e; });
+    const onError = (e: Error) => { broken = e; };
+    c.on("error", onError);
     try {
       return await fn(c);
     } catch (e) {
       broken ??= e instanceof DepotError ? undefined : (e as Error);
       throw e;
     } finally {
+      // A pooled client outlives this checkout: one listener per checkout would pile up on it.
+      c.off("error", onError);
       c.release(broken ?? false);
     }
   }

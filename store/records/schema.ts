@@ -144,8 +144,13 @@ export interface WriteTx extends ReadTx {
   setCrl(c: CrlRecord): Promise<void>;
   acmePut<K extends AcmeKind>(kind: K, obj: AcmeRecords[K]): Promise<void>;
   putEab(e: EabRecord): Promise<void>;
-  /** Records a nonce the server handed out, usable once until `expires`. */
+  /** Records a nonce the server will hand out, usable once until `expires`. */
   putNonce(nonce: string, expires: Date): Promise<void>;
+  /**
+   * Forgets expired nonces, then the soonest to expire beyond `max`; returns how many are left. Kept out of
+   * putNonce: a scan of the table in every request's transaction would make concurrent writers conflict.
+   */
+  pruneNonces(max: number, now?: Date): Promise<number>;
   /** Consumes a nonce: true once (by any process on the store), false when unknown, used or expired. */
   takeNonce(nonce: string, now?: Date): Promise<boolean>;
 }

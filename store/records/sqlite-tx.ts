@@ -224,11 +224,17 @@ export class SqliteTx implements WriteTx {
       e.kid, e.hmac, e.created, e.account ?? null, e.bound ?? null);
   }
   async putNonce(nonce: string, expires: Date): Promise<void> {
-    this.run("DELETE FROM nonces WHERE expires <= ?", Date.now());
     this.run("INSERT INTO nonces (nonce, expires) VALUES (?, ?)", nonce, expires.getTime());
   }
   async takeNonce(nonce: string, now = new Date()): Promise<boolean> {
     return this.run("DELETE FROM nonces WHERE nonce = ? AND expires > ?", nonce, now.getTime()) === 1;
+  }
+  async pruneNonces(max: number, now = new Date()): Promise<number> {
+    this.run("DELETE FROM nonces WHERE expires <= ?", now.getTime());
+    const left = Number((this.get("SELECT count(*) AS n FROM nonces") as { n: number }).n);
+    if (left <= max) return left;
+    this.run("DELETE FROM nonces WHERE nonce IN (SELECT nonce FROM nonces ORDER BY expires LIMIT ?)", left - max);
+    return max;
   }
 }
 
