@@ -14,20 +14,21 @@ import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { x509 } from "../lib/x509/peculiar.js";
-import type { Sans, Profile } from "../lib/x509/cert.js";
+import type { Sans } from "../lib/x509/cert.js";
 import { describeKey, specOfSpki, type SigningKey } from "../lib/x509/keys.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
 import type { RevocationReason } from "../lib/x509/crl.js";
 import type { AcmeBackend, IssuedCert, IssueRequest, Kind, Stored, Tx } from "../lib/acme/backend.js";
 import { MemoryNonces } from "../lib/acme/nonces.js";
-import { problem, type Account, type Identifier, type Order } from "../lib/acme/protocol.js";
+import { problem, type Account, type Order } from "../lib/acme/protocol.js";
 import { OIDS, sanValue } from "../lib/x509/build.js";
+import { ACME_PROFILE, commonNameFor } from "./acme/names.js";
 import { Depot, ROOT } from "./depot.js";
 import { DepotError, readText, writeAtomic } from "./fsutil.js";
 
 const ID_RE = /^[\w-]{1,64}$/;
 const KINDS: Kind[] = ["accounts", "orders", "authz"];
-export const ACME_PROFILE: Profile = { kind: "leaf", usage: "peer" };
+export { ACME_PROFILE };
 
 export interface IssuerMaterial {
   name: string;
@@ -233,15 +234,6 @@ export class AcmeState implements AcmeBackend {
     this.depot.writeIndex(idx);
     return { name, serial };
   }
-}
-
-/**
- * The CSR's CN when it is one of the order's DNS names, else the first DNS name, else none: an IP address is no
- * host name, and a CN holding one is judged as a DNS name by verifiers that fall back to the CN.
- */
-function commonNameFor(csrCn: string | undefined, ids: Identifier[]): string | undefined {
-  const dns = ids.filter((i) => i.type === "dns").map((i) => i.value);
-  return csrCn && dns.includes(csrCn.toLowerCase()) ? csrCn : dns[0];
 }
 
 function parse(text: string, what: string): unknown {
