@@ -73,7 +73,7 @@ const port = (v: unknown, flag: string) => {
 };
 
 async function serve(a: Args) {
-  const { getPassphrase, openDepot, last } = await import("./common.js");
+  const { getPassphrase, last } = await import("./common.js");
   const { splitList, checkIp, checkDomain } = await import("../lib/x509/validate.js");
   const { parsePolicy, AcmeProblem } = await import("../lib/acme/protocol.js");
   const { expiryFrom } = await import("./args.js");
@@ -103,22 +103,22 @@ async function serve(a: Args) {
   const external = a.externalUrl === undefined ? undefined : externalUrl(String(last(a.externalUrl)));
   const now = new Date();
   const lifetimeMs = expiryFrom(String(last(a.certLifetime)))(now).getTime() - now.getTime();
-  const depot = await openDepot(a.depot);
-  depot.entry(a.issuer);
-  const passphrase = (await getPassphrase(a, a.issuer === "ca" ? "the CA key" : `the key of the CA "${a.issuer}"`))!;
   const { startAcmeServer, probeListen } = await import("../lib/acme/server.js");
   const { DEADLINE_MS } = await import("../lib/acme/challenges.js");
-  await probeListen(a.host, p.port).catch((e) => {
-    throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
-  });
-  const { openAcme } = await import("../store/acme-serve.js");
-  const m = await openAcme(depot, {
+  const { openAcmeServe } = await import("../store/acme/open.js");
+  const setup = {
     issuer: a.issuer,
-    passphrase,
     lifetimeMs,
     host: a.host,
     tlsName: a.tlsName,
     externalHost: external && new URL(external).hostname.replace(/^\[|\]$/g, ""),
+  };
+  const m = await openAcmeServe(a.depot, setup, async () => {
+    const pass = (await getPassphrase(a, a.issuer === "ca" ? "the CA key" : `the key of the CA "${a.issuer}"`))!;
+    await probeListen(a.host, p.port).catch((e) => {
+      throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
+    });
+    return pass;
   });
   if (m.created) process.stderr.write(`Made the server's TLS certificate "${a.tlsName}" in the depot\n`);
   const log = (l: string) => process.stderr.write(l + "\n");
@@ -143,12 +143,14 @@ async function serve(a: Args) {
       dnsServers,
       deadlineMs: testDeadline() ?? DEADLINE_MS,
     },
-  }).catch((e) => {
+  }).catch(async (e) => {
+    await m.close();
     throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
   });
   process.stdout.write(`ACME directory: ${s.url}\n`);
   const sig = await stopped;
   await s.close();
+  await m.close();
   process.stderr.write(`Stopped by ${sig}\n`); // an info line: no "pki: " (errors and warnings)
   process.exit(0);
 }
@@ -176,10 +178,8 @@ function testDeadline(): number | undefined {
 }
 
 async function eabAdd(depotFlag: string | undefined, name: string) {
-  const { openDepot } = await import("./common.js");
-  const { AcmeState } = await import("../store/acme-state.js");
-  const depot = await openDepot(depotFlag);
-  const r = await new AcmeState(depot).addEab(name);
+  const { addEab } = await import("../store/acme/open.js");
+  const r = await addEab(depotFlag, name);
   process.stdout.write(`key id: ${r.kid}\nhmac key: ${r.hmac}\n`);
   process.stderr.write(
     "Keep the HMAC key secret: it is shown once. Clients pass both (certbot --eab-kid/--eab-hmac-key)\n",

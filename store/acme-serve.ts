@@ -3,13 +3,11 @@
  * own TLS certificate — the depot entry `acme-server` (made on first start, renewed when it nears expiry
  * or lacks the address it serves on), its key sealed with the same passphrase as the CA's.
  */
-import { isIP } from "node:net";
-import { checkDomain, checkIp, checkName, InputError } from "../lib/x509/validate.js";
+import { checkName, InputError } from "../lib/x509/validate.js";
 import { toPem } from "../lib/x509/pem.js";
 import type { x509 } from "../lib/x509/peculiar.js";
-import { checkCertifiable } from "../lib/acme/checks.js";
-import { AcmeProblem, boundName, type Identifier } from "../lib/acme/protocol.js";
 import { ACME_PROFILE, AcmeState } from "./acme-state.js";
+import { serverNames } from "./acme/names.js";
 import { Depot, ROOT } from "./depot.js";
 
 export interface AcmeServeSetup {
@@ -41,31 +39,7 @@ export async function openAcme(depot: Depot, o: AcmeServeSetup): Promise<AcmeSer
   await depot.withLock(async () => state.prepare());
   const name = checkName(o.tlsName);
   const issuerPath = [depot.readCert(o.issuer), ...depot.issuerChain(o.issuer).map((c) => c.cert)];
-  const host = boundName(o.host);
-  const idOf = (h: string): Identifier =>
-    isIP(h) ? { type: "ip", value: checkIp(h) } : { type: "dns", value: checkDomain(h).toLowerCase() };
-  const bound = idOf(host);
-  const required = o.externalHost ? [bound, idOf(o.externalHost)] : [bound];
-  const why = (id: Identifier) => {
-    try {
-      checkCertifiable(id, issuerPath);
-      return undefined;
-    } catch (e) {
-      if (e instanceof AcmeProblem) return e.detail;
-      throw e;
-    }
-  };
-  for (const id of required) {
-    const refused = why(id);
-    if (refused) throw new InputError(`cannot serve as ${id.value}: ${refused}`);
-  }
-  // The other loopback spelling is a convenience, named only where the CA's name constraints permit it.
-  const extra: Identifier = isIP(host) ? { type: "dns", value: "localhost" } : { type: "ip", value: "127.0.0.1" };
-  const ids = why(extra) || required.some((i) => i.value === extra.value) ? required : [...required, extra];
-  const sans = {
-    ips: ids.filter((i) => i.type === "ip").map((i) => i.value),
-    domains: ids.filter((i) => i.type === "dns").map((i) => i.value),
-  };
+  const { required, sans } = serverNames(o.host, o.externalHost, issuerPath);
   const issuer = o.issuer === ROOT ? undefined : o.issuer;
   const e = depot.readIndex().entries[name];
   const notAfter = (from: Date) => new Date(from.getTime() + 90 * DAY);

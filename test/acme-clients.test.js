@@ -3,13 +3,13 @@
 import test from "ava";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { openssl, pki, run } from "./_helpers.js";
-import { checkIssued, doctorClean, freePort, logged, newDepot, startAcme } from "./_acme.js";
+import { openssl, run } from "./_helpers.js";
+import {
+  checkIssued, crlPem, depotCert, depotEntries, doctorClean, freePort, listJson, logged, newDepot, startAcme,
+} from "./_acme.js";
 
 async function crlSerials(t, dir) {
-  const r = await pki(dir, ["crl", "--passphrase-file", "pass"]);
-  t.is(r.code, 0, r.stderr);
-  const text = await openssl(["crl", "-noout", "-text"], { input: r.stdout });
+  const text = await openssl(["crl", "-noout", "-text"], { input: await crlPem(t, dir) });
   return [...text.out.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1].toLowerCase());
 }
 
@@ -36,7 +36,7 @@ test("certbot: certonly --standalone for web.test, renew --force-renewal, revoke
     "--server",
     s.url,
   ];
-  const env = { ...process.env, REQUESTS_CA_BUNDLE: join(dir, ".pki", "ca.crt") };
+  const env = { ...process.env, REQUESTS_CA_BUNDLE: await depotCert(dir) };
   const certbot = async (args) => {
     const r = await run("certbot", [...args, ...cb], { env, timeout: 120_000 });
     t.is(r.code, 0, `certbot ${args[0]}: ${r.stderr}\n--- server log ---\n${s.log()}`);
@@ -62,8 +62,7 @@ test("certbot: certonly --standalone for web.test, renew --force-renewal, revoke
   const second = await checkIssued(t, dir, join(live, "cert.pem"), ["web.test"], join(live, "chain.pem"));
   t.not(first, second, "the renewal is a new certificate");
 
-  const listed = await pki(dir, ["list", "--json"]);
-  const acmeEntries = JSON.parse(listed.out).filter((e) => e.acme);
+  const acmeEntries = (await listJson(dir)).filter((e) => e.acme);
   t.deepEqual(
     acmeEntries.map((e) => e.serial).sort(),
     [first, second].sort(),
@@ -79,7 +78,7 @@ test("certbot: certonly --standalone for web.test, renew --force-renewal, revoke
     "--no-delete-after-revoke",
   ]);
   t.deepEqual(await crlSerials(t, dir), [second]);
-  const entry = Object.values(JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8")).entries).find(
+  const entry = (await depotEntries(dir)).find(
     (e) => e.serial === second,
   );
   t.is(entry.status, "revoked");
@@ -101,7 +100,7 @@ test("lego: http-01 and tls-alpn-01 certificates, renew and revoke (LEGO_CA_CERT
     "--resolve",
     "web.lego.test=127.0.0.1,alpn.lego.test=127.0.0.1",
   ]);
-  const env = { ...process.env, LEGO_CA_CERTIFICATES: join(dir, ".pki", "ca.crt") };
+  const env = { ...process.env, LEGO_CA_CERTIFICATES: await depotCert(dir) };
   const lego = async (args, what) => {
     const r = await run(
       "lego",

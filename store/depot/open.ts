@@ -80,7 +80,7 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
   }
 }
 
-async function derive(d: DepotRecord, passphrase: string) {
+export async function derive(d: DepotRecord, passphrase: string) {
   const salt = Buffer.from(d.kdf.salt, "base64");
   return { salt, iterations: d.kdf.iterations, key: Buffer.from(await deriveKey(passphrase, salt, d.kdf.iterations)) };
 }

@@ -1,0 +1,62 @@
+/**
+ * Which ACME state `pki acme serve` and `pki acme eab add` work on: a depot.db directory or a PostgreSQL URL takes
+ * the record store (store/acme/serve.ts, state.ts); a layout-1 directory keeps the files of store/acme-state.ts
+ * until the switch to depot.db retires them (SWITCH.md). Each path is loaded only when taken.
+ */
+import type { AcmeBackend } from "../../lib/acme/backend.js";
+import type { x509 } from "../../lib/x509/peculiar.js";
+import { locateDepot } from "../depot/locate.js";
+
+export interface AcmeServeOptions {
+  issuer: string;
+  lifetimeMs: number;
+  host: string;
+  tlsName: string;
+  externalHost?: string;
+}
+export interface AcmeServing {
+  state: AcmeBackend;
+  issuerPath: x509.X509Certificate[];
+  names: string[];
+  certPem: string;
+  keyPem: string;
+  created: boolean;
+  /** Once the server stopped: the store's connections closed, the keys held in memory dropped. */
+  close(): Promise<void>;
+}
+
+/** Opens the depot `flag` names; `passphrase` is asked once the issuer is known to be there. */
+export async function openAcmeServe(
+  flag: string | undefined, o: AcmeServeOptions, passphrase: () => Promise<string>,
+): Promise<AcmeServing> {
+  const t = locateDepot(flag);
+  if (t.kind === "dir" && t.format !== "db") {
+    const { Depot } = await import("../depot.js");
+    const depot = Depot.open(t.dir);
+    depot.entry(o.issuer);
+    const pass = await passphrase();
+    const { openAcme } = await import("../acme-serve.js");
+    return { ...(await openAcme(depot, { ...o, passphrase: pass })), close: async () => undefined };
+  }
+  const { openServeStore, openRecordAcme, sessionOn } = await import("./serve.js");
+  const { store, label } = await openServeStore(t, o.issuer);
+  try {
+    const pass = await passphrase();
+    const s = await sessionOn(store, label, pass);
+    return { ...(await openRecordAcme(s, { ...o, passphrase: pass })), close: () => s.close() };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+/** `pki acme eab add NAME`: a new key id and HMAC key, in whichever depot `flag` names. */
+export async function addEab(flag: string | undefined, name: string): Promise<{ kid: string; hmac: string }> {
+  const t = locateDepot(flag);
+  if (t.kind === "dir" && t.format !== "db") {
+    const { Depot } = await import("../depot.js");
+    const { AcmeState } = await import("../acme-state.js");
+    return new AcmeState(Depot.open(t.dir)).addEab(name);
+  }
+  return (await import("./eab.js")).addEabRecord(t, name);
+}
