@@ -25,6 +25,11 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
+  const records = await (await import("./records.js")).recordsTarget(a.depot);
+  if (records) {
+    process.stdout.write(await (await import("./records.js")).chain(records, a.name, a.root));
+    return;
+  }
   const { openDepot } = await import("./common.js");
   const depot = await openDepot(a.depot);
   if (a.name === undefined) {

@@ -9,6 +9,7 @@ import {
 } from "./common.js";
 import type { ExportOptions } from "../lib/formats/export.js";
 import type { DepotCore } from "../store/core.js";
+import type { ExportSource } from "./records.js";
 
 const P12_SOURCE: SecretSource = { option: "p12-password", env: "PKI_P12_PASSWORD", noun: "password" };
 const JKS_SOURCE: SecretSource = { option: "jks-password", env: "PKI_JKS_PASSWORD", noun: "password" };
@@ -125,19 +126,46 @@ export function checkExportArgs(
 
 export async function handler(a: Args) {
   checkExportArgs(a);
+  const name = a.name ?? "ca";
+  const records = await (await import("./records.js")).recordsTarget(a.depot);
+  if (records) {
+    const { exportSource, withStore } = await import("./records.js");
+    await withStore(records, async (store) => {
+      const src = exportSource(store);
+      await writeExport(a, src, name);
+      if (a.insecure && (await src.kind(name)).ca) caKeyWarning(name);
+    });
+    return;
+  }
   // The depot without the certificate parser (store/core.ts): a third of the command's time.
   const { DepotCore } = await import("../store/core.js");
-  const depot = DepotCore.openCore(a.depot), name = a.name ?? "ca";
-  await writeExport(a, depot, name);
-  if (a.insecure && depot.entry(name).kind === "ca")
-    process.stderr.write(
-      `pki: warning: ${name}.key.insecure is the CA key of "${name}" unencrypted: whoever reads it can issue ` +
-        "certificates your clients trust; keep it off shared disks and backups, or export it encrypted\n",
-    );
+  const depot = DepotCore.openCore(a.depot);
+  await writeExport(a, coreSource(depot), name);
+  if (a.insecure && depot.entry(name).kind === "ca") caKeyWarning(name);
+}
+
+function caKeyWarning(name: string): void {
+  process.stderr.write(
+    `pki: warning: ${name}.key.insecure is the CA key of "${name}" unencrypted: whoever reads it can issue ` +
+      "certificates your clients trust; keep it off shared disks and backups, or export it encrypted\n",
+  );
+}
+
+/** A layout-1 depot as an export's source. */
+export function coreSource(depot: DepotCore): ExportSource {
+  return {
+    kind: async (name) => {
+      const e = depot.entry(name);
+      return { external: Boolean(e.external), ca: e.kind === "ca" };
+    },
+    checkPassphrase: (name, p) => depot.unlockKeyObjects(name, p).then(() => undefined),
+    material: async (name, passphrase, o) =>
+      (await import("../store/chain.js")).readExportMaterial(depot, name, passphrase, o),
+  };
 }
 
 /** Writes NAME's tar to stdout as the flags in `a` ask; `passphrase` when the caller already has NAME's. */
-export async function writeExport(a: ExportArgs, depot: DepotCore, name: string, passphrase?: string): Promise<void> {
+export async function writeExport(a: ExportArgs, src: ExportSource, name: string, passphrase?: string): Promise<void> {
   const { exportMembers, needsKey } = await import("../lib/formats/export.js");
   const { tarStream } = await import("../lib/formats/tar.js");
   const opts: ExportOptions = {
@@ -148,10 +176,10 @@ export async function writeExport(a: ExportArgs, depot: DepotCore, name: string,
     p12: a.p12 ? { password: "", legacy: Boolean(a.p12Legacy) } : undefined,
     jks: a.jks ? { password: "", alias: a.alias, type: a.keystoreType } : undefined,
   };
-  if (depot.entry(name).external && needsKey(opts))
+  if ((await src.kind(name)).external && needsKey(opts))
     throw new Error(`the key of "${name}" is held elsewhere (external key): --insecure, --p12 and --jks need it`);
   const what = name === "ca" ? "the CA key" : `the key of "${name}"`;
-  const verify = (p: string) => depot.unlockKeyObjects(name, p).then(() => undefined);
+  const verify = (p: string) => src.checkPassphrase(name, p);
   passphrase ??= await getPassphrase(a, what, { optional: !needsKey(opts), verify });
   // --p12-password(-file) and --jks-password(-file) first, then the one --export-password-file for both, then
   // PKI_P12_PASSWORD / PKI_JKS_PASSWORD or a prompt.
@@ -165,8 +193,7 @@ export async function writeExport(a: ExportArgs, depot: DepotCore, name: string,
     const file = `${name}.${opts.jks.type === "pkcs12" ? "ks" : "jks"}`;
     opts.jks.password = (await password(file, JKS_SOURCE, [a.jksPassword, a.jksPasswordFile]))!;
   }
-  const { readExportMaterial } = await import("../store/chain.js");
-  const material = await readExportMaterial(depot, name, passphrase, { crl: opts.crl });
+  const material = await src.material(name, passphrase, { crl: opts.crl });
   const keystores = opts.p12 || opts.jks ? (await import("../lib/formats/keystores.js")).keystoreMembers : undefined;
   const stream = tarStream(exportMembers(material, opts, keystores));
   await new Promise<void>((resolve, reject) => {

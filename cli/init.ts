@@ -107,6 +107,16 @@ async function intermediate(
   const parent = checkName(a.parent);
   const subject = subjectFrom(a, { commonName: name });
   const notAfter = expiryFrom(a.expires ?? "5 years");
+  const records = await (await import("./records.js")).recordsTarget(a.depot);
+  if (records) {
+    const parsed = { ...o, name, parent, subject, notAfter };
+    const made = await (await import("./records-issue.js")).intermediate(a, records, parsed);
+    process.stderr.write(
+      `Created intermediate CA "${name}" (${made.subject}, path length ${o.pathLength ?? 0}) signed by "${parent}", ` +
+        `valid until ${made.notAfter.toISOString()}\n`,
+    );
+    return;
+  }
   const depot = await openDepot(a.depot);
   if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
   depot.entry(parent);

@@ -94,6 +94,11 @@ export async function handler(a: Args) {
   const notAfter = expiryFrom(a.expires);
   const notBefore = notBeforeFrom(a.notBefore);
   const issuer = a.issuer === undefined ? undefined : checkName(a.issuer);
+  const records = await (await import("./records.js")).recordsTarget(a.depot);
+  if (records) {
+    const parsed = { name, subject, sans, key, profile, notAfter, notBefore, issuer };
+    return (await import("./records-issue.js")).issue(a, records, parsed);
+  }
   // The depot without the certificate parser (store/core.ts): a third of the command's time.
   const { DepotCore } = await import("../store/core.js");
   const depot = DepotCore.openCore(a.depot);
@@ -125,5 +130,8 @@ export async function handler(a: Args) {
   process.stderr.write(
     `Issued "${name}" (SANs: ${sanText(sans) || "none"}) by "${issuer ?? "ca"}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
   );
-  if (a.export) await (await import("./export.js")).writeExport(a, depot, name, keyPassphrase ?? passphrase);
+  if (a.export) {
+    const { coreSource, writeExport } = await import("./export.js");
+    await writeExport(a, coreSource(depot), name, keyPassphrase ?? passphrase);
+  }
 }

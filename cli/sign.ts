@@ -43,6 +43,8 @@ export async function handler(a: Args) {
   if (a.intermediate && leaf) throw new UsageError("--intermediate conflicts with --server/--client/--peer/--eku");
   const pathLength = pathLengthFrom(a.pathLength);
   const name = checkName(a.name);
+  const records = await (await import("./records.js")).recordsTarget(a.depot);
+  if (records) return signRecords(a, records, { name, notAfter, notBefore, leaf, pathLength });
   // The depot without the certificate parser (store/core.ts): a third of the command's time.
   const { DepotCore } = await import("../store/core.js");
   const depot = DepotCore.openCore(a.depot);
@@ -110,4 +112,40 @@ async function signExternal(
   process.stderr.write(
     `Signed "${name}" (external key, ${entry.keyType}; SANs: ${sanText(req.sans) || "none"}) by "${issuer}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
   );
+}
+
+/** sign on a record-store depot (cli/records-issue.ts): NAME's filed request, or a request made elsewhere. */
+async function signRecords(
+  a: Args,
+  t: import("../store/depot/locate.js").DepotTarget,
+  p: { name: string; notAfter: (from: Date) => Date; notBefore?: Date; leaf?: Profile; pathLength?: number },
+) {
+  const { externalRequestFrom, hasSanArgs, readCsrInput, requireSan } = await import("./args.js");
+  const { checkName } = await import("../lib/x509/validate.js");
+  const ops = await import("./records-issue.js");
+  const issuer = a.issuer === undefined ? undefined : checkName(a.issuer);
+  const parsed = { ...p, issuer, intermediate: a.intermediate };
+  const pre = a.csr === undefined ? await filedExternal(t, p.name) : undefined;
+  if (a.csr === undefined && !pre) {
+    if (hasSanArgs(a))
+      throw new UsageError("--ip/--domain/--uri/--email with sign need --csr: NAME's request already names its SANs");
+    return ops.sign(a, t, parsed);
+  }
+  if (a.intermediate || a.pathLength !== undefined)
+    throw new (a.csr === undefined ? Error : UsageError)(
+      "--intermediate with an external key is not supported: the depot only holds CAs whose keys it holds",
+    );
+  await ops.signExternal(a, t, parsed, async (data, what, filed) => {
+    const req = await externalRequestFrom(data, a, what);
+    if (filed && !hasSanArgs(a)) req.sans = filed; // the SANs chosen when it was filed
+    else requireSan(req.sans, a, `the request for "${p.name}"`);
+    return req;
+  }, readCsrInput);
+}
+
+/** Whether NAME is a request new-cert --csr filed (an external-key entry). */
+async function filedExternal(t: import("../store/depot/locate.js").DepotTarget, name: string): Promise<boolean> {
+  const { withStore } = await import("./records.js");
+  const { filedRequest } = await import("../store/depot/request.js");
+  return withStore(t, async (store) => Boolean((await filedRequest(store, name)).entry.external));
 }

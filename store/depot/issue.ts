@@ -11,7 +11,7 @@ import {
   clampToIssuer, createCsrDer, prepareCertificateDer, randomSerial, subjectText,
 } from "../../lib/x509/issuance.js";
 import type { Profile, RawExtension, Sans, Subject, Usage } from "../../lib/x509/issuance.js";
-import { describeKey, generateKeyDer, keyObjectsOf } from "../../lib/x509/keys.js";
+import { describeKey, generateKeyDer, keyObjectsOf, type KeySpec } from "../../lib/x509/keys.js";
 import { toPem } from "../../lib/x509/pem.js";
 import {
   checkDomain, checkEmail, checkIp, checkName, checkPathLength, checkSubjectValue, checkUri, checkX509Date, InputError,
@@ -118,6 +118,8 @@ export interface SignUnder {
   notAfter: Date;
   notBefore?: Date;
   extensions?: RawExtension[];
+  /** A certificate that ends before now is a warning (the CLI makes expired fixtures on purpose), not refused. */
+  pastOk?: boolean;
 }
 
 /**
@@ -135,8 +137,15 @@ export async function signUnder(
   const issuerKeys = await s.caKeys(tx, o.issuer, path[0]);
   const clamp = clampToIssuer(o.notAfter, path[0]);
   if (clamp.warning) warnings.push(clamp.warning);
-  if (clamp.notAfter.getTime() <= Date.now())
-    throw new InputError(`the CA "${o.issuer}" has expired (${clamp.notAfter.toISOString()}): it cannot issue`);
+  if (o.notBefore && o.notBefore >= clamp.notAfter)
+    throw new InputError(
+      `--not-before ${o.notBefore.toISOString()} is not before the expiry ${clamp.notAfter.toISOString()}`,
+    );
+  if (clamp.notAfter.getTime() <= Date.now()) {
+    if (!o.pastOk)
+      throw new InputError(`the CA "${o.issuer}" has expired (${clamp.notAfter.toISOString()}): it cannot issue`);
+    warnings.push(`the certificate is already expired (notAfter ${clamp.notAfter.toISOString()})`);
+  }
   const serial = await reserveFreshSerial(tx);
   const sign = prepareCertificateDer({ ...o, issuerCert: path[0], serial, notAfter: clamp.notAfter });
   return new CertInfo(sign(issuerKeys));
@@ -145,29 +154,56 @@ export async function signUnder(
 export async function issue(s: Session, name: string, o: IssueOptions = {}): Promise<Issued> {
   s.check();
   const c = checkOptions(name, o);
+  const { entry, cert, sealed, warnings } = await issueNew(s, name, { ...c, keyType: c.key });
+  const certificate = toPem("CERTIFICATE", new Uint8Array(cert.rawData));
+  return { ...entry, certificate, key: toPem("ENCRYPTED PRIVATE KEY", sealed), warnings };
+}
+
+/** What issueNew makes: checked values (the API's options, or the CLI's flags). */
+export interface NewKeyed {
+  subject: Subject;
+  sans: Sans;
+  keyType: KeySpec;
+  issuer: string;
+  profile: Profile;
+  notAfter: Date;
+  notBefore?: Date;
+  pastOk?: boolean;
+  extensions?: RawExtension[];
+  /** the key's own passphrase (--key-passphrase-file): it seals the new key instead of the session's */
+  keyPassphrase?: string;
+}
+
+/**
+ * A new key, its CSR and its certificate (a leaf, or with a CA profile an intermediate) under `issuer`, one write:
+ * the name and issuer checked before the key is made and again inside the write.
+ */
+export async function issueNew(s: Session, name: string, c: NewKeyed) {
+  s.check();
   // Refused before a key is made; checked again inside the write.
   const prepath = await s.store.read(async (tx) => {
     await checkFree(tx, name);
     return issuerPath(tx, c.issuer);
   });
-  await checkPathConstraints(c.subject, c.sans, prepath, true);
-  const keys = await generateKeyDer(c.key);
+  await checkPathConstraints(c.subject, c.sans, prepath, c.profile.kind === "leaf");
+  if (c.profile.kind === "ca") checkPathLength(c.issuer, prepath[0].basicConstraints?.pathLength, c.profile.pathLength);
+  const keys = await generateKeyDer(c.keyType);
   const csr = createCsrDer(c.subject, c.sans, keyObjectsOf(keys));
-  const sealed = s.sealKey(keys.pkcs8);
+  const sealed = await s.sealKeyFor(keys.pkcs8, c.keyPassphrase);
   keys.pkcs8.fill(0);
   const warnings: string[] = [];
-  const entry = await s.store.write(async (tx) => {
+  const { entry, cert } = await s.store.write(async (tx) => {
     await checkFree(tx, name);
     const cert = await signUnder(s, tx, {
       issuer: c.issuer, subject: c.subject, publicKey: keys.spki, sans: c.sans, profile: c.profile,
-      notAfter: c.notAfter,
+      notAfter: c.notAfter, notBefore: c.notBefore, pastOk: c.pastOk, extensions: c.extensions,
     }, prepath, warnings);
     const e: EntryRecord = {
       name,
-      kind: "leaf",
+      kind: c.profile.kind,
       issuer: c.issuer,
       subject: subjectText(c.subject),
-      keyType: describeKey(c.key),
+      keyType: describeKey(c.keyType),
       sans: c.sans,
       status: "signed",
       created: new Date().toISOString(),
@@ -178,7 +214,7 @@ export async function issue(s: Session, name: string, o: IssueOptions = {}): Pro
     await tx.putBlob({ name, kind: "key" }, sealed);
     await tx.putBlob({ name, kind: "csr" }, csr);
     await tx.putBlob({ name, kind: "cert" }, new Uint8Array(cert.rawData));
-    return { ...e, certificate: toPem("CERTIFICATE", new Uint8Array(cert.rawData)) };
+    return { entry: e, cert };
   });
-  return { ...entry, key: toPem("ENCRYPTED PRIVATE KEY", sealed), warnings };
+  return { entry, cert, sealed, warnings };
 }

@@ -11,7 +11,7 @@ import { toPem } from "../../lib/x509/pem.js";
 import { InputError } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
 import { isKeyOf } from "../issuer.js";
-import type { ReadTx, RecordStore } from "../records/schema.js";
+import type { DepotRecord, ReadTx, RecordStore } from "../records/schema.js";
 
 export const ROOT = "ca";
 export const who = (name: string) => (name === ROOT ? "the root CA" : `"${name}"`);
@@ -53,6 +53,22 @@ export class Session {
   }
 
   /**
+   * sealKey, or under a passphrase of the key's own (`--key-passphrase-file`) with the depot's salt and iteration
+   * count: what `openssl pkey -passin` opens with that passphrase.
+   */
+  async sealKeyFor(pkcs8: Uint8Array, own?: string): Promise<Buffer> {
+    this.check();
+    if (own === undefined || own === this.passphrase) return this.sealKey(pkcs8);
+    const key = Buffer.from(await deriveKey(own, this.kdf.salt, this.kdf.iterations));
+    try {
+      const { alg, data } = pbes2Encrypt(pkcs8, key, this.kdf.salt, this.kdf.iterations);
+      return seq(alg, octets(data));
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  /**
    * The key of the CA `name` whose certificate is `cert`, opened once per session and certificate; it must be
    * that certificate's key. A key sealed under the depot's salt opens with the derivation already made.
    */
@@ -68,6 +84,19 @@ export class Session {
       throw new DepotError(`the key of ${who(name)} does not match its certificate: refusing to use it`);
     this.cas.set(id, keys);
     return keys;
+  }
+
+  /** NAME's key when the session's passphrase opens it; undefined when a passphrase of its own seals it. */
+  async ownKey(name: string, der: Uint8Array): Promise<KeyObjects | undefined> {
+    this.check();
+    try {
+      const { der: plain, key } = await decryptPkcs8Key(toPem("ENCRYPTED PRIVATE KEY", der), this.passphrase, name);
+      plain.fill(0);
+      return keyObjectsOf(key);
+    } catch (e) {
+      if (e instanceof WrongPassphraseError) return undefined;
+      throw keyProblem(e, keyLabel(name));
+    }
   }
 
   check(): void {
@@ -95,17 +124,17 @@ export async function sessionOn(dir: string, store: RecordStore, passphrase: str
 }
 
 /**
- * Whether `passphrase` opens NAME's key (a CLI prompt asks again on WrongPassphraseError); a key held elsewhere
- * has nothing to check.
+ * Refuses a passphrase that does not open NAME's key with WrongPassphraseError (a prompt asks again), before
+ * anything is written; `hint` says what the passphrase was for. A key held elsewhere: nothing to check.
  */
-export async function checkKeyPassphrase(store: RecordStore, name: string, passphrase: string): Promise<void> {
+export async function checkKeyPassphrase(store: RecordStore, name: string, passphrase: string, hint?: string) {
   const der = await store.read((tx) => tx.blob({ name, kind: "key" }));
   if (!der) return;
   try {
     (await decryptPkcs8Key(toPem("ENCRYPTED PRIVATE KEY", der), passphrase, keyLabel(name))).der.fill(0);
   } catch (e) {
-    if (e instanceof WrongPassphraseError) throw e;
-    throw new DepotError(`${keyLabel(name)} in the depot cannot be opened (${(e as Error).message}): run 'pki doctor'`);
+    if (e instanceof WrongPassphraseError) throw hint ? new WrongPassphraseError(`${keyLabel(name)} (${hint})`) : e;
+    throw keyProblem(e, keyLabel(name));
   }
 }
 
@@ -117,9 +146,13 @@ export async function openKey(der: Uint8Array, passphrase: string, label: string
     return keyObjectsOf(key);
   } catch (e) {
     if (e instanceof WrongPassphraseError) throw new InputError(e.message);
-    if (e instanceof InputError || e instanceof DepotError) throw e;
-    throw new DepotError(`${label} in the depot cannot be opened (${(e as Error).message}): run 'pki doctor'`);
+    throw keyProblem(e, label);
   }
+}
+
+function keyProblem(e: unknown, label: string): Error {
+  if (e instanceof InputError || e instanceof DepotError) return e;
+  return new DepotError(`${label} in the depot cannot be opened (${(e as Error).message}): run 'pki doctor'`);
 }
 
 /** NAME's current certificate, read back from its row (a blob that does not parse is damage). */

@@ -1,0 +1,207 @@
+/**
+ * issue, new-cert, sign and init --intermediate on a record-store depot (cli/records.ts): the flags are parsed by
+ * each command as for layout 1; here the passphrase prompts (checked against the key they open before anything is
+ * written, #28), the operation in store/depot/, and the same lines printed.
+ */
+import type { Profile, Sans, Subject } from "../lib/x509/issuance.js";
+import type { KeySpec } from "../lib/x509/keys.js";
+import type { NameConstraints } from "../lib/x509/constraints.js";
+import type { DepotTarget } from "../store/depot/locate.js";
+import type { ForeignCsr } from "../store/depot/request.js";
+import type { Session } from "../store/depot/session.js";
+import type { RecordStore } from "../store/records/schema.js";
+import { getPassphrase, last, printWarnings, type PassArgs } from "./common.js";
+import { withStore } from "./records.js";
+
+type Args = PassArgs & Record<string, unknown> & { keyPassphraseFile?: string };
+const caKey = (ca: string) => (ca === "ca" ? "the CA key" : `the key of the CA "${ca}"`);
+const HINT = "a new key takes the passphrase of the CA that signs it; one of its own: --key-passphrase-file";
+
+/** A session for the passphrase of CA `ca`'s key (a prompt asks again when it does not open it). */
+async function caSession(a: Args, store: RecordStore, label: string, ca: string, what = caKey(ca), hint?: string) {
+  const { checkKeyPassphrase, sessionOn } = await import("../store/depot/session.js");
+  const passphrase = (await getPassphrase(a, what, { verify: (p) => checkKeyPassphrase(store, ca, p, hint) }))!;
+  return Object.assign(await sessionOn(label, store, passphrase), { passphraseGiven: passphrase });
+}
+
+async function ownPassphrase(a: Args, name: string): Promise<string | undefined> {
+  if (a.keyPassphraseFile === undefined) return undefined;
+  return (await getPassphrase({ passphraseFile: last(a.keyPassphraseFile) }, `the key of "${name}"`))!;
+}
+
+async function closing<T>(s: Session, fn: (s: Session) => Promise<T>): Promise<T> {
+  try { return await fn(s); } finally { await s.close(); }
+}
+
+export interface IssueParsed {
+  name: string; subject: Subject; sans: Sans; key: KeySpec; profile: Profile;
+  notAfter: (from: Date) => Date; notBefore?: Date; issuer?: string;
+}
+
+/** `pki issue`; with --export the tar follows, the key opened with the passphrase that sealed it. */
+export async function issue(a: Args & { export?: boolean }, t: DepotTarget, p: IssueParsed): Promise<void> {
+  const { sanText } = await import("./args.js");
+  const { checkFree, issueNew } = await import("../store/depot/issue.js");
+  await withStore(t, async (store, label) => {
+    await store.read((tx) => checkFree(tx, p.name));
+    const issuer = p.issuer ?? "ca";
+    const who =
+      issuer !== "ca" ? `the key of the CA "${issuer}" and of "${p.name}"` : `the CA key and the key of "${p.name}"`;
+    const s = await caSession(a, store, label, issuer, who);
+    await closing(s, async () => {
+      const keyPassphrase = await ownPassphrase(a, p.name);
+      const { cert, warnings } = await issueNew(s, p.name, {
+        subject: p.subject, sans: p.sans, keyType: p.key, issuer, profile: p.profile, pastOk: true,
+        notAfter: p.notAfter(p.notBefore ?? new Date()), notBefore: p.notBefore, keyPassphrase,
+      });
+      printWarnings(warnings);
+      process.stderr.write(
+        `Issued "${p.name}" (SANs: ${sanText(p.sans) || "none"}) by "${issuer}": serial ${cert.serialNumber}, ` +
+          `valid until ${cert.notAfter.toISOString()}\n`,
+      );
+      if (!a.export) return;
+      const { writeExport } = await import("./export.js");
+      const src = (await import("./records.js")).exportSource(store);
+      await writeExport(a, src, p.name, keyPassphrase ?? s.passphraseGiven);
+    });
+  });
+}
+
+/** `pki new-cert`: a key and CSR; the depot's passphrase (it must open the issuer's key) or the key's own. */
+export interface NewCertParsed {
+  name: string; subject: Subject; sans: Sans; key: KeySpec; profile?: Profile; issuer?: string;
+}
+
+export async function newCert(a: Args, t: DepotTarget, p: NewCertParsed): Promise<void> {
+  const { checkFree } = await import("../store/depot/issue.js");
+  const { newRequest } = await import("../store/depot/request.js");
+  await withStore(t, async (store, label) => {
+    const ca = p.issuer ?? "ca";
+    await store.read(async (tx) => {
+      await checkFree(tx, p.name);
+      if (p.issuer && !(await tx.entry(p.issuer))) throw new Error(`unknown name "${p.issuer}": see 'pki list'`);
+    });
+    const own = await ownPassphrase(a, p.name);
+    const { sessionOn } = await import("../store/depot/session.js");
+    const s = own !== undefined
+      ? await sessionOn(label, store, own)
+      : await caSession(a, store, label, ca, `${caKey(ca)} (it seals the key of "${p.name}" too)`, HINT);
+    await closing(s, () => newRequest(s, p.name, { ...p, keyType: p.key, keyPassphrase: own }));
+  });
+}
+
+/** `pki new-cert --csr`: files a request made elsewhere; no passphrase. */
+export async function fileRequest(
+  t: DepotTarget, name: string, req: ForeignCsr, o: { profile?: Profile; issuer?: string },
+): Promise<void> {
+  const { fileRequest: file } = await import("../store/depot/request.js");
+  await withStore(t, (store) => file(store, name, req, o));
+}
+
+export interface SignParsed {
+  name: string; notAfter: (from: Date) => Date; notBefore?: Date; leaf?: Profile; intermediate?: boolean;
+  pathLength?: number; issuer?: string;
+}
+
+/** `pki sign NAME` of a request new-cert made (a key the depot holds). */
+export async function sign(a: Args, t: DepotTarget, p: SignParsed): Promise<void> {
+  const { filedRequest } = await import("../store/depot/request.js");
+  const { signRequest } = await import("../store/depot/sign.js");
+  await withStore(t, async (store, label) => {
+    const { entry } = await filedRequest(store, p.name);
+    if (entry.status !== "unsigned") throw new Error(`"${p.name}" is already signed`);
+    const profile: Profile | undefined =
+      p.intermediate || (entry.kind === "ca" && p.pathLength !== undefined)
+        ? { kind: "ca", pathLength: p.pathLength ?? entry.pathLength ?? 0 }
+        : p.leaf;
+    const issuer = p.issuer ?? entry.issuer ?? "ca";
+    const s = await caSession(a, store, label, issuer);
+    const { cert, warnings } = await closing(s, () =>
+      signRequest(s, p.name, { issuer, profile, notAfter: p.notAfter, notBefore: p.notBefore }));
+    printWarnings(warnings);
+    process.stderr.write(
+      `Signed "${p.name}" by "${issuer}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
+    );
+  });
+}
+
+/**
+ * `pki sign --csr FILE NAME` (a new external-key entry) or `pki sign NAME` of a request new-cert --csr filed:
+ * `request` turns the bytes (the file's, or the filed request's) into a checked request.
+ */
+export async function signExternal(
+  a: Args & { csr?: string }, t: DepotTarget, p: SignParsed,
+  request: (data: Uint8Array, what: string, filed?: Sans) => Promise<ForeignCsr>,
+  readCsr: (file: string) => Promise<Uint8Array>,
+): Promise<void> {
+  const { filedRequest } = await import("../store/depot/request.js");
+  const { signForeign } = await import("../store/depot/sign.js");
+  const { sanText } = await import("./args.js");
+  const { sanCount } = await import("../lib/x509/issuance.js");
+  await withStore(t, async (store, label) => {
+    const pre = await filedRequest(store, p.name).catch((e) => {
+      if (a.csr !== undefined && /^unknown name/.test((e as Error).message)) return undefined;
+      throw e;
+    });
+    if (pre && a.csr !== undefined)
+      throw new Error(`"${p.name}" already exists in the depot: pick a new name (or 'pki renew ${p.name} --csr FILE')`);
+    if (pre && pre.entry.status !== "unsigned") throw new Error(`"${p.name}" is already signed`);
+    if (pre && !pre.csr) throw new Error(`"${p.name}" has no request in the depot: run 'pki doctor'`);
+    const data = a.csr === undefined ? pre!.csr! : await readCsr(a.csr);
+    const what = a.csr === undefined ? `the request of "${p.name}"` : a.csr === "-" ? "the CSR on stdin" : a.csr;
+    const req = await request(data, what, pre?.entry.sans);
+    const issuer = p.issuer ?? pre?.entry.issuer ?? "ca";
+    const s = await caSession(a, store, label, issuer);
+    const { cert, entry, warnings } = await closing(s, () =>
+      signForeign(s, p.name, req, { issuer, profile: p.leaf, notAfter: p.notAfter, notBefore: p.notBefore }));
+    if (!sanCount(req.sans) && entry.usage !== "client")
+      warnings.push("the certificate has no SANs: TLS clients will not accept it for a server name");
+    printWarnings(warnings);
+    process.stderr.write(
+      `Signed "${p.name}" (external key, ${entry.keyType}; SANs: ${sanText(req.sans) || "none"}) by "${issuer}": ` +
+        `serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
+    );
+  });
+}
+
+export interface IntermediateParsed {
+  name: string; parent: string; subject: Subject; key: KeySpec; pathLength?: number; notBefore?: Date;
+  notAfter: (from: Date) => Date; constraints?: NameConstraints;
+}
+
+/**
+ * `pki init --intermediate NAME`: the parent's key opens with --parent-passphrase-file, else with the depot's
+ * passphrase, which then seals the new key too (checked: it opens the parent's); a passphrase of the new key's
+ * own is --key-passphrase-file, or the --passphrase sources beside --parent-passphrase-file.
+ */
+export async function intermediate(
+  a: Args & { parentPassphraseFile?: string }, t: DepotTarget, p: IntermediateParsed,
+): Promise<{ serial: string; notAfter: Date; subject: string }> {
+  const { checkFree } = await import("../store/depot/issue.js");
+  const { newIntermediate } = await import("../store/depot/intermediate.js");
+  const { checkKeyPassphrase, sessionOn } = await import("../store/depot/session.js");
+  return withStore(t, async (store, label) => {
+    await store.read(async (tx) => {
+      await checkFree(tx, p.name);
+      if (!(await tx.entry(p.parent))) throw new Error(`unknown name "${p.parent}": see 'pki list'`);
+    });
+    const own = await ownPassphrase(a, p.name);
+    const parentKey = caKey(p.parent).replace("the key of the CA", "the key of");
+    const file = (f: string) => getPassphrase({ passphraseFile: f }, parentKey).then((x) => x!);
+    let parentPass: string, keyPass: string | undefined;
+    if (a.parentPassphraseFile !== undefined) {
+      parentPass = await file(a.parentPassphraseFile);
+      await checkKeyPassphrase(store, p.parent, parentPass);
+      keyPass = own ?? (await getPassphrase(a, `the key of the intermediate "${p.name}"`, { confirm: true }))!;
+    } else {
+      parentPass = (await getPassphrase(a, `${parentKey} (it seals the key of the intermediate "${p.name}" too)`, {
+        verify: (x) => checkKeyPassphrase(store, p.parent, x),
+      }))!;
+      keyPass = own;
+    }
+    const s = await sessionOn(label, store, parentPass);
+    const r = await closing(s, () => newIntermediate(s, p.name, { ...p, keyPassphrase: keyPass }));
+    printWarnings(r.warnings);
+    return { serial: r.cert.serialNumber, notAfter: r.cert.notAfter, subject: r.entry.subject };
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * The commands on a record-store depot (a directory holding depot.db, or a postgresql:// URL): which depot takes
+ * that path, the store opened for one command, and what export and chain read there. A layout-1 directory keeps
+ * the commands' own path until the switch (SWITCH.md).
+ */
+import type { DepotTarget } from "../store/depot/locate.js";
+import type { RecordStore } from "../store/records/schema.js";
+import type { ExportMaterial } from "../lib/formats/export.js";
+
+/** The depot `flag` names, when it is a record store (depot.db, or a URL); undefined for layout 1 or none. */
+export async function recordsTarget(flag?: string): Promise<DepotTarget | undefined> {
+  const { locateDepot } = await import("../store/depot/locate.js");
+  const t = locateDepot(flag);
+  return t.kind === "postgres" || t.format === "db" ? t : undefined;
+}
+
+/** Runs `fn` on the depot's record store, closed after it whatever happens. */
+export async function withStore<T>(
+  t: DepotTarget,
+  fn: (store: RecordStore, label: string) => Promise<T>,
+): Promise<T> {
+  const { depotLabel, openRecords } = await import("../store/depot/locate.js");
+  const store = await openRecords(t, { write: true });
+  try {
+    return await fn(store, await depotLabel(t));
+  } finally {
+    await store.close();
+  }
+}
+
+/** Where an export reads NAME from: a layout-1 depot, or a record store. */
+export interface ExportSource {
+  kind(name: string): Promise<{ external: boolean; ca: boolean }>;
+  /** refuses (WrongPassphraseError: a prompt asks again) a passphrase that does not open NAME's key */
+  checkPassphrase(name: string, passphrase: string): Promise<void>;
+  material(name: string, passphrase: string | undefined, o: { crl?: boolean }): Promise<ExportMaterial>;
+}
+
+/** A record store as an export's source. */
+export function exportSource(store: RecordStore): ExportSource {
+  const ops = import("../store/depot/export.js");
+  const session = import("../store/depot/session.js");
+  return {
+    kind: async (name) => (await ops).exportKind(store, name),
+    checkPassphrase: async (name, p) => (await session).checkKeyPassphrase(store, name, p),
+    material: async (name, passphrase, o) => (await ops).exportMaterial(store, name, passphrase, o),
+  };
+}
+
+/** `pki chain [NAME]` on a record store: PEM certificates, leaf first, after they verify. */
+export async function chain(t: DepotTarget, name: string | undefined, root: boolean): Promise<string> {
+  const { caCertificates, verifiedChain } = await import("../store/depot/export.js");
+  const certs = await withStore(t, (store) =>
+    name === undefined ? caCertificates(store) : verifiedChain(store, name),
+  );
+  const out = name === undefined || root || certs.length === 1 ? certs : certs.slice(0, -1);
+  return out.map((c) => c.toString("pem") + "\n").join("");
+}
