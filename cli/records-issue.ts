@@ -20,7 +20,9 @@ const HINT = "a new key takes the passphrase of the CA that signs it; one of its
 /** A session for the passphrase of CA `ca`'s key (a prompt asks again when it does not open it). */
 async function caSession(a: Args, store: RecordStore, label: string, ca: string, what = caKey(ca), hint?: string) {
   const { checkKeyPassphrase, sessionOn } = await import("../store/depot/session.js");
-  const passphrase = (await getPassphrase(a, what, { verify: (p) => checkKeyPassphrase(store, ca, p, hint) }))!;
+  const verify = (p: string) => checkKeyPassphrase(store, ca, p, hint);
+  const passphrase = (await getPassphrase(a, what, { verify }))!;
+  await verify(passphrase); // a passphrase from a file or the environment is checked here (a prompt's already was)
   return Object.assign(await sessionOn(label, store, passphrase), { passphraseGiven: passphrase });
 }
 

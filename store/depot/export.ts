@@ -57,7 +57,9 @@ export async function exportMaterial(
     const crlOf = e.kind === "ca" ? name : (e.issuer ?? ROOT);
     const crlDer = o.crl ? (await tx.crl(crlOf))?.der : undefined;
     if (o.crl && !crlDer)
-      throw new InputError(`no CRL of "${crlOf}" yet: run 'pki crl${crlOf === ROOT ? "" : ` --issuer ${crlOf}`}' first`);
+      throw new InputError(
+        `no CRL of "${crlOf}" yet: run 'pki crl${crlOf === ROOT ? "" : ` --issuer ${crlOf}`}' first`,
+      );
     const key = e.external ? undefined : await tx.blob({ name, kind: "key" });
     if (!e.external && !key) throw new DepotError(`${keyLabel(name)} is missing from the depot: run 'pki doctor'`);
     return {

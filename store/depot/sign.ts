@@ -28,7 +28,8 @@ export interface Signed { entry: EntryRecord; cert: CertInfo; warnings: string[]
 const sanKey = (s: Sans) => JSON.stringify([s.ips, s.domains, s.uris ?? [], s.emails ?? []].map((a) => [...a].sort()));
 
 async function readCsr(name: string, der: Uint8Array): Promise<CsrView> {
-  const invalid = (e: unknown) => new DepotError(`the request of "${name}" is not a valid CSR (${(e as Error).message})`);
+  const invalid = (e: unknown) =>
+    new DepotError(`the request of "${name}" is not a valid CSR (${(e as Error).message})`);
   const light = csrView(der);
   if (light) return light;
   const [{ x509 }, { sansOf }] = await Promise.all([
@@ -56,7 +57,8 @@ function checkCsrAgainstEntry(e: EntryRecord, csr: CsrView): void {
     );
   const { ips, domains, uris, emails } = csr.sans;
   const asked: Sans = {
-    ips: ips.map(checkIp), domains: domains.map(checkDomain), uris: uris?.map(checkUri), emails: emails?.map(checkEmail),
+    ips: ips.map(checkIp), domains: domains.map(checkDomain),
+    uris: uris?.map(checkUri), emails: emails?.map(checkEmail),
   };
   if (sanKey(asked) !== sanKey(e.sans))
     throw new DepotError(`${what} asks for other names (SANs) than the depot records: refusing to sign`);
