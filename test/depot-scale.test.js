@@ -1,10 +1,11 @@
 // The issue's scale test: 10,000 certificates issued through openDepot into one depot. The last 1,000 issuances
 // must not cost a clear quadratic more than the first 1,000 (the ratio is logged; only ≥ 3× fails, so this is no
-// timing test: index.json's depot took 25× at 5,000). Then list, revoke and crl on the full depot, checked by
-// openssl. EC P-256 keys and the test-only 1000-round KDF keep it to minutes on a busy 2-core machine.
+// timing test: index.json's depot took 25× at 5,000). Then list, revoke and crl on the full depot, through the API
+// and the CLI, checked by openssl. EC P-256 keys and the test-only 1000-round KDF keep it to minutes on a busy
+// 2-core machine.
 import test from "ava";
 import { performance } from "node:perf_hooks";
-import { openssl } from "./_helpers.js";
+import { openssl, PASS, pkiOk } from "./_helpers.js";
 import { openNew, put } from "./_depot.js";
 
 const N = 10_000, SLICE = 1_000;
@@ -54,4 +55,20 @@ test("10,000 certificates through openDepot: flat issuance cost, then list, revo
   const v = await openssl(["verify", "-x509_strict", "-CAfile", put(dir, "ca2.pem", ca.certificate),
     put(dir, "last.pem", (await d.get("host-09998")).certificate)]);
   t.is(v.code, 0, v.stderr);
+
+  // The CLI on the same depot (depot.db): list --json streams one array of every entry, revoke and crl.
+  const list = await pkiOk(t, dir, ["list", "--json"]);
+  const all = JSON.parse(list.out);
+  t.is(all.length, N + 1, "every certificate and the root, once");
+  t.is(new Set(all.map((e) => e.serial)).size, N + 1);
+  t.deepEqual(all.filter((e) => e.status === "revoked").map((e) => e.name), victims);
+  t.regex((await pkiOk(t, dir, ["revoke", "host-07777"])).stderr, /^Revoked "host-07777" \(serial ([0-9a-f]+),/);
+  const cliSerial = all.find((e) => e.name === "host-07777").serial;
+  const cli = await pkiOk(t, dir, ["crl"], { env: { PKI_PASSPHRASE: PASS } });
+  const c = await openssl(["crl", "-noout", "-text", "-CAfile", put(dir, "ca3.pem", ca.certificate),
+    "-in", put(dir, "crl-cli.pem", cli.out)]);
+  t.is(c.code, 0, c.stderr);
+  t.regex(c.stderr + c.out, /verify OK/);
+  for (const s of [...serials, cliSerial]) t.regex(c.out, new RegExp(`Serial Number: ${s.toUpperCase()}\\n`));
+  t.is(c.out.match(/Serial Number:/g).length, victims.length + 1);
 });
