@@ -3,7 +3,8 @@
 import test from "ava";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { PASS, curl, newDepot, openssl, pki, pkiOk, untar, versionsServer, issue } from "./_helpers.js";
+import { PASS, curl, newDepot, openssl, pki, pkiOk, snapshot, untar, versionsServer, issue } from "./_helpers.js";
+import { blobFile } from "./_depot-read.js";
 
 const mode = (p) => (statSync(p).mode & 0o777).toString(8);
 
@@ -70,9 +71,12 @@ test("keys at rest are PBES2 PKCS#8 that openssl opens only with the passphrase;
   await issue(t, dir, "server1");
   const depot = join(dir, ".pki");
   t.is(mode(depot), "700");
-  for (const k of ["ca.key", "certs/server1.key"]) {
-    const p = join(depot, k);
-    t.is(mode(p), "600", k);
+  // whatever the depot's format, the files holding keys (layout 1's *.key, depot.db) are the owner's alone
+  const secret = Object.entries(snapshot(depot)).filter(([f]) => /\.key$|(^|\/)depot\.db/.test(f));
+  t.true(secret.length > 0);
+  for (const [f, m] of secret) t.is(m.split(" ")[0], "600", f);
+  for (const k of ["ca", "server1"]) {
+    const p = await blobFile(depot, k, join(dir, `${k}.at-rest.key`), "key");
     const ok = await openssl(["pkey", "-in", p, "-passin", `pass:${PASS}`, "-noout"]);
     t.is(ok.code, 0, ok.stderr);
     const bad = await openssl(["pkey", "-in", p, "-passin", "pass:not-the-passphrase", "-noout"]);
@@ -90,7 +94,8 @@ test("keys at rest are PBES2 PKCS#8 that openssl opens only with the passphrase;
 test("profiles: openssl x509 -text shows SANs, usages and CA constraints", async (t) => {
   const dir = await newDepot(t, ["--common-name", "Test Root", "--organization", "Example", "--country", "DE"]);
   await issue(t, dir, "web", ["--ip", "127.0.0.1,::1", "--domain", "localhost", "--domain", "*.example.com"]);
-  const leaf = (await openssl(["x509", "-in", join(dir, ".pki/certs/web.crt"), "-noout", "-text"])).out;
+  const webCrt = await blobFile(join(dir, ".pki"), "web", join(dir, "web.crt"));
+  const leaf = (await openssl(["x509", "-in", webCrt, "-noout", "-text"])).out;
   t.regex(leaf, /Subject: CN\s?=\s?web/);
   t.regex(leaf, /Issuer: C\s?=\s?DE, O\s?=\s?Example, CN\s?=\s?Test Root/);
   t.regex(leaf, /DNS:localhost, DNS:\*\.example\.com, IP Address:127\.0\.0\.1, IP Address:0:0:0:0:0:0:0:1/);
@@ -102,11 +107,12 @@ test("profiles: openssl x509 -text shows SANs, usages and CA constraints", async
   t.regex(leaf, /Signature Algorithm: ecdsa-with-SHA256/);
   const serial = /Serial Number:\s*\n?\s*([0-9a-f:]+)/.exec(leaf)[1].replace(/:/g, "");
   t.true(serial.length >= 16, "serial has at least 64 bits");
-  const ca = (await openssl(["x509", "-in", join(dir, ".pki/ca.crt"), "-noout", "-text"])).out;
+  const caCrt = await blobFile(join(dir, ".pki"), "ca", join(dir, "ca.crt"));
+  const ca = (await openssl(["x509", "-in", caCrt, "-noout", "-text"])).out;
   t.regex(ca, /Basic Constraints: critical\s+CA:TRUE/);
   t.regex(ca, /Key Usage: critical\s+Certificate Sign, CRL Sign/);
   t.regex(ca, /Not After : .*20(3[5-7])/, "CA valid for 10 years");
-  const dates = (await openssl(["x509", "-in", join(dir, ".pki/certs/web.crt"), "-noout", "-enddate"])).out;
+  const dates = (await openssl(["x509", "-in", webCrt, "-noout", "-enddate"])).out;
   const days = (new Date(dates.split("=")[1]) - Date.now()) / 864e5;
   t.true(days > 364 && days < 366, `leaf valid one year (${days} days)`);
 });
@@ -118,13 +124,14 @@ for (const [label, initArgs, certArgs, sig, keyEnc] of [
   test(`key types: ${label}`, async (t) => {
     const dir = await newDepot(t, initArgs);
     await issue(t, dir, "srv", certArgs);
-    const crt = join(dir, ".pki/certs/srv.crt");
-    const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, ".pki/ca.crt"), crt]);
+    const depot = join(dir, ".pki");
+    const crt = await blobFile(depot, "srv", join(dir, "srv.crt"));
+    const v = await openssl(["verify", "-x509_strict", "-CAfile", await blobFile(depot, "ca", join(dir, "ca.crt")), crt]);
     t.is(v.code, 0, v.out + v.stderr);
     const text = (await openssl(["x509", "-in", crt, "-noout", "-text"])).out;
     t.regex(text, sig);
     t.is(/Key Encipherment/.test(text), keyEnc, "keyEncipherment only for RSA");
-    const pk = await openssl(["pkey", "-in", join(dir, ".pki/certs/srv.key"), "-passin", `pass:${PASS}`, "-noout", "-text_pub"]);
+    const pk = await openssl(["pkey", "-in", await blobFile(depot, "srv", join(dir, "srv.key"), "key"), "-passin", `pass:${PASS}`, "-noout", "-text_pub"]);
     t.is(pk.code, 0, pk.stderr);
   });
 }
@@ -140,7 +147,8 @@ test("list and status, text and --json", async (t) => {
   t.regex(text, /^server1\s+valid\s+\S+\s+10\.0\.0\.1,db\.example$/m);
   t.regex(text, /^pending\s+unsigned/m);
   const st = JSON.parse((await pkiOk(t, dir, ["status", "--json", "server1"])).out);
-  const x = await openssl(["x509", "-in", join(dir, ".pki/certs/server1.crt"), "-noout", "-serial"]);
+  const crt = await blobFile(join(dir, ".pki"), "server1", join(dir, "server1.crt"));
+  const x = await openssl(["x509", "-in", crt, "-noout", "-serial"]);
   t.is(st.serial.toUpperCase(), x.out.trim().split("=")[1]);
   t.is((await pkiOk(t, dir, ["status", "pending"])).out.match(/^status\s+(\S+)/m)[1], "unsigned");
 });
