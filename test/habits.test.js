@@ -1,21 +1,22 @@
 // etcd-ca habits: `pki chain` without NAME, `export --key-format`, `pki rm` — judged by openssl.
 import test from "ava";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { issue, openssl, pki, pkiOk, snapshot, untar } from "./_helpers.js";
 import { cheapDepot, countPem } from "./_lifecycle.js";
+import { blobFile, blobPem, certPem, crlPem, entry, readDepot } from "./_state.js";
 
 test("chain without NAME prints the root then each valid intermediate; openssl verifies a leaf against it", async (t) => {
   const dir = await cheapDepot(t);
   const root = await pkiOk(t, dir, ["chain"]);
-  t.is(root.out, readFileSync(join(dir, ".pki", "ca.crt"), "utf8"));
+  t.is(root.out, await certPem(dir));
   await pkiOk(t, dir, ["init", "--intermediate", "issuing", "--passphrase-file", "pass"]);
   await issue(t, dir, "web", ["--issuer", "issuing"]);
   const both = (await pkiOk(t, dir, ["chain"])).out;
   t.is(countPem(both), 2);
-  t.true(both.startsWith(readFileSync(join(dir, ".pki", "ca.crt"), "utf8")), "the root first");
+  t.true(both.startsWith(await certPem(dir)), "the root first");
   writeFileSync(join(dir, "cas.pem"), both);
-  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, "cas.pem"), join(dir, ".pki", "certs", "web.crt")]);
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, "cas.pem"), await blobFile(dir, "web")]);
   t.is(v.code, 0, v.stderr + v.out);
 });
 
@@ -35,7 +36,7 @@ test("export --key-format: pkcs1 for RSA and sec1 for ECDSA as traditional PEM o
     t.is(c.code, 0, c.stderr);
     // The key still matches the certificate.
     const a = await openssl(["pkey", "-in", join(out, `${name}.key.insecure`), "-pubout"]);
-    const b = await openssl(["x509", "-in", join(dir, ".pki", "certs", `${name}.crt`), "-noout", "-pubkey"]);
+    const b = await openssl(["x509", "-in", await blobFile(dir, name), "-noout", "-pubkey"]);
     t.is(a.out, b.out);
   }
   for (const [args, re, code] of [
@@ -51,7 +52,7 @@ test("export --key-format: pkcs1 for RSA and sec1 for ECDSA as traditional PEM o
   }
 });
 
-test("rm: refuses a valid entry and a CA that issued something; moves a revoked one to history/, keeps its serial and its CRL line", async (t) => {
+test("rm: refuses a valid entry and a CA that issued something; keeps a revoked one's certificate, key, serial and CRL line", async (t) => {
   const dir = await cheapDepot(t);
   await issue(t, dir, "old", []);
   await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", "draft"]);
@@ -66,19 +67,22 @@ test("rm: refuses a valid entry and a CA that issued something; moves a revoked 
   const serial = JSON.parse((await pkiOk(t, dir, ["status", "--json", "old"])).out).serial;
   await pkiOk(t, dir, ["revoke", "old", "--reason", "superseded"]);
   const r = await pkiOk(t, dir, ["rm", "old"]);
-  t.regex(r.stderr, new RegExp(`Removed "old" \\(serial ${serial} stays reserved\\)`));
-  t.false(existsSync(join(dir, ".pki", "certs", "old.crt")));
-  t.true(existsSync(join(dir, ".pki", "history", `old.${serial}.crt`)));
-  t.true(existsSync(join(dir, ".pki", "history", `old.${serial}.key`)));
-  const idx = JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8"));
-  t.is(idx.entries.old, undefined);
-  t.true(idx.serials.includes(serial), "the serial stays reserved");
+  t.regex(r.stderr, new RegExp(`Removed "old" \\(serial ${serial} stays reserved[;)]`));
+  t.is(await entry(dir, "old"), undefined);
+  const kept = await readDepot(dir, async (tx) => ({
+    cert: await tx.blob({ name: "old", kind: "cert", serial }), key: await tx.blob({ name: "old", kind: "key", serial }),
+    reserved: await tx.hasSerial(serial),
+  }));
+  t.truthy(kept.cert, "the certificate is kept under its serial");
+  t.truthy(kept.key, "and its key");
+  t.true(kept.reserved, "the serial stays reserved");
   await pkiOk(t, dir, ["rm", "draft"]);
-  t.false(existsSync(join(dir, ".pki", "certs", "draft.key")));
+  t.is(await entry(dir, "draft"), undefined);
+  t.is(await blobPem(dir, "draft", "key"), undefined, "the draft's key is gone");
 
   // The next CRL still lists the removed certificate as revoked (openssl reads it).
   await pkiOk(t, dir, ["crl", "--passphrase-file", "pass"]);
-  const crl = await openssl(["crl", "-in", join(dir, ".pki", "ca.crl"), "-noout", "-text"]);
+  const crl = await openssl(["crl", "-noout", "-text"], { input: await crlPem(dir) });
   t.regex(crl.out, new RegExp(`Serial Number: ${serial.toUpperCase()}[\\s\\S]*Superseded`));
   const d = await pki(dir, ["doctor"]);
   t.is(d.code, 0, d.stderr + d.out);
