@@ -30,7 +30,7 @@ const asOwner = (cmd, args, opts) => run(...owner(cmd, args), opts);
 /**
  * Declares the file's cluster: started in test.before, stopped and removed in test.after.always (and, should the
  * worker die, at its exit). Returns a handle whose { port, url(db, o), psql(sql, db), db(), restart() } work once
- * the before hook ran. The role `pki` (password ROLE_PASS) owns each database `db()` makes.
+ * the before hook ran (and pause(), start()). The role `pki` (password ROLE_PASS) owns each database `db()` makes.
  */
 export function useCluster(test) {
   const handle = {};
@@ -90,6 +90,12 @@ async function startCluster(onStop) {
       await psql(`ALTER SCHEMA public OWNER TO ${ROLE}`, name);
       return name;
     },
+    /** The server stopped (`pg_ctl stop -m fast`), its data kept; `start()` brings it back on the same port. */
+    async pause() {
+      const r = await asOwner("pg_ctl", ["stop", "-w", "-m", "fast", "-D", data]);
+      if (r.code !== 0) throw new Error(`pg_ctl stop failed: ${r.stderr}`);
+    },
+    start,
     async restart() {
       const args = ["restart", "-w", "-m", "fast", "-D", data, "-l", join(dir, "log"), "-o", opts];
       const r = await asOwner("pg_ctl", args);
