@@ -3,12 +3,17 @@ import { PASSPHRASE_OPTIONS, UsageError } from "./common.js";
 
 export const command = "acme <action> [args..]";
 export const describe =
-  "an ACME (RFC 8555) CA for certbot, lego, cert-manager: 'pki acme serve', 'pki acme eab add NAME'";
+  "an ACME (RFC 8555) CA for certbot, lego, cert-manager: 'pki acme serve', 'pki acme eab add NAME', " +
+  "'pki acme renew-now NAME|--issuer CA|--all'";
 
 const SERVE_OPTIONS = {
   host: { type: "string", default: "127.0.0.1", describe: "serve: address to bind" },
   port: { type: "number", default: 8443, describe: "serve: HTTPS port (0: any free port)" },
-  issuer: { type: "string", default: "ca", describe: "serve: the depot CA that signs (the root or an intermediate)" },
+  issuer: {
+    type: "string",
+    describe: "serve: the depot CA that signs (the root or an intermediate; default: ca); renew-now: what it issued",
+  },
+  all: { type: "boolean", describe: "renew-now: every certificate the server issued" },
   allow: {
     type: "string",
     describe: "serve: names it may certify: web.internal, *.svc.internal (any name under), 10.0.0.0/8 (default: any)",
@@ -45,13 +50,17 @@ export function builder(y: Argv) {
   return y
     .options(SERVE_OPTIONS)
     .options(PASSPHRASE_OPTIONS)
-    .positional("action", { choices: ["serve", "eab"] as const, describe: "serve, or eab add NAME" })
-    .positional("args", { type: "string", array: true, describe: "eab: add NAME" })
+    .positional("action", {
+      choices: ["serve", "eab", "renew-now"] as const,
+      describe: "serve, eab add NAME, or renew-now NAME|--issuer CA|--all",
+    })
+    .positional("args", { type: "string", array: true, describe: "eab: add NAME; renew-now: NAME" })
     .example(
       "$0 acme serve --allow '*.svc.internal,10.0.0.0/8' --eab",
       "an ACME CA for a private network; prints its directory URL",
     )
-    .example("$0 acme eab add ci-runners", "a key id and HMAC key for one client (printed once)");
+    .example("$0 acme eab add ci-runners", "a key id and HMAC key for one client (printed once)")
+    .example("$0 acme renew-now --issuer inter", "ARI tells the clients of what inter issued to renew now");
 }
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
@@ -62,6 +71,7 @@ export async function handler(a: Args) {
       throw new UsageError(`unexpected argument ${JSON.stringify(String(a.args[0]))}; usage: pki acme serve [options]`);
     return serve(a);
   }
+  if (a.action === "renew-now") return renewNow(a);
   if (a.args?.[0] !== "add" || a.args.length !== 2) throw new UsageError("usage: pki acme eab add NAME");
   return eabAdd(a.depot, String(a.args[1]));
 }
@@ -103,18 +113,19 @@ async function serve(a: Args) {
   const external = a.externalUrl === undefined ? undefined : externalUrl(String(last(a.externalUrl)));
   const now = new Date();
   const lifetimeMs = expiryFrom(String(last(a.certLifetime)))(now).getTime() - now.getTime();
+  const issuer = a.issuer ?? "ca";
   const { startAcmeServer, probeListen } = await import("../lib/acme/server.js");
   const { DEADLINE_MS } = await import("../lib/acme/challenges.js");
   const { openAcmeServe } = await import("../store/acme/open.js");
   const setup = {
-    issuer: a.issuer,
+    issuer,
     lifetimeMs,
     host: a.host,
     tlsName: a.tlsName,
     externalHost: external && new URL(external).hostname.replace(/^\[|\]$/g, ""),
   };
   const m = await openAcmeServe(a.depot, setup, async () => {
-    const pass = (await getPassphrase(a, a.issuer === "ca" ? "the CA key" : `the key of the CA "${a.issuer}"`))!;
+    const pass = (await getPassphrase(a, issuer === "ca" ? "the CA key" : `the key of the CA "${issuer}"`))!;
     await probeListen(a.host, p.port).catch((e) => {
       throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
     });
@@ -183,5 +194,23 @@ async function eabAdd(depotFlag: string | undefined, name: string) {
   process.stdout.write(`key id: ${r.kid}\nhmac key: ${r.hmac}\n`);
   process.stderr.write(
     "Keep the HMAC key secret: it is shown once. Clients pass both (certbot --eab-kid/--eab-hmac-key)\n",
+  );
+}
+
+/** One of NAME, --issuer CA, --all: the certificates whose ARI window begins now. */
+async function renewNow(a: Args) {
+  const usage = "usage: pki acme renew-now NAME | --issuer CA | --all";
+  const given = [a.args?.length ? 1 : 0, a.issuer !== undefined ? 1 : 0, a.all ? 1 : 0].reduce((x, y) => x + y);
+  if (given !== 1 || (a.args?.length ?? 0) > 1) throw new UsageError(usage);
+  const { markRenewNow } = await import("../store/acme/renew.js");
+  const marked = await markRenewNow(
+    a.depot,
+    a.args?.length ? { name: String(a.args[0]) } : a.issuer !== undefined ? { issuer: a.issuer } : { all: true },
+  );
+  for (const n of marked) process.stdout.write(`${n}\n`);
+  process.stderr.write(
+    marked.length
+      ? `Marked ${marked.length} certificate(s): their ACME clients are told to renew now (RFC 9773)\n`
+      : "No valid ACME certificate matched: nothing marked\n",
   );
 }

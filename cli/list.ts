@@ -31,7 +31,8 @@ export async function handler(a: Args) {
   if (filtered || recordsDepot(a.depot)) return fromRecords(a);
   const { openView } = await import("../store/view.js");
   const depot = openView(a.depot); // no crypto stack: list only reads the index
-  await print(a, depot.list());
+  const { layout1Replaced } = await import("../store/acme-replaced.js");
+  await print(a, depot.list(), (order) => layout1Replaced(depot, order));
 }
 
 /** The record store (depot.db, PostgreSQL, or a layout-1 depot's snapshot for a filter), streamed. */
@@ -50,17 +51,32 @@ async function fromRecords(a: Args) {
     async function* rows() {
       for await (const e of listed(recordsOf(store), o)) yield { ...e, state: stateOf(e, now) };
     }
-    await print(a, rows());
+    // Which ACME certificate replaced which, from the orders (before the entries stream: one read at a time).
+    const replaced = new Map<string, string>();
+    await store.read(async (tx) => {
+      for await (const ord of tx.acmeList("orders")) if (ord.replacesCert) replaced.set(ord.id, ord.replacesCert);
+    });
+    await print(a, rows(), (order) => replaced.get(order));
   } finally {
     await store.close();
   }
 }
 
-async function print(a: Args, rows: Iterable<Row> | AsyncIterable<Row>) {
+/** `replacedOf(order)`: the entry an ACME order's certificate replaced (RFC 9773 `replaces`), if any. */
+async function print(
+  a: Args,
+  rows: Iterable<Row> | AsyncIterable<Row>,
+  replacedOf: (order: string) => string | undefined,
+) {
+  const replaces = (e: Row) => {
+    const order = (e.acme as { order?: unknown } | undefined)?.order;
+    return typeof order === "string" ? replacedOf(order) : undefined;
+  };
   const { JsonArrayOut, TableOut } = await import("./out.js");
   if (a.json) {
     const out = new JsonArrayOut();
-    for await (const e of rows)
+    for await (const e of rows) {
+      const r = replaces(e);
       out.add({
         name: e.name,
         kind: e.kind,
@@ -69,14 +85,16 @@ async function print(a: Args, rows: Iterable<Row> | AsyncIterable<Row>) {
         serial: e.serial ?? null,
         notAfter: e.notAfter ?? null,
         sans: e.sans,
-        ...(e.acme ? { acme: e.acme } : {}),
+        ...(e.acme ? { acme: { ...e.acme, ...(r ? { replaces: r } : {}) } } : {}),
       });
+    }
     return out.end();
   }
   const out = new TableOut(["NAME", "STATUS", "NOT AFTER", "SANS"]);
   for await (const e of rows) {
     const sans = [...e.sans.ips, ...e.sans.domains, ...(e.sans.uris ?? []), ...(e.sans.emails ?? [])];
-    out.add([e.name, e.state, e.notAfter ?? "-", sans.join(",") || "-"]);
+    const r = replaces(e);
+    out.add([r ? `${e.name} (replaces ${r})` : e.name, e.state, e.notAfter ?? "-", sans.join(",") || "-"]);
   }
   out.end();
 }

@@ -109,6 +109,7 @@ export function urls(base: string) {
     authz: (id: string) => `${a}/authz/${id}`,
     challenge: (id: string, type: string) => `${a}/chall/${id}/${type}`,
     cert: (id: string) => `${a}/cert/${id}`,
+    renewalInfo: `${a}/renewal-info`,
   };
 }
 export type Urls = ReturnType<typeof urls>;
@@ -120,6 +121,7 @@ export function directory(u: Urls, o: { eab: boolean }) {
     newOrder: u.newOrder,
     revokeCert: u.revokeCert,
     keyChange: u.keyChange,
+    renewalInfo: u.renewalInfo,
     meta: { externalAccountRequired: o.eab },
   };
 }
@@ -140,6 +142,7 @@ export const renderOrder = (u: Urls, o: Order) => ({
   ...(o.notAfter ? { notAfter: o.notAfter } : {}),
   ...(o.error ? { error: o.error } : {}),
   ...(o.cert && o.status === "valid" ? { certificate: u.cert(o.id) } : {}),
+  ...(o.replaces ? { replaces: o.replaces } : {}),
 });
 
 export const renderChallenge = (u: Urls, z: Authz, c: Challenge) => ({

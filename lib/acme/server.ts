@@ -140,6 +140,11 @@ export class AcmeHttp {
       if (!get) throw problem("malformed", "newNonce is read with HEAD or GET", 405);
       return { status: req.method === "HEAD" ? 200 : 204 };
     }
+    const ari = /^\/acme\/renewal-info\/([^/]{1,256})$/.exec(path);
+    if (ari) {
+      if (!get) throw problem("malformed", "renewal information is read with GET", 405);
+      return this.service.renewalInfo(ari[1]);
+    }
     const route = ROUTES.find(([re]) => re.test(path));
     if (!route) throw problem("malformed", "no such resource", 404);
     if (req.method !== "POST") throw problem("malformed", "ACME resources are read with POST-as-GET", 405);

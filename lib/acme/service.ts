@@ -8,6 +8,7 @@ import type { AcmeBackend, AcmeReads } from "./backend.js";
 import type { x509 } from "../x509/peculiar.js";
 import { checkCertifiable, checkContact, checkOrderCsr, isObj, parseRevocation, publicOnly } from "./checks.js";
 import { validate, ValidationFailure, type ValidationContext } from "./challenges.js";
+import { checkReplaces, findCertId, renewalInfo } from "./ari.js";
 import { spkiOf, thumbprint, verifyEab, verifyKeyChange } from "./jws.js";
 import {
   Account,
@@ -177,6 +178,7 @@ export class AcmeService {
       checkCertifiable(id, this.o.issuerPath);
       if (!ids.some((i) => i.type === id.type && i.value === id.value)) ids.push(id);
     }
+    const replaced = p.replaces === undefined ? undefined : await this.replaced(p.replaces);
     const now = new Date();
     const expires = new Date(now.getTime() + ORDER_LIFETIME_MS).toISOString();
     const authzs: Authz[] = ids.map((id) => {
@@ -203,12 +205,34 @@ export class AcmeService {
       identifiers: ids,
       authzs: authzs.map((z) => z.id),
       created: now.toISOString(),
+      ...(replaced ? { replaces: p.replaces as string, replacesCert: replaced.name } : {}),
     };
     await this.store.transact(async (tx) => {
+      if (replaced) await checkReplaces(tx, replaced, acct, ids, p.replaces as string);
       for (const z of authzs) tx.put("authz", z);
       tx.put("orders", order);
     });
     return { status: 201, body: renderOrder(u, order), location: u.order(order.id) };
+  }
+
+  /** newOrder's `replaces`: a certificate id of a certificate this server issued. */
+  private async replaced(certId: unknown) {
+    if (typeof certId !== "string") throw problem("malformed", "replaces must be a certificate id string");
+    try {
+      return await findCertId((s) => this.store.bySerial(s), certId);
+    } catch (e) {
+      if (e instanceof AcmeProblem && e.status === 404)
+        throw problem("malformed", "replaces names no certificate this server issued");
+      throw e;
+    }
+  }
+
+  /** GET renewalInfo/CERTID (RFC 9773 §4): the suggested window, with Retry-After. */
+  async renewalInfo(certId: string): Promise<Reply> {
+    const found = await findCertId((s) => this.store.bySerial(s), certId);
+    const order = found.order ? await this.store.get("orders", found.order) : undefined;
+    const info = renewalInfo(found.certDer, { revoked: found.revoked, renewNow: order?.renewNow });
+    return { status: 200, body: { suggestedWindow: info.window }, retryAfter: String(info.retryAfterSeconds) };
   }
 
   /** The order with its status brought up to date from its authorizations. */
