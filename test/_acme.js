@@ -3,42 +3,29 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
-import { openssl, PASS, PKI, ROOT, pki } from "./_helpers.js";
+import { openssl, PKI, pki } from "./_helpers.js";
+import { blobFile, readDepot } from "./_depot-read.js";
 
 /**
- * The ACME tests run on a layout-1 depot, and again on a depot.db one (the *-db.test.js files set
- * PKI_DEPOT_FORMAT=db before loading them, so `pki init` makes depot.db). What they read of the depot beyond the
- * server goes through these helpers: layout 1's files, or depot.db through the package's depot API.
+ * What the ACME tests read of the depot beyond the server goes through these helpers, the same on a layout-1
+ * depot and a depot.db one (the *-db.test.js files set PKI_DEPOT_FORMAT=db before loading them, so `pki init`
+ * makes depot.db): the record store opened read-only (test/_depot-read.js), no passphrase.
  */
 export const isDb = (dir) => existsSync(join(dir, ".pki", "depot.db"));
-async function withDepot(dir, fn) {
-  const { openDepot } = await import(join(ROOT, "dist", "store", "depot", "index.js"));
-  const d = await openDepot({ depot: join(dir, ".pki"), passphrase: PASS });
-  try {
-    return await fn(d);
-  } finally {
-    await d.close();
-  }
-}
 
 /** A PEM file of the depot entry NAME's certificate (the CA by default), for openssl, curl, lego, certbot. */
 export async function depotCert(dir, name = "ca") {
-  const file = join(dir, ".pki", name === "ca" ? "ca.crt" : join("certs", `${name}.crt`));
-  if (!isDb(dir)) return file;
-  const out = join(dir, `depot-${name}.pem`);
-  if (!existsSync(out)) writeFileSync(out, await withDepot(dir, async (d) => (await d.get(name)).certificate));
-  return out;
+  return blobFile(join(dir, ".pki"), name, join(dir, `depot-${name}.pem`));
 }
 
 /** The depot's entries (as `pki list --json` gives them, with their acme account and order). */
 export async function depotEntries(dir) {
-  if (!isDb(dir)) return Object.values(JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8")).entries);
-  return withDepot(dir, async (d) => {
+  return readDepot(join(dir, ".pki"), async (tx) => {
     const out = [];
-    for await (const e of d.list()) out.push(e);
+    for await (const e of tx.list()) out.push(e);
     return out;
   });
 }

@@ -10,15 +10,17 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { curl, openssl, pki, run } from "./_helpers.js";
-import { challengeServer, doctorClean, freePort, logged, newDepot, newKey, rawClient, startAcme } from "./_acme.js";
+import {
+  challengeServer, depotCert, doctorClean, freePort, logged, newDepot, newKey, rawClient, startAcme,
+} from "./_acme.js";
 
 const CONSTRAINED = ["--permit-domain", "example.test", "--permit-ip", "127.0.0.0/8"];
 
 /** The server's own certificate, as the depot holds it. */
-const serverCert = (dir) => new X509Certificate(readFileSync(join(dir, ".pki", "certs", "acme-server.crt")));
+const serverCert = async (dir) => new X509Certificate(readFileSync(await depotCert(dir, "acme-server")));
 
 async function account(t, dir, s) {
-  const c = await rawClient(readFileSync(join(dir, ".pki", "ca.crt")), s.url);
+  const c = await rawClient(readFileSync(await depotCert(dir)), s.url);
   const k = await newKey();
   const r = await c.post(c.dir.newAccount, { termsOfServiceAgreed: true }, k);
   t.is(r.status, 201, r.text);
@@ -29,12 +31,12 @@ test("acme serve starts under constraints example.test, 127.0.0.0/8: its certifi
   t.timeout(60_000);
   const dir = await newDepot(t, CONSTRAINED);
   const s = await startAcme(t, dir);
-  t.is(serverCert(dir).subjectAltName, "IP Address:127.0.0.1", "no DNS:localhost, which the CA may not certify");
-  const r = await curl(["--cacert", join(dir, ".pki", "ca.crt"), s.url]);
+  t.is((await serverCert(dir)).subjectAltName, "IP Address:127.0.0.1", "no DNS:localhost, which the CA may not certify");
+  const r = await curl(["--cacert", await depotCert(dir), s.url]);
   t.is(r.code, 0, r.stderr);
   t.truthy(JSON.parse(r.out).newOrder);
-  const own = join(dir, ".pki", "certs", "acme-server.crt");
-  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, ".pki", "ca.crt"), own]);
+  const own = await depotCert(dir, "acme-server");
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", await depotCert(dir), own]);
   t.is(v.code, 0, v.stderr + v.out);
 });
 
@@ -42,7 +44,7 @@ test("acme serve on an unconstrained CA still names localhost beside 127.0.0.1",
   t.timeout(60_000);
   const dir = await newDepot(t);
   await startAcme(t, dir);
-  t.is(serverCert(dir).subjectAltName, "DNS:localhost, IP Address:127.0.0.1");
+  t.is((await serverCert(dir)).subjectAltName, "DNS:localhost, IP Address:127.0.0.1");
 });
 
 test("newOrder refuses names outside the CA's name constraints (rejectedIdentifier); nothing validated", async (t) => {
@@ -68,7 +70,7 @@ test("newOrder refuses names outside the CA's name constraints (rejectedIdentifi
     "lego",
     ["--accept-tos", "--email", "ops@example.test", "--server", s.url, "--path", join(dir, "lego")]
       .concat(["--http", "--http.port", `127.0.0.1:${httpPort}`, "-d", "evil.other", "run"]),
-    { env: { ...process.env, LEGO_CA_CERTIFICATES: join(dir, ".pki", "ca.crt") }, timeout: 60_000 },
+    { env: { ...process.env, LEGO_CA_CERTIFICATES: await depotCert(dir) }, timeout: 60_000 },
   );
   t.not(lego.code, 0);
   t.regex(lego.stderr, /rejectedIdentifier :: this CA cannot certify it: DNS name evil\.other is outside/);
@@ -120,7 +122,7 @@ test.serial("acme-client orders IP identifiers (RFC 8738) under a constrained CA
   const dir = await newDepot(t, CONSTRAINED);
   const { port, tokens } = await challengeServer(t);
   const s = await startAcme(t, dir, ["--http-01-port", String(port), "--resolve", "web.example.test=127.0.0.1"]);
-  acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(join(dir, ".pki", "ca.crt")) });
+  acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(await depotCert(dir)) });
   const c = new acme.Client({
     directoryUrl: s.url,
     accountKey: await acme.crypto.createPrivateEcdsaKey(),
@@ -140,7 +142,7 @@ test.serial("acme-client orders IP identifiers (RFC 8738) under a constrained CA
     const [, csr] = await acme.crypto.createCsr(csrFields, await acme.crypto.createPrivateEcdsaKey());
     const file = join(dir, `${identifiers.map((i) => i.value).join("+")}.crt`);
     writeFileSync(file, await c.getCertificate(await c.finalizeOrder(order, csr)));
-    const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, ".pki", "ca.crt"), file]);
+    const v = await openssl(["verify", "-x509_strict", "-CAfile", await depotCert(dir), file]);
     t.is(v.code, 0, v.stderr + v.out);
     const text = (await openssl(["x509", "-in", file, "-noout", "-text"])).out;
     return { leaf: new X509Certificate(readFileSync(file)), text };
@@ -168,7 +170,7 @@ test("links never carry a made-up Host: the bound address, a name the server's c
   const dir = await newDepot(t);
   const s = await startAcme(t, dir);
   const dirOf = async (host) => {
-    const r = await curl(["--cacert", join(dir, ".pki", "ca.crt"), "-H", `Host: ${host}`, "-D", "-", s.url]);
+    const r = await curl(["--cacert", await depotCert(dir), "-H", `Host: ${host}`, "-D", "-", s.url]);
     t.is(r.code, 0, r.stderr);
     return { body: JSON.parse(r.out.slice(r.out.indexOf("{"))), head: r.out.slice(0, r.out.indexOf("{")) };
   };
@@ -188,9 +190,9 @@ test.serial("--external-url: every link uses it whatever the Host; acme-client r
   const port = await freePort();
   const s = await startAcme(t, dir, ["--external-url", `https://localhost:${port}`], port);
   t.is(s.url, `https://localhost:${port}/acme/directory`);
-  const r = await curl(["--cacert", join(dir, ".pki", "ca.crt"), `https://127.0.0.1:${port}/acme/directory`]);
+  const r = await curl(["--cacert", await depotCert(dir), `https://127.0.0.1:${port}/acme/directory`]);
   t.is(JSON.parse(r.out).newAccount, `https://localhost:${port}/acme/new-account`);
-  acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(join(dir, ".pki", "ca.crt")) });
+  acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(await depotCert(dir)) });
   const c = new acme.Client({ directoryUrl: s.url, accountKey: await acme.crypto.createPrivateEcdsaKey() });
   await c.createAccount({ termsOfServiceAgreed: true });
   t.regex(c.getAccountUrl(), new RegExp(`^https://localhost:${port}/acme/acct/`));
