@@ -20,7 +20,7 @@ export const DEPOT_OPTION = {
 } as const;
 
 /** Commands that never touch a depot do not list --depot. */
-export const NO_DEPOT = new Set(["fixtures", "completion"]);
+export const NO_DEPOT = new Set(["fixtures", "completion", "restore"]);
 
 export function nameOf(m: CommandModule): string {
   return m.command.split(" ")[0];

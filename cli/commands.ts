@@ -14,6 +14,8 @@ import * as renew from "./renew.js";
 import * as chain from "./chain.js";
 import * as importCmd from "./import.js";
 import * as doctor from "./doctor.js";
+import * as backup from "./backup.js";
+import * as restore from "./restore.js";
 import * as fixtures from "./fixtures.js";
 import * as serve from "./serve.js";
 import * as check from "./check.js";
@@ -41,6 +43,8 @@ const MODULES: CommandModule[] = [
   inspect,
   importCmd,
   doctor,
+  backup,
+  restore,
   fixtures,
   serve,
   check,

@@ -26,7 +26,7 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { defaultDepotDir } = await import("../store/depot.js");
+  const { defaultDepotDir } = await import("../store/view.js");
   const { doctor } = await import("../store/doctor.js");
   if (a.breakLock) {
     const { breakLock, describeHolder } = await import("../store/lock.js");
@@ -39,7 +39,10 @@ export async function handler(a: Args) {
     return;
   }
   const passphrase = await getPassphrase(a, "the keys to compare", { optional: true });
-  const r = await doctor(defaultDepotDir(a.depot), { fix: Boolean(a.fix), passphrase });
+  const { recordsDepot } = await import("../store/view.js");
+  const r = recordsDepot(a.depot)
+    ? await onRecords(a.depot, passphrase)
+    : { ...(await doctor(defaultDepotDir(a.depot), { fix: Boolean(a.fix), passphrase })), onRecords: false };
   if (a.json) {
     process.stdout.write(JSON.stringify(r, null, 2) + "\n");
   } else {
@@ -54,10 +57,23 @@ export async function handler(a: Args) {
     process.stderr.write(
       r.ok
         ? `Depot ${r.dir} is consistent: ${r.entries} entries, ${r.certificates} certificates verified${keys}${r.problems.length ? `; ${plural(r.problems.length, "problem")} fixed` : ""}\n`
-        : `pki: ${plural(r.problems.filter((p) => !p.fixed).length, "problem")} in ${r.dir}${a.fix ? "" : ": 'pki doctor --fix' repairs what it can"}\n`,
+        : `pki: ${plural(r.problems.filter((p) => !p.fixed).length, "problem")} in ${r.dir}${a.fix || r.onRecords ? "" : ": 'pki doctor --fix' repairs what it can"}\n`,
     );
   }
   if (!r.ok) process.exitCode = 1;
+}
+
+/** The record store (depot.db, PostgreSQL): checked in one snapshot; a command's changes are all or nothing. */
+async function onRecords(depot: string | undefined, passphrase: string | undefined) {
+  const { depotLabel, locateDepot, openRecords } = await import("../store/depot/locate.js");
+  const { doctorRecords } = await import("../store/depot/doctor.js");
+  const t = locateDepot(depot);
+  const store = await openRecords(t, { write: false });
+  try {
+    return { ...(await doctorRecords(store, await depotLabel(t), { passphrase })), onRecords: true };
+  } finally {
+    await store.close();
+  }
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;

@@ -81,7 +81,7 @@ export class CertInfo {
 }
 
 /** UTCTime (YYMMDDHHMMSSZ, 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), the two forms RFC 5280 allows. */
-function timeOf(buf: Uint8Array, t: Tlv): Date {
+export function timeOf(buf: Uint8Array, t: Tlv): Date {
   const s = value(buf, t).toString("latin1");
   const m = t.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s)
     : t.tag === 0x18 ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : null;

@@ -22,7 +22,7 @@ export interface CsrView {
 const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 const OID_SAN = "2.5.29.17";
 /** signature algorithm -> digest for crypto.verify (null: the key type decides, as for Ed25519) */
-const SIGNATURES: Record<string, string | null> = {
+export const SIGNATURES: Record<string, string | null> = {
   "1.2.840.10045.4.3.2": "sha256", "1.2.840.10045.4.3.3": "sha384", "1.2.840.10045.4.3.4": "sha512",
   "1.2.840.113549.1.1.11": "sha256", "1.2.840.113549.1.1.12": "sha384", "1.2.840.113549.1.1.13": "sha512",
   "1.3.101.112": null,
