@@ -57,9 +57,12 @@ export async function resolveServer(a: SourceArgs, purpose = "the server key"): 
   const files: Record<string, string | undefined> = {};
   let r: Partial<Resolved> = {};
   if (a.name) {
-    const { openDepot } = await import("./common.js");
-    const depot = await openDepot(a.depot);
-    const m = await depot.exportMaterial(a.name, (await getPassphrase(a, `the key of "${a.name}"`))!);
+    const { recordsTarget } = await import("./records.js");
+    const t = await recordsTarget(a.depot);
+    const m = t
+      ? await onRecords(t, a, a.name)
+      : await (await (await import("./common.js")).openDepot(a.depot)).exportMaterial(
+        a.name, (await getPassphrase(a, `the key of "${a.name}"`))!);
     const chain = m.chainPems ?? [];
     r = {
       label: a.name,
@@ -103,9 +106,7 @@ export async function handler(a: Args) {
   // The depot's own CRLs, unless a crlfile was given: a test server that accepts a revoked client proves nothing.
   let crlNote = "";
   if (a.name && m.caPem && !m.crlPem) {
-    const { openDepot } = await import("./common.js");
-    const { clientCrls } = await import("../store/serve-crls.js");
-    const c = await clientCrls(await openDepot(a.depot), a.name);
+    const c = await depotCrls(a.depot, a.name);
     m.crlPem = c.crlPem;
     crlNote = c.crlPem ? `; revoked ones refused (CRL of ${c.issuers.join(", ")})` : "; nothing revoked, no CRL";
   }
@@ -124,4 +125,30 @@ export async function handler(a: Args) {
   const sig = await stopped;
   await s.close();
   process.stderr.write(`Stopped by ${sig}\n`); // an info line: no "pki: " (errors and warnings)
+}
+
+/** NAME's certificate, chain and opened key on a record store (the passphrase asked again until it opens it). */
+async function onRecords(t: import("../store/depot/locate.js").DepotTarget, a: SourceArgs, name: string) {
+  const { withStore } = await import("./records.js");
+  const { getPassphrase } = await import("./common.js");
+  const { exportMaterial } = await import("../store/depot/export.js");
+  const { checkKeyPassphrase } = await import("../store/depot/session.js");
+  return withStore(t, async (store) => {
+    const verify = (p: string) => checkKeyPassphrase(store, name, p);
+    return exportMaterial(store, name, (await getPassphrase(a, `the key of "${name}"`, { verify }))!);
+  });
+}
+
+/** The CRLs of NAME's issuing CAs: from their records (a record store) or the files `pki crl` wrote. */
+async function depotCrls(depot: string | undefined, name: string) {
+  const { recordsTarget, withStore } = await import("./records.js");
+  const t = await recordsTarget(depot);
+  if (!t) {
+    const { openDepot } = await import("./common.js");
+    const { clientCrls } = await import("../store/serve-crls.js");
+    return clientCrls(await openDepot(depot), name);
+  }
+  const { clientCrls } = await import("../store/depot/serve-crls.js");
+  const { recordsOf } = await import("../store/depot/read.js");
+  return withStore(t, (store) => clientCrls(recordsOf(store), name));
 }

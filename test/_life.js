@@ -1,18 +1,16 @@
 // Depots held in depot.db for the life-cycle commands' tests (test/depot-cli-life*.test.js).
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PASS } from "./_helpers.js";
-import { initDepot, openDepot } from "./_depot.js";
+import { PASS, pkiOk, tempDir } from "./_helpers.js";
+import "./_depot.js"; // the test-only cheap KDF, for `pki init` and the depot API alike
 
-/**
- * A depot in a temp dir: `pki init` (cheap KDF), what `fill(dir)` adds, then upgraded to depot.db through the
- * depot API, as a layout-1 depot of an earlier release is. Returns { dir, depot }.
- */
+/** `pki init` of a depot.db depot in a temp dir, then what `fill(dir)` adds. Returns { dir, depot }. */
 export async function dbDepot(t, fill = async () => {}) {
-  const { dir, depot } = await initDepot(t);
-  await fill(dir);
-  const d = await openDepot({ depot, passphrase: PASS, upgrade: true });
-  await d.close();
+  const dir = tempDir(t, "pki-life-");
+  writeFileSync(join(dir, "pass"), PASS + "\n");
+  await pkiOk(t, dir, ["init", "--passphrase-file", "pass"], { env: { PKI_DEPOT_FORMAT: "db" } });
+  const depot = join(dir, ".pki");
   t.true(existsSync(join(depot, "depot.db")));
+  await fill(dir);
   return { dir, depot };
 }

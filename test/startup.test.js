@@ -49,12 +49,10 @@ test("pki list, status and --version load nothing node -e 0 does not, and no ES-
 // async_hooks and importing one ES module loads (no PostgreSQL driver: no net or tls), and not the X.509 issuance stack (it installs
 // reflect-metadata's Reflect.getMetadata).
 test("pki list and status on depot.db load the SQLite driver and the read path, no issuance stack, no pg", async (t) => {
-  const { openDepot } = await import(join(ROOT, "dist", "store", "depot", "index.js"));
   const dir = tempDir(t);
   const env = { PKI_DEPOT: join(dir, ".pki"), PKI_PASSPHRASE: PASS };
-  await pkiOk(t, dir, ["init"], { env });
+  await pkiOk(t, dir, ["init"], { env: { ...env, PKI_DEPOT_FORMAT: "db" } });
   await pkiOk(t, dir, ["issue", "web", "web.example.com", "127.0.0.1"], { env });
-  await (await openDepot({ depot: env.PKI_DEPOT, passphrase: PASS, upgrade: true })).close();
   t.true(existsSync(join(dir, ".pki", "depot.db")));
   writeFileSync(join(dir, "one.mjs"), "export default import.meta.url;\n");
   writeFileSync(join(dir, "like.cjs"), [
