@@ -1,9 +1,10 @@
 // Bring your own key: CSRs made by `openssl req` signed by `pki sign --csr`, judged by openssl and curl.
 import test from "ava";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { curl, openssl, pki, pkiOk, snapshot, untar, versionsServer } from "./_helpers.js";
 import { cheapDepot, ext, sh } from "./_lifecycle.js";
+import { blobFile, blobPem, entry as depotEntry } from "./_state.js";
 
 /** `openssl req` with its own new key; returns the paths of the key and the CSR. */
 async function opensslCsr(t, dir, name, { subj = `/CN=${name}`, san, extra = [], newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] } = {}) {
@@ -18,13 +19,13 @@ test("a CSR made by openssl req is signed, verifies -x509_strict and serves TLS 
   const { key, csr } = await opensslCsr(t, dir, "web", { san: "DNS:localhost,IP:127.0.0.1,URI:spiffe://example.org/ns/web" });
   const r = await pkiOk(t, dir, ["sign", "--csr", csr, "--server", "--passphrase-file", "pass", "web"]);
   t.regex(r.stderr, /^Signed "web" \(external key, ECDSA P-256; SANs: IP:127\.0\.0\.1, DNS:localhost, URI:spiffe:\/\/example\.org\/ns\/web\) by "ca"/);
-  const crt = join(dir, ".pki", "certs", "web.crt"), ca = join(dir, ".pki", "ca.crt");
+  const crt = await blobFile(dir, "web"), ca = await blobFile(dir, "ca");
   const v = await openssl(["verify", "-x509_strict", "-CAfile", ca, crt]);
   t.is(v.code, 0, v.stderr + v.out);
   t.regex(await ext(crt, "subjectAltName"), /DNS:localhost, IP Address:127\.0\.0\.1, URI:spiffe:\/\/example\.org\/ns\/web/);
   t.regex(await ext(crt, "extendedKeyUsage"), /TLS Web Server Authentication\s*$/);
-  t.false(existsSync(join(dir, ".pki", "certs", "web.key")), "no key in the depot");
-  const entry = JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8")).entries.web;
+  t.is(await blobPem(dir, "web", "key"), undefined, "no key in the depot");
+  const entry = await depotEntry(dir, "web");
   t.true(entry.external);
   t.deepEqual(entry.sans, { ips: ["127.0.0.1"], domains: ["localhost"], uris: ["spiffe://example.org/ns/web"] });
 
@@ -92,7 +93,7 @@ test("new-cert --csr files the request, --domain narrows its SANs, sign issues i
   t.regex(filed.stderr, /Filed the request for "api" \(external key, ECDSA P-256; SANs: DNS:api\.example, email:ops@example\.org\)/);
   t.deepEqual(JSON.parse((await pkiOk(t, dir, ["list", "--json"])).out).find((e) => e.name === "api").status, "unsigned");
   await pkiOk(t, dir, ["sign", "--client", "--passphrase-file", "pass", "api"]);
-  const crt = join(dir, ".pki", "certs", "api.crt");
+  let crt = await blobFile(dir, "api");
   t.regex(await ext(crt, "subjectAltName"), /^\s*DNS:api\.example, email:ops@example\.org\s*$/m);
   const first = (await openssl(["x509", "-in", crt, "-noout", "-serial", "-pubkey"])).out;
 
@@ -101,12 +102,13 @@ test("new-cert --csr files the request, --domain narrows its SANs, sign issues i
   t.regex(rekey.stderr, /^pki: the key of "api" is held elsewhere: renew with --csr FILE/);
   const next = await opensslCsr(t, dir, "api2", { subj: "/CN=api", newkey: ["-newkey", "ed25519"] });
   await pkiOk(t, dir, ["renew", "--csr", next.csr, "--passphrase-file", "pass", "api"]);
+  crt = await blobFile(dir, "api", "cert", dir, "api-renewed.pem");
   const second = (await openssl(["x509", "-in", crt, "-noout", "-serial", "-pubkey"])).out;
   t.not(second, first);
   t.regex(await ext(crt, "subjectAltName"), /DNS:api\.example, email:ops@example\.org/, "SANs kept");
   const pub = (await openssl(["pkey", "-in", next.key, "-pubout"])).out;
   t.true(second.includes(pub.trim()), "the new certificate carries the new request's key");
-  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, ".pki", "ca.crt"), crt]);
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", await blobFile(dir, "ca"), crt]);
   t.is(v.code, 0, v.stderr + v.out);
   const st = JSON.parse((await pkiOk(t, dir, ["status", "--json", "api"])).out);
   t.is(st.keyType, "Ed25519");
