@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PASS, issue, newDepot, openssl, pki, pkiOk, run, snapshot, tempDir } from "./_helpers.js";
 import { onPty } from "./_pty.js";
+import { blobFile } from "./_state.js";
 
 /** The one line on stderr of a refused command. */
 const oneLine = (t, r, re) => {
@@ -88,14 +89,14 @@ test("a passphrase typo for a new key is refused before anything is written (fil
   t.deepEqual(snapshot(join(dir, ".pki")), mid);
   // The right one works, and the key opens with it.
   await pkiOk(t, dir, ["new-cert", "--issuer", "int", "--passphrase-file", "pass", "web"]);
-  t.is((await openssl(["pkey", "-in", join(dir, ".pki", "certs", "web.key"), "-passin", "file:" + join(dir, "pass"), "-noout"])).code, 0);
+  t.is((await openssl(["pkey", "-in", await blobFile(dir, "web", "key"), "-passin", "file:" + join(dir, "pass"), "-noout"])).code, 0);
 });
 
 test("a passphrase of a key's own is explicit: --key-passphrase-file (new-cert, issue, renew --rekey, init --intermediate)", async (t) => {
   const dir = await newDepot(t);
   writeFileSync(join(dir, "own"), "the key's own passphrase\n");
   const opens = async (name, file) =>
-    (await openssl(["pkey", "-in", join(dir, ".pki", "certs", `${name}.key`), "-passin", `file:${join(dir, file)}`, "-noout"])).code === 0;
+    (await openssl(["pkey", "-in", await blobFile(dir, name, "key"), "-passin", `file:${join(dir, file)}`, "-noout"])).code === 0;
   await pkiOk(t, dir, ["new-cert", "--key-passphrase-file", "own", "a"]); // no depot passphrase needed
   t.true(await opens("a", "own"));
   t.false(await opens("a", "pass"));
@@ -118,7 +119,7 @@ test("on a terminal a wrong passphrase is asked again (3 tries, as ssh and gpg);
   t.is(ok.prompts, 2, ok.out);
   t.regex(ok.out, /Wrong passphrase, try again \(2 of 3\)\./);
   t.true(ok.out.includes('Created key and CSR for "web"'), ok.out);
-  t.is((await openssl(["pkey", "-in", join(dir, ".pki", "certs", "web.key"), "-passin", `pass:${PASS}`, "-noout"])).code, 0);
+  t.is((await openssl(["pkey", "-in", await blobFile(dir, "web", "key"), "-passin", `pass:${PASS}`, "-noout"])).code, 0);
   const signed = await onTerminal(dir, ["sign", "web"], ["nope", PASS]);
   t.is(signed.code, 0, signed.out);
   t.regex(signed.out, /Signed "web"/);
