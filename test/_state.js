@@ -2,7 +2,8 @@
 // files, read as a snapshot: nothing on disk changes) or depot.db. For tests that check state a command left
 // without knowing where it is stored. The depot is DIR/.pki, as _helpers.js's pki() sets it.
 import { join } from "node:path";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { ROOT } from "./_helpers.js";
 
 const { locateDepot, openRecords } = await import(join(ROOT, "dist", "store", "depot", "locate.js"));
@@ -62,14 +63,19 @@ export async function crlPem(dir, issuer = "ca") {
   return c?.der && pem("crl", c.der);
 }
 
+// Where blobFile puts what it writes: outside every test's directory, so snapshot(dir) never sees it.
+const OUT = mkdtempSync(join(tmpdir(), "pki-state-"));
+process.on("exit", () => rmSync(OUT, { recursive: true, force: true }));
+let written = 0;
+
 /**
- * Writes NAME's current cert (or key, csr) as PEM to OUTDIR/FILE (default "NAME.KIND.pem") for a peer's file
- * argument (openssl -CAfile, curl --cacert); returns the path. Throws when the depot holds none.
+ * Writes NAME's current cert (or key, csr) as PEM to a new file outside the test's directory, for a peer's file
+ * argument (openssl -CAfile, curl --cacert); returns its path. Throws when the depot holds none.
  */
-export async function blobFile(dir, name, kind = "cert", outDir = dir, file = `${name}.${kind}.pem`) {
+export async function blobFile(dir, name, kind = "cert") {
   const text = await blobPem(dir, name, kind);
   if (!text) throw new Error(`the depot holds no ${kind} for "${name}"`);
-  const p = join(outDir, file);
+  const p = join(OUT, `${++written}.${name}.${kind}.pem`);
   writeFileSync(p, text);
   return p;
 }

@@ -4,8 +4,11 @@ import test from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openssl, PASS, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
+import { blobFile } from "./_state.js";
 
 const env = { PKI_TEST_ONLY_KDF_ITERATIONS: "1000" };
+// test/_state.js reads the depot in this process, through the same KDF check as the commands.
+process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000";
 
 async function ca(t, initArgs) {
   const dir = tempDir(t);
@@ -31,8 +34,7 @@ async function signed(t, dir, name, args) {
 }
 
 const verify = async (dir, name) => {
-  const r = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, ".pki", "ca.crt"),
-    join(dir, ".pki", "certs", `${name}.crt`)]);
+  const r = await openssl(["verify", "-x509_strict", "-CAfile", await blobFile(dir, "ca"), await blobFile(dir, name)]);
   return r.code;
 };
 
