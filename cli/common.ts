@@ -109,7 +109,9 @@ export async function recordsSession(
   const { checkKeyPassphrase, sessionOn } = await import("../store/depot/session.js");
   const what = ca === "ca" ? "the CA key" : `the key of the CA "${ca}"`;
   const passphrase = (await getPassphrase(a, what, { verify: (p) => checkKeyPassphrase(store, ca, p) }))!;
-  return sessionOn(dir, store, passphrase);
+  const s = await sessionOn(dir, store, passphrase);
+  if (process.stdin.isTTY) s.pin = { prompt: (await import("./prompt.js")).promptHidden }; // a CA key in a token
+  return s;
 }
 
 /** Where a secret comes from: --OPTION (with a warning), --OPTION-file, the ENV variable, or a prompt. */

@@ -18,6 +18,14 @@ export function builder(y: Argv) {
         describe: "basicConstraints pathLenConstraint (root: none, i.e. unlimited; intermediate: 0)",
       },
       intermediate: { type: "string", describe: "create an intermediate CA named NAME in an existing depot" },
+      "ca-key": {
+        type: "string",
+        describe: "keep the CA key in a PKCS#11 token: an RFC 7512 URI, pkcs11:token=...;object=...?module-path=...",
+      },
+      "existing-key": {
+        type: "boolean",
+        describe: "with --ca-key: use the key already in the token (found by id= and/or object=), not a new one",
+      },
       parent: { type: "string", default: "ca", describe: "with --intermediate: the CA that signs it" },
       "parent-passphrase-file": {
         type: "string",
@@ -54,6 +62,10 @@ export function builder(y: Argv) {
       "an intermediate CA 'issuing' (pathlen 0) signed by the root",
     )
     .example(
+      "$0 init --ca-key 'pkcs11:token=pki-ca;object=root-ca?module-path=/usr/lib/softhsm/libsofthsm2.so'",
+      "a root whose key is made in a PKCS#11 token and never leaves it (PIN: PKI_PKCS11_PIN_FILE, or asked)",
+    )
+    .example(
       "$0 init --permit-domain example.test --permit-ip 127.0.0.0/8",
       "a root that can only certify *.example.test and 127.x.x.x",
     );
@@ -64,6 +76,7 @@ type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 export async function handler(a: Args) {
   const { subjectFrom, keySpecFrom, expiryFrom, notBeforeFrom, pathLengthFrom } = await import("./args.js");
   const key = keySpecFrom(a);
+  const caKey = await caKeyFrom(a);
   const pathLength = pathLengthFrom(a.pathLength);
   const notBefore = notBeforeFrom(a.notBefore);
   const { constraintsFrom } = await import("../lib/x509/constraints.js");
@@ -74,13 +87,16 @@ export async function handler(a: Args) {
   const { locateDepot } = await import("../store/depot/locate.js");
   const target = locateDepot(a.depot);
   const init = await import("../store/depot/init.js");
-  if (init.initMakesRecords(target)) {
+  // A CA key in a token needs the record store: the layout-1 files have no place to name a token.
+  if (init.initMakesRecords(target) || caKey) {
     init.checkRoomForDepot(target); // before the prompt
-    const passphrase = (await getPassphrase(a, "the CA key", { confirm: true }))!;
-    const o = { subject, key, notAfter, notBefore, passphrase, pathLength, constraints };
+    const what = caKey ? "the keys issued under the CA (its own is in the token)" : "the CA key";
+    const passphrase = (await getPassphrase(a, what, { confirm: true }))!;
+    const o = { subject, key, notAfter, notBefore, passphrase, pathLength, constraints, caKey };
     const made = await init.initDepot(target, o);
     const until = made.notAfter.toISOString();
     process.stderr.write(`Created CA "${made.subject}" in ${made.label} (valid until ${until})\n`);
+    if (made.keyUri) process.stderr.write(`Its key is in the token: ${made.keyUri}\n`);
     return;
   }
   const { Depot, defaultDepotDir } = await import("../store/depot.js");
@@ -151,4 +167,18 @@ async function intermediate(
   process.stderr.write(
     `Created intermediate CA "${name}" (${cert.subject}, path length ${o.pathLength ?? 0}) signed by "${parent}", valid until ${cert.notAfter.toISOString()}\n`,
   );
+}
+
+/** --ca-key URI (and --existing-key): the CA key's token, with the PIN asked on a terminal when needed. */
+async function caKeyFrom(a: Args) {
+  const { UsageError } = await import("./common.js");
+  if (a.caKey === undefined) {
+    if (a.existingKey) throw new UsageError("--existing-key names a key in a token: give the token with --ca-key");
+    return undefined;
+  }
+  const { isPkcs11Uri, parsePkcs11Uri } = await import("../lib/pkcs11/uri.js");
+  if (!isPkcs11Uri(a.caKey)) throw new UsageError("--ca-key takes a PKCS#11 URI (pkcs11:token=...;object=...)");
+  parsePkcs11Uri(a.caKey); // a malformed URI is refused before any prompt
+  const prompt = process.stdin.isTTY ? (await import("./prompt.js")).promptHidden : undefined;
+  return { uri: a.caKey, existing: a.existingKey === true, pin: { prompt } };
 }

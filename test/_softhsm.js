@@ -15,8 +15,8 @@ export async function softhsm(t, { label = "pki-ca", pin = PIN } = {}) {
   const conf = join(dir, "softhsm2.conf");
   writeFileSync(conf, `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`);
   const env = { ...process.env, SOFTHSM2_CONF: conf };
-  const init = await run("softhsm2-util", ["--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", SO_PIN],
-    { env });
+  const args = ["--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", SO_PIN];
+  const init = await run("softhsm2-util", args, { env });
   if (init.code !== 0) t.fail(`softhsm2-util --init-token: ${init.stderr}`);
   const tool = (args) => run("pkcs11-tool", ["--module", MODULE, "--token-label", label, ...args], { env });
   const uri = (path, query = "") => `pkcs11:token=${label};${path}?module-path=${MODULE}${query}`;

@@ -76,7 +76,8 @@ const sanExtension = (sans: Sans): RawExtension => ({
 
 export interface RootOptions {
   subject: Subject;
-  keys: KeyPair;
+  /** a key pair, or a key that gives its SPKI (one held in a token) */
+  keys: KeyPair | (SigningKey & { spki: Uint8Array });
   notBefore?: Date;
   notAfter: Date;
   pathLength?: number;
@@ -98,7 +99,7 @@ const caExtensions = (pathLength?: number): RawExtension[] => [
 /** A self-signed root CA (DER): basicConstraints CA:TRUE critical, keyUsage keyCertSign+cRLSign critical, SKI. */
 export function createRootCertificateDer(o: RootOptions): Buffer {
   const name = nameDer(o.subject as unknown as Record<string, string>);
-  const spki = spkiOf(o.keys.publicKey);
+  const spki = "spki" in o.keys ? Buffer.from(o.keys.spki) : spkiOf(o.keys.publicKey);
   const extensions = mergeExtensions([
     ...caExtensions(o.pathLength),
     { oid: OIDS.subjectKeyId, critical: false, value: octets(keyIdOfSpki(spki)) },

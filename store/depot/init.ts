@@ -12,10 +12,12 @@ import { pbes2Encrypt } from "../../lib/formats/pkcs8.js";
 import { constraintsExtension, type NameConstraints } from "../../lib/x509/constraints.js";
 import { octets, seq } from "../../lib/x509/der.js";
 import { createRootCertificateDer, randomSerial, subjectText, type Subject } from "../../lib/x509/issuance.js";
-import { describeKey, generateKeyDer, keyPairOf, type KeySpec } from "../../lib/x509/keys.js";
+import { describeKey, generateKeyDer, keyPairOf, type KeyDer, type KeySpec } from "../../lib/x509/keys.js";
 import { checkX509Date } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
 import { testKdfIterations } from "../integrity.js";
+import { makeTokenCaKey, openTokenCaKey, type PinOptions, type TokenCaKey } from "../keys/index.js";
+import { tokenKeyRecord } from "../keys/ref.js";
 import { prepareNewDepotDir } from "../ownership.js";
 import { SqliteStore } from "../records/sqlite.js";
 import type { DepotRecord, EntryRecord, RecordStore, WriteTx } from "../records/schema.js";
@@ -31,6 +33,8 @@ export interface InitOptions {
   passphrase: string;
   pathLength?: number;
   constraints?: NameConstraints;
+  /** the root's key in a PKCS#11 token: made there (`key` says its type), or one already there (`existing`) */
+  caKey?: { uri: string; existing?: boolean; pin?: PinOptions };
 }
 
 /**
@@ -52,18 +56,34 @@ export function checkRoomForDepot(t: DepotTarget): void {
     );
 }
 
-export interface Initialised { subject: string; notAfter: Date; label: string }
+export interface Initialised { subject: string; notAfter: Date; label: string; keyUri?: string }
 
 /** Creates the depot and its self-signed root; says what it made and where. */
 export async function initDepot(t: DepotTarget, o: InitOptions): Promise<Initialised> {
   checkRoomForDepot(t);
   if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
   checkX509Date(o.notAfter, "notAfter");
-  const keys = await generateKeyDer(o.key);
+  if (!o.caKey) return create(t, o, await generateKeyDer(o.key));
+  const { uri, existing, pin } = o.caKey;
+  const held = existing ? await openTokenCaKey(uri, pin) : await makeTokenCaKey(uri, o.key, pin);
+  try {
+    const made = await create(t, o, held);
+    held.close();
+    return made;
+  } catch (e) {
+    // a key made for this depot goes with it: the token keeps no key that no depot names
+    if (existing) held.close();
+    else held.destroy();
+    throw e;
+  }
+}
+
+async function create(t: DepotTarget, o: InitOptions, keys: KeyDer | TokenCaKey): Promise<Initialised> {
   const serial = randomSerial();
+  const held = "uri" in keys ? keys : undefined;
   const der = createRootCertificateDer({
     subject: o.subject,
-    keys: await keyPairOf(keys),
+    keys: held ?? (await keyPairOf(keys as KeyDer)),
     notBefore: o.notBefore,
     notAfter: o.notAfter,
     pathLength: o.pathLength,
@@ -71,11 +91,15 @@ export async function initDepot(t: DepotTarget, o: InitOptions): Promise<Initial
     extensions: o.constraints ? [constraintsExtension(o.constraints)] : [],
   });
   const salt = randomBytes(16), iterations = testKdfIterations() ?? DEFAULT_ITERATIONS;
-  const kdfKey = Buffer.from(await deriveKey(o.passphrase, salt, iterations));
-  const { alg, data } = pbes2Encrypt(keys.pkcs8, kdfKey, salt, iterations);
-  kdfKey.fill(0);
-  keys.pkcs8.fill(0);
-  const sealed = seq(alg, octets(data));
+  let sealed: Buffer;
+  if (held) sealed = tokenKeyRecord(held.uri);
+  else {
+    const kdfKey = Buffer.from(await deriveKey(o.passphrase, salt, iterations));
+    const { alg, data } = pbes2Encrypt((keys as KeyDer).pkcs8, kdfKey, salt, iterations);
+    kdfKey.fill(0);
+    (keys as KeyDer).pkcs8.fill(0);
+    sealed = seq(alg, octets(data));
+  }
   const { CertInfo } = await import("../../lib/x509/certinfo.js");
   const cert = new CertInfo(der);
   const depot: DepotRecord = { kdf: { salt: salt.toString("base64"), iterations }, created: new Date().toISOString() };
@@ -83,7 +107,7 @@ export async function initDepot(t: DepotTarget, o: InitOptions): Promise<Initial
     name: ROOT,
     kind: "ca",
     subject: subjectText(o.subject),
-    keyType: describeKey(o.key),
+    keyType: describeKey(keys.spec),
     sans: { ips: [], domains: [] },
     status: "signed",
     created: depot.created,
@@ -105,5 +129,5 @@ export async function initDepot(t: DepotTarget, o: InitOptions): Promise<Initial
     store = await SqliteStore.create(t.dir, depot, fill);
   }
   await store.close();
-  return { subject: root.subject, notAfter: cert.notAfter, label: await depotLabel(t) };
+  return { subject: root.subject, notAfter: cert.notAfter, label: await depotLabel(t), keyUri: held?.uri };
 }

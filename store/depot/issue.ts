@@ -44,6 +44,8 @@ export interface IssueOptions {
 export interface DepotCert extends EntryRecord {
   certificate?: string;
   key?: string;
+  /** a CA whose key is in a PKCS#11 token: the token's URI (no PIN); the depot holds no key for it */
+  keyUri?: string;
 }
 export interface Issued extends DepotCert { certificate: string; key: string; warnings: string[] }
 

@@ -19,7 +19,8 @@ import { issue, type DepotCert, type IssueOptions, type Issued } from "./issue.j
 import { get, list, listFilter, type ListOptions } from "./read.js";
 import { renew, type Renewed, type RenewOptions } from "./renew.js";
 import { crl, revoke, type Crl, type CrlOptions, type Revoked, type RevokeOptions } from "./revoke.js";
-import { openKey, ROOT, Session } from "./session.js";
+import { tokenKeyUri } from "../keys/ref.js";
+import { firstSealedKey, openKey, ROOT, Session } from "./session.js";
 
 export interface OpenDepotOptions {
   /** the depot directory (as `pki --depot DIR`) */
@@ -67,7 +68,8 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
       rootKey: await tx.blob({ name: ROOT, kind: "key" }),
     }));
     const kdf = await derive(depot, o.passphrase);
-    if (rootKey) await openKey(rootKey, o.passphrase, "the CA key"); // a wrong passphrase stops here
+    const sealed = rootKey && !tokenKeyUri(rootKey, "the root CA") ? rootKey : await store.read(firstSealedKey);
+    if (sealed) await openKey(sealed, o.passphrase, "the CA key"); // a wrong passphrase stops here
     if (hasDb && layout1Remains(dir)) {
       // An upgrade that stopped after depot.db committed: upgradeLayout1 finishes moving layout 1 aside.
       await store.close();

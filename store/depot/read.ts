@@ -6,6 +6,7 @@
 import { parseDurationMs } from "../../lib/x509/duration.js";
 import { toPem } from "../../lib/x509/pem.js";
 import { checkName, InputError } from "../../lib/x509/validate.js";
+import { tokenKeyUri } from "../keys/ref.js";
 import type { Entry, EntryRecord, ListFilter, RecordStore, Status } from "../records/schema.js";
 import type { DepotCert } from "./issue.js";
 import { ROOT, stateOf } from "../view.js";
@@ -40,9 +41,16 @@ export async function get(s: Records, name: string): Promise<DepotCert> {
       ...e,
       ...(history.length ? { history } : {}),
       ...(cert && e.status !== "unsigned" ? { certificate: toPem("CERTIFICATE", cert) } : {}),
-      ...(key ? { key: toPem("ENCRYPTED PRIVATE KEY", key) } : {}),
+      ...keyFields(key, name),
     };
   });
+}
+
+/** A sealed key as PEM, or the URI of a key held in a token. */
+export function keyFields(key: Uint8Array | undefined, name: string): { key?: string; keyUri?: string } {
+  if (!key) return {};
+  const keyUri = tokenKeyUri(key, `"${name}"`);
+  return keyUri ? { keyUri } : { key: toPem("ENCRYPTED PRIVATE KEY", key) };
 }
 
 /** The filter as the records store takes it, checked as `pki list`'s flags are. */

@@ -11,6 +11,8 @@ import { toPem } from "../../lib/x509/pem.js";
 import { InputError } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
 import { isKeyOf } from "../issuer.js";
+import { checkCaKey, openTokenCaKey, type CaKey, type PinOptions, type TokenCaKey } from "../keys/index.js";
+import { tokenKeyUri } from "../keys/ref.js";
 import type { DepotRecord, ReadTx, RecordStore } from "../records/schema.js";
 
 export const ROOT = "ca";
@@ -23,8 +25,10 @@ export interface Kdf { salt: Buffer; iterations: number; key: Buffer }
 export type Records = Pick<Session, "store" | "check">;
 
 export class Session {
-  private readonly cas = new Map<string, KeyObjects>();
+  private readonly cas = new Map<string, CaKey>();
   private closed = false;
+  /** how a token-held CA key gets its PIN (a terminal prompt is the caller's to give) */
+  pin: PinOptions = {};
 
   constructor(
     readonly dir: string,
@@ -72,13 +76,25 @@ export class Session {
    * The key of the CA `name` whose certificate is `cert`, opened once per session and certificate; it must be
    * that certificate's key. A key sealed under the depot's salt opens with the derivation already made.
    */
-  async caKeys(tx: ReadTx, name: string, cert: CertInfo): Promise<KeyObjects> {
+  async caKeys(tx: ReadTx, name: string, cert: CertInfo): Promise<CaKey> {
     this.check();
     const id = `${name}\0${cert.serialNumber}`;
     const held = this.cas.get(id);
     if (held) return held;
     const der = await tx.blob({ name, kind: "key" });
     if (!der) throw new InputError(`${who(name)} has no key in the depot (it is held elsewhere): it cannot sign here`);
+    const uri = tokenKeyUri(der, who(name));
+    if (uri) {
+      const held = await openTokenCaKey(uri, this.pin);
+      try {
+        checkCaKey(held, new Uint8Array(cert.publicKey.rawData), who(name));
+      } catch (e) {
+        held.close();
+        throw e;
+      }
+      this.cas.set(id, held);
+      return held;
+    }
     const keys = await openKey(der, this.passphrase, keyLabel(name));
     if (!(await isKeyOf(keys, cert.publicKey.rawData)))
       throw new DepotError(`the key of ${who(name)} does not match its certificate: refusing to use it`);
@@ -107,6 +123,7 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.kdf.key.fill(0);
+    for (const k of this.cas.values()) if (k.uri) (k as TokenCaKey).close();
     this.cas.clear();
     await this.store.close();
   }
@@ -128,7 +145,8 @@ export async function sessionOn(dir: string, store: RecordStore, passphrase: str
  * anything is written; `hint` says what the passphrase was for. A key held elsewhere: nothing to check.
  */
 export async function checkKeyPassphrase(store: RecordStore, name: string, passphrase: string, hint?: string) {
-  const der = await store.read((tx) => tx.blob({ name, kind: "key" }));
+  let der = await store.read((tx) => tx.blob({ name, kind: "key" }));
+  if (der && tokenKeyUri(der, who(name))) der = await store.read(firstSealedKey);
   if (!der) return;
   try {
     (await decryptPkcs8Key(toPem("ENCRYPTED PRIVATE KEY", der), passphrase, keyLabel(name))).der.fill(0);
@@ -136,6 +154,18 @@ export async function checkKeyPassphrase(store: RecordStore, name: string, passp
     if (e instanceof WrongPassphraseError) throw hint ? new WrongPassphraseError(`${keyLabel(name)} (${hint})`) : e;
     throw keyProblem(e, keyLabel(name));
   }
+}
+
+/**
+ * With a CA's key in a token, the depot's passphrase seals only the keys issued under it: the first of them is what
+ * a passphrase must open (none yet: the first one sealed sets it, as init's confirmed prompt did).
+ */
+export async function firstSealedKey(tx: ReadTx): Promise<Uint8Array | undefined> {
+  for await (const e of tx.list({}, { pageSize: 16 })) {
+    const key = await tx.blob({ name: e.name, kind: "key" });
+    if (key && !tokenKeyUri(key, who(e.name))) return key;
+  }
+  return undefined;
 }
 
 /** Decrypts an encrypted PKCS#8 DER; a wrong passphrase is an InputError naming the key. */

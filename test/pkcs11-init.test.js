@@ -1,0 +1,182 @@
+// A CA whose key is in a PKCS#11 token (issue 25), on a real SoftHSM2 token per test: `pki init --ca-key pkcs11:...`
+// makes the key in the token (or, with --existing-key, uses one pkcs11-tool made), and the depot records the URI
+// without PIN and no key; what the CA signs through openDepot (issue, crl) passes openssl verify -x509_strict and
+// an mTLS handshake with curl; each failure is one line with nothing written. openDepot runs in a child process
+// (test/_depot-child.mjs): a PKCS#11 module reads SOFTHSM2_CONF once per process.
+import test from "ava";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { curl, openssl, PASS, pki, run, snapshot, tempDir, versionsServer } from "./_helpers.js";
+import { listObjects, MODULE, softhsm } from "./_softhsm.js";
+
+const CHILD = fileURLToPath(new URL("./_depot-child.mjs", import.meta.url));
+
+async function depotOps(t, hsm, dir, ops, env = {}) {
+  const r = await run(process.execPath, [CHILD, join(dir, ".pki"), PASS, JSON.stringify(ops)],
+    { env: { ...hsm.env, PKI_PKCS11_PIN: hsm.pin, ...env } });
+  const out = JSON.parse(r.out || `{"error": ${JSON.stringify(r.stderr)}}`);
+  return { code: r.code, ...out };
+}
+
+const initEnv = (hsm, extra = {}) => ({ ...hsm.env, PKI_PASSPHRASE: PASS, ...extra });
+
+/** Every byte of the depot: no row or file may hold the PIN (or, with pin-value, the URI's PIN text). */
+function depotBytes(dir) {
+  const root = join(dir, ".pki");
+  return Buffer.concat(readdirSync(root).map((f) => readFileSync(join(root, f))));
+}
+
+for (const [name, keyArgs, keyType, sig] of [
+  ["P-256", [], "ECDSA P-256", "ecdsa-with-SHA256"],
+  ["RSA-2048", ["--key-type", "rsa"], "RSA 2048", "sha256WithRSAEncryption"],
+]) {
+  test(`pki init --ca-key pkcs11: (${name}): the key stays in the token; a leaf and a CRL verify; curl does mTLS`,
+    async (t) => {
+      const hsm = await softhsm(t);
+      const dir = tempDir(t);
+      const pinFile = join(hsm.dir, "pin");
+      writeFileSync(pinFile, `${hsm.pin}\n`);
+      const uri = hsm.uri("object=root-ca", `&pin-source=file:${pinFile}`);
+      const r = await pki(dir, ["init", "--ca-key", uri, ...keyArgs], { env: initEnv(hsm) });
+      t.is(r.code, 0, r.stderr);
+      const recorded = new RegExp(
+        `^Its key is in the token: pkcs11:token=pki-ca;id=(%[0-9a-f]{2}){20};object=root-ca\\?module-path=${MODULE}` +
+          `&pin-source=file:${pinFile}$`, "m");
+      t.regex(r.stderr, recorded);
+      const objects = await listObjects(hsm);
+      const priv = objects.find((o) => o.kind === "Private Key");
+      t.is(priv.label, "root-ca");
+      t.regex(priv.text, /Access:\s+sensitive, always sensitive, never extractable, local/);
+      t.is(objects.length, 2, "one key pair");
+
+      const ops = [["get", "ca"], ["issue", "web", { domains: ["localhost"], ips: ["127.0.0.1"], usage: "server" }],
+        ["issue", "client", { usage: "client" }], ["revoke", "client"], ["crl"]];
+      const out = await depotOps(t, hsm, dir, ops);
+      t.is(out.code, 0, out.error);
+      const [ca, web, client, , crl] = out.results;
+      t.is(ca.keyType, keyType);
+      t.is(ca.key, undefined, "the depot holds no key for the root");
+      t.is(ca.keyUri, r.stderr.match(recorded)[0].slice("Its key is in the token: ".length));
+      const files = tempDir(t);
+      const f = (n, text) => (writeFileSync(join(files, n), text), join(files, n));
+      const caFile = f("ca.crt", ca.certificate);
+      for (const c of [ca, web, client]) {
+        const v = await openssl(["verify", "-x509_strict", "-CAfile", caFile, f(`${c.name}.crt`, c.certificate)]);
+        t.is(v.code, 0, `${c.name}: ${v.stderr}`);
+      }
+      const text = await openssl(["x509", "-noout", "-text", "-in", join(files, "web.crt")]);
+      t.regex(text.out, new RegExp(`Signature Algorithm: ${sig}`));
+      f("ca.crl", crl.pem);
+      const crlCheck = await openssl(["crl", "-in", join(files, "ca.crl"), "-CAfile", caFile, "-noout"]);
+      t.is(crlCheck.code, 0, crlCheck.stderr);
+      t.regex(crlCheck.stderr + crlCheck.out, /verify OK/);
+      const revoked = await openssl(["verify", "-x509_strict", "-crl_check", "-CAfile", caFile, "-CRLfile",
+        join(files, "ca.crl"), join(files, "client.crt")]);
+      t.regex(revoked.stdout.toString() + revoked.stderr, /certificate revoked/);
+
+      // mTLS: a server certificate and a client certificate from the token CA (the client's revoked one is not
+      // checked by the server: a second client certificate is issued for the handshake)
+      const again = await depotOps(t, hsm, dir, [["issue", "client2", { usage: "client" }]]);
+      t.is(again.code, 0, again.error);
+      const port = await versionsServer(t,
+        { cert: web.certificate, key: web.key, passphrase: PASS, ca: ca.certificate });
+      const c2 = again.results[0];
+      const got = await curl(["--cacert", caFile, "--cert", f("c2.crt", c2.certificate), "--key",
+        f("c2.key", c2.key), "--pass", PASS, `https://127.0.0.1:${port}/v1/versions`]);
+      t.is(got.code, 0, got.stderr);
+      t.is(got.out, '["v1"]');
+
+      const bytes = depotBytes(dir);
+      t.false(bytes.includes(Buffer.from(hsm.pin)), "no row or file holds the PIN");
+    });
+}
+
+test("--existing-key: a key pkcs11-tool made gets a CA certificate for its public key; pin-value warned, unstored",
+  async (t) => {
+    const hsm = await softhsm(t);
+    const gen = await hsm.tool(["--login", "--pin", hsm.pin, "--keypairgen", "--key-type", "EC:secp384r1",
+      "--label", "intermediate-ca", "--id", "7332"]);
+    t.is(gen.code, 0, gen.stderr);
+    const before = await listObjects(hsm);
+    const dir = tempDir(t);
+    const uri = hsm.uri("id=%73%32", `&pin-value=${hsm.pin}`);
+    const r = await pki(dir, ["init", "--ca-key", uri, "--existing-key"], { env: initEnv(hsm) });
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stderr, /^pki: warning: the PKCS#11 URI's pin-value shows in ps and shell history/m);
+    const line = `Its key is in the token: pkcs11:token=pki-ca;id=%73%32\\?module-path=${MODULE}$`;
+    t.regex(r.stderr, new RegExp(line, "m"));
+    t.deepEqual(await listObjects(hsm), before, "nothing made in the token");
+    const out = await depotOps(t, hsm, dir, [["get", "ca"], ["issue", "web", { domains: ["web.test"] }]]);
+    t.is(out.code, 0, out.error);
+    const [ca, web] = out.results;
+    t.is(ca.keyType, "ECDSA P-384");
+    const files = tempDir(t);
+    writeFileSync(join(files, "ca.crt"), ca.certificate);
+    writeFileSync(join(files, "web.crt"), web.certificate);
+    const v = await openssl(["verify", "-x509_strict", "-CAfile", join(files, "ca.crt"), join(files, "web.crt")]);
+    t.is(v.code, 0, v.stderr);
+    // the certificate's key is the token's: its point is the one pkcs11-tool lists
+    const pub = await openssl(["x509", "-noout", "-pubkey", "-in", join(files, "ca.crt")]);
+    const der = (await openssl(["pkey", "-pubin", "-outform", "DER"], { input: pub.out })).stdout.toString("hex");
+    const point = /EC_POINT:\s+04[0-9a-f]{2}([0-9a-f]+)/.exec(before.find((o) => o.kind === "Public Key").text)[1];
+    t.true(der.endsWith(point));
+    t.false(depotBytes(dir).includes(Buffer.from(hsm.pin)), "the pin-value is not stored");
+  });
+
+test("init's failures: one line, exit 1 (2 for usage), no depot made, the token unchanged", async (t) => {
+  const hsm = await softhsm(t);
+  t.is((await hsm.tool(["--login", "--pin", hsm.pin, "--keypairgen", "--key-type", "EC:prime256v1", "--label",
+    "taken", "--id", "01"])).code, 0);
+  const before = await listObjects(hsm);
+  const libz = (await run("sh", ["-c", "ls /usr/lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1 " +
+    "2>/dev/null | head -1"])).out.trim();
+  const cases = [
+    [["--ca-key", hsm.uri("object=new")], { PKI_PKCS11_PIN: "999999" }, 1,
+      'wrong PIN for the token "pki-ca" (the token counts failed logins: check before trying again)'],
+    [["--ca-key", hsm.uri("object=taken")], {}, 1,
+      'the token "pki-ca" already holds a key with object="taken": use --existing-key to make the CA for it, or ' +
+        "name a new key (pki never replaces a key in a token)"],
+    [["--ca-key", hsm.uri("object=absent"), "--existing-key"], {}, 1,
+      'no private key with object="absent" in the token "pki-ca"'],
+    [["--ca-key", `pkcs11:token=nope;object=k?module-path=${MODULE}`], {}, 1,
+      `no token labelled "nope" in the PKCS#11 module ${MODULE} (its tokens: "pki-ca")`],
+    [["--ca-key", `pkcs11:token=pki-ca;object=k?module-path=${libz}`], {}, 1,
+      `${libz} is not a PKCS#11 library (it has no C_GetFunctionList): check module-path`],
+    [["--ca-key", "pkcs11:token=pki-ca;object=k;object=j"], {}, 1, "the PKCS#11 URI gives object twice"],
+    [["--ca-key", "/etc/pki/ca.key"], {}, 2, "--ca-key takes a PKCS#11 URI (pkcs11:token=...;object=...)"],
+    [["--existing-key"], {}, 2, "--existing-key names a key in a token: give the token with --ca-key"],
+  ];
+  for (const [args, env, code, message] of cases) {
+    const dir = tempDir(t);
+    const r = await pki(dir, ["init", ...args], { env: initEnv(hsm, { PKI_PKCS11_PIN: hsm.pin, ...env }) });
+    t.is(r.code, code, args.join(" "));
+    t.is(r.stderr, `pki: ${message}\n`, args.join(" "));
+    t.false(existsSync(join(dir, ".pki")), "no depot");
+    t.deepEqual(snapshot(dir), {});
+  }
+  t.deepEqual(await listObjects(hsm), before, "no key made or removed in the token");
+});
+
+test("a depot whose key record names another key in the token signs nothing: one line, nothing written",
+  async (t) => {
+    const hsm = await softhsm(t);
+    const dir = tempDir(t);
+    const r = await pki(dir, ["init", "--ca-key", hsm.uri("object=root-ca")], { env: initEnv(hsm, { PKI_PKCS11_PIN:
+      hsm.pin }) });
+    t.is(r.code, 0, r.stderr);
+    t.is((await hsm.tool(["--login", "--pin", hsm.pin, "--keypairgen", "--key-type", "EC:prime256v1", "--label",
+      "other"])).code, 0);
+    // the key record now names the other key, as a tampered or mis-restored depot would
+    const { tokenKeyRecord } = await import("../dist/store/keys/ref.js");
+    const blob = tokenKeyRecord(hsm.uri("object=other")).toString("hex");
+    const db = join(dir, ".pki", "depot.db");
+    const sql = await run("sqlite3", [db, `UPDATE blobs SET data = x'${blob}' WHERE name = 'ca' AND kind = 'key'`]);
+    t.is(sql.code, 0, sql.stderr);
+    const before = snapshot(join(dir, ".pki"));
+    const out = await depotOps(t, hsm, dir, [["issue", "web", { domains: ["web.test"] }]]);
+    t.is(out.code, 1);
+    t.is(out.error, `the key in the token (pkcs11:token=pki-ca;object=other?module-path=${MODULE}) does not match ` +
+      "the certificate of the root CA: refusing to use it");
+    t.deepEqual(snapshot(join(dir, ".pki")), before);
+  });
