@@ -45,7 +45,7 @@ async function fromRecords(a: Args) {
   }
 }
 
-async function details(a: Args, e: Entry) {
+async function details(a: Args, e: Entry & { keyUri?: string }) {
   const { printJson, writeOut } = await import("./out.js");
   const { stateOf } = await import("../store/view.js");
   const { sanText } = await import("./args.js");
@@ -63,6 +63,7 @@ async function details(a: Args, e: Entry) {
     usage: e.usage ?? null,
     ...(e.external ? { external: true } : {}),
     ...(e.alias ? { alias: e.alias } : {}),
+    ...(e.keyUri ? { keyUri: e.keyUri } : {}), // a CA key in a PKCS#11 token: where (never a PIN)
   };
   if (a.json)
     return printJson({

@@ -180,3 +180,42 @@ test("a depot whose key record names another key in the token signs nothing: one
       "the certificate of the root CA: refusing to use it");
     t.deepEqual(snapshot(join(dir, ".pki")), before);
   });
+
+test("the CLI on a token CA's depot: status shows the URI without PIN; renew, revoke and crl sign in the token",
+  async (t) => {
+    const hsm = await softhsm(t);
+    const dir = tempDir(t);
+    const env = initEnv(hsm, { PKI_PKCS11_PIN: hsm.pin });
+    const uri = hsm.uri("object=root-ca", `&pin-value=${hsm.pin}`);
+    t.is((await pki(dir, ["init", "--ca-key", uri], { env })).code, 0);
+    const issued = await depotOps(t, hsm, dir, [["issue", "web", { domains: ["web.test"] }]]);
+    t.is(issued.code, 0, issued.error);
+    const status = await pki(dir, ["status", "ca", "--json"], { env });
+    t.is(status.code, 0, status.stderr);
+    const keyUri = JSON.parse(status.out).keyUri;
+    t.regex(keyUri, new RegExp(`^pkcs11:token=pki-ca;id=(%[0-9a-f]{2}){20};object=root-ca\\?module-path=${MODULE}$`));
+    const renewed = await pki(dir, ["renew", "web"], { env });
+    t.is(renewed.code, 0, renewed.stderr);
+    t.is((await pki(dir, ["revoke", "web", "--reason", "superseded"], { env })).code, 0);
+    const crl = await pki(dir, ["crl"], { env });
+    t.is(crl.code, 0, crl.stderr);
+    const got = await depotOps(t, hsm, dir, [["get", "ca"], ["get", "web"]]);
+    t.is(got.code, 0, got.error);
+    const files = tempDir(t);
+    const [ca, web] = got.results;
+    writeFileSync(join(files, "ca.crt"), ca.certificate);
+    writeFileSync(join(files, "web.crt"), web.certificate);
+    writeFileSync(join(files, "ca.crl"), crl.stdout);
+    const v = await openssl(["verify", "-x509_strict", "-CAfile", join(files, "ca.crt"), join(files, "web.crt")]);
+    t.is(v.code, 0, v.stderr);
+    const c = await openssl(["verify", "-x509_strict", "-crl_check", "-CAfile", join(files, "ca.crt"), "-CRLfile",
+      join(files, "ca.crl"), join(files, "web.crt")]);
+    t.regex(c.out + c.stderr, /certificate revoked/, "the renewed certificate is on the token-signed CRL");
+    // without a PIN at hand (no terminal) the signing command stops in one line and writes nothing
+    const before = snapshot(join(dir, ".pki"));
+    const noPin = await pki(dir, ["crl"], { env: { ...env, PKI_PKCS11_PIN: "" } });
+    t.is(noPin.code, 1);
+    t.is(noPin.stderr, 'pki: the token "pki-ca" needs its PIN: add pin-source=file:/path to the URI, or set ' +
+      "PKI_PKCS11_PIN_FILE or PKI_PKCS11_PIN, or run in a terminal\n");
+    t.deepEqual(snapshot(join(dir, ".pki")), before);
+  });

@@ -97,13 +97,15 @@ export async function* listed(s: Records, o: ListOptions = {}): AsyncGenerator<E
 }
 
 /** NAME's entry with its past certificates (`pki status NAME`). */
-export async function entryOf(s: Records, name: string): Promise<Entry> {
+export async function entryOf(s: Records, name: string): Promise<Entry & { keyUri?: string }> {
   s.check();
   checkName(name);
   return s.store.read(async (tx) => {
     const e = await tx.entry(name);
     if (!e) throw new InputError(`unknown name "${name}": see 'pki list'`);
     const history = await tx.history(name);
-    return { ...e, ...(history.length ? { history } : {}) };
+    const key = e.kind === "ca" ? await tx.blob({ name, kind: "key" }) : undefined;
+    const keyUri = key && tokenKeyUri(key, `"${name}"`);
+    return { ...e, ...(history.length ? { history } : {}), ...(keyUri ? { keyUri } : {}) };
   });
 }

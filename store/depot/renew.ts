@@ -13,7 +13,9 @@ import { checkName, checkX509Date, InputError } from "../../lib/x509/validate.js
 import { DepotError } from "../fsutil.js";
 import { certFields, profileOf } from "../records.js";
 import type { Entry, EntryRecord, WriteTx } from "../records/schema.js";
+import { tokenKeyUri } from "../keys/ref.js";
 import { signUnder, type DepotCert } from "./issue.js";
+import { keyFields } from "./read.js";
 import { certOf, ROOT, type Session } from "./session.js";
 
 export interface RenewOptions {
@@ -58,6 +60,10 @@ export async function renew(s: Session, name: string, o: RenewOptions = {}): Pro
     if (e.external && o.rekey)
       throw new InputError(`the key of "${name}" is held elsewhere: renew it from a new request of its holder`);
     if (!e.external && o.csr) throw new InputError(`the key of "${name}" is in the depot: use --rekey for a new one`);
+    const key = o.rekey ? await tx.blob({ name, kind: "key" }) : undefined;
+    if (key && tokenKeyUri(key, `"${name}"`))
+      throw new InputError(`the key of "${name}" is in a PKCS#11 token: pki does not replace it (renew without --rekey)`
+      );
     return { e, cert: await certOf(tx, name) };
   });
   // The new key and its sealing before the transaction, as issue does.
@@ -116,7 +122,7 @@ export async function renew(s: Session, name: string, o: RenewOptions = {}): Pro
     const key = await tx.blob({ name, kind: "key" });
     return {
       ...next, history: await tx.history(name), certificate: toPem("CERTIFICATE", new Uint8Array(cert.rawData)),
-      ...(key ? { key: toPem("ENCRYPTED PRIVATE KEY", key) } : {}),
+      ...keyFields(key, name),
     };
   });
   return { ...out, warnings };
