@@ -81,7 +81,7 @@ export async function handler(a: Args) {
   const notBefore = notBeforeFrom(a.notBefore);
   const { constraintsFrom } = await import("../lib/x509/constraints.js");
   const constraints = constraintsFrom(a);
-  if (a.intermediate !== undefined) return intermediate(a, { key, pathLength, notBefore, constraints });
+  if (a.intermediate !== undefined) return intermediate(a, { key, pathLength, notBefore, constraints, caKey });
   const subject = subjectFrom(a, { commonName: "pki Root CA", organization: "pki" });
   const notAfter = expiryFrom(a.expires ?? "10 years")(notBefore ?? new Date());
   const { locateDepot } = await import("../store/depot/locate.js");
@@ -114,6 +114,7 @@ async function intermediate(
     pathLength?: number;
     notBefore?: Date;
     constraints?: import("../lib/x509/constraints.js").NameConstraints;
+    caKey?: Awaited<ReturnType<typeof caKeyFrom>>;
   },
 ) {
   const { subjectFrom, expiryFrom } = await import("./args.js");
@@ -133,6 +134,7 @@ async function intermediate(
     );
     return;
   }
+  if (o.caKey) throw new Error("a CA key in a PKCS#11 token needs a depot made by 'pki init --ca-key' (depot.db)");
   const depot = await openDepot(a.depot);
   if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
   depot.entry(parent);

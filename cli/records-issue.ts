@@ -169,6 +169,8 @@ export async function signExternal(
 export interface IntermediateParsed {
   name: string; parent: string; subject: Subject; key: KeySpec; pathLength?: number; notBefore?: Date;
   notAfter: (from: Date) => Date; constraints?: NameConstraints;
+  /** the new CA's key in a PKCS#11 token (--ca-key, --existing-key) */
+  caKey?: { uri: string; existing?: boolean; pin?: import("../store/keys/pin.js").PinOptions };
 }
 
 /**
@@ -202,6 +204,7 @@ export async function intermediate(
       keyPass = own;
     }
     const s = await sessionOn(label, store, parentPass);
+    if (process.stdin.isTTY) s.pin = { prompt: (await import("./prompt.js")).promptHidden }; // a parent in a token
     const r = await closing(s, () => newIntermediate(s, p.name, { ...p, keyPassphrase: keyPass }));
     printWarnings(r.warnings);
     return { serial: r.cert.serialNumber, notAfter: r.cert.notAfter, subject: r.entry.subject };

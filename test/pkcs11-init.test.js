@@ -219,3 +219,42 @@ test("the CLI on a token CA's depot: status shows the URI without PIN; renew, re
       "PKI_PKCS11_PIN_FILE or PKI_PKCS11_PIN, or run in a terminal\n");
     t.deepEqual(snapshot(join(dir, ".pki")), before);
   });
+
+for (const [rootKind, rootInit] of [
+  ["a token root", (hsm) => ["init", "--key-type", "rsa", "--ca-key", hsm.uri("object=root-ca")]],
+  ["a file root", () => ["init"]],
+]) {
+  test(`init --intermediate NAME --ca-key pkcs11: under ${rootKind}; pki issue under it; openssl verifies the path`,
+    async (t) => {
+      const hsm = await softhsm(t);
+      const dir = tempDir(t);
+      const env = initEnv(hsm, { PKI_PKCS11_PIN: hsm.pin, PKI_DEPOT_FORMAT: "db" });
+      const root = await pki(dir, rootInit(hsm), { env });
+      t.is(root.code, 0, root.stderr);
+      const inter = await pki(dir, ["init", "--intermediate", "issuing", "--ca-key", hsm.uri("object=issuing")],
+        { env });
+      t.is(inter.code, 0, inter.stderr);
+      const leaf = await pki(dir, ["issue", "web", "web.test", "127.0.0.1", "--issuer", "issuing"], { env });
+      t.is(leaf.code, 0, leaf.stderr);
+      const labels = (await listObjects(hsm)).filter((o) => o.kind === "Private Key").map((o) => o.label).sort();
+      t.deepEqual(labels, rootKind === "a token root" ? ["issuing", "root-ca"] : ["issuing"]);
+      const status = JSON.parse((await pki(dir, ["status", "issuing", "--json"], { env })).out);
+      t.regex(status.keyUri, /^pkcs11:token=pki-ca;id=(%[0-9a-f]{2}){20};object=issuing\?module-path=/);
+      const got = await depotOps(t, hsm, dir, [["get", "ca"], ["get", "issuing"], ["get", "web"]]);
+      t.is(got.code, 0, got.error);
+      const files = tempDir(t);
+      for (const c of got.results) writeFileSync(join(files, `${c.name}.crt`), c.certificate);
+      t.is(got.results[1].key, undefined, "no key of the intermediate in the depot");
+      const v = await openssl(["verify", "-x509_strict", "-CAfile", join(files, "ca.crt"), "-untrusted",
+        join(files, "issuing.crt"), join(files, "web.crt")]);
+      t.is(v.code, 0, v.stderr);
+      // a second intermediate with the same object: refused, nothing recorded, the token unchanged
+      const before = await listObjects(hsm);
+      const again = await pki(dir, ["init", "--intermediate", "other", "--ca-key", hsm.uri("object=issuing")],
+        { env });
+      t.is(again.code, 1);
+      t.regex(again.stderr, /^pki: the token "pki-ca" already holds a key with object="issuing": use --existing-key/);
+      t.deepEqual(await listObjects(hsm), before);
+      t.false((await pki(dir, ["list"], { env })).out.includes("other"));
+    });
+}

@@ -119,7 +119,9 @@ export function createRootCertificateDer(o: RootOptions): Buffer {
 }
 
 /** A PKCS#10 request (DER) carrying the subject and SANs, signed by the new key. */
-export function createCsrDer(subject: Subject | NameLike | Uint8Array, sans: Sans, keys: KeyPair | KeyObjects): Buffer {
+export function createCsrDer(
+  subject: Subject | NameLike | Uint8Array, sans: Sans, keys: KeyPair | KeyObjects | (SigningKey & { spki: Uint8Array }),
+): Buffer {
   return buildCsr(
     {
       subject: subjectDer(subject),

@@ -3,6 +3,7 @@
  * its sealed key and the latest CRL, from one read transaction (never a renewal's new key beside its old
  * certificate). Read-only: no passphrase unless the key is to be opened, and then it must match the certificate.
  */
+import { tokenKeyUri } from "../keys/ref.js";
 import type { ExportMaterial } from "../../lib/formats/export.js";
 import { decryptPkcs8Key } from "../../lib/formats/pkcs8.js";
 import { keyObjectsOf } from "../../lib/x509/keys.js";
@@ -60,8 +61,10 @@ export async function exportMaterial(
       throw new InputError(
         `no CRL of "${crlOf}" yet: run 'pki crl${crlOf === ROOT ? "" : ` --issuer ${crlOf}`}' first`,
       );
-    const key = e.external ? undefined : await tx.blob({ name, kind: "key" });
-    if (!e.external && !key) throw new DepotError(`${keyLabel(name)} is missing from the depot: run 'pki doctor'`);
+    const record = e.external ? undefined : await tx.blob({ name, kind: "key" });
+    if (!e.external && !record) throw new DepotError(`${keyLabel(name)} is missing from the depot: run 'pki doctor'`);
+    // a CA key in a PKCS#11 token never leaves it: its certificate and chain export without it
+    const key = record && tokenKeyUri(record, `"${name}"`) ? undefined : record;
     return {
       cert, chainPems, key,
       crl: crlDer ? { name: crlOf, pem: toPem("X509 CRL", crlDer) } : undefined,

@@ -7,7 +7,8 @@ import { checkNestedConstraints, constraintsExtension, type NameConstraints } fr
 import type { Subject } from "../../lib/x509/issuance.js";
 import type { KeySpec } from "../../lib/x509/keys.js";
 import { INTERMEDIATE_PATH_LENGTH } from "../../lib/x509/validate.js";
-import { issueNew, issuerPath } from "./issue.js";
+import { makeTokenCaKey, openTokenCaKey, type PinOptions } from "../keys/index.js";
+import { checkFree, issueNew, issuerPath, type NewKeyed } from "./issue.js";
 import { checkNewName } from "./request.js";
 import type { Session } from "./session.js";
 
@@ -21,19 +22,37 @@ export interface IntermediateOptions {
   constraints?: NameConstraints;
   /** a passphrase of the new key's own; default the session's (the parent key's) */
   keyPassphrase?: string;
+  /** its key in a PKCS#11 token: made there (`key` says its type), or one already there (`existing`) */
+  caKey?: { uri: string; existing?: boolean; pin?: PinOptions };
 }
 
 export async function newIntermediate(s: Session, name: string, o: IntermediateOptions) {
-  const sans = { ips: [], domains: [] };
-  checkNewName(name, sans);
+  checkNewName(name, { ips: [], domains: [] });
   if (o.constraints) {
     const path = await s.store.read((tx) => issuerPath(tx, o.parent));
     const { x509 } = await import("../../lib/x509/peculiar.js");
     checkNestedConstraints(o.constraints, path.map((c) => new x509.X509Certificate(c.rawData)));
   }
-  return issueNew(s, name, {
+  if (!o.caKey) return issueNew(s, name, newKeyed(o));
+  const { uri, existing, pin } = o.caKey;
+  await s.store.read((tx) => checkFree(tx, name)); // before a key is made in the token
+  const held = existing ? await openTokenCaKey(uri, pin ?? s.pin) : await makeTokenCaKey(uri, o.key, pin ?? s.pin);
+  try {
+    const made = await issueNew(s, name, { ...newKeyed(o), held });
+    held.close();
+    return made;
+  } catch (e) {
+    // a key made for this CA goes with it: the token keeps no key that no depot names
+    if (existing) held.close();
+    else held.destroy();
+    throw e;
+  }
+}
+
+function newKeyed(o: IntermediateOptions): NewKeyed {
+  return {
     subject: o.subject,
-    sans,
+    sans: { ips: [], domains: [] },
     keyType: o.key,
     issuer: o.parent,
     profile: { kind: "ca", pathLength: o.pathLength ?? INTERMEDIATE_PATH_LENGTH },
@@ -42,5 +61,5 @@ export async function newIntermediate(s: Session, name: string, o: IntermediateO
     pastOk: true,
     extensions: o.constraints ? [constraintsExtension(o.constraints)] : undefined,
     keyPassphrase: o.keyPassphrase,
-  });
+  };
 }

@@ -19,6 +19,8 @@ import {
 } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
 import { checkPathConstraints, checkSanCount } from "../issuer.js";
+import type { TokenCaKey } from "../keys/index.js";
+import { tokenKeyRecord } from "../keys/ref.js";
 import { certFields, profileFields } from "../records.js";
 import { SerialTakenError, type EntryRecord, type ReadTx, type WriteTx } from "../records/schema.js";
 import { certOf, ROOT, type Session } from "./session.js";
@@ -174,6 +176,8 @@ export interface NewKeyed {
   extensions?: RawExtension[];
   /** the key's own passphrase (--key-passphrase-file): it seals the new key instead of the session's */
   keyPassphrase?: string;
+  /** a key held in a PKCS#11 token instead of a new one: the depot records where it is, never the key */
+  held?: TokenCaKey;
 }
 
 /**
@@ -189,10 +193,11 @@ export async function issueNew(s: Session, name: string, c: NewKeyed) {
   });
   await checkPathConstraints(c.subject, c.sans, prepath, c.profile.kind === "leaf");
   if (c.profile.kind === "ca") checkPathLength(c.issuer, prepath[0].basicConstraints?.pathLength, c.profile.pathLength);
-  const keys = await generateKeyDer(c.keyType);
-  const csr = createCsrDer(c.subject, c.sans, keyObjectsOf(keys));
-  const sealed = await s.sealKeyFor(keys.pkcs8, c.keyPassphrase);
-  keys.pkcs8.fill(0);
+  const made = c.held ? undefined : await generateKeyDer(c.keyType);
+  const keys = c.held ?? keyObjectsOf(made!);
+  const csr = createCsrDer(c.subject, c.sans, keys);
+  const sealed = c.held ? tokenKeyRecord(c.held.uri) : await s.sealKeyFor(made!.pkcs8, c.keyPassphrase);
+  made?.pkcs8.fill(0);
   const warnings: string[] = [];
   const { entry, cert } = await s.store.write(async (tx) => {
     await checkFree(tx, name);
@@ -205,7 +210,7 @@ export async function issueNew(s: Session, name: string, c: NewKeyed) {
       kind: c.profile.kind,
       issuer: c.issuer,
       subject: subjectText(c.subject),
-      keyType: describeKey(c.keyType),
+      keyType: describeKey(keys.spec),
       sans: c.sans,
       status: "signed",
       created: new Date().toISOString(),
