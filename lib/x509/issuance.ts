@@ -120,7 +120,9 @@ export function createRootCertificateDer(o: RootOptions): Buffer {
 
 /** A PKCS#10 request (DER) carrying the subject and SANs, signed by the new key. */
 export function createCsrDer(
-  subject: Subject | NameLike | Uint8Array, sans: Sans, keys: KeyPair | KeyObjects | (SigningKey & { spki: Uint8Array }),
+  subject: Subject | NameLike | Uint8Array,
+  sans: Sans,
+  keys: KeyPair | KeyObjects | (SigningKey & { spki: Uint8Array }),
 ): Buffer {
   return buildCsr(
     {
