@@ -6,7 +6,7 @@ import net from "node:net";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
-import { openssl, PKI, pki } from "./_helpers.js";
+import { openssl, PKI, pki, snapshot } from "./_helpers.js";
 import { blobFile, readDepot } from "./_depot-read.js";
 
 /**
@@ -26,6 +26,21 @@ export async function depotEntries(dir) {
   return readDepot(join(dir, ".pki"), async (tx) => {
     const out = [];
     for await (const e of tx.list()) out.push(e);
+    return out;
+  });
+}
+
+/**
+ * What the ACME state and the depot hold, to compare before and after bad input: layout 1's files (acme/ included);
+ * on depot.db its entries and ACME rows (its nonces change with every answer, as a layout-1 server's memory does).
+ */
+export async function acmeSnapshot(dir) {
+  if (!isDb(dir)) return snapshot(join(dir, ".pki"));
+  return readDepot(join(dir, ".pki"), async (tx) => {
+    const out = {};
+    for await (const e of tx.list()) out[`entries/${e.name}`] = JSON.stringify(e);
+    for (const kind of ["accounts", "orders", "authz"])
+      for await (const o of tx.acmeList(kind)) out[`acme/${kind}/${o.id}.json`] = JSON.stringify(o);
     return out;
   });
 }

@@ -5,8 +5,10 @@ import acme from "acme-client";
 import https from "node:https";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openssl, pkiOk, snapshot } from "./_helpers.js";
-import { challengeServer, newDepot, newKey, rawClient, request, startAcme } from "./_acme.js";
+import { openssl, pkiOk } from "./_helpers.js";
+import {
+  acmeSnapshot, challengeServer, depotCert, newDepot, newKey, rawClient, request, startAcme,
+} from "./_acme.js";
 
 test("bad input gets its problem document, never a write or a crash", async (t) => {
   t.timeout(180_000);
@@ -20,7 +22,7 @@ test("bad input gets its problem document, never a write or a crash", async (t) 
     "--resolve",
     "ok.test=127.0.0.1",
   ]);
-  const ca = readFileSync(join(dir, ".pki", "ca.crt"));
+  const ca = readFileSync(await depotCert(dir));
   const c = await rawClient(ca, s.url);
 
   // A valid account with a ready order, to aim the bad requests at.
@@ -61,7 +63,7 @@ test("bad input gets its problem document, never a write or a crash", async (t) 
   const extraNames = (await csr(["ok.test", "evil.test"])).stdout.toString("base64url");
   const acctKeyCsr = (await csr(["ok.test"], join(dir, "acct.key"))).stdout.toString("base64url");
 
-  const before = snapshot(join(dir, ".pki"));
+  const before = await acmeSnapshot(dir);
   const expect = async (what, r, type, status) => {
     t.is(r.json?.type, `urn:ietf:params:acme:error:${type}`, `${what}: ${r.status} ${r.text.slice(0, 300)}`);
     if (status) t.is(r.status, status, what);
@@ -146,7 +148,7 @@ test("bad input gets its problem document, never a write or a crash", async (t) 
   t.is((await request(ca, orderUrl, { method: "GET" })).status, 405, "GET on a resource: POST-as-GET only");
 
   // The one write above is the second account; everything else left the depot as it was.
-  const after = snapshot(join(dir, ".pki"));
+  const after = await acmeSnapshot(dir);
   const changed = Object.keys({ ...before, ...after }).filter((k) => before[k] !== after[k]);
   t.deepEqual(
     changed.filter((k) => !k.startsWith("acme/accounts/")),
@@ -164,14 +166,14 @@ test("--eab: no binding, externalAccountRequired; a key from 'pki acme eab add' 
   const kid = /key id: (\S+)/.exec(added.out)[1];
   const hmacKey = /hmac key: (\S+)/.exec(added.out)[1];
   const s = await startAcme(t, dir, ["--eab"]);
-  const ca = readFileSync(join(dir, ".pki", "ca.crt"));
+  const ca = readFileSync(await depotCert(dir));
   const c = await rawClient(ca, s.url);
   t.true(c.dir.meta.externalAccountRequired);
   const k = await newKey();
-  const before = snapshot(join(dir, ".pki"));
+  const before = await acmeSnapshot(dir);
   const r = await c.post(c.dir.newAccount, { termsOfServiceAgreed: true }, k);
   t.is(r.json.type, "urn:ietf:params:acme:error:externalAccountRequired");
-  t.deepEqual(snapshot(join(dir, ".pki")), before);
+  t.deepEqual(await acmeSnapshot(dir), before);
 
   acme.axios.defaults.httpsAgent = new https.Agent({ ca });
   const client = (key) =>
