@@ -98,7 +98,7 @@ async function settle(c, authzUrl, ch) {
   throw new Error("the authorization never settled");
 }
 
-test.serial("wrong TXT value: incorrectResponse; no record: dns NXDOMAIN, not remembered once the record exists", async (t) => {
+test.serial("wrong TXT: incorrectResponse; no record: dns NXDOMAIN, not remembered once it exists", async (t) => {
   t.timeout(120_000);
   const dir = await newDepot(t);
   const ns = await startNamed(t, dir);
@@ -134,7 +134,7 @@ test.serial("wrong TXT value: incorrectResponse; no record: dns NXDOMAIN, not re
   t.is(ok.status, "valid", JSON.stringify(ok));
 });
 
-test.serial("a resolver that never answers: a dns timeout problem within the deadline, and the server keeps serving", async (t) => {
+test.serial("a resolver that never answers: a dns timeout problem within the deadline, still serving", async (t) => {
   t.timeout(60_000);
   const dir = await newDepot(t);
   const mute = dgram.createSocket("udp4");

@@ -58,7 +58,7 @@ test("a wildcard's authorization names the base with wildcard: true and offers d
   t.is(http.status, 404);
 });
 
-test("a wildcard is refused where --allow or the CA's name constraints do not reach every name it covers", async (t) => {
+test("a wildcard is refused where --allow or the name constraints miss a name it covers", async (t) => {
   const dir = await newDepot(t, ["--permit-domain", "example.internal", "--exclude-domain", "secret.example.internal"]);
   const s = await startAcme(t, dir, ["--allow", "*.other.internal,*.example.internal"]);
   const { c, as } = await account(dir, s);

@@ -6,7 +6,7 @@
  */
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { AuthorityKeyIdentifier, Certificate, id_ce_authorityKeyIdentifier } from "@peculiar/asn1-x509";
-import type { AcmeReads } from "./backend.js";
+import type { AcmeBackend, AcmeReads } from "./backend.js";
 import { type Account, AcmeProblem, type Authz, type Identifier, orderNow, problem } from "./protocol.js";
 
 const b64u = (b: ArrayBuffer | Uint8Array) => Buffer.from(new Uint8Array(b)).toString("base64url");
@@ -50,6 +50,25 @@ export async function findCertId(
   if (!found || certIdOf(found.certDer) !== certId)
     throw problem("malformed", "this server issued no certificate with that id", 404);
   return found;
+}
+
+/** newOrder's `replaces`: the id of a certificate this server issued. */
+export async function replacedCert(store: AcmeBackend, certId: unknown): Promise<IssuedByAcme> {
+  if (typeof certId !== "string") throw problem("malformed", "replaces must be a certificate id string");
+  try {
+    return await findCertId((s) => store.bySerial(s), certId);
+  } catch (e) {
+    if (e instanceof AcmeProblem && e.status === 404)
+      throw problem("malformed", "replaces names no certificate this server issued");
+    throw e;
+  }
+}
+
+/** The renewal information of the certificate with that id (a 404 for one this server did not issue). */
+export async function renewalInfoOf(store: AcmeBackend, certId: string): Promise<RenewalInfo> {
+  const found = await findCertId((s) => store.bySerial(s), certId);
+  const order = found.order ? await store.get("orders", found.order) : undefined;
+  return renewalInfo(found.certDer, { revoked: found.revoked, renewNow: order?.renewNow });
 }
 
 const HOUR = 3600_000;

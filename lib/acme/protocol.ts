@@ -3,6 +3,7 @@
  * Pure: no disk, no network. Identifiers: dns (RFC 8555) and ip (RFC 8738).
  */
 import { isIP } from "node:net";
+import { randomBytes } from "node:crypto";
 import { checkDomain, checkIp } from "../x509/validate.js";
 
 export const ERROR_NS = "urn:ietf:params:acme:error:";
@@ -32,7 +33,7 @@ export type ChallengeType = "http-01" | "tls-alpn-01" | "dns-01";
 export const CHALLENGE_TYPES: ChallengeType[] = ["http-01", "tls-alpn-01", "dns-01"];
 
 /** The challenges offered for an identifier: dns-01 proves control of a DNS name only (RFC 8738 §7). */
-export const challengeTypes = (id: Identifier): ChallengeType[] =>
+const challengeTypes = (id: Identifier): ChallengeType[] =>
   id.type === "ip" ? ["http-01", "tls-alpn-01"] : id.value.startsWith("*.") ? ["dns-01"] : CHALLENGE_TYPES;
 
 export interface Problem {
@@ -161,6 +162,24 @@ export const renderAuthz = (u: Urls, z: Authz) => ({
   challenges: z.challenges.map((c) => renderChallenge(u, z, c)),
   ...(z.wildcard ? { wildcard: true } : {}),
 });
+
+/** A new order's authorization for `id`: a wildcard's names its base, with wildcard: true (RFC 8555 §7.1.4). */
+export function newAuthz(id: string, account: string, identifier: Identifier, expires: string): Authz {
+  const wildcard = identifier.value.startsWith("*.");
+  return {
+    id,
+    account,
+    identifier: wildcard ? { type: identifier.type, value: identifier.value.slice(2) } : identifier,
+    status: "pending",
+    expires,
+    challenges: challengeTypes(identifier).map((type) => ({
+      type,
+      token: randomBytes(32).toString("base64url"),
+      status: "pending" as const,
+    })),
+    ...(wildcard ? { wildcard } : {}),
+  };
+}
 
 /** An authorization past its expiry reads as expired. */
 export function authzNow(z: Authz, now = new Date()): Authz {

@@ -8,13 +8,13 @@ import type { AcmeBackend, AcmeReads } from "./backend.js";
 import type { x509 } from "../x509/peculiar.js";
 import { checkCertifiable, checkContact, checkOrderCsr, isObj, parseRevocation, publicOnly } from "./checks.js";
 import { validate, ValidationFailure, type ValidationContext } from "./challenges.js";
-import { checkReplaces, findCertId, renewalInfo } from "./ari.js";
+import { checkReplaces, renewalInfoOf, replacedCert } from "./ari.js";
 import { spkiOf, thumbprint, verifyEab, verifyKeyChange } from "./jws.js";
 import {
   Account,
   AcmeProblem,
   Authz,
-  challengeTypes,
+  newAuthz,
   checkIdentifier,
   Identifier,
   MAX_IDENTIFIERS,
@@ -178,25 +178,10 @@ export class AcmeService {
       checkCertifiable(id, this.o.issuerPath);
       if (!ids.some((i) => i.type === id.type && i.value === id.value)) ids.push(id);
     }
-    const replaced = p.replaces === undefined ? undefined : await this.replaced(p.replaces);
+    const replaced = p.replaces === undefined ? undefined : await replacedCert(this.store, p.replaces);
     const now = new Date();
     const expires = new Date(now.getTime() + ORDER_LIFETIME_MS).toISOString();
-    const authzs: Authz[] = ids.map((id) => {
-      const wildcard = id.value.startsWith("*.");
-      return {
-        id: newId(),
-        account: acct.id,
-        identifier: wildcard ? { type: id.type, value: id.value.slice(2) } : id,
-        status: "pending",
-        expires,
-        challenges: challengeTypes(id).map((type) => ({
-          type,
-          token: randomBytes(32).toString("base64url"),
-          status: "pending" as const,
-        })),
-        ...(wildcard ? { wildcard } : {}),
-      };
-    });
+    const authzs = ids.map((id) => newAuthz(newId(), acct.id, id, expires));
     const order: Order = {
       id: newId(),
       account: acct.id,
@@ -215,23 +200,9 @@ export class AcmeService {
     return { status: 201, body: renderOrder(u, order), location: u.order(order.id) };
   }
 
-  /** newOrder's `replaces`: a certificate id of a certificate this server issued. */
-  private async replaced(certId: unknown) {
-    if (typeof certId !== "string") throw problem("malformed", "replaces must be a certificate id string");
-    try {
-      return await findCertId((s) => this.store.bySerial(s), certId);
-    } catch (e) {
-      if (e instanceof AcmeProblem && e.status === 404)
-        throw problem("malformed", "replaces names no certificate this server issued");
-      throw e;
-    }
-  }
-
   /** GET renewalInfo/CERTID (RFC 9773 §4): the suggested window, with Retry-After. */
   async renewalInfo(certId: string): Promise<Reply> {
-    const found = await findCertId((s) => this.store.bySerial(s), certId);
-    const order = found.order ? await this.store.get("orders", found.order) : undefined;
-    const info = renewalInfo(found.certDer, { revoked: found.revoked, renewNow: order?.renewNow });
+    const info = await renewalInfoOf(this.store, certId);
     return { status: 200, body: { suggestedWindow: info.window }, retryAfter: String(info.retryAfterSeconds) };
   }
 
