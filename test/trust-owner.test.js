@@ -6,6 +6,7 @@ import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { newDepot, pki, ROOT, run } from "./_helpers.js";
 import { ANCHORS, bundleCounts, guardSystem, makeUser, pemBody, rootHome, systemState } from "./_trust.js";
+import { blobFile } from "./_state.js";
 
 /** The README's `sudo pki trust ...` lines of its trust section, as pki's arguments. */
 function readmeSudoLines() {
@@ -27,6 +28,7 @@ test(title, async (t) => {
   const files = await guardSystem(t);
   const user = await makeUser(t);
   const dir = await newDepot(t, ["--permit-domain", "example.test"]);
+  const caFile = await blobFile(dir, "ca"); // read while the depot is still root's, as a user reads their own
   await run("chown", ["-R", `${user.uid}:${user.gid}`, dir]);
   const home = rootHome(t);
   const env = { HOME: home, XDG_STATE_HOME: "" };
@@ -40,9 +42,9 @@ test(title, async (t) => {
   const inst = await pki(dir, install, { env });
   t.is(inst.code, 0, `pki ${install.join(" ")}: ${inst.stderr}`);
   t.regex(inst.stderr, /ca: installed in the system store/);
-  const ca = pemBody(join(dir, ".pki", "ca.crt"));
+  const ca = pemBody(caFile);
   t.is(bundleCounts().get(ca), 1, "the bundle trusts the CA once");
-  const sha = (await run("sh", ["-c", `openssl x509 -in '${dir}/.pki/ca.crt' -outform DER | sha256sum`])).out
+  const sha = (await run("sh", ["-c", `openssl x509 -in '${caFile}' -outform DER | sha256sum`])).out
     .split(" ")[0];
   const anchor = join(ANCHORS, `pki-${sha}.crt`);
   t.is(ownerAndMode(anchor), "644 0:0", "the anchor is root's, 0644: not the depot owner's");

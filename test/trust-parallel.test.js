@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { newDepot, pki, run } from "./_helpers.js";
 import { bundleCounts, guardSystem, makeUser, pemBody, rootHome, systemState } from "./_trust.js";
+import { blobFile } from "./_state.js";
 
 /** Every certificate of `expected` (a Map of counts) is in the bundle exactly that often, and nothing else is. */
 function assertBundle(t, expected, what) {
@@ -31,10 +32,11 @@ test.serial(title, async (t) => {
   t.true(roots.size > 50 && [...roots.values()].every((n) => n === 1), "the machine's bundle: each root once");
   const depots = [];
   for (let i = 0; i < 4; i++) depots.push(await newDepot(t, ["--permit-domain", `d${i}.example.test`]));
+  // Read before the chown below: this process reads its own depots, as their user would.
+  const body = await Promise.all(depots.map(async (d) => pemBody(await blobFile(d, "ca"))));
   // Two of them are the second user's, installed by root with --as-owner, as the README says.
   for (const d of depots.slice(2)) await run("chown", ["-R", `${user.uid}:${user.gid}`, d]);
   const env = { HOME: rootHome(t), XDG_STATE_HOME: "" };
-  const body = depots.map((d) => pemBody(join(d, ".pki", "ca.crt")));
   const trust = (i, action) => pki(depots[i], ["trust", action, "--as-owner", "--stores", "system,java"], { env });
   const all = async (ops) => {
     const rs = await Promise.all(ops.map(([i, action]) => trust(i, action)));

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PKI, curl, issue, newDepot, pki, pkiOk, run, tempDir } from "./_helpers.js";
+import { blobFile } from "./_state.js";
 import { serve } from "./_serve.js";
 import { cacertsPath, guardSystem, lockTrustTests, nssHome } from "./_trust.js";
 
@@ -132,7 +133,7 @@ test.serial(
       "-n",
       "someone-else",
       "-i",
-      join(other, ".pki", "ca.crt"),
+      await blobFile(other, "ca"),
     ]);
     t.is(add.code, 0, add.stderr);
     const un = await pkiOk(t, dir, ["trust", "uninstall", "--stores", "nss"], { env });
