@@ -6,8 +6,7 @@ import acme from "acme-client";
 import http from "node:http";
 import https from "node:https";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { newDepot, readyOrder, startAcme } from "./_acme.js";
+import { depotCert, newDepot, readyOrder, startAcme } from "./_acme.js";
 
 test("http-01: every validation request comes on a new connection, also to a responder keeping them open", async (t) => {
   t.timeout(120_000);
@@ -25,7 +24,7 @@ test("http-01: every validation request comes on a new connection, also to a res
   const names = ["a.fresh.test", "b.fresh.test", "c.fresh.test"];
   const s = await startAcme(t, dir, ["--allow", "*.fresh.test", "--http-01-port", String(server.address().port),
     "--resolve", names.map((n) => `${n}=127.0.0.1`).join(",")]);
-  acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(join(dir, ".pki", "ca.crt")) });
+  acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(await depotCert(dir)) });
   const c = new acme.Client({ directoryUrl: s.url, accountKey: await acme.crypto.createPrivateEcdsaKey() });
   await c.createAccount({ termsOfServiceAgreed: true });
   for (const name of names) await readyOrder(c, tokens, { type: "dns", value: name });

@@ -3,10 +3,11 @@
 // requests from one address does not evict the nonce another client holds.
 import test from "ava";
 import net from "node:net";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { run } from "./_helpers.js";
-import { freePort, logged, newDepot, newKey, rawClient, request, startAcme } from "./_acme.js";
+import {
+  acmeRecords, depotCert, freePort, logged, newDepot, newKey, rawClient, request, startAcme,
+} from "./_acme.js";
 
 const MAX_VALIDATIONS = 16; // lib/acme/service.ts
 
@@ -66,7 +67,7 @@ test("a dribbling responder: every validation ends invalid at its deadline, at m
     undefined,
     { PKI_TEST_ONLY_ACME_DEADLINE_MS: "1500" },
   );
-  const c = await rawClient(readFileSync(join(dir, ".pki", "ca.crt")), s.url);
+  const c = await rawClient(readFileSync(await depotCert(dir)), s.url);
   const k = await newKey();
   const as = { key: k.key, kid: (await c.post(c.dir.newAccount, { termsOfServiceAgreed: true }, k)).headers.location };
   const order = await c.post(c.dir.newOrder, { identifiers: names.map((value) => ({ type: "dns", value })) }, as);
@@ -104,13 +105,14 @@ test("20,050 newNonce requests from 127.0.0.2 leave the nonce a client at 127.0.
   t.timeout(300_000);
   const dir = await newDepot(t);
   const s = await startAcme(t, dir);
-  const ca = readFileSync(join(dir, ".pki", "ca.crt"));
+  const caFile = await depotCert(dir);
+  const ca = readFileSync(caFile);
   const c = await rawClient(ca, s.url);
   const held = await c.freshNonce();
   // curl keeps one connection per process: 4 of them, 20,050 requests in all.
   const flood = async (n) => {
     const url = `${c.dir.newNonce}?[1-${n}]`;
-    const args = ["-sS", "-I", "--cacert", join(dir, ".pki", "ca.crt"), "--interface", "127.0.0.2", "-o", "/dev/null"];
+    const args = ["-sS", "-I", "--cacert", caFile, "--interface", "127.0.0.2", "-o", "/dev/null"];
     const r = await run("curl", [...args, url], { timeout: 280_000 });
     t.is(r.code, 0, r.stderr);
   };
@@ -131,7 +133,7 @@ test("SIGTERM with validations waiting for a slot: they are dropped (still proce
   const resolve = names.map((n) => `${n}=127.0.0.1`).join(",");
   // The default 10 s deadline: the first 16 are still connected when the signal arrives.
   const s = await startAcme(t, dir, ["--http-01-port", String(httpPort), "--resolve", resolve]);
-  const c = await rawClient(readFileSync(join(dir, ".pki", "ca.crt")), s.url);
+  const c = await rawClient(readFileSync(await depotCert(dir)), s.url);
   const k = await newKey();
   const as = { key: k.key, kid: (await c.post(c.dir.newAccount, { termsOfServiceAgreed: true }, k)).headers.location };
   const order = await c.post(c.dir.newOrder, { identifiers: names.map((value) => ({ type: "dns", value })) }, as);
@@ -142,11 +144,9 @@ test("SIGTERM with validations waiting for a slot: they are dropped (still proce
   for (let i = 0; i < 300 && stats.open < MAX_VALIDATIONS; i++) await new Promise((r) => setTimeout(r, 100));
   t.is(stats.open, MAX_VALIDATIONS);
   t.is((await s.stop()).code, 0);
-  const authzDir = join(dir, ".pki", "acme", "authz");
-  const states = readdirSync(authzDir).map((f) => {
-    const z = JSON.parse(readFileSync(join(authzDir, f), "utf8"));
-    return `${z.status}/${z.challenges.find((x) => x.type === "http-01").status}`;
-  });
+  const states = (await acmeRecords(dir, "authz")).map(
+    (z) => `${z.status}/${z.challenges.find((x) => x.type === "http-01").status}`,
+  );
   t.is(states.filter((x) => x === "invalid/invalid").length, MAX_VALIDATIONS, "those connecting ran to their end");
   t.is(states.filter((x) => x === "pending/processing").length, names.length - MAX_VALIDATIONS, states.join(" "));
   t.is(stats.total, MAX_VALIDATIONS, "the waiting ones never connected");
