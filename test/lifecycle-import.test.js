@@ -4,46 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { issue, openssl, PASS, pki, pkiOk, snapshot, tempDir, untar } from "./_helpers.js";
 import { sh } from "./_lifecycle.js";
-
-const HOST_PASS = "host secret";
-
-/** Runs shell lines in `dir`, failing the test on the first error. */
-async function shell(t, dir, lines) {
-  for (const cmd of lines) {
-    const r = await sh(dir, cmd);
-    if (r.code !== 0) t.fail(`${cmd}: ${r.stderr}`);
-  }
-}
-
-/**
- * An etcd-ca depot as etcd-ca writes it: ca.crt (serial 1), ca.key and NAME.host.key as legacy-encrypted PKCS#1
- * (Proc-Type: 4,ENCRYPTED, DES-EDE3-CBC), NAME.host.csr/.crt (serials 2, 3), ca.crt.info with the last serial.
- */
-async function etcdCaDepot(t) {
-  const src = join(tempDir(t, "etcd-ca-"), ".etcd-ca");
-  mkdirSync(src);
-  writeFileSync(join(src, "..", "ext.cnf"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1\n");
-  const legacyKey = (name, pass) => [
-    `openssl genrsa -out ../${name}.plain 2048`,
-    `openssl rsa -in ../${name}.plain -traditional -des3 -passout pass:'${pass}' -out ${name}`,
-  ];
-  const host = (n, serial) => [
-    ...legacyKey(`${n}.host.key`, HOST_PASS),
-    `openssl req -new -key ${n}.host.key -passin pass:'${HOST_PASS}' -subj /O=etcd-ca/OU=${n}/CN=${n} -addext subjectAltName=IP:127.0.0.1 -out ${n}.host.csr`,
-    ...(serial ? [`openssl x509 -req -in ${n}.host.csr -CA ca.crt -CAkey ca.key -passin pass:'${PASS}' -set_serial ${serial} -days 365 -extfile ../ext.cnf -out ${n}.host.crt`] : []),
-  ];
-  await shell(t, src, [
-    ...legacyKey("ca.key", PASS),
-    `openssl req -x509 -new -key ca.key -passin pass:'${PASS}' -subj /O=etcd-ca/OU=CA/CN=CA -set_serial 1 -days 3650 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign -out ca.crt`,
-    ...host("server1", 2),
-    ...host("client1", 3),
-    ...host("pending", 0),
-    "printf 3 > ca.crt.info",
-  ]);
-  const head = readFileSync(join(src, "ca.key"), "utf8");
-  t.regex(head, /^-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: DES-EDE3-CBC,/, "the fixture has legacy-encrypted PKCS#1 keys");
-  return src;
-}
+import { etcdCaDepot, HOST_PASS, shell } from "./_import.js";
 
 test("import --from etcd-ca: legacy keys re-encrypted as PKCS#8, the old CA keeps signing, the original is only read", async (t) => {
   const src = await etcdCaDepot(t);
