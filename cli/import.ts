@@ -45,11 +45,25 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
+  const { locateDepot } = await import("../store/depot/locate.js");
+  const { checkRoomForDepot, initMakesRecords } = await import("../store/depot/init.js");
+  const target = locateDepot(a.depot);
+  const o = { from: a.from, src: String(a.dir), ca: a.ca };
+  if (initMakesRecords(target)) {
+    checkRoomForDepot(target, ": import into a new depot (--depot DIR)"); // before the prompt
+    const { importRecords } = await import("../store/depot/import.js");
+    const r = await importRecords(target, { ...(await passphrases(a)), ...o });
+    return report(a, r, r.label);
+  }
   const { defaultDepotDir } = await import("../store/depot.js");
   const { importDepot } = await import("../store/import.js");
-  const { readSecretFile } = await import("./common.js");
   const dir = defaultDepotDir(a.depot);
   (await import("../store/view.js")).checkRoomForCA(dir, ": import into a new depot (--depot DIR)");
+  report(a, await importDepot(dir, { ...(await passphrases(a)), ...o }), dir);
+}
+
+async function passphrases(a: Args) {
+  const { readSecretFile } = await import("./common.js");
   // Read only: an empty first line (or an empty file) is etcd-ca's empty passphrase; the new depot never gets one.
   const sourcePassphrase =
     a.sourcePassphraseFile === undefined
@@ -63,16 +77,12 @@ export async function handler(a: Args) {
     a.hostPassphraseFile === undefined
       ? undefined
       : readSecretFile(String(a.hostPassphraseFile), "--host-passphrase-file");
-  const r = await importDepot(dir, {
-    from: a.from,
-    src: String(a.dir),
-    passphrase,
-    sourcePassphrase,
-    hostPassphrase,
-    ca: a.ca,
-  });
+  return { passphrase, sourcePassphrase, hostPassphrase };
+}
+
+function report(a: Args, r: { names: string[]; external: string[]; revoked: string[]; skipped: string[] }, to: string) {
   const names = r.names.map((n) => (r.external.includes(n) ? `${n} (external key)` : n));
-  process.stderr.write(`Imported ${r.names.length} entries from ${a.from} ${a.dir} into ${dir}: ${names.join(", ")}\n`);
+  process.stderr.write(`Imported ${r.names.length} entries from ${a.from} ${a.dir} into ${to}: ${names.join(", ")}\n`);
   if (r.revoked.length) process.stderr.write(`Revoked, as the source's CRLs say: ${r.revoked.join(", ")}\n`);
   if (r.skipped.length) process.stderr.write(`Not imported:\n${r.skipped.map((s) => `  ${s}\n`).join("")}`);
 }

@@ -46,9 +46,9 @@ export function initMakesRecords(t: DepotTarget): boolean {
 }
 
 /** Refuses, before any prompt, a directory where no new depot may go; a URL is checked when created. */
-export function checkRoomForDepot(t: DepotTarget): void {
+export function checkRoomForDepot(t: DepotTarget, hint = ""): void {
   if (t.kind !== "dir") return;
-  checkRoomForCA(t.dir);
+  checkRoomForCA(t.dir, hint);
   if (existsSync(join(t.dir, "depot.json")))
     throw new DepotError(
       `${t.dir} holds an unfinished layout-1 depot (depot.json, no CA): remove it, or run 'pki init' there ` +
