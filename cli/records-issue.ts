@@ -43,7 +43,7 @@ export interface IssueParsed {
 /** `pki issue`; with --export the tar follows, the key opened with the passphrase that sealed it. */
 export async function issue(a: Args & { export?: boolean }, t: DepotTarget, p: IssueParsed): Promise<void> {
   const { sanText } = await import("./args.js");
-  const { checkFree, issueNew } = await import("../store/depot/issue.js");
+  const { checkFree, issueNew, validityOf } = await import("../store/depot/issue.js");
   await withStore(t, async (store, label) => {
     await store.read((tx) => checkFree(tx, p.name));
     const issuer = p.issuer ?? "ca";
@@ -54,7 +54,7 @@ export async function issue(a: Args & { export?: boolean }, t: DepotTarget, p: I
       const keyPassphrase = await ownPassphrase(a, p.name);
       const { cert, warnings } = await issueNew(s, p.name, {
         subject: p.subject, sans: p.sans, keyType: p.key, issuer, profile: p.profile, pastOk: true,
-        notAfter: p.notAfter(p.notBefore ?? new Date()), notBefore: p.notBefore, keyPassphrase,
+        ...validityOf(p.notAfter, p.notBefore), keyPassphrase,
       });
       printWarnings(warnings);
       process.stderr.write(

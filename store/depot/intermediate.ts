@@ -8,7 +8,7 @@ import type { Subject } from "../../lib/x509/issuance.js";
 import type { KeySpec } from "../../lib/x509/keys.js";
 import { INTERMEDIATE_PATH_LENGTH } from "../../lib/x509/validate.js";
 import { makeTokenCaKey, openTokenCaKey, type PinOptions } from "../keys/index.js";
-import { checkFree, issueNew, issuerPath, type NewKeyed } from "./issue.js";
+import { checkFree, issueNew, issuerPath, validityOf, type NewKeyed } from "./issue.js";
 import { checkNewName } from "./request.js";
 import type { Session } from "./session.js";
 
@@ -56,8 +56,7 @@ function newKeyed(o: IntermediateOptions): NewKeyed {
     keyType: o.key,
     issuer: o.parent,
     profile: { kind: "ca", pathLength: o.pathLength ?? INTERMEDIATE_PATH_LENGTH },
-    notAfter: o.notAfter(o.notBefore ?? new Date()),
-    notBefore: o.notBefore,
+    ...validityOf(o.notAfter, o.notBefore),
     pastOk: true,
     extensions: o.constraints ? [constraintsExtension(o.constraints)] : undefined,
     keyPassphrase: o.keyPassphrase,

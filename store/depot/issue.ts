@@ -163,6 +163,16 @@ export async function issue(s: Session, name: string, o: IssueOptions = {}): Pro
   return { ...entry, certificate, key: toPem("ENCRYPTED PRIVATE KEY", sealed), warnings };
 }
 
+/**
+ * A command's validity: --not-before checked first (it is the start --expires counts from), then the expiry;
+ * each within the dates a certificate can carry.
+ */
+export function validityOf(notAfter: (from: Date) => Date, notBefore?: Date): { notAfter: Date; notBefore?: Date } {
+  if (notBefore) checkX509Date(notBefore, "notBefore");
+  const end = checkX509Date(notAfter(notBefore ?? new Date()), "notAfter");
+  return notBefore ? { notAfter: end, notBefore } : { notAfter: end };
+}
+
 /** What issueNew makes: checked values (the API's options, or the CLI's flags). */
 export interface NewKeyed {
   subject: Subject;

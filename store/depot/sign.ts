@@ -12,7 +12,7 @@ import { DepotError } from "../fsutil.js";
 import { isKeyOf } from "../issuer.js";
 import { certFields, profileFields, profileOf } from "../records.js";
 import type { EntryRecord, WriteTx } from "../records/schema.js";
-import { checkFree, issuerPath, signUnder } from "./issue.js";
+import { checkFree, issuerPath, signUnder, validityOf } from "./issue.js";
 import { csrDer, externalEntry, type ForeignCsr } from "./request.js";
 import { ROOT, type Session } from "./session.js";
 
@@ -115,9 +115,7 @@ export async function signRequest(s: Session, name: string, o: SignOptions): Pro
   });
 }
 
-function validity(o: SignOptions): { notAfter: Date; notBefore?: Date } {
-  return { notAfter: o.notAfter(o.notBefore ?? new Date()), ...(o.notBefore ? { notBefore: o.notBefore } : {}) };
-}
+const validity = (o: SignOptions) => validityOf(o.notAfter, o.notBefore);
 
 /** `pki sign --csr` (a new external-key entry NAME) or `pki sign NAME` of a request new-cert --csr filed. */
 export async function signForeign(s: Session, name: string, req: ForeignCsr, o: SignOptions): Promise<Signed> {
