@@ -57,13 +57,18 @@ export async function untar(t, dir, tarBuf) {
 export const openssl = (args, opts) => run("openssl", args, opts);
 export const curl = (args, opts) => run("curl", ["-sS", "--max-time", "20", ...args], opts);
 
-/** Every file under `dir`: relative path → sha256 and mode. For "nothing changed" assertions. */
+/**
+ * Every file under `dir`: relative path → sha256 and mode. For "nothing changed" assertions. SQLite's shared-memory
+ * index (depot.db-shm) and an empty write-ahead log are left out: they exist while any process, a concurrent reader
+ * too, has depot.db open, and hold no record (a WAL with content is compared like any file).
+ */
 export function snapshot(dir) {
   const out = {};
   const walk = (d) => {
     for (const n of readdirSync(d)) {
       const p = join(d, n);
       const st = statSync(p);
+      if (/\.db-shm$/.test(n) || (/\.db-wal$/.test(n) && st.size === 0)) continue;
       if (st.isDirectory()) { out[relative(dir, p) + "/"] = (st.mode & 0o777).toString(8); walk(p); }
       else out[relative(dir, p)] = `${(st.mode & 0o777).toString(8)} ${createHash("sha256").update(readFileSync(p)).digest("hex")}`;
     }
