@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { ROOT } from "./_helpers.js";
+import { ROOT, run } from "./_helpers.js";
 
 const { locateDepot, openRecords } = await import(join(ROOT, "dist", "store", "depot", "locate.js"));
 
@@ -66,16 +66,57 @@ export async function crlPem(dir, issuer = "ca") {
 // Where blobFile puts what it writes: outside every test's directory, so snapshot(dir) never sees it.
 const OUT = mkdtempSync(join(tmpdir(), "pki-state-"));
 process.on("exit", () => rmSync(OUT, { recursive: true, force: true }));
-let written = 0;
 
 /**
  * Writes NAME's current cert (or key, csr) as PEM to a new file outside the test's directory, for a peer's file
  * argument (openssl -CAfile, curl --cacert); returns its path. Throws when the depot holds none.
  */
 export async function blobFile(dir, name, kind = "cert") {
-  const text = await blobPem(dir, name, kind);
-  if (!text) throw new Error(`the depot holds no ${kind} for "${name}"`);
-  const p = join(OUT, `${++written}.${name}.${kind}.pem`);
+  return written(`${kind} for "${name}"`, await blobPem(dir, name, kind));
+}
+
+const EXT = { crt: "cert", key: "key", csr: "csr" };
+/**
+ * The depot's record that layout 1 kept as the file REL ("ca.crt", "ca.key", "ca.crl", "certs/NAME.crt|key|csr|crl",
+ * "history/NAME.SERIAL.crt|key|csr"), written out by blobFile's rules; returns its path. For tests written
+ * against layout 1's files, so that they read the same material on depot.db.
+ */
+export async function depotFile(dir, rel) {
+  const m = /^(?:(certs|history)\/)?(.+)\.(crt|key|csr|crl)$/.exec(rel);
+  if (!m) throw new Error(`not a layout-1 depot file: ${rel}`);
+  const [, where, name, ext] = m;
+  if (!where && name !== "ca") throw new Error(`not a layout-1 depot file: ${rel}`);
+  if (ext === "crl") return written(rel, await crlPem(dir, name));
+  if (where !== "history") return written(rel, await blobPem(dir, name, EXT[ext]));
+  const dot = name.lastIndexOf(".");
+  return written(rel, await blobPem(dir, name.slice(0, dot), EXT[ext], name.slice(dot + 1)));
+}
+
+function written(what, text) {
+  if (!text) throw new Error(`the depot holds no ${what}`);
+  const p = join(OUT, `${++written.n}.${what.replace(/[^\w.-]+/g, "_")}.pem`);
   writeFileSync(p, text);
   return p;
+}
+written.n = 0;
+
+/** Runs SQL on DIR/.pki/depot.db with the sqlite3 shell, as an operator (or an attacker) would; returns stdout. */
+export async function sqlite(dir, sql) {
+  const r = await run("sqlite3", [join(depotOf(dir), "depot.db"), sql]);
+  if (r.code !== 0) throw new Error(`sqlite3: ${r.stderr}`);
+  return r.out;
+}
+
+/**
+ * Replaces NAME's current certificate (or key, csr) in the depot with PEM text, behind pki's back: layout 1's file
+ * (ca.crt, certs/NAME.crt) rewritten, or depot.db's row updated with the sqlite3 shell.
+ */
+export async function replaceBlob(dir, name, kind, pemText) {
+  if (depotFormat(dir) !== "db") {
+    const ext = { cert: "crt", key: "key", csr: "csr" }[kind];
+    return writeFileSync(join(depotOf(dir), name === "ca" ? `ca.${ext}` : `certs/${name}.${ext}`), pemText);
+  }
+  const der = Buffer.from(pemText.replace(/-----[^-]+-----|\s/g, ""), "base64");
+  const q = (s) => `'${s.replace(/'/g, "''")}'`;
+  await sqlite(dir, `UPDATE blobs SET data = X'${der.toString("hex")}' WHERE name = ${q(name)} AND kind = ${q(kind)} AND serial = ''`);
 }

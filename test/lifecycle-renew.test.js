@@ -3,6 +3,7 @@ import test from "ava";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { issue, openssl, pki, pkiOk, snapshot } from "./_helpers.js";
+import { depotFile, replaceBlob } from "./_state.js";
 import { chainFile, cheapDepot, countPem, exportInsecure, ext } from "./_lifecycle.js";
 
 const x509field = async (crt, flag) => (await openssl(["x509", "-in", crt, "-noout", flag])).out.trim();
@@ -11,12 +12,13 @@ const pubkey = async (crt) => x509field(crt, "-pubkey");
 test("renew keeps subject, SANs and usage, changes the serial; --rekey changes the key; the old cert stays in history", async (t) => {
   const dir = await cheapDepot(t);
   await issue(t, dir, "web", ["--server", "--ip", "10.0.0.1", "--domain", "web.example.com", "--organization", "Acme"]);
-  const crt = join(dir, ".pki", "certs", "web.crt");
+  let crt = await depotFile(dir, "certs/web.crt");
   const first = readFileSync(crt, "utf8");
   const firstSerial = await x509field(crt, "-serial");
   const firstKey = await pubkey(crt);
 
   await pkiOk(t, dir, ["renew", "--passphrase-file", "pass", "--expires", "90d", "web"]);
+  crt = await depotFile(dir, "certs/web.crt");
   const secondSerial = await x509field(crt, "-serial");
   t.not(secondSerial, firstSerial);
   t.is(await pubkey(crt), firstKey, "without --rekey the key is kept");
@@ -25,12 +27,13 @@ test("renew keeps subject, SANs and usage, changes the serial; --rekey changes t
   t.is(await x509field(crt, "-subject"), "subject=O = Acme, CN = web");
   const days = (Date.parse((await x509field(crt, "-enddate")).split("=")[1]) - Date.now()) / 864e5;
   t.true(days > 89 && days <= 90, `90 days, got ${days}`);
-  const ca = join(dir, ".pki", "ca.crt");
+  const ca = await depotFile(dir, "ca.crt");
   t.is((await openssl(["verify", "-CAfile", ca, crt])).code, 0);
-  const hist = join(dir, ".pki", "history", `web.${firstSerial.split("=")[1].toLowerCase()}.crt`);
+  const hist = await depotFile(dir, `history/web.${firstSerial.split("=")[1].toLowerCase()}.crt`);
   t.is(readFileSync(hist, "utf8"), first, "the old certificate is kept in history/");
 
   await pkiOk(t, dir, ["renew", "--rekey", "--passphrase-file", "pass", "--key-passphrase-file", "pass", "web"]);
+  crt = await depotFile(dir, "certs/web.crt");
   t.not(await pubkey(crt), firstKey, "--rekey makes a new key");
   t.not(await x509field(crt, "-serial"), secondSerial);
   t.regex(await ext(crt, "subjectAltName"), /DNS:web\.example\.com, IP Address:10\.0\.0\.1/);
@@ -38,7 +41,7 @@ test("renew keeps subject, SANs and usage, changes the serial; --rekey changes t
   const out = await exportInsecure(t, dir, "web");
   const keyPub = (await openssl(["pkey", "-in", out.key, "-pubout"])).out.trim();
   t.is(keyPub, await pubkey(crt));
-  t.regex(readFileSync(join(dir, ".pki", "certs", "web.key"), "utf8"), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+  t.regex(readFileSync(await depotFile(dir, "certs/web.key"), "utf8"), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
   const st = JSON.parse((await pkiOk(t, dir, ["status", "--json", "web"])).out);
   t.is(st.history.length, 2);
   t.deepEqual(st.history.map((h) => h.serial.toUpperCase()), [firstSerial, secondSerial].map((s) => s.split("=")[1]));
@@ -74,7 +77,7 @@ test("status: OK / WARN (N days) / EXPIRED / UNSIGNED with exit codes 0, 1, 2 â€
   // Expires in a minute: WARN with the default --warn 30d, exit 1; openssl agrees it ends within 2 minutes.
   await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", "soon"]);
   await pkiOk(t, dir, ["sign", "--passphrase-file", "pass", "--expires", "1m", "soon"]);
-  const soon = join(dir, ".pki", "certs", "soon.crt");
+  const soon = await depotFile(dir, "certs/soon.crt");
   t.not((await openssl(["x509", "-in", soon, "-noout", "-checkend", "120"])).code, 0);
   r = await pki(dir, ["status"]);
   t.is(r.code, 1, r.out);
@@ -89,17 +92,17 @@ test("status: OK / WARN (N days) / EXPIRED / UNSIGNED with exit codes 0, 1, 2 â€
   await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", "old"]);
   const signed = await pkiOk(t, dir, ["sign", "--passphrase-file", "pass", "--not-before", "2020-01-01", "--expires", "2020-06-01", "old"]);
   t.regex(signed.stderr, /warning: the certificate is already expired/);
-  const old = join(dir, ".pki", "certs", "old.crt");
+  const old = await depotFile(dir, "certs/old.crt");
   t.is(await x509field(old, "-startdate"), "notBefore=Jan  1 00:00:00 2020 GMT");
   t.not((await openssl(["x509", "-in", old, "-noout", "-checkend", "0"])).code, 0);
-  const v = await openssl(["verify", "-CAfile", join(dir, ".pki", "ca.crt"), old]);
+  const v = await openssl(["verify", "-CAfile", await depotFile(dir, "ca.crt"), old]);
   t.regex(v.out + v.stderr, /certificate has expired/);
   r = await pki(dir, ["status"]);
   t.is(r.code, 2);
   t.regex(r.out, /\nold\s+leaf\s+ca\s+2020-06-01T00:00:00.000Z\s+EXPIRED\n/);
   // Durations count from --not-before: a 1-day cert that started 3 days ago is expired.
   await issue(t, dir, "fixture", [], ["--not-before=-3d", "--expires", "1d"]);
-  t.not((await openssl(["x509", "-in", join(dir, ".pki", "certs", "fixture.crt"), "-noout", "-checkend", "0"])).code, 0);
+  t.not((await openssl(["x509", "-in", await depotFile(dir, "certs/fixture.crt"), "-noout", "-checkend", "0"])).code, 0);
   // `status NAME` still shows one certificate's details.
   const one = JSON.parse((await pkiOk(t, dir, ["status", "--json", "good"])).out);
   t.is(one.status, "valid");
@@ -109,18 +112,18 @@ test("status: OK / WARN (N days) / EXPIRED / UNSIGNED with exit codes 0, 1, 2 â€
 
 test("--expires: durations and dates; a certificate never outlives its issuer (clamped, with a warning)", async (t) => {
   const dir = await cheapDepot(t, ["--expires", "30d"]);
-  const ca = join(dir, ".pki", "ca.crt");
+  const ca = await depotFile(dir, "ca.crt");
   const caEnd = await x509field(ca, "-enddate");
   const r = await pkiOk(t, dir, ["init", "--intermediate", "issuing", "--passphrase-file", "pass", "--expires", "2 years"]);
   t.regex(r.stderr, /warning: expiry clamped to the issuer's notAfter/);
-  const inter = join(dir, ".pki", "certs", "issuing.crt");
+  const inter = await depotFile(dir, "certs/issuing.crt");
   t.is(await x509field(inter, "-enddate"), caEnd);
   await issue(t, dir, "leaf", ["--issuer", "issuing"], ["--expires", "2030-01-01"]);
-  t.is(await x509field(join(dir, ".pki", "certs", "leaf.crt"), "-enddate"), caEnd);
+  t.is(await x509field(await depotFile(dir, "certs/leaf.crt"), "-enddate"), caEnd);
   for (const [spec, hours] of [["36h", 36], ["15m", 0.25], ["2d", 48]]) {
     const name = `d${hours}`.replace(".", "_");
     await issue(t, dir, name, [], ["--expires", spec]);
-    const end = Date.parse((await x509field(join(dir, ".pki", "certs", `${name}.crt`), "-enddate")).split("=")[1]);
+    const end = Date.parse((await x509field(await depotFile(dir, `certs/${name}.crt`), "-enddate")).split("=")[1]);
     const got = (end - Date.now()) / 3600e3;
     t.true(got > hours - 0.1 && got <= hours, `${spec}: ${got} hours`);
   }
@@ -141,9 +144,9 @@ test("chain: leaf first, verified; a tampered issuer certificate is caught", asy
   const full = await chainFile(t, dir, "web");
   const text = readFileSync(full, "utf8");
   t.is(countPem(text), 3);
-  t.true(text.startsWith(readFileSync(join(dir, ".pki", "certs", "web.crt"), "utf8")));
-  t.true(text.endsWith(readFileSync(join(dir, ".pki", "ca.crt"), "utf8")));
-  const ok = await openssl(["verify", "-CAfile", join(dir, ".pki", "ca.crt"), "-untrusted", full, full]);
+  t.true(text.startsWith(readFileSync(await depotFile(dir, "certs/web.crt"), "utf8")));
+  t.true(text.endsWith(readFileSync(await depotFile(dir, "ca.crt"), "utf8")));
+  const ok = await openssl(["verify", "-CAfile", await depotFile(dir, "ca.crt"), "-untrusted", full, full]);
   t.is(ok.code, 0, ok.out + ok.stderr);
   t.is(countPem((await pkiOk(t, dir, ["chain", "ca"])).out), 1);
   await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", "pending"]);
@@ -152,7 +155,7 @@ test("chain: leaf first, verified; a tampered issuer certificate is caught", asy
   // Swap the intermediate's certificate for another CA's with the same name: chain must refuse.
   const other = await cheapDepot(t);
   await pkiOk(t, other, ["init", "--intermediate", "issuing", "--passphrase-file", "pass"]);
-  writeFileSync(join(dir, ".pki", "certs", "issuing.crt"), readFileSync(join(other, ".pki", "certs", "issuing.crt")));
+  await replaceBlob(dir, "issuing", "cert", readFileSync(await depotFile(other, "certs/issuing.crt"), "utf8"));
   const bad = await pki(dir, ["chain", "web"]);
   t.not(bad.code, 0);
   t.regex(bad.stderr, /^pki: the chain of "web" does not verify/);

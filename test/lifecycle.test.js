@@ -4,6 +4,7 @@ import https from "node:https";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { curl, issue, openssl, pki, pkiOk, run as exec, snapshot, versionsServer } from "./_helpers.js";
+import { depotFile } from "./_state.js";
 import { chainFile, cheapDepot, exportInsecure, ext } from "./_lifecycle.js";
 
 const run = (args) => exec(args[0], args.slice(1));
@@ -11,7 +12,7 @@ const run = (args) => exec(args[0], args.slice(1));
 test("an intermediate CA: openssl verifies leaf -> intermediate -> root, and an mTLS server serves the chain", async (t) => {
   const dir = await cheapDepot(t);
   await pkiOk(t, dir, ["init", "--intermediate", "issuing", "--passphrase-file", "pass"]);
-  const inter = join(dir, ".pki", "certs", "issuing.crt");
+  const inter = await depotFile(dir, "certs/issuing.crt");
   t.regex(await ext(inter, "basicConstraints"), /critical\s+CA:TRUE, pathlen:0/);
   t.regex(await ext(inter, "keyUsage"), /Certificate Sign, CRL Sign/);
   await issue(t, dir, "web", ["--issuer", "issuing", "--ip", "127.0.0.1", "--domain", "localhost"]);
@@ -20,7 +21,7 @@ test("an intermediate CA: openssl verifies leaf -> intermediate -> root, and an 
   t.deepEqual(list.map((e) => [e.name, e.kind, e.issuer]), [["ca", "ca", null], ["alice", "leaf", "issuing"], ["issuing", "ca", "ca"], ["web", "leaf", "issuing"]]);
   const notCa = await pki(dir, ["new-cert", "--issuer", "web", "--passphrase-file", "pass", "x"]);
   t.regex(notCa.stderr, /^pki: "web" is not a CA/);
-  const ca = join(dir, ".pki", "ca.crt");
+  const ca = await depotFile(dir, "ca.crt");
   const web = await exportInsecure(t, dir, "web");
   const alice = await exportInsecure(t, dir, "alice");
 
@@ -64,7 +65,7 @@ test("path length: pki refuses a sub-CA under a pathlen:0 intermediate, and open
 
   // Forge the sub-CA with openssl and the intermediate's own key: openssl verify must reject the path.
   const inter = await exportInsecure(t, dir, "issuing");
-  const ca = join(dir, ".pki", "ca.crt");
+  const ca = await depotFile(dir, "ca.crt");
   const w = (n) => join(dir, n);
   writeFileSync(w("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
   writeFileSync(w("leaf.ext"), "basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost\n");
@@ -84,7 +85,7 @@ test("path length: pki refuses a sub-CA under a pathlen:0 intermediate, and open
   await pkiOk(t, dir, ["init", "--intermediate", "policy", "--path-length", "1", "--passphrase-file", "pass"]);
   await pkiOk(t, dir, ["init", "--intermediate", "team", "--parent", "policy", "--passphrase-file", "pass"]);
   await issue(t, dir, "svc", ["--issuer", "team"]);
-  t.regex(await ext(join(dir, ".pki", "certs", "policy.crt"), "basicConstraints"), /pathlen:1/);
+  t.regex(await ext(await depotFile(dir, "certs/policy.crt"), "basicConstraints"), /pathlen:1/);
   const chain = await chainFile(t, dir, "svc");
   const ok = await openssl(["verify", "-CAfile", ca, "-untrusted", chain, chain]);
   t.is(ok.code, 0, ok.out + ok.stderr);
@@ -98,18 +99,18 @@ test("usages: keyUsage per key type, EKU per flag, and the wrong side of a TLS h
   await issue(t, dir, "cli", ["--client", "--key-type", "rsa"]);
   await issue(t, dir, "both", ["--key-type", "ed25519", "--domain", "localhost"]);
   await issue(t, dir, "signer", ["--eku", "codeSigning,1.3.6.1.5.5.7.3.8"]);
-  const crt = (n) => join(dir, ".pki", "certs", `${n}.crt`);
-  t.regex(await ext(crt("srv"), "keyUsage"), /critical\s+Digital Signature\n/);
-  t.regex(await ext(crt("srv"), "extendedKeyUsage"), /TLS Web Server Authentication\n$/);
-  t.regex(await ext(crt("cli"), "keyUsage"), /Digital Signature, Key Encipherment/);
-  t.regex(await ext(crt("cli"), "extendedKeyUsage"), /^[^\n]*\n\s+TLS Web Client Authentication\n$/);
-  t.regex(await ext(crt("both"), "keyUsage"), /critical\s+Digital Signature\n/);
-  t.regex(await ext(crt("both"), "extendedKeyUsage"), /TLS Web Server Authentication, TLS Web Client Authentication/);
-  t.regex(await ext(crt("signer"), "extendedKeyUsage"), /Code Signing, Time Stamping/);
-  const ca = join(dir, ".pki", "ca.crt");
-  t.is((await openssl(["verify", "-purpose", "sslserver", "-CAfile", ca, crt("srv")])).code, 0);
-  t.not((await openssl(["verify", "-purpose", "sslclient", "-CAfile", ca, crt("srv")])).code, 0);
-  t.not((await openssl(["verify", "-purpose", "sslserver", "-CAfile", ca, crt("cli")])).code, 0);
+  const crt = (n) => depotFile(dir, `certs/${n}.crt`);
+  t.regex(await ext(await crt("srv"), "keyUsage"), /critical\s+Digital Signature\n/);
+  t.regex(await ext(await crt("srv"), "extendedKeyUsage"), /TLS Web Server Authentication\n$/);
+  t.regex(await ext(await crt("cli"), "keyUsage"), /Digital Signature, Key Encipherment/);
+  t.regex(await ext(await crt("cli"), "extendedKeyUsage"), /^[^\n]*\n\s+TLS Web Client Authentication\n$/);
+  t.regex(await ext(await crt("both"), "keyUsage"), /critical\s+Digital Signature\n/);
+  t.regex(await ext(await crt("both"), "extendedKeyUsage"), /TLS Web Server Authentication, TLS Web Client Authentication/);
+  t.regex(await ext(await crt("signer"), "extendedKeyUsage"), /Code Signing, Time Stamping/);
+  const ca = await depotFile(dir, "ca.crt");
+  t.is((await openssl(["verify", "-purpose", "sslserver", "-CAfile", ca, await crt("srv")])).code, 0);
+  t.not((await openssl(["verify", "-purpose", "sslclient", "-CAfile", ca, await crt("srv")])).code, 0);
+  t.not((await openssl(["verify", "-purpose", "sslserver", "-CAfile", ca, await crt("cli")])).code, 0);
   const bad = await pki(dir, ["new-cert", "--eku", "not-an-oid", "--passphrase-file", "pass", "x"]);
   t.regex(bad.stderr, /^pki: invalid extended key usage "not-an-oid"/);
   const both = await pki(dir, ["new-cert", "--server", "--client", "--passphrase-file", "pass", "y"]);
@@ -162,8 +163,8 @@ test("revoke + crl: openssl verifies the CRL, rejects the revoked cert; a node T
   const crl2 = await pkiOk(t, dir, ["crl", "--passphrase-file", "pass", "--next-update", "7d"]);
   const crlFile = join(dir, "ca.crl");
   writeFileSync(crlFile, crl2.stdout);
-  t.is(readFileSync(join(dir, ".pki", "ca.crl"), "utf8"), crl2.out, "the depot holds the latest CRL");
-  const ca = join(dir, ".pki", "ca.crt");
+  t.is(readFileSync(await depotFile(dir, "ca.crl"), "utf8"), crl2.out, "the depot holds the latest CRL");
+  const ca = await depotFile(dir, "ca.crt");
   const v = await openssl(["crl", "-in", crlFile, "-noout", "-verify", "-CAfile", ca]);
   t.is(v.code, 0);
   t.regex(v.stderr + v.out, /verify OK/);
@@ -173,17 +174,17 @@ test("revoke + crl: openssl verifies the CRL, rejects the revoked cert; a node T
   writeFileSync(join(dir, "first.crl"), crl1.stdout);
   t.regex((await openssl(["crl", "-in", join(dir, "first.crl"), "-noout", "-crlnumber"])).out, /crlNumber=(0x)?0?1\n/);
   t.regex(text, /X509v3 Authority Key Identifier/);
-  const aliceSerial = (await openssl(["x509", "-in", join(dir, ".pki/certs/alice.crt"), "-noout", "-serial"])).out.trim().split("=")[1];
+  const aliceSerial = (await openssl(["x509", "-in", await depotFile(dir, "certs/alice.crt"), "-noout", "-serial"])).out.trim().split("=")[1];
   t.regex(text, new RegExp(`Serial Number: ${aliceSerial}\\n\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\n\\s+X509v3 CRL Reason Code: \\n\\s+Key Compromise`));
   t.notRegex(text, /Serial Number:[\s\S]*Serial Number:/, "only alice is revoked");
   const next = (await openssl(["crl", "-in", crlFile, "-noout", "-nextupdate", "-lastupdate"])).out;
   const [nu, lu] = next.trim().split("\n").map((l) => Date.parse(l.split("=")[1]));
   t.is(Math.round((nu - lu) / 864e5), 7);
 
-  const revoked = await openssl(["verify", "-crl_check", "-CRLfile", crlFile, "-CAfile", ca, join(dir, ".pki/certs/alice.crt")]);
+  const revoked = await openssl(["verify", "-crl_check", "-CRLfile", crlFile, "-CAfile", ca, await depotFile(dir, "certs/alice.crt")]);
   t.not(revoked.code, 0);
   t.regex(revoked.out + revoked.stderr, /certificate revoked/);
-  const fine = await openssl(["verify", "-crl_check", "-CRLfile", crlFile, "-CAfile", ca, join(dir, ".pki/certs/bob.crt")]);
+  const fine = await openssl(["verify", "-crl_check", "-CRLfile", crlFile, "-CAfile", ca, await depotFile(dir, "certs/bob.crt")]);
   t.is(fine.code, 0, fine.out + fine.stderr);
 
   // export --crl carries the same CRL.
@@ -214,22 +215,22 @@ test("an intermediate's CRL: revoke under the intermediate, openssl -crl_check_a
   const rcrl = await pkiOk(t, dir, ["crl", "--passphrase-file", "pass"]);
   const crls = join(dir, "crls.pem");
   writeFileSync(crls, icrl.out + rcrl.out);
-  const ca = join(dir, ".pki", "ca.crt");
-  const inter = join(dir, ".pki", "certs", "issuing.crt");
+  const ca = await depotFile(dir, "ca.crt");
+  const inter = await depotFile(dir, "certs/issuing.crt");
   writeFileSync(join(dir, "issuing.crl"), icrl.stdout);
   t.is((await openssl(["crl", "-in", join(dir, "issuing.crl"), "-noout", "-verify", "-CAfile", inter])).code, 0);
   t.regex((await openssl(["crl", "-in", join(dir, "issuing.crl"), "-noout", "-text"])).out, /Superseded/);
   const args = ["verify", "-crl_check_all", "-CRLfile", crls, "-untrusted", inter, "-CAfile", ca];
-  const db = await openssl([...args, join(dir, ".pki/certs/db.crt")]);
+  const db = await openssl([...args, await depotFile(dir, "certs/db.crt")]);
   t.regex(db.out + db.stderr, /certificate revoked/);
-  const web = await openssl([...args, join(dir, ".pki/certs/web.crt")]);
+  const web = await openssl([...args, await depotFile(dir, "certs/web.crt")]);
   t.is(web.code, 0, web.out + web.stderr);
   const out = await exportInsecure(t, dir, "web", ["--crl", "--bundle"]);
   t.regex(out.listing, /issuing\.crl/);
   // --bundle: ca.pem is the root, web.chain.pem is leaf, intermediate, root — and openssl builds the path from them.
   t.is(readFileSync(join(out.out, "ca.pem"), "utf8"), readFileSync(ca, "utf8"));
   const bundle = readFileSync(join(out.out, "web.chain.pem"), "utf8");
-  t.is(bundle, readFileSync(join(dir, ".pki/certs/web.crt"), "utf8") + readFileSync(inter, "utf8") + readFileSync(ca, "utf8"));
+  t.is(bundle, readFileSync(await depotFile(dir, "certs/web.crt"), "utf8") + readFileSync(inter, "utf8") + readFileSync(ca, "utf8"));
   const v = await openssl(["verify", "-CAfile", join(out.out, "ca.pem"), "-untrusted", join(out.out, "web.chain.pem"), out.crt]);
   t.is(v.code, 0, v.out + v.stderr);
 });
