@@ -13,6 +13,7 @@ import { toPem } from "../../lib/x509/pem.js";
 import { UnavailableError, type ReadTx, type RecordStore, type WriteTx } from "../records/schema.js";
 import { revoke } from "../depot/revoke.js";
 import { certOf, ROOT, type Session } from "../depot/session.js";
+import { TokenUnavailableError } from "../keys/index.js";
 import { issueForOrder, type AcmeIssuer } from "./issue.js";
 import { StoredNonces } from "./nonces.js";
 
@@ -21,6 +22,10 @@ export const RETRY_AFTER_S = 3;
 
 /** The store's "try again shortly" as the problem a server answers with: 503 and Retry-After. */
 function unavailable(e: unknown): never {
+  if (e instanceof TokenUnavailableError) // the CA key's token: tried again on the next request
+    throw new AcmeProblem("serverInternal", "the CA's key is unavailable for a moment: retry shortly", 503, {
+      "retry-after": String(RETRY_AFTER_S),
+    });
   if (!(e instanceof UnavailableError)) throw e;
   throw new AcmeProblem("serverInternal", "the CA's database is unavailable for a moment: retry shortly", 503, {
     "retry-after": String(RETRY_AFTER_S),

@@ -7,9 +7,10 @@ import { isPkcs11Uri, parsePkcs11Uri, checkKeyUri, type Pkcs11Uri } from "../../
 import type { KeySpec } from "../../lib/x509/keys.js";
 import { DepotError } from "../fsutil.js";
 import type { PinOptions } from "./pin.js";
-import type { CaKey } from "./types.js";
+import { TokenUnavailableError, type CaKey } from "./types.js";
 
 export type { CaKey, PinOptions };
+export { TokenUnavailableError };
 export { isPkcs11Uri };
 
 /** A CA key in a token: a CaKey that can also end its session, or remove itself when it was just made. */

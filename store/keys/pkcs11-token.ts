@@ -49,6 +49,17 @@ export function loadModule(path: string): P11.PKCS11 {
   return lib;
 }
 
+/** Starts the module at `path` again: a token put back after it was removed shows only to a new C_Initialize. */
+export function restartModule(path: string): void {
+  const lib = modules.get(path);
+  modules.delete(path);
+  try {
+    lib?.C_Finalize();
+  } catch {
+    // a module that lost its token may refuse to end: it is started anew all the same
+  }
+}
+
 /** Ends every module this process started (their sessions with them): a token sees pki log out. */
 export function finalizeModules(): void {
   for (const lib of modules.values()) {

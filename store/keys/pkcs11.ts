@@ -13,10 +13,11 @@ import { describeKey, type HeldKey, type KeySpec } from "../../lib/x509/keys.js"
 import { redactedUri, type Pkcs11Uri } from "../../lib/pkcs11/uri.js";
 import { InputError, quote } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
-import type { CaKey } from "./types.js";
+import { TokenUnavailableError, type CaKey } from "./types.js";
 import { pinFor, type PinOptions } from "./pin.js";
 import {
-  call, ckr, closeSession, code, findToken, login, openSession, p11, tokenName, type Handle, type Token,
+  call, ckr, closeSession, code, findToken, login, openSession, p11, restartModule, tokenName, type Handle,
+  type Token,
 } from "./pkcs11-token.js";
 
 export { finalizeModules } from "./pkcs11-token.js";
@@ -131,6 +132,8 @@ export class TokenKey implements HeldKey, CaKey {
         this.reopen();
         sig = this.signOnce(mechanism, input);
       } catch (e2) {
+        if (e2 instanceof InputError || e2 instanceof DepotError || dropped().has(code(e2)))
+          throw new TokenUnavailableError(`the key in ${tokenName(this.t)} cannot sign now: ${reason(e2)}`);
         throw this.failed(e2);
       }
     }
@@ -153,7 +156,13 @@ export class TokenKey implements HeldKey, CaKey {
   /** The token again (it may sit in another slot now), a session, the login, the same key. */
   private reopen(): void {
     closeSession(this.t, this.session);
-    const t = findToken(this.u);
+    let t: Token;
+    try {
+      t = findToken(this.u);
+    } catch {
+      restartModule(this.u.modulePath);
+      t = findToken(this.u);
+    }
     const session = call(
       () => t.lib.C_OpenSession(t.slot, p11().CKF_SERIAL_SESSION | p11().CKF_RW_SESSION),
       tokenName(t),
@@ -183,12 +192,15 @@ export class TokenKey implements HeldKey, CaKey {
   }
 }
 
+const reason = (e: unknown) => (e instanceof InputError || e instanceof DepotError ? e.message : ckr(e));
+
 const DROPPED = new Set<number>();
 function dropped(): Set<number> {
   if (!DROPPED.size) {
     const b = p11();
     for (const c of [b.CKR_SESSION_HANDLE_INVALID, b.CKR_SESSION_CLOSED, b.CKR_DEVICE_REMOVED, b.CKR_TOKEN_NOT_PRESENT,
-      b.CKR_USER_NOT_LOGGED_IN, b.CKR_OBJECT_HANDLE_INVALID, b.CKR_KEY_HANDLE_INVALID]) DROPPED.add(c);
+      b.CKR_USER_NOT_LOGGED_IN, b.CKR_OBJECT_HANDLE_INVALID, b.CKR_KEY_HANDLE_INVALID,
+      b.CKR_CRYPTOKI_NOT_INITIALIZED]) DROPPED.add(c);
   }
   return DROPPED;
 }
