@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
 import { openssl, PKI, pki, snapshot } from "./_helpers.js";
@@ -45,12 +45,8 @@ export async function acmeSnapshot(dir) {
   });
 }
 
-/** The ACME records of one kind ("accounts", "orders", "authz"): layout 1's acme/KIND/ files, or depot.db's rows. */
+/** The depot's ACME records of `kind` ("accounts", "orders", "authz"), as the server keeps them. */
 export async function acmeRecords(dir, kind) {
-  if (!isDb(dir)) {
-    const d = join(dir, ".pki", "acme", kind);
-    return readdirSync(d).map((f) => JSON.parse(readFileSync(join(d, f), "utf8")));
-  }
   return readDepot(join(dir, ".pki"), async (tx) => {
     const out = [];
     for await (const o of tx.acmeList(kind)) out.push(o);
@@ -58,12 +54,8 @@ export async function acmeRecords(dir, kind) {
   });
 }
 
-/** Whether the depot records each serial (hex) as issued: layout 1's index.json serials, or depot.db's table. */
+/** Whether the depot records each serial (hex) as issued. */
 export async function serialsRecorded(dir, serials) {
-  if (!isDb(dir)) {
-    const idx = JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8"));
-    return serials.every((x) => idx.serials.map((y) => y.toLowerCase()).includes(x));
-  }
   return readDepot(join(dir, ".pki"), async (tx) => {
     for (const x of serials) if (!(await tx.hasSerial(x))) return false;
     return true;
