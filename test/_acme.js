@@ -6,8 +6,8 @@ import net from "node:net";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
-import { openssl, PKI, pki, snapshot } from "./_helpers.js";
-import { blobFile, readDepot } from "./_depot-read.js";
+import { openssl, PKI, pki } from "./_helpers.js";
+import { blobFile, readDepot, records } from "./_depot-read.js";
 
 /**
  * What the ACME tests read of the depot beyond the server goes through these helpers, the same on a layout-1
@@ -31,19 +31,11 @@ export async function depotEntries(dir) {
 }
 
 /**
- * What the ACME state and the depot hold, to compare before and after bad input: layout 1's files (acme/ included);
- * on depot.db its entries and ACME rows (its nonces change with every answer, as a layout-1 server's memory does).
+ * What the ACME state and the depot hold, to compare before and after bad input: every record (test/_depot-read.js
+ * records(): entries, blobs, CRLs, ACME objects, the EAB keys named), on layout 1 and depot.db alike (depot.db's
+ * nonces change with every answer, as a layout-1 server's memory does).
  */
-export async function acmeSnapshot(dir) {
-  if (!isDb(dir)) return snapshot(join(dir, ".pki"));
-  return readDepot(join(dir, ".pki"), async (tx) => {
-    const out = {};
-    for await (const e of tx.list()) out[`entries/${e.name}`] = JSON.stringify(e);
-    for (const kind of ["accounts", "orders", "authz"])
-      for await (const o of tx.acmeList(kind)) out[`acme/${kind}/${o.id}.json`] = JSON.stringify(o);
-    return out;
-  });
-}
+export const acmeSnapshot = (dir, o) => records(join(dir, ".pki"), o);
 
 /** The depot's ACME records of `kind` ("accounts", "orders", "authz"), as the server keeps them. */
 export async function acmeRecords(dir, kind) {

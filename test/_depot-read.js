@@ -2,6 +2,7 @@
 // store the commands use (dist/store/depot/locate.js), opened read-only, so nothing in the depot changes and the
 // test asserts what the depot holds, not where a file of it lies. Unlike _depot.js it sets no environment (the
 // KDF iterations of the depots a test makes stay the product's).
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./_helpers.js";
@@ -41,4 +42,33 @@ export async function blobFile(depot, name, file, kind = "cert") {
   if (!pem) throw new Error(`the depot holds no ${kind} of "${name}"`);
   writeFileSync(file, pem);
   return file;
+}
+
+const hash = (der) => der && createHash("sha256").update(der).digest("hex");
+async function all(it) {
+  const out = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+/**
+ * Every record of the depot, keyed by what it is ("entry web", "cert web", "acme/orders/ID", "crl ca", ...; blobs
+ * as their SHA-256), the same for layout 1 and depot.db: for "nothing changed" assertions where the bytes of the
+ * files may change without a record changing (depot.db's pages, the ACME nonces it keeps). EAB keys have no
+ * listing: name the key ids to include. Each value is a JSON string, so `!==` compares them as snapshot()'s do.
+ */
+export async function records(depot, { eab = [] } = {}) {
+  return readDepot(depot, async (tx) => {
+    const out = { depot: await tx.depot(), serials: await tx.serialCount(), removed: await all(tx.removed()) };
+    for (const e of await all(tx.list())) {
+      out[`entry ${e.name}`] = e;
+      out[`history ${e.name}`] = await tx.history(e.name);
+      for (const kind of ["cert", "key", "csr"]) out[`${kind} ${e.name}`] = hash(await tx.blob({ name: e.name, kind }));
+      if (e.kind === "ca") out[`crl ${e.name}`] = await tx.crl(e.name).then((c) => c && { ...c, der: hash(c.der) });
+    }
+    for (const kind of ["accounts", "orders", "authz"])
+      for (const o of await all(tx.acmeList(kind))) out[`acme/${kind}/${o.id}`] = o;
+    for (const kid of eab) out[`eab ${kid}`] = await tx.eab(kid);
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, JSON.stringify(v)]));
+  });
 }

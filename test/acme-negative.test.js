@@ -170,10 +170,10 @@ test("--eab: no binding, externalAccountRequired; a key from 'pki acme eab add' 
   const c = await rawClient(ca, s.url);
   t.true(c.dir.meta.externalAccountRequired);
   const k = await newKey();
-  const before = await acmeSnapshot(dir);
+  const before = await acmeSnapshot(dir, { eab: [kid] });
   const r = await c.post(c.dir.newAccount, { termsOfServiceAgreed: true }, k);
   t.is(r.json.type, "urn:ietf:params:acme:error:externalAccountRequired");
-  t.deepEqual(await acmeSnapshot(dir), before);
+  t.deepEqual(await acmeSnapshot(dir, { eab: [kid] }), before);
 
   acme.axios.defaults.httpsAgent = new https.Agent({ ca });
   const client = (key) =>
