@@ -1,8 +1,9 @@
 // `pki issue`: key + CSR + certificate in one process and one KDF run; mkcert-style hosts; --export writes the tar.
 import test from "ava";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { newDepot, openssl, PASS, pki, pkiOk, snapshot, untar } from "./_helpers.js";
+import { blobFile, blobPem } from "./_depot-read.js";
 
 test("issue NAME hosts..: SANs sorted by kind, openssl verifies -x509_strict, the key opens with the one passphrase", async (t) => {
   t.timeout(120_000);
@@ -17,7 +18,7 @@ test("issue NAME hosts..: SANs sorted by kind, openssl verifies -x509_strict, th
   const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, "ca.crt"), join(dir, "web1.crt")]);
   t.is(v.code, 0, v.stderr);
   const pub = async (args) => (await openssl(args)).out;
-  const stored = join(dir, ".pki", "certs", "web1.key");
+  const stored = await blobFile(join(dir, ".pki"), "web1", join(dir, "web1.stored.key"), "key");
   t.is(await pub(["pkey", "-in", stored, "-passin", `pass:${PASS}`, "-pubout"]), await pub(["x509", "-in", join(dir, "web1.crt"), "-noout", "-pubkey"]));
   const list = JSON.parse((await pkiOk(t, dir, ["list", "--json"])).out);
   t.is(list.find((e) => e.name === "web1").status, "valid");
@@ -59,15 +60,20 @@ test("issue refuses before writing: wrong passphrase, bad host, a taken name (ex
 test("issueNew: the CA key and the new key cost one KDF run together", async (t) => {
   t.timeout(120_000);
   const dir = await newDepot(t);
-  const { Depot } = await import("../dist/store/depot.js");
-  const { issueNew } = await import("../dist/store/issue.js");
+  const depot = join(dir, ".pki");
+  const { locateDepot, openRecords } = await import("../dist/store/depot/locate.js");
+  const { sessionOn } = await import("../dist/store/depot/session.js");
+  const { issue } = await import("../dist/store/depot/issue.js");
   const { kdfRunCount } = await import("../dist/lib/formats/pkcs8.js");
-  const depot = Depot.open(join(dir, ".pki"));
+  const store = await openRecords(locateDepot(depot), { write: true });
   const before = kdfRunCount();
-  const { cert } = await issueNew(depot, "one", {
-    subject: { commonName: "one" }, sans: { ips: ["127.0.0.1"], domains: [] }, key: { type: "ecdsa", curve: "P-256" },
-    passphrase: PASS, notAfter: (from) => new Date(from.getTime() + 864e5),
-  });
+  const s = await sessionOn(depot, store, PASS);
+  let issued;
+  try {
+    issued = await issue(s, "one", { ips: ["127.0.0.1"], lifetime: "1d" });
+  } finally {
+    await s.close();
+  }
   t.is(kdfRunCount() - before, 1);
-  t.is(readFileSync(join(dir, ".pki", "certs", "one.crt"), "utf8"), cert.toString("pem") + "\n");
+  t.is(await blobPem(depot, "one"), issued.certificate);
 });
