@@ -181,7 +181,7 @@ test("a depot whose key record names another key in the token signs nothing: one
     t.deepEqual(snapshot(join(dir, ".pki")), before);
   });
 
-test("the CLI on a token CA's depot: status shows the URI without PIN; renew, revoke and crl sign in the token",
+test("the CLI on a token CA's depot: status shows the URI; new-cert + sign, renew, revoke, crl sign in the token",
   async (t) => {
     const hsm = await softhsm(t);
     const dir = tempDir(t);
@@ -199,13 +199,23 @@ test("the CLI on a token CA's depot: status shows the URI without PIN; renew, re
     t.is((await pki(dir, ["revoke", "web", "--reason", "superseded"], { env })).code, 0);
     const crl = await pki(dir, ["crl"], { env });
     t.is(crl.code, 0, crl.stderr);
-    const got = await depotOps(t, hsm, dir, [["get", "ca"], ["get", "web"]]);
+    const made = await pki(dir, ["new-cert", "app", "--domain", "app.test"], { env });
+    t.is(made.code, 0, made.stderr);
+    const signed = await pki(dir, ["sign", "app"], { env });
+    t.is(signed.code, 0, signed.stderr);
+    const doctor = await pki(dir, ["doctor"], { env });
+    t.is(doctor.code, 0, doctor.stderr + doctor.out);
+    t.regex(doctor.stderr + doctor.out, /is consistent/);
+    const got = await depotOps(t, hsm, dir, [["get", "ca"], ["get", "web"], ["get", "app"]]);
     t.is(got.code, 0, got.error);
     const files = tempDir(t);
-    const [ca, web] = got.results;
+    const [ca, web, app] = got.results;
+    writeFileSync(join(files, "app.crt"), app.certificate);
     writeFileSync(join(files, "ca.crt"), ca.certificate);
     writeFileSync(join(files, "web.crt"), web.certificate);
     writeFileSync(join(files, "ca.crl"), crl.stdout);
+    const va2 = await openssl(["verify", "-x509_strict", "-CAfile", join(files, "ca.crt"), join(files, "app.crt")]);
+    t.is(va2.code, 0, `new-cert + sign: ${va2.stderr}`);
     const v = await openssl(["verify", "-x509_strict", "-CAfile", join(files, "ca.crt"), join(files, "web.crt")]);
     t.is(v.code, 0, v.stderr);
     const c = await openssl(["verify", "-x509_strict", "-crl_check", "-CAfile", join(files, "ca.crt"), "-CRLfile",

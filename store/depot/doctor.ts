@@ -12,6 +12,7 @@ import { CertInfo } from "../../lib/x509/certinfo.js";
 import { readCrl } from "../../lib/x509/crl-read.js";
 import { keyObjectsOf } from "../../lib/x509/keys.js";
 import { toPem } from "../../lib/x509/pem.js";
+import { tokenKeyUri } from "../keys/ref.js";
 import type { EntryRecord, ReadTx, RecordStore } from "../records/schema.js";
 import { ROOT } from "./session.js";
 
@@ -117,6 +118,17 @@ async function checkEntry(tx: ReadTx, e: EntryRecord, c: Ctx): Promise<void> {
   const key = await tx.blob({ name: e.name, kind: "key" });
   if (!key) {
     if (!e.external) c.problem(`${w} has no key (and is not marked as held elsewhere)`);
+    return;
+  }
+  // A CA key in a PKCS#11 token: the record names it (the token itself is not opened here: no PIN is asked)
+  let held: string | undefined;
+  try {
+    held = tokenKeyUri(key, w);
+  } catch (err) {
+    return void c.problem((err as Error).message);
+  }
+  if (held) {
+    if (e.kind !== "ca") c.problem(`${w} is not a CA, but its key record names a PKCS#11 token`);
     return;
   }
   let info: ReturnType<typeof pbes2Info>;
