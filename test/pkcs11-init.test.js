@@ -268,3 +268,25 @@ for (const [rootKind, rootInit] of [
       t.false((await pki(dir, ["list"], { env })).out.includes("other"));
     });
 }
+
+test("on a terminal, with no PIN at hand, pki asks for the token's PIN without echo; a wrong one is one line",
+  async (t) => {
+    const { onPty } = await import("./_pty.js");
+    const hsm = await softhsm(t);
+    const dir = tempDir(t);
+    writeFileSync(join(dir, "pass"), `${PASS}\n`);
+    const env = { ...hsm.env, PKI_DEPOT: join(dir, ".pki"), PKI_PASSPHRASE_FILE: join(dir, "pass") };
+    delete env.PKI_PKCS11_PIN;
+    delete env.PKI_PKCS11_PIN_FILE;
+    const prompt = 'PIN for the token "pki-ca": ';
+    const ok = await onPty(["init", "--ca-key", hsm.uri("object=root-ca")],
+      { prompt, answers: [`${hsm.pin}\r`], env, cwd: dir });
+    t.is(ok.code, 0, ok.out);
+    t.is(ok.prompts, 1);
+    t.false(ok.out.includes(hsm.pin), "the PIN typed is not echoed");
+    t.regex(ok.out, /Its key is in the token: pkcs11:token=pki-ca;/);
+    const wrong = await onPty(["crl"], { prompt, answers: ["000000\r"], env, cwd: dir });
+    t.is(wrong.code, 1);
+    t.is(wrong.prompts, 1, "asked once: a wrong PIN is not asked again");
+    t.regex(wrong.out, /pki: wrong PIN for the token "pki-ca" \(the token counts failed logins/);
+  });
