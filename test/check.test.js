@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pki, pkiOk, issue, openssl, untar, tempDir } from "./_helpers.js";
 import { sharedSet, serve, logged } from "./_serve.js";
+import { depotFile } from "./_state.js";
 
 const FILES = ["--certfile", "server1.crt", "--keyfile", "server1.key.insecure", "--cafile", "ca.crt"];
 const CLIENT = ["--client-cert", "client1.crt", "--client-key", "client1.key.insecure"];
@@ -96,8 +97,10 @@ test("expired: an expired server cert fails rule 1, an expired client fails 3b (
   const { dir } = await sharedSet(t);
   mkdirSync(join(dir, "caexp"));
   await untar(t, join(dir, "caexp"), (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass"])).stdout);
-  await opensslSign(t, dir, ".pki/certs/server1.csr", "server1-old.crt", "20200101000000Z", "20200201000000Z");
-  await opensslSign(t, dir, ".pki/certs/client1.csr", "client1-old.crt", "20200101000000Z", "20200201000000Z");
+  await opensslSign(t, dir, await depotFile(dir, "certs/server1.csr"), "server1-old.crt", "20200101000000Z",
+    "20200201000000Z");
+  await opensslSign(t, dir, await depotFile(dir, "certs/client1.csr"), "client1-old.crt", "20200101000000Z",
+    "20200201000000Z");
   const s = await check(t, dir, ["--certfile", "server1-old.crt", "--keyfile", "server1.key.insecure", "--cafile", "ca.crt", ...CLIENT]);
   t.is(s.code, 1);
   t.regex(s.rule("https-ca:127.0.0.1").got, /certificate has expired/);

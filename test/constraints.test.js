@@ -3,6 +3,7 @@ import test from "ava";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PASS, curl, issue, newDepot, openssl, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
+import { depotFile } from "./_state.js";
 import { serve } from "./_serve.js";
 import { createCA } from "../dist/lib/index.js";
 
@@ -20,18 +21,20 @@ async function refused(t, dir, name, newCertArgs) {
 test("a constrained root: an in-bounds leaf verifies (-x509_strict) and serves curl; pki refuses evil.org and 10.0.0.1", async (t) => {
   t.timeout(4 * 60_000);
   const dir = await newDepot(t, LIMITS);
-  const ext = await openssl(["x509", "-in", ".pki/ca.crt", "-noout", "-ext", "nameConstraints"], { cwd: dir });
+  const ca = await depotFile(dir, "ca.crt");
+  const ext = await openssl(["x509", "-in", ca, "-noout", "-ext", "nameConstraints"], { cwd: dir });
   t.regex(ext.out, /Name Constraints: critical[\s\S]*DNS:example\.test[\s\S]*IP:127\.0\.0\.0\/255\.0\.0\.0/);
 
   await issue(t, dir, "web", ["--domain", "web.example.test", "--ip", "127.0.0.1"]);
-  const v = await openssl(["verify", "-x509_strict", "-CAfile", ".pki/ca.crt", ".pki/certs/web.crt"], { cwd: dir });
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", await depotFile(dir, "ca.crt"),
+    await depotFile(dir, "certs/web.crt")], { cwd: dir });
   t.is(v.code, 0, v.stderr + v.out);
   const s = serve(t, dir, ["--name", "web", "--no-client-auth", "--passphrase-file", "pass"]);
   const port = await s.ready;
   const r = await curl(
     [
       "--cacert",
-      ".pki/ca.crt",
+      await depotFile(dir, "ca.crt"),
       "--resolve",
       `web.example.test:${port}:127.0.0.1`,
       `https://web.example.test:${port}/v1/versions`,
@@ -66,7 +69,8 @@ test("a constrained root: an in-bounds leaf verifies (-x509_strict) and serves c
 test("pki issue: in-bounds names issue in one step; evil.org or 10.0.0.1 is refused and the depot is unchanged", async (t) => {
   const dir = await newDepot(t, LIMITS);
   await pkiOk(t, dir, ["issue", "--passphrase-file", "pass", "web", "web.example.test", "127.0.0.1"]);
-  const v = await openssl(["verify", "-x509_strict", "-CAfile", ".pki/ca.crt", ".pki/certs/web.crt"], { cwd: dir });
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", await depotFile(dir, "ca.crt"),
+    await depotFile(dir, "certs/web.crt")], { cwd: dir });
   t.is(v.code, 0, v.stderr + v.out);
   const before = snapshot(join(dir, ".pki"));
   for (const [host, re] of [
@@ -89,15 +93,17 @@ test("a leaf for evil.org made by openssl under the constrained root fails opens
     t.is(r.code, 0, `openssl ${args.join(" ")}: ${r.stderr}`);
     return r;
   };
-  await ssl("pkey -in .pki/ca.key -passin file:pass -out ca.key.insecure");
+  await ssl(`pkey -in ${await depotFile(dir, "ca.key")} -passin file:pass -out ca.key.insecure`);
   await ssl(
     "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout evil.key -out evil.csr -subj /CN=evil.org",
   );
   writeFileSync(join(dir, "ext.cnf"), "subjectAltName=DNS:evil.org\nbasicConstraints=critical,CA:FALSE\n");
   await ssl(
-    "x509 -req -in evil.csr -CA .pki/ca.crt -CAkey ca.key.insecure -set_serial 7 -days 2 -extfile ext.cnf -out evil.crt",
+    `x509 -req -in evil.csr -CA ${await depotFile(dir, "ca.crt")} -CAkey ca.key.insecure -set_serial 7 -days 2 ` +
+      "-extfile ext.cnf -out evil.crt",
   );
-  const v = await openssl(["verify", "-x509_strict", "-CAfile", ".pki/ca.crt", "evil.crt"], { cwd: dir });
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", await depotFile(dir, "ca.crt"), "evil.crt"],
+    { cwd: dir });
   t.not(v.code, 0);
   t.regex(v.stderr + v.out, /permitted subtree violation/);
 });
@@ -114,7 +120,8 @@ test("an intermediate's constraints nest inside the root's; its leaves obey both
   );
   await issue(t, dir, "ok", ["--issuer", "sub", "--domain", "x.api.example.test", "--ip", "127.0.0.1"]);
   const chain = await openssl(
-    ["verify", "-x509_strict", "-CAfile", ".pki/ca.crt", "-untrusted", ".pki/certs/sub.crt", ".pki/certs/ok.crt"],
+    ["verify", "-x509_strict", "-CAfile", await depotFile(dir, "ca.crt"),
+      "-untrusted", await depotFile(dir, "certs/sub.crt"), await depotFile(dir, "certs/ok.crt")],
     { cwd: dir },
   );
   t.is(chain.code, 0, chain.stderr + chain.out);
@@ -128,7 +135,8 @@ test("an intermediate's constraints nest inside the root's; its leaves obey both
   );
   const renewed = await pkiOk(t, dir, ["renew", "--passphrase-file", "pass", "sub"]);
   t.is(renewed.code, 0);
-  const ext = await openssl(["x509", "-in", ".pki/certs/sub.crt", "-noout", "-ext", "nameConstraints"], { cwd: dir });
+  const sub = await depotFile(dir, "certs/sub.crt");
+  const ext = await openssl(["x509", "-in", sub, "-noout", "-ext", "nameConstraints"], { cwd: dir });
   t.regex(ext.out, /DNS:api\.example\.test/, "renewal keeps the constraints");
 });
 
