@@ -10,7 +10,7 @@ import http from "node:http";
 import https from "node:https";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { importPKCS8 } from "jose";
+import { calculateJwkThumbprint, importPKCS8 } from "jose";
 import { openssl, PASS, pkiOk, pki, ROOT, run, tempDir } from "./_helpers.js";
 import { freePort, newKey, rawClient, request, startAcme } from "./_acme.js";
 import { ROLE_PASS, useCluster } from "./_postgres.js";
@@ -23,7 +23,7 @@ const clientIp = (i) => `127.0.0.${11 + i}`;
 const name = (i) => `c${i}.fleet.test`;
 
 /** A depot on a fresh database, its CA's PEM, a balancer and three nodes started at once behind it. */
-async function fleet(t) {
+async function fleet(t, extraEnv = {}) {
   const dir = tempDir(t);
   writeFileSync(join(dir, "pass"), PASS + "\n");
   const url = pg.url(await pg.db(), { pass: null });
@@ -40,7 +40,7 @@ async function fleet(t) {
   const resolve = [...Array(CLIENTS).keys()].map((i) => `${name(i)}=${clientIp(i)}`).concat("raw.fleet.test=127.0.0.1");
   const args = ["--external-url", `https://127.0.0.1:${lb.port}`, "--allow", "*.fleet.test",
     "--http-01-port", String(httpPort), "--resolve", resolve.join(",")];
-  const env = { ...ENV, PKI_DEPOT: url };
+  const env = { ...ENV, PKI_DEPOT: url, ...extraEnv };
   const start = (i) => startAcme(t, dir, args, ports[i], env);
   const nodes = await Promise.all([0, 1, 2].map(start));
   return { dir, url, caPem, ports, lb, httpPort, nodes, start, env };
@@ -198,4 +198,46 @@ test.serial("PostgreSQL down: 503 with Retry-After and a problem document; back 
   }
   t.is(up.status, 201, up.text);
   t.is(f.nodes[0].child.exitCode, null, "the node kept running");
+});
+
+test.serial("a node killed while it validates: polling another node validates the challenge again", async (t) => {
+  t.timeout(240_000);
+  const f = await fleet(t, { PKI_TEST_ONLY_ACME_DEADLINE_MS: "1000" });
+  const at = (n, path) => `https://127.0.0.1:${f.ports[n]}${path}`;
+  const c = await rawClient(f.caPem, at(0, "/acme/directory"));
+  const acct = await newKey();
+  const post = async (n, url, payload, o) => {
+    const path = new URL(url).pathname;
+    const nonce = (await request(f.caPem, at(n, "/acme/new-nonce"), { method: "HEAD" })).headers["replay-nonce"];
+    const body = await c.sign(`https://127.0.0.1:${f.lb.port}${path}`, payload, { key: acct.key, nonce, ...o });
+    return request(f.caPem, at(n, path), { body });
+  };
+  const kid = (await post(0, c.dir.newAccount, { termsOfServiceAgreed: true }, { jwk: acct.jwk })).headers.location;
+  const order = await post(0, c.dir.newOrder, { identifiers: [{ type: "dns", value: "raw.fleet.test" }] }, { kid });
+  const authzUrl = order.json.authorizations[0];
+  const ch = (await post(0, authzUrl, "", { kid })).json.challenges.find((x) => x.type === "http-01");
+  // The responder holds the first validation's connection unanswered; then it answers.
+  let answer = false;
+  let held = 0;
+  const ka = `${ch.token}.${await calculateJwkThumbprint(acct.jwk)}`;
+  const responder = http.createServer((req, res) => {
+    if (answer) return res.writeHead(200).end(ka);
+    held++;
+  });
+  await new Promise((r) => responder.listen(f.httpPort, "127.0.0.1", r));
+  t.teardown(() => {
+    responder.closeAllConnections();
+    responder.close();
+  });
+  t.is((await post(0, ch.url, {}, { kid })).json.status, "processing");
+  for (let i = 0; i < 200 && !held; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(held, 1, "node 0 is validating");
+  await f.nodes[0].stop("SIGKILL");
+  answer = true;
+  let z;
+  for (let i = 0; i < 150 && z?.status !== "valid"; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    z = (await post(1 + (i % 2), authzUrl, "", { kid })).json;
+  }
+  t.is(z.status, "valid", JSON.stringify(z));
 });

@@ -54,6 +54,8 @@ export interface Challenge {
   type: ChallengeType;
   token: string;
   status: "pending" | "processing" | "valid" | "invalid";
+  /** When a node began validating it (processing): one that never finished is validated again later. */
+  started?: string;
   validated?: string;
   error?: Problem;
 }

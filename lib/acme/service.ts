@@ -14,6 +14,7 @@ import {
   Account,
   AcmeProblem,
   Authz,
+  type Challenge,
   newAuthz,
   checkIdentifier,
   Identifier,
@@ -234,8 +235,19 @@ export class AcmeService {
       z = { ...z, status: "deactivated" };
       const done = z;
       await this.store.transact(async (tx) => tx.put("authz", done));
-    }
+    } else this.revive(acct, z);
     return { status: 200, body: renderAuthz(u, z) };
+  }
+
+  /**
+   * Validations another node began and never finished (killed, or cut from the database meanwhile) leave challenges
+   * processing: once such one is older than twice the deadline, whichever node a client polls validates it again.
+   */
+  private revive(acct: Account, z: Authz): void {
+    if (z.status !== "pending" || this.stopping || this.waiting.length >= MAX_WAITING) return;
+    const late = Date.now() - 2 * this.o.validation.deadlineMs;
+    for (const c of z.challenges)
+      if (c.status === "processing" && (c.started ? Date.parse(c.started) : 0) < late) this.launch(acct, z, c);
   }
 
   async challenge(u: Urls, acct: Account, authzId: string, type: string, p: unknown): Promise<Reply> {
@@ -246,6 +258,7 @@ export class AcmeService {
     const key = `${authzId}/${type}`;
     // A challenge left processing by a crash (no validation running here) is validated again when asked.
     const stale = c0.status === "processing" && !this.inflight.has(key);
+    if (p === undefined) this.revive(acct, z0);
     if (p === undefined || (c0.status !== "pending" && !stale) || z0.status !== "pending")
       return { status: 200, body: renderChallenge(u, z0, c0), links };
     if (!isObj(p)) throw problem("malformed", "a challenge response is an empty JSON object");
@@ -256,29 +269,36 @@ export class AcmeService {
       const next = {
         ...cur,
         challenges: cur.challenges.map((c) =>
-          c.type === type && c.status === "pending" ? { ...c, status: "processing" as const } : c,
+          c.type === type && (c.status === "pending" || c.status === "processing")
+            ? { ...c, status: "processing" as const, started: new Date().toISOString() }
+            : c,
         ),
       };
       tx.put("authz", next);
       return next;
     });
     const c = z.challenges.find((x) => x.type === type)!;
-    if (c.status === "processing" && z.status === "pending" && !this.inflight.has(key)) {
-      this.inflight.add(key);
-      // A failure to record the outcome (say, the depot lock held too long) is logged; the challenge stays processing.
-      const job: Promise<void> = this.runValidation(acct, z.id, c.type, c.token)
-        .catch((e) =>
-          this.o.log?.(
-            `${new Date().toISOString()} validation of ${z.identifier.value} not recorded: ${(e as Error).message}`,
-          ),
-        )
-        .finally(() => {
-          this.pending.delete(job);
-          this.inflight.delete(key);
-        });
-      this.pending.add(job);
-    }
+    if (c.status === "processing" && z.status === "pending") this.launch(acct, z, c);
     return { status: 200, body: renderChallenge(u, z, c), links };
+  }
+
+  /** Validates the challenge in the background, unless this node already is. */
+  private launch(acct: Account, z: Authz, c: Challenge): void {
+    const key = `${z.id}/${c.type}`;
+    if (this.inflight.has(key)) return;
+    this.inflight.add(key);
+    // A failure to record the outcome (say, the depot lock held too long) is logged; the challenge stays processing.
+    const job: Promise<void> = this.runValidation(acct, z.id, c.type, c.token)
+      .catch((e) =>
+        this.o.log?.(
+          `${new Date().toISOString()} validation of ${z.identifier.value} not recorded: ${(e as Error).message}`,
+        ),
+      )
+      .finally(() => {
+        this.pending.delete(job);
+        this.inflight.delete(key);
+      });
+    this.pending.add(job);
   }
 
   private async runValidation(

@@ -190,6 +190,7 @@ export function validAcme<K extends AcmeKind>(c: Check, kind: K, key: unknown, r
       c.oneOf(ch.type, `${g}.type`, ["http-01", "tls-alpn-01", "dns-01"] as const);
       if (typeof ch.token !== "string" || !TOKEN_RE.test(ch.token)) c.fail(`${g}.token`, "is not a token");
       c.oneOf(ch.status, `${g}.status`, CHALLENGE_STATUS);
+      if (ch.started !== undefined) c.date(ch.started, `${g}.started`);
       if (ch.validated !== undefined) c.date(ch.validated, `${g}.validated`);
       if (ch.error !== undefined) problem(ch.error, `${g}.error`);
     });
