@@ -6,7 +6,8 @@ const [dir, passphrase, ops] = process.argv.slice(2);
 const out = [];
 let d;
 try {
-  d = await openDepot({ depot: dir, passphrase });
+  const prompt = process.env.CHILD_PIN ? async () => process.env.CHILD_PIN : undefined;
+  d = await openDepot({ depot: dir, passphrase, ...(prompt ? { pkcs11: { prompt } } : {}) });
   for (const [op, ...args] of JSON.parse(ops)) {
     const r = await d[op](...args);
     out.push(op === "crl" ? { ...r, der: undefined } : r);

@@ -9,3 +9,4 @@ export type {
 } from "./open.js";
 export type { EntryRecord, Status, Revocation, PastCert } from "../records/schema.js";
 export type { RevocationReason } from "../../lib/x509/reasons.js";
+export type { PinOptions } from "../keys/index.js";

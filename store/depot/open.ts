@@ -19,6 +19,7 @@ import { issue, type DepotCert, type IssueOptions, type Issued } from "./issue.j
 import { get, list, listFilter, type ListOptions } from "./read.js";
 import { renew, type Renewed, type RenewOptions } from "./renew.js";
 import { crl, revoke, type Crl, type CrlOptions, type Revoked, type RevokeOptions } from "./revoke.js";
+import type { PinOptions } from "../keys/index.js";
 import { tokenKeyUri } from "../keys/ref.js";
 import { firstSealedKey, openKey, ROOT, Session } from "./session.js";
 
@@ -32,6 +33,9 @@ export interface OpenDepotOptions {
    * an upgraded depot yet, so opening a depot the CLI serves must not take it from the CLI by surprise.
    */
   upgrade?: boolean;
+  /** a CA key in a PKCS#11 token: where its PIN comes from (default: the URI's pin-source, PKI_PKCS11_PIN_FILE,
+   * PKI_PKCS11_PIN; no prompt) */
+  pkcs11?: PinOptions;
 }
 
 export interface Depot {
@@ -75,7 +79,9 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
       await store.close();
       store = (await upgradeLayout1(dir)).store;
     }
-    return depotOf(new Session(dir, store, kdf, o.passphrase));
+    const session = new Session(dir, store, kdf, o.passphrase);
+    if (o.pkcs11) session.pin = o.pkcs11;
+    return depotOf(session);
   } catch (e) {
     await store.close();
     throw e;
