@@ -112,7 +112,8 @@ test.serial("a dozen lego clients through three nodes, one killed and restarted,
   else t.is(doctor.code, 0, doctor.stderr + doctor.out);
 });
 
-test.serial("a nonce from node 1 is accepted by node 2 once; two nodes finalizing one order give one certificate",
+test.serial("a nonce from node 1 is accepted by node 2 once; two nodes finalizing one order give one certificate; " +
+  "an EAB key binds once across nodes",
   async (t) => {
     t.timeout(240_000);
     const f = await fleet(t);
@@ -164,6 +165,15 @@ test.serial("a nonce from node 1 is accepted by node 2 once; two nodes finalizin
     const listed = JSON.parse((await pkiOk(t, f.dir, ["--depot", f.url, "list", "--json"], { env: ENV })).out);
     const id = order.url.split("/").pop();
     t.is(listed.filter((e) => e.acme?.order === id).length, 1, "one certificate for the order");
+
+    // An EAB key added on the URL binds one account, whichever nodes the two registrations reach.
+    const added = await pkiOk(t, f.dir, ["--depot", f.url, "acme", "eab", "add", "team-a"], { env: ENV });
+    const binding = { kid: "team-a", hmacKey: /hmac key: (\S+)/.exec(added.out)[1] };
+    const eabClient = async () => new acme.Client({ directoryUrl: lbUrl("/acme/directory"),
+      accountKey: await acme.crypto.createPrivateEcdsaKey(), externalAccountBinding: binding });
+    await (await eabClient()).createAccount({ termsOfServiceAgreed: true });
+    const second = await t.throwsAsync((await eabClient()).createAccount({ termsOfServiceAgreed: true }));
+    t.regex(second.message, /already bound/);
   });
 
 test.serial("PostgreSQL down: 503 with Retry-After and a problem document; back up: the node serves again",
