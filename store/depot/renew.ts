@@ -9,7 +9,8 @@ import { CertInfo, OID_NAME_CONSTRAINTS } from "../../lib/x509/certinfo.js";
 import { createCsrDer, type RawExtension } from "../../lib/x509/issuance.js";
 import { describeKey, generateKeyDer, keyObjectsOf, specOfSpki } from "../../lib/x509/keys.js";
 import { toPem } from "../../lib/x509/pem.js";
-import { checkName, checkX509Date, InputError } from "../../lib/x509/validate.js";
+import { nameText } from "../../lib/x509/name-text.js";
+import { checkName, checkX509Date, InputError, quote } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
 import { certFields, profileOf } from "../records.js";
 import type { Entry, EntryRecord, WriteTx } from "../records/schema.js";
@@ -84,6 +85,11 @@ export async function renew(s: Session, name: string, o: RenewOptions = {}): Pro
     if (old.serialNumber !== e.serial)
       throw new DepotError(`the certificate of "${name}" has serial ${old.serialNumber}, not the recorded ` +
         `${e.serial}: run 'pki doctor'`);
+    // A certificate swapped in with its serial recorded must not choose the subject the CA renews.
+    const subject = nameText(old.subjectDer) ?? (await peculiarSubject(old.rawData));
+    if (subject !== e.subject)
+      throw new DepotError(`the certificate of "${name}" is for ${quote(subject)}, but the depot records ` +
+        `${quote(e.subject)}: refusing to renew`);
     const spki = rekeyed?.spki ?? o.csr?.spki ?? Buffer.from(old.publicKey.rawData);
     if (!rekeyed && (await compromised(tx, e, old, new Uint8Array(spki).buffer)))
       throw new InputError(`a certificate of "${name}" for ${o.csr ? "that" : "its current"} key was revoked for ` +
@@ -126,4 +132,9 @@ export async function renew(s: Session, name: string, o: RenewOptions = {}): Pro
     };
   });
   return { ...out, warnings };
+}
+
+/** A Name nameText does not render (a string type pki never writes), as @peculiar/x509 renders it. */
+async function peculiarSubject(der: ArrayBuffer): Promise<string> {
+  return new (await import("../../lib/x509/peculiar.js")).x509.X509Certificate(der).subject;
 }
