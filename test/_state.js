@@ -2,9 +2,9 @@
 // files, read as a snapshot: nothing on disk changes) or depot.db. For tests that check state a command left
 // without knowing where it is stored. The depot is DIR/.pki, as _helpers.js's pki() sets it.
 import { join } from "node:path";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { ROOT, run } from "./_helpers.js";
+import { ROOT, run, tempDir } from "./_helpers.js";
 
 const { locateDepot, openRecords } = await import(join(ROOT, "dist", "store", "depot", "locate.js"));
 
@@ -119,4 +119,21 @@ export async function replaceBlob(dir, name, kind, pemText) {
   const der = Buffer.from(pemText.replace(/-----[^-]+-----|\s/g, ""), "base64");
   const q = (s) => `'${s.replace(/'/g, "''")}'`;
   await sqlite(dir, `UPDATE blobs SET data = X'${der.toString("hex")}' WHERE name = ${q(name)} AND kind = ${q(kind)} AND serial = ''`);
+}
+
+export const LAYOUT1_FIXTURE = join(ROOT, "test", "fixtures", "layout1");
+export const LAYOUT1_PASS = readFileSync(join(ROOT, "test", "fixtures", "layout1.pass"), "utf8").trim();
+
+/**
+ * A layout-1 depot at DIR/.pki made without `pki init` (which makes depot.db once layout 1 retires): a copy of
+ * test/fixtures/layout1 (scripts/make-layout1-fixture.sh), 0700, its passphrase in DIR/pass. Its KDF runs 1000
+ * rounds, which every pki of this test worker (and this process's reads) then accepts. Returns DIR.
+ */
+export function layout1Depot(t) {
+  process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000";
+  const dir = tempDir(t, "pki-layout1-");
+  cpSync(LAYOUT1_FIXTURE, depotOf(dir), { recursive: true });
+  chmodSync(depotOf(dir), 0o700);
+  writeFileSync(join(dir, "pass"), LAYOUT1_PASS + "\n");
+  return dir;
 }

@@ -6,15 +6,18 @@ import { join } from "node:path";
 import { pki, pkiOk, run, tempDir } from "./_helpers.js";
 import { cheapDepot, env } from "./_stress.js";
 import { at, LONG, otherUser, readJson, refused, withEdited } from "./_tamper.js";
+import { blobPem, certPem, depotFormat, entry, keyPem, LAYOUT1_PASS, layout1Depot, replaceBlob, sqlite } from "./_state.js";
+
+// Tests of layout 1's own files start from a copy of test/fixtures/layout1, not `pki init` (which makes depot.db
+// once layout 1 retires): a layout-1 depot is then read as it is, and one that writes upgrades it, which must
+// refuse a damaged one the same way.
+const l1 = { env: { PKI_PASSPHRASE: LAYOUT1_PASS } };
 
 const damaged = (field) => new RegExp(`^pki: index\\.json is damaged: ${field.replace(/[[\]."]/g, "\\$&")} `);
 
-test("traversing and malformed index fields are refused before use, naming the field", async (t) => {
+test("layout 1: traversing and malformed index fields are refused before use, naming the field", async (t) => {
   t.timeout(LONG);
-  const dir = await cheapDepot(t);
-  await pkiOk(t, dir, ["new-cert", "--domain", "web.example", "web"], { env });
-  await pkiOk(t, dir, ["sign", "web"], { env });
-  await pkiOk(t, dir, ["new-cert", "other"], { env });
+  const dir = layout1Depot(t);
   const idx = (f) => (v) => f(v);
   const cases = [
     [idx((v) => { v.entries.web.issuer = "../../evil"; }), ["renew", "web"], 'entries["web"].issuer'],
@@ -22,11 +25,11 @@ test("traversing and malformed index fields are refused before use, naming the f
     [idx((v) => { v.entries.web.serial = "AB"; }), ["renew", "web"], 'entries["web"].serial'],
     [idx((v) => { v.entries.web.serial = "ab".repeat(21); }), ["revoke", "web"], 'entries["web"].serial'],
     [idx((v) => { v.entries.web.history = [{ serial: "../../pwn", issuer: "ca", notBefore: "2020-01-01T00:00:00Z", notAfter: "2030-01-01T00:00:00Z" }]; }), ["revoke", "--serial", "../../pwn", "web"], 'entries["web"].history[0].serial'],
-    [idx((v) => { v.entries.web.issuer = "other"; }), ["renew", "web"], 'entries["web"].issuer'],
-    [idx((v) => { v.entries["../x"] = { ...v.entries.other, name: "../x" }; }), ["list"], "the entry key"],
-    [idx((v) => { v.entries.other.sans.domains = ["a/b.example"]; }), ["sign", "other"], 'entries["other"].sans.domains[0]'],
-    [idx((v) => { v.entries.other.sans.ips = ["1.2.3.4/../../x"]; }), ["sign", "other"], 'entries["other"].sans.ips[0]'],
-    [idx((v) => { v.entries.other.sans.ips = Array.from({ length: 1001 }, (_, i) => `10.0.${i >> 8}.${i & 255}`); }), ["sign", "other"], 'entries["other"].sans.ips'],
+    [idx((v) => { v.entries.web.issuer = "api"; }), ["renew", "web"], 'entries["web"].issuer'],
+    [idx((v) => { v.entries["../x"] = { ...v.entries.api, name: "../x" }; }), ["list"], "the entry key"],
+    [idx((v) => { v.entries.api.sans.domains = ["a/b.example"]; }), ["renew", "api"], 'entries["api"].sans.domains[0]'],
+    [idx((v) => { v.entries.api.sans.ips = ["1.2.3.4/../../x"]; }), ["renew", "api"], 'entries["api"].sans.ips[0]'],
+    [idx((v) => { v.entries.api.sans.ips = Array.from({ length: 1001 }, (_, i) => `10.0.${i >> 8}.${i & 255}`); }), ["renew", "api"], 'entries["api"].sans.ips'],
     [idx((v) => { v.entries.web.notAfter = "whenever"; }), ["list"], 'entries["web"].notAfter'],
     [idx((v) => { v.entries.web.notAfter = "+275760-09-13T00:00:00.000Z"; }), ["list"], 'entries["web"].notAfter'],
     [idx((v) => { v.entries.web.subject = "CN=web\u001b[2J"; }), ["list"], 'entries["web"].subject'],
@@ -36,17 +39,17 @@ test("traversing and malformed index fields are refused before use, naming the f
     [idx((v) => { v.serials = ["zz"]; }), ["list"], "serials[0]"],
     [idx((v) => { v.serials = {}; }), ["list"], "serials"],
   ];
-  for (const [edit, args, field] of cases) await withEdited(t, dir, "index.json", edit, args, damaged(field));
-  await withEdited(t, dir, "depot.json", (v) => { v.layout = 0; }, ["list"], /^pki: depot\.json is damaged: layout /);
-  await withEdited(t, dir, "depot.json", (v) => { v.layout = "1"; }, ["list"], /^pki: depot\.json is damaged: layout /);
+  for (const [edit, args, field] of cases) await withEdited(t, dir, "index.json", edit, args, damaged(field), l1);
+  await withEdited(t, dir, "depot.json", (v) => { v.layout = 0; }, ["list"], /^pki: depot\.json is damaged: layout /, l1);
+  await withEdited(t, dir, "depot.json", (v) => { v.layout = "1"; }, ["list"], /^pki: depot\.json is damaged: layout /, l1);
   // Oversized files are refused before they are parsed.
-  await withEdited(t, dir, "depot.json", (v) => { v.pad = "x".repeat(70_000); }, ["list"], /^pki: depot\.json is larger than 65536 bytes$/);
+  await withEdited(t, dir, "depot.json", (v) => { v.pad = "x".repeat(70_000); }, ["list"], /^pki: depot\.json is larger than 65536 bytes$/, l1);
 });
 
-test("KDF downgrade and overflow in depot.json: refused, nothing written; 100,000 iterations is the floor", async (t) => {
+test("layout 1: KDF downgrade and overflow in depot.json: refused, nothing written; 100,000 iterations is the floor", async (t) => {
   t.timeout(LONG);
-  const dir = await cheapDepot(t);
-  const noEscape = { env: { ...env, PKI_TEST_ONLY_KDF_ITERATIONS: "" } };
+  const dir = layout1Depot(t);
+  const noEscape = { env: { ...l1.env, PKI_TEST_ONLY_KDF_ITERATIONS: "" } };
   // The test-only escape belongs to the caller: without it, this depot's 1000 iterations are a downgrade.
   await refused(t, dir, ["new-cert", "x"], /^pki: depot\.json is damaged: kdf\.iterations is not an integer from 100000 to 10000000: run 'pki doctor'$/, { opts: noEscape });
   const iter = (n) => (v) => { v.kdf.iterations = n; };
@@ -54,13 +57,13 @@ test("KDF downgrade and overflow in depot.json: refused, nothing written; 100,00
     if (n === 2 ** 23) continue; // within bounds: covered by the pkcs8 decode fix, not a refusal
     await withEdited(t, dir, "depot.json", iter(n), ["new-cert", "x"], /^pki: depot\.json is damaged: kdf\.iterations /, { opts: noEscape });
   }
-  await withEdited(t, dir, "depot.json", (v) => { v.kdf.salt = "AAAA"; }, ["new-cert", "x"], /^pki: depot\.json is damaged: kdf\.salt is not base64 of at least 16 bytes/);
-  await withEdited(t, dir, "depot.json", (v) => { delete v.kdf; }, ["new-cert", "x"], /^pki: depot\.json is damaged: kdf is not an object/);
+  await withEdited(t, dir, "depot.json", (v) => { v.kdf.salt = "AAAA"; }, ["new-cert", "x"], /^pki: depot\.json is damaged: kdf\.salt is not base64 of at least 16 bytes/, l1);
+  await withEdited(t, dir, "depot.json", (v) => { delete v.kdf; }, ["new-cert", "x"], /^pki: depot\.json is damaged: kdf is not an object/, l1);
   // At the floor: accepted, and the key written is what openssl decrypts with 100000 PBKDF2 rounds.
   const meta = readJson(dir, "depot.json");
   writeFileSync(at(dir, "depot.json"), JSON.stringify({ ...meta, kdf: { ...meta.kdf, iterations: 100_000 } }));
   await pkiOk(t, dir, ["new-cert", "x"], noEscape);
-  const asn = await run("openssl", ["asn1parse", "-in", at(dir, "certs/x.key")]);
+  const asn = await run("openssl", ["asn1parse"], { input: await keyPem(dir, "x") });
   t.regex(asn.out, /INTEGER\s+:0*186A0/);
 });
 
@@ -71,11 +74,12 @@ test("a swapped issuer certificate: the decrypted key must match it, or nothing 
   const ssl = await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null",
     "-out", join(dir, "evil-ca.crt"), "-subj", "/CN=pki CA", "-days", "2"]);
   t.is(ssl.code, 0, ssl.stderr);
-  const saved = readFileSync(at(dir, "ca.crt"));
-  writeFileSync(at(dir, "ca.crt"), readFileSync(join(dir, "evil-ca.crt")));
-  await refused(t, dir, ["sign", "web"], /^pki: the key of the root CA does not match its certificate ca\.crt: refusing to use it$/);
-  await refused(t, dir, ["crl"], /^pki: the key of the root CA does not match its certificate ca\.crt: refusing to use it$/);
-  writeFileSync(at(dir, "ca.crt"), saved);
+  const saved = await certPem(dir);
+  await replaceBlob(dir, "ca", "cert", readFileSync(join(dir, "evil-ca.crt"), "utf8"));
+  const mismatch = /^pki: the key of the root CA does not match its certificate( ca\.crt)?: refusing to use it$/;
+  await refused(t, dir, ["sign", "web"], mismatch);
+  await refused(t, dir, ["crl"], mismatch);
+  await replaceBlob(dir, "ca", "cert", saved);
   await pkiOk(t, dir, ["sign", "web"], { env });
 });
 
@@ -89,15 +93,18 @@ test("a replaced CSR: other names or another key than NAME's are refused", async
     t.is(r.code, 0, r.stderr);
     return r.out;
   };
-  const saved = readFileSync(at(dir, "certs/victim.csr"));
-  writeFileSync(at(dir, "certs/victim.csr"), await csr("/CN=victim", "DNS:victim.example,DNS:evil.example"));
-  await refused(t, dir, ["sign", "victim"], /^pki: certs\/victim\.csr asks for other names \(SANs\) than index\.json records for "victim": refusing to sign$/);
-  writeFileSync(at(dir, "certs/victim.csr"), await csr("/CN=evil", "DNS:victim.example"));
-  await refused(t, dir, ["sign", "victim"], /^pki: certs\/victim\.csr asks for the subject "CN=evil", but index\.json records "CN=victim": refusing to sign$/);
+  const saved = await blobPem(dir, "victim", "csr");
+  // What layout 1 names by its files (certs/victim.csr, index.json), depot.db names by the record.
+  const [req, rec] = depotFormat(dir) === "db" ? ['the request of "victim"', "the depot records"]
+    : ["certs\\/victim\\.csr", "index\\.json records"];
+  await replaceBlob(dir, "victim", "csr", await csr("/CN=victim", "DNS:victim.example,DNS:evil.example"));
+  await refused(t, dir, ["sign", "victim"], new RegExp(`^pki: ${req} asks for other names \\(SANs\\) than ${rec}( for "victim")?: refusing to sign$`));
+  await replaceBlob(dir, "victim", "csr", await csr("/CN=evil", "DNS:victim.example"));
+  await refused(t, dir, ["sign", "victim"], new RegExp(`^pki: ${req} asks for the subject "CN=evil", but ${rec} "CN=victim": refusing to sign$`));
   // Same names, the attacker's key: refused when the CA passphrase opens NAME's key (here, the same passphrase).
-  writeFileSync(at(dir, "certs/victim.csr"), await csr("/CN=victim", "DNS:victim.example"));
-  await refused(t, dir, ["sign", "victim"], /^pki: certs\/victim\.csr does not carry the key of "victim" \(certs\/victim\.key\): refusing to sign$/);
-  writeFileSync(at(dir, "certs/victim.csr"), saved);
+  await replaceBlob(dir, "victim", "csr", await csr("/CN=victim", "DNS:victim.example"));
+  await refused(t, dir, ["sign", "victim"], new RegExp(`^pki: ${req} does not carry the key of "victim"( \\(certs\\/victim\\.key\\))?: refusing to sign$`));
+  await replaceBlob(dir, "victim", "csr", saved);
   await pkiOk(t, dir, ["sign", "victim"], { env });
 });
 
@@ -108,17 +115,31 @@ test("a replaced current certificate: renew and revoke start from the serial the
     await pkiOk(t, dir, ["new-cert", "--domain", `${n}.example`, n], { env });
     await pkiOk(t, dir, ["sign", n], { env });
   }
-  const saved = readFileSync(at(dir, "certs/web.crt"));
-  writeFileSync(at(dir, "certs/web.crt"), readFileSync(at(dir, "certs/evil.crt")));
-  await refused(t, dir, ["renew", "web"], /^pki: certs\/web\.crt has serial [0-9a-f]+, but index\.json records [0-9a-f]+: refusing to renew$/);
-  await refused(t, dir, ["revoke", "web"], /^pki: certs\/web\.crt has serial [0-9a-f]+, but index\.json records [0-9a-f]+ for "web": refusing$/);
-  // The index edited to agree with the swapped file: the subject tells them apart.
-  const evilSerial = readJson(dir, "index.json").entries.evil.serial;
-  await withEdited(t, dir, "index.json", (v) => { v.entries.web.serial = evilSerial; }, ["renew", "web"], /^pki: certs\/web\.crt is for "CN=evil", but index\.json records "CN=web": refusing to renew$/);
-  writeFileSync(at(dir, "certs/web.crt"), saved);
-  // An index whose serial disagrees with the file: crl takes serials from the certificate files.
+  const saved = await certPem(dir, "web");
+  const evilSerial = (await entry(dir, "evil")).serial;
+  const webSerial = (await entry(dir, "web")).serial;
+  await replaceBlob(dir, "web", "cert", await certPem(dir, "evil"));
+  const db = depotFormat(dir) === "db";
+  // layout 1: "certs/web.crt has serial X, but index.json records Y"; depot.db: "... has serial X, not the recorded Y".
+  const serials = db ? 'the certificate of "web" has serial [0-9a-f]+, not the recorded [0-9a-f]+: run \'pki doctor\''
+    : "certs\\/web\\.crt has serial [0-9a-f]+, but index\\.json records [0-9a-f]+";
+  await refused(t, dir, ["renew", "web"], new RegExp(`^pki: ${serials}${db ? "" : ": refusing to renew"}$`));
+  await refused(t, dir, ["revoke", "web"], new RegExp(`^pki: ${serials}${db ? "" : ' for "web": refusing'}$`));
+  // The record edited to agree with the swapped certificate: the subject tells them apart.
+  const forEvil = db ? /^pki: the certificate of "web" is for "CN=evil", but the depot records "CN=web": refusing to renew$/
+    : /^pki: certs\/web\.crt is for "CN=evil", but index\.json records "CN=web": refusing to renew$/;
+  if (db) {
+    await sqlite(dir, `UPDATE entries SET serial = '${evilSerial}' WHERE name = 'web'`);
+    await refused(t, dir, ["renew", "web"], forEvil);
+    await sqlite(dir, `UPDATE entries SET serial = '${webSerial}' WHERE name = 'web'`);
+  } else {
+    await withEdited(t, dir, "index.json", (v) => { v.entries.web.serial = evilSerial; }, ["renew", "web"], forEvil);
+  }
+  await replaceBlob(dir, "web", "cert", saved);
   await pkiOk(t, dir, ["revoke", "web"], { env });
-  await withEdited(t, dir, "index.json", (v) => { v.entries.web.serial = evilSerial; }, ["crl"], /^pki: certs\/web\.crt has serial [0-9a-f]+, but index\.json records [0-9a-f]+ for "web": refusing$/);
+  // An index whose serial disagrees with the file: crl takes serials from the certificate files. (depot.db: pki crl
+  // lists the serials its records hold, without reading the certificates: see the report of the switch.)
+  if (!db) await withEdited(t, dir, "index.json", (v) => { v.entries.web.serial = evilSerial; }, ["crl"], /^pki: certs\/web\.crt has serial [0-9a-f]+, but index\.json records [0-9a-f]+ for "web": refusing$/);
   await pkiOk(t, dir, ["crl"], { env });
 });
 
@@ -128,7 +149,7 @@ test("renew after a keyCompromise revocation needs --rekey, and says why", async
   await pkiOk(t, dir, ["new-cert", "web"], { env });
   await pkiOk(t, dir, ["sign", "web"], { env });
   await pkiOk(t, dir, ["renew", "web"], { env });
-  const old = readJson(dir, "index.json").entries.web.history[0].serial;
+  const old = (await entry(dir, "web")).history[0].serial;
   // An earlier certificate for the same key, revoked for keyCompromise, is enough.
   await pkiOk(t, dir, ["revoke", "--reason", "keyCompromise", "--serial", old, "web"], { env });
   await refused(t, dir, ["renew", "web"], /^pki: a certificate of "web" for its current key was revoked for keyCompromise: renew with --rekey$/);
