@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { openssl, PASS, ROOT, run } from "./_helpers.js";
+import { openssl, PASS, pki, ROOT, run } from "./_helpers.js";
 
 export const WORKER = join(ROOT, "test", "_depot-worker.mjs");
 const { CertInfo } = await import(join(ROOT, "dist", "lib", "x509", "certinfo.js"));
@@ -120,4 +120,15 @@ export async function orphanRows(t, db) {
     "entries)) || ' ' || (SELECT count(*) FROM history WHERE name NOT IN (SELECT name FROM entries))"]);
   t.is(r.code, 0, r.stderr);
   return r.out.trim();
+}
+
+/**
+ * `pki doctor` finds DEPOT (a directory or URL) consistent, and with the passphrase (`keys`) opens and compares
+ * every key too. `cwd` is any directory (pki's).
+ */
+export async function doctorOk(t, cwd, depot, label, { keys = false } = {}) {
+  const r = await pki(cwd, ["doctor", "--depot", depot], keys ? { env: { PKI_PASSPHRASE: PASS } } : {});
+  t.is(r.code, 0, `${label}: pki doctor: ${r.out}${r.stderr}`);
+  t.regex(r.stderr, keys ? /is consistent: .*, (\d+) keys compared\n$/ : /is consistent: /, label);
+  return r.stderr;
 }

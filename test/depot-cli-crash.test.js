@@ -2,13 +2,13 @@
 // revoke and crl, half of them within milliseconds of the first write reaching the database's log (the commit).
 // A command's changes are one transaction: after every kill the depot is whole (every certificate with its recorded
 // serial, no serial twice or left reserved, no row unowned, the latest CRL carrying the number recorded for it),
-// and a command that exited 0 left all of its work.
+// a command that exited 0 left all of its work, and `pki doctor` finds the depot consistent.
 import test from "ava";
 import { spawn } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openssl, PASS, PKI, pkiOk, ROOT, tempDir } from "./_helpers.js";
-import { checkStore, orphanRows, verifyAll } from "./_depot-check.js";
+import { checkStore, doctorOk, orphanRows, verifyAll } from "./_depot-check.js";
 import { progress } from "./_stress.js";
 
 process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000"; // for every pki this file runs, and this process's checks
@@ -117,6 +117,7 @@ test("SIGKILL at 36 random moments of pki issue, new-cert, sign, renew, revoke a
     await checkStore(t, store, [], label).finally(() => store.close());
     t.is(await orphanRows(t, join(depot, "depot.db")), "0 0", label);
     await crlAgrees(t, dir, label);
+    await doctorOk(t, dir, depot, label);
     if (i % 9 === 8) progress(t, `${i + 1}/${TRIALS} trials: ${JSON.stringify(tally)}`);
   }
   t.log(`${TRIALS} trials: ${tally.killed} killed mid-run (${tally.applied} of them had committed, ${tally.none} ` +
@@ -133,4 +134,5 @@ test("SIGKILL at 36 random moments of pki issue, new-cert, sign, renew, revoke a
   } finally {
     await store.close();
   }
+  await doctorOk(t, dir, depot, "at the end", { keys: true });
 });

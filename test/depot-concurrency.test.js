@@ -1,11 +1,11 @@
-// Many processes issuing into one depot on the record store at once: the database serialises them (SQLite's
-// write lock with a busy wait; PostgreSQL's SERIALIZABLE transactions, retried), serials stay unique by its
-// constraint, and nothing a process was handed is missing from the depot.
+// Many processes issuing into one depot on the record store at once, through the depot API and the CLI: the
+// database serialises them (SQLite's write lock with a busy wait; PostgreSQL's SERIALIZABLE transactions, retried),
+// serials stay unique by its constraint, nothing a process was handed is missing, and pki doctor agrees.
 import test from "ava";
 import { join } from "node:path";
-import { PASS, pkiOk, ROOT } from "./_helpers.js";
+import { PASS, pki, pkiOk, ROOT } from "./_helpers.js";
 import { initDepot, openDepot } from "./_depot.js";
-import { checkStore, orphanRows, sideLines, verifyAll, worker } from "./_depot-check.js";
+import { checkStore, doctorOk, orphanRows, sideLines, verifyAll, worker } from "./_depot-check.js";
 import { useCluster } from "./_postgres.js";
 import { progress } from "./_stress.js";
 
@@ -14,6 +14,7 @@ const { SqliteStore } = await import(join(RECORDS, "sqlite.js"));
 const { PgStore } = await import(join(RECORDS, "postgres.js"));
 const pg = useCluster(test);
 const W = 8, N = 25;
+const env = { PKI_PASSPHRASE: PASS };
 
 /** W workers issuing N each into DEPOT at once; their side files' lines (what each was handed). */
 async function issueAtOnce(t, dir, depot) {
@@ -48,6 +49,7 @@ test(`${W} processes × ${N} issuances through openDepot on depot.db: ${W * N} d
       await store.close();
     }
     t.is(await orphanRows(t, join(depot, "depot.db")), "0 0");
+    t.regex(await doctorOk(t, dir, depot, "depot.db", { keys: true }), new RegExp(`: ${W * N + 1} entries, `));
   });
 
 test(`${W} processes × ${N} issuances on one PostgreSQL depot: ${W * N} distinct serials, all recorded`, async (t) => {
@@ -62,4 +64,33 @@ test(`${W} processes × ${N} issuances on one PostgreSQL depot: ${W * N} distinc
   } finally {
     await store.close();
   }
+  t.regex(await doctorOk(t, dir, url, "PostgreSQL", { keys: true }), new RegExp(`: ${W * N + 1} entries, `));
 });
+
+test(`${W} pki processes at a time × ${N} pki issue on depot.db: ${W * N} distinct serials, doctor consistent`,
+  async (t) => {
+    t.timeout(15 * 60_000); // 200 CLI runs: a minute on 2 idle cores, several on a busy one
+    const { dir, depot } = await initDepot(t);
+    await (await openDepot({ depot, passphrase: PASS, upgrade: true })).close();
+    const failures = [];
+    await Promise.all(Array.from({ length: W }, async (_, w) => {
+      for (let i = 0; i < N; i++) {
+        const r = await pki(dir, ["issue", `c${w}-${i}`, `c${w}-${i}.example`, `10.0.${w}.${i}`], { env });
+        if (r.code !== 0) failures.push(`c${w}-${i}: ${r.stderr}`);
+      }
+      progress(t, `process line ${w + 1} of ${W} done`);
+    }));
+    t.deepEqual(failures, []);
+    const listed = JSON.parse((await pkiOk(t, dir, ["list", "--json"])).out).filter((e) => e.name !== "ca");
+    t.is(listed.length, W * N);
+    t.is(new Set(listed.map((e) => e.serial)).size, W * N, `${W * N} distinct serials`);
+    const store = await SqliteStore.open(depot);
+    try {
+      const current = await checkStore(t, store, [], "CLI");
+      t.is(current.length, W * N);
+      await verifyAll(t, dir, await store.read((tx) => tx.blob({ name: "ca", kind: "cert" })), current);
+    } finally {
+      await store.close();
+    }
+    t.regex(await doctorOk(t, dir, depot, "CLI", { keys: true }), new RegExp(`: ${W * N + 1} entries, `));
+  });

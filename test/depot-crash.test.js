@@ -1,14 +1,14 @@
 // Machines die mid-write, on the record store too: SIGKILL at random moments of issue, renew and revoke through
 // openDepot in a child process, and of the upgrade from layout 1. Each command's changes are one transaction, so
 // the depot must hold all of a call's work or none: every certificate parses and carries its recorded serial, no
-// serial twice or reserved by a write that did not commit, and every certificate a call handed out is recorded
-// (the child writes it to a side file only once the call returned).
+// serial twice or reserved by a write that did not commit, every certificate a call handed out is recorded (the
+// child writes it to a side file only once the call returned), and `pki doctor` finds the depot consistent.
 import test from "ava";
 import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { PASS, ROOT, snapshot, tempDir } from "./_helpers.js";
 import { initDepot, openDepot } from "./_depot.js";
-import { checkStore, orphanRows, sideLines, verifyAll, worker } from "./_depot-check.js";
+import { checkStore, doctorOk, orphanRows, sideLines, verifyAll, worker } from "./_depot-check.js";
 import { progress } from "./_stress.js";
 
 const RECORDS = join(ROOT, "dist", "store", "records");
@@ -46,6 +46,7 @@ test("SIGKILL at 24 random moments of openDepot issue, renew and revoke: each ca
       await store.close();
     }
     t.is(await orphanRows(t, join(depot, "depot.db")), "0 0", "no key, CSR, certificate or history row left unowned");
+    await doctorOk(t, dir, depot, `trial ${i + 1}`);
     if (i % 6 === 5) progress(t, `trial ${i + 1}/${TRIALS}: ${calls} calls returned so far`);
   }
   t.log(`${TRIALS} kills, ${calls} calls returned; the call in flight at the kill: ${inFlight.committed} committed, ` +
@@ -61,6 +62,7 @@ test("SIGKILL at 24 random moments of openDepot issue, renew and revoke: each ca
     t.true(current.length > 0);
     await verifyAll(t, dir, ca, current);
     await d.issue("after-the-crashes", { domains: ["after.example"] }); // and it keeps working
+    await doctorOk(t, dir, depot, "after all trials", { keys: true });
   } finally {
     await d.close();
   }
@@ -154,6 +156,7 @@ test("SIGKILL at 12 random moments of the upgrade from layout 1: layout 1 untouc
     } finally {
       await store.close();
     }
+    await doctorOk(t, dir, dir, label);
   }
   t.log(`uninterrupted upgrade ${span} ms from spawn; after the kill: ${JSON.stringify(outcomes)}`);
 });

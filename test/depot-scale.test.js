@@ -1,18 +1,19 @@
 // The issue's scale test: 10,000 certificates issued through openDepot into one depot. The last 1,000 issuances
 // must not cost a clear quadratic more than the first 1,000 (the ratio is logged; only ≥ 3× fails, so this is no
 // timing test: index.json's depot took 25× at 5,000). Then list, revoke and crl on the full depot, through the API
-// and the CLI, checked by openssl. EC P-256 keys and the test-only 1000-round KDF keep it to minutes on a busy
-// 2-core machine.
+// and the CLI, checked by openssl, and pki doctor. EC P-256 keys and the test-only 1000-round KDF keep it to
+// minutes on a busy 2-core machine.
 import test from "ava";
 import { performance } from "node:perf_hooks";
 import { openssl, PASS, pkiOk } from "./_helpers.js";
 import { openNew, put } from "./_depot.js";
+import { doctorOk } from "./_depot-check.js";
 
 const N = 10_000, SLICE = 1_000;
 
 test("10,000 certificates through openDepot: flat issuance cost, then list, revoke and crl on them", async (t) => {
   t.timeout(20 * 60_000);
-  const { dir, d } = await openNew(t);
+  const { dir, depot, d } = await openNew(t);
   const times = [];
   for (let i = 0; i < N; i++) {
     const t0 = performance.now();
@@ -71,4 +72,7 @@ test("10,000 certificates through openDepot: flat issuance cost, then list, revo
   t.regex(c.stderr + c.out, /verify OK/);
   for (const s of [...serials, cliSerial]) t.regex(c.out, new RegExp(`Serial Number: ${s.toUpperCase()}\\n`));
   t.is(c.out.match(/Serial Number:/g).length, victims.length + 1);
+  // doctor on all of it: every certificate's signature, the serials, the CRL just made
+  const doc = await doctorOk(t, dir, depot, "10,000");
+  t.regex(doc, new RegExp(`is consistent: ${N + 1} entries, ${N + 1} certificates verified`));
 });
