@@ -2,9 +2,10 @@
 // database serialises them (SQLite's write lock with a busy wait; PostgreSQL's SERIALIZABLE transactions, retried),
 // serials stay unique by its constraint, nothing a process was handed is missing, and pki doctor agrees.
 import test from "ava";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { PASS, pki, pkiOk, ROOT } from "./_helpers.js";
-import { initDepot, openDepot } from "./_depot.js";
+import { depotFiles, initDepot, openDepot } from "./_depot.js";
 import { checkStore, doctorOk, orphanRows, sideLines, verifyAll, worker } from "./_depot-check.js";
 import { useCluster } from "./_postgres.js";
 import { progress } from "./_stress.js";
@@ -94,3 +95,32 @@ test(`${W} pki processes at a time × ${N} pki issue on depot.db: ${W * N} disti
     }
     t.regex(await doctorOk(t, dir, depot, "CLI", { keys: true }), new RegExp(`: ${W * N + 1} entries, `));
   });
+
+/** The sqlite3 shell holding depot.db exclusively (as the last process to close it does while it checkpoints). */
+async function holdExclusively(t, db) {
+  const holder = spawn("sqlite3", [db], { stdio: ["pipe", "pipe", "ignore"] });
+  t.teardown(() => holder.kill("SIGKILL"));
+  holder.stdin.write("PRAGMA locking_mode=EXCLUSIVE;\nSELECT 'held', count(*) FROM depot;\n");
+  await new Promise((r) => holder.stdout.on("data", (d) => String(d).includes("held") && r()));
+  return { release: () => holder.stdin.end(), exited: new Promise((r) => holder.on("close", r)) };
+}
+
+test("a command opening depot.db while another process holds it waits for it, or says it is locked", async (t) => {
+  const { dir, depot } = await initDepot(t);
+  await (await openDepot({ depot, passphrase: PASS, upgrade: true })).close();
+  const db = join(depot, "depot.db");
+  let h = await holdExclusively(t, db);
+  const before = depotFiles(depot);
+  const r = await pki(dir, ["list"], { env: { PKI_LOCK_TIMEOUT_MS: "300" } });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^pki: depot is locked by (pid \d+ \(.*\)|another process); try again later\n$/);
+  t.deepEqual(depotFiles(depot), before);
+  h.release();
+  await h.exited;
+  h = await holdExclusively(t, db);
+  setTimeout(h.release, 1000); // released while pki waits (up to PKI_LOCK_TIMEOUT_MS, 30 s by default)
+  const list = await pkiOk(t, dir, ["list", "--json"]);
+  t.deepEqual(JSON.parse(list.out).map((e) => e.name), ["ca"]);
+  await h.exited;
+  await pkiOk(t, dir, ["issue", "after", "after.example"], { env }); // and writes again
+});

@@ -40,8 +40,9 @@ export class SqliteStore implements RecordStore {
     const db = openDb(path);
     try {
       if (checkDbFiles(dir) !== ino) throw new DepotError(`${DB_FILE} was replaced while being opened: try again`);
-      const version = checkSchema(db, DB_FILE);
-      setDurable(db);
+      // A process closing the depot last checkpoints it under an exclusive lock: wait for it, as for a writer.
+      const version = await whileBusy(dir, () => checkSchema(db, DB_FILE));
+      await whileBusy(dir, () => setDurable(db));
       const store = new SqliteStore(dir, db);
       if (version < SCHEMA_VERSION) await store.migrate();
       return store;
@@ -169,17 +170,7 @@ export class SqliteStore implements RecordStore {
 
   /** BEGIN, or for a write BEGIN IMMEDIATE, retried (never blocking the event loop) while another process writes. */
   private async begin(write: boolean): Promise<void> {
-    const deadline = Date.now() + lockTimeout();
-    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-      try {
-        this.db.exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
-        return;
-      } catch (e) {
-        const busy = String((e as { code?: unknown }).code).startsWith("SQLITE_BUSY");
-        if (!busy || Date.now() >= deadline) throw dbError(e, DB_FILE, () => lockHolder(this.dir));
-      }
-      await sleep(delay + Math.random() * delay);
-    }
+    await whileBusy(this.dir, () => this.db.exec(write ? "BEGIN IMMEDIATE" : "BEGIN"));
   }
 
   private exec(sql: string): void {
@@ -193,6 +184,20 @@ export class SqliteStore implements RecordStore {
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     });
     checkSchema(this.db, DB_FILE);
+  }
+}
+
+/** Runs `fn` until no other process holds depot.db (retried without blocking the event loop), up to the timeout. */
+async function whileBusy<T>(dir: string, fn: () => T): Promise<T> {
+  const deadline = Date.now() + lockTimeout();
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      return fn();
+    } catch (e) {
+      const busy = String((e as { code?: unknown }).code).startsWith("SQLITE_BUSY");
+      if (!busy || Date.now() >= deadline) throw dbError(e, DB_FILE, () => lockHolder(dir));
+    }
+    await sleep(delay + Math.random() * delay);
   }
 }
 
