@@ -191,11 +191,20 @@ test.serial("PostgreSQL down: 503 with Retry-After and a problem document; back 
   const key = await newKey();
   await pg.pause();
   let down;
+  const heads = [];
   try {
     down = await post(key);
+    // Each node records nonces ahead, 16 at a time: newNonce answers until those are gone, then 503 too.
+    for (let i = 0; i < 17; i++)
+      heads.push(await request(f.caPem, `https://127.0.0.1:${f.ports[0]}/acme/new-nonce`, { method: "HEAD" }));
   } finally {
     await pg.start();
   }
+  for (const h of heads) {
+    if (h.status === 200) t.regex(h.headers["replay-nonce"] ?? "", /^[\w-]{22}$/);
+    else t.deepEqual([h.status, /^\d+$/.test(h.headers["retry-after"])], [503, true]);
+  }
+  t.true(heads.some((h) => h.status === 503), heads.map((h) => h.status).join(" "));
   t.is(down.status, 503, down.text);
   t.regex(down.headers["retry-after"] ?? "", /^\d+$/);
   t.is(down.headers["content-type"], "application/problem+json");

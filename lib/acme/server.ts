@@ -92,27 +92,35 @@ export class AcmeHttp {
     const base = this.base(req);
     const u = urls(base);
     const path = (req.url ?? "/").split("?")[0];
-    let reply: Reply;
-    try {
-      reply = await this.route(req, u, base, path);
-    } catch (e) {
+    const failed = (e: unknown): Reply => {
       const p = e instanceof AcmeProblem ? e : problem("serverInternal", "internal error", 500);
       if (!(e instanceof AcmeProblem))
         this.o.log?.(`${new Date().toISOString()} internal error: ${(e as Error)?.stack ?? e}`);
-      reply = {
+      return {
         status: p.status,
         body: p.doc(),
         type: "application/problem+json",
         location: p.headers.location,
         retryAfter: p.headers["retry-after"],
       };
+    };
+    let reply: Reply;
+    try {
+      reply = await this.route(req, u, base, path);
+    } catch (e) {
+      reply = failed(e);
+    }
+    // With the state out of reach no nonce can be recorded: other answers go without one, newNonce's is that error.
+    let nonce: string | undefined;
+    try {
+      nonce = await this.store.newNonce(clientOf(req.socket.remoteAddress));
+    } catch (e) {
+      if (path === "/acme/new-nonce" && reply.status < 400) reply = failed(e);
     }
     const headers: Record<string, string | string[]> = {
       "cache-control": "no-store",
       link: [`<${u.directory}>;rel="index"`, ...(reply.links ?? [])],
     };
-    // With the state out of reach no nonce can be recorded: the answer (503) goes without one.
-    const nonce = await this.store.newNonce(clientOf(req.socket.remoteAddress)).catch(() => undefined);
     if (nonce) headers["replay-nonce"] = nonce;
     if (reply.location) headers.location = reply.location;
     if (reply.retryAfter) headers["retry-after"] = String(reply.retryAfter);
