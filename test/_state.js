@@ -2,7 +2,7 @@
 // files, read as a snapshot: nothing on disk changes) or depot.db. For tests that check state a command left
 // without knowing where it is stored. The depot is DIR/.pki, as _helpers.js's pki() sets it.
 import { join } from "node:path";
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { ROOT, run, tempDir } from "./_helpers.js";
 
@@ -126,14 +126,22 @@ export const LAYOUT1_PASS = readFileSync(join(ROOT, "test", "fixtures", "layout1
 
 /**
  * A layout-1 depot at DIR/.pki made without `pki init` (which makes depot.db once layout 1 retires): a copy of
- * test/fixtures/layout1 (scripts/make-layout1-fixture.sh), 0700, its passphrase in DIR/pass. Its KDF runs 1000
+ * test/fixtures/layout1 (scripts/make-layout1-fixture.sh), its passphrase in DIR/pass. Its KDF runs 1000
  * rounds, which every pki of this test worker (and this process's reads) then accepts. Returns DIR.
  */
 export function layout1Depot(t) {
   process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000";
   const dir = tempDir(t, "pki-layout1-");
   cpSync(LAYOUT1_FIXTURE, depotOf(dir), { recursive: true });
-  chmodSync(depotOf(dir), 0o700);
+  // The modes pki gives them (git keeps 0644 and 0755): directories 0700, keys 0600.
+  const modes = (d) => {
+    chmodSync(d, 0o700);
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) modes(join(d, e.name));
+      else if (e.name.endsWith(".key")) chmodSync(join(d, e.name), 0o600);
+    }
+  };
+  modes(depotOf(dir));
   writeFileSync(join(dir, "pass"), LAYOUT1_PASS + "\n");
   return dir;
 }

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PKI, pki, pkiOk, run, snapshot } from "./_helpers.js";
 import { cheapDepot, env } from "./_stress.js";
+import { entry, LAYOUT1_PASS, layout1Depot, sqlite } from "./_state.js";
 
 const LONG = 10 * 60_000; // per test: CLI runs take seconds on an idle machine, minutes on a loaded one
 
@@ -80,7 +81,7 @@ test("--ip, --domain and subject values are parsed strictly", async (t) => {
   t.deepEqual(snapshot(dir), before);
   // The valid forms are accepted and stored canonically: IDN as punycode, IPv6 compressed, no dotted quad.
   await pkiOk(t, dir, ["new-cert", "--ip", "0:0:0:0:0:0:0:1,::ffff:192.0.2.1, 192.0.2.7", "--domain", "Bücher.Example,*.Web.example.", "ok"], { env });
-  const e = JSON.parse(readFileSync(join(dir, ".pki", "index.json"), "utf8")).entries.ok;
+  const e = await entry(dir, "ok");
   t.deepEqual(e.sans, { ips: ["::1", "::ffff:c000:201", "192.0.2.7"], domains: ["xn--bcher-kva.example", "*.web.example"] });
 });
 
@@ -102,25 +103,26 @@ test("input files over 1 MB or binary are refused (usage error, exit 2); so is a
   await refused(t, dir, ["export", "--insecure", "--passphrase", SECRET + "x", "n"], 1, /not signed yet|wrong passphrase/, {});
 });
 
-test("a damaged depot file is named in a one-line error, never a stack trace; a newer layout is refused", async (t) => {
+// A copy of test/fixtures/layout1, not `pki init` (which makes depot.db once layout 1 retires): the damage is to
+// layout 1's files, which a command reads as they are, or refuses to upgrade.
+test("layout 1: a damaged depot file is named in a one-line error, never a stack trace; a newer layout is refused", async (t) => {
   t.timeout(LONG);
-  const dir = await cheapDepot(t);
-  await pkiOk(t, dir, ["new-cert", "n"], { env });
+  const dir = layout1Depot(t);
   const p = (f) => join(dir, ".pki", f);
   const damage = async (file, content, args, re) => {
     const saved = readFileSync(p(file));
     writeFileSync(p(file), typeof content === "function" ? content(saved) : content);
-    const r = await refused(t, dir, args, 1, re);
+    const r = await refused(t, dir, args, 1, re, { env: { PKI_PASSPHRASE: LAYOUT1_PASS } });
     t.notRegex(r.stderr, /\n\s+at /, "no stack trace");
     writeFileSync(p(file), saved);
   };
   const half = (b) => b.subarray(0, b.length >> 1);
-  await damage("ca.crt", half, ["sign", "n"], /^pki: ca\.crt: not a valid certificate/);
-  await damage("ca.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", ["sign", "n"], /^pki: ca\.crt: not a valid certificate/);
-  await damage("ca.key", half, ["sign", "n"], /^pki: ca\.key: no PEM "ENCRYPTED PRIVATE KEY" block found$/);
-  await damage("ca.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", ["sign", "n"], /^pki: ca\.key: no PEM "ENCRYPTED PRIVATE KEY" block found$/);
-  await damage("ca.key", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n", ["sign", "n"], /^pki: .*(ca\.key|the CA key).*/);
-  await damage("certs/n.csr", "\x00\x01binary", ["sign", "n"], /^pki: certs\/n\.csr: not a valid CSR \(.*no PEM "CERTIFICATE REQUEST" block found\)$/);
+  await damage("ca.crt", half, ["renew", "web"], /^pki: ca\.crt: not a valid certificate/);
+  await damage("ca.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", ["renew", "web"], /^pki: ca\.crt: not a valid certificate/);
+  await damage("ca.key", half, ["renew", "web"], /^pki: ca\.key: no PEM "ENCRYPTED PRIVATE KEY" block found$/);
+  await damage("ca.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", ["renew", "web"], /^pki: ca\.key: no PEM "ENCRYPTED PRIVATE KEY" block found$/);
+  await damage("ca.key", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n", ["renew", "web"], /^pki: .*(ca\.key|the CA key).*/);
+  await damage("certs/web.csr", "\x00\x01binary", ["renew", "web"], /^pki: certs\/web\.csr: not a valid CSR \(.*no PEM "CERTIFICATE REQUEST" block found\)$/);
   await damage("index.json", half, ["list"], /^pki: index\.json is damaged/);
   await damage("index.json", "[]", ["list"], /^pki: index\.json is damaged/);
   await damage("depot.json", half, ["list"], /^pki: depot\.json is damaged/);
@@ -131,6 +133,32 @@ test("a damaged depot file is named in a one-line error, never a stack trace; a 
   t.is(d.code, 1);
   t.is(d.out, "index.json: is damaged (not JSON) (fix: restore it from a backup)\n");
   t.regex(d.stderr, /^pki: 1 problem in .*: 'pki doctor --fix' repairs what it can\n$/);
+});
+
+test("depot.db: a damaged record is named in a one-line error, never a stack trace; a newer schema is refused", async (t) => {
+  t.timeout(LONG);
+  const dir = await cheapDepot(t, { PKI_DEPOT_FORMAT: "db" });
+  await pkiOk(t, dir, ["new-cert", "n"], { env });
+  await pkiOk(t, dir, ["issue", "web", "web.example"], { env });
+  const damage = async (sql, args, re) => {
+    const db = join(dir, ".pki", "depot.db");
+    const saved = readFileSync(db);
+    await sqlite(dir, sql);
+    const r = await refused(t, dir, args, 1, re);
+    t.notRegex(r.stderr, /\n\s+at /, "no stack trace");
+    writeFileSync(db, saved);
+  };
+  const blob = (name, kind, data) => `UPDATE blobs SET data = ${data} WHERE name = '${name}' AND kind = '${kind}' AND serial = ''`;
+  const notDer = (what) => new RegExp(`^pki: depot\\.db is damaged: blobs\\["${what[0]}"\\]\\.${what[1]} is not one DER SEQUENCE`);
+  await damage(blob("ca", "cert", "substr(data, 1, 100)"), ["sign", "n"], notDer(["ca", "cert"]));
+  await damage(blob("ca", "cert", "X'3000'"), ["sign", "n"], /^pki: the certificate of the root CA is damaged \(not a certificate\): run 'pki doctor'$/);
+  await damage(blob("ca", "key", "substr(data, 1, 50)"), ["sign", "n"], notDer(["ca", "key"]));
+  await damage(blob("n", "csr", "X'00017788'"), ["sign", "n"], notDer(["n", "csr"]));
+  await damage("UPDATE entries SET not_after = 'whenever' WHERE name = 'web'", ["list"],
+    /^pki: depot\.db is damaged: entries\["web"\]\.notAfter is not a date from 1950 to 9999: run 'pki doctor'$/);
+  await damage("UPDATE depot SET kdf_iterations = 5", ["new-cert", "m"], /^pki: depot\.db is damaged: depot\.kdf\.iterations /);
+  await damage("PRAGMA user_version = 99", ["new-cert", "m"],
+    /^pki: depot\.db has schema version 99, newer than this pki understands \(1\): upgrade pki$/);
 });
 
 test("--insecure writes the plain key to stdout only: nothing in the depot or the working directory", async (t) => {
