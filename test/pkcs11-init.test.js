@@ -270,6 +270,13 @@ for (const [rootKind, rootInit] of [
       t.regex(again.stderr, /^pki: the token "pki-ca" already holds a key with object="issuing": use --existing-key/);
       t.deepEqual(await listObjects(hsm), before);
       t.false((await pki(dir, ["list"], { env })).out.includes("other"));
+      // refused after its key was made (issuing's path length is 0): the key made for it is removed again
+      const deeper = await pki(dir, ["init", "--intermediate", "sub", "--parent", "issuing", "--ca-key",
+        hsm.uri("object=sub")], { env });
+      t.is(deeper.code, 1);
+      t.regex(deeper.stderr, /^pki: .*path/);
+      t.deepEqual(await listObjects(hsm), before, "no key left in the token for the refused CA");
+      t.false((await pki(dir, ["list"], { env })).out.includes("sub"));
     });
 }
 

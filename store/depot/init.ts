@@ -16,7 +16,7 @@ import { describeKey, generateKeyDer, keyPairOf, type KeyDer, type KeySpec } fro
 import { checkX509Date } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
 import { testKdfIterations } from "../integrity.js";
-import { makeTokenCaKey, openTokenCaKey, type PinOptions, type TokenCaKey } from "../keys/index.js";
+import { withTokenCaKey, type TokenCaKey, type TokenKeyChoice } from "../keys/index.js";
 import { tokenKeyRecord } from "../keys/ref.js";
 import { prepareNewDepotDir } from "../ownership.js";
 import { SqliteStore } from "../records/sqlite.js";
@@ -34,7 +34,7 @@ export interface InitOptions {
   pathLength?: number;
   constraints?: NameConstraints;
   /** the root's key in a PKCS#11 token: made there (`key` says its type), or one already there (`existing`) */
-  caKey?: { uri: string; existing?: boolean; pin?: PinOptions };
+  caKey?: TokenKeyChoice;
 }
 
 /**
@@ -64,18 +64,7 @@ export async function initDepot(t: DepotTarget, o: InitOptions): Promise<Initial
   if (o.notBefore) checkX509Date(o.notBefore, "notBefore");
   checkX509Date(o.notAfter, "notAfter");
   if (!o.caKey) return create(t, o, await generateKeyDer(o.key));
-  const { uri, existing, pin } = o.caKey;
-  const held = existing ? await openTokenCaKey(uri, pin) : await makeTokenCaKey(uri, o.key, pin);
-  try {
-    const made = await create(t, o, held);
-    held.close();
-    return made;
-  } catch (e) {
-    // a key made for this depot goes with it: the token keeps no key that no depot names
-    if (existing) held.close();
-    else held.destroy();
-    throw e;
-  }
+  return withTokenCaKey(o.caKey, o.key, (held) => create(t, o, held));
 }
 
 async function create(t: DepotTarget, o: InitOptions, keys: KeyDer | TokenCaKey): Promise<Initialised> {

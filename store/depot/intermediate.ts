@@ -7,7 +7,7 @@ import { checkNestedConstraints, constraintsExtension, type NameConstraints } fr
 import type { Subject } from "../../lib/x509/issuance.js";
 import type { KeySpec } from "../../lib/x509/keys.js";
 import { INTERMEDIATE_PATH_LENGTH } from "../../lib/x509/validate.js";
-import { makeTokenCaKey, openTokenCaKey, type PinOptions } from "../keys/index.js";
+import { withTokenCaKey, type TokenKeyChoice } from "../keys/index.js";
 import { checkFree, issueNew, issuerPath, validityOf, type NewKeyed } from "./issue.js";
 import { checkNewName } from "./request.js";
 import type { Session } from "./session.js";
@@ -23,7 +23,7 @@ export interface IntermediateOptions {
   /** a passphrase of the new key's own; default the session's (the parent key's) */
   keyPassphrase?: string;
   /** its key in a PKCS#11 token: made there (`key` says its type), or one already there (`existing`) */
-  caKey?: { uri: string; existing?: boolean; pin?: PinOptions };
+  caKey?: TokenKeyChoice;
 }
 
 export async function newIntermediate(s: Session, name: string, o: IntermediateOptions) {
@@ -34,19 +34,8 @@ export async function newIntermediate(s: Session, name: string, o: IntermediateO
     checkNestedConstraints(o.constraints, path.map((c) => new x509.X509Certificate(c.rawData)));
   }
   if (!o.caKey) return issueNew(s, name, newKeyed(o));
-  const { uri, existing, pin } = o.caKey;
   await s.store.read((tx) => checkFree(tx, name)); // before a key is made in the token
-  const held = existing ? await openTokenCaKey(uri, pin ?? s.pin) : await makeTokenCaKey(uri, o.key, pin ?? s.pin);
-  try {
-    const made = await issueNew(s, name, { ...newKeyed(o), held });
-    held.close();
-    return made;
-  } catch (e) {
-    // a key made for this CA goes with it: the token keeps no key that no depot names
-    if (existing) held.close();
-    else held.destroy();
-    throw e;
-  }
+  return withTokenCaKey(o.caKey, o.key, (held) => issueNew(s, name, { ...newKeyed(o), held }), s.pin);
 }
 
 function newKeyed(o: IntermediateOptions): NewKeyed {

@@ -38,6 +38,29 @@ export async function makeTokenCaKey(uri: string | Pkcs11Uri, spec: KeySpec, o: 
   return (await pkcs11()).generateTokenKey(u, spec, o);
 }
 
+/** Where a new CA's key is: a token's URI, the key made there or (`existing`) one already there. */
+export interface TokenKeyChoice { uri: string; existing?: boolean; pin?: PinOptions }
+
+/**
+ * A new CA's key in a token, handed to `use` (which records the CA); a key made for a `use` that fails is removed
+ * again, so that the token keeps no key that no depot names.
+ */
+export async function withTokenCaKey<T>(
+  c: TokenKeyChoice, spec: KeySpec, use: (key: TokenCaKey) => Promise<T>, pin: PinOptions = {},
+): Promise<T> {
+  const o = c.pin ?? pin;
+  const key = c.existing ? await openTokenCaKey(c.uri, o) : await makeTokenCaKey(c.uri, spec, o);
+  try {
+    const out = await use(key);
+    key.close();
+    return out;
+  } catch (e) {
+    if (c.existing) key.close();
+    else key.destroy();
+    throw e;
+  }
+}
+
 /** Ends every PKCS#11 module this process started (a no-op when none was). */
 export async function closeTokens(): Promise<void> {
   if (engine) (await engine).finalizeModules();
