@@ -3,10 +3,10 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
-import { openssl, PKI, pki } from "./_helpers.js";
+import { newDepot as newDirDepot, openssl, PASS, PKI, pki, pkiOk, tempDir } from "./_helpers.js";
 import { blobFile, readDepot, records } from "./_depot-read.js";
 
 /**
@@ -14,16 +14,37 @@ import { blobFile, readDepot, records } from "./_depot-read.js";
  * depot and a depot.db one (the *-db.test.js files set PKI_DEPOT_FORMAT=db before loading them, so `pki init`
  * makes depot.db): the record store opened read-only (test/_depot-read.js), no passphrase.
  */
-export const isDb = (dir) => existsSync(join(dir, ".pki", "depot.db"));
+export const isDb = (dir) => existsSync(join(dir, ".pki", "depot.db")) || existsSync(join(dir, "depot-url"));
+
+/**
+ * The *-pg.test.js files run the same tests on a PostgreSQL depot: postgresDepots(cluster) makes newDepot create a
+ * database on that cluster each and init it as `pki --depot postgresql://...`; the URL is kept in DIR/depot-url.
+ */
+let cluster;
+export const postgresDepots = (c) => void (cluster = c);
+/** Where DIR's depot is: DIR/.pki, or the PostgreSQL URL newDepot made for it. */
+export const depotOf = (dir) =>
+  existsSync(join(dir, "depot-url")) ? readFileSync(join(dir, "depot-url"), "utf8") : join(dir, ".pki");
+
+/** A depot with a CA, ready for `pki acme serve`; returns its dir. */
+export async function newDepot(t, initArgs = []) {
+  if (!cluster) return newDirDepot(t, initArgs);
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "pass"), PASS + "\n");
+  const url = cluster.url(await cluster.db());
+  await pkiOk(t, dir, ["--depot", url, "init", "--passphrase-file", "pass", ...initArgs]);
+  writeFileSync(join(dir, "depot-url"), url);
+  return dir;
+}
 
 /** A PEM file of the depot entry NAME's certificate (the CA by default), for openssl, curl, lego, certbot. */
 export async function depotCert(dir, name = "ca") {
-  return blobFile(join(dir, ".pki"), name, join(dir, `depot-${name}.pem`));
+  return blobFile(depotOf(dir), name, join(dir, `depot-${name}.pem`));
 }
 
 /** The depot's entries (as `pki list --json` gives them, with their acme account and order). */
 export async function depotEntries(dir) {
-  return readDepot(join(dir, ".pki"), async (tx) => {
+  return readDepot(depotOf(dir), async (tx) => {
     const out = [];
     for await (const e of tx.list()) out.push(e);
     return out;
@@ -35,11 +56,11 @@ export async function depotEntries(dir) {
  * records(): entries, blobs, CRLs, ACME objects, the EAB keys named), on layout 1 and depot.db alike (depot.db's
  * nonces change with every answer, as a layout-1 server's memory does).
  */
-export const acmeSnapshot = (dir, o) => records(join(dir, ".pki"), o);
+export const acmeSnapshot = (dir, o) => records(depotOf(dir), o);
 
 /** The depot's ACME records of `kind` ("accounts", "orders", "authz"), as the server keeps them. */
 export async function acmeRecords(dir, kind) {
-  return readDepot(join(dir, ".pki"), async (tx) => {
+  return readDepot(depotOf(dir), async (tx) => {
     const out = [];
     for await (const o of tx.acmeList(kind)) out.push(o);
     return out;
@@ -48,7 +69,7 @@ export async function acmeRecords(dir, kind) {
 
 /** Whether the depot records each serial (hex) as issued. */
 export async function serialsRecorded(dir, serials) {
-  return readDepot(join(dir, ".pki"), async (tx) => {
+  return readDepot(depotOf(dir), async (tx) => {
     for (const x of serials) if (!(await tx.hasSerial(x))) return false;
     return true;
   });
@@ -56,14 +77,14 @@ export async function serialsRecorded(dir, serials) {
 
 /** `pki list --json`. */
 export async function listJson(dir) {
-  const r = await pki(dir, ["list", "--json"]);
+  const r = await pki(dir, ["list", "--json"], { env: { PKI_DEPOT: depotOf(dir) } });
   if (r.code !== 0) throw new Error(`pki list --json failed: ${r.stderr}`);
   return JSON.parse(r.out);
 }
 
 /** A fresh CRL of the root (PEM), by `pki crl`. */
 export async function crlPem(t, dir) {
-  const r = await pki(dir, ["crl", "--passphrase-file", "pass"]);
+  const r = await pki(dir, ["crl", "--passphrase-file", "pass"], { env: { PKI_DEPOT: depotOf(dir) } });
   t.is(r.code, 0, r.stderr);
   return r.stdout;
 }
@@ -86,7 +107,7 @@ export function freePort() {
  */
 export async function startAcme(t, dir, args = [], port, extraEnv = {}) {
   port ??= await freePort();
-  const env = { ...process.env, PKI_DEPOT: join(dir, ".pki"), ...extraEnv };
+  const env = { ...process.env, PKI_DEPOT: depotOf(dir), ...extraEnv };
   delete env.PKI_PASSPHRASE;
   const child = spawn(
     process.execPath,
@@ -115,12 +136,10 @@ export async function startAcme(t, dir, args = [], port, extraEnv = {}) {
   return { url, port, args, child, log: () => err, stop };
 }
 
-/** A depot with a CA, ready for `pki acme serve`; returns its dir. */
-export { newDepot } from "./_helpers.js";
 
 /** Runs `pki doctor` and fails the test unless the depot is consistent. */
 export async function doctorClean(t, dir) {
-  const r = await pki(dir, ["doctor", "--passphrase-file", "pass"]);
+  const r = await pki(dir, ["doctor", "--passphrase-file", "pass"], { env: { PKI_DEPOT: depotOf(dir) } });
   // Until `pki doctor` reads depot.db (SWITCH.md: lifecmds), a db depot is checked by the other assertions.
   if (isDb(dir) && /depot\.json is missing/.test(r.stderr + r.out)) return t.log("pki doctor: not on depot.db yet");
   t.is(r.code, 0, r.stderr + r.out);
