@@ -134,9 +134,9 @@ test("a schema holding a table that is not pki's is refused by create and open, 
 test("a newer schema version is refused; an older one is migrated in one transaction", async (t) => {
   const { db, store } = await newStore(t);
   await store.close();
-  t.is((await psqlAs(db, "UPDATE pki_schema SET version = 2")).code, 0);
+  t.is((await psqlAs(db, "UPDATE pki_schema SET version = 3")).code, 0);
   await oneLine(t, PgStore.open(pg.url(db)),
-    /^PostgreSQL schema "public" at .* has schema version 2, newer than this pki understands \(1\): upgrade pki$/);
+    /^PostgreSQL schema "public" at .* has schema version 3, newer than this pki understands \(2\): upgrade pki$/);
   const old = await pg.db();
   const { SCHEMA_MARK } = await import(join(RECORDS, "postgres-ddl.js"));
   const mark = `${SCHEMA_MARK}; INSERT INTO pki_schema VALUES (1, 'pki', 0)`;
@@ -144,8 +144,32 @@ test("a newer schema version is refused; an older one is migrated in one transac
   const s = await PgStore.open(pg.url(old));
   t.teardown(() => s.close());
   await oneLine(t, s.read((tx) => tx.depot()), /is damaged: depot is missing: run 'pki doctor'$/);
-  t.is((await psqlAs(old, "SELECT version FROM pki_schema")).out.trim(), "1");
+  t.is((await psqlAs(old, "SELECT version FROM pki_schema")).out.trim(), "2");
   t.is(await s.read((tx) => tx.count()), 0);
+});
+
+test("a version-1 depot (before CRL URLs) is migrated to 2 in one transaction, its records kept", async (t) => {
+  const { SCHEMA_MARK, MIGRATIONS } = await import(join(RECORDS, "postgres-ddl.js"));
+  const db = await pg.db();
+  const row = `INSERT INTO depot VALUES (1, '${depotRecord().kdf.salt}', 1000, '2026-01-01T00:00:00.000Z', NULL)`;
+  const v1 = [SCHEMA_MARK, "INSERT INTO pki_schema VALUES (1, 'pki', 1)", ...MIGRATIONS[0], row,
+    "INSERT INTO entries (name, name_fold, kind, subject, key_type, sans, status, created) VALUES " +
+      "('ca', 'ca', 'ca', 'CN=Old', 'ecdsa-p256', '{\"ips\":[],\"domains\":[]}', 'unsigned', " +
+      "'2026-01-01T00:00:00.000Z')"];
+  t.is((await psqlAs(db, v1.join("; "))).code, 0);
+  const s = await PgStore.open(pg.url(db));
+  t.teardown(() => s.close());
+  t.is((await psqlAs(db, "SELECT version FROM pki_schema")).out.trim(), "2");
+  t.is((await s.read((tx) => tx.entry("ca"))).subject, "CN=Old");
+  await s.write(async (tx) => tx.putEntry({ ...(await tx.entry("ca")), crlUrl: "http://ca.test/ca.crl" }));
+  t.is((await s.read((tx) => tx.entry("ca"))).crlUrl, "http://ca.test/ca.crl");
+  t.is((await psqlAs(db, "UPDATE entries SET crl_url = 'ftp://x/' WHERE name = 'ca'")).code, 0);
+  await oneLine(t, s.read((tx) => tx.entry("ca")), /is damaged: entries\["ca"\]\.crlUrl is not an http:\/\/ URL/);
+  // A failing migration leaves version 1 and its rows: the DDL runs in the transaction that records 2.
+  const bad = await pg.db();
+  t.is((await psqlAs(bad, [...v1, "ALTER TABLE entries ADD COLUMN crl_url text"].join("; "))).code, 0);
+  await oneLine(t, PgStore.open(pg.url(bad)), /./);
+  t.is((await psqlAs(bad, "SELECT version FROM pki_schema")).out.trim(), "1");
 });
 
 test("?schema=NAME keeps two depots apart in one database", async (t) => {

@@ -7,7 +7,7 @@ import { chmodSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { ROOT, run, tempDir } from "./_helpers.js";
-import { clean, entry, newStore, RECORDS, rootEntry, SqliteStore, sqlite } from "./_records.js";
+import { clean, depotRecord, entry, newStore, RECORDS, rootEntry, SqliteStore, sqlite } from "./_records.js";
 import { recordStoreCases } from "./_records-cases.js";
 
 const { listQuery } = await import(join(RECORDS, "sqlite-rows.js"));
@@ -80,7 +80,44 @@ test("an older schema (version 0: pki's but empty) is migrated on open, in one t
   const e = await t.throwsAsync(store.read((tx) => tx.depot()));
   t.is(e.message, "depot.db is damaged: depot is missing: run 'pki doctor'");
   await store.close();
-  t.is((await sqlite(t, db, "PRAGMA user_version")).trim(), "1");
+  t.is((await sqlite(t, db, "PRAGMA user_version")).trim(), "2");
   const tables = "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name)";
   t.is((await sqlite(t, db, tables)).trim(), "acme blobs crls depot eab entries history nonces removed serials");
+});
+
+test("a version-1 depot.db (before CRL URLs) is migrated to 2 in one transaction, its records kept", async (t) => {
+  const { MIGRATIONS } = await import(join(RECORDS, "sqlite-ddl.js"));
+  const v1 = (dir) => {
+    chmodSync(dir, 0o700);
+    const db = new Database(join(dir, "depot.db"));
+    db.pragma("application_id = 1886087492");
+    db.pragma("journal_mode = WAL");
+    for (const sql of MIGRATIONS[0]) db.exec(sql);
+    db.prepare("INSERT INTO depot VALUES (1, ?, 1000, '2026-01-01T00:00:00.000Z', NULL)").run(depotRecord().kdf.salt);
+    db.prepare("INSERT INTO entries (name, name_fold, kind, subject, key_type, sans, status, created) VALUES " +
+      "('ca', 'ca', 'ca', 'CN=Old', 'ecdsa-p256', '{\"ips\":[],\"domains\":[]}', 'unsigned', ?)")
+      .run("2026-01-01T00:00:00.000Z");
+    db.pragma("user_version = 1");
+    return db;
+  };
+  const dir = tempDir(t, "pki-records-");
+  v1(dir).close();
+  const store = await SqliteStore.open(dir);
+  t.teardown(() => store.close());
+  t.is((await store.read((tx) => tx.entry("ca"))).subject, "CN=Old");
+  await store.write(async (tx) => tx.putEntry({ ...(await tx.entry("ca")), crlUrl: "http://ca.test/ca.crl" }));
+  t.is((await store.read((tx) => tx.entry("ca"))).crlUrl, "http://ca.test/ca.crl");
+  t.is((await sqlite(t, join(dir, "depot.db"), "PRAGMA user_version")).trim(), "2");
+  // the migrated file's schema is exactly a new depot's (checked on every open)
+  const schema = "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)";
+  const fresh = (await newStore(t)).db;
+  t.is(await sqlite(t, join(dir, "depot.db"), schema), await sqlite(t, fresh, schema));
+  // a migration that fails leaves version 1 and its rows
+  const bad = tempDir(t, "pki-records-");
+  const db = v1(bad);
+  db.exec("ALTER TABLE entries ADD COLUMN crl_url TEXT"); // the migration's own statement then fails
+  db.close();
+  await t.throwsAsync(SqliteStore.open(bad));
+  t.is((await sqlite(t, join(bad, "depot.db"), "PRAGMA user_version")).trim(), "1");
+  t.is((await sqlite(t, join(bad, "depot.db"), "SELECT subject FROM entries")).trim(), "CN=Old");
 });

@@ -65,6 +65,13 @@ const edits = [
   ["a past certificate's bad date", "UPDATE history SET not_before = 'yesterday'",
     /entries\["web"\]\.history\[0\]\.notBefore/],
   ["a cut certificate", "UPDATE blobs SET data = x'30050201'", /blobs\["web"\]\.cert is not one DER SEQUENCE/],
+  ["a CRL URL that is not http", "UPDATE entries SET crl_url = 'file:///etc/passwd' WHERE name = 'ca'",
+    /^depot\.db is damaged: entries\["ca"\]\.crlUrl is not an http:\/\/ URL: run 'pki doctor'$/],
+  ["a CRL URL on a leaf", "UPDATE entries SET crl_url = 'http://ca.test/x.crl' WHERE name = 'web'",
+    /entries\["web"\]\.crlUrl is set on an entry that is not a CA/],
+  ["a CRL URL of 2,000 characters",
+    "UPDATE entries SET crl_url = 'http://a.test/' || printf('%.1990c', 'x') WHERE name = 'ca'",
+    /entries\["ca"\]\.crlUrl is not printable text of at most 1024 characters/],
   ["a case-twin's name_fold", "UPDATE entries SET name_fold = 'other' WHERE name = 'web'",
     /entries\["web"\]\.name_fold/],
 ];
@@ -78,8 +85,8 @@ for (const [what, sql, re] of edits) {
 
 test("a schema version newer than this pki's is refused", async (t) => {
   const { dir, db } = await depot(t);
-  await sqlite(t, db, "PRAGMA user_version = 2");
-  await refused(t, dir, /^depot\.db has schema version 2, newer than this pki understands \(1\): upgrade pki$/);
+  await sqlite(t, db, "PRAGMA user_version = 3");
+  await refused(t, dir, /^depot\.db has schema version 3, newer than this pki understands \(2\): upgrade pki$/);
 });
 
 test("a trigger added with sqlite3 is refused, not run", async (t) => {

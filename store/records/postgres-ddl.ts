@@ -4,7 +4,7 @@
  * validated is the exact string pki wrote. pki_schema says the schema is pki's and which version it holds.
  */
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** The marker table, made first: a schema holding it (and only pki's relations) is a pki depot. */
 export const SCHEMA_MARK = `CREATE TABLE pki_schema (
@@ -49,8 +49,11 @@ const SCHEMA_V1: readonly string[] = [
   `CREATE TABLE nonces (nonce text PRIMARY KEY, expires bigint NOT NULL)`,
 ];
 
+/** Version 2: a CA's CRL distribution point URL (`pki init --crl-url`), put in what it issues. */
+const SCHEMA_V2: readonly string[] = [`ALTER TABLE entries ADD COLUMN crl_url text`];
+
 /** MIGRATIONS[v] takes version v to v + 1, in the one transaction that records v + 1. Version 0: only the mark. */
-export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1 };
+export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1, 1: SCHEMA_V2 };
 
 /**
  * The relations (pg_class kind and name) a schema of the current version holds: tables, their indexes
@@ -59,7 +62,8 @@ export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1 };
 export function expectedRelations(): Set<string> {
   const out = new Set<string>(["r pki_schema", "i pki_schema_pkey"]);
   for (const sql of Object.values(MIGRATIONS).flat()) {
-    const m = /^CREATE (TABLE|INDEX) (\w+)/.exec(sql)!;
+    const m = /^CREATE (TABLE|INDEX) (\w+)/.exec(sql);
+    if (!m) continue; // ALTER TABLE: no new relation
     if (m[1] === "INDEX") { out.add(`i ${m[2]}`); continue; }
     out.add(`r ${m[2]}`);
     if (/PRIMARY KEY/.test(sql)) out.add(`i ${m[2]}_pkey`);

@@ -61,6 +61,7 @@ export interface EntryRecord {
   alias?: string; // the name the source tool gave it (import: certstrap's CA file name)
   external?: boolean; // the key is held elsewhere (signed from a foreign CSR): no key blob
   acme?: { account: string; order: string }; // issued by `pki acme serve`: the ACME account and order
+  crlUrl?: string; // ca: the http:// URL of its CRL, put in every certificate it signs (CRL distribution point)
 }
 /** An entry with its past certificates, oldest first (layout 1's index.json entry). */
 export interface Entry extends EntryRecord { history?: PastCert[] }

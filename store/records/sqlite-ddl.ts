@@ -6,7 +6,7 @@
 
 /** "pkiD": PRAGMA application_id of every depot.db. */
 export const APPLICATION_ID = 0x706b6944;
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** The statements that make schema version 1, in order (the text SQLite keeps in sqlite_schema). */
 export const SCHEMA_V1: readonly string[] = [
@@ -51,18 +51,28 @@ export const SCHEMA_V1: readonly string[] = [
   `CREATE TABLE nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL) STRICT, WITHOUT ROWID`,
 ];
 
+/** Version 2: a CA's CRL distribution point URL (`pki init --crl-url`), put in what it issues. */
+const SCHEMA_V2: readonly string[] = [`ALTER TABLE entries ADD COLUMN crl_url TEXT`];
+
 /**
  * How an older schema becomes the next one: MIGRATIONS[v] takes version v to v + 1, run in one transaction
- * with the new version. Version 0 is an empty file.
+ * with the new version. Version 0 is an empty file; a new depot runs them all, so it holds what a migrated one does.
  */
-export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1 };
+export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1, 1: SCHEMA_V2 };
 
-/** The objects (type and name → CREATE text) a database of the current version holds. */
+/**
+ * The objects (type and name → CREATE text) a database of the current version holds. ADD COLUMN edits the
+ * table's stored text as SQLite does: `, <column>` inserted before the parenthesis that closes the columns.
+ */
 export function expectedObjects(): Map<string, string> {
   const out = new Map<string, string>();
   for (const sql of Object.values(MIGRATIONS).flat()) {
     const m = /^CREATE (TABLE|INDEX) (\w+)/.exec(sql);
     if (m) out.set(`${m[1].toLowerCase()} ${m[2]}`, sql);
+    const add = /^ALTER TABLE (\w+) ADD COLUMN (.+)$/s.exec(sql);
+    if (!add) continue;
+    const was = out.get(`table ${add[1]}`)!, end = was.lastIndexOf(")");
+    out.set(`table ${add[1]}`, `${was.slice(0, end)}, ${add[2]}${was.slice(end)}`);
   }
   return out;
 }

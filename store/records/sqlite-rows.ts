@@ -46,13 +46,14 @@ export function entryOf(c: Check, r: Row): Row {
   opt(o, "alias", r.alias);
   opt(o, "external", r.external === 1 ? true : r.external === 0 ? false : r.external);
   if (r.acme_account !== null || r.acme_order !== null) o.acme = { account: r.acme_account, order: r.acme_order };
+  opt(o, "crlUrl", r.crl_url);
   return o;
 }
 
 export const ENTRY_COLUMNS = [
   "name", "name_fold", "kind", "issuer", "subject", "key_type", "sans", "status", "created", "serial", "not_before",
   "not_after", "usage", "eku", "path_length", "revoked_date", "revoked_reason", "alias", "external", "acme_account",
-  "acme_order",
+  "acme_order", "crl_url",
 ] as const;
 
 /** An EntryRecord as the parameters of ENTRY_COLUMNS. */
@@ -62,7 +63,7 @@ export function entryParams(e: EntryRecord): unknown[] {
     e.name, e.name.toLowerCase(), e.kind, n(e.issuer), e.subject, e.keyType, JSON.stringify(e.sans), e.status,
     e.created, n(e.serial), n(e.notBefore), n(e.notAfter), n(e.usage), e.eku ? JSON.stringify(e.eku) : null,
     n(e.pathLength), n(e.revoked?.date), n(e.revoked?.reason), n(e.alias),
-    e.external === undefined ? null : e.external ? 1 : 0, n(e.acme?.account), n(e.acme?.order),
+    e.external === undefined ? null : e.external ? 1 : 0, n(e.acme?.account), n(e.acme?.order), n(e.crlUrl),
   ];
 }
 

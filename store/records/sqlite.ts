@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DepotError, own, tempName } from "../fsutil.js";
 import { lockTimeout } from "../lock.js";
-import { APPLICATION_ID, MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION } from "./sqlite-ddl.js";
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from "./sqlite-ddl.js";
 import {
   checkDbFiles, checkHeader, checkSchema, DB_FILE, dbError, lockHolder, openDb, setDurable, type Db, type Stmt,
 } from "./sqlite-open.js";
@@ -205,7 +205,7 @@ async function whileBusy<T>(dir: string, fn: () => T): Promise<T> {
 async function build(db: Db, depot: DepotRecord, fill?: (tx: WriteTx) => Promise<void>): Promise<void> {
   db.pragma(`application_id = ${APPLICATION_ID}`);
   db.exec("BEGIN IMMEDIATE");
-  for (const sql of SCHEMA_V1) db.exec(sql);
+  for (let v = 0; v < SCHEMA_VERSION; v++) for (const sql of MIGRATIONS[v]) db.exec(sql);
   db.prepare("INSERT INTO depot (id, kdf_salt, kdf_iterations, created, serial_floor) VALUES (1, ?, ?, ?, ?)")
     .run(depot.kdf.salt, depot.kdf.iterations, depot.created, depot.serialFloor ?? null);
   const tx = new SqliteTx(db, new Map(), DB_FILE, true);

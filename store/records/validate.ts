@@ -6,6 +6,7 @@
  */
 import { quote } from "../../lib/x509/validate.js";
 import { readTlv } from "../../lib/x509/der.js";
+import { crlUrlProblem, MAX_CRL_URL } from "../../lib/x509/crl-dp.js";
 import {
   Check,
   checkEntry,
@@ -57,6 +58,11 @@ export function validEntry(c: Check, raw: Record<string, unknown>, isCa: (n: str
     const a = c.obj(raw.acme, `${f}.acme`);
     id(c, a.account, `${f}.acme.account`);
     id(c, a.order, `${f}.acme.order`);
+  }
+  if (raw.crlUrl !== undefined) {
+    c.str(raw.crlUrl, `${f}.crlUrl`, MAX_CRL_URL);
+    if (raw.kind !== "ca") c.fail(`${f}.crlUrl`, "is set on an entry that is not a CA");
+    if (crlUrlProblem(raw.crlUrl as string)) c.fail(`${f}.crlUrl`, "is not an http:// URL");
   }
   return raw as unknown as EntryRecord;
 }
