@@ -26,6 +26,10 @@ export function builder(y: Argv) {
         type: "boolean",
         describe: "with --ca-key: use the key already in the token (found by id= and/or object=), not a new one",
       },
+      "crl-url": {
+        type: "string",
+        describe: "http:// URL where this CA's CRL is published: put in every certificate it signs from now on",
+      },
       parent: { type: "string", default: "ca", describe: "with --intermediate: the CA that signs it" },
       "parent-passphrase-file": {
         type: "string",
@@ -81,18 +85,20 @@ export async function handler(a: Args) {
   const notBefore = notBeforeFrom(a.notBefore);
   const { constraintsFrom } = await import("../lib/x509/constraints.js");
   const constraints = constraintsFrom(a);
-  if (a.intermediate !== undefined) return intermediate(a, { key, pathLength, notBefore, constraints, caKey });
+  const crlUrl = await crlUrlFrom(a.crlUrl);
+  if (a.intermediate !== undefined)
+    return intermediate(a, { key, pathLength, notBefore, constraints, caKey, crlUrl });
   const subject = subjectFrom(a, { commonName: "pki Root CA", organization: "pki" });
   const notAfter = expiryFrom(a.expires ?? "10 years")(notBefore ?? new Date());
   const { locateDepot } = await import("../store/depot/locate.js");
   const target = locateDepot(a.depot);
   const init = await import("../store/depot/init.js");
-  // A CA key in a token needs the record store: the layout-1 files have no place to name a token.
-  if (init.initMakesRecords(target) || caKey) {
+  // A CA key in a token, or a CRL URL, needs the record store: the layout-1 files have no place for them.
+  if (init.initMakesRecords(target) || caKey || crlUrl) {
     init.checkRoomForDepot(target); // before the prompt
     const what = caKey ? "the keys issued under the CA (its own is in the token)" : "the CA key";
     const passphrase = (await getPassphrase(a, what, { confirm: true }))!;
-    const o = { subject, key, notAfter, notBefore, passphrase, pathLength, constraints, caKey };
+    const o = { subject, key, notAfter, notBefore, passphrase, pathLength, constraints, caKey, crlUrl };
     const made = await init.initDepot(target, o);
     const until = made.notAfter.toISOString();
     process.stderr.write(`Created CA "${made.subject}" in ${made.label} (valid until ${until})\n`);
@@ -115,6 +121,7 @@ async function intermediate(
     notBefore?: Date;
     constraints?: import("../lib/x509/constraints.js").NameConstraints;
     caKey?: Awaited<ReturnType<typeof caKeyFrom>>;
+    crlUrl?: string;
   },
 ) {
   const { subjectFrom, expiryFrom } = await import("./args.js");
@@ -135,6 +142,7 @@ async function intermediate(
     return;
   }
   if (o.caKey) throw new Error("a CA key in a PKCS#11 token needs a depot made by 'pki init --ca-key' (depot.db)");
+  if (o.crlUrl) throw new Error("--crl-url needs a depot made by 'pki init --crl-url' (depot.db), not layout 1");
   const depot = await openDepot(a.depot);
   if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
   depot.entry(parent);
@@ -169,6 +177,14 @@ async function intermediate(
   process.stderr.write(
     `Created intermediate CA "${name}" (${cert.subject}, path length ${o.pathLength ?? 0}) signed by "${parent}", valid until ${cert.notAfter.toISOString()}\n`,
   );
+}
+
+/** --crl-url URL, refused (a usage error) unless it is an http:// URL a certificate can carry. */
+async function crlUrlFrom(url: string | undefined): Promise<string | undefined> {
+  if (url === undefined) return undefined;
+  const problem = (await import("../lib/x509/crl-dp.js")).crlUrlProblem(url);
+  if (problem) throw new (await import("./common.js")).UsageError(`--crl-url ${problem}`);
+  return url;
 }
 
 /** --ca-key URI (and --existing-key): the CA key's token, with the PIN asked on a terminal when needed. */

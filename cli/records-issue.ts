@@ -171,6 +171,7 @@ export interface IntermediateParsed {
   notAfter: (from: Date) => Date; constraints?: NameConstraints;
   /** the new CA's key in a PKCS#11 token (--ca-key, --existing-key) */
   caKey?: { uri: string; existing?: boolean; pin?: import("../store/keys/pin.js").PinOptions };
+  crlUrl?: string;
 }
 
 /**

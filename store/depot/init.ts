@@ -35,6 +35,8 @@ export interface InitOptions {
   constraints?: NameConstraints;
   /** the root's key in a PKCS#11 token: made there (`key` says its type), or one already there (`existing`) */
   caKey?: TokenKeyChoice;
+  /** where the root's CRL will be published: put in every certificate it signs (checked by the caller) */
+  crlUrl?: string;
 }
 
 /**
@@ -103,6 +105,7 @@ async function create(t: DepotTarget, o: InitOptions, keys: KeyDer | TokenCaKey)
     serial,
     notBefore: cert.notBefore.toISOString(),
     notAfter: cert.notAfter.toISOString(),
+    ...(o.crlUrl === undefined ? {} : { crlUrl: o.crlUrl }),
   };
   const fill = async (tx: WriteTx) => {
     await tx.reserveSerial(serial);

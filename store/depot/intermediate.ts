@@ -24,6 +24,8 @@ export interface IntermediateOptions {
   keyPassphrase?: string;
   /** its key in a PKCS#11 token: made there (`key` says its type), or one already there (`existing`) */
   caKey?: TokenKeyChoice;
+  /** where its CRL will be published: put in every certificate it signs (checked by the caller) */
+  crlUrl?: string;
 }
 
 export async function newIntermediate(s: Session, name: string, o: IntermediateOptions) {
@@ -49,5 +51,6 @@ function newKeyed(o: IntermediateOptions): NewKeyed {
     pastOk: true,
     extensions: o.constraints ? [constraintsExtension(o.constraints)] : undefined,
     keyPassphrase: o.keyPassphrase,
+    crlUrl: o.crlUrl,
   };
 }

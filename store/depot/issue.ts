@@ -7,6 +7,7 @@
  */
 import { parseKeyOption, parseWhen, type KeyOption, type When } from "../../lib/api/options.js";
 import { CertInfo } from "../../lib/x509/certinfo.js";
+import { CRL_DP_OID, crlDistributionPoints } from "../../lib/x509/crl-dp.js";
 import {
   clampToIssuer, createCsrDer, prepareCertificateDer, randomSerial, subjectText,
 } from "../../lib/x509/issuance.js";
@@ -151,8 +152,16 @@ export async function signUnder(
     warnings.push(`the certificate is already expired (notAfter ${clamp.notAfter.toISOString()})`);
   }
   const serial = await reserveFreshSerial(tx);
-  const sign = prepareCertificateDer({ ...o, issuerCert: path[0], serial, notAfter: clamp.notAfter });
+  const extensions = await withCrlUrl(tx, o.issuer, o.extensions);
+  const sign = prepareCertificateDer({ ...o, extensions, issuerCert: path[0], serial, notAfter: clamp.notAfter });
   return new CertInfo(sign(issuerKeys));
+}
+
+/** The issuer's CRL distribution point (`pki init --crl-url`), as recorded now, in what it signs. */
+async function withCrlUrl(tx: ReadTx, issuer: string, given: RawExtension[] = []): Promise<RawExtension[]> {
+  const url = (await tx.entry(issuer))?.crlUrl;
+  if (url === undefined || given.some((e) => e.oid === CRL_DP_OID)) return given;
+  return [...given, crlDistributionPoints(url)];
 }
 
 export async function issue(s: Session, name: string, o: IssueOptions = {}): Promise<Issued> {
@@ -188,6 +197,8 @@ export interface NewKeyed {
   keyPassphrase?: string;
   /** a key held in a PKCS#11 token instead of a new one: the depot records where it is, never the key */
   held?: TokenCaKey;
+  /** a CA's CRL distribution point: recorded, put in what it signs */
+  crlUrl?: string;
 }
 
 /**
@@ -226,6 +237,7 @@ export async function issueNew(s: Session, name: string, c: NewKeyed) {
       created: new Date().toISOString(),
       ...(profileFields(c.profile) as Partial<EntryRecord>),
       ...(certFields(cert) as Pick<EntryRecord, "serial" | "notBefore" | "notAfter">),
+      ...(c.crlUrl === undefined ? {} : { crlUrl: c.crlUrl }),
     };
     await tx.putEntry(e);
     await tx.putBlob({ name, kind: "key" }, sealed);
