@@ -80,7 +80,7 @@ test("backup and restore refuse to overwrite, and restore refuses what is not a 
   t.false(readdirSync(dir).includes("l1.db"));
 });
 
-test("doctor on depot.db: a certificate row swapped with the sqlite3 shell is named; the key check needs the passphrase", async (t) => {
+test("doctor on depot.db names a certificate row swapped by the sqlite3 shell; keys compared", async (t) => {
   const { dir, depot } = await dbDepot(t, async (dir) => {
     await pkiOk(t, dir, ["issue", "web", "web.example"], { env });
     await pkiOk(t, dir, ["issue", "api", "api.example"], { env });
@@ -96,7 +96,8 @@ test("doctor on depot.db: a certificate row swapped with the sqlite3 shell is na
   t.is(bad.code, 1);
   const report = JSON.parse(bad.out);
   t.false(report.ok);
-  t.true(report.problems.some((p) => /^the certificate of "web" has serial [0-9a-f]+, the record [0-9a-f]+$/.test(p.problem)),
+  const swapped = /^the certificate of "web" has serial [0-9a-f]+, the record [0-9a-f]+$/;
+  t.true(report.problems.some((p) => swapped.test(p.problem)),
     JSON.stringify(report.problems));
   t.true(report.problems.some((p) => p.problem === `the key of "web" is not its certificate's key`));
   const text = await pki(dir, ["doctor"]);
@@ -107,7 +108,8 @@ test("doctor on depot.db: a certificate row swapped with the sqlite3 shell is na
 test("crl with 10,000 revoked certificates: openssl verifies it and finds a serial", async (t) => {
   const { dir, depot } = await dbDepot(t);
   // 10,000 revoked certificates of entries since removed, recorded through the store as pki rm leaves them.
-  const code = `const { SqliteStore } = await import(${JSON.stringify(join(ROOT, "dist", "store", "records", "sqlite.js"))});
+  const sqlite = JSON.stringify(join(ROOT, "dist", "store", "records", "sqlite.js"));
+  const code = `const { SqliteStore } = await import(${sqlite});
     const s = await SqliteStore.open(${JSON.stringify(depot)});
     await s.write(async (tx) => {
       for (let i = 0; i < 10000; i++) {

@@ -30,7 +30,8 @@ test("init → issue → revoke → crl → list on a PostgreSQL depot, the pass
   const rv = await run(["revoke", "--reason", "keyCompromise", "web"]);
   t.is(rv.stderr, `Revoked "web" (serial ${serial}, reason keyCompromise); publish it: pki crl\n`);
   const crl = await run(["crl", ...P]);
-  t.regex(crl.stderr, /^CRL #1 of "ca": 1 revoked, next update \S+; recorded in postgresql:\/\/pki@127\.0\.0\.1:\d+\/\w+\?schema=life\n$/);
+  const at = /postgresql:\/\/pki@127\.0\.0\.1:\d+\/\w+\?schema=life/.source;
+  t.regex(crl.stderr, new RegExp(`^CRL #1 of "ca": 1 revoked, next update \\S+; recorded in ${at}\\n$`));
   writeFileSync(join(dir, "ca.crl"), crl.out);
   const text = await openssl(["crl", "-in", "ca.crl", "-CAfile", "ca.crt", "-noout", "-text"], { cwd: dir });
   t.regex(text.stderr + text.out, /verify OK/);
@@ -46,7 +47,8 @@ test("init → issue → revoke → crl → list on a PostgreSQL depot, the pass
   await run(["renew", ...P, "api"]);
   t.is(JSON.parse((await run(["status", "api", "--json"])).out).history.length, 1);
   await run(["rm", "web"]);
-  t.regex((await run(["doctor", ...P])).stderr, /^Depot postgresql:\/\/pki@\S+ is consistent: 2 entries, 2 certificates verified, 2 keys compared\n$/);
+  t.regex((await run(["doctor", ...P])).stderr,
+    /^Depot postgresql:\/\/pki@\S+ is consistent: 2 entries, 2 certificates verified, 2 keys compared\n$/);
   const backup = await run(["backup", join(dir, "pg.db")], 1);
   t.regex(backup.stderr, /^pki: a PostgreSQL depot is backed up with PostgreSQL's own tools \(pg_dump -n life\)\n$/);
   const gone = await run(["revoke", "web"], 1);

@@ -36,7 +36,8 @@ test("list and status on depot.db: the table, --json as one array, and --status/
   t.is(json.length, 6);
   t.deepEqual(json.find((e) => e.name === "old").status, "revoked");
   t.deepEqual(Object.keys(json[0]), ["name", "kind", "issuer", "status", "serial", "notAfter", "sans"]);
-  const names = async (...args) => JSON.parse((await pkiOk(t, dir, ["list", "--json", ...args])).out).map((e) => e.name);
+  const names = async (...args) =>
+    JSON.parse((await pkiOk(t, dir, ["list", "--json", ...args])).out).map((e) => e.name);
   t.deepEqual(await names("--status", "revoked"), ["old"]);
   t.deepEqual(await names("--issuer", "issuing"), ["leaf2"]);
   t.deepEqual(await names("--expiring", "30d"), ["soon"]);
@@ -89,7 +90,8 @@ test("revoke → crl → renew (--rekey, own key passphrase) → rm on depot.db,
   t.is(text.code, 0, text.stderr);
   t.regex(text.stderr + text.out, /verify OK/);
   t.regex(text.out, new RegExp(`Serial Number: ${serial.toUpperCase()}[\\s\\S]*Key Compromise`));
-  const v = await openssl(["verify", "-crl_check", "-CRLfile", crlFile, "-CAfile", caFile, put(dir, "web.pem", web.cert)]);
+  const webFile = put(dir, "web.pem", web.cert);
+  const v = await openssl(["verify", "-crl_check", "-CRLfile", crlFile, "-CAfile", caFile, webFile]);
   t.not(v.code, 0);
   t.regex(v.out + v.stderr, /certificate revoked/);
   t.regex((await pkiOk(t, dir, ["crl"], { env })).stderr, /^CRL #2 of "ca"/, "the CRL number grows");
@@ -98,7 +100,8 @@ test("revoke → crl → renew (--rekey, own key passphrase) → rm on depot.db,
   const before = depotFiles(depot);
   const same = await pki(dir, ["renew", "web"], { env });
   t.is(same.code, 1);
-  t.regex(same.stderr, /^pki: a certificate of "web" for its current key was revoked for keyCompromise: renew with --rekey\n$/);
+  t.regex(same.stderr,
+    /^pki: a certificate of "web" for its current key was revoked for keyCompromise: renew with --rekey\n$/);
   t.deepEqual(depotFiles(depot), before);
   put(dir, "own.pass", "web's own passphrase\n");
   const rk = await pkiOk(t, dir, ["renew", "--rekey", "--key-type", "rsa", "--key-passphrase-file", "own.pass", "web"],

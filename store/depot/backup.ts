@@ -5,8 +5,8 @@
  * depot.db gets (its header, pki's application_id, its schema, the rows it holds) and removed again if it fails.
  */
 import {
-  chmodSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, rmdirSync, rmSync,
-  statSync,
+  chmodSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, rmdirSync,
+  rmSync, statSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
 import { InputError } from "../../lib/x509/validate.js";

@@ -54,7 +54,8 @@ export async function doctorRecords(
     for await (const rm of tx.removed()) await serial(rm.serial, `removed "${rm.name}"`);
     for (const [name, cert] of cas) {
       const crl = cert && (await tx.crl(name));
-      if (cert && crl?.der && !crlSignedBy(crl.der, cert)) problem(`the latest CRL of ${whose(name)} is not signed by it`);
+      if (cert && crl?.der && !crlSignedBy(crl.der, cert))
+        problem(`the latest CRL of ${whose(name)} is not signed by it`);
     }
   });
   r.ok = r.problems.length === 0;

@@ -7,7 +7,7 @@ import { parseDurationMs } from "../../lib/x509/duration.js";
 import { toPem } from "../../lib/x509/pem.js";
 import { checkName, InputError } from "../../lib/x509/validate.js";
 import { tokenKeyUri } from "../keys/ref.js";
-import type { Entry, EntryRecord, ListFilter, RecordStore, Status } from "../records/schema.js";
+import type { Entry, EntryRecord, ListFilter, ReadTx, RecordStore, Status } from "../records/schema.js";
 import type { DepotCert } from "./issue.js";
 import { ROOT, stateOf } from "../view.js";
 import type { Records } from "./session.js";
@@ -28,18 +28,23 @@ export { stateOf };
 
 const STATUSES: Status[] = ["unsigned", "signed", "revoked"];
 
+/** NAME's record and its past certificates, read in `tx`. */
+async function entryIn(tx: ReadTx, name: string): Promise<Entry> {
+  const e = await tx.entry(name);
+  if (!e) throw new InputError(`unknown name "${name}": see 'pki list'`);
+  const history = await tx.history(name);
+  return { ...e, ...(history.length ? { history } : {}) };
+}
+
 export async function get(s: Records, name: string): Promise<DepotCert> {
   s.check();
   checkName(name);
   return s.store.read(async (tx) => {
-    const e = await tx.entry(name);
-    if (!e) throw new InputError(`unknown name "${name}": see 'pki list'`);
-    const history = await tx.history(name);
+    const e = await entryIn(tx, name);
     const cert = await tx.blob({ name, kind: "cert" });
     const key = await tx.blob({ name, kind: "key" });
     return {
       ...e,
-      ...(history.length ? { history } : {}),
       ...(cert && e.status !== "unsigned" ? { certificate: toPem("CERTIFICATE", cert) } : {}),
       ...keyFields(key, name),
     };
@@ -101,11 +106,9 @@ export async function entryOf(s: Records, name: string): Promise<Entry & { keyUr
   s.check();
   checkName(name);
   return s.store.read(async (tx) => {
-    const e = await tx.entry(name);
-    if (!e) throw new InputError(`unknown name "${name}": see 'pki list'`);
-    const history = await tx.history(name);
+    const e = await entryIn(tx, name);
     const key = e.kind === "ca" ? await tx.blob({ name, kind: "key" }) : undefined;
     const keyUri = key && tokenKeyUri(key, `"${name}"`);
-    return { ...e, ...(history.length ? { history } : {}), ...(keyUri ? { keyUri } : {}) };
+    return { ...e, ...(keyUri ? { keyUri } : {}) };
   });
 }

@@ -53,7 +53,9 @@ export async function clientCrls(
   for (const { ca, revoked, crl: rec, cert } of read) {
     if (!rec?.der) {
       const what = revoked.length ? "has revoked certificates but no CRL" : "has no CRL yet";
-      throw new DepotError(`${who(ca)} ${what}, and client certificates are checked against every CA's CRL: ${fix(ca)}`);
+      throw new DepotError(
+        `${who(ca)} ${what}, and client certificates are checked against every CA's CRL: ${fix(ca)}`,
+      );
     }
     let crl: CrlView;
     try {
