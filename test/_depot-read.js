@@ -72,3 +72,24 @@ export async function records(depot, { eab = [] } = {}) {
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, JSON.stringify(v)]));
   });
 }
+
+/**
+ * Every certificate the depot holds (current and past, as PEM) and every CA's latest CRL: [{ id, kind, pem }],
+ * kind "x509" or "crl" (openssl's command for it), id naming it ("web", "web.SERIAL", "ca.crl").
+ */
+export async function artefacts(depot) {
+  return readDepot(depot, async (tx) => {
+    const out = [];
+    for (const e of await all(tx.list())) {
+      const cert = await tx.blob({ name: e.name, kind: "cert" });
+      if (cert) out.push({ id: e.name, kind: "x509", pem: pemOf(cert) });
+      for (const h of await tx.history(e.name)) {
+        const past = await tx.blob({ name: e.name, kind: "cert", serial: h.serial });
+        if (past) out.push({ id: `${e.name}.${h.serial}`, kind: "x509", pem: pemOf(past) });
+      }
+      const crl = e.kind === "ca" ? (await tx.crl(e.name))?.der : undefined;
+      if (crl) out.push({ id: `${e.name}.crl`, kind: "crl", pem: pemOf(crl, "X509 CRL") });
+    }
+    return out;
+  });
+}

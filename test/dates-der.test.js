@@ -1,11 +1,12 @@
 // Dates at and past the bounds X.509 can carry, and a strict DER check (openssl asn1parse -strictpem, no empty
 // SEQUENCE, the right time type, openssl's re-encoding byte-equal) of the certificates and CRLs pki makes.
 import test from "ava";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pkiOk, run, tempDir } from "./_helpers.js";
 import { cheapDepot, env } from "./_stress.js";
-import { at, LONG, refused } from "./_tamper.js";
+import { LONG, refused } from "./_tamper.js";
+import { artefacts, blobFile } from "./_depot-read.js";
 
 const OUTSIDE = /is outside the dates a certificate can carry \(1950-01-01T00:00:00Z to 9999-12-31T23:59:59Z\)$/;
 
@@ -26,9 +27,15 @@ async function strictDer(t, file, kind) {
   t.true(re.stdout.equals(der), `${file}: openssl re-encodes it differently`);
 }
 
-/** Every .crt and .crl in the depot. */
-const artefacts = (dir) => ["", "certs", "history"].map((d) => at(dir, d)).filter(existsSync)
-  .flatMap((d) => readdirSync(d).map((n) => join(d, n))).filter((p) => /\.(crt|crl)$/.test(p));
+/** Every certificate (current and past) and CRL the depot in DIR holds, written to files under OUT: [path, kind]. */
+async function depotFiles(dir, out) {
+  mkdirSync(out, { recursive: true });
+  return (await artefacts(join(dir, ".pki"))).map(({ id, kind, pem }) => {
+    const p = join(out, `${id}.${kind === "crl" ? "crl" : "crt"}`);
+    writeFileSync(p, pem);
+    return [p, kind];
+  });
+}
 
 test("notBefore, notAfter and nextUpdate: at each bound accepted and encoded right, past it refused before anything is written", async (t) => {
   t.timeout(LONG);
@@ -42,10 +49,13 @@ test("notBefore, notAfter and nextUpdate: at each bound accepted and encoded rig
   await refused(t, dir, ["sign", "--not-before=-100y", "web"], /^pki: notBefore 19\d\d-.* is outside the dates/);
   await refused(t, dir, ["crl", "--next-update", "10000 years"], OUTSIDE);
   await pkiOk(t, dir, ["sign", "--not-before=1950-01-01", "web"], { env });
-  const text = (await run("openssl", ["asn1parse", "-in", at(dir, "certs/web.crt")])).out;
+  const web = await blobFile(join(dir, ".pki"), "web", join(dir, "web.crt"));
+  const text = (await run("openssl", ["asn1parse", "-in", web])).out;
   t.regex(text, /UTCTIME\s+:500101000000Z/, "1950-01-01 is UTCTime 50...");
   await pkiOk(t, dir, ["crl", "--next-update", "9999-12-31T23:59:59Z"], { env });
-  t.regex((await run("openssl", ["asn1parse", "-in", at(dir, "ca.crl")])).out, /GENERALIZEDTIME\s+:99991231235959Z/);
+  const crl = join(dir, "ca.crl");
+  writeFileSync(crl, (await artefacts(join(dir, ".pki"))).find((a) => a.id === "ca.crl").pem);
+  t.regex((await run("openssl", ["asn1parse", "-in", crl])).out, /GENERALIZEDTIME\s+:99991231235959Z/);
   const fresh = tempDir(t);
   await refused(t, fresh, ["init", "--expires", "10000 years"], OUTSIDE);
   t.deepEqual(readdirSync(fresh), [], "init wrote nothing");
@@ -56,7 +66,8 @@ test("a root valid to 9999-12-31T23:59:59Z; every certificate and CRL pki makes 
   const dir = await cheapDepot(t);
   const far = tempDir(t);
   await pkiOk(t, far, ["init", "--expires", "9999-12-31T23:59:59Z"], { env });
-  t.regex((await run("openssl", ["asn1parse", "-in", join(far, ".pki", "ca.crt")])).out, /GENERALIZEDTIME\s+:99991231235959Z/);
+  const farCa = await blobFile(join(far, ".pki"), "ca", join(far, "ca.crt"));
+  t.regex((await run("openssl", ["asn1parse", "-in", farCa])).out, /GENERALIZEDTIME\s+:99991231235959Z/);
   await pkiOk(t, far, ["new-cert", "--domain", "far.example", "far"], { env });
   await pkiOk(t, far, ["sign", "--expires", "2100-01-01", "far"], { env });
   // A mix: intermediate, each key type, renewals, revocations with and without a reason, CRLs of both CAs.
@@ -73,15 +84,14 @@ test("a root valid to 9999-12-31T23:59:59Z; every certificate and CRL pki makes 
   await pkiOk(t, dir, ["crl", "--issuer", "sub"], { env });
   await pkiOk(t, far, ["revoke", "far"], { env });
   await pkiOk(t, far, ["crl"], { env });
-  const files = [...artefacts(dir), ...artefacts(far)];
+  const files = [...await depotFiles(dir, join(dir, "out")), ...await depotFiles(far, join(far, "out"))];
   t.true(files.length >= 12, files.join(" "));
-  for (const f of files) await strictDer(t, f, f.endsWith(".crl") ? "crl" : "x509");
+  for (const [f, kind] of files) await strictDer(t, f, kind);
 });
 
 test("the API path too: every certificate and CRL buildFixtures makes is strict DER, far dates included", async (t) => {
   t.timeout(LONG);
   const { buildFixtures } = await import("../dist/lib/index.js");
-  const { writeFileSync } = await import("node:fs");
   const set = await buildFixtures({
     passphrase: "p",
     cas: [{ name: "root", notAfter: "9999-12-31T23:59:59Z" }, { name: "int", issuer: "root", key: "rsa-2048" }],
