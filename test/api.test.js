@@ -5,7 +5,7 @@ import fc from "fast-check";
 import https from "node:https";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PASS, ROOT, inOwnProcess, newDepot, openssl, pkiOk, snapshot, tempDir } from "./_helpers.js";
+import { PASS, ROOT, inOwnProcess, newDepot, openssl, pkiOk, snapshot, tempDir, untar } from "./_helpers.js";
 
 // Through the package's own name: checks package.json "exports" and the ESM entry.
 const api = await import("pki-depot");
@@ -135,10 +135,11 @@ test("interchangeable with the CLI: an API cert verifies with a CA `pki fixtures
 
 test("a depot's CA (pki init) issues through the API", async (t) => {
   const dir = await newDepot(t);
-  const ca = await loadCA({ certPem: readFileSync(join(dir, ".pki", "ca.crt"), "utf8"), keyPem: readFileSync(join(dir, ".pki", "ca.key"), "utf8"), passphrase: PASS });
+  await untar(t, dir, (await pkiOk(t, dir, ["export"])).stdout); // ca.crt and ca.key, encrypted as the depot holds it
+  const ca = await loadCA({ certPem: readFileSync(join(dir, "ca.crt"), "utf8"), keyPem: readFileSync(join(dir, "ca.key"), "utf8"), passphrase: PASS });
   const leaf = await ca.issue({ name: "x", domain: ["x.test"] });
   writeFileSync(join(dir, "x.crt"), leaf.certPem);
-  const v = await openssl(["verify", "-CAfile", join(dir, ".pki", "ca.crt"), join(dir, "x.crt")]);
+  const v = await openssl(["verify", "-CAfile", join(dir, "ca.crt"), join(dir, "x.crt")]);
   t.is(v.code, 0, v.out + v.stderr);
 });
 
