@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { issue, openssl, pki, pkiOk, run, untar } from "./_helpers.js";
 import { cheapDepot } from "./_lifecycle.js";
+import { artefacts, blobFile } from "./_depot-read.js";
 
 const json = async (t, dir, args, opts) => JSON.parse((await pkiOk(t, dir, ["inspect", "--json", ...args], opts)).out);
 /** openssl's "Nov 25 23:17:45 2026 GMT" as ISO. */
@@ -19,7 +20,7 @@ async function depotWithWeb(t) {
 
 test("a certificate and a chain: subject, issuer, serial, dates, key, extensions and fingerprint as openssl x509 reads them", async (t) => {
   const dir = await depotWithWeb(t);
-  const crt = join(dir, ".pki", "certs", "web.crt");
+  const crt = await blobFile(join(dir, ".pki"), "web", join(dir, "web.crt"));
   const o = (await openssl(["x509", "-in", crt, "-noout", "-text", "-serial", "-fingerprint", "-sha256", "-dates", "-ext", "subjectAltName,extendedKeyUsage,keyUsage,basicConstraints"])).out;
   const { certificate: c, depot } = await json(t, dir, [crt]);
   t.is(c.serial.toUpperCase(), field(o, /^serial=(\S+)/m));
@@ -78,7 +79,8 @@ test("a CSR and a CRL: as openssl req and openssl crl read them; a tampered CSR 
 
   await pkiOk(t, dir, ["revoke", "web", "--reason", "keyCompromise"]);
   await pkiOk(t, dir, ["crl", "--passphrase-file", "pass"]);
-  const crlFile = join(dir, ".pki", "ca.crl");
+  const crlFile = join(dir, "ca.crl");
+  writeFileSync(crlFile, (await artefacts(join(dir, ".pki"))).find((a) => a.id === "ca.crl").pem);
   const o = (await openssl(["crl", "-in", crlFile, "-noout", "-text"])).out;
   const c = await json(t, dir, [crlFile]);
   t.is(c.crl.crlNumber, field(o, /X509v3 CRL Number: \n\s+(\d+)/));
@@ -102,7 +104,7 @@ test("keys: type, size and public-key fingerprint, encrypted or not, never the s
   for (const line of plain.split("\n").slice(1, -2)) t.false(out.includes(line), "no line of the key's PEM body");
 
   // The depot's own encrypted key: its scheme without the passphrase, its identity with it.
-  const key = join(dir, ".pki", "certs", "web.key");
+  const key = await blobFile(join(dir, ".pki"), "web", join(dir, "web.key"), "key");
   const locked = (await pkiOk(t, dir, ["inspect", key])).out;
   t.regex(locked, /Encrypted: +PBES2 \(PBKDF2-HMAC-SHA256, \d+ iterations, aes-256-cbc\)/);
   t.notRegex(locked, /Key: /);
