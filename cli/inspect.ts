@@ -75,12 +75,35 @@ async function depotVerdicts(
   item: import("../lib/formats/inspect.js").Inspected,
   hash: "sha256",
 ): Promise<string[] | undefined> {
-  const { Depot, defaultDepotDir } = await import("../store/depot.js");
-  const { existsSync } = await import("node:fs");
-  const dir = defaultDepotDir(flag);
-  if (!existsSync(`${dir}/depot.json`)) return undefined;
-  const depot = Depot.open(dir);
-  const { certVerdicts, crlVerdict, keyVerdict } = await import("../store/inspect-depot.js");
+  const { locateDepot, openRecords } = await import("../store/depot/locate.js");
+  const target = locateDepot(flag);
+  if (target.kind === "dir" && target.format === "none") return undefined;
+  if (target.kind === "postgres" || target.format === "db") {
+    const store = await openRecords(target, { write: false });
+    try {
+      return await verdictsOf(await import("../store/depot/inspect.js"), store, item, hash);
+    } finally {
+      await store.close();
+    }
+  }
+  const { Depot } = await import("../store/depot.js");
+  return verdictsOf(await import("../store/inspect-depot.js"), Depot.open(target.dir), item, hash);
+}
+
+/** The verdicts of either backend (layout 1's store/inspect-depot.ts, the record store's store/depot/inspect.ts). */
+interface Verdicts<D> {
+  certVerdicts(d: D, ders: Uint8Array[]): Promise<string[]>;
+  crlVerdict(d: D, der: Uint8Array): Promise<string>;
+  keyVerdict(d: D, spki: string, hash: "sha256"): string | undefined | Promise<string | undefined>;
+}
+
+async function verdictsOf<D>(
+  v: Verdicts<D>,
+  depot: D,
+  item: import("../lib/formats/inspect.js").Inspected,
+  hash: "sha256",
+): Promise<string[]> {
+  const { certVerdicts, crlVerdict, keyVerdict } = v;
   switch (item.kind) {
     case "certificate":
       return certVerdicts(depot, [item.der]);
@@ -93,7 +116,10 @@ async function depotVerdicts(
       return [await crlVerdict(depot, item.der)];
     case "key":
       return item.key.key
-        ? [keyVerdict(depot, item.key.key.spkiFingerprint, hash) ?? "not the key of any certificate in the depot"]
+        ? [
+            (await keyVerdict(depot, item.key.key.spkiFingerprint, hash)) ??
+              "not the key of any certificate in the depot",
+          ]
         : [];
     default:
       return [];
