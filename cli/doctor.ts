@@ -41,7 +41,7 @@ export async function handler(a: Args) {
   const passphrase = await getPassphrase(a, "the keys to compare", { optional: true });
   const { recordsDepot } = await import("../store/view.js");
   const r = recordsDepot(a.depot)
-    ? await onRecords(a.depot, passphrase)
+    ? await onRecords(a.depot, passphrase, Boolean(a.fix))
     : { ...(await doctor(defaultDepotDir(a.depot), { fix: Boolean(a.fix), passphrase })), onRecords: false };
   if (a.json) {
     process.stdout.write(JSON.stringify(r, null, 2) + "\n");
@@ -64,13 +64,15 @@ export async function handler(a: Args) {
 }
 
 /** The record store (depot.db, PostgreSQL): checked in one snapshot; a command's changes are all or nothing. */
-async function onRecords(depot: string | undefined, passphrase: string | undefined) {
+async function onRecords(depot: string | undefined, passphrase: string | undefined, fix: boolean) {
   const { depotLabel, locateDepot, openRecords } = await import("../store/depot/locate.js");
-  const { doctorRecords } = await import("../store/depot/doctor.js");
+  const { doctorRecords, narrowModes } = await import("../store/depot/doctor.js");
   const t = locateDepot(depot);
+  const fixed = fix && t.kind === "dir" ? narrowModes(t.dir) : [];
   const store = await openRecords(t, { write: false });
   try {
-    return { ...(await doctorRecords(store, await depotLabel(t), { passphrase })), onRecords: true };
+    const r = await doctorRecords(store, await depotLabel(t), { passphrase });
+    return { ...r, problems: [...fixed, ...r.problems], onRecords: true };
   } finally {
     await store.close();
   }

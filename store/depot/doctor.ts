@@ -7,12 +7,15 @@
  * nothing to repair as layout 1 has: a command's changes are one transaction, all or nothing.
  */
 import { X509Certificate } from "node:crypto";
+import { chmodSync, lstatSync } from "node:fs";
+import { join } from "node:path";
 import { decryptPkcs8Key, pbes2Info, WrongPassphraseError } from "../../lib/formats/pkcs8.js";
 import { CertInfo } from "../../lib/x509/certinfo.js";
 import { readCrl } from "../../lib/x509/crl-read.js";
 import { keyObjectsOf } from "../../lib/x509/keys.js";
 import { toPem } from "../../lib/x509/pem.js";
 import { tokenKeyUri } from "../keys/ref.js";
+import { ownershipProblems } from "../ownership.js";
 import type { EntryRecord, ReadTx, RecordStore } from "../records/schema.js";
 import { ROOT } from "./session.js";
 
@@ -150,4 +153,22 @@ async function checkEntry(tx: ReadTx, e: EntryRecord, c: Ctx): Promise<void> {
     if (err instanceof WrongPassphraseError) c.r.keysSkipped++;
     else c.problem(`the key of ${w} does not open (${(err as Error).message})`);
   }
+}
+
+/**
+ * `pki doctor --fix` on a depot directory holding depot.db, before the store is opened (which refuses them): the
+ * modes that let group or others write, narrowed as layout 1's doctor narrows them (the directory to 0700 at most,
+ * its files, which hold sealed keys, to 0600 at most). Never widens a mode, never changes an owner.
+ */
+export function narrowModes(dir: string): Problem[] {
+  const out: Problem[] = [];
+  for (const p of ownershipProblems(dir)) {
+    if (p.kind !== "mode") continue;
+    const path = p.file === "." ? dir : join(dir, p.file);
+    const st = lstatSync(path);
+    const mode = st.mode & 0o777 & (st.isDirectory() ? 0o700 : 0o600);
+    chmodSync(path, mode);
+    out.push({ file: p.file, problem: p.problem, fix: `chmod ${mode.toString(8).padStart(4, "0")}`, fixed: true });
+  }
+  return out;
 }
