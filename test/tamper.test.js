@@ -177,12 +177,15 @@ test("world-writable depot, group-writable file: refused; doctor --fix narrows t
   await refused(t, dir, ["list"], /^pki: the depot .* is writable by group or others \(mode 0777\): 'pki doctor --fix' narrows the modes$/);
   await refused(t, dir, ["sign", "web"], /writable by group or others/);
   chmodSync(at(dir, ""), 0o700);
-  chmodSync(at(dir, "certs/web.csr"), 0o664);
-  await refused(t, dir, ["sign", "web"], /^pki: depot file certs\/web\.csr is writable by group or others \(mode 0664\): 'pki doctor --fix' narrows the modes$/);
-  chmodSync(at(dir, "certs"), 0o757);
+  // layout 1: a CSR file and the certs/ directory; depot.db: the database and the depot directory.
+  const db = depotFormat(dir) === "db";
+  const [file, sub, narrowed] = db ? ["depot.db", "", 0o600] : ["certs/web.csr", "certs", 0o644];
+  chmodSync(at(dir, file), 0o664);
+  await refused(t, dir, ["sign", "web"], new RegExp(`^pki: depot file ${file.replace(/[/.]/g, "\\$&")} is writable by group or others \\(mode 0664\\): 'pki doctor --fix' narrows the modes$`));
+  chmodSync(at(dir, sub), 0o757);
   await pkiOk(t, dir, ["doctor", "--fix"], { env });
-  t.is(statSync(at(dir, "certs/web.csr")).mode & 0o777, 0o644);
-  t.is(statSync(at(dir, "certs")).mode & 0o777, 0o700);
+  t.is(statSync(at(dir, file)).mode & 0o777, narrowed);
+  t.is(statSync(at(dir, sub)).mode & 0o777, 0o700);
   await pkiOk(t, dir, ["sign", "web"], { env });
 });
 
@@ -193,15 +196,17 @@ test("foreign-owned files are refused; root acts on another user's depot only wi
   t.true(uid > 0);
   const dir = await cheapDepot(t);
   await pkiOk(t, dir, ["new-cert", "web"], { env });
-  chownSync(at(dir, "certs/web.csr"), uid, uid);
-  await refused(t, dir, ["sign", "web"], new RegExp(`^pki: depot file certs/web\\.csr is owned by uid ${uid}, not by the depot's owner \\(uid 0\\): chown it back, or remove it$`));
+  const db = depotFormat(dir) === "db";
+  const file = db ? "depot.db" : "certs/web.csr";
+  chownSync(at(dir, file), uid, uid);
+  await refused(t, dir, ["sign", "web"], new RegExp(`^pki: depot file ${file.replace(/[/.]/g, "\\$&")} is owned by uid ${uid}, not by the depot's owner \\(uid 0\\): chown it back, or remove it$`));
   // The whole depot belongs to the other user: root refuses, unless --as-owner.
   const r = await run("chown", ["-R", `${uid}:${uid}`, at(dir, "")]);
   t.is(r.code, 0, r.stderr);
   await refused(t, dir, ["sign", "web"], new RegExp(`^pki: the depot .* is owned by uid ${uid}, not by you \\(uid 0\\): pass --as-owner to act as its owner$`));
   await pkiOk(t, dir, ["sign", "--as-owner", "web"], { env });
   await pkiOk(t, dir, ["renew", "--as-owner", "web"], { env });
-  for (const f of ["certs/web.crt", "index.json", "history"]) t.is(statSync(at(dir, f)).uid, uid, `${f} belongs to the depot's owner`);
+  for (const f of db ? ["depot.db", ""] : ["certs/web.crt", "index.json", "history"]) t.is(statSync(at(dir, f)).uid, uid, `${f} belongs to the depot's owner`);
   // And the owner can still use it (the ownership rule holds for them).
   chmodSync(dir, 0o755); // let the other user reach the depot inside this temp dir
   const list = await run("setpriv", [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", process.execPath, join(process.cwd(), "dist/cli/pki.js"), "list"],
@@ -210,15 +215,18 @@ test("foreign-owned files are refused; root acts on another user's depot only wi
   t.regex(list.out, /web/);
 });
 
-test("a symlinked certs/ is refused: nothing is read or written through it", async (t) => {
+test("a symlinked certs/ (depot.db) is refused: nothing is read or written through it", async (t) => {
   t.timeout(LONG);
   const dir = await cheapDepot(t);
   await pkiOk(t, dir, ["new-cert", "web"], { env });
+  const file = depotFormat(dir) === "db" ? "depot.db" : "certs";
   mkdirSync(join(dir, "elsewhere"), { mode: 0o700 });
-  renameSync(at(dir, "certs"), join(dir, "elsewhere", "certs"));
-  symlinkSync(join(dir, "elsewhere", "certs"), at(dir, "certs"));
-  await refused(t, dir, ["new-cert", "x"], /^pki: depot file certs is a symbolic link: a depot holds only regular files and directories$/);
-  await refused(t, dir, ["sign", "web"], /^pki: depot file certs is a symbolic link/);
+  renameSync(at(dir, file), join(dir, "elsewhere", file));
+  symlinkSync(join(dir, "elsewhere", file), at(dir, file));
+  const link = new RegExp(`^pki: depot file ${file.replace(".", "\\.")} is a symbolic link: a depot holds only regular files and directories$`);
+  await refused(t, dir, ["new-cert", "x"], link);
+  await refused(t, dir, ["sign", "web"], link);
+  await refused(t, dir, ["list"], link);
 });
 
 test("init and import create a depot only in an absent or empty directory, and never chmod an existing one", async (t) => {
