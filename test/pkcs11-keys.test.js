@@ -201,3 +201,40 @@ test("no such module, a library that is not PKCS#11, no such token, no such key:
     t.is(out.error, message, uri);
   }
 });
+
+test("a session lost while the PIN changed: one login with the old PIN, then no more tries (no PIN burnt)",
+  async (t) => {
+    const hsm = await softhsm(t);
+    const log = join(hsm.dir, "spy.log");
+    const tokens = join(hsm.dir, "tokens");
+    // a long-running signer (as pki acme serve): the token goes away and comes back with another PIN meanwhile
+    const code = `
+      import { makeTokenCaKey } from ${JSON.stringify(new URL("../dist/store/keys/index.js", import.meta.url).href)};
+      import { renameSync, readdirSync } from "node:fs";
+      import { execFileSync } from "node:child_process";
+      const k = await makeTokenCaKey(${JSON.stringify(`pkcs11:token=pki-ca;object=k?module-path=${SPY}`)},
+        { type: "ecdsa", curve: "P-256" });
+      const out = [];
+      const sign = () => { try { k.signDigest(Buffer.alloc(32, 1), "sha256"); out.push("ok"); }
+        catch (e) { out.push(e.constructor.name + ": " + e.message); } };
+      sign();
+      execFileSync("pkcs11-tool", ["--module", ${JSON.stringify(MODULE)}, "--login",
+        "--pin", ${JSON.stringify(hsm.pin)}, "--change-pin", "--new-pin", "999999"], { stdio: "ignore" });
+      const [sub] = readdirSync(${JSON.stringify(tokens)});
+      renameSync(${JSON.stringify(tokens)} + "/" + sub, ${JSON.stringify(join(hsm.dir, "away"))});
+      sign();
+      renameSync(${JSON.stringify(join(hsm.dir, "away"))}, ${JSON.stringify(tokens)} + "/" + sub);
+      sign(); sign(); sign();
+      console.log(JSON.stringify(out));`;
+    const r = await run(process.execPath, ["--input-type=module", "-e", code],
+      { env: { ...hsm.env, PKI_PKCS11_PIN: hsm.pin, PKCS11SPY: MODULE, PKCS11SPY_OUTPUT: log } });
+    t.is(r.code, 0, r.stderr);
+    const out = JSON.parse(r.out);
+    t.is(out[0], "ok");
+    t.regex(out[1], /^TokenUnavailableError: the key in the token "pki-ca" cannot sign now: no token labelled/);
+    t.regex(out[2], /^TokenUnavailableError: .*wrong PIN for the token "pki-ca"/);
+    const refused = /^DepotError: wrong PIN .*: restart pki with the token's current PIN$/;
+    for (const later of out.slice(3)) t.regex(later, refused);
+    const logins = readFileSync(log, "utf8").match(/^\d+: C_Login$/gm) ?? [];
+    t.is(logins.length, 2, "the first login, and one with the old PIN after the token came back: never again");
+  });

@@ -128,6 +128,9 @@ export async function openSession(t: Token, pin: () => Promise<string | undefine
   }
 }
 
+/** The token refused the PIN (wrong, locked, expired): trying it again would only burn the token's tries. */
+export class PinRefusedError extends InputError {}
+
 /** C_Login once: a wrong PIN is never tried again (each try burns one of the token's few). */
 export function login(t: Token, session: Handle, pin: string | undefined): void {
   try {
@@ -136,15 +139,20 @@ export function login(t: Token, session: Handle, pin: string | undefined): void 
     const c = code(e), b = p11();
     if (c === b.CKR_USER_ALREADY_LOGGED_IN) return;
     if (c === b.CKR_PIN_INCORRECT || c === b.CKR_PIN_LEN_RANGE)
-      throw new InputError(`wrong PIN for ${tokenName(t)} (the token counts failed logins: check before trying again)`);
+      throw new PinRefusedError(
+        `wrong PIN for ${tokenName(t)} (the token counts failed logins: check before trying again)`,
+      );
     if (c === b.CKR_PIN_LOCKED) throw pinLocked(t);
-    if (c === b.CKR_PIN_EXPIRED) throw new InputError(`the PIN of ${tokenName(t)} has expired: set a new one first`);
+    if (c === b.CKR_PIN_EXPIRED)
+      throw new PinRefusedError(`the PIN of ${tokenName(t)} has expired: set a new one first`);
     throw new DepotError(`cannot log in to ${tokenName(t)}: ${ckr(e)}`);
   }
 }
 
 const pinLocked = (t: Token) =>
-  new InputError(`the user PIN of ${tokenName(t)} is locked (CKR_PIN_LOCKED): its security officer must unlock it`);
+  new PinRefusedError(
+    `the user PIN of ${tokenName(t)} is locked (CKR_PIN_LOCKED): its security officer must unlock it`,
+  );
 
 export function closeSession(t: Token, session: Handle): void {
   try {

@@ -16,8 +16,8 @@ import { DepotError } from "../fsutil.js";
 import { TokenUnavailableError, type CaKey } from "./types.js";
 import { pinFor, type PinOptions } from "./pin.js";
 import {
-  call, ckr, closeSession, code, findToken, login, openSession, p11, restartModule, tokenName, type Handle,
-  type Token,
+  call, ckr, closeSession, code, findToken, login, openSession, p11, PinRefusedError, restartModule, tokenName,
+  type Handle, type Token,
 } from "./pkcs11-token.js";
 
 export { finalizeModules } from "./pkcs11-token.js";
@@ -106,6 +106,7 @@ export class TokenKey implements HeldKey, CaKey {
   readonly held: string;
   readonly uri: string;
   readonly privateKey: HeldKey = this;
+  private refused?: string;
 
   constructor(
     private t: Token,
@@ -120,6 +121,8 @@ export class TokenKey implements HeldKey, CaKey {
   }
 
   signDigest(digest: Buffer, hash: "sha256" | "sha384"): Buffer {
+    // A PIN the token refused when pki logged in again is not tried on every request: that would lock the token.
+    if (this.refused) throw new DepotError(`${this.refused}: restart pki with the token's current PIN`);
     const rsa = this.spec.type === "rsa";
     const input = rsa ? seq(seq(oid(DIGEST_OIDS[hash]), NULL), octets(digest)) : digest;
     const mechanism = rsa ? p11().CKM_RSA_PKCS : p11().CKM_ECDSA;
@@ -132,6 +135,7 @@ export class TokenKey implements HeldKey, CaKey {
         this.reopen();
         sig = this.signOnce(mechanism, input);
       } catch (e2) {
+        if (e2 instanceof PinRefusedError) this.refused = e2.message;
         if (e2 instanceof InputError || e2 instanceof DepotError || dropped().has(code(e2)))
           throw new TokenUnavailableError(`the key in ${tokenName(this.t)} cannot sign now: ${reason(e2)}`);
         throw this.failed(e2);
