@@ -8,17 +8,11 @@ import { toPem } from "../lib/x509/pem.js";
 import type { x509 } from "../lib/x509/peculiar.js";
 import { ACME_PROFILE, AcmeState } from "./acme-state.js";
 import { serverNames } from "./acme/names.js";
+import type { RecordServeSetup } from "./acme/serve.js";
 import { Depot, ROOT } from "./depot.js";
 
-export interface AcmeServeSetup {
-  issuer: string;
-  passphrase: string;
-  lifetimeMs: number;
-  host: string;
-  tlsName: string;
-  /** --external-url's host: the server's certificate names it too. */
-  externalHost?: string;
-}
+/** The same setup as on the record store (store/acme/serve.ts). */
+export type AcmeServeSetup = RecordServeSetup;
 export interface AcmeServeMaterial {
   state: AcmeState;
   /** The issuing CA's certificate, then its issuers (their name constraints bound what may be ordered). */

@@ -6,14 +6,9 @@
 import type { AcmeBackend } from "../../lib/acme/backend.js";
 import type { x509 } from "../../lib/x509/peculiar.js";
 import { locateDepot } from "../depot/locate.js";
+import type { AcmeServeOptions } from "./serve.js";
 
-export interface AcmeServeOptions {
-  issuer: string;
-  lifetimeMs: number;
-  host: string;
-  tlsName: string;
-  externalHost?: string;
-}
+export type { AcmeServeOptions };
 export interface AcmeServing {
   state: AcmeBackend;
   issuerPath: x509.X509Certificate[];

@@ -17,14 +17,16 @@ import { openKey, ROOT, Session } from "../depot/session.js";
 import { serverNames } from "./names.js";
 import { RecordAcme } from "./state.js";
 
-export interface RecordServeSetup {
+/** What `pki acme serve` was asked for (the passphrase comes once the depot is open). */
+export interface AcmeServeOptions {
   issuer: string;
-  passphrase: string;
   lifetimeMs: number;
   host: string;
   tlsName: string;
+  /** --external-url's host: the server's certificate names it too. */
   externalHost?: string;
 }
+export type RecordServeSetup = AcmeServeOptions & { passphrase: string };
 
 const DAY = 864e5;
 const TLS_LIFETIME = "90d";
