@@ -43,10 +43,13 @@ export interface IssueParsed {
 /** `pki issue`; with --export the tar follows, the key opened with the passphrase that sealed it. */
 export async function issue(a: Args & { export?: boolean }, t: DepotTarget, p: IssueParsed): Promise<void> {
   const { sanText } = await import("./args.js");
-  const { checkFree, issueNew, validityOf } = await import("../store/depot/issue.js");
+  const { checkFree, issueNew, issuerPath, validityOf } = await import("../store/depot/issue.js");
   await withStore(t, async (store, label) => {
-    await store.read((tx) => checkFree(tx, p.name));
     const issuer = p.issuer ?? "ca";
+    await store.read(async (tx) => {
+      await checkFree(tx, p.name);
+      await issuerPath(tx, issuer); // an unknown, unsigned or non-CA issuer is said before the prompt
+    });
     const who =
       issuer !== "ca" ? `the key of the CA "${issuer}" and of "${p.name}"` : `the CA key and the key of "${p.name}"`;
     const s = await caSession(a, store, label, issuer, who);
@@ -81,7 +84,10 @@ export async function newCert(a: Args, t: DepotTarget, p: NewCertParsed): Promis
     const ca = p.issuer ?? "ca";
     await store.read(async (tx) => {
       await checkFree(tx, p.name);
-      if (p.issuer && !(await tx.entry(p.issuer))) throw new Error(`unknown name "${p.issuer}": see 'pki list'`);
+      const ie = p.issuer === undefined ? undefined : await tx.entry(p.issuer);
+      if (p.issuer && !ie) throw new Error(`unknown name "${p.issuer}": see 'pki list'`);
+      if (ie && ie.kind !== "ca")
+        throw new Error(`"${p.issuer}" is not a CA: issue from the root or an intermediate (pki init --intermediate)`);
     });
     const own = await ownPassphrase(a, p.name);
     const { sessionOn } = await import("../store/depot/session.js");

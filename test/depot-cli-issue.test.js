@@ -170,3 +170,17 @@ test("PostgreSQL depot: init, issue --export, export, chain; openssl verifies, n
   t.regex(taken.stderr, /^pki: "web" already exists in the depot\n$/);
   t.false(outputs.some((o) => o.includes(ROLE_PASS)), "the password is never printed");
 });
+
+test("an issuer that is no CA, or unknown, is refused before any passphrase is asked, nothing written", async (t) => {
+  const dir = await dbDepot(t);
+  await ok(t, dir, ["issue", ...P, "leaf", "leaf.test"]);
+  const before = snapshot(join(dir, ".pki"));
+  for (const args of [["issue", "--issuer", "leaf", "x"], ["new-cert", "--issuer", "leaf", "x"]]) {
+    const r = await pki(dir, args, { env: DB });
+    t.is(r.code, 1, r.stderr);
+    t.regex(r.stderr, /^pki: "leaf" is not a CA: issue from the root or an intermediate/);
+  }
+  const unknown = await pki(dir, ["issue", "--issuer", "nosuch", "x"], { env: DB });
+  t.regex(unknown.stderr, /^pki: unknown issuer "nosuch": see 'pki list'\n$/);
+  t.deepEqual(snapshot(join(dir, ".pki")), before);
+});
