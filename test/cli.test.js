@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PASS, PKI, ROOT, issue, newDepot, openssl, pki, pkiOk, run, tempDir } from "./_helpers.js";
+import { blobFile } from "./_depot-read.js";
 
 
 /** A shell with `pki` on PATH: a wrapper around this build, like the installed bin. */
@@ -166,7 +167,8 @@ test("--not-before -2d works as '--opt value' and '--opt=value'", async (t) => {
   const dir = await newDepot(t);
   for (const [name, args] of [["a", ["--not-before", "-2d"]], ["b", ["--not-before=-2d"]]]) {
     await issue(t, dir, name, [], args);
-    const r = await openssl(["x509", "-noout", "-startdate", "-in", join(dir, ".pki", "certs", `${name}.crt`)]);
+    const crt = await blobFile(join(dir, ".pki"), name, join(dir, `${name}.crt`));
+    const r = await openssl(["x509", "-noout", "-startdate", "-in", crt]);
     const start = new Date(r.out.trim().replace("notBefore=", ""));
     const days = (Date.now() - start.getTime()) / 86_400_000;
     t.true(days > 1.9 && days < 2.1, `${name}: notBefore ${start.toISOString()} is ${days} days ago`);

@@ -3,6 +3,7 @@
 import test from "ava";
 import { join } from "node:path";
 import { newDepot, openssl, pki, pkiOk, snapshot } from "./_helpers.js";
+import { blobFile } from "./_depot-read.js";
 
 const P = ["--passphrase-file", "pass"];
 const EMPTY = (what) => new RegExp(`^pki: empty ${what}: give it a value \\(an unset shell variable\\?\\), or leave it out\\n$`);
@@ -64,10 +65,10 @@ test("a leaf with no SAN at all is refused unless --no-san asks for it", async (
   const made = await pkiOk(t, dir, ["issue", ...P, "--client", "--no-san", "alice"]);
   t.regex(made.stderr, /^Issued "alice" \(SANs: none\)/);
   for (const n of ["bare", "alice"]) {
-    const crt = join(dir, ".pki", "certs", `${n}.crt`);
+    const crt = await blobFile(join(dir, ".pki"), n, join(dir, `${n}.crt`));
     const text = await openssl(["x509", "-in", crt, "-noout", "-text"]);
     t.false(text.out.includes("Subject Alternative Name"), n);
-    const v = await openssl(["verify", "-x509_strict", "-CAfile", join(dir, ".pki", "ca.crt"), crt]);
+    const v = await openssl(["verify", "-x509_strict", "-CAfile", await blobFile(join(dir, ".pki"), "ca", join(dir, "ca.crt")), crt]);
     t.is(v.code, 0, v.out + v.stderr);
   }
   // Without SAN options new-cert and issue still default to IP 127.0.0.1, as etcd-ca does.

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { derProblems, parse } from "./_der.js";
 import { curl, issue, openssl, PASS, pkiOk, tempDir, untar, versionsServer } from "./_helpers.js";
+import { blobFile } from "./_depot-read.js";
 
 const P12PASS = "p12 pass";
 // A cheap depot KDF for every pki this worker runs (the issue() helper passes no env of its own).
@@ -49,11 +50,12 @@ test("export --p12, PKCS#12 keystore, long names: strict DER inside and out; ope
   const srv = join(dir, "srv");
   const tar = await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass", "srv"], { env });
   await untar(t, dir, tar.stdout);
-  const ca = readFileSync(join(dir, ".pki", "ca.crt"));
+  const caFile = await blobFile(join(dir, ".pki"), "ca", join(dir, "depot-ca.crt"));
+  const ca = readFileSync(caFile);
   const key = readFileSync(`${srv}.key.insecure`);
   const port = await versionsServer(t, { cert: readFileSync(`${srv}.crt`), key, ca });
   const r = await curl(["--cert", `${join(dir, `${name}.p12`)}:${P12PASS}`, "--cert-type", "P12",
-    "--cacert", join(dir, ".pki", "ca.crt"), `https://127.0.0.1:${port}/v1/versions`]);
+    "--cacert", caFile, `https://127.0.0.1:${port}/v1/versions`]);
   t.is(r.code, 0, r.stderr);
   t.is(r.out, '["v1"]');
 });

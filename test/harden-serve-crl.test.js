@@ -5,6 +5,7 @@ import test from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { curl, issue, PASS, pkiOk, snapshot, tempDir, untar } from "./_helpers.js";
+import { blobFile } from "./_depot-read.js";
 import { serve } from "./_serve.js";
 
 process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000";
@@ -16,6 +17,7 @@ async function depot(t) {
   await Promise.all([issue(t, dir, "server1", ["--ip", "127.0.0.1"]), issue(t, dir, "good"), issue(t, dir, "bad")]);
   for (const n of ["good", "bad"])
     await untar(t, dir, (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass", n])).stdout);
+  await blobFile(join(dir, ".pki"), "ca", join(dir, "ca.crt"));
   return dir;
 }
 
@@ -27,7 +29,7 @@ async function start(t, dir) {
   return { s, ...(r ?? (await s.exited)) };
 }
 
-const as = (dir, port, who) => curl(["--cacert", join(dir, ".pki", "ca.crt"), "--cert", join(dir, `${who}.crt`),
+const as = (dir, port, who) => curl(["--cacert", join(dir, "ca.crt"), "--cert", join(dir, `${who}.crt`),
   "--key", join(dir, `${who}.key.insecure`), `https://127.0.0.1:${port}/v1/versions`]);
 
 test("serve --name: the depot's CRL refuses a revoked client and serves a good one", async (t) => {
@@ -81,6 +83,7 @@ test("serve --name under an intermediate: it takes both CAs' CRLs (node checks t
       issue(t, dir, "bad", under)]);
     for (const n of ["good", "bad"])
       await untar(t, dir, (await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "pass", n])).stdout);
+    await blobFile(join(dir, ".pki"), "ca", join(dir, "ca.crt"));
     await pkiOk(t, dir, ["revoke", "bad"]);
     await pkiOk(t, dir, ["crl", "--issuer", "int", "--passphrase-file", "pass"]);
     const half = await start(t, dir);
