@@ -46,7 +46,7 @@ test("renew after keyCompromise: refused without rekey (nothing changes), a new 
   await d.revoke("web", { reason: "keyCompromise" });
   const before = depotFiles(depot);
   const e = await t.throwsAsync(d.renew("web"), { instanceOf: InputError });
-  t.regex(e.message, /revoked for keyCompromise: renew with rekey/);
+  t.regex(e.message, /revoked for keyCompromise: renew with --rekey$/);
   await t.throwsAsync(d.renew("nope"), { instanceOf: InputError, message: /^unknown name "nope"/ });
   await t.throwsAsync(d.renew("ca"), { instanceOf: InputError, message: /root CA is not supported/ });
   t.deepEqual(depotFiles(depot), before);
