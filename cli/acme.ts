@@ -1,5 +1,8 @@
 import type { Argv } from "yargs";
 import { PASSPHRASE_OPTIONS, UsageError } from "./common.js";
+import { CRL_LISTEN_OPTION, crlListenFrom } from "./crl-listen.js";
+
+const CRL_LISTEN_DESCRIBE = CRL_LISTEN_OPTION["crl-listen"].describe;
 
 export const command = "acme <action> [args..]";
 export const describe =
@@ -50,6 +53,7 @@ export function builder(y: Argv) {
   return y
     .options(SERVE_OPTIONS)
     .options(PASSPHRASE_OPTIONS)
+    .options({ "crl-listen": { ...CRL_LISTEN_OPTION["crl-listen"], describe: `serve: ${CRL_LISTEN_DESCRIBE}` } })
     .positional("action", {
       choices: ["serve", "eab", "renew-now"] as const,
       describe: "serve, eab add NAME, or renew-now NAME|--issuer CA|--all",
@@ -114,6 +118,7 @@ async function serve(a: Args) {
   const now = new Date();
   const lifetimeMs = expiryFrom(String(last(a.certLifetime)))(now).getTime() - now.getTime();
   const issuer = a.issuer ?? "ca";
+  const crlListen = crlListenFrom(a.crlListen);
   const { startAcmeServer, probeListen } = await import("../lib/acme/server.js");
   const { DEADLINE_MS } = await import("../lib/acme/challenges.js");
   const { openAcmeServe } = await import("../store/acme/open.js");
@@ -158,8 +163,11 @@ async function serve(a: Args) {
     await m.close();
     throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
   });
+  const crls = crlListen && (await (await import("./crl-listen.js")).startCrlListener(a.depot, crlListen).catch(
+    async (e) => { await s.close(); await m.close(); throw e; }));
   process.stdout.write(`ACME directory: ${s.url}\n`);
   const sig = await stopped;
+  await crls?.close();
   await s.close();
   await m.close();
   process.stderr.write(`Stopped by ${sig}\n`); // an info line: no "pki: " (errors and warnings)

@@ -14,6 +14,10 @@ export function builder(y: Argv) {
         default: "30d",
         describe: "when relying parties should fetch the next CRL: '30d', '12h', or a date",
       },
+      "set-url": {
+        type: "string",
+        describe: "record the CA's http:// CRL URL, for what it signs from now on ('none': no URL); signs no CRL",
+      },
     })
     .example("$0 crl --passphrase-file ca.pass > ca.crl", "the root's CRL, valid 30 days")
     .example("$0 crl --issuer issuing --next-update 7d", "the CRL of the intermediate 'issuing'");
@@ -27,6 +31,7 @@ export async function handler(a: Args) {
   const { openDepot } = await import("./common.js");
   const nextUpdate = expiryFrom(String(a.nextUpdate));
   const issuer = checkName(a.issuer);
+  if (a.setUrl !== undefined) return (await import("./crl-url.js")).setUrl(a.depot, issuer, a.setUrl);
   const { recordsDepot } = await import("../store/view.js");
   if (recordsDepot(a.depot)) return onRecords(a, issuer, nextUpdate(new Date()));
   const depot = await openDepot(a.depot);

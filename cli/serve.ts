@@ -1,5 +1,6 @@
 import type { Argv } from "yargs";
 import { PASSPHRASE_OPTIONS, UsageError } from "./common.js";
+import { CRL_LISTEN_OPTION, crlListenFrom } from "./crl-listen.js";
 import type { TlsMaterial } from "../lib/tls/server.js";
 
 export const command = "serve";
@@ -22,7 +23,7 @@ export const SOURCE_OPTIONS = {
 
 export function builder(y: Argv) {
   return y
-    .options({ ...SOURCE_OPTIONS, ...PASSPHRASE_OPTIONS })
+    .options({ ...SOURCE_OPTIONS, ...PASSPHRASE_OPTIONS, ...CRL_LISTEN_OPTION })
     .options({
       host: { type: "string", default: "127.0.0.1", describe: "address to bind" },
       port: { type: "number", default: 6060, describe: "port to bind (0: any free port, printed when ready)" },
@@ -102,6 +103,7 @@ export async function handler(a: Args) {
   const port = Number(a.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`invalid --port ${a.port}: expected 0-65535`);
+  const crlListen = crlListenFrom(a.crlListen);
   const m = await resolveServer(a);
   // The depot's own CRLs, unless a crlfile was given: a test server that accepts a revoked client proves nothing.
   let crlNote = "";
@@ -117,6 +119,7 @@ export async function handler(a: Args) {
   const stopped = new Promise<string>((resolve) => {
     for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => resolve(s));
   });
+  const crls = crlListen && (await (await import("./crl-listen.js")).startCrlListener(a.depot, crlListen));
   const s = await startServer({ ...m, host: a.host, port, log: (l) => process.stderr.write(l + "\n") });
   const mode = s.clientAuth
     ? `client certificates required, signed by ${m.caLabel}${crlNote}`
@@ -124,6 +127,7 @@ export async function handler(a: Args) {
   process.stdout.write(`serving ${s.url} (${mode})\n`);
   const sig = await stopped;
   await s.close();
+  await crls?.close();
   process.stderr.write(`Stopped by ${sig}\n`); // an info line: no "pki: " (errors and warnings)
 }
 

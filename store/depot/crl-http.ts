@@ -1,0 +1,104 @@
+/**
+ * Each CA's latest CRL over plain HTTP at the path of its CRL URL (`pki init --crl-url`), as RFC 5280 §4.2.1.13
+ * and RFC 5019 clients fetch it: DER, `application/pkix-crl`. Read from the record store at every request, so a
+ * `pki revoke` + `pki crl` from any process (any node of a PostgreSQL depot) is served on the next fetch. Only
+ * what `pki crl` signed is served: the listener holds no key and signs nothing.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { crlUrlPath } from "../../lib/x509/crl-dp.js";
+import type { ReadTx, RecordStore } from "../records/schema.js";
+
+/** How often an unknown path may make the server look again for the CAs' URLs (a scan of the entries). */
+const RESCAN_MS = 2000;
+
+export interface CrlListener { url: string; paths: Map<string, string>; close(): Promise<void> }
+
+/** The path → CA map, rebuilt from the entries now and then; each hit is checked against the CA's record. */
+class Routes {
+  paths = new Map<string, string>();
+  private at = 0;
+  constructor(private readonly store: RecordStore) {}
+
+  async scan(tx: ReadTx): Promise<void> {
+    const paths = new Map<string, string>();
+    for await (const e of tx.list()) if (e.kind === "ca" && e.crlUrl) paths.set(crlUrlPath(e.crlUrl), e.name);
+    this.paths = paths;
+    this.at = Date.now();
+  }
+
+  /** The DER of the CRL the path names; null: no CA publishes there; undefined: the CA has no CRL yet. */
+  crlAt(path: string): Promise<{ ca: string; der?: Uint8Array } | null> {
+    return this.store.read(async (tx) => {
+      let ca = this.paths.get(path);
+      const current = ca === undefined ? undefined : await tx.entry(ca);
+      if (!current?.crlUrl || crlUrlPath(current.crlUrl) !== path) {
+        if (Date.now() - this.at < RESCAN_MS) return null;
+        await this.scan(tx);
+        if ((ca = this.paths.get(path)) === undefined) return null;
+      }
+      return { ca: ca!, der: (await tx.crl(ca!))?.der };
+    });
+  }
+}
+
+function problem(res: ServerResponse, status: number, detail: string, head = false): void {
+  const body = JSON.stringify({ type: "about:blank", title: detail, status });
+  res.writeHead(status, { "Content-Type": "application/problem+json", "Cache-Control": "no-store" });
+  res.end(head ? undefined : body);
+}
+
+async function answer(routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const head = req.method === "HEAD";
+  if (req.method !== "GET" && !head) {
+    res.setHeader("Allow", "GET, HEAD");
+    return problem(res, 405, "only GET and HEAD are served here");
+  }
+  let path: string;
+  try {
+    path = crlUrlPath(new URL(req.url ?? "/", "http://localhost").href); // normalised as the CA's URL was
+  } catch {
+    return problem(res, 400, "the request's target is not a path", head);
+  }
+  let found;
+  try {
+    found = await routes.crlAt(path);
+  } catch {
+    // the store is out of reach for now (a database restarting): the client fetches again
+    res.setHeader("Retry-After", "5");
+    return problem(res, 503, "the depot cannot be read right now: try again shortly", head);
+  }
+  if (found === null) return problem(res, 404, "no CA publishes its CRL at this path", head);
+  if (!found.der) return problem(res, 404, `the CA "${found.ca}" has no CRL yet ('pki crl' makes one)`, head);
+  res.writeHead(200, {
+    "Content-Type": "application/pkix-crl",
+    "Content-Length": found.der.length,
+    "Cache-Control": "no-cache", // a cache asks again each time: a new revocation shows at once
+  });
+  res.end(head ? undefined : Buffer.from(found.der));
+}
+
+/** Listens on host:port (0: any free port) until close(). */
+export async function listenCrls(store: RecordStore, host: string, port: number): Promise<CrlListener> {
+  const routes = new Routes(store);
+  await store.read((tx) => routes.scan(tx));
+  const server = createServer((req, res) => {
+    answer(routes, req, res).catch(() => problem(res, 500, "the CRL could not be read"));
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, host, () => { server.off("error", fail); ok(); });
+  });
+  const a = server.address() as AddressInfo;
+  const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
+  return {
+    url: `http://${h}:${a.port}`,
+    paths: routes.paths,
+    close: () => new Promise<void>((ok) => {
+      server.closeAllConnections();
+      server.close(() => ok());
+    }),
+  };
+}

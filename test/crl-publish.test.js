@@ -1,0 +1,116 @@
+// CRL distribution points end to end (issue 27): `pki init --crl-url` / `pki crl --set-url` put the URL in what the
+// CA signs from then on (not before), and `pki serve --crl-listen` publishes each CA's latest CRL there, read from
+// depot.db at each request: openssl fetches it itself (-crl_download) and sees a revocation `pki revoke` + `pki crl`
+// made in other processes while the server ran. Bad URLs and listen addresses are one line, exit 2.
+import test from "ava";
+import { createServer } from "node:net";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { curl, openssl, PASS, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
+import { serve } from "./_serve.js";
+
+const DB = { env: { PKI_DEPOT_FORMAT: "db" } };
+const P = ["--passphrase-file", "pass"];
+
+/** A port free now (the URL must name it before the server that listens on it starts). */
+const freePort = () => new Promise((resolve) => {
+  const s = createServer().listen(0, "127.0.0.1", () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+
+function passDir(t) {
+  const dir = tempDir(t, "pki-cdp-");
+  writeFileSync(join(dir, "pass"), PASS + "\n");
+  return dir;
+}
+
+async function pem(t, dir, name) {
+  const r = await pkiOk(t, dir, ["chain", name]);
+  const file = join(dir, `${name}.pem`);
+  writeFileSync(file, r.out.split(/(?<=-----END CERTIFICATE-----\n)/)[0]);
+  return file;
+}
+const cdp = async (file) =>
+  (await openssl(["x509", "-in", file, "-noout", "-ext", "crlDistributionPoints"])).out.match(/URI:(\S+)/)?.[1];
+const verify = (dir, file, untrusted) => openssl(["verify", "-x509_strict", "-crl_check", "-crl_download",
+  "-CAfile", join(dir, "ca.pem"), ...(untrusted ? ["-untrusted", untrusted] : []), file]);
+
+test("served CRLs: openssl downloads them from the URL in the certificates and sees a later revocation", async (t) => {
+  const dir = passDir(t);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  await pkiOk(t, dir, ["init", ...P], DB);
+  await pkiOk(t, dir, ["issue", "before", "--domain", "before.test", ...P]);
+  const set = await pkiOk(t, dir, ["crl", "--set-url", `${base}/crl/root.crl`]);
+  t.regex(set.stderr, /^Certificates the root CA signs from now on carry the CRL URL http:\/\/127\.0\.0\.1:\d+\/crl\//);
+  await pkiOk(t, dir, ["init", "--intermediate", "sub", "--crl-url", `${base}/crl/sub.crl`, ...P]);
+  await pkiOk(t, dir, ["issue", "web", "--domain", "web.test", ...P]);
+  await pkiOk(t, dir, ["issue", "app", "--issuer", "sub", "--domain", "app.test", ...P]);
+  const ca = await pem(t, dir, "ca"), before = await pem(t, dir, "before"), web = await pem(t, dir, "web");
+  const sub = await pem(t, dir, "sub"), app = await pem(t, dir, "app");
+  t.is(await cdp(before), undefined, "issued before the URL was set: no CRL distribution point");
+  t.is(await cdp(ca), undefined, "the root itself names none");
+  t.is(await cdp(web), `${base}/crl/root.crl`);
+  t.is(await cdp(sub), `${base}/crl/root.crl`, "the intermediate carries its issuer's");
+  t.is(await cdp(app), `${base}/crl/sub.crl`, "its leaves carry its own");
+  await pkiOk(t, dir, ["crl", ...P]);
+  await pkiOk(t, dir, ["crl", "--issuer", "sub", ...P]);
+
+  const s = serve(t, dir, ["--name", "web", "--crl-listen", `127.0.0.1:${port}`, ...P], DB.env);
+  await s.ready;
+  t.regex(s.stderr, /Publishing CRLs on http:\/\/127\.0\.0\.1:\d+ \(.*ca \/crl\/root\.crl/);
+  let r = await verify(dir, web);
+  t.is(r.code, 0, r.stdout + r.stderr);
+  r = await verify(dir, app, sub);
+  t.is(r.code, 0, r.out + r.stderr);
+
+  // Revoked and re-published by other processes while the server runs: the next fetch shows it.
+  await pkiOk(t, dir, ["revoke", "web"]);
+  await pkiOk(t, dir, ["revoke", "app"]);
+  await pkiOk(t, dir, ["crl", ...P]);
+  await pkiOk(t, dir, ["crl", "--issuer", "sub", ...P]);
+  r = await verify(dir, web);
+  t.not(r.code, 0);
+  t.regex(r.out + r.stderr, /certificate revoked/);
+  r = await verify(dir, app, sub);
+  t.regex(r.out + r.stderr, /certificate revoked/);
+
+  // The bytes served: DER, application/pkix-crl, signed by the CA, listing web's serial.
+  const got = await curl(["-D", "-", "-o", join(dir, "root.crl"), `${base}/crl/root.crl`]);
+  t.regex(got.out, /^HTTP\/1\.1 200/);
+  t.regex(got.out, /content-type: application\/pkix-crl/i);
+  const crl = await openssl(["crl", "-inform", "DER", "-in", join(dir, "root.crl"), "-CAfile", ca, "-noout", "-text"]);
+  t.regex(crl.stderr, /verify OK/);
+  const serial = (await openssl(["x509", "-in", web, "-noout", "-serial"])).out.trim().split("=")[1];
+  t.regex(crl.out, new RegExp(`Serial Number: 0*${serial.replace(/^0+/, "")}`, "i"));
+  // a path no CA publishes at is a problem document, and the server goes on serving
+  const miss = await curl(["-s", "-w", "\\n%{http_code}", `${base}/crl/nope.crl`]);
+  t.regex(miss.out, /"status":404[^]*\n404$/);
+  const post = await curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", `${base}/crl/root.crl`]);
+  t.is(post.out, "405");
+  t.is((await curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", `${base}/crl/sub.crl`])).out, "200");
+});
+
+test("bad CRL URLs and listen addresses: one line, exit 2, nothing made or changed", async (t) => {
+  const dir = passDir(t);
+  for (const [url, re] of [["ftp://ca.test/ca.crl", /must be an http:\/\/ URL/], ["https://ca.test/x", /http:\/\//],
+    ["not a url", /printable ASCII/], ["http://u:p@ca.test/x", /user name or password/]]) {
+    const r = await pki(dir, ["init", "--crl-url", url, ...P]);
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, /^pki: --crl-url /);
+    t.regex(r.stderr, re);
+    t.is(r.stderr.split("\n").length, 2, "one line");
+  }
+  t.deepEqual(Object.keys(snapshot(dir)), ["pass"], "no depot made");
+  await pkiOk(t, dir, ["init", "--crl-url", "http://127.0.0.1:9/ca.crl", ...P]);
+  const before = snapshot(dir);
+  const bad = await pki(dir, ["crl", "--set-url", "file:///etc/passwd"]);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /^pki: --set-url must be an http:\/\/ URL/);
+  const listen = await pki(dir, ["serve", "--name", "ca", "--crl-listen", "nowhere", ...P]);
+  t.is(listen.code, 2);
+  t.regex(listen.stderr, /^pki: invalid --crl-listen "nowhere": expected HOST:PORT\n$/);
+  t.deepEqual(snapshot(dir), before, "the depot unchanged");
+});
