@@ -6,13 +6,17 @@ import { join } from "node:path";
 import { ROOT, pki, pkiOk, run } from "./_helpers.js";
 import { cheapDepot, deadPid, env } from "./_stress.js";
 import { at, LONG, refused } from "./_tamper.js";
+import { LAYOUT1_PASS, layout1Depot } from "./_state.js";
 
-const fast = { env: { ...env, PKI_LOCK_TIMEOUT_MS: "300" } };
+// The lock file is layout 1's (a depot.db depot is locked by SQLite: test/depot-concurrency.test.js): these run on a
+// copy of test/fixtures/layout1, not `pki init` (which makes depot.db once layout 1 retires); a command that writes
+// then upgrades it, under this lock.
+const fast = { env: { PKI_PASSPHRASE: LAYOUT1_PASS, PKI_LOCK_TIMEOUT_MS: "300" } };
 
-test("a lock held by a live process in another PID namespace is held, even when its pid is free here", async (t) => {
+test("layout 1: a lock held by a live process in another PID namespace is held, even when its pid is free here", async (t) => {
   t.timeout(LONG);
   if (process.getuid() !== 0) return t.pass("unshare --pid needs root");
-  const dir = await cheapDepot(t);
+  const dir = layout1Depot(t);
   // The holder, in a new PID namespace, gets a pid that is dead in ours: the pid an exited process just had.
   const pid = await deadPid();
   const holderJs = `import(${JSON.stringify(join(ROOT, "dist/store/lock.js"))}).then(async (m) => { await m.acquireLock(${JSON.stringify(at(dir, ""))}); process.stdout.write("HELD\\n"); setInterval(() => {}, 1e6); })`;
@@ -41,9 +45,9 @@ test("a lock held by a live process in another PID namespace is held, even when 
   await pkiOk(t, dir, ["new-cert", "x"], fast);
 });
 
-test("an older pki's lock (no boot id, namespace or start time) is held even when its pid is gone", async (t) => {
+test("layout 1: an older pki's lock (no boot id, namespace or start time) is held even when its pid is gone", async (t) => {
   t.timeout(LONG);
-  const dir = await cheapDepot(t);
+  const dir = layout1Depot(t);
   const { hostname } = await import("node:os");
   const { writeFileSync } = await import("node:fs");
   writeFileSync(at(dir, "lock"), JSON.stringify({ pid: await deadPid(), host: hostname(), time: "2020-01-01T00:00:00Z", nonce: "x" }));
