@@ -1,12 +1,13 @@
 // `pki trust install` checks the certificate before any store is touched: a CA:FALSE certificate, an expired root
-// (unless --force) and, with the passphrase at hand, a ca.crt that is not ca.key's are refused with one line, and
+// (unless --force) and, with the passphrase at hand, a CA certificate that is not its key's are refused with one line, and
 // the store (a private NSS database, judged by certutil) does not change. Nothing here touches the system store.
 import test from "ava";
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { x509 } from "../dist/lib/x509/peculiar.js";
 import { newDepot, openssl, pki, run, snapshot, tempDir } from "./_helpers.js";
 import { nssHome } from "./_trust.js";
+import { certPem, replaceBlob } from "./_state.js";
 
 
 /** A self-signed root that expired on 2016-01-01. */
@@ -25,9 +26,9 @@ async function expiredRoot() {
   return cert.toString("pem") + "\n";
 }
 
-/** Replaces the depot's ca.crt; returns the depot's "nothing changed" snapshot taken after. */
-function swapCaCrt(dir, pem) {
-  writeFileSync(join(dir, ".pki", "ca.crt"), pem);
+/** Replaces the depot's CA certificate (layout 1's ca.crt, depot.db's row); returns the depot's snapshot after. */
+async function swapCaCrt(dir, pem) {
+  await replaceBlob(dir, "ca", "cert", pem);
   return snapshot(join(dir, ".pki"));
 }
 
@@ -54,10 +55,10 @@ test(title, async (t) => {
   // Another root's certificate where ca.crt was: sign refuses it, and so does trust when it can check the key.
   const dir = await newDepot(t, ["--permit-domain", "example.test"]);
   const other = await newDepot(t, ["--permit-domain", "example.test"]);
-  swapCaCrt(dir, readFileSync(join(other, ".pki", "ca.crt"), "utf8"));
-  const mismatch = /^pki: the certificate of the CA "ca" does not match its key ca\.key: refusing to trust it$/m;
+  await swapCaCrt(dir, await certPem(other));
+  const mismatch = /^pki: the certificate of the CA "ca" does not match its key( ca\.key)?: refusing to trust it$/m;
   await refused(dir, [], mismatch, { PKI_PASSPHRASE_FILE: join(dir, "pass") });
-  await refused(dir, ["--passphrase-file", "pass"], /does not match its key ca\.key/);
+  await refused(dir, ["--passphrase-file", "pass"], /does not match its key( ca\.key)?/);
 
   // A CA:FALSE certificate (openssl makes it) as ca.crt.
   const leafDir = await newDepot(t);
@@ -67,12 +68,12 @@ test(title, async (t) => {
     "-out", `${leaf}.crt`, "-subj", "/CN=not a CA", "-days", "30", "-addext", "basicConstraints=critical,CA:FALSE",
   ]);
   t.is(mk.code, 0, mk.stderr);
-  swapCaCrt(leafDir, readFileSync(`${leaf}.crt`, "utf8"));
+  await swapCaCrt(leafDir, readFileSync(`${leaf}.crt`, "utf8"));
   await refused(leafDir, [], /^pki: the certificate of "ca" is not a CA certificate \(no basicConstraints CA:TRUE\)/);
 
   // A root that expired years ago: refused, and --force installs it on purpose (then uninstall takes it out).
   const oldDir = await newDepot(t);
-  swapCaCrt(oldDir, await expiredRoot());
+  await swapCaCrt(oldDir, await expiredRoot());
   await refused(oldDir, [], /^pki: the CA "ca" expired on 2016-01-01: .*--force installs it anyway$/m);
   const forced = await pki(oldDir, ["trust", "install", "--stores", "nss", "--force"], { env });
   t.is(forced.code, 0, forced.stderr);
