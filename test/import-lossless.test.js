@@ -6,6 +6,7 @@ import { createCipheriv, createHash, generateKeyPairSync, randomBytes } from "no
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openssl, PASS, pki, pkiOk, snapshot, tempDir, untar } from "./_helpers.js";
+import { depotFile, depotFormat, entries, readDepot } from "./_state.js";
 import { sh } from "./_lifecycle.js";
 
 async function shell(t, dir, lines) {
@@ -83,9 +84,9 @@ test("import --from certstrap: step-encrypted EC and Ed25519 keys, CRL revocatio
 
   const depot = join(dir, ".pki");
   for (const k of ["ca.key", "certs/web.key", "certs/old.key"]) {
-    t.is((await openssl(["pkey", "-in", join(depot, k), "-passin", `pass:${PASS}`, "-noout"])).code, 0, k);
+    t.is((await openssl(["pkey", "-in", await depotFile(dir, k), "-passin", `pass:${PASS}`, "-noout"])).code, 0, k);
   }
-  const idx = JSON.parse(readFileSync(join(depot, "index.json"), "utf8"));
+  const idx = { entries: await entries(dir), crlNumbers: { ca: (await readDepot(dir, (tx) => tx.crl("ca")))?.number } };
   t.is(idx.entries.ca.alias, "CertAuth", "the root's own name is kept");
   t.is(idx.entries.ca.subject, "CN=CertAuth");
   t.deepEqual(idx.entries.web.sans, { ips: [], domains: ["web.example"], uris: ["spiffe://example.org/ns/web"] });
@@ -97,21 +98,25 @@ test("import --from certstrap: step-encrypted EC and Ed25519 keys, CRL revocatio
 
   // The first pki CRL keeps old revoked, and numbers on from certstrap's.
   await pkiOk(t, dir, ["crl", "--passphrase-file", "pass"]);
-  const crl = (await openssl(["crl", "-in", join(depot, "ca.crl"), "-noout", "-text"])).out;
+  const crl = (await openssl(["crl", "-in", await depotFile(dir, "ca.crl"), "-noout", "-text"])).out;
   t.regex(crl, /Serial Number: 0B1D\s+Revocation Date: [^\n]+\n\s+CRL entry extensions:\s+X509v3 CRL Reason Code:\s+Key Compromise/);
   t.regex(crl, /X509v3 CRL Number:\s+4097/);
 
   // Renew keeps the URI SAN; new serials are random 127-bit values even after a serial >= 2^127.
   await pkiOk(t, dir, ["renew", "--passphrase-file", "pass", "web"]);
-  t.regex((await openssl(["x509", "-in", join(depot, "certs", "web.crt"), "-noout", "-ext", "subjectAltName"])).out, /DNS:web\.example, URI:spiffe:\/\/example\.org\/ns\/web/);
+  t.regex((await openssl(["x509", "-in", await depotFile(dir, "certs/web.crt"), "-noout", "-ext", "subjectAltName"])).out, /DNS:web\.example, URI:spiffe:\/\/example\.org\/ns\/web/);
   await pkiOk(t, dir, ["new-cert", "--passphrase-file", "pass", "fresh"]);
   await pkiOk(t, dir, ["sign", "--passphrase-file", "pass", "fresh"]);
-  const after = JSON.parse(readFileSync(join(depot, "index.json"), "utf8"));
+  const after = await entries(dir);
   for (const n of ["web", "fresh"]) {
-    t.regex(after.entries[n].serial, /^[4-7][0-9a-f]{31}$/, `${n}: a random 127-bit serial, no leading 00`);
-    t.is(after.serials.filter((s) => s === after.entries[n].serial).length, 1);
+    t.regex(after[n].serial, /^[4-7][0-9a-f]{31}$/, `${n}: a random 127-bit serial, no leading 00`);
+    t.true(await readDepot(dir, (tx) => tx.hasSerial(after[n].serial)), `${n}: its serial is reserved`);
   }
-  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(src, "CertAuth.crt"), join(depot, "certs", "fresh.crt")]);
+  if (depotFormat(dir) !== "db") { // depot.db: serials are its primary key
+    const { serials } = JSON.parse(readFileSync(join(depot, "index.json"), "utf8"));
+    for (const n of ["web", "fresh"]) t.is(serials.filter((x) => x === after[n].serial).length, 1);
+  }
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(src, "CertAuth.crt"), await depotFile(dir, "certs/fresh.crt")]);
   t.is(v.code, 0, v.stderr + v.out);
   const d = await pki(dir, ["doctor"]);
   t.is(d.code, 0, d.stderr + d.out);
@@ -165,9 +170,9 @@ test("import --from etcd-ca: keys encrypted with an empty passphrase import with
   const r = await pkiOk(t, dir, ["import", "--from", "etcd-ca", src, "--source-passphrase-file", "empty", "--passphrase-file", "pass"]);
   t.regex(r.stderr, /Imported 2 entries .*: ca, server1\n$/);
   for (const k of ["ca.key", "certs/server1.key"]) {
-    t.is((await openssl(["pkey", "-in", join(dir, ".pki", k), "-passin", `pass:${PASS}`, "-noout"])).code, 0, k);
+    t.is((await openssl(["pkey", "-in", await depotFile(dir, k), "-passin", `pass:${PASS}`, "-noout"])).code, 0, k);
   }
   await pkiOk(t, dir, ["renew", "--passphrase-file", "pass", "server1"]);
-  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(src, "ca.crt"), join(dir, ".pki", "certs", "server1.crt")]);
+  const v = await openssl(["verify", "-x509_strict", "-CAfile", join(src, "ca.crt"), await depotFile(dir, "certs/server1.crt")]);
   t.is(v.code, 0, v.stderr + v.out);
 });

@@ -3,6 +3,7 @@ import test from "ava";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { issue, openssl, PASS, pki, pkiOk, snapshot, tempDir, untar } from "./_helpers.js";
+import { depotFile, depotFormat } from "./_state.js";
 import { sh } from "./_lifecycle.js";
 import { etcdCaDepot, HOST_PASS, shell } from "./_import.js";
 
@@ -25,16 +26,17 @@ test("import --from etcd-ca: legacy keys re-encrypted as PKCS#8, the old CA keep
 
   const depot = join(dir, ".pki");
   for (const [key, pass] of [["ca.key", PASS], ["certs/server1.key", HOST_PASS], ["certs/pending.key", HOST_PASS]]) {
-    const p = join(depot, key);
+    const p = await depotFile(dir, key);
     t.regex(readFileSync(p, "utf8"), /^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/, key);
-    t.is((await sh(dir, `stat -c %a ${p}`)).out.trim(), "600");
+    const held = depotFormat(dir) === "db" ? join(depot, "depot.db") : join(depot, key); // what holds it on disk
+    t.is((await sh(dir, `stat -c %a ${held}`)).out.trim(), "600");
     const dec = await openssl(["pkcs8", "-in", p, "-passin", `pass:${pass}`, "-nocrypt", "-topk8"]);
     t.is(dec.code, 0, dec.stderr);
   }
   // The re-encrypted key still belongs to the etcd-ca certificate.
   const caPub = (await openssl(["x509", "-in", join(src, "ca.crt"), "-noout", "-pubkey"])).out;
-  t.is((await openssl(["pkey", "-in", join(depot, "ca.key"), "-passin", `pass:${PASS}`, "-pubout"])).out, caPub);
-  t.is(readFileSync(join(depot, "ca.crt"), "utf8"), readFileSync(join(src, "ca.crt"), "utf8"));
+  t.is((await openssl(["pkey", "-in", await depotFile(dir, "ca.key"), "-passin", `pass:${PASS}`, "-pubout"])).out, caPub);
+  t.is(readFileSync(await depotFile(dir, "ca.crt"), "utf8"), readFileSync(join(src, "ca.crt"), "utf8"));
 
   const list = JSON.parse((await pkiOk(t, dir, ["list", "--json"])).out);
   t.deepEqual(list.map((e) => [e.name, e.status]), [["ca", "valid"], ["client1", "valid"], ["pending", "unsigned"], ["server1", "valid"]]);
@@ -47,7 +49,7 @@ test("import --from etcd-ca: legacy keys re-encrypted as PKCS#8, the old CA keep
   await issue(t, dir, "server2", ["--ip", "127.0.0.1"]);
   await pkiOk(t, dir, ["sign", "--passphrase-file", "pass", "pending"]);
   for (const n of ["server2", "pending"]) {
-    const v = await openssl(["verify", "-CAfile", join(src, "ca.crt"), join(depot, "certs", `${n}.crt`)]);
+    const v = await openssl(["verify", "-CAfile", join(src, "ca.crt"), await depotFile(dir, `certs/${n}.crt`)]);
     t.is(v.code, 0, v.out + v.stderr);
   }
   const serial = JSON.parse((await pkiOk(t, dir, ["status", "--json", "server2"])).out).serial;
@@ -60,7 +62,7 @@ test("import --from etcd-ca: legacy keys re-encrypted as PKCS#8, the old CA keep
   const rv = await openssl(["verify", "-crl_check", "-CRLfile", join(dir, "ca.crl"), "-CAfile", join(src, "ca.crt"), join(src, "client1.host.crt")]);
   t.regex(rv.out + rv.stderr, /certificate revoked/);
   await pkiOk(t, dir, ["renew", "--passphrase-file", "pass", "server1"]);
-  t.is((await openssl(["verify", "-CAfile", join(src, "ca.crt"), join(depot, "certs", "server1.crt")])).code, 0);
+  t.is((await openssl(["verify", "-CAfile", join(src, "ca.crt"), await depotFile(dir, "certs/server1.crt")])).code, 0);
   const tar = await pkiOk(t, dir, ["export", "--insecure", "--passphrase-file", "hostpass", "server1"]);
   await untar(t, dir, tar.stdout);
   t.is((await openssl(["pkey", "-in", join(dir, "server1.key.insecure"), "-pubout"])).out, (await openssl(["x509", "-in", join(src, "server1.host.crt"), "-noout", "-pubkey"])).out);
@@ -98,8 +100,9 @@ test("import --from certstrap: plain PKCS#1 and SEC1 keys get encrypted; an inte
   t.deepEqual(snapshot(src), original);
   const depot = join(dir, ".pki");
   for (const k of ["ca.key", "certs/Inter.key", "certs/db.key"]) {
-    t.regex(readFileSync(join(depot, k), "utf8"), /^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
-    t.is((await openssl(["pkey", "-in", join(depot, k), "-passin", `pass:${PASS}`, "-noout"])).code, 0, k);
+    const p = await depotFile(dir, k);
+    t.regex(readFileSync(p, "utf8"), /^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
+    t.is((await openssl(["pkey", "-in", p, "-passin", `pass:${PASS}`, "-noout"])).code, 0, k);
   }
   const db = JSON.parse((await pkiOk(t, dir, ["status", "--json", "db"])).out);
   t.is(db.issuer, "Inter");
