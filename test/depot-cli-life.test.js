@@ -2,8 +2,9 @@
 // filters the database answers), revoke, crl, renew (--rekey, an external key's new CSR) and rm, judged by openssl;
 // every refusal one line, the depot byte-identical.
 import test from "ava";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { PASS, openssl, pki, pkiOk } from "./_helpers.js";
+import { PASS, openssl, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
 import { depotFiles, openDepot, put } from "./_depot.js";
 import { dbDepot } from "./_life.js";
 
@@ -176,4 +177,20 @@ test("renew --csr on depot.db: an external key's holder brings a new request; --
   t.is(st.keyType, "Ed25519");
   t.true(st.external);
   t.is(st.history.length, 1);
+});
+
+test("list's filters on a layout-1 depot read it as a snapshot: the same answers, nothing on disk changed", async (t) => {
+  const dir = tempDir(t, "pki-life-l1-"), depot = join(dir, ".pki");
+  await pkiOk(t, dir, ["init"], { env: { ...env, PKI_DEPOT_FORMAT: "" } }); // layout 1, whatever the run's format
+  await pkiOk(t, dir, ["issue", "a", "a.example"], { env });
+  await pkiOk(t, dir, ["issue", "b", "b.example", "--expires", "5d"], { env });
+  await pkiOk(t, dir, ["revoke", "a"]);
+  const before = snapshot(depot);
+  const names = async (...args) =>
+    JSON.parse((await pkiOk(t, dir, ["list", "--json", ...args])).out).map((e) => [e.name, e.status]);
+  t.deepEqual(await names("--status", "revoked"), [["a", "revoked"]]);
+  t.deepEqual(await names("--expiring", "10d"), [["b", "valid"]]);
+  t.deepEqual(await names("--issuer", "ca", "--status", "signed"), [["b", "valid"]]);
+  t.deepEqual(snapshot(depot), before);
+  t.false(existsSync(join(depot, "depot.db")));
 });
