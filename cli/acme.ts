@@ -118,7 +118,7 @@ async function serve(a: Args) {
   const now = new Date();
   const lifetimeMs = expiryFrom(String(last(a.certLifetime)))(now).getTime() - now.getTime();
   const issuer = a.issuer ?? "ca";
-  const crlListen = crlListenFrom(a.crlListen);
+  const crlListen = await crlListenFrom(a.crlListen, a.depot);
   const { startAcmeServer, probeListen } = await import("../lib/acme/server.js");
   const { DEADLINE_MS } = await import("../lib/acme/challenges.js");
   const { openAcmeServe } = await import("../store/acme/open.js");

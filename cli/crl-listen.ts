@@ -14,22 +14,24 @@ export const CRL_LISTEN_OPTION = {
 
 export interface Listen { host: string; port: number }
 
-/** HOST:PORT ([v6]:PORT), checked before any prompt. */
-export function crlListenFrom(v: unknown): Listen | undefined {
+/** HOST:PORT ([v6]:PORT) on a record-store depot, checked before any prompt. */
+export async function crlListenFrom(v: unknown, depot: string | undefined): Promise<Listen | undefined> {
   if (v === undefined) return undefined;
   const s = String(Array.isArray(v) ? v[v.length - 1] : v);
   const m = /^(?:\[([0-9a-f:.]+)\]|([\w.-]+)):(\d{1,5})$/i.exec(s);
   const port = Number(m?.[3]);
   if (!m || port > 65535)
     throw new UsageError(`invalid --crl-listen ${JSON.stringify(s).slice(0, 60)}: expected HOST:PORT`);
+  const { recordsTarget } = await import("./records.js");
+  if (!(await recordsTarget(depot)))
+    throw new Error("--crl-listen publishes the CRLs of a depot.db depot (made by 'pki init --crl-url')");
   return { host: m[1] ?? m[2], port };
 }
 
 /** Opens the depot's record store and listens; a layout-1 depot has no CRL URLs to publish. */
 export async function startCrlListener(depot: string | undefined, l: Listen) {
   const { recordsTarget } = await import("./records.js");
-  const t = await recordsTarget(depot);
-  if (!t) throw new Error("--crl-listen publishes the CRLs of a depot.db depot (made by 'pki init --crl-url')");
+  const t = (await recordsTarget(depot))!; // crlListenFrom refused any other
   const { openRecords } = await import("../store/depot/locate.js");
   const { listenCrls } = await import("../store/depot/crl-http.js");
   const store = await openRecords(t, { write: false });

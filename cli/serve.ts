@@ -103,7 +103,7 @@ export async function handler(a: Args) {
   const port = Number(a.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`invalid --port ${a.port}: expected 0-65535`);
-  const crlListen = crlListenFrom(a.crlListen);
+  const crlListen = await crlListenFrom(a.crlListen, a.depot);
   const m = await resolveServer(a);
   // The depot's own CRLs, unless a crlfile was given: a test server that accepts a revoked client proves nothing.
   let crlNote = "";

@@ -114,3 +114,16 @@ test("bad CRL URLs and listen addresses: one line, exit 2, nothing made or chang
   t.regex(listen.stderr, /^pki: invalid --crl-listen "nowhere": expected HOST:PORT\n$/);
   t.deepEqual(snapshot(dir), before, "the depot unchanged");
 });
+
+test("a layout-1 depot has no place for CRL URLs: each use is one line, the depot unchanged", async (t) => {
+  const dir = passDir(t);
+  await pkiOk(t, dir, ["init", ...P], { env: { PKI_DEPOT_FORMAT: "" } });
+  const before = snapshot(dir);
+  for (const args of [["init", "--intermediate", "sub", "--crl-url", "http://ca.test/s.crl", ...P],
+    ["crl", "--set-url", "http://ca.test/a.crl"], ["serve", "--name", "ca", "--crl-listen", "127.0.0.1:0", ...P]]) {
+    const r = await pki(dir, args, { env: { PKI_DEPOT_FORMAT: "" } });
+    t.is(r.code, 1, args.join(" "));
+    t.regex(r.stderr, /^pki: .*depot\.db.*\n$/, args.join(" "));
+  }
+  t.deepEqual(snapshot(dir), before);
+});
