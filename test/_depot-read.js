@@ -1,36 +1,22 @@
-// Reading a depot's records in a test, whatever its format (layout 1's files, DIR/depot.db): through the record
-// store the commands use (dist/store/depot/locate.js), opened read-only, so nothing in the depot changes and the
-// test asserts what the depot holds, not where a file of it lies. Unlike _depot.js it sets no environment (the
-// KDF iterations of the depots a test makes stay the product's).
+// Reading a depot's records in a test given its directory (DIR/.pki), whatever its format (layout 1's files,
+// depot.db): built on test/_state.js (the record store opened read-only, so nothing in the depot changes), for the
+// tests that name the depot rather than DIR. Unlike _depot.js it sets no environment (the KDF iterations of the
+// depots a test makes stay the product's).
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { ROOT } from "./_helpers.js";
+import { basename, dirname } from "node:path";
+import { pem, readDepot as readDir } from "./_state.js";
 
-const { locateDepot, openRecords } = await import(join(ROOT, "dist", "store", "depot", "locate.js"));
-
-/** Runs `fn(tx)` in one read transaction of the depot at `depot` (a directory); changes nothing on disk. */
-export async function readDepot(depot, fn) {
-  const store = await openRecords(locateDepot(depot), { write: false });
-  try {
-    return await store.read(fn);
-  } finally {
-    await store.close();
-  }
+/** Runs `fn(tx)` in one read transaction of the depot at `depot` (DIR/.pki); changes nothing on disk. */
+export function readDepot(depot, fn) {
+  if (basename(depot) !== ".pki") throw new Error(`${depot}: expected a DIR/.pki depot (test/_state.js)`);
+  return readDir(dirname(depot), fn);
 }
-
-/** DER to PEM with `label`. */
-export function pemOf(der, label = "CERTIFICATE") {
-  const b64 = Buffer.from(der).toString("base64").replace(/.{1,64}/g, "$&\n");
-  return `-----BEGIN ${label}-----\n${b64}-----END ${label}-----\n`;
-}
-
-const LABEL = { cert: "CERTIFICATE", key: "ENCRYPTED PRIVATE KEY", csr: "CERTIFICATE REQUEST" };
 
 /** NAME's current certificate, sealed key or CSR as PEM ("ca": the root), or undefined when the depot has none. */
 export async function blobPem(depot, name, kind = "cert") {
   const der = await readDepot(depot, (tx) => tx.blob({ name, kind }));
-  return der && pemOf(der, LABEL[kind]);
+  return der && pem(kind, der);
 }
 
 /** NAME's entry record (status, serial, sans, issuer...), or undefined. */
@@ -38,9 +24,9 @@ export const entryOf = (depot, name) => readDepot(depot, (tx) => tx.entry(name))
 
 /** Writes NAME's cert (or key, csr) PEM to FILE and returns FILE: for openssl's and curl's file arguments. */
 export async function blobFile(depot, name, file, kind = "cert") {
-  const pem = await blobPem(depot, name, kind);
-  if (!pem) throw new Error(`the depot holds no ${kind} of "${name}"`);
-  writeFileSync(file, pem);
+  const text = await blobPem(depot, name, kind);
+  if (!text) throw new Error(`the depot holds no ${kind} of "${name}"`);
+  writeFileSync(file, text);
   return file;
 }
 
@@ -82,13 +68,13 @@ export async function artefacts(depot) {
     const out = [];
     for (const e of await all(tx.list())) {
       const cert = await tx.blob({ name: e.name, kind: "cert" });
-      if (cert) out.push({ id: e.name, kind: "x509", pem: pemOf(cert) });
+      if (cert) out.push({ id: e.name, kind: "x509", pem: pem("cert", cert) });
       for (const h of await tx.history(e.name)) {
         const past = await tx.blob({ name: e.name, kind: "cert", serial: h.serial });
-        if (past) out.push({ id: `${e.name}.${h.serial}`, kind: "x509", pem: pemOf(past) });
+        if (past) out.push({ id: `${e.name}.${h.serial}`, kind: "x509", pem: pem("cert", past) });
       }
       const crl = e.kind === "ca" ? (await tx.crl(e.name))?.der : undefined;
-      if (crl) out.push({ id: `${e.name}.crl`, kind: "crl", pem: pemOf(crl, "X509 CRL") });
+      if (crl) out.push({ id: `${e.name}.crl`, kind: "crl", pem: pem("crl", crl) });
     }
     return out;
   });
