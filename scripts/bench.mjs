@@ -1,4 +1,5 @@
-// The benchmark behind scripts/bench: issue 11's rows 1-6 (and issue 23's 7-13, scripts/bench-scale.mjs), each measured in this one run against the floor
+// The benchmark behind scripts/bench: issue 11's rows 1-6 (and issue 23's 7-13, scripts/bench-scale.mjs; issues
+// 25's and 24's 14-17, scripts/bench-fleet.mjs), each measured in this one run against the floor
 // (`node -e 0`, one PBKDF2-HMAC-SHA256 at 600,000 iterations in node) or against real peers (cfssl, mkcert,
 // openssl). Each workload alternates with its baseline so both see the same load; medians; every row prints its
 // ratio and met/MISSED. A missing peer is skipped and said so, never replaced.
@@ -10,6 +11,7 @@ import {
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hsmRows, pgRows } from "./bench-fleet.mjs";
 import { scaleRows } from "./bench-scale.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -18,8 +20,9 @@ const NODE = process.execPath;
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 7));
 const BIG = Math.max(1, Math.min(2, Math.ceil(RUNS / 3))); // runs of the RSA set (the openssl loop takes ~35 s)
 const N = Math.max(1, Number(process.env.BENCH_LEAVES ?? 200)); // fewer only to smoke-test the script
-// BENCH_ROWS=core (rows 1-6) or scale (7-13, the depot at scale; BENCH_SCALE=0.01 shrinks its depots): default both
-const ROWS = new Set((process.env.BENCH_ROWS ?? "core,scale").split(","));
+// BENCH_ROWS=core (rows 1-6), scale (7-13, the depot at scale; BENCH_SCALE=0.01 shrinks its depots), hsm (14-15,
+// a SoftHSM2 CA), pg (16-17, PostgreSQL), comma-separated: default all
+const ROWS = new Set((process.env.BENCH_ROWS ?? "core,scale,hsm,pg").split(","));
 const PASS = "bench passphrase";
 const work = mkdtempSync(join(tmpdir(), "pki-bench-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
@@ -193,7 +196,11 @@ if (ROWS.has("core")) {
 }
 
 // ---- 7-13. the depot at scale (issue 23: scripts/bench-scale.mjs) ---------------------------
-if (ROWS.has("scale")) await scaleRows({ row, report, skip, timed, bash, interleave, median, work, NODE, PKI, RUNS, PASS });
+const ctx = { row, report, skip, timed, bash, interleave, median, work, NODE, PKI, RUNS, PASS };
+if (ROWS.has("scale")) await scaleRows(ctx);
+// ---- 14-15. a SoftHSM2 CA (issue 25), 16-17. a PostgreSQL depot (issue 24): scripts/bench-fleet.mjs ---------
+if (ROWS.has("hsm")) await hsmRows(ctx);
+if (ROWS.has("pg")) await pgRows(ctx);
 
 const head = ["workload", "pki (median)", "baseline (median)", "pki/base", "target", "", "note"];
 const table = [head, ...rows];

@@ -1,0 +1,108 @@
+// scripts/bench's rows 14-15 (issue 25: the CA key in a SoftHSM2 token) and 16-17 (issue 24: the depot in
+// PostgreSQL), each against its file/directory twin in the same run. The token is a private one (its own
+// SOFTHSM2_CONF and token directory, as test/_softhsm.js makes them); the PostgreSQL cluster is the tests'
+// throwaway one (test/_postgres.js: initdb in a temp dir, a free port), stopped at the end. A missing softhsm2 or
+// PostgreSQL skips its rows and says so.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+const PIN = "123456";
+const SIGS = 500; // signatures a round of row 15
+
+/** `ctx`: bench.mjs's helpers and settings (row, report, skip, timed, interleave, median, work, NODE, PKI, ...). */
+export async function hsmRows(ctx) {
+  const { report, skip, timed, interleave, work, NODE, PKI, RUNS, PASS } = ctx;
+  const missing = ["softhsm2-util", "pkcs11-tool"].filter((c) => spawnSync("which", [c]).status !== 0);
+  if (missing.length || !existsSync(MODULE)) {
+    const why = "needs softhsm2 and opensc (Debian: apt-get install softhsm2 opensc)";
+    for (const r of ["14. pki issue, SoftHSM2 CA", "15. signatures/s through the token"]) skip(r, why);
+    return;
+  }
+  const dir = join(work, "hsm");
+  mkdirSync(join(dir, "tokens"), { recursive: true, mode: 0o700 });
+  const conf = join(dir, "softhsm2.conf");
+  writeFileSync(conf, `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  writeFileSync(join(dir, "pin"), `${PIN}\n`);
+  writeFileSync(join(dir, "pass"), `${PASS}\n`);
+  const env = { SOFTHSM2_CONF: conf };
+  timed("softhsm2-util", ["--init-token", "--free", "--label", "bench-ca", "--pin", PIN, "--so-pin", "654321"],
+    dir, env);
+  const uri = `pkcs11:token=bench-ca;object=root-ca?module-path=${MODULE}&pin-source=file:${join(dir, "pin")}`;
+  const depots = { hsm: join(dir, "hsm-depot"), file: join(dir, "file-depot") };
+  const pki = (depot, args) => timed(NODE, [PKI, ...args], dir, { ...env, PKI_DEPOT: depot });
+  const pass = ["--passphrase-file", "pass"];
+  pki(depots.hsm, ["init", "--ca-key", uri, ...pass]);
+  pki(depots.file, ["init", ...pass]);
+
+  // 14. one pki issue (ECDSA leaf, encrypted key) signed by the token's P-256 key against a file-key P-256 CA
+  const [h, f] = interleave(RUNS, (i) => pki(depots.hsm, ["issue", ...pass, `h${i}`, "localhost", "127.0.0.1"]),
+    (i) => pki(depots.file, ["issue", ...pass, `f${i}`, "localhost", "127.0.0.1"]));
+  report("14. pki issue, SoftHSM2 CA (P-256)", h, f, "file-key CA, passphrase-encrypted",
+    "one process each, leaf keys passphrase-encrypted on both sides; the token CA opens the module and logs in");
+
+  // 15. signatures a second through the token, in one process (not through pki acme serve: see README)
+  const child = `
+    const { openTokenCaKey, closeTokens } = await import(${JSON.stringify(join(PKI, "..", "..", "store", "keys",
+      "index.js"))});
+    const { generateKeyPairSync, sign, randomBytes } = await import("node:crypto");
+    const key = await openTokenCaKey(${JSON.stringify(uri)});
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const digest = randomBytes(32), data = randomBytes(200);
+    const round = (f) => { const t = process.hrtime.bigint(); for (let i = 0; i < ${SIGS}; i++) f();
+      return Number(process.hrtime.bigint() - t) / 1e9 / ${SIGS}; };
+    const token = [], node = [];
+    for (let r = 0; r < ${RUNS}; r++) {
+      token.push(round(() => key.signDigest(digest, "sha256")));
+      node.push(round(() => sign("sha256", data, privateKey)));
+    }
+    key.close(); await closeTokens();
+    const med = (xs) => { const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+      return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+    console.log(JSON.stringify({ token: med(token), node: med(node) }));`;
+  const r = spawnSync(NODE, ["--input-type=module", "-e", child],
+    { env: { ...process.env, ...env }, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`row 15 failed: ${r.stderr.slice(0, 500)}`);
+  const { token, node } = JSON.parse(r.stdout);
+  const perS = (s) => `${Math.round(1 / s).toLocaleString("en-US")}/s`;
+  report("15. signatures/s through the token (P-256)", perS(token), perS(node), "node crypto.sign, P-256 key",
+    `in one process through store/keys' token signer (not yet through pki acme serve); ${SIGS} a round, ` +
+    `${RUNS} rounds, interleaved`, node / token);
+}
+
+/** Rows 16-17: issue 24, the depot in PostgreSQL. */
+export async function pgRows(ctx) {
+  const { report, skip, timed, interleave, work, NODE, PKI, RUNS, PASS } = ctx;
+  const { BIN, useCluster } = await import("../test/_postgres.js");
+  const acme = "17. ACME certs/s, 3 nodes vs 1 on PostgreSQL";
+  if (!BIN) {
+    const why = "needs PostgreSQL (Debian: apt-get install postgresql)";
+    for (const r of ["16. pki issue, PostgreSQL depot", acme]) skip(r, why);
+    return;
+  }
+  // test/_postgres.js declares its cluster through ava's hooks: the same two hooks, called here
+  const hooks = {};
+  const cluster = useCluster({ before: (f) => (hooks.before = f), after: { always: (f) => (hooks.after = f) } });
+  await hooks.before();
+  try {
+    const dir = join(work, "pg");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "pass"), `${PASS}\n`);
+    const url = cluster.url(await cluster.db());
+    const depots = { pg: url, dir: join(dir, "dir-depot") };
+    const pki = (depot, args) => timed(NODE, [PKI, ...args], dir, { PKI_DEPOT: depot });
+    const pass = ["--passphrase-file", "pass"];
+    pki(depots.pg, ["init", ...pass]);
+    pki(depots.dir, ["init", ...pass]);
+
+    // 16. one pki issue (ECDSA leaf, encrypted key) into the PostgreSQL depot against a directory depot
+    const [p, d] = interleave(RUNS, (i) => pki(depots.pg, ["issue", ...pass, `p${i}`, "localhost", "127.0.0.1"]),
+      (i) => pki(depots.dir, ["issue", ...pass, `d${i}`, "localhost", "127.0.0.1"]));
+    report("16. pki issue, PostgreSQL depot", p, d, "directory depot",
+      "one process each, both pay one PBKDF2-600k; PostgreSQL on 127.0.0.1 (fsync off, a throwaway cluster)");
+    skip(acme, "not yet: the 1-node/3-node acme-client run (50 clients, target ≥ 1.5×) is not written");
+  } finally {
+    await hooks.after();
+  }
+}
