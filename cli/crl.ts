@@ -18,9 +18,14 @@ export function builder(y: Argv) {
         type: "string",
         describe: "record the CA's http:// CRL URL, for what it signs from now on ('none': no URL); signs no CRL",
       },
+      out: {
+        type: "string",
+        describe: "also write every CA's latest CRL as DER into this directory (depot.db depots), for a web server",
+      },
     })
     .example("$0 crl --passphrase-file ca.pass > ca.crl", "the root's CRL, valid 30 days")
-    .example("$0 crl --issuer issuing --next-update 7d", "the CRL of the intermediate 'issuing'");
+    .example("$0 crl --issuer issuing --next-update 7d", "the CRL of the intermediate 'issuing'")
+    .example("$0 crl --out /var/www/crl", "sign, then write each CA's CRL (DER) as the last segment of its URL");
 }
 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
@@ -34,6 +39,7 @@ export async function handler(a: Args) {
   if (a.setUrl !== undefined) return (await import("./crl-url.js")).setUrl(a.depot, issuer, a.setUrl);
   const { recordsDepot } = await import("../store/view.js");
   if (recordsDepot(a.depot)) return onRecords(a, issuer, nextUpdate(new Date()));
+  if (a.out !== undefined) throw new Error("--out writes the CRLs of a depot.db depot (made by 'pki init --crl-url')");
   const depot = await openDepot(a.depot);
   depot.entry(issuer);
   const passphrase = await caKeyPassphrase(a, depot, issuer);
@@ -49,11 +55,14 @@ async function onRecords(a: Args, issuer: string, nextUpdate: Date) {
   const { depotLabel, locateDepot, openRecords } = await import("../store/depot/locate.js");
   const { entryOf, recordsOf } = await import("../store/depot/read.js");
   const { crl } = await import("../store/depot/revoke.js");
+  const out = a.out === undefined ? undefined : await import("../store/depot/crl-out.js");
+  if (out) out.checkOutDir(String(a.out));
   const t = locateDepot(a.depot);
   const store = await openRecords(t, { write: true });
   const s = await (async () => {
     try {
       await entryOf(recordsOf(store), issuer); // an unknown issuer is refused before the passphrase is asked
+      await out?.checkCrlFiles(recordsOf(store));
       return await recordsSession(a, await depotLabel(t), store, issuer);
     } catch (e) {
       await store.close();
@@ -67,6 +76,7 @@ async function onRecords(a: Args, issuer: string, nextUpdate: Date) {
       `CRL #${r.number} of "${issuer}": ${r.revoked} revoked, next update ${r.nextUpdate.toISOString()}; ` +
         `recorded in ${await depotLabel(t)}\n`,
     );
+    for (const f of (await out?.writeCrls(s, String(a.out))) ?? []) process.stderr.write(`Wrote ${f}\n`);
   } finally {
     await s.close();
   }
