@@ -10,6 +10,7 @@ import { join } from "node:path";
 const MODULE = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN = "123456";
 const SIGS = 500; // signatures a round of row 15
+const CLIENTS = Math.max(1, Number(process.env.BENCH_ACME_CLIENTS ?? 50)); // concurrent acme-client clients, row 17
 
 /** `ctx`: bench.mjs's helpers and settings (row, report, skip, timed, interleave, median, work, NODE, PKI, ...). */
 export async function hsmRows(ctx) {
@@ -101,8 +102,68 @@ export async function pgRows(ctx) {
       (i) => pki(depots.dir, ["issue", ...pass, `d${i}`, "localhost", "127.0.0.1"]));
     report("16. pki issue, PostgreSQL depot", p, d, "directory depot",
       "one process each, both pay one PBKDF2-600k; PostgreSQL on 127.0.0.1 (fsync off, a throwaway cluster)");
-    skip(acme, "not yet: the 1-node/3-node acme-client run (50 clients, target ≥ 1.5×) is not written");
+    await acmeRow(ctx, cluster, acme);
   } finally {
     await hooks.after();
+  }
+}
+
+/**
+ * 17. certificates a second through 1 and through 3 `pki acme serve` nodes on one PostgreSQL depot: CLIENTS
+ * acme-client clients at once (an account and an order each, http-01 answered by the bench's challenge server),
+ * spread round-robin over the nodes, each client on one node. The three nodes run throughout; the 1-node round uses
+ * the first. Rounds alternate; the nodes, the test helpers' (test/_acme.js), are stopped at the end.
+ */
+async function acmeRow(ctx, cluster, label) {
+  const { row, median, RUNS } = ctx;
+  const A = await import("../test/_acme.js");
+  const { default: acme } = await import("acme-client");
+  const https = await import("node:https");
+  const { readFileSync } = await import("node:fs");
+  const downs = [];
+  const t = { teardown: (f) => downs.push(f), fail: (m) => { throw new Error(m); } };
+  try {
+    A.postgresDepots(cluster);
+    const dir = await A.newDepot(t);
+    const ch = await A.challengeServer(t);
+    const names = Array.from({ length: CLIENTS }, (_, i) => `c${i}.bench.test`);
+    const args = ["--allow", "*.bench.test", "--http-01-port", String(ch.port),
+      "--resolve", names.map((n) => `${n}=127.0.0.1`).join(",")];
+    const nodes = await Promise.all([0, 1, 2].map(() => A.startAcme(t, dir, args)));
+    const { PgStore } = await import(join(ctx.PKI, "..", "..", "store", "records", "postgres.js"));
+    const store = await PgStore.open(readFileSync(join(dir, "depot-url"), "utf8"));
+    const ca = Buffer.from(await store.read((tx) => tx.blob({ name: "ca", kind: "cert" })));
+    await store.close();
+    const pem = `-----BEGIN CERTIFICATE-----\n${ca.toString("base64")}\n-----END CERTIFICATE-----\n`;
+    acme.axios.defaults.httpsAgent = new https.Agent({ ca: pem, keepAlive: true });
+    const keys = await Promise.all(names.map(() => acme.crypto.createPrivateEcdsaKey()));
+    const csrs = await Promise.all(names.map(async (n) =>
+      (await acme.crypto.createCsr({ commonName: n, altNames: [n] }, await acme.crypto.createPrivateEcdsaKey()))[1]));
+    let failed = 0;
+    const round = async (n, count = CLIENTS) => {
+      const t0 = process.hrtime.bigint();
+      await Promise.all(names.slice(0, count).map(async (_, i) => {
+        const c = new acme.Client({ directoryUrl: nodes[i % n].url, accountKey: keys[i], backoffAttempts: 150,
+          backoffMin: 100, backoffMax: 1000 });
+        try {
+          await c.auto({ csr: csrs[i], termsOfServiceAgreed: true, challengePriority: ["http-01"],
+            skipChallengeVerification: true, challengeCreateFn: async (_a, x, ka) => void ch.tokens.set(x.token, ka),
+            challengeRemoveFn: async () => {} });
+        } catch (e) {
+          if (!failed++) process.stderr.write(`  17: an order failed: ${e.message}\n`);
+        }
+      }));
+      return Number(process.hrtime.bigint() - t0) / 1e9 / count;
+    };
+    await round(3, Math.min(CLIENTS, 6)); // warm-up: the nodes' first orders, the accounts of the first clients
+    const one = [], three = [];
+    for (let r = 0; r < Math.max(1, Math.ceil(RUNS / 2)); r++) { one.push(await round(1)); three.push(await round(3)); }
+    const [s3, s1] = [median(three), median(one)];
+    const perS = (s) => `${(1 / s).toFixed(1)}/s`;
+    row(label, s3, s1, "1 node", failed ? -Infinity : 1 / 1.5, "≥ 1.5× faster, no failed order",
+      `ms a certificate: 3 nodes ${perS(s3)}, 1 node ${perS(s1)} (${(s1 / s3).toFixed(2)}×); ${CLIENTS} clients ` +
+      `at once, each on one node; ${failed} failed orders`);
+  } finally {
+    for (const f of downs.reverse()) await f();
   }
 }
