@@ -1,17 +1,13 @@
-// Reading a depot's records in a test given its directory (DIR/.pki), whatever its format (layout 1's files,
-// depot.db): built on test/_state.js (the record store opened read-only, so nothing in the depot changes), for the
+// Reading a depot's records in a test given the depot (DIR/.pki, or a postgresql:// URL), whatever its format
+// (layout 1's files, depot.db): built on test/_state.js (the record store opened read-only, so nothing in the depot changes), for the
 // tests that name the depot rather than DIR. Unlike _depot.js it sets no environment (the KDF iterations of the
 // depots a test makes stay the product's).
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { basename, dirname } from "node:path";
-import { pem, readDepot as readDir } from "./_state.js";
+import { pem, readDepotAt } from "./_state.js";
 
-/** Runs `fn(tx)` in one read transaction of the depot at `depot` (DIR/.pki); changes nothing on disk. */
-export function readDepot(depot, fn) {
-  if (basename(depot) !== ".pki") throw new Error(`${depot}: expected a DIR/.pki depot (test/_state.js)`);
-  return readDir(dirname(depot), fn);
-}
+/** Runs `fn(tx)` in one read transaction of the depot `depot` (a directory or a postgresql:// URL); changes nothing. */
+export const readDepot = readDepotAt;
 
 /** NAME's current certificate, sealed key or CSR as PEM ("ca": the root), or undefined when the depot has none. */
 export async function blobPem(depot, name, kind = "cert") {

@@ -11,8 +11,11 @@ const { locateDepot, openRecords } = await import(join(ROOT, "dist", "store", "d
 const depotOf = (dir) => join(dir, ".pki");
 
 /** Runs fn(tx) in one read transaction of DIR/.pki's record store (closed after). */
-export async function readDepot(dir, fn) {
-  const store = await openRecords(locateDepot(depotOf(dir)), { write: false });
+export const readDepot = (dir, fn) => readDepotAt(depotOf(dir), fn);
+
+/** Runs fn(tx) in one read transaction of the depot `where` names: a depot directory or a postgresql:// URL. */
+export async function readDepotAt(where, fn) {
+  const store = await openRecords(locateDepot(where), { write: false });
   try {
     return await store.read(fn);
   } finally {
