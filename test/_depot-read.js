@@ -1,7 +1,7 @@
 // Reading a depot's records in a test given the depot (DIR/.pki, or a postgresql:// URL), whatever its format
-// (layout 1's files, depot.db): built on test/_state.js (the record store opened read-only, so nothing in the depot changes), for the
-// tests that name the depot rather than DIR. Unlike _depot.js it sets no environment (the KDF iterations of the
-// depots a test makes stay the product's).
+// (layout 1's files, depot.db): built on test/_state.js (the record store opened read-only, so nothing in the
+// depot changes), for the tests that name the depot rather than DIR. Unlike _depot.js it sets no environment (the
+// KDF iterations of the depots a test makes stay the product's).
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { pem, readDepotAt } from "./_state.js";
