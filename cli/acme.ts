@@ -54,6 +54,13 @@ export function builder(y: Argv) {
     .options(SERVE_OPTIONS)
     .options(PASSPHRASE_OPTIONS)
     .options({ "crl-listen": { ...CRL_LISTEN_OPTION["crl-listen"], describe: `serve: ${CRL_LISTEN_DESCRIBE}` } })
+    .options({
+      "crl-next-update": {
+        type: "string",
+        default: "7d",
+        describe: "serve --crl-listen: validity of the CRLs the server re-signs itself (at half of it, or if none)",
+      },
+    })
     .positional("action", {
       choices: ["serve", "eab", "renew-now"] as const,
       describe: "serve, eab add NAME, or renew-now NAME|--issuer CA|--all",
@@ -119,6 +126,8 @@ async function serve(a: Args) {
   const lifetimeMs = expiryFrom(String(last(a.certLifetime)))(now).getTime() - now.getTime();
   const issuer = a.issuer ?? "ca";
   const crlListen = await crlListenFrom(a.crlListen, a.depot);
+  const crlNextUpdate = String(last(a.crlNextUpdate));
+  expiryFrom(crlNextUpdate); // a bad duration is refused before the passphrase is read
   const { startAcmeServer, probeListen } = await import("../lib/acme/server.js");
   const { DEADLINE_MS } = await import("../lib/acme/challenges.js");
   const { openAcmeServe } = await import("../store/acme/open.js");
@@ -163,7 +172,8 @@ async function serve(a: Args) {
     await m.close();
     throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
   });
-  const crls = crlListen && (await (await import("./crl-listen.js")).startCrlListener(a.depot, crlListen).catch(
+  const crls = crlListen && (await (await import("./crl-listen.js")).startCrlListener(a.depot, crlListen,
+    m.session && { session: m.session, nextUpdate: crlNextUpdate }).catch(
     async (e) => { await s.close(); await m.close(); throw e; }));
   process.stdout.write(`ACME directory: ${s.url}\n`);
   const sig = await stopped;

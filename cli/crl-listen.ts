@@ -3,6 +3,7 @@
  * publishes each CA's latest CRL at the path of its CRL URL (`pki init --crl-url`). Its own listener, not the
  * server's HTTPS port: CRLs are fetched over plain HTTP, and only when asked for.
  */
+import type { Session } from "../store/depot/session.js";
 import { UsageError } from "./common.js";
 
 export const CRL_LISTEN_OPTION = {
@@ -28,14 +29,24 @@ export async function crlListenFrom(v: unknown, depot: string | undefined): Prom
   return { host: m[1] ?? m[2], port };
 }
 
-/** Opens the depot's record store and listens; a layout-1 depot has no CRL URLs to publish. */
-export async function startCrlListener(depot: string | undefined, l: Listen) {
+/**
+ * Opens the depot's record store and listens; a layout-1 depot has no CRL URLs to publish. `resign` (acme serve,
+ * which holds the CA key): stale or missing CRLs are re-signed, the first time before the listener answers.
+ */
+export async function startCrlListener(
+  depot: string | undefined, l: Listen, resign?: { session: Session; nextUpdate: string },
+) {
   const { recordsTarget } = await import("./records.js");
   const t = (await recordsTarget(depot))!; // crlListenFrom refused any other
   const { openRecords } = await import("../store/depot/locate.js");
   const { listenCrls } = await import("../store/depot/crl-http.js");
+  const { CrlRefresher } = await import("../store/depot/crl-refresh.js");
+  const log = (m: string) => process.stderr.write(m + "\n");
+  const refresher = resign && new CrlRefresher(resign.session, resign.nextUpdate, log);
+  await refresher?.start();
   const store = await openRecords(t, { write: false });
-  const s = await listenCrls(store, l.host, l.port).catch(async (e) => {
+  const s = await listenCrls(store, l.host, l.port, refresher).catch(async (e) => {
+    await refresher?.stop();
     await store.close();
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`cannot listen on ${l.host}:${l.port} for CRLs: ${code === "EADDRINUSE" ? "the port is in use" :
@@ -43,5 +54,5 @@ export async function startCrlListener(depot: string | undefined, l: Listen) {
   });
   const what = [...s.paths].map(([path, ca]) => `${ca} ${path}`).join(", ") || "no CA has a CRL URL yet";
   process.stderr.write(`Publishing CRLs on ${s.url} (${what})\n`);
-  return { close: async () => { await s.close(); await store.close(); } };
+  return { close: async () => { await refresher?.stop(); await s.close(); await store.close(); } };
 }

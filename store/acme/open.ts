@@ -6,6 +6,7 @@
 import type { AcmeBackend } from "../../lib/acme/backend.js";
 import type { x509 } from "../../lib/x509/peculiar.js";
 import { locateDepot } from "../depot/locate.js";
+import type { Session } from "../depot/session.js";
 import type { AcmeServeOptions } from "./serve.js";
 
 export type { AcmeServeOptions };
@@ -16,6 +17,8 @@ export interface AcmeServing {
   certPem: string;
   keyPem: string;
   created: boolean;
+  /** The record store's session holding the issuer's key (what re-signs CRLs); none on a layout-1 depot. */
+  session?: Session;
   /** Once the server stopped: the store's connections closed, the keys held in memory dropped. */
   close(): Promise<void>;
 }
@@ -38,7 +41,7 @@ export async function openAcmeServe(
   try {
     const pass = await passphrase();
     const s = await sessionOn(store, label, pass);
-    return { ...(await openRecordAcme(s, { ...o, passphrase: pass })), close: () => s.close() };
+    return { ...(await openRecordAcme(s, { ...o, passphrase: pass })), session: s, close: () => s.close() };
   } catch (e) {
     await store.close();
     throw e;

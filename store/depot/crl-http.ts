@@ -1,13 +1,15 @@
 /**
  * Each CA's latest CRL over plain HTTP at the path of its CRL URL (`pki init --crl-url`), as RFC 5280 §4.2.1.13
  * and RFC 5019 clients fetch it: DER, `application/pkix-crl`. Read from the record store at every request, so a
- * `pki revoke` + `pki crl` from any process (any node of a PostgreSQL depot) is served on the next fetch. Only
- * what `pki crl` signed is served: the listener holds no key and signs nothing.
+ * `pki revoke` + `pki crl` from any process (any node of a PostgreSQL depot) is served on the next fetch. Without
+ * a refresher (`pki serve`) only what `pki crl` signed is served; with one (`pki acme serve`, which holds the CA
+ * key), a stale CRL is re-signed before it is served (crl-refresh.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { crlUrlPath } from "../../lib/x509/crl-dp.js";
 import type { ReadTx, RecordStore } from "../records/schema.js";
+import type { CrlRefresher } from "./crl-refresh.js";
 
 /** How often an unknown path may make the server look again for the CAs' URLs (a scan of the entries). */
 const RESCAN_MS = 2000;
@@ -48,7 +50,9 @@ function problem(res: ServerResponse, status: number, detail: string, head = fal
   res.end(head ? undefined : body);
 }
 
-async function answer(routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function answer(
+  routes: Routes, refresher: CrlRefresher | undefined, req: IncomingMessage, res: ServerResponse,
+): Promise<void> {
   const head = req.method === "HEAD";
   if (req.method !== "GET" && !head) {
     res.setHeader("Allow", "GET, HEAD");
@@ -69,6 +73,7 @@ async function answer(routes: Routes, req: IncomingMessage, res: ServerResponse)
     return problem(res, 503, "the depot cannot be read right now: try again shortly", head);
   }
   if (found === null) return problem(res, 404, "no CA publishes its CRL at this path", head);
+  if (refresher) found.der = await refresher.fresh(found.ca, found.der);
   if (!found.der) return problem(res, 404, `the CA "${found.ca}" has no CRL yet ('pki crl' makes one)`, head);
   res.writeHead(200, {
     "Content-Type": "application/pkix-crl",
@@ -79,11 +84,13 @@ async function answer(routes: Routes, req: IncomingMessage, res: ServerResponse)
 }
 
 /** Listens on host:port (0: any free port) until close(). */
-export async function listenCrls(store: RecordStore, host: string, port: number): Promise<CrlListener> {
+export async function listenCrls(
+  store: RecordStore, host: string, port: number, refresher?: CrlRefresher,
+): Promise<CrlListener> {
   const routes = new Routes(store);
   await store.read((tx) => routes.scan(tx));
   const server = createServer((req, res) => {
-    answer(routes, req, res).catch(() => problem(res, 500, "the CRL could not be read"));
+    answer(routes, refresher, req, res).catch(() => problem(res, 500, "the CRL could not be read"));
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
