@@ -9,11 +9,11 @@ import { closeSync, constants, existsSync, fsyncSync, openSync, renameSync } fro
 import { join } from "node:path";
 import { DepotError, mkdirInDepot } from "../fsutil.js";
 import { acquireLock } from "../lock.js";
-import { readLayout1, type Layout1 } from "./layout1.js";
+import { readLayout1 } from "./layout1.js";
 import { LAYOUT1_BACKUP, LAYOUT1_FILES } from "./layout1-files.js";
 import { DB_FILE } from "./sqlite-open.js";
 import { SqliteStore } from "./sqlite.js";
-import type { WriteTx } from "./schema.js";
+import { allSerials, fillStore } from "./contents.js";
 
 export { LAYOUT1_BACKUP };
 
@@ -29,7 +29,7 @@ export async function upgradeLayout1(dir: string): Promise<Upgraded> {
     }
     const l1 = readLayout1(dir);
     const serials = allSerials(l1);
-    const store = await SqliteStore.create(dir, l1.depot, (tx) => fill(tx, l1, serials));
+    const store = await SqliteStore.create(dir, l1.depot, (tx) => fillStore(tx, l1, serials));
     const n = await store.read(async (tx) => ({ entries: await tx.count(), serials: await tx.serialCount() }));
     if (n.entries !== l1.entries.length || n.serials !== serials.length) {
       await store.close();
@@ -40,31 +40,6 @@ export async function upgradeLayout1(dir: string): Promise<Upgraded> {
   } finally {
     release();
   }
-}
-
-/** Every serial layout 1 records as issued: its list, and (should an import have missed one) every entry's. */
-function allSerials(l1: Layout1): string[] {
-  const s = new Set(l1.serials);
-  for (const e of l1.entries) {
-    if (e.serial) s.add(e.serial);
-    for (const h of e.history ?? []) s.add(h.serial);
-  }
-  for (const r of l1.removed) s.add(r.serial);
-  return [...s];
-}
-
-async function fill(tx: WriteTx, l1: Layout1, serials: string[]): Promise<void> {
-  for (const s of serials) await tx.reserveSerial(s);
-  for (const { history, ...e } of l1.entries) {
-    await tx.putEntry(e);
-    for (const h of history ?? []) await tx.addHistory(e.name, h);
-  }
-  for (const r of l1.removed) await tx.addRemoved(r);
-  for (const b of l1.blobs) await tx.putBlob(b.ref, b.data);
-  for (const c of l1.crls) await tx.setCrl(c);
-  for (const kind of ["accounts", "orders", "authz"] as const)
-    for (const o of l1.acme[kind]) await tx.acmePut(kind, o);
-  for (const e of l1.eab) await tx.putEab(e);
 }
 
 function moveAside(dir: string): string {
@@ -89,5 +64,5 @@ function moveAside(dir: string): string {
  */
 export async function layout1Snapshot(dir: string): Promise<SqliteStore> {
   const l1 = readLayout1(dir);
-  return SqliteStore.memory(dir, l1.depot, (tx) => fill(tx, l1, allSerials(l1)));
+  return SqliteStore.memory(dir, l1.depot, (tx) => fillStore(tx, l1, allSerials(l1)));
 }

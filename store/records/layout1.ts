@@ -12,20 +12,11 @@ import { parsePem } from "../../lib/x509/pem.js";
 import { DepotError, readText } from "../fsutil.js";
 import { DepotView } from "../view.js";
 import * as v from "./validate.js";
-import type {
-  AcmeKind, AcmeRecords, BlobKind, BlobRef, CrlRecord, DepotRecord, EabRecord, Entry, RemovedCert,
-} from "./schema.js";
+import type { DepotContents } from "./contents.js";
+import type { BlobKind, BlobRef } from "./schema.js";
 
-export interface Layout1 {
-  depot: DepotRecord;
-  entries: Entry[]; // with their history
-  serials: string[];
-  removed: RemovedCert[];
-  blobs: Array<{ ref: BlobRef; data: Uint8Array }>;
-  crls: CrlRecord[];
-  acme: { [K in AcmeKind]: Array<AcmeRecords[K]> };
-  eab: EabRecord[];
-}
+/** A layout-1 depot read into records. */
+export type Layout1 = DepotContents;
 
 const LABEL: Record<BlobKind | "crl", string> = {
   cert: "CERTIFICATE", key: "ENCRYPTED PRIVATE KEY", csr: "CERTIFICATE REQUEST", crl: "X509 CRL",
