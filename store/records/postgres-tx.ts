@@ -113,6 +113,13 @@ export class PgTx implements WriteTx {
 
   async hasSerial(serial: string) { return !!(await this.get("SELECT 1 AS x FROM serials WHERE serial = $1", serial)); }
   async serialCount() { return (await this.get("SELECT count(*) AS n FROM serials"))!.n as number; }
+  async *serials(): AsyncIterable<string> {
+    for (let last = "", rows: Row[]; ; last = rows[rows.length - 1].serial as string) {
+      rows = await this.all("SELECT serial FROM serials WHERE serial > $1 ORDER BY serial LIMIT $2", last, PAGE);
+      yield* rows.map((r, i) => this.c.serial(r.serial, `serials[${i}]`));
+      if (rows.length < PAGE) return;
+    }
+  }
 
   async blob(ref: BlobRef): Promise<Uint8Array | undefined> {
     const r = await this.get("SELECT data FROM blobs WHERE name = $1 AND kind = $2 AND serial = $3", ...blobKey(ref));
@@ -143,6 +150,13 @@ export class PgTx implements WriteTx {
     const r = await this.get("SELECT * FROM eab WHERE kid = $1", kid);
     if (!r) return undefined;
     return v.validEab(this.c, eabOf(r));
+  }
+  async *eabs(): AsyncIterable<EabRecord> {
+    for (let kid = "", rows: Row[]; ; kid = rows[rows.length - 1].kid as string) {
+      rows = await this.all("SELECT * FROM eab WHERE kid > $1 ORDER BY kid LIMIT $2", kid, PAGE);
+      yield* rows.map((r) => v.validEab(this.c, eabOf(r)));
+      if (rows.length < PAGE) return;
+    }
   }
 
   // ---- writes ----------------------------------------------------------------------------------------------

@@ -114,11 +114,14 @@ export interface ReadTx {
   revokedBy(issuer: string): AsyncIterable<RevokedSerial>;
   hasSerial(serial: string): Promise<boolean>;
   serialCount(): Promise<number>;
+  /** Every serial recorded as issued, in order (a copy of the depot carries them all). */
+  serials(): AsyncIterable<string>;
   blob(ref: BlobRef): Promise<Uint8Array | undefined>;
   crl(issuer: string): Promise<CrlRecord | undefined>;
   acmeGet<K extends AcmeKind>(kind: K, id: string): Promise<AcmeRecords[K] | undefined>;
   acmeList<K extends AcmeKind>(kind: K): AsyncIterable<AcmeRecords[K]>;
   eab(kid: string): Promise<EabRecord | undefined>;
+  eabs(): AsyncIterable<EabRecord>;
 }
 
 export interface WriteTx extends ReadTx {

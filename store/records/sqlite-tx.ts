@@ -123,6 +123,13 @@ export class SqliteTx implements WriteTx {
 
   async hasSerial(serial: string) { return !!this.get("SELECT 1 AS x FROM serials WHERE serial = ?", serial); }
   async serialCount() { return this.get("SELECT count(*) AS n FROM serials")!.n as number; }
+  async *serials(): AsyncIterable<string> {
+    for (let last = "", rows: Row[]; ; last = rows[rows.length - 1].serial as string) {
+      rows = this.all("SELECT serial FROM serials WHERE serial > ? ORDER BY serial LIMIT ?", last, PAGE);
+      yield* rows.map((r, i) => this.c.serial(r.serial, `serials[${i}]`));
+      if (rows.length < PAGE) return;
+    }
+  }
 
   async blob(ref: BlobRef): Promise<Uint8Array | undefined> {
     const r = this.get("SELECT data FROM blobs WHERE name = ? AND kind = ? AND serial = ?", ...blobKey(ref));
@@ -152,6 +159,13 @@ export class SqliteTx implements WriteTx {
     const r = this.get("SELECT * FROM eab WHERE kid = ?", kid);
     if (!r) return undefined;
     return v.validEab(this.c, eabOf(r));
+  }
+  async *eabs(): AsyncIterable<EabRecord> {
+    for (let kid = "", rows: Row[]; ; kid = rows[rows.length - 1].kid as string) {
+      rows = this.all("SELECT * FROM eab WHERE kid > ? ORDER BY kid LIMIT ?", kid, PAGE);
+      yield* rows.map((r) => v.validEab(this.c, eabOf(r)));
+      if (rows.length < PAGE) return;
+    }
   }
 
   // ---- writes ----------------------------------------------------------------------------------------------
