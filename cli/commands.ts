@@ -16,6 +16,7 @@ import * as importCmd from "./import.js";
 import * as doctor from "./doctor.js";
 import * as backup from "./backup.js";
 import * as restore from "./restore.js";
+import * as depot from "./depot.js";
 import * as fixtures from "./fixtures.js";
 import * as serve from "./serve.js";
 import * as check from "./check.js";
@@ -45,6 +46,7 @@ const MODULES: CommandModule[] = [
   doctor,
   backup,
   restore,
+  depot,
   fixtures,
   serve,
   check,
