@@ -102,7 +102,7 @@ test("doctor on depot.db names a certificate row swapped by the sqlite3 shell; k
   t.true(report.problems.some((p) => p.problem === `the key of "web" is not its certificate's key`));
   const text = await pki(dir, ["doctor"]);
   t.is(text.code, 1);
-  t.regex(text.stderr, /^pki: \d+ problems in \S+\n$/);
+  t.regex(text.stderr, /^pki: \d+ problems? in \S+\n$/); // 1 when web and api expire in the same second
 });
 
 test("crl with 10,000 revoked certificates: openssl verifies it and finds a serial", async (t) => {

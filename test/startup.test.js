@@ -46,15 +46,17 @@ test("pki list, status and --version load nothing node -e 0 does not, and no ES-
 
 // On a depot held in depot.db, list and status load the SQLite driver and the record store's read path, as ES
 // modules: nothing beyond what a script loading better-sqlite3, node:crypto, os, timers/promises, module and
-// async_hooks and importing one ES module loads (no PostgreSQL driver: no net or tls), and not the X.509 issuance stack (it installs
-// reflect-metadata's Reflect.getMetadata).
+// async_hooks and importing one ES module loads (no PostgreSQL driver: no net or tls), and not the X.509 issuance
+// stack (it installs reflect-metadata's Reflect.getMetadata).
 test("pki list and status on depot.db load the SQLite driver and the read path, no issuance stack, no pg", async (t) => {
   const dir = tempDir(t);
   const env = { PKI_DEPOT: join(dir, ".pki"), PKI_PASSPHRASE: PASS };
   await pkiOk(t, dir, ["init"], { env: { ...env, PKI_DEPOT_FORMAT: "db" } });
   await pkiOk(t, dir, ["issue", "web", "web.example.com", "127.0.0.1"], { env });
   t.true(existsSync(join(dir, ".pki", "depot.db")));
-  writeFileSync(join(dir, "one.mjs"), "export default import.meta.url;\n");
+  // An ES module importing node:fs, as the read path's chunks do (on node 24 that alone loads internal/fs/dir).
+  const one = 'import { existsSync } from "node:fs";\nexport default [import.meta.url, existsSync(".")];\n';
+  writeFileSync(join(dir, "one.mjs"), one);
   writeFileSync(join(dir, "like.cjs"), [
     `require(${JSON.stringify(join(ROOT, "node_modules", "better-sqlite3"))})(":memory:").prepare("select 1").get();`,
     "require('node:crypto'); require('node:os'); require('node:timers/promises'); require('node:module');",
