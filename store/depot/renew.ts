@@ -73,7 +73,7 @@ export async function renew(s: Session, name: string, o: RenewOptions = {}): Pro
     const spec = o.rekey === true ? specOfSpki(pre.cert.publicKey.rawData) : parseKeyOption(o.rekey);
     const keys = await generateKeyDer(spec);
     const csr = createCsrDer(pre.cert.subjectDer, pre.e.sans, keyObjectsOf(keys));
-    const sealed = o.keyPassphrase ? await s.sealKeyWith(keys.pkcs8, o.keyPassphrase) : s.sealKey(keys.pkcs8);
+    const sealed = await s.sealKeyFor(keys.pkcs8, o.keyPassphrase);
     rekeyed = { sealed, csr, spki: keys.spki, keyType: describeKey(spec) };
     keys.pkcs8.fill(0);
   }

@@ -44,18 +44,6 @@ export class Session {
     return seq(alg, octets(data));
   }
 
-  /** A key sealed under a passphrase of its own (`--key-passphrase-file`), with the depot's salt and iterations. */
-  async sealKeyWith(pkcs8: Uint8Array, passphrase: string): Promise<Buffer> {
-    this.check();
-    const key = Buffer.from(await deriveKey(passphrase, this.kdf.salt, this.kdf.iterations));
-    try {
-      const { alg, data } = pbes2Encrypt(pkcs8, key, this.kdf.salt, this.kdf.iterations);
-      return seq(alg, octets(data));
-    } finally {
-      key.fill(0);
-    }
-  }
-
   /**
    * sealKey, or under a passphrase of the key's own (`--key-passphrase-file`) with the depot's salt and iteration
    * count: what `openssl pkey -passin` opens with that passphrase.
