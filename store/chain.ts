@@ -5,12 +5,13 @@ import { decryptPkcs8 } from "../lib/formats/pkcs8.js";
 import { importPkcs8 } from "../lib/x509/keys.js";
 import { InputError } from "../lib/x509/validate.js";
 import type { ExportMaterial } from "../lib/formats/export.js";
-import { DepotError, readText } from "./fsutil.js";
+import { readText } from "./fsutil.js";
 import { checkKeyMatchesCert } from "./issuer.js";
 import { readConsistent } from "./lock.js";
 import { ROOT } from "./view.js";
 import type { Depot } from "./depot.js";
 import type { DepotCore } from "./core.js";
+import { checkChain } from "./depot/chain-check.js";
 
 /** NAME's certificate then its issuers up to the root, after checking each signature, name link and validity period. */
 export async function verifyChain(depot: Depot, name: string, now = new Date()): Promise<x509.X509Certificate[]> {
@@ -19,16 +20,7 @@ export async function verifyChain(depot: Depot, name: string, now = new Date()):
     if (e.status !== "signed") throw new InputError(`"${name}" is ${e.status}: it has no valid chain`);
     return [depot.readCert(name), ...depot.issuerChain(name).map((c) => c.cert)];
   });
-  for (const [i, c] of certs.entries()) {
-    const issuer = certs[i + 1] ?? c;
-    const what = i === 0 ? `"${name}"` : `its issuer "${c.subject}"`;
-    if (c.issuer !== issuer.subject || !(await c.verify({ publicKey: issuer, signatureOnly: true })))
-      throw new DepotError(`the chain of "${name}" does not verify: ${what} is not signed by "${issuer.subject}"`);
-    if (c.notAfter <= now || c.notBefore > now)
-      throw new DepotError(
-        `the chain of "${name}" does not verify: ${what} is outside its validity period (${c.notBefore.toISOString()} to ${c.notAfter.toISOString()})`,
-      );
-  }
+  await checkChain(name, certs, now);
   return certs;
 }
 

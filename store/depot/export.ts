@@ -14,6 +14,7 @@ import { DepotError } from "../fsutil.js";
 import { isKeyOf } from "../issuer.js";
 import type { EntryRecord, ReadTx, RecordStore } from "../records/schema.js";
 import { certOf, ROOT } from "./session.js";
+import { checkChain } from "./chain-check.js";
 
 const keyLabel = (name: string) => (name === ROOT ? "the CA key" : `the key of "${name}"`);
 const pem = (der: ArrayBuffer | Uint8Array) => toPem("CERTIFICATE", new Uint8Array(der));
@@ -100,17 +101,7 @@ export async function verifiedChain(store: RecordStore, name: string, now = new 
   });
   const { x509 } = await import("../../lib/x509/peculiar.js");
   const certs = ders.map((d) => new x509.X509Certificate(d));
-  for (const [i, c] of certs.entries()) {
-    const issuer = certs[i + 1] ?? c;
-    const what = i === 0 ? `"${name}"` : `its issuer "${c.subject}"`;
-    if (c.issuer !== issuer.subject || !(await c.verify({ publicKey: issuer, signatureOnly: true })))
-      throw new DepotError(`the chain of "${name}" does not verify: ${what} is not signed by "${issuer.subject}"`);
-    if (c.notAfter <= now || c.notBefore > now)
-      throw new DepotError(
-        `the chain of "${name}" does not verify: ${what} is outside its validity period ` +
-          `(${c.notBefore.toISOString()} to ${c.notAfter.toISOString()})`,
-      );
-  }
+  await checkChain(name, certs, now);
   return certs;
 }
 
