@@ -3,7 +3,7 @@
  * pki writes (lib/x509/csrinfo.ts), by @peculiar/x509 otherwise; and the cross-checks at the point of use, so that
  * a request replaced by someone without the passphrase cannot choose what the CA certifies.
  */
-import { csrView, type CsrView } from "../lib/x509/csrinfo.js";
+import { csrViewOf, sameSans, type CsrView } from "../lib/x509/csrinfo.js";
 import type { KeyObjects, KeyPair } from "../lib/x509/keys.js";
 import { isKeyOf } from "./issuer.js";
 import type { Sans } from "../lib/x509/issuance.js";
@@ -19,19 +19,8 @@ export async function readCsrView(depot: DepotCore, name: string): Promise<CsrVi
   let der: Buffer<ArrayBuffer>;
   try { der = parsePem(readText(p, rel), "CERTIFICATE REQUEST", rel); }
   catch (e) { throw e instanceof DepotError ? e : invalid(e); }
-  const light = csrView(der);
-  if (light) return light;
-  const [{ x509 }, { sansOf }] = await Promise.all([import("../lib/x509/peculiar.js"), import("../lib/x509/cert.js")]);
-  let csr: InstanceType<typeof x509.Pkcs10CertificateRequest>;
-  try { csr = new x509.Pkcs10CertificateRequest(der); }
+  try { return await csrViewOf(der); }
   catch (e) { throw invalid(e); }
-  return {
-    subject: csr.subject,
-    subjectDer: new Uint8Array(csr.subjectName.toArrayBuffer()),
-    publicKey: csr.publicKey,
-    sans: sansOf(csr),
-    verified: await csr.verify(),
-  };
 }
 
 /** A request's SANs re-validated as the CLI's own; IPs and domains in their canonical form. */
@@ -43,8 +32,6 @@ export function requestedSans(csr: CsrView): Sans {
   return { ips: ips.map(checkIp), domains: domains.map(checkDomain), uris, emails };
 }
 
-const sanKey = (s: Sans) => JSON.stringify([s.ips, s.domains, s.uris ?? [], s.emails ?? []].map((a) => [...a].sort()));
-
 /** `sign`: the CSR on disk asks for exactly the subject and SANs recorded in the index. */
 export function checkCsrAgainstEntry(e: Entry, csr: CsrView): void {
   const file = `certs/${e.name}.csr`;
@@ -52,7 +39,7 @@ export function checkCsrAgainstEntry(e: Entry, csr: CsrView): void {
     throw new DepotError(
       `${file} asks for the subject ${quote(csr.subject)}, but index.json records ${quote(e.subject)}: refusing to sign`,
     );
-  if (sanKey(requestedSans(csr)) !== sanKey(e.sans))
+  if (!sameSans(requestedSans(csr), e.sans))
     throw new DepotError(
       `${file} asks for other names (SANs) than index.json records for "${e.name}": refusing to sign`,
     );

@@ -98,3 +98,27 @@ function requestedSans(der: Uint8Array, attrs: Tlv): Sans | undefined {
   }
   return sans;
 }
+
+/**
+ * The request's fields by this reader, else by @peculiar/x509 (loaded only then); throws @peculiar/x509's error
+ * for a request neither reads.
+ */
+export async function csrViewOf(der: Uint8Array): Promise<CsrView> {
+  const light = csrView(der);
+  if (light) return light;
+  const [{ x509 }, { sansOf }] = await Promise.all([import("./peculiar.js"), import("./cert.js")]);
+  const csr = new x509.Pkcs10CertificateRequest(Uint8Array.from(der));
+  return {
+    subject: csr.subject,
+    subjectDer: new Uint8Array(csr.subjectName.toArrayBuffer()),
+    publicKey: csr.publicKey,
+    sans: sansOf(csr),
+    verified: await csr.verify(),
+  };
+}
+
+/** The same SANs, whatever their order. */
+export function sameSans(a: Sans, b: Sans): boolean {
+  const key = (s: Sans) => JSON.stringify([s.ips, s.domains, s.uris ?? [], s.emails ?? []].map((x) => [...x].sort()));
+  return key(a) === key(b);
+}

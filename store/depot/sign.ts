@@ -5,7 +5,7 @@
  * elsewhere (an external-key entry, new or filed by `new-cert --csr`). One write each, the serial reserved in it.
  */
 import type { CertInfo } from "../../lib/x509/certinfo.js";
-import { csrView, type CsrView } from "../../lib/x509/csrinfo.js";
+import { csrViewOf, sameSans, type CsrView } from "../../lib/x509/csrinfo.js";
 import type { Profile, RawExtension, Sans } from "../../lib/x509/issuance.js";
 import { checkDomain, checkEmail, checkIp, checkName, checkUri, InputError, quote } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
@@ -25,26 +25,9 @@ export interface SignOptions {
 }
 export interface Signed { entry: EntryRecord; cert: CertInfo; warnings: string[] }
 
-const sanKey = (s: Sans) => JSON.stringify([s.ips, s.domains, s.uris ?? [], s.emails ?? []].map((a) => [...a].sort()));
-
 async function readCsr(name: string, der: Uint8Array): Promise<CsrView> {
-  const invalid = (e: unknown) =>
-    new DepotError(`the request of "${name}" is not a valid CSR (${(e as Error).message})`);
-  const light = csrView(der);
-  if (light) return light;
-  const [{ x509 }, { sansOf }] = await Promise.all([
-    import("../../lib/x509/peculiar.js"), import("../../lib/x509/cert.js"),
-  ]);
-  let csr: InstanceType<typeof x509.Pkcs10CertificateRequest>;
-  try { csr = new x509.Pkcs10CertificateRequest(Uint8Array.from(der)); }
-  catch (e) { throw invalid(e); }
-  return {
-    subject: csr.subject,
-    subjectDer: new Uint8Array(csr.subjectName.toArrayBuffer()),
-    publicKey: csr.publicKey,
-    sans: sansOf(csr),
-    verified: await csr.verify(),
-  };
+  try { return await csrViewOf(der); }
+  catch (e) { throw new DepotError(`the request of "${name}" is not a valid CSR (${(e as Error).message})`); }
 }
 
 /** The request asks for exactly the subject and SANs the entry records (re-validated as the CLI's own). */
@@ -60,7 +43,7 @@ function checkCsrAgainstEntry(e: EntryRecord, csr: CsrView): void {
     ips: ips.map(checkIp), domains: domains.map(checkDomain),
     uris: uris?.map(checkUri), emails: emails?.map(checkEmail),
   };
-  if (sanKey(asked) !== sanKey(e.sans))
+  if (!sameSans(asked, e.sans))
     throw new DepotError(`${what} asks for other names (SANs) than the depot records: refusing to sign`);
 }
 
