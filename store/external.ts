@@ -12,6 +12,7 @@ import { OID_NAME_CONSTRAINTS } from "../lib/x509/certinfo.js";
 import { Depot, Entry, profileOf, ROOT } from "./depot.js";
 import { checkFree, checkIssuerEntry } from "./records.js";
 import { readText, writeAtomic } from "./fsutil.js";
+import { externalEntry } from "./depot/request.js";
 
 export interface ExternalRequest {
   subject: x509.Name; // validated (checkForeignCsr)
@@ -53,7 +54,7 @@ export async function fileExternalRequest(
     const idx = depot.readIndex();
     checkFree(idx, name, () => false);
     if (o.issuer) checkIssuerEntry(idx, o.issuer);
-    const entry = newEntry(name, req, o.profile, o.issuer);
+    const entry = externalEntry(name, req, o.profile, o.issuer) as Entry;
     writeAtomic(depot.csrPath(name), req.csrPem, 0o644);
     idx.entries[name] = entry;
     depot.writeIndex(idx);
@@ -96,7 +97,7 @@ export async function issueExternal(
       notBefore: o.notBefore,
     });
     const entry: Entry = {
-      ...newEntry(name, req, profile, issuer),
+      ...externalEntry(name, req, profile, issuer),
       created: old?.created ?? new Date().toISOString(),
       history: old?.history,
     };
@@ -125,20 +126,4 @@ export async function issueExternal(
     depot.writeIndex(idx);
     return { entry, cert };
   });
-}
-
-function newEntry(name: string, req: ExternalRequest, profile: Profile | undefined, issuer: string | undefined): Entry {
-  const p: Profile = profile ?? { kind: "leaf", usage: "peer" };
-  return {
-    name,
-    kind: "leaf",
-    issuer,
-    subject: req.subject.toString(),
-    keyType: req.keyType,
-    sans: req.sans,
-    status: "unsigned",
-    created: new Date().toISOString(),
-    external: true,
-    ...(p.kind === "leaf" ? { usage: p.usage ?? "peer", eku: p.eku?.length ? p.eku : undefined } : {}),
-  };
 }
