@@ -7,19 +7,19 @@ import https from "node:https";
 import { X509Certificate } from "node:crypto";
 import { chmodSync, copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pki, run } from "./_helpers.js";
-import {
-  challengeServer, depotCert, depotEntries, doctorClean, isDb, newDepot, readyOrder, startAcme,
-} from "./_acme.js";
+import { PASS, pki, pkiOk, run, tempDir } from "./_helpers.js";
+import { challengeServer, depotCert, depotEntries, doctorClean, isDb, readyOrder, startAcme } from "./_acme.js";
 
 // Layout 1 writes the certificate's files before the index: a crash between them is a state of its own. On depot.db
-// the finalize is one transaction, so the test below rebuilds the only state a crash can leave there instead.
-const layout1 = process.env.PKI_DEPOT_FORMAT === "db" ? test.skip : test;
-const depotDb = process.env.PKI_DEPOT_FORMAT === "db" ? test : test.skip;
+// the finalize is one transaction, so the second test rebuilds the only state a crash can leave there instead. Each
+// test makes its depot in its own format, whatever PKI_DEPOT_FORMAT says, so both run in every suite; one after the
+// other, since acme-client's one shared axios instance trusts one test's CA at a time.
 
-layout1("a finalize cut short before the index: doctor says an ACME finalize left it, --fix rolls it back", async (t) => {
-  t.timeout(120_000);
-  const dir = await newDepot(t);
+/** A depot of `format` ("" layout 1, "db"), its ACME server and a client whose order for crash.test is ready. */
+async function readyToFinalize(t, format) {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "pass"), PASS + "\n");
+  await pkiOk(t, dir, ["init", "--passphrase-file", "pass"], { env: { PKI_DEPOT_FORMAT: format } });
   const { port, tokens } = await challengeServer(t);
   const args = ["--allow", "crash.test", "--http-01-port", String(port), "--resolve", "crash.test=127.0.0.1"];
   const s = await startAcme(t, dir, args);
@@ -27,6 +27,13 @@ layout1("a finalize cut short before the index: doctor says an ACME finalize lef
   const c = new acme.Client({ directoryUrl: s.url, accountKey: await acme.crypto.createPrivateEcdsaKey() });
   await c.createAccount({ termsOfServiceAgreed: true });
   const order = await readyOrder(c, tokens, { type: "dns", value: "crash.test" });
+  return { dir, args, s, c, order };
+}
+
+test.serial("a finalize cut short before the index: doctor says an ACME finalize left it, --fix rolls it back", async (t) => {
+  t.timeout(120_000);
+  const { dir, args, s, c, order } = await readyToFinalize(t, "");
+  t.false(isDb(dir));
   const [, csr] = await acme.crypto.createCsr({ commonName: "crash.test" }, await acme.crypto.createPrivateEcdsaKey());
   const orderFile = join(dir, ".pki", "acme", "orders", `${order.url.split("/").pop()}.json`);
   const readyState = readFileSync(orderFile);
@@ -57,18 +64,11 @@ layout1("a finalize cut short before the index: doctor says an ACME finalize lef
   await doctorClean(t, dir);
 });
 
-depotDb("a finalize cut short on depot.db leaves the order ready and nothing recorded; the retry gets a certificate",
+test.serial("a finalize cut short on depot.db leaves the order ready and nothing recorded; the retry gets a certificate",
   async (t) => {
     t.timeout(120_000);
-    const dir = await newDepot(t);
+    const { dir, args, s, c, order } = await readyToFinalize(t, "db");
     t.true(isDb(dir));
-    const { port, tokens } = await challengeServer(t);
-    const args = ["--allow", "crash.test", "--http-01-port", String(port), "--resolve", "crash.test=127.0.0.1"];
-    const s = await startAcme(t, dir, args);
-    acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(await depotCert(dir)) });
-    const c = new acme.Client({ directoryUrl: s.url, accountKey: await acme.crypto.createPrivateEcdsaKey() });
-    await c.createAccount({ termsOfServiceAgreed: true });
-    const order = await readyOrder(c, tokens, { type: "dns", value: "crash.test" });
     const csr = async () =>
       (await acme.crypto.createCsr({ commonName: "crash.test" }, await acme.crypto.createPrivateEcdsaKey()))[1];
     // What a kill before finalize's transaction commits leaves: the database as it was (SQLite's online copy).
