@@ -79,6 +79,18 @@ const trust = (dir) => {
   acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(join(dir, ".pki", "ca.crt")) });
 };
 
+/** An acme-client account on `s`, trusting DIR's CA, that gives up a request after one try. */
+async function account(dir, s) {
+  const c = new acme.Client({
+    directoryUrl: s.url,
+    accountKey: await acme.crypto.createPrivateEcdsaKey(),
+    backoffAttempts: 1,
+  });
+  trust(dir);
+  await c.createAccount({ termsOfServiceAgreed: true });
+  return c;
+}
+
 /** An order for `name` through acme-client `c`; returns its dns-01 challenge and the digest it wants. */
 async function dnsChallenge(c, name) {
   const order = await c.createOrder({ identifiers: [{ type: "dns", value: name }] });
@@ -103,13 +115,7 @@ test.serial("wrong TXT: incorrectResponse; no record: dns NXDOMAIN, not remember
   const dir = await newDepot(t);
   const ns = await startNamed(t, dir);
   const s = await startAcme(t, dir, ["--dns-resolver", ns.server]);
-  const c = new acme.Client({
-    directoryUrl: s.url,
-    accountKey: await acme.crypto.createPrivateEcdsaKey(),
-    backoffAttempts: 1,
-  });
-  trust(dir);
-  await c.createAccount({ termsOfServiceAgreed: true });
+  const c = await account(dir, s);
 
   const wrong = await dnsChallenge(c, "wrong.example.internal");
   // Two strings in one record, and a second record: neither concatenates to the digest.
@@ -145,13 +151,7 @@ test.serial("a resolver that never answers: a dns timeout problem within the dea
   const s = await startAcme(t, dir, ["--dns-resolver", `127.0.0.1:${mute.address().port}`], undefined, {
     PKI_TEST_ONLY_ACME_DEADLINE_MS: "1500",
   });
-  const c = new acme.Client({
-    directoryUrl: s.url,
-    accountKey: await acme.crypto.createPrivateEcdsaKey(),
-    backoffAttempts: 1,
-  });
-  trust(dir);
-  await c.createAccount({ termsOfServiceAgreed: true });
+  const c = await account(dir, s);
   const x = await dnsChallenge(c, "silent.example.internal");
   const r = await settle(c, x.authz.url, x.ch);
   t.is(r.error.type, "urn:ietf:params:acme:error:dns", JSON.stringify(r.error));
