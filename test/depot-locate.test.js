@@ -3,20 +3,15 @@
 // to depot.db; a URL is named without its password; a directory with no depot gets the one message every command
 // gives.
 import test from "ava";
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, snapshot, tempDir } from "./_helpers.js";
+import { layout1Depot } from "./_state.js";
 
-process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000"; // the fixture's (this test file runs in its own process)
 const { locateDepot, openRecords, depotLabel } = await import(join(ROOT, "dist", "store", "depot", "locate.js"));
-const FIXTURE = join(ROOT, "test", "fixtures", "layout1");
 
-function copy(t) {
-  const dir = join(tempDir(t, "pki-locate-"), "depot");
-  cpSync(FIXTURE, dir, { recursive: true });
-  chmodSync(dir, 0o700);
-  return dir;
-}
+/** A copy of test/fixtures/layout1 (its KDF's 1000 rounds accepted in this process). */
+const copy = (t) => join(layout1Depot(t), ".pki");
 
 test("a layout-1 depot read: every entry, nothing on disk changed, no write; written: upgraded to depot.db", async (t) => {
   const dir = copy(t);
