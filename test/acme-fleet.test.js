@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { calculateJwkThumbprint, importPKCS8 } from "jose";
 import { openssl, PASS, pkiOk, pki, ROOT, run, tempDir } from "./_helpers.js";
-import { freePort, newKey, rawClient, request, startAcme } from "./_acme.js";
+import { freePort, newKey, rawClient, readyOrder, request, startAcme } from "./_acme.js";
 import { ROLE_PASS, useCluster } from "./_postgres.js";
 import { startBalancer } from "./_lb.js";
 
@@ -142,12 +142,7 @@ test.serial("a nonce from node 1 is accepted by node 2 once; two nodes finalizin
     const client = new acme.Client({ directoryUrl: lbUrl("/acme/directory"), accountKey: acct.pem,
       backoffAttempts: 150, backoffMin: 100, backoffMax: 1000 });
     await client.createAccount({ termsOfServiceAgreed: true });
-    const order = await client.createOrder({ identifiers: [{ type: "dns", value: "raw.fleet.test" }] });
-    const [authz] = await client.getAuthorizations(order);
-    const ch = authz.challenges.find((x) => x.type === "http-01");
-    tokens.set(ch.token, await client.getChallengeKeyAuthorization(ch));
-    await client.completeChallenge(ch);
-    await client.waitForValidStatus(order);
+    const order = await readyOrder(client, tokens, { type: "dns", value: "raw.fleet.test" });
     const [, csr] = await acme.crypto.createCsr({ commonName: "raw.fleet.test" });
     const csrB64 = Buffer.from(csr.toString().replace(/-----[^-]+-----|\s/g, ""), "base64").toString("base64url");
     const kid = client.getAccountUrl();

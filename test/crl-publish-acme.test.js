@@ -8,7 +8,7 @@ import https from "node:https";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { curl, openssl, pkiOk } from "./_helpers.js";
-import { challengeServer, depotCert, freePort, newDepot, startAcme } from "./_acme.js";
+import { challengeServer, depotCert, freePort, newDepot, readyOrder, startAcme } from "./_acme.js";
 
 test("an ACME certificate names the CA's CRL URL; acme serve --crl-listen publishes it; revocation shows", async (t) => {
   t.timeout(180_000);
@@ -23,12 +23,7 @@ test("an ACME certificate names the CA's CRL URL; acme serve --crl-listen publis
   acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(caFile) });
   const c = new acme.Client({ directoryUrl: s.url, accountKey: await acme.crypto.createPrivateEcdsaKey() });
   await c.createAccount({ termsOfServiceAgreed: true });
-  const order = await c.createOrder({ identifiers: [{ type: "dns", value: "a.cdp.test" }] });
-  const [authz] = await c.getAuthorizations(order);
-  const ch = authz.challenges.find((x) => x.type === "http-01");
-  tokens.set(ch.token, await c.getChallengeKeyAuthorization(ch));
-  await c.completeChallenge(ch);
-  await c.waitForValidStatus(order);
+  const order = await readyOrder(c, tokens, { type: "dns", value: "a.cdp.test" });
   const [, csr] = await acme.crypto.createCsr({ commonName: "a.cdp.test" });
   const pem = (await c.getCertificate(await c.finalizeOrder(order, csr))).split(/(?<=-----END CERTIFICATE-----)/)[0];
   const leaf = join(dir, "a.pem");
