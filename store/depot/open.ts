@@ -1,8 +1,9 @@
 /**
- * openDepot: the depot API for programs, on the record store. A depot is a directory holding depot.db; a
- * layout-1 depot (depot.json, index.json) is upgraded to one first (store/records/layout1-upgrade.ts), once its
- * passphrase has been checked, so that a wrong one changes nothing. The KDF runs once here: every key of a depot
- * is sealed under its one salt, so the derived key seals each new key and opens each CA key for the session.
+ * openDepot: the depot API for programs, on the record store. A depot is a directory holding depot.db, or a
+ * postgresql:// URL (the driver loaded only then); a layout-1 depot (depot.json, index.json) is upgraded to
+ * depot.db first (store/records/layout1-upgrade.ts), once its passphrase has been checked, so that a wrong one
+ * changes nothing. The KDF runs once here: every key of a depot is sealed under its one salt, so the derived key
+ * seals each new key and opens each CA key for the session.
  */
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -13,6 +14,7 @@ import { readLayout1 } from "../records/layout1.js";
 import { layout1Remains } from "../records/layout1-files.js";
 import { upgradeLayout1 } from "../records/layout1-upgrade.js";
 import { DB_FILE } from "../records/sqlite-open.js";
+import { isPgUrl } from "../records/postgres-conn.js";
 import { SqliteStore } from "../records/sqlite.js";
 import type { DepotRecord, EntryRecord, RecordStore } from "../records/schema.js";
 import { issue, type DepotCert, type IssueOptions, type Issued } from "./issue.js";
@@ -24,7 +26,7 @@ import { tokenKeyUri } from "../keys/ref.js";
 import { firstSealedKey, openKey, ROOT, Session } from "./session.js";
 
 export interface OpenDepotOptions {
-  /** the depot directory (as `pki --depot DIR`) */
+  /** the depot directory, or its postgresql:// URL (as `pki --depot`) */
   depot: string;
   /** the passphrase of the depot's CA keys: it opens the issuing CA's key and seals every new key */
   passphrase: string;
@@ -39,7 +41,7 @@ export interface OpenDepotOptions {
 }
 
 export interface Depot {
-  /** the directory */
+  /** the directory, or the URL without its password */
   readonly dir: string;
   issue(name: string, o?: IssueOptions): Promise<Issued>;
   get(name: string): Promise<DepotCert>;
@@ -54,6 +56,10 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
   if (typeof o?.depot !== "string" || !o.depot) throw new InputError("openDepot needs { depot: DIR, passphrase }");
   if (typeof o.passphrase !== "string" || !o.passphrase)
     throw new InputError("openDepot needs the depot's passphrase: an empty one protects no key");
+  if (isPgUrl(o.depot)) {
+    const store = await (await import("../records/postgres.js")).PgStore.open(o.depot);
+    return opened(store, store.location, o);
+  }
   const dir = resolve(o.depot);
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
     throw new InputError(`no depot at ${dir}: run 'pki init' first`);
@@ -65,7 +71,15 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
         "do not read yet; pass { upgrade: true } to upgrade it (try it on a copy: cp -a)",
     );
   if (!hasDb) await checkLayout1Passphrase(dir, o.passphrase);
-  let store: RecordStore = hasDb ? await SqliteStore.open(dir) : (await upgradeLayout1(dir)).store;
+  const store: RecordStore = hasDb ? await SqliteStore.open(dir) : (await upgradeLayout1(dir)).store;
+  return opened(store, dir, o, hasDb && layout1Remains(dir));
+}
+
+/**
+ * The session on an opened store once the passphrase opened the CA key (closed if it does not);
+ * `finishUpgrade`: depot.db is beside layout-1 files, an upgrade to finish once the passphrase is known good.
+ */
+async function opened(store: RecordStore, dir: string, o: OpenDepotOptions, finishUpgrade = false): Promise<Depot> {
   try {
     const { depot, rootKey } = await store.read(async (tx) => ({
       depot: await tx.depot(),
@@ -74,7 +88,7 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
     const kdf = await derive(depot, o.passphrase);
     const sealed = rootKey && !tokenKeyUri(rootKey, "the root CA") ? rootKey : await store.read(firstSealedKey);
     if (sealed) await openKey(sealed, o.passphrase, "the CA key"); // a wrong passphrase stops here
-    if (hasDb && layout1Remains(dir)) {
+    if (finishUpgrade) {
       // An upgrade that stopped after depot.db committed: upgradeLayout1 finishes moving layout 1 aside.
       await store.close();
       store = (await upgradeLayout1(dir)).store;
