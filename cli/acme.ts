@@ -1,6 +1,6 @@
 import type { Argv } from "yargs";
 import { PASSPHRASE_OPTIONS, UsageError } from "./common.js";
-import { CRL_LISTEN_OPTION, crlListenFrom } from "./crl-listen.js";
+import { bindCrlListener, CRL_LISTEN_OPTION, crlListenFrom, publishCrls } from "./crl-listen.js";
 
 const CRL_LISTEN_DESCRIBE = CRL_LISTEN_OPTION["crl-listen"].describe;
 
@@ -58,7 +58,7 @@ export function builder(y: Argv) {
       "crl-next-update": {
         type: "string",
         default: "7d",
-        describe: "serve --crl-listen: validity of the CRLs the server re-signs itself (at half of it, or if none)",
+        describe: "serve: validity of the CRLs it re-signs itself for its CRL listener (at half of it, or if none)",
       },
     })
     .positional("action", {
@@ -128,6 +128,7 @@ async function serve(a: Args) {
   const crlListen = await crlListenFrom(a.crlListen, a.depot);
   const crlNextUpdate = String(last(a.crlNextUpdate));
   expiryFrom(crlNextUpdate); // a bad duration is refused before the passphrase is read
+  const crls = await bindCrlListener(a.depot, crlListen, p.port);
   const { startAcmeServer, probeListen } = await import("../lib/acme/server.js");
   const { DEADLINE_MS } = await import("../lib/acme/challenges.js");
   const { openAcmeServe } = await import("../store/acme/open.js");
@@ -144,7 +145,7 @@ async function serve(a: Args) {
       throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
     });
     return pass;
-  });
+  }).catch(async (e) => { await crls?.close(); throw e; });
   if (m.created) process.stderr.write(`Made the server's TLS certificate "${a.tlsName}" in the depot\n`);
   const log = (l: string) => process.stderr.write(l + "\n");
   const stopped = new Promise<string>((r) => {
@@ -169,12 +170,11 @@ async function serve(a: Args) {
       deadlineMs: testDeadline() ?? DEADLINE_MS,
     },
   }).catch(async (e) => {
+    await crls?.close();
     await m.close();
     throw new Error(e instanceof AcmeProblem ? e.detail : String(e));
   });
-  const crls = crlListen && (await (await import("./crl-listen.js")).startCrlListener(a.depot, crlListen,
-    m.session && { session: m.session, nextUpdate: crlNextUpdate }).catch(
-    async (e) => { await s.close(); await m.close(); throw e; }));
+  if (crls) await publishCrls(crls, m.session && { session: m.session, nextUpdate: crlNextUpdate, log });
   process.stdout.write(`ACME directory: ${s.url}\n`);
   const sig = await stopped;
   await crls?.close();

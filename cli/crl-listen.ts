@@ -1,24 +1,30 @@
 /**
- * `--crl-listen HOST:PORT` of `pki serve` and `pki acme serve`: a plain-HTTP listener beside the server that
- * publishes each CA's latest CRL at the path of its CRL URL (`pki init --crl-url`). Its own listener, not the
- * server's HTTPS port: CRLs are fetched over plain HTTP, and only when asked for.
+ * The plain-HTTP CRL listener beside `pki serve` and `pki acme serve`, publishing each CA's latest CRL at the path
+ * of its CRL URL (`pki init --crl-url`): by default on the port each URL names, `--crl-listen HOST:PORT` instead,
+ * `--crl-listen none` not at all (as `pki crl --set-url none`). Its own listener, not the server's HTTPS port:
+ * CRLs are fetched over plain HTTP.
  */
-import type { Session } from "../store/depot/session.js";
+import type { CrlPublisher } from "../store/depot/crl-listen.js";
 import { UsageError } from "./common.js";
 
 export const CRL_LISTEN_OPTION = {
   "crl-listen": {
     type: "string",
-    describe: "also publish each CA's latest CRL over plain HTTP on HOST:PORT, at the path of its --crl-url",
+    describe: "publish each CA's latest CRL over plain HTTP on HOST:PORT instead of the port of its --crl-url " +
+      "(none: not at all)",
   },
 } as const;
 
 export interface Listen { host: string; port: number }
 
-/** HOST:PORT ([v6]:PORT) on a record-store depot, checked before any prompt. */
-export async function crlListenFrom(v: unknown, depot: string | undefined): Promise<Listen | undefined> {
+/**
+ * --crl-listen: HOST:PORT ([v6]:PORT) on a record-store depot, checked before any prompt; false for `none`;
+ * undefined (not given): the ports of the CRL URLs.
+ */
+export async function crlListenFrom(v: unknown, depot: string | undefined): Promise<Listen | false | undefined> {
   if (v === undefined) return undefined;
   const s = String(Array.isArray(v) ? v[v.length - 1] : v);
+  if (s === "none") return false;
   const m = /^(?:\[([0-9a-f:.]+)\]|([\w.-]+)):(\d{1,5})$/i.exec(s);
   const port = Number(m?.[3]);
   if (!m || port > 65535)
@@ -30,29 +36,22 @@ export async function crlListenFrom(v: unknown, depot: string | undefined): Prom
 }
 
 /**
- * Opens the depot's record store and listens; a layout-1 depot has no CRL URLs to publish. `resign` (acme serve,
- * which holds the CA key): stale or missing CRLs are re-signed, the first time before the listener answers.
+ * Binds the CRL listener before the server starts (a port conflict is reported before anything is served);
+ * undefined when there is nothing to publish: --crl-listen none, no depot with CRL URLs (a layout-1 depot has none).
  */
-export async function startCrlListener(
-  depot: string | undefined, l: Listen, resign?: { session: Session; nextUpdate: string },
-) {
+export async function bindCrlListener(
+  depot: string | undefined, l: Listen | false | undefined, serverPort: number,
+): Promise<CrlPublisher | undefined> {
+  if (l === false) return undefined;
   const { recordsTarget } = await import("./records.js");
-  const t = (await recordsTarget(depot))!; // crlListenFrom refused any other
-  const { openRecords } = await import("../store/depot/locate.js");
-  const { listenCrls } = await import("../store/depot/crl-http.js");
-  const { CrlRefresher } = await import("../store/depot/crl-refresh.js");
-  const log = (m: string) => process.stderr.write(m + "\n");
-  const refresher = resign && new CrlRefresher(resign.session, resign.nextUpdate, log);
-  await refresher?.start();
-  const store = await openRecords(t, { write: false });
-  const s = await listenCrls(store, l.host, l.port, refresher).catch(async (e) => {
-    await refresher?.stop();
-    await store.close();
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot listen on ${l.host}:${l.port} for CRLs: ${code === "EADDRINUSE" ? "the port is in use" :
-      code === "EADDRNOTAVAIL" ? "no such local address" : code === "EACCES" ? "permission denied" : String(code)}`);
-  });
-  const what = [...s.paths].map(([path, ca]) => `${ca} ${path}`).join(", ") || "no CA has a CRL URL yet";
-  process.stderr.write(`Publishing CRLs on ${s.url} (${what})\n`);
-  return { close: async () => { await refresher?.stop(); await s.close(); await store.close(); } };
+  const t = await recordsTarget(depot);
+  if (!t) return undefined;
+  return (await import("../store/depot/crl-listen.js")).bindCrlListener(t, l || undefined, serverPort);
+}
+
+/** Starts answering (re-signing stale CRLs with `resign`) and says where. */
+export async function publishCrls(c: CrlPublisher, resign?: Parameters<CrlPublisher["publish"]>[0]) {
+  await c.publish(resign);
+  const what = [...c.paths].map(([path, ca]) => `${ca} ${path}`).join(", ") || "no CA has a CRL URL yet";
+  process.stderr.write(`Publishing CRLs on ${c.urls.join(", ")} (${what})\n`);
 }

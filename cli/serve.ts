@@ -1,6 +1,6 @@
 import type { Argv } from "yargs";
 import { PASSPHRASE_OPTIONS, UsageError } from "./common.js";
-import { CRL_LISTEN_OPTION, crlListenFrom } from "./crl-listen.js";
+import { bindCrlListener, CRL_LISTEN_OPTION, crlListenFrom, publishCrls } from "./crl-listen.js";
 import type { TlsMaterial } from "../lib/tls/server.js";
 
 export const command = "serve";
@@ -103,7 +103,7 @@ export async function handler(a: Args) {
   const port = Number(a.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`invalid --port ${a.port}: expected 0-65535`);
-  const crlListen = await crlListenFrom(a.crlListen, a.depot);
+  const crls = await bindCrlListener(a.depot, await crlListenFrom(a.crlListen, a.depot), port);
   const m = await resolveServer(a);
   // The depot's own CRLs, unless a crlfile was given: a test server that accepts a revoked client proves nothing.
   let crlNote = "";
@@ -119,7 +119,7 @@ export async function handler(a: Args) {
   const stopped = new Promise<string>((resolve) => {
     for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => resolve(s));
   });
-  const crls = crlListen && (await (await import("./crl-listen.js")).startCrlListener(a.depot, crlListen));
+  if (crls) await publishCrls(crls);
   const s = await startServer({ ...m, host: a.host, port, log: (l) => process.stderr.write(l + "\n") });
   const mode = s.clientAuth
     ? `client certificates required, signed by ${m.caLabel}${crlNote}`

@@ -1,24 +1,25 @@
 // CRL distribution points through `pki acme serve` (issue 27): a certificate an ACME client (acme-client, http-01)
-// obtains from a CA made with --crl-url names the URL, and the server's --crl-listen listener publishes the CRL
-// there: openssl verify -crl_download accepts the certificate, then refuses it once `pki revoke` and `pki crl`
-// (other processes) recorded its revocation.
+// obtains from a CA made with --crl-url names the URL, and the server publishes the CRL there, listening on the
+// URL's port without being told to: openssl verify -crl_download accepts the certificate, then refuses it once
+// `pki revoke` and `pki crl` (other processes) recorded its revocation. A taken port stops it before it starts.
 import test from "ava";
 import acme from "acme-client";
 import https from "node:https";
+import { createServer } from "node:net";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { curl, openssl, pkiOk } from "./_helpers.js";
-import { challengeServer, depotCert, freePort, newDepot, readyOrder, startAcme } from "./_acme.js";
+import { curl, openssl, pki, pkiOk } from "./_helpers.js";
+import { acmeSnapshot, challengeServer, depotCert, freePort, newDepot, readyOrder, startAcme } from "./_acme.js";
 
-test("an ACME certificate names the CA's CRL URL; acme serve --crl-listen publishes it; revocation shows", async (t) => {
+test("an ACME certificate names the CA's CRL URL; acme serve publishes it on its port; revocation shows", async (t) => {
   t.timeout(180_000);
   const crlPort = await freePort();
   const url = `http://127.0.0.1:${crlPort}/pki/root.crl`;
   const dir = await newDepot(t, ["--crl-url", url]);
   const { port, tokens } = await challengeServer(t);
   const s = await startAcme(t, dir, ["--allow", "*.cdp.test", "--http-01-port", String(port),
-    "--resolve", "a.cdp.test=127.0.0.1", "--crl-listen", `127.0.0.1:${crlPort}`]);
-  t.regex(s.log(), /Publishing CRLs on http:\/\/127\.0\.0\.1:\d+ \(ca \/pki\/root\.crl\)/);
+    "--resolve", "a.cdp.test=127.0.0.1"]);
+  t.regex(s.log(), new RegExp(`Publishing CRLs on http://127\\.0\\.0\\.1:${crlPort} \\(ca /pki/root\\.crl\\)`));
   const caFile = await depotCert(dir);
   acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(caFile) });
   const c = new acme.Client({ directoryUrl: s.url, accountKey: await acme.crypto.createPrivateEcdsaKey() });
@@ -47,4 +48,19 @@ test("an ACME certificate names the CA's CRL URL; acme serve --crl-listen publis
   r = await verify();
   t.not(r.code, 0);
   t.regex(r.out + r.stderr, /certificate revoked/);
+});
+
+test("acme serve: the CRL URL's port taken is one line, exit 1, before anything is made or signed", async (t) => {
+  const crlPort = await freePort();
+  const dir = await newDepot(t, ["--crl-url", `http://127.0.0.1:${crlPort}/pki/root.crl`]);
+  const holder = createServer().listen(crlPort, "127.0.0.1");
+  await new Promise((r) => holder.once("listening", r));
+  t.teardown(() => holder.close());
+  const before = await acmeSnapshot(dir);
+  // on a build that does not listen there, the server would start and be stopped by the timeout: a failure too
+  const r = await pki(dir, ["acme", "serve", "--passphrase-file", "pass", "--port", "0"], { timeout: 60_000 });
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, new RegExp(`^pki: cannot publish the CRLs of http://127\\.0\\.0\\.1:${crlPort}/pki/root\\.crl ` +
+    `on 127\\.0\\.0\\.1, port ${crlPort}: the port is in use: [^\\n]*--crl-listen none[^\\n]*\\n$`));
+  t.deepEqual(await acmeSnapshot(dir), before, "no TLS certificate made, no CRL signed");
 });

@@ -1,24 +1,18 @@
 // CRL distribution points end to end (issue 27): `pki init --crl-url` / `pki crl --set-url` put the URL in what the
-// CA signs from then on (not before), and `pki serve --crl-listen` publishes each CA's latest CRL there, read from
-// depot.db at each request: openssl fetches it itself (-crl_download) and sees a revocation `pki revoke` + `pki crl`
-// made in other processes while the server ran. Bad URLs and listen addresses are one line, exit 2.
+// CA signs from then on (not before), and `pki serve` publishes each CA's latest CRL there (on the URLs' ports, or
+// --crl-listen HOST:PORT; --crl-listen none: not at all), read from depot.db at each request: openssl fetches it
+// itself (-crl_download) and sees a revocation `pki revoke` + `pki crl` made in other processes while the server
+// ran. Bad URLs and listen addresses are one line, exit 2; a taken port one line, exit 1.
 import test from "ava";
 import { createServer } from "node:net";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { curl, openssl, PASS, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
+import { freePort } from "./_acme.js";
 import { serve } from "./_serve.js";
 
 const DB = { env: { PKI_DEPOT_FORMAT: "db" } };
 const P = ["--passphrase-file", "pass"];
-
-/** A port free now (the URL must name it before the server that listens on it starts). */
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, "127.0.0.1", () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
 
 function passDir(t) {
   const dir = tempDir(t, "pki-cdp-");
@@ -125,5 +119,72 @@ test("a layout-1 depot has no place for CRL URLs: each use is one line, the depo
     t.is(r.code, 1, args.join(" "));
     t.regex(r.stderr, /^pki: .*depot\.db.*\n$/, args.join(" "));
   }
+  t.deepEqual(snapshot(dir), before);
+});
+
+/** A depot whose root publishes at http://HOST:PORT/crl/root.crl, with "web" issued under it. */
+async function published(t, host = "127.0.0.1") {
+  const dir = passDir(t);
+  const port = await freePort();
+  const url = `http://${host}:${port}/crl/root.crl`;
+  await pkiOk(t, dir, ["init", "--crl-url", url, ...P]);
+  await pkiOk(t, dir, ["issue", "web", "--domain", "web.test", ...P]);
+  await pkiOk(t, dir, ["crl", ...P]);
+  return { dir, port, url };
+}
+
+test("without --crl-listen, pki serve listens on the port of each CA's URL, the intermediate's too", async (t) => {
+  const { dir, port } = await published(t);
+  const subPort = await freePort();
+  // a host name, not an address: that port is bound on every interface
+  await pkiOk(t, dir, ["init", "--intermediate", "sub", "--crl-url", `http://localhost:${subPort}/crl/sub.crl`, ...P]);
+  await pkiOk(t, dir, ["issue", "app", "--issuer", "sub", "--domain", "app.test", ...P]);
+  await pkiOk(t, dir, ["crl", "--issuer", "sub", ...P]);
+  const web = await pem(t, dir, "web"), sub = await pem(t, dir, "sub"), app = await pem(t, dir, "app");
+  await pem(t, dir, "ca");
+  const s = serve(t, dir, ["--name", "web", ...P]);
+  await s.ready;
+  t.regex(s.stderr, new RegExp(`Publishing CRLs on http://127\\.0\\.0\\.1:${port}, ` +
+    `http://(\\[::\\]|0\\.0\\.0\\.0):${subPort} \\(`));
+  let r = await verify(dir, web);
+  t.is(r.code, 0, r.out + r.stderr);
+  r = await verify(dir, app, sub);
+  t.is(r.code, 0, r.out + r.stderr);
+  await pkiOk(t, dir, ["revoke", "app"]);
+  await pkiOk(t, dir, ["crl", "--issuer", "sub", ...P]);
+  r = await verify(dir, app, sub);
+  t.not(r.code, 0);
+  t.regex(r.out + r.stderr, /certificate revoked/);
+  // every listener serves every CA's CRL at its path
+  t.is((await curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${subPort}/crl/root.crl`])).out,
+    "200");
+});
+
+test("--crl-listen none: the server starts and nothing listens on the CRL URL's port", async (t) => {
+  const { dir, url } = await published(t);
+  const s = serve(t, dir, ["--name", "web", "--crl-listen", "none", ...P]);
+  await s.ready;
+  t.notRegex(s.stderr, /Publishing CRLs/);
+  const r = await curl(["-s", "-o", "/dev/null", url]);
+  t.is(r.code, 7, "curl: connection refused");
+});
+
+test("a CRL URL's port that is taken, or is the server's own: one line, exit 1, nothing served", async (t) => {
+  const { dir, port, url } = await published(t);
+  const u = url.replace(/\./g, "\\.");
+  const before = snapshot(dir);
+  // each would be a server that started (and is stopped by the timeout) on a build that did not listen there
+  const own = await pki(dir, ["serve", "--name", "web", "--port", String(port), ...P], { timeout: 60_000 });
+  t.is(own.code, 1, own.stderr);
+  t.regex(own.stderr, new RegExp(`^pki: the CRL URL ${u} names port ${port}, ` +
+    "the server's own \\(--port\\)[^\\n]*--crl-listen none[^\\n]*\\n$"));
+  const holder = createServer().listen(port, "127.0.0.1");
+  await new Promise((r) => holder.once("listening", r));
+  t.teardown(() => holder.close());
+  const taken = await pki(dir, ["serve", "--name", "web", "--port", "0", ...P], { timeout: 60_000 });
+  t.is(taken.code, 1, taken.stderr);
+  t.regex(taken.stderr, new RegExp(`^pki: cannot publish the CRLs of ${u} on 127\\.0\\.0\\.1, ` +
+    `port ${port}: the port is in use: publish them elsewhere with --crl-listen HOST:PORT, ` +
+    "or not at all with --crl-listen none\\n$"));
   t.deepEqual(snapshot(dir), before);
 });

@@ -3,6 +3,7 @@
  * URI, as step-ca, Vault and Let's Encrypt write it. Only http:// URLs: RFC 5280 says a CRL is fetched over
  * HTTP (an https:// one would need a CRL to check its own server), and that is what clients fetch without setup.
  */
+import { isIP } from "node:net";
 import type { RawExtension } from "./build.js";
 import { ctxCons, ctxPrim, seq } from "./der.js";
 
@@ -36,4 +37,30 @@ export function crlDistributionPoints(url: string): RawExtension {
 export function crlUrlPath(url: string): string {
   const u = new URL(url);
   return u.pathname + u.search;
+}
+
+/** Where a server listens to publish CRLs at the URLs: all interfaces when `host` is undefined. */
+export interface CrlListenAddr { host?: string; port: number; urls: string[] }
+
+/**
+ * One listener per distinct port the (valid, http://) URLs name, port 80 when they name none. It binds the URLs'
+ * address when they all name the same IP literal; a host name (or several addresses) means all interfaces, since
+ * what the name resolves to, or a proxy in front, is known only to the clients.
+ */
+export function crlListenAddrs(urls: string[]): CrlListenAddr[] {
+  const byPort = new Map<number, { hosts: Set<string | undefined>; urls: string[] }>();
+  for (const url of urls) {
+    const u = new URL(url);
+    const port = Number(u.port || 80);
+    const ip = u.hostname.replace(/^\[(.*)\]$/, "$1");
+    const p = byPort.get(port) ?? { hosts: new Set(), urls: [] };
+    p.hosts.add(isIP(ip) ? ip : undefined);
+    p.urls.push(url);
+    byPort.set(port, p);
+  }
+  return [...byPort].map(([port, p]) => ({
+    host: p.hosts.size === 1 ? [...p.hosts][0] : undefined,
+    port,
+    urls: p.urls,
+  }));
 }

@@ -5,16 +5,22 @@
  * a refresher (`pki serve`) only what `pki crl` signed is served; with one (`pki acme serve`, which holds the CA
  * key), a stale CRL is re-signed before it is served (crl-refresh.ts).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { crlUrlPath } from "../../lib/x509/crl-dp.js";
+import { crlUrlPath, type CrlListenAddr } from "../../lib/x509/crl-dp.js";
 import type { ReadTx, RecordStore } from "../records/schema.js";
 import type { CrlRefresher } from "./crl-refresh.js";
 
 /** How often an unknown path may make the server look again for the CAs' URLs (a scan of the entries). */
 const RESCAN_MS = 2000;
 
-export interface CrlListener { url: string; paths: Map<string, string>; close(): Promise<void> }
+export interface CrlListener {
+  urls: string[];
+  paths: Map<string, string>;
+  /** Starts answering, re-signing stale CRLs with `refresher` if given. */
+  serve(refresher?: CrlRefresher): void;
+  close(): Promise<void>;
+}
 
 /** The path → CA map, rebuilt from the entries now and then; each hit is checked against the CA's record. */
 class Routes {
@@ -83,29 +89,55 @@ async function answer(
   res.end(head ? undefined : Buffer.from(found.der));
 }
 
-/** Listens on host:port (0: any free port) until close(). */
-export async function listenCrls(
-  store: RecordStore, host: string, port: number, refresher?: CrlRefresher,
-): Promise<CrlListener> {
+/** Why an address could not be bound, with the address and the errno code (EADDRINUSE ...). */
+export class CrlListenError extends Error {
+  constructor(readonly addr: CrlListenAddr, readonly code: string | undefined) {
+    super(`cannot listen on ${addr.host ?? "*"}:${addr.port}: ${code}`);
+  }
+}
+
+function bind(server: Server, addr: CrlListenAddr): Promise<void> {
+  return new Promise<void>((ok, fail) => {
+    const failed = (e: NodeJS.ErrnoException) => fail(new CrlListenError(addr, e.code));
+    server.once("error", failed);
+    // no host: every interface, IPv6 and IPv4 where the system has both (node's own choice, as for `listen(port)`)
+    server.listen({ port: addr.port, host: addr.host }, () => { server.off("error", failed); ok(); });
+  });
+}
+
+const closeServer = (server: Server) => new Promise<void>((ok) => {
+  server.closeAllConnections();
+  server.close(() => ok());
+});
+
+/**
+ * Binds every address (port 0: any free port), all or none (CrlListenError names the one that failed). Requests
+ * are held until serve(): a refresher that signs missing CRLs starts only once the ports are known to be ours.
+ */
+export async function listenCrls(store: RecordStore, addrs: CrlListenAddr[]): Promise<CrlListener> {
   const routes = new Routes(store);
   await store.read((tx) => routes.scan(tx));
-  const server = createServer((req, res) => {
-    answer(routes, refresher, req, res).catch(() => problem(res, 500, "the CRL could not be read"));
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 10_000;
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(port, host, () => { server.off("error", fail); ok(); });
-  });
-  const a = server.address() as AddressInfo;
-  const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
+  let open!: (r: CrlRefresher | undefined) => void;
+  const served = new Promise<CrlRefresher | undefined>((r) => (open = r));
+  const servers: Server[] = [];
+  const closeAll = () => Promise.all(servers.map(closeServer)).then(() => {});
+  for (const addr of addrs) {
+    const server = createServer((req, res) => {
+      served.then((refresher) => answer(routes, refresher, req, res))
+        .catch(() => problem(res, 500, "the CRL could not be read"));
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 10_000;
+    await bind(server, addr).catch(async (e) => { await closeAll(); throw e; });
+    servers.push(server);
+  }
   return {
-    url: `http://${h}:${a.port}`,
-    paths: routes.paths,
-    close: () => new Promise<void>((ok) => {
-      server.closeAllConnections();
-      server.close(() => ok());
+    urls: servers.map((server) => {
+      const a = server.address() as AddressInfo;
+      return `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`;
     }),
+    paths: routes.paths,
+    serve: open,
+    close: closeAll,
   };
 }
