@@ -3,10 +3,10 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
-import { newDepot as newDirDepot, openssl, PASS, PKI, pki, pkiOk, tempDir } from "./_helpers.js";
+import { depotOf, newDepot, openssl, PKI, pki } from "./_helpers.js";
 import { blobFile, readDepot, records } from "./_depot-read.js";
 
 /**
@@ -16,26 +16,11 @@ import { blobFile, readDepot, records } from "./_depot-read.js";
  */
 export const isDb = (dir) => existsSync(join(dir, ".pki", "depot.db")) || existsSync(join(dir, "depot-url"));
 
-/**
- * The *-pg.test.js files run the same tests on a PostgreSQL depot: postgresDepots(cluster) makes newDepot create a
- * database on that cluster each and init it as `pki --depot postgresql://...`; the URL is kept in DIR/depot-url.
- */
-let cluster;
-export const postgresDepots = (c) => void (cluster = c);
-/** Where DIR's depot is: DIR/.pki, or the PostgreSQL URL newDepot made for it. */
-export const depotOf = (dir) =>
-  existsSync(join(dir, "depot-url")) ? readFileSync(join(dir, "depot-url"), "utf8") : join(dir, ".pki");
-
-/** A depot with a CA, ready for `pki acme serve`; returns its dir. */
-export async function newDepot(t, initArgs = []) {
-  if (!cluster) return newDirDepot(t, initArgs);
-  const dir = tempDir(t);
-  writeFileSync(join(dir, "pass"), PASS + "\n");
-  const url = cluster.url(await cluster.db());
-  await pkiOk(t, dir, ["--depot", url, "init", "--passphrase-file", "pass", ...initArgs]);
-  writeFileSync(join(dir, "depot-url"), url);
-  return dir;
-}
+// The *-pg.test.js files run the same tests on a PostgreSQL depot: postgresDepots(cluster) makes newDepot create a
+// database on that cluster each and init it as `pki --depot postgresql://...`; the URL is kept in DIR/depot-url,
+// which depotOf and pki() follow (test/_helpers.js useDepotMaker).
+export { depotOf, newDepot };
+export { postgresDepots } from "./_postgres.js";
 
 /** A PEM file of the depot entry NAME's certificate (the CA by default), for openssl, curl, lego, certbot. */
 export async function depotCert(dir, name = "ca") {

@@ -4,6 +4,7 @@
 // KDF iterations of the depots a test makes stay the product's).
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { depotIsUrl, depotOf, snapshot } from "./_helpers.js";
 import { pem, readDepotAt } from "./_state.js";
 
 /** Runs `fn(tx)` in one read transaction of the depot `depot` (a directory or a postgresql:// URL); changes nothing. */
@@ -75,3 +76,9 @@ export async function artefacts(depot) {
     return out;
   });
 }
+
+/**
+ * DIR's depot as a "nothing changed" assertion compares it: a directory's files byte for byte (snapshot()), a
+ * PostgreSQL depot's records (records()).
+ */
+export const depotState = async (dir) => (depotIsUrl(dir) ? records(depotOf(dir)) : snapshot(depotOf(dir)));

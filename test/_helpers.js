@@ -1,7 +1,7 @@
 // Shared test helpers: run the compiled CLI and real peers (openssl, curl, tar) as a user would.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -23,9 +23,23 @@ export function run(cmd, args, opts = {}) {
   });
 }
 
-/** Runs `pki ARGS` with the depot in `dir` (PKI_DEPOT), no passphrase in the environment unless given. */
+/**
+ * Where DIR's depot is: DIR/.pki, or the postgresql:// URL that newDepot kept in DIR/depot-url when the test file
+ * makes its depots in PostgreSQL (useDepotMaker). pki() names it in PKI_DEPOT.
+ */
+export const depotOf = (dir) => (depotIsUrl(dir) ? readFileSync(join(dir, "depot-url"), "utf8") : join(dir, ".pki"));
+export const depotIsUrl = (dir) => existsSync(join(dir, "depot-url"));
+
+let depotMaker;
+/**
+ * The *-pg test files run a suite's tests on PostgreSQL: from then on, newDepot inits each depot at the new, empty
+ * postgresql:// URL `make()` gives (test/_postgres.js postgresDepots: a database each) instead of DIR/.pki.
+ */
+export const useDepotMaker = (make) => void (depotMaker = make);
+
+/** Runs `pki ARGS` with the depot of `dir` (PKI_DEPOT), no passphrase in the environment unless given. */
 export function pki(dir, args, opts = {}) {
-  const env = { ...process.env, PKI_DEPOT: join(dir, ".pki"), ...(opts.env ?? {}) };
+  const env = { ...process.env, PKI_DEPOT: depotOf(dir), ...(opts.env ?? {}) };
   delete env.PKI_PASSPHRASE;
   if (!opts.env?.PKI_PASSPHRASE_FILE) delete env.PKI_PASSPHRASE_FILE;
   if (opts.env?.PKI_PASSPHRASE) env.PKI_PASSPHRASE = opts.env.PKI_PASSPHRASE;
@@ -77,10 +91,11 @@ export function snapshot(dir) {
   return out;
 }
 
-/** A depot in a fresh temp dir with a CA; returns the dir. */
+/** A depot of a fresh temp dir with a CA (DIR/.pki, or in PostgreSQL: see useDepotMaker); returns the dir. */
 export async function newDepot(t, initArgs = []) {
   const dir = tempDir(t);
   writeFileSync(join(dir, "pass"), PASS + "\n");
+  if (depotMaker) writeFileSync(join(dir, "depot-url"), await depotMaker());
   await pkiOk(t, dir, ["init", "--passphrase-file", "pass", ...initArgs]);
   return dir;
 }

@@ -1,7 +1,7 @@
 // Helpers shared by test/lifecycle*.test.js (on top of _helpers.js).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PASS, pkiOk, run, tempDir, untar } from "./_helpers.js";
+import { newDepot, pkiOk, run, untar } from "./_helpers.js";
 
 /**
  * Like newDepot(), but with a cheap KDF (1000 PBKDF2 rounds, by the test-only PKI_TEST_ONLY_KDF_ITERATIONS, set for
@@ -10,10 +10,7 @@ import { PASS, pkiOk, run, tempDir, untar } from "./_helpers.js";
  */
 export async function cheapDepot(t, initArgs = []) {
   process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000";
-  const dir = tempDir(t);
-  writeFileSync(join(dir, "pass"), PASS + "\n");
-  await pkiOk(t, dir, ["init", "--passphrase-file", "pass", ...initArgs]);
-  return dir;
+  return newDepot(t, initArgs);
 }
 
 /** Exports NAME with its key decrypted into dir/out-NAME; returns the paths of NAME.crt and NAME.key.insecure. */

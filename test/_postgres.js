@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "./_helpers.js";
+import { run, useDepotMaker } from "./_helpers.js";
 
 export const BIN = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"]
   .find((d) => existsSync(join(d, "initdb")));
@@ -39,6 +39,12 @@ export function useCluster(test) {
   test.after.always(() => stop?.());
   return handle;
 }
+
+/**
+ * From now on this file's newDepot (test/_helpers.js) makes each depot in a new database of cluster `c`, as
+ * `pki --depot postgresql://...`: how a *-pg.test.js runs a suite's tests, unchanged, on PostgreSQL.
+ */
+export const postgresDepots = (c) => useDepotMaker(async () => c.url(await c.db()));
 
 async function startCluster(onStop) {
   if (!BIN) throw new Error("PostgreSQL is not installed (.ci/run installs Debian's postgresql)");

@@ -1,17 +1,20 @@
 // What a depot holds, read the way the commands read it, whatever its format: a layout-1 directory (index.json and
 // files, read as a snapshot: nothing on disk changes) or depot.db. For tests that check state a command left
-// without knowing where it is stored. The depot is DIR/.pki, as _helpers.js's pki() sets it.
+// without knowing where it is stored. The depot is the one _helpers.js's pki() names (DIR/.pki, or a postgresql://
+// URL); what edits or copies files (sqlite, replaceBlob, layout1Depot) works on DIR/.pki alone.
 import { join } from "node:path";
 import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { ROOT, run, tempDir } from "./_helpers.js";
+import { depotOf as depotAt, ROOT, run, tempDir } from "./_helpers.js";
 
-const { locateDepot, openRecords } = await import(join(ROOT, "dist", "store", "depot", "locate.js"));
+// A static import (no top-level await): a *-pg.test.js loads whole suites that use this file in one synchronous
+// evaluation, the only time ava takes test declarations.
+import { locateDepot, openRecords } from "../dist/store/depot/locate.js";
 
 const depotOf = (dir) => join(dir, ".pki");
 
-/** Runs fn(tx) in one read transaction of DIR/.pki's record store (closed after). */
-export const readDepot = (dir, fn) => readDepotAt(depotOf(dir), fn);
+/** Runs fn(tx) in one read transaction of DIR's depot (DIR/.pki, or its URL: _helpers.js depotOf), closed after. */
+export const readDepot = (dir, fn) => readDepotAt(depotAt(dir), fn);
 
 /** Runs fn(tx) in one read transaction of the depot `where` names: a depot directory or a postgresql:// URL. */
 export async function readDepotAt(where, fn) {
