@@ -5,7 +5,9 @@ import test from "ava";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pemCerts, startJavaServer } from "./_peers.js";
-import { curl, issue, newDepot, openssl, pki, pkiOk, run, tempDir, untar, versionsServer } from "./_helpers.js";
+import {
+  curl, depotOf, issue, newDepot, openssl, pki, pkiOk, run, tempDir, untar, versionsServer,
+} from "./_helpers.js";
 
 const P12PASS = "p12 pass-word";
 const JKSPASS = "jks pass word";
@@ -18,21 +20,21 @@ const cleanups = [];
 const shared = { teardown: (f) => cleanups.push(f), fail: (m) => { throw new Error(m); } };
 test.after.always(() => Promise.all(cleanups.map((f) => f())));
 const depots = {};
-const depotOf = (kind) => depots[kind] ??= (async () => {
+const depotDir = (kind) => depots[kind] ??= (async () => {
   const dir = await newDepot(shared);
   await issue(shared, dir, "server1", [...KINDS[kind], "--ip", "127.0.0.1", "--domain", "localhost"]);
   await issue(shared, dir, "client1", KINDS[kind]);
-  return join(dir, ".pki");
+  return dir;
 })();
 
 /** A work directory for one test (passphrase and password files) using `kind`'s depot. */
 async function setup(t, kind) {
-  const depot = await depotOf(kind);
+  const depot = await depotDir(kind);
   const dir = tempDir(t);
-  writeFileSync(join(dir, "pass"), readFileSync(join(depot, "..", "pass")));
+  writeFileSync(join(dir, "pass"), readFileSync(join(depot, "pass")));
   writeFileSync(join(dir, "p12pass"), P12PASS + "\n");
   writeFileSync(join(dir, "jkspass"), JKSPASS + "\n");
-  return { dir, env: { PKI_DEPOT: depot } };
+  return { dir, env: { PKI_DEPOT: depotOf(depot) } };
 }
 
 /** Runs `pki export ARGS` in the work dir, extracts the tar with GNU tar; returns member names and the listing. */

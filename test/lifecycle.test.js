@@ -3,7 +3,8 @@ import test from "ava";
 import https from "node:https";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { curl, issue, openssl, pki, pkiOk, run as exec, snapshot, versionsServer } from "./_helpers.js";
+import { curl, issue, openssl, pki, pkiOk, run as exec, versionsServer } from "./_helpers.js";
+import { depotState } from "./_depot-read.js";
 import { depotFile } from "./_state.js";
 import { chainFile, cheapDepot, exportInsecure, ext } from "./_lifecycle.js";
 
@@ -54,14 +55,14 @@ test("path length: pki refuses a sub-CA under a pathlen:0 intermediate, and open
   const dir = await cheapDepot(t);
   await pkiOk(t, dir, ["init", "--intermediate", "issuing", "--passphrase-file", "pass"]);
   await pkiOk(t, dir, ["new-cert", "--ca", "--issuer", "issuing", "--passphrase-file", "pass", "sub"]);
-  const before = snapshot(join(dir, ".pki"));
+  const before = await depotState(dir);
   const refused = await pki(dir, ["sign", "--passphrase-file", "pass", "sub"]);
   t.not(refused.code, 0);
   t.regex(refused.stderr, /^pki: the CA "issuing" has path length 0: it may not issue CA certificates\n$/);
-  t.deepEqual(snapshot(join(dir, ".pki")), before, "nothing in the depot changed");
+  t.deepEqual(await depotState(dir), before, "nothing in the depot changed");
   const refused2 = await pki(dir, ["init", "--intermediate", "sub2", "--parent", "issuing", "--passphrase-file", "pass"]);
   t.regex(refused2.stderr, /path length 0/);
-  t.deepEqual(snapshot(join(dir, ".pki")), before);
+  t.deepEqual(await depotState(dir), before);
 
   // Forge the sub-CA with openssl and the intermediate's own key: openssl verify must reject the path.
   const inter = await exportInsecure(t, dir, "issuing");
@@ -149,13 +150,13 @@ test("revoke + crl: openssl verifies the CRL, rejects the revoked cert; a node T
   await issue(t, dir, "web", ["--server", "--domain", "localhost"]);
   await issue(t, dir, "alice", ["--client"]);
   await issue(t, dir, "bob", ["--client"]);
-  const before = snapshot(join(dir, ".pki"));
+  const before = await depotState(dir);
   const badReason = await pki(dir, ["revoke", "--reason", "lostIt", "alice"]);
   t.regex(badReason.stderr, /^pki: unknown revocation reason "lostIt"/);
   t.regex((await pki(dir, ["revoke", "nobody"])).stderr, /^pki: unknown name "nobody"/);
   const wrongPass = await pki(dir, ["crl", "--passphrase", "wrong"]);
   t.not(wrongPass.code, 0);
-  t.deepEqual(snapshot(join(dir, ".pki")), before, "failed revoke/crl change nothing");
+  t.deepEqual(await depotState(dir), before, "failed revoke/crl change nothing");
 
   await pkiOk(t, dir, ["revoke", "--reason", "keyCompromise", "alice"]);
   t.regex((await pki(dir, ["revoke", "alice"])).stderr, /already revoked/);
