@@ -56,22 +56,34 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { readInputBytes, readInputFile, openDepot, printJson } = await import("./common.js");
+  const needsDepot = a.client || a.revokedClient || a.name || (a.caPassphraseFile && !a.caKey);
+  if (!needsDepot) return check(a);
+  const { recordsTarget, withStore } = await import("./records.js");
+  return withStore(await recordsTarget(a.depot), (store) => check(a, store), { write: false });
+}
+
+type Store = import("../store/records/schema.js").RecordStore;
+
+async function check(a: Args, store?: Store) {
+  const { readInputBytes, readInputFile, printJson } = await import("./common.js");
   const { resolveServer } = await import("./serve.js");
   const { startServer, unlockKeyPem } = await import("../lib/tls/server.js");
   const { runChecks, formatTable, keyPairFromPem } = await import("../lib/tls/check.js");
   const { checkDomain } = await import("../lib/x509/validate.js");
-  const { parseCertPem } = await import("../store/depot.js");
+  const { parseCertPem } = await import("../store/cert-file.js");
   const { toPem } = await import("../lib/x509/pem.js");
   type ClientId = import("../lib/tls/check.js").ClientId;
 
   const domains = (a.domain ?? []).flatMap((d: string) => String(d).split(",")).filter(Boolean).map(checkDomain);
-  const needsDepot = a.client || a.revokedClient || a.name || (a.caPassphraseFile && !a.caKey);
-  const depot = needsDepot ? await openDepot(a.depot) : undefined;
+  const { exportMaterial } = await import("../store/depot/export.js");
+  const depot = store && {
+    material: (name: string, pass?: string) => exportMaterial(store, name, pass),
+    certPem: async (name: string) => (await exportMaterial(store, name)).certPem,
+  };
   const clientPass = (what: string) =>
     getPassphrase(a.clientPassphraseFile ? { passphraseFile: a.clientPassphraseFile } : a, what).then((p) => p!);
   const fromDepot = async (name: string): Promise<ClientId> => {
-    const m = await depot!.exportMaterial(name, await clientPass(`the key of "${name}"`));
+    const m = await depot!.material(name, await clientPass(`the key of "${name}"`));
     return {
       label: name,
       certPem: m.certPem + (m.chainPems ?? []).slice(0, -1).join(""),
@@ -94,16 +106,19 @@ export async function handler(a: Args) {
     if (url.protocol !== "https:") throw new Error(`--url must be https:// (got ${url.protocol})`);
   }
   const server = url ? undefined : await resolveServer(a);
-  const certfile = a.certfile ?? (a.name ? depot?.certPath(a.name) : undefined);
+  const certfile = a.certfile;
+  const namedPem = !server && !certfile && a.name ? await depot!.certPem(a.name) : undefined;
   const serverCert = server
     ? parseCertPem(server.certPem, server.label)
     : certfile
       ? parseCertPem(readInputFile(certfile, "certfile"), certfile)
-      : undefined;
+      : namedPem
+        ? parseCertPem(namedPem, `"${a.name}"`)
+        : undefined;
   const caPath = a.cacert ?? (url ? a.cafile : undefined);
   const caPem = caPath
     ? readInputFile(caPath, "--cacert")
-    : (server?.caPem ?? (depot ? depot.readCert("ca").toString("pem") : undefined));
+    : (server?.caPem ?? (depot ? await depot.certPem("ca") : undefined));
   if (!caPem)
     throw new UsageError(
       "check needs the CA the clients trust: --cacert ca.crt (or --cafile, or --name from the depot)",
@@ -147,7 +162,7 @@ export async function handler(a: Args) {
     const caPass = async () => (caPassphrase ??= (await getPassphrase(caSource, "the CA key"))!);
     const keys = a.caKey
       ? await keyPairFromPem(await unlockKeyPem(readInputFile(a.caKey, "--ca-key"), a.caKey, caPass))
-      : (await depot!.unlockKey("ca", await caPass())).keys;
+      : await keyPairFromPem(toPem("PRIVATE KEY", (await depot!.material("ca", await caPass())).keyDer!));
     const { subtle } = await import("../lib/x509/keys.js");
     if (!Buffer.from(await subtle.exportKey("spki", keys.publicKey)).equals(Buffer.from(cert.publicKey.rawData)))
       throw new Error(`the CA key does not belong to ${caLabel}`);
@@ -171,7 +186,7 @@ export async function handler(a: Args) {
       domains,
       caPem,
       caLabel,
-      serverLabel: server?.label ?? certfile ?? "the server certificate",
+      serverLabel: server?.label ?? certfile ?? (a.name ? `"${a.name}"` : "the server certificate"),
       serverCert,
       clientAuth: url ? Boolean(client) : Boolean(server!.caPem),
       crl: Boolean(server?.crlPem ?? (url && revoked)),

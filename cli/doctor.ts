@@ -39,8 +39,10 @@ export async function handler(a: Args) {
     return;
   }
   const passphrase = await getPassphrase(a, "the keys to compare", { optional: true });
-  const { recordsDepot } = await import("../store/view.js");
-  const r = recordsDepot(a.depot)
+  // A layout-1 depot (not yet upgraded by a command that writes) gets layout 1's checks and repairs.
+  const { locateDepot } = await import("../store/depot/locate.js");
+  const t = locateDepot(a.depot);
+  const r = t.kind === "postgres" || t.format !== "layout1"
     ? await onRecords(a.depot, passphrase, Boolean(a.fix))
     : { ...(await doctor(defaultDepotDir(a.depot), { fix: Boolean(a.fix), passphrase })), onRecords: false };
   if (a.json) {
@@ -68,6 +70,7 @@ async function onRecords(depot: string | undefined, passphrase: string | undefin
   const { depotLabel, locateDepot, openRecords } = await import("../store/depot/locate.js");
   const { doctorRecords, narrowModes } = await import("../store/depot/doctor.js");
   const t = locateDepot(depot);
+  if (t.kind === "dir" && t.format === "none") await openRecords(t, { write: false }); // says there is no depot
   const fixed = fix && t.kind === "dir" ? narrowModes(t.dir) : [];
   const store = await openRecords(t, { write: false });
   try {

@@ -134,7 +134,7 @@ export async function handler(a: Args) {
       const src = exportSource(store);
       await writeExport(a, src, name);
       if (a.insecure && (await src.kind(name)).ca) caKeyWarning(name);
-    });
+    }, { write: false });
     return;
   }
   // The depot without the certificate parser (store/core.ts): a third of the command's time.

@@ -7,20 +7,21 @@ import type { DepotTarget } from "../store/depot/locate.js";
 import type { RecordStore } from "../store/records/schema.js";
 import type { ExportMaterial } from "../lib/formats/export.js";
 
-/** The depot `flag` names, when it is a record store (depot.db, or a URL); undefined for layout 1 or none. */
-export async function recordsTarget(flag?: string): Promise<DepotTarget | undefined> {
+/** The depot `flag` names: a directory (depot.db, or layout 1: read as it is, upgraded by a write) or a URL. */
+export async function recordsTarget(flag?: string): Promise<DepotTarget> {
   const { locateDepot } = await import("../store/depot/locate.js");
   const t = locateDepot(flag);
-  return t.kind === "postgres" || t.format === "db" ? t : undefined;
+  return t;
 }
 
 /** Runs `fn` on the depot's record store, closed after it whatever happens. */
 export async function withStore<T>(
   t: DepotTarget,
   fn: (store: RecordStore, label: string) => Promise<T>,
+  o: { write: boolean } = { write: true },
 ): Promise<T> {
   const { depotLabel, openRecords } = await import("../store/depot/locate.js");
-  const store = await openRecords(t, { write: true });
+  const store = await openRecords(t, o); // a read opens a layout-1 depot as it is; a write upgrades it first
   try {
     return await fn(store, await depotLabel(t));
   } finally {
@@ -51,7 +52,7 @@ export function exportSource(store: RecordStore): ExportSource {
 export async function chain(t: DepotTarget, name: string | undefined, root: boolean): Promise<string> {
   const { caCertificates, verifiedChain } = await import("../store/depot/export.js");
   const certs = await withStore(t, (store) =>
-    name === undefined ? caCertificates(store) : verifiedChain(store, name),
+    name === undefined ? caCertificates(store) : verifiedChain(store, name), { write: false },
   );
   const out = name === undefined || root || certs.length === 1 ? certs : certs.slice(0, -1);
   return out.map((c) => c.toString("pem") + "\n").join("");

@@ -140,7 +140,7 @@ async function onRecords(t: import("../store/depot/locate.js").DepotTarget, a: S
   return withStore(t, async (store) => {
     const verify = (p: string) => checkKeyPassphrase(store, name, p);
     return exportMaterial(store, name, (await getPassphrase(a, `the key of "${name}"`, { verify }))!);
-  });
+  }, { write: false });
 }
 
 /** The CRLs of NAME's issuing CAs: from their records (a record store) or the files `pki crl` wrote. */
@@ -154,5 +154,5 @@ async function depotCrls(depot: string | undefined, name: string) {
   }
   const { clientCrls } = await import("../store/depot/serve-crls.js");
   const { recordsOf } = await import("../store/depot/read.js");
-  return withStore(t, (store) => clientCrls(recordsOf(store), name));
+  return withStore(t, (store) => clientCrls(recordsOf(store), name), { write: false });
 }

@@ -147,5 +147,5 @@ async function signRecords(
 async function filedExternal(t: import("../store/depot/locate.js").DepotTarget, name: string): Promise<boolean> {
   const { withStore } = await import("./records.js");
   const { filedRequest } = await import("../store/depot/request.js");
-  return withStore(t, async (store) => Boolean((await filedRequest(store, name)).entry.external));
+  return withStore(t, async (store) => Boolean((await filedRequest(store, name)).entry.external), { write: false });
 }

@@ -28,14 +28,6 @@ export async function openAcmeServe(
   flag: string | undefined, o: AcmeServeOptions, passphrase: () => Promise<string>,
 ): Promise<AcmeServing> {
   const t = locateDepot(flag);
-  if (t.kind === "dir" && t.format !== "db") {
-    const { Depot } = await import("../depot.js");
-    const depot = Depot.open(t.dir);
-    depot.entry(o.issuer);
-    const pass = await passphrase();
-    const { openAcme } = await import("../acme-serve.js");
-    return { ...(await openAcme(depot, { ...o, passphrase: pass })), close: async () => undefined };
-  }
   const { openServeStore, openRecordAcme, sessionOn } = await import("./serve.js");
   const { store, label } = await openServeStore(t, o.issuer);
   try {
@@ -51,10 +43,5 @@ export async function openAcmeServe(
 /** `pki acme eab add NAME`: a new key id and HMAC key, in whichever depot `flag` names. */
 export async function addEab(flag: string | undefined, name: string): Promise<{ kid: string; hmac: string }> {
   const t = locateDepot(flag);
-  if (t.kind === "dir" && t.format !== "db") {
-    const { Depot } = await import("../depot.js");
-    const { AcmeState } = await import("../acme-state.js");
-    return new AcmeState(Depot.open(t.dir)).addEab(name);
-  }
   return (await import("./eab.js")).addEabRecord(t, name);
 }

@@ -23,16 +23,6 @@ interface MarkTx {
 export async function markRenewNow(flag: string | undefined, sel: RenewNowSelection): Promise<string[]> {
   const at = new Date().toISOString();
   const t = locateDepot(flag);
-  if (t.kind === "dir" && t.format !== "db") {
-    const { Depot } = await import("../depot.js");
-    const { AcmeState } = await import("../acme-state.js");
-    const depot = Depot.open(t.dir);
-    return new AcmeState(depot).transact(async (tx) => {
-      const index = () => depot.readIndex().entries;
-      return mark({ entry: async (n) => index()[n], entries: () => Object.values(index()), order: (id) =>
-        tx.get("orders", id), put: (o) => tx.put("orders", o) }, sel, at);
-    });
-  }
   const store = await openRecords(t, { write: true });
   try {
     return await store.write((tx) =>

@@ -44,7 +44,8 @@ export interface InitOptions {
  * the default, only with PKI_DEPOT_FORMAT=db (transitional: the switch to depot.db by default retires it).
  */
 export function initMakesRecords(t: DepotTarget): boolean {
-  return t.kind === "postgres" || process.env.PKI_DEPOT_FORMAT === "db";
+  void t;
+  return true;
 }
 
 /** Refuses, before any prompt, a directory where no new depot may go; a URL is checked when created. */
