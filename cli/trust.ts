@@ -53,32 +53,28 @@ type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
   const { stores, explicit } = storesFrom(a.stores);
-  const { getPassphrase, openDepot, printJson } = await import("./common.js");
-  const { checkName, InputError } = await import("../lib/x509/validate.js");
+  const { getPassphrase, printJson } = await import("./common.js");
+  const { checkName } = await import("../lib/x509/validate.js");
+  const { x509 } = await import("../lib/x509/peculiar.js");
   const trust = await import("../store/trust.js");
   const guard = await import("../store/trust-guard.js");
-  const depot = await openDepot(a.depot);
-  const names = a.ca?.length
-    ? a.ca.map(checkName)
-    : a.action === "install"
-      ? ["ca"]
-      : depot
-          .list()
-          .filter((e) => e.kind === "ca" && e.status !== "unsigned")
-          .map((e) => e.name);
-  const cas = names.map((n) => {
-    const e = depot.entry(n);
-    if (e.kind !== "ca") throw new InputError(`"${n}" is not a CA: only CA certificates go into a trust store`);
-    if (e.status === "unsigned") throw new InputError(`the CA "${n}" is not signed yet`);
-    const cert = depot.readCert(n);
-    return { ...trust.trustCa(n, cert), constrained: !trust.unconstrained(cert) };
-  });
-  if (a.action === "install") {
-    // Before any store is touched: a CA certificate, in its validity period, and (passphrase at hand) its key's.
-    const infos = cas.map((ca) => guard.checkTrustable(ca.name, ca.der, { force: a.force }));
-    const passphrase = await getPassphrase(a, "the CA key", { optional: true });
-    if (passphrase) for (const [i, ca] of cas.entries()) await guard.checkCaKey(depot, ca.name, infos[i], passphrase);
-  }
+  const { checkTrustCaKey, trustCas } = await import("../store/depot/trust-cas.js");
+  const { recordsTarget, withStore } = await import("./records.js");
+  const cas = await withStore(await recordsTarget(a.depot), async (store) => {
+    const found = await trustCas(store, a.ca?.map(checkName), a.action === "install");
+    const cas = found.map((c) => {
+      const cert = new x509.X509Certificate(c.der);
+      return { ...trust.trustCa(c.name, cert), constrained: !trust.unconstrained(cert) };
+    });
+    if (a.action === "install") {
+      // Before any store is touched: a CA certificate, in its validity period, and (passphrase at hand) its key's.
+      const infos = cas.map((ca) => guard.checkTrustable(ca.name, ca.der, { force: a.force }));
+      const passphrase = await getPassphrase(a, "the CA key", { optional: true });
+      if (passphrase)
+        for (const [i, ca] of found.entries()) await checkTrustCaKey(store, ca, infos[i].publicKey.rawData, passphrase);
+    }
+    return cas;
+  }, { write: false });
   const { targets, unavailable } = trust.resolveStores(stores);
   if (a.action === "status")
     return printStatus(await trust.status(cas, targets), unavailable, a.json ?? false, printJson);

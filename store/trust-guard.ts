@@ -11,8 +11,6 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { platform, tmpdir } from "node:os";
 import { CertInfo } from "../lib/x509/certinfo.js";
-import type { DepotCore } from "./core.js";
-import { isKeyOf } from "./issuer.js";
 import { acquireLock } from "./lock.js";
 import { StoreError } from "./trust-stores.js";
 
@@ -103,15 +101,3 @@ export function checkTrustable(name: string, der: Uint8Array, o: { force?: boole
   return info;
 }
 
-/**
- * With the passphrase at hand: the depot's key of `name` is the key of its certificate (as `pki sign` checks), so a
- * ca.crt swapped in beside someone else's key is not trusted machine-wide. A CA whose key is not in the depot (an
- * imported one) has nothing to compare.
- */
-export async function checkCaKey(depot: DepotCore, name: string, info: CertInfo, passphrase: string): Promise<void> {
-  if (!existsSync(depot.keyPath(name))) return;
-  const keys = await depot.unlockKeyObjects(name, passphrase);
-  const file = depot.rel(depot.keyPath(name));
-  if (!(await isKeyOf(keys, info.publicKey.rawData)))
-    throw new StoreError(`the certificate of the CA "${name}" does not match its key ${file}: refusing to trust it`);
-}
