@@ -6,7 +6,7 @@ import { Resolver } from "node:dns/promises";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./_helpers.js";
-import { freePort } from "./_acme.js";
+import { depotCert, freePort } from "./_acme.js";
 
 export const NAMED = "/usr/sbin/named";
 export const KEY_NAME = "pki-test-key";
@@ -79,10 +79,10 @@ ns IN A 127.0.0.1
 }
 
 /** lego with the rfc2136 provider against `ns`; server `s`; `args` are lego's (e.g. -d NAME run). */
-export function legoDns(dir, s, ns, args) {
+export async function legoDns(dir, s, ns, args) {
   const env = {
     ...process.env,
-    LEGO_CA_CERTIFICATES: join(dir, ".pki", "ca.crt"),
+    LEGO_CA_CERTIFICATES: await depotCert(dir),
     RFC2136_NAMESERVER: ns.server,
     RFC2136_TSIG_ALGORITHM: "hmac-sha256.",
     RFC2136_TSIG_KEY: ns.key.name,

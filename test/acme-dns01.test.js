@@ -8,7 +8,7 @@ import https from "node:https";
 import { readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { pki, run } from "./_helpers.js";
-import { checkIssued, doctorClean, logged, newDepot, startAcme } from "./_acme.js";
+import { checkIssued, depotCert, doctorClean, logged, newDepot, startAcme } from "./_acme.js";
 import { legoDns, startNamed } from "./_named.js";
 
 test("lego --dns rfc2136 obtains a certificate through named; the server looked the TXT record up", async (t) => {
@@ -65,7 +65,7 @@ test("certbot --dns-rfc2136 obtains a certificate for a name and its wildcard th
       "-d",
       "*.cache.example.internal",
     ],
-    { env: { ...process.env, REQUESTS_CA_BUNDLE: join(dir, ".pki", "ca.crt") }, timeout: 150_000 },
+    { env: { ...process.env, REQUESTS_CA_BUNDLE: await depotCert(dir) }, timeout: 150_000 },
   );
   t.is(r.code, 0, `${r.stderr}\n--- server ---\n${s.log()}\n--- named ---\n${ns.log()}`);
   const live = join(dir, "cb", "config", "live", "cache.example.internal");
@@ -75,8 +75,8 @@ test("certbot --dns-rfc2136 obtains a certificate for a name and its wildcard th
 });
 
 // acme-client has one shared axios instance: its tests run one after the other (serial), each trusting its own CA.
-const trust = (dir) => {
-  acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(join(dir, ".pki", "ca.crt")) });
+const trust = async (dir) => {
+  acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(await depotCert(dir)) });
 };
 
 /** An acme-client account on `s`, trusting DIR's CA, that gives up a request after one try. */
@@ -86,7 +86,7 @@ async function account(dir, s) {
     accountKey: await acme.crypto.createPrivateEcdsaKey(),
     backoffAttempts: 1,
   });
-  trust(dir);
+  await trust(dir);
   await c.createAccount({ termsOfServiceAgreed: true });
   return c;
 }

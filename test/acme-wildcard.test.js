@@ -4,7 +4,7 @@ import test from "ava";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { openssl } from "./_helpers.js";
-import { checkIssued, logged, newDepot, newKey, rawClient, startAcme } from "./_acme.js";
+import { checkIssued, depotCert, logged, newDepot, newKey, rawClient, startAcme } from "./_acme.js";
 import { legoDns, startNamed } from "./_named.js";
 
 test("lego --dns rfc2136: *.example.internal and example.internal in one certificate", async (t) => {
@@ -18,15 +18,15 @@ test("lego --dns rfc2136: *.example.internal and example.internal in one certifi
   const crt = join(dir, "lego", "certificates", "_.example.internal.crt");
   await checkIssued(t, dir, crt, ["*.example.internal", "example.internal"]);
   // A name under the wildcard verifies as a host name; one two labels down does not (RFC 6125).
-  const verify = (host) =>
-    openssl(["verify", "-x509_strict", "-CAfile", join(dir, ".pki", "ca.crt"), "-verify_hostname", host, crt]);
+  const ca = await depotCert(dir);
+  const verify = (host) => openssl(["verify", "-x509_strict", "-CAfile", ca, "-verify_hostname", host, crt]);
   t.is((await verify("db.example.internal")).code, 0);
   t.not((await verify("a.db.example.internal")).code, 0);
 });
 
 /** An account on `s` through a raw client; returns { c, as } to post with. */
 async function account(dir, s) {
-  const c = await rawClient(readFileSync(join(dir, ".pki", "ca.crt")), s.url);
+  const c = await rawClient(readFileSync(await depotCert(dir)), s.url);
   const k = await newKey();
   const r = await c.post(c.dir.newAccount, { termsOfServiceAgreed: true }, k);
   return { c, as: { key: k.key, kid: r.headers.location } };
