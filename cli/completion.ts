@@ -45,9 +45,8 @@ export function script(shell: "bash" | "zsh", COMMANDS: CommandModule[]): string
     ([o, cs]) => `    --${o}) COMPREPLY=($(compgen -W "${words(cs)}" -- "$cur")); return ;;`,
   );
   const body = `# pki completion for ${shell} (from 'pki completion ${shell}')
-  _pki_names() { # the depot's names: ca and certs/NAME.{crt,csr}
-  local d=\${PKI_DEPOT:-.pki} f
-  { echo ca; for f in "$d"/certs/*.crt "$d"/certs/*.csr; do [ -e "$f" ] && f=\${f##*/} && echo "\${f%.*}"; done; } | sort -u
+  _pki_names() { # the depot's names, as 'pki list' prints them (its first column; a name is [A-Za-z0-9._-])
+  command pki list 2>/dev/null | awk 'NR > 1 && $1 ~ /^[A-Za-z0-9._-]+$/ { print $1 }'
   }
   _pki() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmd= opts vals names= i
