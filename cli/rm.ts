@@ -2,7 +2,7 @@ import type { Argv, ArgumentsCamelCase, InferredOptionTypes } from "yargs";
 
 export const command = "rm <name>";
 export const describe =
-  "remove an unsigned, expired or revoked entry (files move to history/, its serial stays reserved)";
+  "remove an unsigned, expired or revoked entry (its certificate and key are kept, its serial stays reserved)";
 
 const options = {
   yes: { type: "boolean", describe: "do not ask (on a terminal pki shows what it removes and asks first)" },
@@ -60,6 +60,6 @@ async function ask(e: Shown, name: string) {
   const { confirm } = await import("./prompt.js");
   const what = e.serial ? `${state}, serial ${e.serial}` : state;
   // Layout 1's words on depot.db too (test/confirm.test.js holds them): there its records stay, keyed by serial.
-  const question = `Remove "${name}" (${what})? Its files move to history/ and the name can be used again. [y/N] `;
+  const question = `Remove "${name}" (${what})? Its certificate and key are kept, and the name can be used again. [y/N] `;
   if (!(await confirm(question))) throw new Error(`aborted: "${name}" is not removed`);
 }

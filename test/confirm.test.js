@@ -27,7 +27,7 @@ test("rm on a terminal asks; --yes does not; without a terminal revoke and rm go
   for (const n of ["a", "b"]) await pkiOk(t, dir, ["revoke", n]); // stdin not a terminal: no question
   const before = snapshot(join(dir, ".pki"));
   const no = await onTerminal(t, dir, ["rm", "a"], "\r");
-  t.regex(no.out, /^Remove "a" \(revoked, serial [0-9a-f]+\)\? Its files move to history\/ and the name can be used again\. \[y\/N\] \r\npki: aborted: "a" is not removed\r\n$/);
+  t.regex(no.out, /^Remove "a" \(revoked, serial [0-9a-f]+\)\? Its certificate and key are kept, and the name can be used again\. \[y\/N\] \r\npki: aborted: "a" is not removed\r\n$/);
   t.is(no.code, 1);
   t.deepEqual(snapshot(join(dir, ".pki")), before);
   const yes = await onTerminal(t, dir, ["rm", "a"], "yes\r");
