@@ -7,6 +7,7 @@ import {
 import { join } from "node:path";
 import { PASS, ROOT, run, snapshot } from "./_helpers.js";
 import { depotFiles, initDepot, InputError, issueToCrl, openDepot, openNew } from "./_depot.js";
+import { layout1Depot, LAYOUT1_PASS } from "./_state.js";
 
 test("issue → get → list → revoke → crl: openssl verifies the certificates, the key and the CRL", async (t) => {
   const { dir, depot, d } = await openNew(t);
@@ -63,15 +64,15 @@ test("a wrong passphrase: InputError, a layout-1 depot is not upgraded, an upgra
   t.is(e.message, "wrong passphrase for the CA key");
   t.deepEqual(snapshot(depot), before);
 
-  const l1 = await initDepot(t);
-  const l1Before = snapshot(l1.depot);
-  await t.throwsAsync(openDepot({ depot: l1.depot, passphrase: "wrong", upgrade: true }), { instanceOf: InputError });
-  t.deepEqual(snapshot(l1.depot), l1Before, "layout 1 stays as it was");
-  // Without upgrade: true a layout-1 depot (the CLI's) is refused, even with the right passphrase, and left alone.
-  const refused = await t.throwsAsync(openDepot({ depot: l1.depot, passphrase: PASS }), { instanceOf: InputError });
-  t.regex(refused.message, /layout 1\).*pass \{ upgrade: true \}/);
-  t.deepEqual(snapshot(l1.depot), l1Before, "layout 1 stays as it was without upgrade: true");
-  await t.throwsAsync(openDepot({ depot: join(l1.dir, "absent"), passphrase: PASS }), { message: /^no depot at / });
+  const l1 = join(layout1Depot(t), ".pki");
+  const l1Before = snapshot(l1);
+  await t.throwsAsync(openDepot({ depot: l1, passphrase: "wrong" }), { instanceOf: InputError });
+  t.deepEqual(snapshot(l1), l1Before, "layout 1 stays as it was");
+  // The right passphrase upgrades it to depot.db, as the first command that writes does.
+  const up = await openDepot({ depot: l1, passphrase: LAYOUT1_PASS });
+  await up.close();
+  t.true(existsSync(join(l1, "depot.db")));
+  await t.throwsAsync(openDepot({ depot: join(l1, "absent"), passphrase: PASS }), { message: /^no depot at / });
 });
 
 test.serial("the KDF runs once per openDepot: not per issuance, revocation or CRL", async (t) => {
@@ -115,9 +116,10 @@ test("README's Depot API example runs against the package by name (pki-depot/dep
 });
 
 test("an upgrade cut short after depot.db: a wrong passphrase changes nothing, the right one ends it", async (t) => {
-  const { depot, d } = await openNew(t);
-  const web = await d.issue("web", { domains: ["web.example"] });
-  await d.close();
+  const depot = join(layout1Depot(t), ".pki");
+  const first = await openDepot({ depot, passphrase: LAYOUT1_PASS }); // the upgrade
+  const web = await first.get("web");
+  await first.close();
   // As a crash between linking depot.db and moving layout 1 aside leaves it: both side by side.
   const backup = join(depot, "layout1-backup");
   for (const f of readdirSync(backup)) renameSync(join(backup, f), join(depot, f));
@@ -125,7 +127,7 @@ test("an upgrade cut short after depot.db: a wrong passphrase changes nothing, t
   const before = snapshot(depot);
   await t.throwsAsync(openDepot({ depot, passphrase: "wrong" }), { instanceOf: InputError });
   t.deepEqual(snapshot(depot), before);
-  const d2 = await openDepot({ depot, passphrase: PASS });
+  const d2 = await openDepot({ depot, passphrase: LAYOUT1_PASS });
   t.teardown(() => d2.close());
   t.false(existsSync(join(depot, "depot.json")), "layout 1 moved aside");
   t.true(existsSync(join(depot, "layout1-backup", "index.json")));

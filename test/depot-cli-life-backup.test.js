@@ -6,6 +6,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PASS, ROOT, openssl, pki, pkiOk, run, snapshot } from "./_helpers.js";
 import { put } from "./_depot.js";
+import { layout1Depot } from "./_state.js";
 import { dbDepot } from "./_life.js";
 
 const env = { PKI_PASSPHRASE: PASS };
@@ -72,8 +73,7 @@ test("backup and restore refuse to overwrite, and restore refuses what is not a 
   t.deepEqual(snapshot(dir), before, "nothing made, nothing changed");
   t.false(existsSync(join(dir, "new")));
   // A layout-1 depot is copied as a directory; pki says how.
-  const l1 = join(dir, "l1");
-  await pkiOk(t, dir, ["init", "--depot", l1], { env });
+  const l1 = join(layout1Depot(t), ".pki");
   const r = await pki(dir, ["backup", "--depot", l1, "l1.db"]);
   t.is(r.code, 1);
   t.regex(r.stderr, /^pki: \S+ is a layout-1 depot: copy its directory while no command runs/);

@@ -31,8 +31,8 @@ export interface OpenDepotOptions {
   /** the passphrase of the depot's CA keys: it opens the issuing CA's key and seals every new key */
   passphrase: string;
   /**
-   * Upgrade a layout-1 depot (one `pki init` made) to depot.db. Off by default: this release's commands do not read
-   * an upgraded depot yet, so opening a depot the CLI serves must not take it from the CLI by surprise.
+   * Accepted for programs written against the release before the switch; a layout-1 depot is now always upgraded
+   * (once the passphrase has opened its CA key), as the commands upgrade it when they first write.
    */
   upgrade?: boolean;
   /** a CA key in a PKCS#11 token: where its PIN comes from (default: the URI's pin-source, PKI_PKCS11_PIN_FILE,
@@ -65,11 +65,6 @@ export async function openDepot(o: OpenDepotOptions): Promise<Depot> {
     throw new InputError(`no depot at ${dir}: run 'pki init' first`);
   const hasDb = existsSync(join(dir, DB_FILE)), layout1 = existsSync(join(dir, "depot.json"));
   if (!hasDb && !layout1) throw new InputError(`no depot at ${dir}: run 'pki init' first`);
-  if (!hasDb && o.upgrade !== true)
-    throw new InputError(
-      `${dir} is a depot of this release's commands (layout 1): openDepot would upgrade it to depot.db, which they ` +
-        "do not read yet; pass { upgrade: true } to upgrade it (try it on a copy: cp -a)",
-    );
   if (!hasDb) await checkLayout1Passphrase(dir, o.passphrase);
   const store: RecordStore = hasDb ? await SqliteStore.open(dir) : (await upgradeLayout1(dir)).store;
   return opened(store, dir, o, hasDb && layout1Remains(dir));
