@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { curl, openssl, PASS, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
 import { freePort } from "./_acme.js";
 import { serve } from "./_serve.js";
+import { depotFormat, layout1Depot } from "./_state.js";
 
 const DB = { env: { PKI_DEPOT_FORMAT: "db" } };
 const P = ["--passphrase-file", "pass"];
@@ -109,17 +110,16 @@ test("bad CRL URLs and listen addresses: one line, exit 2, nothing made or chang
   t.deepEqual(snapshot(dir), before, "the depot unchanged");
 });
 
-test("a layout-1 depot has no place for CRL URLs: each use is one line, the depot unchanged", async (t) => {
-  const dir = passDir(t);
-  await pkiOk(t, dir, ["init", ...P], { env: { PKI_DEPOT_FORMAT: "" } });
-  const before = snapshot(dir);
-  for (const args of [["init", "--intermediate", "sub", "--crl-url", "http://ca.test/s.crl", ...P],
-    ["crl", "--set-url", "http://ca.test/a.crl"], ["serve", "--name", "ca", "--crl-listen", "127.0.0.1:0", ...P]]) {
-    const r = await pki(dir, args, { env: { PKI_DEPOT_FORMAT: "" } });
-    t.is(r.code, 1, args.join(" "));
-    t.regex(r.stderr, /^pki: .*depot\.db.*\n$/, args.join(" "));
-  }
-  t.deepEqual(snapshot(dir), before);
+test("a layout-1 depot gets a CRL URL: pki crl --set-url upgrades it to depot.db first", async (t) => {
+  const dir = layout1Depot(t);
+  t.is(depotFormat(dir), "layout1");
+  const r = await pkiOk(t, dir, ["crl", "--set-url", "http://ca.test/a.crl"]);
+  t.regex(r.stderr, /carry the CRL URL http:\/\/ca\.test\/a\.crl \(was: none\)\n$/);
+  t.is(depotFormat(dir), "db");
+  const sub = await pkiOk(t, dir, ["init", "--intermediate", "sub", "--crl-url", "http://ca.test/s.crl", ...P]);
+  t.regex(sub.stderr, /sub/);
+  t.regex((await openssl(["x509", "-noout", "-ext", "crlDistributionPoints", "-in", await pem(t, dir, "sub")])).out,
+    /URI:http:\/\/ca\.test\/a\.crl/, "the root's URL in what it signs from then on");
 });
 
 /** A depot whose root publishes at http://HOST:PORT/crl/root.crl, with "web" issued under it. */
