@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { PASS, openssl, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
 import { depotFiles, openDepot, put } from "./_depot.js";
 import { dbDepot } from "./_life.js";
+import { layout1Depot } from "./_state.js";
 
 const env = { PKI_PASSPHRASE: PASS };
 
@@ -180,17 +181,12 @@ test("renew --csr on depot.db: an external key's holder brings a new request; --
 });
 
 test("list's filters on a layout-1 depot read it as a snapshot: the same answers, nothing on disk changed", async (t) => {
-  const dir = tempDir(t, "pki-life-l1-"), depot = join(dir, ".pki");
-  await pkiOk(t, dir, ["init"], { env: { ...env, PKI_DEPOT_FORMAT: "" } }); // layout 1, whatever the run's format
-  await pkiOk(t, dir, ["issue", "a", "a.example"], { env });
-  await pkiOk(t, dir, ["issue", "b", "b.example", "--expires", "5d"], { env });
-  await pkiOk(t, dir, ["revoke", "a"]);
+  const dir = layout1Depot(t), depot = join(dir, ".pki");
   const before = snapshot(depot);
   const names = async (...args) =>
     JSON.parse((await pkiOk(t, dir, ["list", "--json", ...args])).out).map((e) => [e.name, e.status]);
-  t.deepEqual(await names("--status", "revoked"), [["a", "revoked"]]);
-  t.deepEqual(await names("--expiring", "10d"), [["b", "valid"]]);
-  t.deepEqual(await names("--issuer", "ca", "--status", "signed"), [["b", "valid"]]);
+  t.deepEqual(await names("--status", "revoked"), [["client1", "revoked"]]);
+  t.deepEqual(await names("--issuer", "inter", "--status", "signed"), [["api", "valid"], ["db", "valid"]]);
   t.deepEqual(snapshot(depot), before);
   t.false(existsSync(join(depot, "depot.db")));
 });
