@@ -4,7 +4,7 @@
 import test from "ava";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { PASS, openssl, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
+import { PASS, openssl, pki, pkiOk, snapshot } from "./_helpers.js";
 import { depotFiles, openDepot, put } from "./_depot.js";
 import { dbDepot } from "./_life.js";
 import { layout1Depot } from "./_state.js";
