@@ -117,12 +117,13 @@ test("layout 1: a damaged depot file is named in a one-line error, never a stack
     writeFileSync(p(file), saved);
   };
   const half = (b) => b.subarray(0, b.length >> 1);
-  await damage("ca.crt", half, ["renew", "web"], /^pki: ca\.crt: not a valid certificate/);
+  await damage("ca.crt", half, ["renew", "web"], /^pki: ca\.crt is damaged \(no PEM "CERTIFICATE" block found\): run 'pki doctor'$/);
   await damage("ca.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", ["renew", "web"], /^pki: ca\.crt: not a valid certificate/);
-  await damage("ca.key", half, ["renew", "web"], /^pki: ca\.key: no PEM "ENCRYPTED PRIVATE KEY" block found$/);
-  await damage("ca.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", ["renew", "web"], /^pki: ca\.key: no PEM "ENCRYPTED PRIVATE KEY" block found$/);
+  const noKey = /^pki: ca\.key is damaged \(no PEM "ENCRYPTED PRIVATE KEY" block found\): run 'pki doctor'$/;
+  await damage("ca.key", half, ["renew", "web"], noKey);
+  await damage("ca.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", ["renew", "web"], noKey);
   await damage("ca.key", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n", ["renew", "web"], /^pki: .*(ca\.key|the CA key).*/);
-  await damage("certs/web.csr", "\x00\x01binary", ["renew", "web"], /^pki: certs\/web\.csr: not a valid CSR \(.*no PEM "CERTIFICATE REQUEST" block found\)$/);
+  await damage("certs/web.csr", "\x00\x01binary", ["renew", "web"], /^pki: certs\/web\.csr is damaged \(no PEM "CERTIFICATE REQUEST" block found\): run 'pki doctor'$/);
   await damage("index.json", half, ["list"], /^pki: index\.json is damaged/);
   await damage("index.json", "[]", ["list"], /^pki: index\.json is damaged/);
   await damage("depot.json", half, ["list"], /^pki: depot\.json is damaged/);
