@@ -37,7 +37,7 @@ export async function crlListenFrom(v: unknown, depot: string | undefined): Prom
 
 /**
  * Binds the CRL listener before the server starts (a port conflict is reported before anything is served);
- * undefined when there is nothing to publish: --crl-listen none, no depot with CRL URLs (a layout-1 depot has none).
+ * undefined when there is nothing to publish: --crl-listen none, no depot, no CA with a CRL URL.
  */
 export async function bindCrlListener(
   depot: string | undefined, l: Listen | false | undefined, serverPort: number,
@@ -45,7 +45,8 @@ export async function bindCrlListener(
   if (l === false) return undefined;
   const { recordsTarget } = await import("./records.js");
   const t = await recordsTarget(depot);
-  if (!t) return undefined;
+  // No depot (a server of --certfile/--keyfile alone): no CRL URLs, so no listener unless --crl-listen asks.
+  if (!l && t.kind === "dir" && t.format === "none") return undefined;
   return (await import("../store/depot/crl-listen.js")).bindCrlListener(t, l || undefined, serverPort);
 }
 
