@@ -123,7 +123,8 @@ export async function primeKdf(args: string[]): Promise<void> {
     await primeSpecKdf(free[0]);
   if (!needsDepotKey(name, a)) return;
   const passphrase = (await import("./common.js")).passphraseAtHand(a);
-  if (passphrase) (await import("../store/early-kdf.js")).primeDepotKdf(a.depot as string | undefined, passphrase);
+  if (!passphrase) return;
+  await (await import("../store/early-kdf.js")).primeDepotKdf(a.depot as string | undefined, passphrase);
 }
 
 /**

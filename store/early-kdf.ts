@@ -1,23 +1,38 @@
 /**
- * Starts the depot's key derivation (PBKDF2 over depot.json's salt, ~0.1 s at 600,000 iterations) on the libuv
- * pool before a command loads the rest of pki, so the main thread's start-up runs beside it rather than before
- * it. Only a head start: the derived key lands in pkcs8.ts's cache, which decrypt and encrypt consult as always,
- * and every check still runs when the depot opens. Any doubt (no depot, a symlink, a field out of range) means
- * no head start, never an error.
+ * Starts the depot's key derivation (PBKDF2, ~0.1 s at 600,000 iterations) on the libuv pool before a command
+ * loads the rest of pki, so the main thread's start-up runs beside it rather than before it. The salt and count
+ * come from depot.db's depot row (read by store/records/sqlite-early.ts, which loads the SQLite driver the
+ * command needs anyway) or a layout-1 depot's depot.json. Only a head start: the derived key lands in kdf.ts's
+ * cache, which decrypt and encrypt consult as always, and every check still runs when the command opens the
+ * depot. Any doubt (no depot, a link, a busy or damaged database, a field out of range) means no head start,
+ * never an error; a postgresql:// depot gets none.
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { deriveKey } from "../lib/formats/kdf.js";
 import { readText } from "./fsutil.js";
-import { checkDepotMeta, MAX_DEPOT_JSON } from "./integrity.js";
+import { Check, checkDepotMeta, checkKdf, MAX_DEPOT_JSON } from "./integrity.js";
 import { defaultDepotDir } from "./view.js"; // bundled into pki.js with it: no extra load
 import type { DepotMeta } from "./depot.js";
 
-export function primeDepotKdf(depotFlag: string | undefined, passphrase: string): void {
+/** sqlite-open.ts's DB_FILE: importing it would bundle the SQLite layer into pki.js, which `pki list` loads. */
+const DB_FILE = "depot.db";
+
+export async function primeDepotKdf(depotFlag: string | undefined, passphrase: string): Promise<void> {
   try {
-    const meta = JSON.parse(readText(join(defaultDepotDir(depotFlag), "depot.json"), "depot.json", MAX_DEPOT_JSON));
-    checkDepotMeta(meta as DepotMeta);
-    const { salt, iterations } = (meta as DepotMeta).kdf;
-    deriveKey(passphrase, Buffer.from(salt, "base64"), iterations).catch(() => undefined);
+    if (/^postgres(ql)?:\/\//i.test(depotFlag || process.env.PKI_DEPOT || "")) return;
+    const dir = defaultDepotDir(depotFlag);
+    let kdf: DepotMeta["kdf"];
+    if (existsSync(join(dir, DB_FILE))) {
+      const row = (await import("./records/sqlite-early.js")).earlyKdfRow(dir);
+      checkKdf(new Check(DB_FILE), row, "depot.kdf"); // as validate.ts checks the depot record
+      kdf = row as DepotMeta["kdf"];
+    } else {
+      const meta = JSON.parse(readText(join(dir, "depot.json"), "depot.json", MAX_DEPOT_JSON));
+      checkDepotMeta(meta as DepotMeta);
+      kdf = (meta as DepotMeta).kdf;
+    }
+    deriveKey(passphrase, Buffer.from(kdf.salt, "base64"), kdf.iterations).catch(() => undefined);
   } catch {
     // the command itself reports whatever is wrong
   }

@@ -148,13 +148,13 @@ function keepNativeObjects(addon: { Database: { prototype: Proto }; kept?: boole
  * - trusted_schema=OFF: functions named in the file's schema run only if innocuous (SQLite's default is ON).
  * - cell_size_check: a damaged page is found when read, not trusted.
  * - busy timeout short (50 ms): waiting for another writer is done by the caller, asynchronously, so a
- *   server's event loop is not blocked for the whole wait.
+ *   server's event loop is not blocked for the whole wait; `timeout: 0` for a reader that must not wait at all.
  * - WAL and synchronous=FULL (better-sqlite3 builds SQLite with WAL's default at NORMAL: not durable on power loss).
  */
-export function openDb(path: string, o: { create?: boolean; readonly?: boolean } = {}): Db {
+export function openDb(path: string, o: { create?: boolean; readonly?: boolean; timeout?: number } = {}): Db {
   let db: Db;
   try {
-    db = new (driver())(path, { fileMustExist: !o.create, readonly: o.readonly ?? false, timeout: 50 });
+    db = new (driver())(path, { fileMustExist: !o.create, readonly: o.readonly ?? false, timeout: o.timeout ?? 50 });
   } catch (e) {
     throw dbError(e, basename(path));
   }
