@@ -67,6 +67,14 @@ export async function crl(s: Session, issuer = ROOT, o: CrlOptions = {}): Promis
     if (ie.kind !== "ca") throw new InputError(`"${issuer}" is not a CA: only a CA publishes a CRL`);
     const issuerCert = await certOf(tx, issuer);
     const issuerKeys = await s.caKeys(tx, issuer, issuerCert);
+    // A current entry's recorded serial is the one its certificate carries (a row edited alone would put another
+    // serial on the CRL and leave the certificate unrevoked).
+    for await (const e of tx.list({ status: "revoked", issuer })) {
+      const cert = await certOf(tx, e.name);
+      if (cert.serialNumber !== e.serial)
+        throw new DepotError(`the certificate of "${e.name}" has serial ${cert.serialNumber}, not the recorded ` +
+          `${e.serial}: run 'pki doctor'`);
+    }
     const revoked: RevokedCert[] = [];
     for await (const r of tx.revokedBy(issuer))
       revoked.push({ serial: r.serial, reason: r.revoked.reason, date: new Date(r.revoked.date) });
