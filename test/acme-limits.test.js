@@ -4,7 +4,7 @@
 import test from "ava";
 import net from "node:net";
 import { readFileSync } from "node:fs";
-import { run } from "./_helpers.js";
+import { curl, run } from "./_helpers.js";
 import {
   acmeRecords, depotCert, freePort, logged, newDepot, newKey, rawClient, request, startAcme,
 } from "./_acme.js";
@@ -122,6 +122,20 @@ test("20,050 newNonce requests from 127.0.0.2 leave the nonce a client at 127.0.
   const r = await c.post(c.dir.newAccount, { termsOfServiceAgreed: true }, { ...k, nonce: held });
   t.is(r.status, 201, `the held nonce still works: ${r.text}`);
   t.is((await request(ca, s.url, { method: "GET" })).status, 200, "still serving");
+});
+
+test("newNonce by HEAD keeps its connection: curl asks twice over one TLS connection, not a handshake each", async (t) => {
+  // acme-client asks a nonce by HEAD before each request: a connection closed after each answer costs the server
+  // (and the client) a TLS handshake a request.
+  const dir = await newDepot(t);
+  const s = await startAcme(t, dir);
+  const url = s.url.replace(/directory$/, "new-nonce");
+  const r = await curl(["-v", "--head", "--cacert", await depotCert(dir), url, url]);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.out.match(/^replay-nonce: /gim)?.length, 2, r.out);
+  t.regex(r.out, /^content-length: 0\r?$/im);
+  t.regex(r.stderr, /Re-using existing connection/i);
+  t.notRegex(r.stderr, /Closing connection|Connection died/i);
 });
 
 test("SIGTERM with validations waiting for a slot: they are dropped (still processing), not run first", async (t) => {

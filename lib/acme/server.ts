@@ -129,6 +129,9 @@ export class AcmeHttp {
       body = typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body, null, 2);
       headers["content-type"] = reply.type ?? "application/json";
     }
+    // Without a length node closes the connection after a HEAD answer (it cannot tell where it ends): acme-client
+    // asks newNonce by HEAD before each request, so each would cost a new TLS handshake. 204 carries none (RFC 9110).
+    if (reply.status !== 204) headers["content-length"] = String(Buffer.byteLength(body));
     res.writeHead(reply.status, headers);
     res.end(req.method === "HEAD" ? undefined : body);
     const type =
