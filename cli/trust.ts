@@ -56,8 +56,8 @@ export async function handler(a: Args) {
   const { getPassphrase, printJson } = await import("./common.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const { x509 } = await import("../lib/x509/peculiar.js");
-  const trust = await import("../store/trust.js");
-  const guard = await import("../store/trust-guard.js");
+  const trust = await import("../store/trust/install.js");
+  const guard = await import("../store/trust/guard.js");
   const { checkTrustCaKey, trustCas } = await import("../store/depot/trust-cas.js");
   const { recordsTarget, withStore } = await import("./records.js");
   const cas = await withStore(await recordsTarget(a.depot), async (store) => {
@@ -110,7 +110,7 @@ export async function handler(a: Args) {
   }
 }
 
-type Row = import("../store/trust.js").StatusRow;
+type Row = import("../store/trust/install.js").StatusRow;
 function printStatus(
   rows: Row[],
   unavailable: Array<{ store: string; reason: string }>,

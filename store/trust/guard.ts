@@ -10,9 +10,9 @@
  */
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { platform, tmpdir } from "node:os";
-import { CertInfo } from "../lib/x509/certinfo.js";
-import { acquireLock } from "./lock.js";
-import { StoreError } from "./trust-stores.js";
+import { CertInfo } from "../../lib/x509/certinfo.js";
+import { acquireLock } from "../lock.js";
+import { StoreError } from "./stores.js";
 
 export const TRUST_LOCK_FILE = "pki-trust.lock";
 

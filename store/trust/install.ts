@@ -12,9 +12,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { x509 } from "../lib/x509/peculiar.js";
-import { constraintsOf } from "../lib/x509/constraints.js";
-import { writeAtomic } from "./fsutil.js";
+import { x509 } from "../../lib/x509/peculiar.js";
+import { constraintsOf } from "../../lib/x509/constraints.js";
+import { writeAtomic } from "../fsutil.js";
 import {
   isWritable,
   javaTarget,
@@ -27,9 +27,9 @@ import {
   TrustCa,
   Unavailable,
   entryName,
-} from "./trust-stores.js";
-import { systemTarget } from "./trust-system.js";
-import { withTrustLock } from "./trust-guard.js";
+} from "./stores.js";
+import { systemTarget } from "./system.js";
+import { withTrustLock } from "./guard.js";
 
 export { StoreError, STORE_IDS, entryName };
 export type { StoreId, TrustCa };

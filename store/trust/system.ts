@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { platform } from "node:os";
 import { dirname, join } from "node:path";
-import { entryName, restore, StoreError, Target, tool, TrustCa, Unavailable, which, WithFile } from "./trust-stores.js";
+import { entryName, restore, StoreError, Target, tool, TrustCa, Unavailable, which, WithFile } from "./stores.js";
 
 const DEBIAN = {
   anchors: "/usr/local/share/ca-certificates",

@@ -2,7 +2,7 @@
  * The OS, NSS and Java trust stores, each driven by its own tool (update-ca-certificates, update-ca-trust,
  * security, certutil, keytool): pki never edits a store's database itself. Every entry pki adds is named
  * after the CA's SHA-256 fingerprint (`pki-<hex>`), so removal touches only what pki added.
- * Here: what every store shares, then the NSS and Java stores; the system store is in trust-system.ts.
+ * Here: what every store shares, then the NSS and Java stores; the system store is in system.ts.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -20,7 +20,7 @@ import {
 } from "node:fs";
 import { homedir, platform } from "node:os";
 import { basename, delimiter, dirname, join } from "node:path";
-import { writeAtomic } from "./fsutil.js";
+import { writeAtomic } from "../fsutil.js";
 
 export type StoreId = "system" | "nss" | "java";
 export const STORE_IDS: StoreId[] = ["system", "nss", "java"];
