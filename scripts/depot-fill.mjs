@@ -1,16 +1,16 @@
-// Big depots, made fast, for scripts/bench's scale rows: `pki init` (PKI_DEPOT_FORMAT=db: depot.db), then COUNT
-// real certificates the depot's CA signs, written straight into the record store in batches of one transaction. Every row is what depot.issue() records (entry, serial, sealed key, CSR,
-// certificate carrying its serial), but the leaves share one key pair: key generation and one durable commit per
-// certificate are what the bench measures afterwards through the real API, not what filling it should cost.
+// Big depots, made fast, for scripts/bench's scale rows: `pki init` (depot.db), then COUNT real certificates the
+// depot's CA signs, written straight into the record store in batches of one transaction. Every row is what
+// depot.issue() records (entry, serial, sealed key, CSR, certificate carrying its serial), but the leaves share one
+// key pair: key generation and one durable commit per certificate are what the bench measures afterwards through the
+// real API, not what filling it should cost.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const dist = (p) => import(join(ROOT, "dist", p));
 const { SqliteStore } = await dist("store/records/sqlite.js");
-const { upgradeLayout1 } = await dist("store/records/layout1-upgrade.js");
 const { Session, certOf } = await dist("store/depot/session.js");
 const { issue } = await dist("store/depot/issue.js");
 const { deriveKey } = await dist("lib/formats/kdf.js");
@@ -26,11 +26,9 @@ export async function initDbDepot(dir, passphrase, env = {}) {
   writeFileSync(join(dir, "pass"), passphrase + "\n");
   const depot = join(dir, ".pki");
   execFileSync(process.execPath, [join(ROOT, "dist", "bin", "pki.js"), "init", "--passphrase-file", "pass"], {
-    cwd: dir, env: { ...process.env, ...env, PKI_DEPOT: depot, PKI_DEPOT_FORMAT: "db" },
+    cwd: dir, env: { ...process.env, ...env, PKI_DEPOT: depot },
     stdio: ["ignore", "ignore", "pipe"],
   });
-  if (existsSync(join(depot, "depot.json"))) await (await upgradeLayout1(depot)).store.close(); // a pki before 23
-
   return depot;
 }
 

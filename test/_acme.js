@@ -10,9 +10,8 @@ import { depotOf, newDepot, openssl, PKI, pki } from "./_helpers.js";
 import { blobFile, readDepot, records } from "./_depot-read.js";
 
 /**
- * What the ACME tests read of the depot beyond the server goes through these helpers, the same on a layout-1
- * depot and a depot.db one (the *-db.test.js files set PKI_DEPOT_FORMAT=db before loading them, so `pki init`
- * makes depot.db): the record store opened read-only (test/_depot-read.js), no passphrase.
+ * What the ACME tests read of the depot beyond the server goes through these helpers, the same on a depot.db
+ * depot and a PostgreSQL one: the record store opened read-only (test/_depot-read.js), no passphrase.
  */
 export const isDb = (dir) => existsSync(join(dir, ".pki", "depot.db")) || existsSync(join(dir, "depot-url"));
 

@@ -8,7 +8,7 @@ import "./_depot.js"; // the test-only cheap KDF, for `pki init` and the depot A
 export async function dbDepot(t, fill = async () => {}) {
   const dir = tempDir(t, "pki-life-");
   writeFileSync(join(dir, "pass"), PASS + "\n");
-  await pkiOk(t, dir, ["init", "--passphrase-file", "pass"], { env: { PKI_DEPOT_FORMAT: "db" } });
+  await pkiOk(t, dir, ["init", "--passphrase-file", "pass"]);
   const depot = join(dir, ".pki");
   t.true(existsSync(join(depot, "depot.db")));
   await fill(dir);

@@ -10,14 +10,13 @@ export const env = { PKI_PASSPHRASE: PASS };
 /**
  * A depot whose KDF is cheap (1000 PBKDF2 iterations, by the test-only PKI_TEST_ONLY_KDF_ITERATIONS, set for every pki
  * this test worker runs):
- * the stress is on locking and ordering, not on PBKDF2. Also writes `pass` for --passphrase-file. `initEnv`: more of
- * init's environment (PKI_DEPOT_FORMAT: "db" for a depot.db depot whatever init's default).
+ * the stress is on locking and ordering, not on PBKDF2. Also writes `pass` for --passphrase-file.
  */
-export async function cheapDepot(t, initEnv = {}) {
+export async function cheapDepot(t) {
   process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000";
   const dir = tempDir(t);
   writeFileSync(join(dir, "pass"), PASS + "\n");
-  await pkiOk(t, dir, ["init"], { env: { ...env, ...initEnv } });
+  await pkiOk(t, dir, ["init"], { env });
   return dir;
 }
 

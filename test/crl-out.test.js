@@ -6,7 +6,6 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openssl, PASS, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
 
-const DB = { env: { PKI_DEPOT_FORMAT: "db" } };
 const P = ["--passphrase-file", "pass"];
 
 function passDir(t) {
@@ -53,7 +52,7 @@ test("crl --out writes each CA's CRL as DER, named as its URL's last segment, ve
 
 test("crl --out: a missing directory is one line, nothing changes", async (t) => {
   const dir = passDir(t);
-  await pkiOk(t, dir, ["init", ...P], DB);
+  await pkiOk(t, dir, ["init", ...P]);
   const before = snapshot(dir);
   const r = await pki(dir, ["crl", "--out", join(dir, "nope"), ...P]);
   t.is(r.code, 1);

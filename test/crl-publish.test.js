@@ -12,7 +12,6 @@ import { freePort } from "./_acme.js";
 import { serve } from "./_serve.js";
 import { depotFormat, layout1Depot } from "./_state.js";
 
-const DB = { env: { PKI_DEPOT_FORMAT: "db" } };
 const P = ["--passphrase-file", "pass"];
 
 function passDir(t) {
@@ -36,7 +35,7 @@ test("served CRLs: openssl downloads them from the URL in the certificates and s
   const dir = passDir(t);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  await pkiOk(t, dir, ["init", ...P], DB);
+  await pkiOk(t, dir, ["init", ...P]);
   await pkiOk(t, dir, ["issue", "before", "--domain", "before.test", ...P]);
   const set = await pkiOk(t, dir, ["crl", "--set-url", `${base}/crl/root.crl`]);
   t.regex(set.stderr, /^Certificates the root CA signs from now on carry the CRL URL http:\/\/127\.0\.0\.1:\d+\/crl\//);
@@ -53,7 +52,7 @@ test("served CRLs: openssl downloads them from the URL in the certificates and s
   await pkiOk(t, dir, ["crl", ...P]);
   await pkiOk(t, dir, ["crl", "--issuer", "sub", ...P]);
 
-  const s = serve(t, dir, ["--name", "web", "--crl-listen", `127.0.0.1:${port}`, ...P], DB.env);
+  const s = serve(t, dir, ["--name", "web", "--crl-listen", `127.0.0.1:${port}`, ...P]);
   await s.ready;
   t.regex(s.stderr, /Publishing CRLs on http:\/\/127\.0\.0\.1:\d+ \(.*ca \/crl\/root\.crl/);
   let r = await verify(dir, web);

@@ -13,7 +13,7 @@ import { progress } from "./_stress.js";
 
 process.env.PKI_TEST_ONLY_KDF_ITERATIONS = "1000"; // for every pki this file runs, and this process's checks
 const { SqliteStore } = await import(join(ROOT, "dist", "store", "records", "sqlite.js"));
-const env = { PKI_PASSPHRASE: PASS, PKI_DEPOT_FORMAT: "db" };
+const env = { PKI_PASSPHRASE: PASS };
 
 /** Runs `pki ARGS`; SIGKILLs it `delay` ms after its start, or `afterWrite` ms after depot.db-wal first grows. */
 function killedRun(dir, args, { delay, afterWrite }) {

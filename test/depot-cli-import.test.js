@@ -1,6 +1,6 @@
-// `pki import --from etcd-ca|certstrap` into a record-store depot (depot.db with PKI_DEPOT_FORMAT=db, or
-// PostgreSQL): the keys re-sealed as PKCS#8 that openssl opens, the old CA keeps signing, serials carry on past
-// the imported ones, a certstrap CRL's revocation and number survive into pki's CRL; a failed import makes nothing.
+// `pki import --from etcd-ca|certstrap` into a record-store depot (depot.db, or PostgreSQL): the keys re-sealed as
+// PKCS#8 that openssl opens, the old CA keeps signing, serials carry on past the imported ones, a certstrap CRL's
+// revocation and number survive into pki's CRL; a failed import makes nothing.
 import test from "ava";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,7 +8,6 @@ import { openssl, PASS, pki, pkiOk, snapshot, tempDir, untar } from "./_helpers.
 import { certstrapOut, etcdCaDepot, HOST_PASS } from "./_import.js";
 import { ROLE_PASS, useCluster } from "./_postgres.js";
 
-const DB = { PKI_DEPOT_FORMAT: "db" };
 const P = ["--passphrase-file", "pass"];
 const pg = useCluster(test);
 
@@ -25,8 +24,8 @@ test("etcd-ca into depot.db: keys open with openssl, the old CA signs on, serial
   const src = await etcdCaDepot(t);
   const dir = workDir(t);
   const original = snapshot(src);
-  const run = (args) => pki(dir, args, { env: DB });
-  const ok = (args) => pkiOk(t, dir, args, { env: DB });
+  const run = (args) => pki(dir, args);
+  const ok = (args) => pkiOk(t, dir, args);
 
   const wrong = await run(["import", "--from", "etcd-ca", src, ...P]);
   t.is(wrong.code, 1);
@@ -74,7 +73,7 @@ test("etcd-ca into depot.db: keys open with openssl, the old CA signs on, serial
 test("certstrap into depot.db: the CRL's revocation and number carry on in pki's CRL", async (t) => {
   const src = await certstrapOut(t);
   const dir = workDir(t);
-  const ok = (args) => pkiOk(t, dir, args, { env: DB });
+  const ok = (args) => pkiOk(t, dir, args);
   const r = await ok(["import", "--from", "certstrap", src, ...P]);
   t.regex(r.stderr, /Imported 3 entries .*: ca, old, web\n/);
   t.regex(r.stderr, /Revoked, as the source's CRLs say: old\n/);

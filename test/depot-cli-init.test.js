@@ -1,5 +1,5 @@
-// `pki init` onto the record store: with PKI_DEPOT_FORMAT=db a directory gets DIR/depot.db (and nothing else), a
-// postgresql:// depot always gets its schema; the root, its certificate and its encrypted key are in it, opened by
+// `pki init` onto the record store: a directory gets DIR/depot.db (and nothing else), a postgresql:// depot gets
+// its schema; the root, its certificate and its encrypted key are in it, opened by
 // the depot API and judged by openssl. A second init is refused with one line, the depot unchanged.
 import test from "ava";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { PASS, ROOT, openssl, pki, pkiOk, snapshot, tempDir } from "./_helpers.js";
 import { openDepot, put, verify } from "./_depot.js";
 import { ROLE_PASS, useCluster } from "./_postgres.js";
+import { depotFormat, layout1Depot } from "./_state.js";
 
-const DB = { PKI_DEPOT_FORMAT: "db" };
 const { PgStore } = await import(join(ROOT, "dist", "store", "records", "postgres.js"));
 const pg = useCluster(test);
 
@@ -18,10 +18,9 @@ function passDir(t) {
   return dir;
 }
 
-test("init, PKI_DEPOT_FORMAT=db: DIR/depot.db holding the root; its key opens, openssl verifies it", async (t) => {
+test("init: DIR/depot.db holding the root; its key opens, openssl verifies it", async (t) => {
   const dir = passDir(t);
-  const r = await pkiOk(t, dir, ["init", "--passphrase-file", "pass", "--common-name", "Db Root", "--key-type", "rsa"],
-    { env: DB });
+  const r = await pkiOk(t, dir, ["init", "--passphrase-file", "pass", "--common-name", "Db Root", "--key-type", "rsa"]);
   const depot = join(dir, ".pki");
   t.regex(r.stderr, /^Created CA "O=pki, CN=Db Root" in .*\.pki \(valid until 20\d\d-/);
   t.deepEqual(readdirSync(depot), ["depot.db"]);
@@ -48,24 +47,22 @@ test("init, PKI_DEPOT_FORMAT=db: DIR/depot.db holding the root; its key opens, o
 
 test("a second init on a db depot is one line, exit 1, the depot byte-identical", async (t) => {
   const dir = passDir(t);
-  await pkiOk(t, dir, ["init", "--passphrase-file", "pass"], { env: DB });
-  const before = snapshot(join(dir, ".pki"));
-  for (const env of [DB, {}]) {
-    const r = await pki(dir, ["init", "--passphrase-file", "pass"], { env });
-    t.is(r.code, 1);
-    t.regex(r.stderr, /^pki: a CA already exists in .*\.pki\n$/);
-  }
-  t.deepEqual(snapshot(join(dir, ".pki")), before);
-});
-
-test("init with PKI_DEPOT_FORMAT=db refuses a layout-1 depot's directory, leaving it as it was", async (t) => {
-  const dir = passDir(t);
   await pkiOk(t, dir, ["init", "--passphrase-file", "pass"]);
   const before = snapshot(join(dir, ".pki"));
-  const r = await pki(dir, ["init", "--passphrase-file", "pass"], { env: DB });
+  const r = await pki(dir, ["init", "--passphrase-file", "pass"]);
   t.is(r.code, 1);
   t.regex(r.stderr, /^pki: a CA already exists in .*\.pki\n$/);
   t.deepEqual(snapshot(join(dir, ".pki")), before);
+});
+
+test("init refuses a directory holding a layout-1 depot: one line, exit 1, its files as they were", async (t) => {
+  const dir = layout1Depot(t);
+  const before = snapshot(join(dir, ".pki"));
+  const r = await pki(dir, ["init", "--passphrase-file", "pass"]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^pki: a CA already exists in .*\.pki\n$/);
+  t.deepEqual(snapshot(join(dir, ".pki")), before);
+  t.is(depotFormat(dir), "layout1");
 });
 
 test("init on a postgresql:// depot creates its schema with the root; the password is never printed", async (t) => {

@@ -1,6 +1,6 @@
-// The issuing commands on a record-store depot (depot.db; PKI_DEPOT_FORMAT=db makes one): the etcd-style seed
-// flow judged by openssl verify -x509_strict, curl over TLS (server and mTLS with the P12), keytool; external keys,
-// passphrases refused before anything is written (#28), a key's own passphrase, intermediates and chains.
+// The issuing commands on a record-store depot (depot.db, or PostgreSQL): the etcd-style seed flow judged by openssl
+// verify -x509_strict, curl over TLS (server and mTLS with the P12), keytool; external keys, passphrases refused
+// before anything is written (#28), a key's own passphrase, intermediates and chains.
 import test from "ava";
 import { execFile as execFileCb } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -11,7 +11,6 @@ import { ROLE_PASS, useCluster } from "./_postgres.js";
 
 const execFile = promisify(execFileCb);
 const pg = useCluster(test);
-const DB = { PKI_DEPOT_FORMAT: "db" };
 const P = ["--passphrase-file", "pass"];
 
 async function dbDepot(t, initArgs = []) {
@@ -20,10 +19,10 @@ async function dbDepot(t, initArgs = []) {
   writeFileSync(join(dir, "wrong"), "not the passphrase\n");
   writeFileSync(join(dir, "own"), "a passphrase of its own\n");
   writeFileSync(join(dir, "p12pass"), "p12 password\n");
-  await pkiOk(t, dir, ["init", ...P, ...initArgs], { env: DB });
+  await pkiOk(t, dir, ["init", ...P, ...initArgs]);
   return dir;
 }
-const ok = (t, dir, args) => pkiOk(t, dir, args, { env: DB });
+const ok = (t, dir, args) => pkiOk(t, dir, args);
 const tarOf = async (t, dir, args) => untar(t, dir, (await ok(t, dir, ["export", ...args])).stdout);
 
 test("etcd-ca flow on depot.db: new-cert, sign, export; openssl, curl HTTPS + mTLS by P12, keytool", async (t) => {
@@ -86,7 +85,7 @@ test("issue --export on depot.db, the key opened with the one passphrase; chain 
   t.regex(text, /TLS Web Server Authentication\s*$/m);
   const all = (await ok(t, dir, ["chain"])).out;
   t.is(all.match(/BEGIN CERTIFICATE/g).length, 2, "the root, then the intermediate");
-  const outside = await pki(dir, ["issue", ...P, "--issuer", "issuing", "other", "other.test"], { env: DB });
+  const outside = await pki(dir, ["issue", ...P, "--issuer", "issuing", "other", "other.test"]);
   t.is(outside.code, 1);
   t.regex(outside.stderr, /^pki: .*other\.test.*\n$/);
 });
@@ -96,14 +95,14 @@ test("a typo'd passphrase is refused before anything is written; a key's own pas
   await ok(t, dir, ["new-cert", ...P, "pending"]);
   const before = snapshot(join(dir, ".pki"));
   for (const args of [["issue", "web"], ["new-cert", "web"], ["sign", "pending"], ["init", "--intermediate", "i"]]) {
-    const r = await pki(dir, [...args, "--passphrase-file", "wrong"], { env: DB });
+    const r = await pki(dir, [...args, "--passphrase-file", "wrong"]);
     t.is(r.code, 1, args.join(" "));
     t.regex(r.stderr, /^pki: wrong passphrase for the CA key.*\n$/, args.join(" "));
   }
   t.deepEqual(snapshot(join(dir, ".pki")), before);
 
   await ok(t, dir, ["issue", ...P, "--key-passphrase-file", "own", "mine", "mine.test"]);
-  const wrong = await pki(dir, ["export", "--insecure", ...P, "mine"], { env: DB });
+  const wrong = await pki(dir, ["export", "--insecure", ...P, "mine"]);
   t.is(wrong.code, 1);
   t.regex(wrong.stderr, /^pki: wrong passphrase for the key of "mine"\n$/);
   await tarOf(t, dir, ["mine"]);
@@ -128,10 +127,10 @@ test("sign --csr and new-cert --csr on depot.db: the key stays outside, its cert
   await tarOf(t, dir, []);
   const v = await openssl(["verify", "-x509_strict", "-CAfile", "ca.crt", "ext.crt", "filed.crt"], { cwd: dir });
   t.is(v.code, 0, v.stderr + v.out);
-  const again = await pki(dir, ["sign", ...P, "--csr", "ext.csr", "ext"], { env: DB });
+  const again = await pki(dir, ["sign", ...P, "--csr", "ext.csr", "ext"]);
   t.is(again.code, 1);
   t.regex(again.stderr, /^pki: "ext" already exists in the depot/);
-  const p12 = await pki(dir, ["export", "--p12", "--p12-password-file", "p12pass", ...P, "ext"], { env: DB });
+  const p12 = await pki(dir, ["export", "--p12", "--p12-password-file", "p12pass", ...P, "ext"]);
   t.is(p12.code, 1);
   t.regex(p12.stderr, /held elsewhere/);
 });
@@ -176,11 +175,11 @@ test("an issuer that is no CA, or unknown, is refused before any passphrase is a
   await ok(t, dir, ["issue", ...P, "leaf", "leaf.test"]);
   const before = snapshot(join(dir, ".pki"));
   for (const args of [["issue", "--issuer", "leaf", "x"], ["new-cert", "--issuer", "leaf", "x"]]) {
-    const r = await pki(dir, args, { env: DB });
+    const r = await pki(dir, args);
     t.is(r.code, 1, r.stderr);
     t.regex(r.stderr, /^pki: "leaf" is not a CA: issue from the root or an intermediate/);
   }
-  const unknown = await pki(dir, ["issue", "--issuer", "nosuch", "x"], { env: DB });
+  const unknown = await pki(dir, ["issue", "--issuer", "nosuch", "x"]);
   t.regex(unknown.stderr, /^pki: unknown issuer "nosuch": see 'pki list'\n$/);
   t.deepEqual(snapshot(join(dir, ".pki")), before);
 });

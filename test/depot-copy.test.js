@@ -14,8 +14,8 @@ import { layout1Depot } from "./_state.js";
 const pg = useCluster(test);
 const P = ["--passphrase-file", "pass"];
 
-async function ok(t, dir, args, env) {
-  const r = await pki(dir, args, env ? { env } : {});
+async function ok(t, dir, args) {
+  const r = await pki(dir, args);
   t.is(r.code, 0, `pki ${args.join(" ")}: ${r.stderr}`);
   return r;
 }
@@ -33,7 +33,7 @@ async function serials(t, db) {
 async function source(t) {
   const dir = tempDir(t, "pki-copy-");
   writeFileSync(join(dir, "pass"), PASS + "\n");
-  await ok(t, dir, ["init", ...P, "--crl-url", "http://ca.test/root.crl"], { PKI_DEPOT_FORMAT: "db" });
+  await ok(t, dir, ["init", ...P, "--crl-url", "http://ca.test/root.crl"]);
   await ok(t, dir, ["init", ...P, "--intermediate", "inter", "--crl-url", "http://ca.test/inter.crl"]);
   await ok(t, dir, ["issue", ...P, "--issuer", "inter", "web", "web.test"]);
   await ok(t, dir, ["issue", ...P, "api", "api.test"]);
@@ -96,7 +96,7 @@ test("refused in one line, nothing written: DST a depot (dir or URL), SRC not a 
   await ok(t, dir, ["depot", "copy", "--from", src, "--to", url]);
   const other = tempDir(t, "pki-copy-other-");
   writeFileSync(join(other, "pass"), PASS + "\n");
-  await ok(t, other, ["init", ...P], { PKI_DEPOT_FORMAT: "db" });
+  await ok(t, other, ["init", ...P]);
   const before = [snapshot(src), snapshot(join(other, ".pki"))];
   const listed = (await ok(t, dir, ["--depot", url, "list", "--json"])).out;
 

@@ -138,7 +138,7 @@ test("layout 1: a damaged depot file is named in a one-line error, never a stack
 
 test("depot.db: a damaged record is named in a one-line error, never a stack trace; a newer schema is refused", async (t) => {
   t.timeout(LONG);
-  const dir = await cheapDepot(t, { PKI_DEPOT_FORMAT: "db" });
+  const dir = await cheapDepot(t);
   await pkiOk(t, dir, ["new-cert", "n"], { env });
   await pkiOk(t, dir, ["issue", "web", "web.example"], { env });
   const damage = async (sql, args, re) => {

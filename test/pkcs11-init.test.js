@@ -242,7 +242,7 @@ for (const [rootKind, rootInit] of [
     async (t) => {
       const hsm = await softhsm(t);
       const dir = tempDir(t);
-      const env = initEnv(hsm, { PKI_PKCS11_PIN: hsm.pin, PKI_DEPOT_FORMAT: "db" });
+      const env = initEnv(hsm, { PKI_PKCS11_PIN: hsm.pin });
       const root = await pki(dir, rootInit(hsm), { env });
       t.is(root.code, 0, root.stderr);
       const inter = await pki(dir, ["init", "--intermediate", "issuing", "--ca-key", hsm.uri("object=issuing")],
