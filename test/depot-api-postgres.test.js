@@ -60,7 +60,7 @@ test("bad input: unreachable, wrong password, no depot, wrong passphrase: one li
   const closed = srv.address().port;
   await new Promise((r) => srv.close(r));
   await oneLine(`postgresql://pki:${ROLE_PASS}@127.0.0.1:${closed}/${db}`, PASS,
-    /^cannot reach PostgreSQL at postgresql:\/\/pki@127\.0\.0\.1:\d+\/\w+ \(econnrefused\)$/);
+    /^cannot reach PostgreSQL at postgresql:\/\/pki@127\.0\.0\.1:\d+\/\w+: connection refused$/);
   await oneLine(pg.url(db, { pass: "wrong-pw" }), PASS, /^cannot log in to PostgreSQL at \S+: wrong password/);
   await oneLine(pg.url(await pg.db()), PASS, /^no depot at postgresql:\/\/pki@\S+: run 'pki init' first$/);
   await oneLine(pg.url(db), "wrong", /^wrong passphrase for the CA key$/, InputError);

@@ -106,7 +106,7 @@ test("an unreachable server is one line (UnavailableError), a missing database a
   const { db } = await newStore(t);
   const url = pg.url(db).replace(`:${pg.port}/`, ":1/");
   const e = await oneLine(t, PgStore.open(url),
-    /^cannot reach PostgreSQL at postgresql:\/\/pki@127\.0\.0\.1:1\/\w+ \(econnrefused\)$/);
+    /^cannot reach PostgreSQL at postgresql:\/\/pki@127\.0\.0\.1:1\/\w+: connection refused$/);
   t.true(e instanceof UnavailableError);
   await oneLine(t, PgStore.open(pg.url("nosuchdb")),
     /^PostgreSQL at postgresql:\/\/pki@.*\/nosuchdb: no such database$/);

@@ -109,7 +109,15 @@ export function newPool(t: PgTarget, onError: (e: Error) => void): PgPool {
 }
 
 const UNAVAILABLE = new Set(["57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300"]);
-const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EAI_AGAIN"]);
+/** Why a server could not be reached, in words (an errno code is no message for a user). */
+const UNREACHABLE: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "no such host",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ETIMEDOUT: "timed out",
+  EAI_AGAIN: "the host name could not be looked up now",
+};
 
 /** One line for a driver error, never the driver's words (they may quote a value) nor the password. */
 export function pgError(e: unknown, where: string): Error {
@@ -127,8 +135,8 @@ function oneLine(e: Error, where: string): Error {
   if (code === "3D000") return new DepotError(`PostgreSQL at ${where}: no such database`);
   if (code === "42501")
     return new DepotError(`PostgreSQL at ${where}: permission denied (see the role rights pki needs)`);
-  if (UNREACHABLE.has(code) || /timeout expired|connect ETIMEDOUT/i.test(msg))
-    return new UnavailableError(`cannot reach PostgreSQL at ${where} (${code ? code.toLowerCase() : "timeout"})`);
+  if (Object.hasOwn(UNREACHABLE, code) || /timeout expired|connect ETIMEDOUT/i.test(msg))
+    return new UnavailableError(`cannot reach PostgreSQL at ${where}: ${UNREACHABLE[code] ?? "timed out"}`);
   if (/SASL|client password must be/.test(msg))
     return new DepotError(
       `cannot log in to PostgreSQL at ${where}: no password (in the URL, PGPASSWORD or ~/.pgpass of mode 0600)`);
