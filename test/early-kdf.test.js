@@ -26,7 +26,7 @@ async function depot(t, format) {
   if (format === "db") {
     dir = tempDir(t);
     writeFileSync(join(dir, "pass"), PASS + "\n");
-    await pkiOk(t, dir, ["init", "--passphrase-file", "pass"], { env: { ...env, PKI_DEPOT_FORMAT: "db" } });
+    await pkiOk(t, dir, ["init", "--passphrase-file", "pass"], { env });
   } else dir = layout1Depot(t);
   t.is(readdirSync(join(dir, ".pki")).includes("depot.db"), format === "db");
   writeFileSync(join(dir, "spy.cjs"), SPY);
