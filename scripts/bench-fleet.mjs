@@ -6,19 +6,20 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { acmeRow } from "./bench-acme.mjs";
+import { acmeClients, acmeRace, acmeRow, cpu } from "./bench-acme.mjs";
 
 const MODULE = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN = "123456";
-const SIGS = 500; // signatures a round of row 15
+const SIGS = 500; // signatures a round of row 15's token ceiling
 
 /** `ctx`: bench.mjs's helpers and settings (row, report, skip, timed, interleave, median, work, NODE, PKI, ...). */
 export async function hsmRows(ctx) {
   const { report, skip, timed, interleave, work, NODE, PKI, RUNS, PASS } = ctx;
+  const acme = "15. ACME certs/s, one pki acme serve on a SoftHSM2 CA";
   const missing = ["softhsm2-util", "pkcs11-tool"].filter((c) => spawnSync("which", [c]).status !== 0);
   if (missing.length || !existsSync(MODULE)) {
     const why = "needs softhsm2 and opensc (Debian: apt-get install softhsm2 opensc)";
-    for (const r of ["14. pki issue, SoftHSM2 CA", "15. signatures/s through the token"]) skip(r, why);
+    for (const r of ["14. pki issue, SoftHSM2 CA", acme]) skip(r, why);
     return;
   }
   const dir = join(work, "hsm");
@@ -26,13 +27,17 @@ export async function hsmRows(ctx) {
   const conf = join(dir, "softhsm2.conf");
   writeFileSync(conf, `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`);
   writeFileSync(join(dir, "pin"), `${PIN}\n`);
-  writeFileSync(join(dir, "pass"), `${PASS}\n`);
   const env = { SOFTHSM2_CONF: conf };
   timed("softhsm2-util", ["--init-token", "--free", "--label", "bench-ca", "--pin", PIN, "--so-pin", "654321"],
     dir, env);
   const uri = `pkcs11:token=bench-ca;object=root-ca?module-path=${MODULE}&pin-source=file:${join(dir, "pin")}`;
-  const depots = { hsm: join(dir, "hsm-depot"), file: join(dir, "file-depot") };
-  const pki = (depot, args) => timed(NODE, [PKI, ...args], dir, { ...env, PKI_DEPOT: depot });
+  // each depot at DIR/.pki beside DIR/pass, as test/_acme.js's startAcme serves one (row 15)
+  const depots = { hsm: join(dir, "hsm"), file: join(dir, "file") };
+  for (const d of Object.values(depots)) {
+    mkdirSync(d);
+    writeFileSync(join(d, "pass"), `${PASS}\n`);
+  }
+  const pki = (d, args) => timed(NODE, [PKI, ...args], d, { ...env, PKI_DEPOT: join(d, ".pki") });
   const pass = ["--passphrase-file", "pass"];
   pki(depots.hsm, ["init", "--ca-key", uri, ...pass]);
   pki(depots.file, ["init", ...pass]);
@@ -42,8 +47,57 @@ export async function hsmRows(ctx) {
     (i) => pki(depots.file, ["issue", ...pass, `f${i}`, "localhost", "127.0.0.1"]));
   report("14. pki issue, SoftHSM2 CA (P-256)", h, f, "file-key CA, passphrase-encrypted",
     "one process each, leaf keys passphrase-encrypted on both sides; the token CA opens the module and logs in");
+  await tokenAcmeRow(ctx, acme, depots, env, tokenCeiling(ctx, uri, env));
+}
 
-  // 15. signatures a second through the token, in one process (not through pki acme serve: see README)
+/**
+ * 15. certificates a second from one `pki acme serve` on the token CA against one on the file-key CA (acmeRace):
+ * BENCH_ACME_CLIENTS (20) clients at once on each, a round on one then a round on the other, RUNS rounds each after
+ * a warm-up round on each (every client's account). Each certificate costs the server one signature by the CA key;
+ * the note says how many the depots recorded (serials and CRLs made during the rounds, per certificate), each
+ * server's CPU a certificate, and the token's ceiling (tokenCeiling).
+ */
+async function tokenAcmeRow(ctx, label, depots, env, ceiling) {
+  const { report, median, RUNS } = ctx;
+  const clients = acmeClients(20);
+  const { readDepot } = await import("../test/_depot-read.js");
+  // what the CA key signed so far: certificates (every serial recorded) and CRLs (the root's CRL number)
+  const signed = (d) =>
+    readDepot(join(d, ".pki"), async (tx) => (await tx.serialCount()) + ((await tx.crl("ca"))?.number ?? 0));
+  const setup = async () => [depots.hsm, depots.file].map((d) => ({ dir: d, nodes: 1, env }));
+  await acmeRace({ setup, clients, tag: "15" }, async ({ servers, nodes, round, failed }) => {
+    for (const on of nodes) await round(on); // warm-up: each server's first orders, every client's account
+    const before = await Promise.all(servers.map((s) => signed(s.dir)));
+    const secs = [[], []], ok = [0, 0], used = [0, 0];
+    for (let r = 0; r < RUNS; r++) {
+      for (const k of [0, 1]) {
+        const at = cpu(nodes[k][0].child.pid);
+        const x = await round(nodes[k]);
+        used[k] += cpu(nodes[k][0].child.pid) - at;
+        secs[k].push(x.s / clients);
+        ok[k] += x.ok;
+      }
+    }
+    const after = await Promise.all(servers.map((s) => signed(s.dir)));
+    const [sh, sf] = [median(secs[0]), median(secs[1])];
+    const each = (k) => ((after[k] - before[k]) / ok[k]).toFixed(2);
+    const ms = (k) => `${Math.round((1000 * used[k]) / ok[k])} ms`;
+    const perS = (s, d = 1) =>
+      `${(1 / s).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d })}/s`;
+    report(label, perS(sh), perS(sf), "file-key CA, one pki acme serve", `${clients} clients at once on each ` +
+      `server (an account and an order each, http-01), ${RUNS} rounds each, interleaved; ${failed()} failed ` +
+      `orders; CA signatures a certificate: token ${each(0)}, file ${each(1)} (serials + CRLs the depots ` +
+      `recorded); server CPU a certificate: token CA ${ms(0)}, file CA ${ms(1)}; the token's ceiling, one ` +
+      `process through store/keys' signer: ${perS(ceiling.token, 0)} P-256 signatures (node crypto.sign ` +
+      `${perS(ceiling.node, 0)})`, sf / sh);
+  });
+}
+
+/**
+ * Seconds a P-256 signature through the token in one plain node process through store/keys' token signer (the
+ * one `pki acme serve` uses), and through node's crypto.sign: SIGS a round, RUNS rounds interleaved, medians.
+ */
+function tokenCeiling({ NODE, PKI, RUNS }, uri, env) {
   const child = `
     const { openTokenCaKey, closeTokens } = await import(${JSON.stringify(join(PKI, "..", "..", "store", "keys",
       "index.js"))});
@@ -64,12 +118,8 @@ export async function hsmRows(ctx) {
     console.log(JSON.stringify({ token: med(token), node: med(node) }));`;
   const r = spawnSync(NODE, ["--input-type=module", "-e", child],
     { env: { ...process.env, ...env }, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`row 15 failed: ${r.stderr.slice(0, 500)}`);
-  const { token, node } = JSON.parse(r.stdout);
-  const perS = (s) => `${Math.round(1 / s).toLocaleString("en-US")}/s`;
-  report("15. signatures/s through the token (P-256)", perS(token), perS(node), "node crypto.sign, P-256 key",
-    `in one process through store/keys' token signer (not yet through pki acme serve); ${SIGS} a round, ` +
-    `${RUNS} rounds, interleaved`, node / token);
+  if (r.status !== 0) throw new Error(`row 15's token ceiling failed: ${r.stderr.slice(0, 500)}`);
+  return JSON.parse(r.stdout);
 }
 
 /** Rows 16-17: issue 24, the depot in PostgreSQL. */
