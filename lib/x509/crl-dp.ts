@@ -3,9 +3,10 @@
  * URI, as step-ca, Vault and Let's Encrypt write it. Only http:// URLs: RFC 5280 says a CRL is fetched over
  * HTTP (an https:// one would need a CRL to check its own server), and that is what clients fetch without setup.
  */
-import { isIP } from "node:net";
 import type { RawExtension } from "./build.js";
 import { ctxCons, ctxPrim, seq } from "./der.js";
+// not node:net: this module is on `pki list`'s read path (validate.ts), which loads no socket stack
+import { isIPv4Text, isIPv6Text } from "./validate.js";
 
 export const CRL_DP_OID = "2.5.29.31";
 /** Long enough for any real URL, short enough that a record or a certificate never carries a blob in its place. */
@@ -54,7 +55,7 @@ export function crlListenAddrs(urls: string[]): CrlListenAddr[] {
     const port = Number(u.port || 80);
     const ip = u.hostname.replace(/^\[(.*)\]$/, "$1");
     const p = byPort.get(port) ?? { hosts: new Set(), urls: [] };
-    p.hosts.add(isIP(ip) ? ip : undefined);
+    p.hosts.add(isIPv4Text(ip) || isIPv6Text(ip) ? ip : undefined);
     p.urls.push(url);
     byPort.set(port, p);
   }
