@@ -125,7 +125,7 @@ async function serve(a: Args) {
   const now = new Date();
   const lifetimeMs = expiryFrom(String(last(a.certLifetime)))(now).getTime() - now.getTime();
   const issuer = a.issuer ?? "ca";
-  const crlListen = await crlListenFrom(a.crlListen, a.depot);
+  const crlListen = crlListenFrom(a.crlListen);
   const crlNextUpdate = String(last(a.crlNextUpdate));
   expiryFrom(crlNextUpdate); // a bad duration is refused before the passphrase is read
   const crls = await bindCrlListener(a.depot, crlListen, p.port);

@@ -135,7 +135,7 @@ export async function externalRequestFrom(
   data: Uint8Array,
   a: SanArgs,
   what = "the CSR",
-): Promise<import("../store/external.js").ExternalRequest> {
+): Promise<import("../store/depot/request.js").ForeignCsr> {
   const { parseCsr, checkForeignCsr } = await import("../lib/x509/csr.js");
   const c = await checkForeignCsr(parseCsr(data, what), what);
   const sans = hasSanArgs(a) ? sansFrom(a, { empty: true }) : c.sans;

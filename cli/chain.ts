@@ -25,24 +25,6 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const records = await (await import("./records.js")).recordsTarget(a.depot);
-  if (records) {
-    process.stdout.write(await (await import("./records.js")).chain(records, a.name, a.root));
-    return;
-  }
-  const { openDepot } = await import("./common.js");
-  const depot = await openDepot(a.depot);
-  if (a.name === undefined) {
-    // The root first (what etcd-ca's 'chain' prints), then each intermediate whose chain verifies now.
-    const cas = depot.list().filter((e) => e.kind === "ca" && e.name !== "ca" && e.state === "valid");
-    const certs = [
-      ...(await depot.verifiedChain("ca")),
-      ...(await Promise.all(cas.map(async (e) => (await depot.verifiedChain(e.name))[0]))),
-    ];
-    process.stdout.write(certs.map((c) => c.toString("pem") + "\n").join(""));
-    return;
-  }
-  const certs = await depot.verifiedChain(a.name);
-  const out = a.root || certs.length === 1 ? certs : certs.slice(0, -1);
-  process.stdout.write(out.map((c) => c.toString("pem") + "\n").join(""));
+  const { chain, recordsTarget } = await import("./records.js");
+  process.stdout.write(await chain(await recordsTarget(a.depot), a.name, a.root));
 }

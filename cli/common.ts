@@ -1,6 +1,5 @@
 /** Shared CLI plumbing: global options, passphrase sources, errors, output. */
 import { readFileSync, readSync, statSync } from "node:fs";
-import type { DepotCore } from "../store/core.js";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -63,41 +62,7 @@ export interface PassArgs { passphrase?: string; passphraseFile?: string }
 export type PassphraseCheck = (passphrase: string) => Promise<void>;
 
 /**
- * The check for a passphrase that opens (or, for a new key, must open) `ca`'s key; undefined when that key is held
- * elsewhere (nothing to check against: the prompt asks twice instead).
- */
-export function passphraseCheck(depot: DepotCore, ca: string): PassphraseCheck | undefined {
-  if (depot.readIndex().entries[ca]?.external) return undefined;
-  return (p) => depot.checkPassphrase(ca, p);
-}
-
-/**
- * The passphrase that seals a new key under CA `ca`: --key-passphrase-file (the key's own, unchecked) or the depot's
- * passphrase, which must open the CA's key (checked by the store before anything is written; a prompt asks again).
- */
-export async function newKeyPassphrase(
-  a: PassArgs & { keyPassphraseFile?: string } & Record<string, unknown>,
-  depot: DepotCore,
-  ca: string,
-  key: string,
-): Promise<{ passphrase: string; keyPassphrase?: string }> {
-  if (a.keyPassphraseFile !== undefined) {
-    const own = (await getPassphrase({ passphraseFile: last(a.keyPassphraseFile) }, key))!;
-    return { passphrase: own, keyPassphrase: own };
-  }
-  const verify = passphraseCheck(depot, ca);
-  const what = `${ca === "ca" ? "the CA key" : `the key of the CA "${ca}"`} (it seals ${key} too)`;
-  return { passphrase: (await getPassphrase(a, what, verify ? { verify } : { confirm: true }))! };
-}
-
-/** The passphrase of CA `ca`'s key; a prompt asks again when it does not open the key. */
-export async function caKeyPassphrase(a: PassArgs | Record<string, unknown>, depot: DepotCore, ca: string) {
-  const what = ca === "ca" ? "the CA key" : `the key of the CA "${ca}"`;
-  return (await getPassphrase(a, what, { verify: (p) => depot.unlockKeyObjects(ca, p).then(() => undefined) }))!;
-}
-
-/**
- * On the record store: the passphrase of CA `ca`'s key (a prompt asks again when it does not open it), and a
+ * The passphrase of CA `ca`'s key (a prompt asks again when it does not open it), and a
  * session holding the depot's KDF derived with it.
  */
 export async function recordsSession(
@@ -196,12 +161,6 @@ export function printWarnings(warnings: string[]): void {
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
-}
-
-/** Opens the depot named by --depot / PKI_DEPOT / ./.pki (loaded lazily: start-up stays light). */
-export async function openDepot(flag?: string) {
-  const { Depot, defaultDepotDir } = await import("../store/depot.js");
-  return Depot.open(defaultDepotDir(flag));
 }
 
 /** Most a config, spec or passphrase file may hold. */

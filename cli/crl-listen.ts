@@ -18,10 +18,10 @@ export const CRL_LISTEN_OPTION = {
 export interface Listen { host: string; port: number }
 
 /**
- * --crl-listen: HOST:PORT ([v6]:PORT) on a record-store depot, checked before any prompt; false for `none`;
- * undefined (not given): the ports of the CRL URLs.
+ * --crl-listen: HOST:PORT ([v6]:PORT), checked before any prompt; false for `none`; undefined (not given): the
+ * ports of the CRL URLs.
  */
-export async function crlListenFrom(v: unknown, depot: string | undefined): Promise<Listen | false | undefined> {
+export function crlListenFrom(v: unknown): Listen | false | undefined {
   if (v === undefined) return undefined;
   const s = String(Array.isArray(v) ? v[v.length - 1] : v);
   if (s === "none") return false;
@@ -29,9 +29,6 @@ export async function crlListenFrom(v: unknown, depot: string | undefined): Prom
   const port = Number(m?.[3]);
   if (!m || port > 65535)
     throw new UsageError(`invalid --crl-listen ${JSON.stringify(s).slice(0, 60)}: expected HOST:PORT`);
-  const { recordsTarget } = await import("./records.js");
-  if (!(await recordsTarget(depot)))
-    throw new Error("--crl-listen publishes the CRLs of a depot.db depot (made by 'pki init --crl-url')");
   return { host: m[1] ?? m[2], port };
 }
 

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { caKeyPassphrase, PASSPHRASE_OPTIONS, recordsSession } from "./common.js";
+import { PASSPHRASE_OPTIONS, recordsSession } from "./common.js";
 
 export const command = "crl";
 export const describe = "sign a new CRL of the certificates a CA revoked; writes it to the depot and to stdout (PEM)";
@@ -20,7 +20,7 @@ export function builder(y: Argv) {
       },
       out: {
         type: "string",
-        describe: "also write every CA's latest CRL as DER into this directory (depot.db depots), for a web server",
+        describe: "also write every CA's latest CRL as DER into this directory, for a web server",
       },
     })
     .example("$0 crl --passphrase-file ca.pass > ca.crl", "the root's CRL, valid 30 days")
@@ -33,25 +33,14 @@ type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 export async function handler(a: Args) {
   const { expiryFrom } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
-  const { openDepot } = await import("./common.js");
   const nextUpdate = expiryFrom(String(a.nextUpdate));
   const issuer = checkName(a.issuer);
   if (a.setUrl !== undefined) return (await import("./crl-url.js")).setUrl(a.depot, issuer, a.setUrl);
-  const { recordsDepot } = await import("../store/view.js");
-  if (recordsDepot(a.depot)) return onRecords(a, issuer, nextUpdate(new Date()));
-  if (a.out !== undefined) throw new Error("--out writes the CRLs of a depot.db depot (made by 'pki init --crl-url')");
-  const depot = await openDepot(a.depot);
-  depot.entry(issuer);
-  const passphrase = await caKeyPassphrase(a, depot, issuer);
-  const r = await depot.crl(issuer, { passphrase, nextUpdate });
-  process.stdout.write(r.pem);
-  process.stderr.write(
-    `CRL #${r.number} of "${issuer}": ${r.crl.entries.length} revoked, next update ${r.crl.nextUpdate?.toISOString()}; written to ${r.path}\n`,
-  );
+  return signCrl(a, issuer, nextUpdate(new Date()));
 }
 
-/** The record store (depot.db, PostgreSQL): the CRL signed and recorded as the issuer's latest in one write. */
-async function onRecords(a: Args, issuer: string, nextUpdate: Date) {
+/** The CRL signed and recorded as the issuer's latest in one write. */
+async function signCrl(a: Args, issuer: string, nextUpdate: Date) {
   const { depotLabel, locateDepot, openRecords } = await import("../store/depot/locate.js");
   const { entryOf, recordsOf } = await import("../store/depot/read.js");
   const { crl } = await import("../store/depot/revoke.js");

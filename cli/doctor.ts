@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { getPassphrase, PASSPHRASE_OPTIONS } from "./common.js";
+import { getPassphrase, PASSPHRASE_OPTIONS, UsageError } from "./common.js";
 
 export const command = "doctor";
 export const describe =
@@ -26,11 +26,13 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { defaultDepotDir } = await import("../store/view.js");
-  const { doctor } = await import("../store/doctor.js");
+  const { locateDepot } = await import("../store/depot/locate.js");
+  const t = locateDepot(a.depot);
   if (a.breakLock) {
+    // The layout-1 lock: an earlier pki's commands, and the upgrade to depot.db, hold it.
     const { breakLock, describeHolder } = await import("../store/lock.js");
-    const s = breakLock(defaultDepotDir(a.depot));
+    if (t.kind !== "dir") throw new UsageError("--break-lock removes a depot directory's lock: a URL has none");
+    const s = breakLock(t.dir);
     process.stderr.write(
       s.state === "free"
         ? "The depot is not locked\n"
@@ -39,12 +41,10 @@ export async function handler(a: Args) {
     return;
   }
   const passphrase = await getPassphrase(a, "the keys to compare", { optional: true });
-  // A layout-1 depot (not yet upgraded by a command that writes) gets layout 1's checks and repairs.
-  const { locateDepot } = await import("../store/depot/locate.js");
-  const t = locateDepot(a.depot);
-  const r = t.kind === "postgres" || t.format !== "layout1"
-    ? await onRecords(a.depot, passphrase, Boolean(a.fix))
-    : { ...(await doctor(defaultDepotDir(a.depot), { fix: Boolean(a.fix), passphrase })), onRecords: false };
+  const { doctorDepot } = await import("../store/depot/doctor-depot.js");
+  const r = await doctorDepot(t, { passphrase, fix: Boolean(a.fix) });
+  // Only a layout-1 depot has more to do: --fix upgrades it.
+  const hint = !a.fix && t.kind === "dir" && t.format === "layout1";
   if (a.json) {
     process.stdout.write(JSON.stringify(r, null, 2) + "\n");
   } else {
@@ -59,26 +59,11 @@ export async function handler(a: Args) {
     process.stderr.write(
       r.ok
         ? `Depot ${r.dir} is consistent: ${r.entries} entries, ${r.certificates} certificates verified${keys}${r.problems.length ? `; ${plural(r.problems.length, "problem")} fixed` : ""}\n`
-        : `pki: ${plural(r.problems.filter((p) => !p.fixed).length, "problem")} in ${r.dir}${a.fix || r.onRecords ? "" : ": 'pki doctor --fix' repairs what it can"}\n`,
+        : `pki: ${plural(r.problems.filter((p) => !p.fixed).length, "problem")} in ${r.dir}` +
+          `${hint ? ": 'pki doctor --fix' repairs what it can" : ""}\n`,
     );
   }
   if (!r.ok) process.exitCode = 1;
-}
-
-/** The record store (depot.db, PostgreSQL): checked in one snapshot; a command's changes are all or nothing. */
-async function onRecords(depot: string | undefined, passphrase: string | undefined, fix: boolean) {
-  const { depotLabel, locateDepot, openRecords } = await import("../store/depot/locate.js");
-  const { doctorRecords, narrowModes } = await import("../store/depot/doctor.js");
-  const t = locateDepot(depot);
-  if (t.kind === "dir" && t.format === "none") await openRecords(t, { write: false }); // says there is no depot
-  const fixed = fix && t.kind === "dir" ? narrowModes(t.dir) : [];
-  const store = await openRecords(t, { write: false });
-  try {
-    const r = await doctorRecords(store, await depotLabel(t), { passphrase });
-    return { ...r, problems: [...fixed, ...r.problems], onRecords: true };
-  } finally {
-    await store.close();
-  }
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;

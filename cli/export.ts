@@ -8,7 +8,6 @@ import {
   type SecretSource,
 } from "./common.js";
 import type { ExportOptions } from "../lib/formats/export.js";
-import type { DepotCore } from "../store/core.js";
 import type { ExportSource } from "./records.js";
 
 const P12_SOURCE: SecretSource = { option: "p12-password", env: "PKI_P12_PASSWORD", noun: "password" };
@@ -127,21 +126,12 @@ export function checkExportArgs(
 export async function handler(a: Args) {
   checkExportArgs(a);
   const name = a.name ?? "ca";
-  const records = await (await import("./records.js")).recordsTarget(a.depot);
-  if (records) {
-    const { exportSource, withStore } = await import("./records.js");
-    await withStore(records, async (store) => {
-      const src = exportSource(store);
-      await writeExport(a, src, name);
-      if (a.insecure && (await src.kind(name)).ca) caKeyWarning(name);
-    }, { write: false });
-    return;
-  }
-  // The depot without the certificate parser (store/core.ts): a third of the command's time.
-  const { DepotCore } = await import("../store/core.js");
-  const depot = DepotCore.openCore(a.depot);
-  await writeExport(a, coreSource(depot), name);
-  if (a.insecure && depot.entry(name).kind === "ca") caKeyWarning(name);
+  const { exportSource, recordsTarget, withStore } = await import("./records.js");
+  await withStore(await recordsTarget(a.depot), async (store) => {
+    const src = exportSource(store);
+    await writeExport(a, src, name);
+    if (a.insecure && (await src.kind(name)).ca) caKeyWarning(name);
+  }, { write: false });
 }
 
 function caKeyWarning(name: string): void {
@@ -149,19 +139,6 @@ function caKeyWarning(name: string): void {
     `pki: warning: ${name}.key.insecure is the CA key of "${name}" unencrypted: whoever reads it can issue ` +
       "certificates your clients trust; keep it off shared disks and backups, or export it encrypted\n",
   );
-}
-
-/** A layout-1 depot as an export's source. */
-export function coreSource(depot: DepotCore): ExportSource {
-  return {
-    kind: async (name) => {
-      const e = depot.entry(name);
-      return { external: Boolean(e.external), ca: e.kind === "ca" };
-    },
-    checkPassphrase: (name, p) => depot.unlockKeyObjects(name, p).then(() => undefined),
-    material: async (name, passphrase, o) =>
-      (await import("../store/chain.js")).readExportMaterial(depot, name, passphrase, o),
-  };
 }
 
 /** Writes NAME's tar to stdout as the flags in `a` ask; `passphrase` when the caller already has NAME's. */

@@ -46,20 +46,13 @@ type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
   const { locateDepot } = await import("../store/depot/locate.js");
-  const { checkRoomForDepot, initMakesRecords } = await import("../store/depot/init.js");
+  const { checkRoomForDepot } = await import("../store/depot/init.js");
   const target = locateDepot(a.depot);
   const o = { from: a.from, src: String(a.dir), ca: a.ca };
-  if (initMakesRecords(target)) {
-    checkRoomForDepot(target, ": import into a new depot (--depot DIR)"); // before the prompt
-    const { importRecords } = await import("../store/depot/import.js");
-    const r = await importRecords(target, { ...(await passphrases(a)), ...o });
-    return report(a, r, r.label);
-  }
-  const { defaultDepotDir } = await import("../store/depot.js");
-  const { importDepot } = await import("../store/import.js");
-  const dir = defaultDepotDir(a.depot);
-  (await import("../store/view.js")).checkRoomForCA(dir, ": import into a new depot (--depot DIR)");
-  report(a, await importDepot(dir, { ...(await passphrases(a)), ...o }), dir);
+  checkRoomForDepot(target, ": import into a new depot (--depot DIR)"); // before the prompt
+  const { importRecords } = await import("../store/depot/import.js");
+  const r = await importRecords(target, { ...(await passphrases(a)), ...o });
+  report(a, r, r.label);
 }
 
 async function passphrases(a: Args) {

@@ -93,24 +93,14 @@ export async function handler(a: Args) {
   const { locateDepot } = await import("../store/depot/locate.js");
   const target = locateDepot(a.depot);
   const init = await import("../store/depot/init.js");
-  // A CA key in a token, or a CRL URL, needs the record store: the layout-1 files have no place for them.
-  if (init.initMakesRecords(target) || caKey || crlUrl) {
-    init.checkRoomForDepot(target); // before the prompt
-    const what = caKey ? "the keys issued under the CA (its own is in the token)" : "the CA key";
-    const passphrase = (await getPassphrase(a, what, { confirm: true }))!;
-    const o = { subject, key, notAfter, notBefore, passphrase, pathLength, constraints, caKey, crlUrl };
-    const made = await init.initDepot(target, o);
-    const until = made.notAfter.toISOString();
-    process.stderr.write(`Created CA "${made.subject}" in ${made.label} (valid until ${until})\n`);
-    if (made.keyUri) process.stderr.write(`Its key is in the token: ${made.keyUri}\n`);
-    return;
-  }
-  const { Depot, defaultDepotDir } = await import("../store/depot.js");
-  const dir = defaultDepotDir(a.depot);
-  (await import("../store/view.js")).checkRoomForCA(dir); // before the prompt
-  const passphrase = (await getPassphrase(a, "the CA key", { confirm: true }))!;
-  const { cert } = await Depot.init(dir, { subject, key, notAfter, notBefore, passphrase, pathLength, constraints });
-  process.stderr.write(`Created CA "${cert.subject}" in ${dir} (valid until ${cert.notAfter.toISOString()})\n`);
+  init.checkRoomForDepot(target); // before the prompt
+  const what = caKey ? "the keys issued under the CA (its own is in the token)" : "the CA key";
+  const passphrase = (await getPassphrase(a, what, { confirm: true }))!;
+  const o = { subject, key, notAfter, notBefore, passphrase, pathLength, constraints, caKey, crlUrl };
+  const made = await init.initDepot(target, o);
+  const until = made.notAfter.toISOString();
+  process.stderr.write(`Created CA "${made.subject}" in ${made.label} (valid until ${until})\n`);
+  if (made.keyUri) process.stderr.write(`Its key is in the token: ${made.keyUri}\n`);
 }
 
 async function intermediate(
@@ -126,56 +116,16 @@ async function intermediate(
 ) {
   const { subjectFrom, expiryFrom } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
-  const { openDepot, printWarnings } = await import("./common.js");
   const name = checkName(a.intermediate);
   const parent = checkName(a.parent);
   const subject = subjectFrom(a, { commonName: name });
   const notAfter = expiryFrom(a.expires ?? "5 years");
-  const records = await (await import("./records.js")).recordsTarget(a.depot);
-  if (records) {
-    const parsed = { ...o, name, parent, subject, notAfter };
-    const made = await (await import("./records-issue.js")).intermediate(a, records, parsed);
-    process.stderr.write(
-      `Created intermediate CA "${name}" (${made.subject}, path length ${o.pathLength ?? 0}) signed by "${parent}", ` +
-        `valid until ${made.notAfter.toISOString()}\n`,
-    );
-    return;
-  }
-  if (o.caKey) throw new Error("a CA key in a PKCS#11 token needs a depot made by 'pki init --ca-key' (depot.db)");
-  if (o.crlUrl) throw new Error("--crl-url needs a depot made by 'pki init --crl-url' (depot.db), not layout 1");
-  const depot = await openDepot(a.depot);
-  if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
-  depot.entry(parent);
-  // The parent's key opens with --parent-passphrase-file, else with the depot's passphrase, which then also seals the
-  // new key (checked: it opens the parent's). A passphrase of the new key's own is explicit: --key-passphrase-file,
-  // or the --passphrase sources beside --parent-passphrase-file.
-  const file = (f: string, what: string) => getPassphrase({ passphraseFile: f }, what).then((p) => p!);
-  const own = a.keyPassphraseFile === undefined ? undefined : await file(a.keyPassphraseFile, `the key of "${name}"`);
-  const parentKey = parent === "ca" ? "the CA key" : `the key of "${parent}"`;
-  const depotPass =
-    a.parentPassphraseFile !== undefined && own !== undefined
-      ? undefined
-      : a.parentPassphraseFile !== undefined
-        ? await getPassphrase(a, `the key of the intermediate "${name}"`, { confirm: true })
-        : await getPassphrase(a, `${parentKey} (it seals the key of the intermediate "${name}" too)`, {
-            verify: (p) => depot.checkPassphrase(parent, p),
-          });
-  const caPassphrase =
-    a.parentPassphraseFile !== undefined ? await file(a.parentPassphraseFile, parentKey) : depotPass!;
-  const keyPassphrase = own ?? (a.parentPassphraseFile !== undefined ? depotPass : undefined);
-  const { cert } = await depot.newIntermediate(name, {
-    ...o,
-    subject,
-    sans: { ips: [], domains: [] },
-    passphrase: keyPassphrase ?? caPassphrase,
-    keyPassphrase,
-    caPassphrase,
-    issuer: parent,
-    notAfter,
-  });
-  printWarnings(depot.warnings);
+  const t = await (await import("./records.js")).recordsTarget(a.depot);
+  const parsed = { ...o, name, parent, subject, notAfter };
+  const made = await (await import("./records-issue.js")).intermediate(a, t, parsed);
   process.stderr.write(
-    `Created intermediate CA "${name}" (${cert.subject}, path length ${o.pathLength ?? 0}) signed by "${parent}", valid until ${cert.notAfter.toISOString()}\n`,
+    `Created intermediate CA "${name}" (${made.subject}, path length ${o.pathLength ?? 0}) signed by "${parent}", ` +
+      `valid until ${made.notAfter.toISOString()}\n`,
   );
 }
 

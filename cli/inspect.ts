@@ -78,19 +78,15 @@ async function depotVerdicts(
   const { locateDepot, openRecords } = await import("../store/depot/locate.js");
   const target = locateDepot(flag);
   if (target.kind === "dir" && target.format === "none") return undefined;
-  if (target.kind === "postgres" || target.format === "db") {
-    const store = await openRecords(target, { write: false });
-    try {
-      return await verdictsOf(await import("../store/depot/inspect.js"), store, item, hash);
-    } finally {
-      await store.close();
-    }
+  const store = await openRecords(target, { write: false }); // a layout-1 depot: its read-only snapshot
+  try {
+    return await verdictsOf(await import("../store/depot/inspect.js"), store, item, hash);
+  } finally {
+    await store.close();
   }
-  const { Depot } = await import("../store/depot.js");
-  return verdictsOf(await import("../store/inspect-depot.js"), Depot.open(target.dir), item, hash);
 }
 
-/** The verdicts of either backend (layout 1's store/inspect-depot.ts, the record store's store/depot/inspect.ts). */
+/** The verdicts of store/depot/inspect.ts. */
 interface Verdicts<D> {
   certVerdicts(d: D, ders: Uint8Array[]): Promise<string[]>;
   crlVerdict(d: D, der: Uint8Array): Promise<string>;

@@ -1,10 +1,8 @@
 import type { Argv } from "yargs";
 import {
-  getPassphrase,
   KEY_OPTIONS,
   KEY_PASSPHRASE_OPTION,
   PASSPHRASE_OPTIONS,
-  printWarnings,
   SUBJECT_OPTIONS,
   UsageError,
 } from "./common.js";
@@ -67,7 +65,7 @@ export function hostsToSans(hosts: string[]): { ip: string[]; domain: string[]; 
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { subjectFrom, keySpecFrom, sansFrom, sanText, leafProfileFrom, expiryFrom, notBeforeFrom } =
+  const { subjectFrom, keySpecFrom, sansFrom, leafProfileFrom, expiryFrom, notBeforeFrom } =
     await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
   const name = checkName(a.name);
@@ -94,44 +92,7 @@ export async function handler(a: Args) {
   const notAfter = expiryFrom(a.expires);
   const notBefore = notBeforeFrom(a.notBefore);
   const issuer = a.issuer === undefined ? undefined : checkName(a.issuer);
-  const records = await (await import("./records.js")).recordsTarget(a.depot);
-  if (records) {
-    const parsed = { name, subject, sans, key, profile, notAfter, notBefore, issuer };
-    return (await import("./records-issue.js")).issue(a, records, parsed);
-  }
-  // The depot without the certificate parser (store/core.ts): a third of the command's time.
-  const { DepotCore } = await import("../store/core.js");
-  const depot = DepotCore.openCore(a.depot);
-  if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
-  const who =
-    issuer && issuer !== "ca"
-      ? `the key of the CA "${issuer}" and of "${name}"`
-      : `the CA key and the key of "${name}"`;
-  // The passphrase opens the issuer's key (a prompt asks again when it does not), which is its check.
-  const verify = (p: string) => depot.checkPassphrase(issuer ?? "ca", p);
-  const passphrase = (await getPassphrase(a, who, { verify }))!;
-  const keyPassphrase =
-    a.keyPassphraseFile === undefined
-      ? undefined
-      : (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the key of "${name}"`))!;
-  const { issueNew } = await import("../store/issue.js");
-  const { cert } = await issueNew(depot, name, {
-    subject,
-    sans,
-    key,
-    passphrase,
-    keyPassphrase,
-    profile,
-    issuer,
-    notAfter,
-    notBefore,
-  });
-  printWarnings(depot.warnings);
-  process.stderr.write(
-    `Issued "${name}" (SANs: ${sanText(sans) || "none"}) by "${issuer ?? "ca"}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
-  );
-  if (a.export) {
-    const { coreSource, writeExport } = await import("./export.js");
-    await writeExport(a, coreSource(depot), name, keyPassphrase ?? passphrase);
-  }
+  const parsed = { name, subject, sans, key, profile, notAfter, notBefore, issuer };
+  const { recordsTarget } = await import("./records.js");
+  return (await import("./records-issue.js")).issue(a, await recordsTarget(a.depot), parsed);
 }

@@ -25,18 +25,8 @@ type Row = {
   sans: { ips: string[]; domains: string[]; uris?: string[]; emails?: string[] }; acme?: unknown;
 };
 
+/** Streamed from the record store (a layout-1 depot: its read-only snapshot). */
 export async function handler(a: Args) {
-  const { recordsDepot } = await import("../store/view.js");
-  const filtered = a.status !== undefined || a.expiring !== undefined || a.issuer !== undefined;
-  if (filtered || recordsDepot(a.depot)) return fromRecords(a);
-  const { openView } = await import("../store/view.js");
-  const depot = openView(a.depot); // no crypto stack: list only reads the index
-  const { layout1Replaced } = await import("../store/acme-replaced.js");
-  await print(a, depot.list(), (order) => layout1Replaced(depot, order));
-}
-
-/** The record store (depot.db, PostgreSQL, or a layout-1 depot's snapshot for a filter), streamed. */
-async function fromRecords(a: Args) {
   const { openRecords, locateDepot } = await import("../store/depot/locate.js");
   const { listed, listFilter, recordsOf, stateOf } = await import("../store/depot/read.js");
   const o = { status: a.status as "signed" | undefined, expiringWithin: a.expiring, issuer: a.issuer };
@@ -65,7 +55,7 @@ async function fromRecords(a: Args) {
 /** `replacedOf(order)`: the entry an ACME order's certificate replaced (RFC 9773 `replaces`), if any. */
 async function print(
   a: Args,
-  rows: Iterable<Row> | AsyncIterable<Row>,
+  rows: AsyncIterable<Row>,
   replacedOf: (order: string) => string | undefined,
 ) {
   const replaces = (e: Row) => {

@@ -2,7 +2,6 @@ import type { Argv } from "yargs";
 import {
   KEY_OPTIONS,
   KEY_PASSPHRASE_OPTION,
-  newKeyPassphrase,
   PASSPHRASE_OPTIONS,
   SUBJECT_OPTIONS,
   UsageError,
@@ -54,19 +53,8 @@ export async function handler(a: Args) {
   const key = keySpecFrom(a);
   const profile = a.ca ? { kind: "ca" as const, pathLength: pathLengthFrom(a.pathLength) ?? 0 } : leaf;
   const sans = sansFrom(a, { empty: a.ca && !hasSanArgs(a) });
-  const records = await (await import("./records.js")).recordsTarget(a.depot);
-  if (records)
-    await (await import("./records-issue.js")).newCert(a, records, { name, subject, sans, key, profile, issuer });
-  else {
-    // The depot without the certificate parser (store/core.ts): a third of the command's time.
-    const { DepotCore } = await import("../store/core.js");
-    const depot = DepotCore.openCore(a.depot);
-    if (depot.readIndex().entries[name]) throw new Error(`"${name}" already exists in the depot`);
-    if (issuer) depot.entry(issuer);
-    const pass = await newKeyPassphrase(a, depot, issuer ?? "ca", `the key of "${name}"`);
-    const { newCertEntry } = await import("../store/issue.js");
-    await newCertEntry(depot, name, { subject, sans, key, ...pass, profile, issuer });
-  }
+  const t = await (await import("./records.js")).recordsTarget(a.depot);
+  await (await import("./records-issue.js")).newCert(a, t, { name, subject, sans, key, profile, issuer });
   process.stderr.write(
     `Created key and CSR for "${name}" (SANs: ${sanText(sans) || "none"}); next: pki sign ${a.ca ? "--intermediate " : ""}${name}\n`,
   );
@@ -99,14 +87,11 @@ async function fileRequest(
       `--csr conflicts with --${bad[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: the request sets the key and subject`,
     );
   const { externalRequestFrom, readCsrInput, requireSan, sanText } = await import("./args.js");
-  const { fileExternalRequest } = await import("../store/external.js");
-  const { openDepot } = await import("./common.js");
   const file = String(a.csr);
   const req = await externalRequestFrom(await readCsrInput(file), a, file === "-" ? "the CSR on stdin" : file);
   requireSan(req.sans, a, `the request for "${name}"`);
-  const records = await (await import("./records.js")).recordsTarget(a.depot);
-  if (records) await (await import("./records-issue.js")).fileRequest(records, name, req, { profile, issuer });
-  else await fileExternalRequest(await openDepot(a.depot), name, req, { profile, issuer });
+  const t = await (await import("./records.js")).recordsTarget(a.depot);
+  await (await import("./records-issue.js")).fileRequest(t, name, req, { profile, issuer });
   process.stderr.write(
     `Filed the request for "${name}" (external key, ${req.keyType}; SANs: ${sanText(req.sans) || "none"}); next: pki sign ${name}\n`,
   );

@@ -1,6 +1,6 @@
 /**
- * issue, new-cert, sign and init --intermediate on a record-store depot (cli/records.ts): the flags are parsed by
- * each command as for layout 1; here the passphrase prompts (checked against the key they open before anything is
+ * issue, new-cert, sign and init --intermediate on the record store (cli/records.ts): the flags are parsed by
+ * each command; here the passphrase prompts (checked against the key they open before anything is
  * written, #28), the operation in store/depot/, and the same lines printed.
  */
 import type { Profile, Sans, Subject } from "../lib/x509/issuance.js";

@@ -1,7 +1,6 @@
 /**
- * The commands on a record-store depot (a directory holding depot.db, or a postgresql:// URL): which depot takes
- * that path, the store opened for one command, and what export and chain read there. A layout-1 directory keeps
- * the commands' own path until the switch (SWITCH.md).
+ * The commands' depot (a directory holding depot.db, a layout-1 directory, or a postgresql:// URL): where it is,
+ * its record store opened for one command, and what export and chain read there.
  */
 import type { DepotTarget } from "../store/depot/locate.js";
 import type { RecordStore } from "../store/records/schema.js";
@@ -29,7 +28,7 @@ export async function withStore<T>(
   }
 }
 
-/** Where an export reads NAME from: a layout-1 depot, or a record store. */
+/** What an export reads NAME from (the record store, or what a command just issued into it). */
 export interface ExportSource {
   kind(name: string): Promise<{ external: boolean; ca: boolean }>;
   /** refuses (WrongPassphraseError: a prompt asks again) a passphrase that does not open NAME's key */

@@ -1,7 +1,6 @@
 import type { Argv } from "yargs";
 import {
   recordsSession,
-  caKeyPassphrase,
   getPassphrase,
   KEY_OPTIONS,
   PASSPHRASE_OPTIONS,
@@ -53,38 +52,12 @@ type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
   const { expiryFrom, keySpecFrom, notBeforeFrom } = await import("./args.js");
-  const { openDepot } = await import("./common.js");
   const notAfter = expiryFrom(a.expires);
   const notBefore = notBeforeFrom(a.notBefore);
   const key = a.keyType !== undefined ? keySpecFrom(a) : undefined;
   if (a.csr !== undefined && a.rekey)
     throw new UsageError("--csr conflicts with --rekey: the request brings the new key");
-  const { recordsDepot } = await import("../store/view.js");
-  if (recordsDepot(a.depot)) return onRecords(a, notAfter(new Date()), notBefore, key);
-  const depot = await openDepot(a.depot);
-  const name = String(a.name);
-  const entry = depot.entry(name);
-  if (entry.external && a.rekey)
-    throw new Error(`the key of "${a.name}" is held elsewhere: renew with --csr FILE (a new request from its holder)`);
-  const issuer = entry.issuer ?? "ca";
-  // It opens the issuer's key (a prompt asks again when it does not), and seals a new key (--rekey) unless the key
-  // gets a passphrase of its own.
-  const caPassphrase = await caKeyPassphrase(a, depot, issuer);
-  const csr = a.csr === undefined ? undefined : await requestOf(a.csr);
-  const rekey = a.rekey
-    ? {
-        key,
-        passphrase:
-          a.keyPassphraseFile === undefined
-            ? caPassphrase
-            : (await getPassphrase({ passphraseFile: a.keyPassphraseFile }, `the new key of "${a.name}"`))!,
-      }
-    : undefined;
-  const { cert } = await depot.renew(name, { caPassphrase, notAfter, notBefore, rekey, csr });
-  printWarnings(depot.warnings);
-  process.stderr.write(
-    `Renewed "${a.name}"${rekey || csr ? " with a new key" : ""}: serial ${entry.serial} -> ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
-  );
+  return renewOn(a, notAfter(new Date()), notBefore, key);
 }
 
 /** A new request from the holder of an external key: verified and validated (its subject and SANs are not used). */
@@ -93,11 +66,11 @@ async function requestOf(path: string) {
   const req = await externalRequestFrom(await readCsrInput(path), {}, path === "-" ? "the CSR on stdin" : path);
   const { parsePem } = await import("../lib/x509/pem.js");
   const der = parsePem(req.csrPem, "CERTIFICATE REQUEST");
-  return { publicKey: req.publicKey, pem: req.csrPem, keyType: req.keyType, der };
+  return { publicKey: req.publicKey, keyType: req.keyType, der };
 }
 
-/** The record store (depot.db, PostgreSQL): the new key made and sealed first, then one write. */
-async function onRecords(a: Args, notAfter: Date, notBefore: Date | undefined, key: KeySpec | undefined) {
+/** The new key made and sealed first, then one write. */
+async function renewOn(a: Args, notAfter: Date, notBefore: Date | undefined, key: KeySpec | undefined) {
   const { depotLabel, locateDepot, openRecords } = await import("../store/depot/locate.js");
   const { entryOf, recordsOf } = await import("../store/depot/read.js");
   const { renew } = await import("../store/depot/renew.js");

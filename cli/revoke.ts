@@ -26,7 +26,7 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { openDepot, UsageError } = await import("./common.js");
+  const { UsageError } = await import("./common.js");
   const { checkReason } = await import("../lib/x509/reasons.js");
   let reason: ReturnType<typeof checkReason>;
   try {
@@ -35,14 +35,7 @@ export async function handler(a: Args) {
     throw new UsageError((e as Error).message); // a value outside the option's fixed choices
   }
   const serial = a.serial === undefined ? undefined : String(a.serial);
-  const { recordsDepot } = await import("../store/view.js");
-  const r = recordsDepot(a.depot)
-    ? await onRecords(a, reason, serial)
-    : await (async () => {
-      const depot = await openDepot(a.depot);
-      await ask(a, depot.entry(a.name!), reason, serial);
-      return depot.revoke(a.name!, { reason, serial });
-    })();
+  const r = await onRecords(a, reason, serial);
   process.stderr.write(
     `Revoked "${a.name}" (serial ${r.serial}, reason ${reason}); publish it: pki crl${r.issuer === "ca" ? "" : ` --issuer ${r.issuer}`}\n`,
   );
@@ -51,7 +44,7 @@ export async function handler(a: Args) {
 type Reason = import("../lib/x509/reasons.js").RevocationReason;
 type Shown = { status: string; serial?: string; notAfter?: string; sans: import("../lib/x509/cert.js").Sans };
 
-/** The record store (depot.db, PostgreSQL): one write; no passphrase (nothing is signed until 'pki crl'). */
+/** One write; no passphrase (nothing is signed until 'pki crl'). */
 async function onRecords(a: Args, reason: Reason, serial: string | undefined) {
   const { locateDepot, openRecords } = await import("../store/depot/locate.js");
   const { entryOf, recordsOf } = await import("../store/depot/read.js");

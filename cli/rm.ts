@@ -20,20 +20,7 @@ export async function handler(
 ) {
   const { checkName } = await import("../lib/x509/validate.js");
   const name = checkName(a.name);
-  const { recordsDepot } = await import("../store/view.js");
-  if (recordsDepot(a.depot)) return onRecords(a, name);
-  const { openDepot } = await import("./common.js");
-  const { removeEntry } = await import("../store/remove.js");
-  const depot = await openDepot(a.depot);
-  if (process.stdin.isTTY && !a.yes) await ask(depot.entry(name), name);
-  const r = await removeEntry(depot, name);
-  process.stderr.write(
-    `Removed "${r.name}"${r.serial ? ` (serial ${r.serial} stays reserved)` : ""}; its files are in ${r.files.join(", ") || "no file"}\n`,
-  );
-}
-
-/** The record store (depot.db, PostgreSQL): one write; the certificate and key stay, keyed by their serial. */
-async function onRecords(a: { depot?: string; yes?: boolean }, name: string) {
+  // One write; the certificate and key stay, keyed by their serial.
   const { locateDepot, openRecords } = await import("../store/depot/locate.js");
   const { entryOf, recordsOf } = await import("../store/depot/read.js");
   const { remove } = await import("../store/depot/remove.js");
@@ -50,16 +37,15 @@ async function onRecords(a: { depot?: string; yes?: boolean }, name: string) {
   }
 }
 
-type Shown = Parameters<typeof import("../store/view.js").stateOf>[0];
+type Shown = Parameters<typeof import("../store/depot/read.js").stateOf>[0];
 
 /** Shows what `rm` is about to remove and asks, where it would go ahead (the depot words every refusal). */
 async function ask(e: Shown, name: string) {
-  const { stateOf } = await import("../store/view.js");
+  const { stateOf } = await import("../store/depot/read.js");
   const state = stateOf(e);
   if (name === "ca" || state === "valid" || state === "not-yet-valid") return;
   const { confirm } = await import("./prompt.js");
   const what = e.serial ? `${state}, serial ${e.serial}` : state;
-  // Layout 1's words on depot.db too (test/confirm.test.js holds them): there its records stay, keyed by serial.
   const question = `Remove "${name}" (${what})? Its certificate and key are kept, and the name can be used again. [y/N] `;
   if (!(await confirm(question))) throw new Error(`aborted: "${name}" is not removed`);
 }

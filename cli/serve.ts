@@ -60,10 +60,7 @@ export async function resolveServer(a: SourceArgs, purpose = "the server key"): 
   if (a.name) {
     const { recordsTarget } = await import("./records.js");
     const t = await recordsTarget(a.depot);
-    const m = t
-      ? await onRecords(t, a, a.name)
-      : await (await (await import("./common.js")).openDepot(a.depot)).exportMaterial(
-        a.name, (await getPassphrase(a, `the key of "${a.name}"`))!);
+    const m = await onRecords(t, a, a.name);
     const chain = m.chainPems ?? [];
     r = {
       label: a.name,
@@ -103,7 +100,7 @@ export async function handler(a: Args) {
   const port = Number(a.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`invalid --port ${a.port}: expected 0-65535`);
-  const crls = await bindCrlListener(a.depot, await crlListenFrom(a.crlListen, a.depot), port);
+  const crls = await bindCrlListener(a.depot, crlListenFrom(a.crlListen), port);
   const m = await resolveServer(a);
   // The depot's own CRLs, unless a crlfile was given: a test server that accepts a revoked client proves nothing.
   let crlNote = "";
@@ -143,15 +140,10 @@ async function onRecords(t: import("../store/depot/locate.js").DepotTarget, a: S
   }, { write: false });
 }
 
-/** The CRLs of NAME's issuing CAs: from their records (a record store) or the files `pki crl` wrote. */
+/** The CRLs of NAME's issuing CAs, from their records. */
 async function depotCrls(depot: string | undefined, name: string) {
   const { recordsTarget, withStore } = await import("./records.js");
   const t = await recordsTarget(depot);
-  if (!t) {
-    const { openDepot } = await import("./common.js");
-    const { clientCrls } = await import("../store/serve-crls.js");
-    return clientCrls(await openDepot(depot), name);
-  }
   const { clientCrls } = await import("../store/depot/serve-crls.js");
   const { recordsOf } = await import("../store/depot/read.js");
   return withStore(t, (store) => clientCrls(recordsOf(store), name), { write: false });

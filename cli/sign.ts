@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { caKeyPassphrase, PASSPHRASE_OPTIONS, printWarnings, UsageError } from "./common.js";
+import { PASSPHRASE_OPTIONS, UsageError } from "./common.js";
 import { CSR_OPTION, ISSUER_OPTION, SAN_OPTIONS, USAGE_OPTIONS, VALIDITY_OPTIONS } from "./options.js";
 
 export const command = "sign <name>";
@@ -34,88 +34,22 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 
 export async function handler(a: Args) {
-  const { expiryFrom, leafProfileFrom, notBeforeFrom, pathLengthFrom, hasSanArgs } = await import("./args.js");
+  const { expiryFrom, leafProfileFrom, notBeforeFrom, pathLengthFrom } = await import("./args.js");
   const { checkName } = await import("../lib/x509/validate.js");
-  const { openDepot } = await import("./common.js");
   const notAfter = expiryFrom(a.expires);
   const notBefore = notBeforeFrom(a.notBefore);
   const leaf = await leafProfileFrom(a);
   if (a.intermediate && leaf) throw new UsageError("--intermediate conflicts with --server/--client/--peer/--eku");
   const pathLength = pathLengthFrom(a.pathLength);
   const name = checkName(a.name);
-  const records = await (await import("./records.js")).recordsTarget(a.depot);
-  if (records) return signRecords(a, records, { name, notAfter, notBefore, leaf, pathLength });
-  // The depot without the certificate parser (store/core.ts): a third of the command's time.
-  const { DepotCore } = await import("../store/core.js");
-  const depot = DepotCore.openCore(a.depot);
-  const pre = depot.readIndex().entries[name];
-  if (a.csr !== undefined || pre?.external)
-    return signExternal(a, await openDepot(a.depot), name, { notAfter, notBefore, profile: leaf });
-  if (hasSanArgs(a))
-    throw new UsageError("--ip/--domain/--uri/--email with sign need --csr: NAME's request already names its SANs");
-  const entry = depot.entry(name);
-  if (entry.status !== "unsigned") throw new Error(`"${name}" is already signed`);
-  const profile =
-    a.intermediate || (entry.kind === "ca" && pathLength !== undefined)
-      ? { kind: "ca" as const, pathLength: pathLength ?? entry.pathLength ?? 0 }
-      : leaf;
-  const issuer = a.issuer === undefined ? entry.issuer ?? "ca" : checkName(a.issuer);
-  const caPassphrase = await caKeyPassphrase(a, depot, issuer);
-  const { signEntry } = await import("../store/issue.js");
-  const { cert } = await signEntry(depot, name, { caPassphrase, notAfter, notBefore, profile, issuer });
-  printWarnings(depot.warnings);
-  process.stderr.write(
-    `Signed "${name}" by "${issuer}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
-  );
+  const t = await (await import("./records.js")).recordsTarget(a.depot);
+  return signOn(a, t, { name, notAfter, notBefore, leaf, pathLength });
 }
 
-type Depot = Awaited<ReturnType<typeof import("./common.js").openDepot>>;
 type Profile = import("../lib/x509/cert.js").Profile;
 
-/** --csr FILE (a new external-key entry), or NAME's request filed by 'new-cert --csr'. */
-async function signExternal(
-  a: Args,
-  depot: Depot,
-  name: string,
-  o: { notAfter: (from: Date) => Date; notBefore?: Date; profile?: Profile },
-) {
-  const { externalRequestFrom, hasSanArgs, readCsrInput, requireSan, sanText } = await import("./args.js");
-  const { checkName } = await import("../lib/x509/validate.js");
-  const { issueExternal } = await import("../store/external.js");
-  const { sanCount } = await import("../lib/x509/cert.js");
-  if (a.intermediate || a.pathLength !== undefined)
-    throw new (a.csr === undefined ? Error : UsageError)(
-      "--intermediate with an external key is not supported: the depot only holds CAs whose keys it holds",
-    );
-  const pre = depot.readIndex().entries[name];
-  if (pre && a.csr !== undefined)
-    throw new Error(`"${name}" already exists in the depot: pick a new name (or 'pki renew ${name} --csr FILE')`);
-  if (pre && pre.status !== "unsigned") throw new Error(`"${name}" is already signed`);
-  const what = a.csr === undefined ? `certs/${name}.csr` : a.csr === "-" ? "the CSR on stdin" : a.csr;
-  const data =
-    a.csr === undefined ? (await import("node:fs")).readFileSync(depot.csrPath(name)) : await readCsrInput(a.csr);
-  const req = await externalRequestFrom(data, a, what);
-  if (pre && !hasSanArgs(a)) req.sans = pre.sans; // the SANs chosen when it was filed
-  else requireSan(req.sans, a, `the request for "${name}"`);
-  const issuer = a.issuer === undefined ? (pre?.issuer ?? "ca") : checkName(a.issuer);
-  const caPassphrase = await caKeyPassphrase(a, depot, issuer);
-  const { cert, entry } = await issueExternal(depot, name, req, {
-    caPassphrase,
-    notAfter: o.notAfter,
-    notBefore: o.notBefore,
-    profile: o.profile,
-    issuer,
-  });
-  if (!sanCount(req.sans) && entry.usage !== "client")
-    depot.warnings.push("the certificate has no SANs: TLS clients will not accept it for a server name");
-  printWarnings(depot.warnings);
-  process.stderr.write(
-    `Signed "${name}" (external key, ${entry.keyType}; SANs: ${sanText(req.sans) || "none"}) by "${issuer}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,
-  );
-}
-
-/** sign on a record-store depot (cli/records-issue.ts): NAME's filed request, or a request made elsewhere. */
-async function signRecords(
+/** NAME's filed request, or a request made elsewhere (cli/records-issue.ts). */
+async function signOn(
   a: Args,
   t: import("../store/depot/locate.js").DepotTarget,
   p: { name: string; notAfter: (from: Date) => Date; notBefore?: Date; leaf?: Profile; pathLength?: number },

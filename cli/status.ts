@@ -20,16 +20,8 @@ type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 type Entry = import("../store/records/schema.js").Entry;
 type Listed = Entry & { state: string };
 
+/** Read in one snapshot per page, streamed (a layout-1 depot: its read-only snapshot). */
 export async function handler(a: Args) {
-  const { openView, recordsDepot } = await import("../store/view.js"); // no crypto stack: status only reads
-  if (recordsDepot(a.depot)) return fromRecords(a);
-  const depot = openView(a.depot);
-  if (a.name === undefined) return overview(a, depot.list());
-  await details(a, depot.entry(a.name));
-}
-
-/** The record store (depot.db, PostgreSQL): read in one snapshot per page, streamed. */
-async function fromRecords(a: Args) {
   const { openRecords, locateDepot } = await import("../store/depot/locate.js");
   const { entryOf, listed, recordsOf, stateOf } = await import("../store/depot/read.js");
   const store = await openRecords(locateDepot(a.depot), { write: false });
@@ -47,7 +39,7 @@ async function fromRecords(a: Args) {
 
 async function details(a: Args, e: Entry & { keyUri?: string }) {
   const { printJson, writeOut } = await import("./out.js");
-  const { stateOf } = await import("../store/view.js");
+  const { stateOf } = await import("../store/depot/read.js");
   const { sanText } = await import("./args.js");
   const info = {
     name: e.name,

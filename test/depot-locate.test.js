@@ -5,8 +5,8 @@
 import test from "ava";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, snapshot, tempDir } from "./_helpers.js";
-import { layout1Depot } from "./_state.js";
+import { pkiOk, ROOT, snapshot, tempDir } from "./_helpers.js";
+import { LAYOUT1_PASS, layout1Depot } from "./_state.js";
 
 const { locateDepot, openRecords, depotLabel } = await import(join(ROOT, "dist", "store", "depot", "locate.js"));
 
@@ -35,6 +35,23 @@ test("a layout-1 depot read: every entry, nothing on disk changed, no write; wri
   t.false(existsSync(join(dir, "index.json")));
   t.is(locateDepot(dir).format, "db");
 });
+
+test("pki doctor on a layout-1 depot checks its snapshot and changes nothing; --fix upgrades it, then checks depot.db",
+  async (t) => {
+    const top = layout1Depot(t), dir = join(top, ".pki");
+    const env = { env: { PKI_PASSPHRASE: LAYOUT1_PASS } };
+    const before = snapshot(dir);
+    const consistent = /^Depot .*\.pki is consistent: (\d+) entries, \d+ certificates verified, \d+ keys compared/;
+    const r = await pkiOk(t, top, ["doctor"], env);
+    t.regex(r.stderr, consistent);
+    t.deepEqual(snapshot(dir), before, "checking changed nothing");
+    t.false(existsSync(join(dir, "depot.db")));
+    const f = await pkiOk(t, top, ["doctor", "--fix"], env);
+    t.regex(f.stderr, consistent);
+    t.is(consistent.exec(f.stderr)[1], consistent.exec(r.stderr)[1], "the same entries, upgraded");
+    t.true(existsSync(join(dir, "depot.db")));
+    t.true(existsSync(join(dir, "layout1-backup", "index.json")));
+  });
 
 test("no depot: the message every command gives; PKI_DEPOT and URLs are read, a URL named without its password",
   async (t) => {

@@ -39,23 +39,13 @@ export interface InitOptions {
   crlUrl?: string;
 }
 
-/**
- * Whether `pki init` makes a record-store depot here: always for a URL; for a directory while layout 1 is still
- * the default, only with PKI_DEPOT_FORMAT=db (transitional: the switch to depot.db by default retires it).
- */
-export function initMakesRecords(t: DepotTarget): boolean {
-  void t;
-  return true;
-}
-
 /** Refuses, before any prompt, a directory where no new depot may go; a URL is checked when created. */
 export function checkRoomForDepot(t: DepotTarget, hint = ""): void {
   if (t.kind !== "dir") return;
   checkRoomForCA(t.dir, hint);
   if (existsSync(join(t.dir, "depot.json")))
     throw new DepotError(
-      `${t.dir} holds an unfinished layout-1 depot (depot.json, no CA): remove it, or run 'pki init' there ` +
-        "without PKI_DEPOT_FORMAT",
+      `${t.dir} holds an unfinished layout-1 depot (depot.json, no CA): remove it, or pick another directory`,
     );
 }
 

@@ -60,9 +60,9 @@ function moveAside(dir: string): string {
 
 /**
  * A layout-1 depot as a read-only record store in memory, for the commands that only read (list, status, export,
- * chain, ...): they work on it before any upgrade, and it stays exactly as it was.
+ * chain, ...): they work on it before any upgrade, and it stays exactly as it was. `l1`: its contents, when the
+ * caller read them itself (doctor: under the lock).
  */
-export async function layout1Snapshot(dir: string): Promise<SqliteStore> {
-  const l1 = readLayout1(dir);
+export async function layout1Snapshot(dir: string, l1 = readLayout1(dir)): Promise<SqliteStore> {
   return SqliteStore.memory(dir, l1.depot, (tx) => fillStore(tx, l1, allSerials(l1)));
 }

@@ -1,0 +1,46 @@
+/**
+ * `pki doctor` on the depot a command names: a record store (depot.db, PostgreSQL) is checked by doctor.ts in one
+ * snapshot; a layout-1 depot not yet upgraded is read under its lock (no earlier pki half-way through a change)
+ * into the snapshot every reading command works on, and checked the same way, a file the read refuses being the
+ * report's problem rather than an error. `fix` narrows a directory's modes first, and upgrades a layout-1 depot as
+ * any command that writes does.
+ */
+import { readConsistent } from "../lock.js";
+import { readLayout1 } from "../records/layout1.js";
+import type { RecordStore } from "../records/schema.js";
+import { doctorRecords, narrowModes, type DoctorReport, type Problem } from "./doctor.js";
+import { depotLabel, openRecords, type DepotTarget } from "./locate.js";
+
+export async function doctorDepot(t: DepotTarget, o: { passphrase?: string; fix: boolean }): Promise<DoctorReport> {
+  if (t.kind === "dir" && t.format === "none") await openRecords(t, { write: false }); // says there is no depot
+  const fixed = o.fix && t.kind === "dir" ? narrowModes(t.dir) : [];
+  const label = await depotLabel(t);
+  const layout1 = t.kind === "dir" && t.format === "layout1" ? t.dir : undefined;
+  let store: RecordStore;
+  try {
+    store = layout1 !== undefined && !o.fix ? await layout1Read(layout1) : await openRecords(t, { write: o.fix });
+  } catch (e) {
+    const p = layout1 !== undefined && layout1Problem(e);
+    if (!p) throw e;
+    const none = { entries: 0, certificates: 0, keysChecked: 0, keysSkipped: 0 };
+    return { dir: label, ok: false, problems: [...fixed, p], ...none };
+  }
+  try {
+    const r = await doctorRecords(store, label, { passphrase: o.passphrase });
+    return { ...r, problems: [...fixed, ...r.problems] };
+  } finally {
+    await store.close();
+  }
+}
+
+async function layout1Read(dir: string): Promise<RecordStore> {
+  const { layout1Snapshot } = await import("../records/layout1-upgrade.js");
+  return layout1Snapshot(dir, await readConsistent(dir, () => readLayout1(dir)));
+}
+
+/** A layout-1 file the read refused ("index.json is damaged (not JSON): run 'pki doctor'"), as a problem. */
+function layout1Problem(e: unknown): Problem | undefined {
+  const m = /^((?:certs|history|acme)\/[^\s:]+|[\w.-]+\.(?:json|crt|key|csr|crl)):? (.+?)(?:: run 'pki doctor')?$/s
+    .exec((e as Error).message ?? "");
+  return m ? { file: m[1], problem: m[2], fix: "restore it from a backup", fixed: false } : undefined;
+}
