@@ -18,7 +18,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Modules bundled into pki.js (sources relative to the repository). */
 const LIGHT = new Set([
   "cli/pki.ts", "cli/plain.ts", "cli/exit.ts", "cli/out.ts", "cli/list.ts", "cli/status.ts", "cli/common.ts",
-  "store/view.ts", "store/acme-replaced.ts", "lib/x509/duration.ts",
+  "lib/x509/duration.ts",
   // the depot's KDF starts from here, before a key command's chunks load (lib/formats/kdf.ts shares its cache)
   "cli/quick.ts", "cli/command-spec.ts", "store/early-kdf.ts", "lib/formats/kdf.ts", "lib/api/spec-kdf.ts",
 ]);

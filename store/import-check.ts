@@ -7,7 +7,8 @@
 import { basename } from "node:path";
 import { checkDomain, checkEmail, checkIp, checkUri, InputError, quote } from "../lib/x509/validate.js";
 import type { Sans } from "../lib/x509/cert.js";
-import type { Entry, Index } from "./depot.js";
+import type { Entry } from "./records/schema.js";
+import type { Index } from "./view.js";
 import { DepotError } from "./fsutil.js";
 import { checkIndex, SERIAL_RE } from "./integrity.js";
 

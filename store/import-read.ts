@@ -1,6 +1,6 @@
 /**
  * `pki import`, the reading: an etcd-ca depot or a certstrap `out/` directory (only read), checked whole before a
- * depot is written (store/import.ts: layout 1; store/depot/import.ts: the record store).
+ * depot is written (store/depot/import.ts).
  *
  *   etcd-ca:   ca.crt  ca.key (or ca.priv.key)  ca.crt.info (last serial)  NAME.host.crt .csr .key (or .priv.key)
  *   certstrap: CA.crt CA.key CA.crl (any name: the self-signed CA certificate)  NAME.crt .csr .key
@@ -20,7 +20,8 @@ import { describeKey, specOfPkcs8, specOfSpki } from "../lib/x509/keys.js";
 import { EKU, sansOf } from "../lib/x509/cert.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
 import { openForeignKey } from "../lib/formats/foreign-keys.js";
-import type { Entry, Index } from "./depot.js";
+import type { Entry } from "./records/schema.js";
+import type { Index } from "./view.js";
 import { readText } from "./fsutil.js";
 import { readCrls, type ImportedCrl } from "./import-crl.js";
 import { checkImportedIndex, keepLoadable } from "./import-check.js";

@@ -1,16 +1,27 @@
 /**
- * The depot, read-only: depot.json, index.json and each entry's state, without the crypto stack, so that
- * `pki list` and `pki status` load little more than node itself. Depot (depot.ts) extends this class:
- * every reader of the index goes through the same checks.
+ * Where a depot is and what a directory holds, an entry's state, and a layout-1 depot's depot.json and index.json
+ * read through their checks (for its snapshot and its upgrade, store/records/layout1.ts).
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { validityState, type ValidityState } from "../lib/x509/validity.js";
-import { checkName, InputError } from "../lib/x509/validate.js";
 import { DepotError, readText, TEMP_RE } from "./fsutil.js";
 import { checkOwnership } from "./ownership.js";
 import { checkDepotMeta, checkIndex, inside, MAX_DEPOT_JSON, MAX_INDEX_JSON } from "./integrity.js";
-import type { DepotMeta, Entry, Index } from "./depot.js";
+import type { Entry, PastCert } from "./records/schema.js";
+
+/** A layout-1 depot's depot.json. */
+export interface DepotMeta { layout: number; kdf: { salt: string; iterations: number }; created: string }
+
+/** A layout-1 depot's index.json (and what an import reads from etcd-ca or certstrap, before it is recorded). */
+export interface Index {
+  entries: Record<string, Entry>;
+  serials: string[];
+  crlNumbers?: Record<string, number>;
+  serialFloor?: string /* hex (import) */;
+  // certificates of entries removed by `pki rm`: their revocations stay on CRLs
+  removed?: Array<PastCert & { name: string }>;
+}
 
 export const LAYOUT_VERSION = 1;
 export const ROOT = "ca";
@@ -25,16 +36,6 @@ export function parseJson<T>(text: string, what: string): T {
   } catch {
     throw new DepotError(`${what} is damaged (not JSON): run 'pki doctor'`);
   }
-}
-
-/**
- * Whether the depot --depot / PKI_DEPOT / ./.pki names is on the record store (a directory holding depot.db, or a
- * postgresql:// URL): the commands moved onto it take their new path (store/depot/); a layout-1 depot keeps the
- * old one. Answered here, without loading the record store, so that `pki list` on layout 1 stays as light.
- */
-export function recordsDepot(flag?: string): boolean {
-  void flag;
-  return true;
 }
 
 /**
@@ -82,11 +83,10 @@ export function checkRoomForCA(dir: string, hint = ""): void {
 }
 
 /** depot.json of an existing depot; refuses a layout newer than this binary understands. */
-export function readMeta(dir: string, o: { lax?: boolean } = {}): DepotMeta {
+export function readMeta(dir: string): DepotMeta {
   const presence = depotPresence(dir);
   if (presence.kind !== "depot") throw new DepotError(noDepotMessage(dir, presence));
-  // doctor opens laxly: it reports (and with --fix narrows) what checkOwnership refuses.
-  if (!o.lax) checkOwnership(dir);
+  checkOwnership(dir);
   const meta = parseJson<DepotMeta>(readText(join(dir, "depot.json"), "depot.json", MAX_DEPOT_JSON), "depot.json");
   checkDepotMeta(meta);
   if (meta.layout > LAYOUT_VERSION)
@@ -100,11 +100,6 @@ export function stateOf(e: Entry, now = new Date()): "unsigned" | ValidityState 
   if (e.status === "unsigned") return "unsigned";
   const date = (s?: string) => (s ? new Date(s) : undefined);
   return validityState(date(e.notBefore), date(e.notAfter), e.status === "revoked", now);
-}
-
-/** The depot named by --depot / PKI_DEPOT / ./.pki, read-only. */
-export function openView(flag?: string): DepotView {
-  return DepotView.open(defaultDepotDir(flag));
 }
 
 export class DepotView {
@@ -121,51 +116,4 @@ export class DepotView {
     checkIndex(idx);
     return idx;
   }
-
-  entry(name: string): Entry {
-    checkName(name);
-    const e = this.readIndex().entries[name];
-    if (!e) throw new InputError(`unknown name "${name}": see 'pki list'`);
-    return e;
-  }
-
-  /** Every entry with its state, the root first, then as String#localeCompare orders the names. */
-  list(now = new Date()): Array<Entry & { state: string }> {
-    const entries = Object.values(this.readIndex().entries);
-    const order = entries.every((e) => NAME_CHARS.test(e.name)) && rootCollation() ? rootOrder : localeOrder;
-    return entries
-      .sort((a, b) => (a.name === ROOT ? -1 : b.name === ROOT ? 1 : order(a.name, b.name)))
-      .map((e) => ({ ...e, state: stateOf(e, now) }));
-  }
-}
-
-const localeOrder = (a: string, b: string) => a.localeCompare(b);
-const NAME_CHARS = /^[A-Za-z0-9._-]*$/;
-const PRIMARY = "_-.0123456789abcdefghijklmnopqrstuvwxyz";
-
-/**
- * Whether localeCompare uses ICU's root collation: ICU takes the default locale from LC_ALL, LC_MESSAGES or LANG,
- * and C, POSIX and English add nothing to the root order. Anything else (a locale that sorts "aa" after "z", an
- * @-modifier, other ICU data) keeps localeCompare itself.
- */
-function rootCollation(env = process.env): boolean {
-  const locale = env.LC_ALL || env.LC_MESSAGES || env.LANG;
-  const otherData = env.NODE_ICU_DATA || /--icu-data-dir/.test(env.NODE_OPTIONS ?? "");
-  return !otherData && (!locale || /^(C|POSIX|en)([_.][A-Za-z0-9_.-]*)?$/.test(locale));
-}
-
-/**
- * localeCompare's order of two names of A-Z a-z 0-9 . _ - under the root collation, without its first call's
- * cost (loading ICU's collator, ~5 ms of a 50 ms `pki list`): _ - . then digits then letters, case ignored; of
- * names that differ only in case, the one whose first difference is lowercase comes first.
- */
-export function rootOrder(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const d = PRIMARY.indexOf(a[i].toLowerCase()) - PRIMARY.indexOf(b[i].toLowerCase());
-    if (d) return d < 0 ? -1 : 1;
-  }
-  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] > b[i] ? -1 : 1; // "a" > "A": lowercase first
-  return 0;
 }

@@ -1,7 +1,7 @@
 /**
- * What the ACME server needs from persistence (implemented by store/acme-state.ts on a layout-1 depot and by
- * store/acme/state.ts on the record store): no disk access here. Every read is async, since the state may live in
- * a database shared by several nodes; reads that a change depends on are made through the transaction's Tx.
+ * What the ACME server needs from persistence (implemented by store/acme/state.ts on the record store): no disk
+ * access here. Every read is async, since the state may live in a database shared by several nodes; reads that a
+ * change depends on are made through the transaction's Tx.
  */
 import type { Account, Authz, Identifier, Order } from "./protocol.js";
 

@@ -1,7 +1,6 @@
 /**
- * Which ACME state `pki acme serve` and `pki acme eab add` work on: a depot.db directory or a PostgreSQL URL takes
- * the record store (store/acme/serve.ts, state.ts); a layout-1 directory keeps the files of store/acme-state.ts
- * until the switch to depot.db retires them (SWITCH.md). Each path is loaded only when taken.
+ * The ACME state `pki acme serve` and `pki acme eab add` work on: the record store of the depot a command names
+ * (store/acme/serve.ts, state.ts; a layout-1 directory is upgraded to depot.db first, as by any write).
  */
 import type { AcmeBackend } from "../../lib/acme/backend.js";
 import type { x509 } from "../../lib/x509/peculiar.js";
@@ -17,7 +16,7 @@ export interface AcmeServing {
   certPem: string;
   keyPem: string;
   created: boolean;
-  /** The record store's session holding the issuer's key (what re-signs CRLs); none on a layout-1 depot. */
+  /** The record store's session holding the issuer's key (what re-signs CRLs). */
   session?: Session;
   /** Once the server stopped: the store's connections closed, the keys held in memory dropped. */
   close(): Promise<void>;

@@ -2,7 +2,7 @@
  * `pki acme renew-now`: marks ACME certificates (one, all a CA issued, or all) on their orders, so that the
  * server's renewal information (RFC 9773) tells their clients to renew at once — for an incident (a key
  * compromise, a mis-issuance) before anything is revoked. Revoked certificates need no mark: ARI says so already.
- * On a layout-1 depot under the depot lock (store/acme-state.ts), on the record store in one write.
+ * One write on the record store.
  */
 import type { Order } from "../../lib/acme/protocol.js";
 import { checkName, InputError } from "../../lib/x509/validate.js";

@@ -4,7 +4,7 @@
  * each certificate parses, carries the serial and dates its record names and is signed by the CA the record names;
  * every serial (current, past, removed) is recorded once and reserved; every key is an EncryptedPrivateKeyInfo
  * (and, given the passphrase, opens and is the certificate's key); each CA's latest CRL is signed by it. There is
- * nothing to repair as layout 1 has: a command's changes are one transaction, all or nothing.
+ * nothing to roll back: a command's changes are one transaction, all or nothing.
  */
 import { X509Certificate } from "node:crypto";
 import { chmodSync, lstatSync } from "node:fs";
@@ -156,9 +156,9 @@ async function checkEntry(tx: ReadTx, e: EntryRecord, c: Ctx): Promise<void> {
 }
 
 /**
- * `pki doctor --fix` on a depot directory holding depot.db, before the store is opened (which refuses them): the
- * modes that let group or others write, narrowed as layout 1's doctor narrows them (the directory to 0700 at most,
- * its files, which hold sealed keys, to 0600 at most). Never widens a mode, never changes an owner.
+ * `pki doctor --fix` on a depot directory, before the store is opened (which refuses them): the modes that let
+ * group or others write, narrowed (the directory to 0700 at most, its files, which hold sealed keys, to 0600 at
+ * most). Never widens a mode, never changes an owner.
  */
 export function narrowModes(dir: string): Problem[] {
   const out: Problem[] = [];

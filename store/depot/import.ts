@@ -1,6 +1,6 @@
 /**
  * `pki import --from etcd-ca|certstrap` into a new record-store depot (DIR/depot.db or a PostgreSQL schema): the
- * source read, decrypted and checked whole first (store/import-read.ts, shared with layout 1), every key sealed
+ * source read, decrypted and checked whole first (store/import-read.ts), every key sealed
  * as PKCS#8 under the depot's one salt, then everything recorded in the one transaction that creates the store:
  * a failed import leaves no depot.
  */

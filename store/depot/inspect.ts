@@ -1,7 +1,7 @@
 /**
  * What the depot knows of an item `pki inspect` reads, on the record store: which of its CAs is or issued a
  * certificate (and whether that CA's chain verifies, which entry it is, whether it is revoked), which CA signed a
- * CRL, which entry a key belongs to. One read; no passphrase. The wording is store/inspect-depot.ts's (layout 1).
+ * CRL, which entry a key belongs to. One read; no passphrase.
  */
 import { fingerprint, type Hash } from "../../lib/x509/inspect.js";
 import { x509 } from "../../lib/x509/peculiar.js";

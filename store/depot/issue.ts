@@ -1,9 +1,9 @@
 /**
  * `depot.issue(name, ...)` on the record store: a new key, its CSR and a certificate from a CA of the depot, with
- * the rules `pki issue` applies (store/issue.ts, store/issuer.ts): the name free in any case, the issuer a signed
- * CA, SANs checked and counted, every CA's name constraints on the path, validity clamped to the issuer's. The key
- * is made and sealed before the transaction; everything recorded (serial, entry, key, CSR, certificate) is one
- * write transaction, the serial reserved by the database's constraint in it: nothing handed out unrecorded.
+ * the rules every issuance applies: the name free in any case, the issuer a signed CA, SANs checked and counted,
+ * every CA's name constraints on the path, validity clamped to the issuer's. The key is made and sealed before
+ * the transaction; everything recorded (serial, entry, key, CSR, certificate) is one write transaction, the serial
+ * reserved by the database's constraint in it: nothing handed out unrecorded.
  */
 import { parseKeyOption, parseWhen, type KeyOption, type When } from "../../lib/api/options.js";
 import { CertInfo } from "../../lib/x509/certinfo.js";

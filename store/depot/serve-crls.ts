@@ -1,10 +1,9 @@
 /**
- * The CRLs `pki serve --name NAME` checks client certificates against, on the record store: the rules of the
- * layout-1 command (store/serve-crls.ts), with each CA's latest CRL read from its record (`pki crl` keeps it)
- * instead of a file. All the chain's CAs or none: node's TLS has OpenSSL check every certificate on a client's
- * path once it is given any CRL. A CA that revoked something or published a CRL needs a CRL it signed, not past
- * its nextUpdate, that lists every revocation the store records for it; else the server does not start (fail
- * closed), with the command that mends it.
+ * The CRLs `pki serve --name NAME` checks client certificates against, on the record store, each CA's latest CRL
+ * read from its record (`pki crl` keeps it). All the chain's CAs or none: node's TLS has OpenSSL check every
+ * certificate on a client's path once it is given any CRL. A CA that revoked something or published a CRL needs
+ * a CRL it signed, not past its nextUpdate, that lists every revocation the store records for it; else the server
+ * does not start (fail closed), with the command that mends it.
  */
 import { createPublicKey } from "node:crypto";
 import { readCrl, type CrlView } from "../../lib/x509/crl-read.js";
