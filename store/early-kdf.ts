@@ -11,9 +11,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { deriveKey } from "../lib/formats/kdf.js";
 import { readText } from "./fsutil.js";
-import { Check, checkDepotMeta, checkKdf, MAX_DEPOT_JSON } from "./integrity.js";
-import { defaultDepotDir } from "./view.js"; // bundled into pki.js with it: no extra load
-import type { DepotMeta } from "./view.js";
+import { Check, checkDepotMeta, checkKdf, MAX_DEPOT_JSON } from "./records/integrity.js";
+import { defaultDepotDir } from "./records/presence.js"; // bundled into pki.js with it: no extra load
+import type { DepotMeta } from "./records/layout1-index.js";
 
 /** sqlite-open.ts's DB_FILE: importing it would bundle the SQLite layer into pki.js, which `pki list` loads. */
 const DB_FILE = "depot.db";

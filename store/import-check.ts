@@ -1,5 +1,5 @@
 /**
- * `pki import` writes only what the depot's own loader (integrity.ts) accepts: every entry is judged by those rules,
+ * `pki import` writes only what the depot's own loader (records/integrity.ts) accepts: every entry is judged by those rules,
  * in issuing order, before anything is written. The root CA failing them refuses the import (one line); any other
  * entry is left out and listed with the reason, as files of unknown kind are, and so is whatever it issued. A
  * left-out certificate stays on record under `removed` (its serial reserved, its revocation kept on the CRL).
@@ -8,9 +8,9 @@ import { basename } from "node:path";
 import { checkDomain, checkEmail, checkIp, checkUri, InputError, quote } from "../lib/x509/validate.js";
 import type { Sans } from "../lib/x509/cert.js";
 import type { Entry } from "./records/schema.js";
-import type { Index } from "./view.js";
+import type { Index } from "./records/layout1-index.js";
 import { DepotError } from "./fsutil.js";
-import { checkIndex, SERIAL_RE } from "./integrity.js";
+import { checkIndex, SERIAL_RE } from "./records/integrity.js";
 
 const ROOT = "ca";
 const RULES: Record<keyof Sans, (v: string) => string> = {

@@ -9,7 +9,7 @@ import { x509 } from "../lib/x509/peculiar.js";
 import { parsePemAll } from "../lib/x509/pem.js";
 import type { RevocationReason } from "../lib/x509/crl.js";
 import { InputError } from "../lib/x509/validate.js";
-import type { Index } from "./view.js";
+import type { Index } from "./records/layout1-index.js";
 
 export interface ImportedCrl {
   file: string;

@@ -21,12 +21,12 @@ import { EKU, sansOf } from "../lib/x509/cert.js";
 import { checkName, InputError } from "../lib/x509/validate.js";
 import { openForeignKey } from "../lib/formats/foreign-keys.js";
 import type { Entry } from "./records/schema.js";
-import type { Index } from "./view.js";
+import type { Index } from "./records/layout1-index.js";
 import { readText } from "./fsutil.js";
 import { readCrls, type ImportedCrl } from "./import-crl.js";
 import { checkImportedIndex, keepLoadable } from "./import-check.js";
-import { SERIAL_RE } from "./integrity.js";
-import { ROOT } from "./view.js";
+import { SERIAL_RE } from "./records/integrity.js";
+import { ROOT } from "./records/schema.js";
 
 export type ImportSource = "etcd-ca" | "certstrap";
 export interface ImportOptions {

@@ -211,3 +211,13 @@ export function specOfSpki(spki: ArrayBuffer | Uint8Array): KeySpec {
   const k = createPublicKey({ key: Buffer.from(spki as ArrayBuffer), format: "der", type: "spki" });
   return specOfKeyObject(k as unknown as ReturnType<typeof createPrivateKey>);
 }
+
+/**
+ * Whether `key` (KeyObjects, a KeyPair or a public CryptoKey) is the key whose SPKI DER is `spki` (a certificate's
+ * or a CSR's).
+ */
+export async function isKeyOf(key: KeyObjects | KeyPair | CryptoKey, spki: ArrayBuffer): Promise<boolean> {
+  if ("spki" in key) return key.spki.equals(Buffer.from(spki));
+  const own = await subtle.exportKey("spki", "publicKey" in key ? key.publicKey : key);
+  return Buffer.from(own).equals(Buffer.from(spki));
+}

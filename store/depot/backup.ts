@@ -14,7 +14,7 @@ import { DepotError, tempName } from "../fsutil.js";
 import { checkNewDepotDir } from "../ownership.js";
 import { DB_FILE } from "../records/sqlite-open.js";
 import { SqliteStore } from "../records/sqlite.js";
-import { depotPresence } from "../view.js";
+import { depotPresence } from "../records/presence.js";
 import { openRecords, type DepotTarget } from "./locate.js";
 
 export async function backupDepot(t: DepotTarget, file: string): Promise<{ entries: number; file: string }> {

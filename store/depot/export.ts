@@ -11,7 +11,7 @@ import { toPem } from "../../lib/x509/pem.js";
 import { checkName, InputError } from "../../lib/x509/validate.js";
 import { validityState } from "../../lib/x509/validity.js";
 import { DepotError } from "../fsutil.js";
-import { isKeyOf } from "../issuer.js";
+import { isKeyOf } from "../../lib/x509/keys.js";
 import type { EntryRecord, ReadTx, RecordStore } from "../records/schema.js";
 import { certOf, ROOT } from "./session.js";
 import { checkChain } from "./chain-check.js";

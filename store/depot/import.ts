@@ -9,7 +9,7 @@ import { DEFAULT_ITERATIONS, deriveKey } from "../../lib/formats/kdf.js";
 import { pbes2Encrypt } from "../../lib/formats/pkcs8.js";
 import { octets, seq } from "../../lib/x509/der.js";
 import { readImport, type ImportOptions } from "../import-read.js";
-import { testKdfIterations } from "../integrity.js";
+import { testKdfIterations } from "../records/integrity.js";
 import { prepareNewDepotDir } from "../ownership.js";
 import { SqliteStore } from "../records/sqlite.js";
 import type { BlobRef, DepotRecord, RecordStore, WriteTx } from "../records/schema.js";

@@ -15,13 +15,13 @@ import { createRootCertificateDer, randomSerial, subjectText, type Subject } fro
 import { describeKey, generateKeyDer, keyPairOf, type KeyDer, type KeySpec } from "../../lib/x509/keys.js";
 import { checkX509Date } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
-import { testKdfIterations } from "../integrity.js";
+import { testKdfIterations } from "../records/integrity.js";
 import { withTokenCaKey, type TokenCaKey, type TokenKeyChoice } from "../keys/index.js";
 import { tokenKeyRecord } from "../keys/ref.js";
 import { prepareNewDepotDir } from "../ownership.js";
 import { SqliteStore } from "../records/sqlite.js";
 import type { DepotRecord, EntryRecord, RecordStore, WriteTx } from "../records/schema.js";
-import { checkRoomForCA } from "../view.js";
+import { checkRoomForCA } from "../records/presence.js";
 import { depotLabel, type DepotTarget } from "./locate.js";
 import { ROOT } from "./session.js";
 

@@ -19,10 +19,11 @@ import {
   sanList,
 } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
-import { checkPathConstraints, checkSanCount } from "../issuer.js";
+import { checkPathConstraints } from "../../lib/x509/path-constraints.js";
+import { checkSanCount } from "./fields.js";
 import type { TokenCaKey } from "../keys/index.js";
 import { tokenKeyRecord } from "../keys/ref.js";
-import { certFields, profileFields } from "../records.js";
+import { certFields, profileFields } from "./fields.js";
 import { SerialTakenError, type EntryRecord, type ReadTx, type WriteTx } from "../records/schema.js";
 import { certOf, ROOT, type Session } from "./session.js";
 

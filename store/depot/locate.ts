@@ -12,7 +12,7 @@ import { layout1Remains } from "../records/layout1-files.js";
 import { DB_FILE } from "../records/sqlite-open.js";
 import { SqliteStore } from "../records/sqlite.js";
 import type { RecordStore } from "../records/schema.js";
-import { defaultDepotDir, depotPresence, noDepotMessage } from "../view.js";
+import { defaultDepotDir, depotPresence, noDepotMessage } from "../records/presence.js";
 
 export type DepotTarget =
   | { kind: "dir"; dir: string; format: "db" | "layout1" | "none" }

@@ -9,7 +9,8 @@ import { checkName, InputError } from "../../lib/x509/validate.js";
 import { tokenKeyUri } from "../keys/ref.js";
 import type { Entry, EntryRecord, ListFilter, ReadTx, RecordStore, Status } from "../records/schema.js";
 import type { DepotCert } from "./issue.js";
-import { ROOT, stateOf } from "../view.js";
+import { validityState, type ValidityState } from "../../lib/x509/validity.js";
+import { ROOT } from "../records/schema.js";
 import type { Records } from "./session.js";
 
 export interface ListOptions {
@@ -24,7 +25,11 @@ export interface ListOptions {
 export const recordsOf = (store: RecordStore): Records => ({ store, check: () => undefined });
 
 /** An entry's state as `pki list` shows it: unsigned, valid, expired, not-yet-valid or revoked. */
-export { stateOf };
+export function stateOf(e: Entry, now = new Date()): "unsigned" | ValidityState {
+  if (e.status === "unsigned") return "unsigned";
+  const date = (s?: string) => (s ? new Date(s) : undefined);
+  return validityState(date(e.notBefore), date(e.notAfter), e.status === "revoked", now);
+}
 
 const STATUSES: Status[] = ["unsigned", "signed", "revoked"];
 

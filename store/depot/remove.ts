@@ -6,7 +6,8 @@
  */
 import { checkName, InputError } from "../../lib/x509/validate.js";
 import type { EntryRecord, RemovedCert, WriteTx } from "../records/schema.js";
-import { ROOT, stateOf } from "../view.js";
+import { ROOT } from "../records/schema.js";
+import { stateOf } from "./read.js";
 import type { Records } from "./session.js";
 
 export interface Removed { name: string; serial?: string; kept: boolean }

@@ -12,7 +12,7 @@ import { toPem } from "../../lib/x509/pem.js";
 import { nameText } from "../../lib/x509/name-text.js";
 import { checkName, checkX509Date, InputError, quote } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
-import { certFields, profileOf } from "../records.js";
+import { certFields, profileOf } from "./fields.js";
 import type { Entry, EntryRecord, WriteTx } from "../records/schema.js";
 import { tokenKeyUri } from "../keys/ref.js";
 import { signUnder, type DepotCert } from "./issue.js";

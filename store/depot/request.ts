@@ -7,8 +7,9 @@ import { createCsrDer, subjectText, type Profile, type Sans, type Subject } from
 import { describeKey, generateKeyDer, keyObjectsOf, type KeySpec } from "../../lib/x509/keys.js";
 import { parsePem } from "../../lib/x509/pem.js";
 import { checkName, InputError } from "../../lib/x509/validate.js";
-import { checkPathConstraints, checkSanCount } from "../issuer.js";
-import { profileFields } from "../records.js";
+import { checkPathConstraints } from "../../lib/x509/path-constraints.js";
+import { checkSanCount } from "./fields.js";
+import { profileFields } from "./fields.js";
 import type { EntryRecord, ReadTx, RecordStore } from "../records/schema.js";
 import { checkFree, issuerPath } from "./issue.js";
 import { ROOT, type Session } from "./session.js";

@@ -10,7 +10,7 @@ import { keyObjectsOf, type KeyObjects } from "../../lib/x509/keys.js";
 import { toPem } from "../../lib/x509/pem.js";
 import { InputError } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
-import { isKeyOf } from "../issuer.js";
+import { isKeyOf } from "../../lib/x509/keys.js";
 import { checkCaKey, openTokenCaKey, type CaKey, type PinOptions, type TokenCaKey } from "../keys/index.js";
 import { tokenKeyUri } from "../keys/ref.js";
 import type { DepotRecord, ReadTx, RecordStore } from "../records/schema.js";

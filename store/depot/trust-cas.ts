@@ -5,7 +5,7 @@
  */
 import { InputError } from "../../lib/x509/validate.js";
 import { DepotError } from "../fsutil.js";
-import { isKeyOf } from "../issuer.js";
+import { isKeyOf } from "../../lib/x509/keys.js";
 import { tokenKeyUri } from "../keys/ref.js";
 import type { RecordStore } from "../records/schema.js";
 import { certOf, openKey, ROOT, who } from "./session.js";

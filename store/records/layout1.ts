@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { CertInfo } from "../../lib/x509/certinfo.js";
 import { parsePem } from "../../lib/x509/pem.js";
 import { DepotError, readText } from "../fsutil.js";
-import { DepotView } from "../view.js";
+import { DepotView } from "./layout1-index.js";
 import * as v from "./validate.js";
 import type { DepotContents } from "./contents.js";
 import type { BlobKind, BlobRef } from "./schema.js";

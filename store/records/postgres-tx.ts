@@ -1,6 +1,6 @@
 /** One transaction on PostgreSQL: the ReadTx/WriteTx methods as SQL, every row read back validated. */
 import { DepotError } from "../fsutil.js";
-import { SERIAL_RE } from "../integrity.js";
+import { SERIAL_RE } from "./integrity.js";
 import { pgError, type PgClient } from "./postgres-conn.js";
 import {
   acmeBodyOf, depotOf, eabOf, ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, REVOKED_SOURCES,

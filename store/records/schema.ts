@@ -9,6 +9,9 @@ import type { RevocationReason } from "../../lib/x509/crl.js";
 import type { Account, Authz, Order } from "../../lib/acme/protocol.js";
 import { DepotError } from "../fsutil.js";
 
+/** The root CA's entry name. */
+export const ROOT = "ca";
+
 /** A serial already recorded as issued: the caller draws another (the database refused it, not a check in code). */
 export class SerialTakenError extends DepotError {
   constructor(readonly serial: string) { super(`serial ${serial} is already recorded in the depot`); }

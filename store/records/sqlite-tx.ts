@@ -1,6 +1,6 @@
 /** One transaction on depot.db: the ReadTx/WriteTx methods as SQL, every row read back validated. */
 import { DepotError } from "../fsutil.js";
-import { SERIAL_RE } from "../integrity.js";
+import { SERIAL_RE } from "./integrity.js";
 import { dbError, type Db, type Stmt } from "./sqlite-open.js";
 import {
   acmeBodyOf, depotOf, eabOf, ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, REVOKED_SOURCES,

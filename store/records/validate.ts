@@ -1,7 +1,7 @@
 /**
  * Every value a backend reads back passes here before anyone uses it: a database file is untrusted input exactly
  * like index.json was (someone with the sqlite3 shell, a restored backup, a shared volume). The field rules are
- * store/integrity.ts's own (one copy of them); this file adds what only records have: blobs, CRLs, ACME state.
+ * integrity.ts's own (one copy of them); this file adds what only records have: blobs, CRLs, ACME state.
  * A failure is one line: `depot.db is damaged: entries["web"].notAfter is not a date ...: run 'pki doctor'`.
  */
 import { quote } from "../../lib/x509/validate.js";
@@ -14,7 +14,7 @@ import {
   checkPastCert,
   checkRemovedCert,
   checkRevocation,
-} from "../integrity.js";
+} from "./integrity.js";
 import type {
   AcmeKind,
   AcmeRecords,

@@ -1,6 +1,9 @@
-/** What an entry records of a profile and a certificate. */
-import type { Profile, Usage } from "../lib/x509/cert.js";
-import type { Entry } from "./records/schema.js";
+/** What an entry records of a profile and a certificate, and the SAN count every issuance path checks. */
+import type { Profile, Usage } from "../../lib/x509/cert.js";
+import { sanCount, type Sans } from "../../lib/x509/issuance.js";
+import { InputError } from "../../lib/x509/validate.js";
+import { MAX_SANS } from "../records/integrity.js";
+import type { Entry } from "../records/schema.js";
 
 /** The profile an entry was (or is to be) issued with. */
 export function profileOf(e: Entry): Profile {
@@ -18,4 +21,9 @@ export function profileFields(p?: Profile): Partial<Entry> {
 
 export function certFields(cert: { serialNumber: string; notBefore: Date; notAfter: Date }): Partial<Entry> {
   return { serial: cert.serialNumber, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString() };
+}
+
+export function checkSanCount(sans: Sans): void {
+  if (sanCount(sans) > MAX_SANS)
+    throw new InputError(`${sanCount(sans)} subject alternative names: at most ${MAX_SANS}`);
 }

@@ -14,10 +14,10 @@ import {
   quote,
   MAX_X509_DATE,
   MIN_X509_DATE,
-} from "../lib/x509/validate.js";
-import { REASONS } from "../lib/x509/reasons.js";
-import { MAX_ITERATIONS } from "../lib/formats/kdf.js";
-import { DepotError } from "./fsutil.js";
+} from "../../lib/x509/validate.js";
+import { REASONS } from "../../lib/x509/reasons.js";
+import { MAX_ITERATIONS } from "../../lib/formats/kdf.js";
+import { DepotError } from "../fsutil.js";
 
 /** PBKDF2 iteration counts a depot may ask for: below, keys are cheap to crack; above, a command takes minutes. */
 export const KDF_MIN_ITERATIONS = 100_000;
