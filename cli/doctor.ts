@@ -41,7 +41,7 @@ export async function handler(a: Args) {
     return;
   }
   const passphrase = await getPassphrase(a, "the keys to compare", { optional: true });
-  const { doctorDepot } = await import("../store/depot/doctor-depot.js");
+  const { doctorDepot } = await import("../store/doctor/depot.js");
   const r = await doctorDepot(t, { passphrase, fix: Boolean(a.fix) });
   // Only a layout-1 depot has more to do: --fix upgrades it.
   const hint = !a.fix && t.kind === "dir" && t.format === "layout1";

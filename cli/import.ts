@@ -50,7 +50,7 @@ export async function handler(a: Args) {
   const target = locateDepot(a.depot);
   const o = { from: a.from, src: String(a.dir), ca: a.ca };
   checkRoomForDepot(target, ": import into a new depot (--depot DIR)"); // before the prompt
-  const { importRecords } = await import("../store/depot/import.js");
+  const { importRecords } = await import("../store/import/write.js");
   const r = await importRecords(target, { ...(await passphrases(a)), ...o });
   report(a, r, r.label);
 }

@@ -124,7 +124,7 @@ export async function primeKdf(args: string[]): Promise<void> {
   if (!needsDepotKey(name, a)) return;
   const passphrase = (await import("./common.js")).passphraseAtHand(a);
   if (!passphrase) return;
-  await (await import("../store/early-kdf.js")).primeDepotKdf(a.depot as string | undefined, passphrase);
+  await (await import("../store/keys/early-kdf.js")).primeDepotKdf(a.depot as string | undefined, passphrase);
 }
 
 /**

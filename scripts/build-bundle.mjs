@@ -20,7 +20,7 @@ const LIGHT = new Set([
   "cli/pki.ts", "cli/plain.ts", "cli/exit.ts", "cli/out.ts", "cli/list.ts", "cli/status.ts", "cli/common.ts",
   "lib/x509/duration.ts",
   // the depot's KDF starts from here, before a key command's chunks load (lib/formats/kdf.ts shares its cache)
-  "cli/quick.ts", "cli/command-spec.ts", "store/early-kdf.ts", "lib/formats/kdf.ts", "lib/api/spec-kdf.ts",
+  "cli/quick.ts", "cli/command-spec.ts", "store/keys/early-kdf.ts", "lib/formats/kdf.ts", "lib/api/spec-kdf.ts",
 ]);
 /** The node built-ins pki.js may use: node's own start-up has already loaded them, so they cost nothing. */
 const PRELOADED = new Set(["node:fs", "node:path", "node:url"]);

@@ -1,4 +1,4 @@
-// The KDF head start (store/early-kdf.ts): a key command starts the depot's PBKDF2 from the depot's own salt
+// The KDF head start (store/keys/early-kdf.ts): a key command starts the depot's PBKDF2 from the depot's own salt
 // before its modules load and before it checks its arguments, on depot.db as on layout 1. Seen without timing:
 // a preloaded script records each pbkdf2 call node's crypto gets, and a command refused for its NAME (it never
 // opens the depot) has derived once all the same. depot.db is a new input to that early reader, so it is read as

@@ -1,5 +1,5 @@
 /**
- * depot.db's KDF parameters, read before a command's modules load (store/early-kdf.ts starts the KDF with them).
+ * depot.db's KDF parameters, read before a command's modules load (store/keys/early-kdf.ts starts the KDF with them).
  * depot.db is opened as the command will open it (sqlite-open.ts: the file checks, the header, then the exact
  * schema before any query) and changes nothing on disk. Beside another connection's depot.db-wal and -shm (a
  * server holding the depot, or a process that died) it reads them read-only: nothing is created, written or

@@ -1,6 +1,6 @@
 /**
  * `pki import`, the reading: an etcd-ca depot or a certstrap `out/` directory (only read), checked whole before a
- * depot is written (store/depot/import.ts).
+ * depot is written (store/import/write.ts).
  *
  *   etcd-ca:   ca.crt  ca.key (or ca.priv.key)  ca.crt.info (last serial)  NAME.host.crt .csr .key (or .priv.key)
  *   certstrap: CA.crt CA.key CA.crl (any name: the self-signed CA certificate)  NAME.crt .csr .key
@@ -14,19 +14,19 @@
 import { createPublicKey } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { x509 } from "../lib/x509/peculiar.js";
-import { parsePemAll } from "../lib/x509/pem.js";
-import { describeKey, specOfPkcs8, specOfSpki } from "../lib/x509/keys.js";
-import { EKU, sansOf } from "../lib/x509/cert.js";
-import { checkName, InputError } from "../lib/x509/validate.js";
-import { openForeignKey } from "../lib/formats/foreign-keys.js";
-import type { Entry } from "./records/schema.js";
-import type { Index } from "./records/layout1-index.js";
-import { readText } from "./fsutil.js";
-import { readCrls, type ImportedCrl } from "./import-crl.js";
-import { checkImportedIndex, keepLoadable } from "./import-check.js";
-import { SERIAL_RE } from "./records/integrity.js";
-import { ROOT } from "./records/schema.js";
+import { x509 } from "../../lib/x509/peculiar.js";
+import { parsePemAll } from "../../lib/x509/pem.js";
+import { describeKey, specOfPkcs8, specOfSpki } from "../../lib/x509/keys.js";
+import { EKU, sansOf } from "../../lib/x509/cert.js";
+import { checkName, InputError } from "../../lib/x509/validate.js";
+import { openForeignKey } from "../../lib/formats/foreign-keys.js";
+import type { Entry } from "../records/schema.js";
+import type { Index } from "../records/layout1-index.js";
+import { readText } from "../fsutil.js";
+import { readCrls, type ImportedCrl } from "./crl.js";
+import { checkImportedIndex, keepLoadable } from "./check.js";
+import { SERIAL_RE } from "../records/integrity.js";
+import { ROOT } from "../records/schema.js";
 
 export type ImportSource = "etcd-ca" | "certstrap";
 export interface ImportOptions {

@@ -9,11 +9,11 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { deriveKey } from "../lib/formats/kdf.js";
-import { readText } from "./fsutil.js";
-import { Check, checkDepotMeta, checkKdf, MAX_DEPOT_JSON } from "./records/integrity.js";
-import { defaultDepotDir } from "./records/presence.js"; // bundled into pki.js with it: no extra load
-import type { DepotMeta } from "./records/layout1-index.js";
+import { deriveKey } from "../../lib/formats/kdf.js";
+import { readText } from "../fsutil.js";
+import { Check, checkDepotMeta, checkKdf, MAX_DEPOT_JSON } from "../records/integrity.js";
+import { defaultDepotDir } from "../records/presence.js"; // bundled into pki.js with it: no extra load
+import type { DepotMeta } from "../records/layout1-index.js";
 
 /** sqlite-open.ts's DB_FILE: importing it would bundle the SQLite layer into pki.js, which `pki list` loads. */
 const DB_FILE = "depot.db";
@@ -24,7 +24,7 @@ export async function primeDepotKdf(depotFlag: string | undefined, passphrase: s
     const dir = defaultDepotDir(depotFlag);
     let kdf: DepotMeta["kdf"];
     if (existsSync(join(dir, DB_FILE))) {
-      const row = (await import("./records/sqlite-early.js")).earlyKdfRow(dir);
+      const row = (await import("../records/sqlite-early.js")).earlyKdfRow(dir);
       checkKdf(new Check(DB_FILE), row, "depot.kdf"); // as validate.ts checks the depot record
       kdf = row as DepotMeta["kdf"];
     } else {

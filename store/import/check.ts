@@ -5,12 +5,12 @@
  * left-out certificate stays on record under `removed` (its serial reserved, its revocation kept on the CRL).
  */
 import { basename } from "node:path";
-import { checkDomain, checkEmail, checkIp, checkUri, InputError, quote } from "../lib/x509/validate.js";
-import type { Sans } from "../lib/x509/cert.js";
-import type { Entry } from "./records/schema.js";
-import type { Index } from "./records/layout1-index.js";
-import { DepotError } from "./fsutil.js";
-import { checkIndex, SERIAL_RE } from "./records/integrity.js";
+import { checkDomain, checkEmail, checkIp, checkUri, InputError, quote } from "../../lib/x509/validate.js";
+import type { Sans } from "../../lib/x509/cert.js";
+import type { Entry } from "../records/schema.js";
+import type { Index } from "../records/layout1-index.js";
+import { DepotError } from "../fsutil.js";
+import { checkIndex, SERIAL_RE } from "../records/integrity.js";
 
 const ROOT = "ca";
 const RULES: Record<keyof Sans, (v: string) => string> = {

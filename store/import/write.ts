@@ -1,6 +1,6 @@
 /**
  * `pki import --from etcd-ca|certstrap` into a new record-store depot (DIR/depot.db or a PostgreSQL schema): the
- * source read, decrypted and checked whole first (store/import-read.ts), every key sealed
+ * source read, decrypted and checked whole first (store/import/read.ts), every key sealed
  * as PKCS#8 under the depot's one salt, then everything recorded in the one transaction that creates the store:
  * a failed import leaves no depot.
  */
@@ -8,13 +8,13 @@ import { randomBytes } from "node:crypto";
 import { DEFAULT_ITERATIONS, deriveKey } from "../../lib/formats/kdf.js";
 import { pbes2Encrypt } from "../../lib/formats/pkcs8.js";
 import { octets, seq } from "../../lib/x509/der.js";
-import { readImport, type ImportOptions } from "../import-read.js";
+import { readImport, type ImportOptions } from "./read.js";
 import { testKdfIterations } from "../records/integrity.js";
 import { prepareNewDepotDir } from "../ownership.js";
 import { SqliteStore } from "../records/sqlite.js";
 import type { BlobRef, DepotRecord, RecordStore, WriteTx } from "../records/schema.js";
-import { checkRoomForDepot } from "./init.js";
-import { depotLabel, type DepotTarget } from "./locate.js";
+import { checkRoomForDepot } from "../depot/init.js";
+import { depotLabel, type DepotTarget } from "../depot/locate.js";
 
 export interface Imported { names: string[]; external: string[]; revoked: string[]; skipped: string[]; label: string }
 

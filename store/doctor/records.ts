@@ -17,7 +17,7 @@ import { toPem } from "../../lib/x509/pem.js";
 import { tokenKeyUri } from "../keys/ref.js";
 import { ownershipProblems } from "../ownership.js";
 import type { EntryRecord, ReadTx, RecordStore } from "../records/schema.js";
-import { ROOT } from "./session.js";
+import { ROOT } from "../depot/session.js";
 
 export interface Problem { file: string; problem: string; fix?: string; fixed: boolean }
 export interface DoctorReport {

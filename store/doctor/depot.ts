@@ -1,5 +1,5 @@
 /**
- * `pki doctor` on the depot a command names: a record store (depot.db, PostgreSQL) is checked by doctor.ts in one
+ * `pki doctor` on the depot a command names: a record store (depot.db, PostgreSQL) is checked by records.ts in one
  * snapshot; a layout-1 depot not yet upgraded is read under its lock (no earlier pki half-way through a change)
  * into the snapshot every reading command works on, and checked the same way, a file the read refuses being the
  * report's problem rather than an error. `fix` narrows a directory's modes first, and upgrades a layout-1 depot as
@@ -8,8 +8,8 @@
 import { readConsistent } from "../lock.js";
 import { readLayout1 } from "../records/layout1.js";
 import type { RecordStore } from "../records/schema.js";
-import { doctorRecords, narrowModes, type DoctorReport, type Problem } from "./doctor.js";
-import { depotLabel, openRecords, type DepotTarget } from "./locate.js";
+import { doctorRecords, narrowModes, type DoctorReport, type Problem } from "./records.js";
+import { depotLabel, openRecords, type DepotTarget } from "../depot/locate.js";
 
 export async function doctorDepot(t: DepotTarget, o: { passphrase?: string; fix: boolean }): Promise<DoctorReport> {
   if (t.kind === "dir" && t.format === "none") await openRecords(t, { write: false }); // says there is no depot

@@ -5,11 +5,11 @@
  */
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
-import { x509 } from "../lib/x509/peculiar.js";
-import { parsePemAll } from "../lib/x509/pem.js";
-import type { RevocationReason } from "../lib/x509/crl.js";
-import { InputError } from "../lib/x509/validate.js";
-import type { Index } from "./records/layout1-index.js";
+import { x509 } from "../../lib/x509/peculiar.js";
+import { parsePemAll } from "../../lib/x509/pem.js";
+import type { RevocationReason } from "../../lib/x509/crl.js";
+import { InputError } from "../../lib/x509/validate.js";
+import type { Index } from "../records/layout1-index.js";
 
 export interface ImportedCrl {
   file: string;
