@@ -20,6 +20,15 @@ import { basename, dirname, join } from "node:path";
 export class DepotError extends Error {}
 
 /**
+ * How long a writer waits for another's lock ($PKI_LOCK_TIMEOUT_MS, 30 s). Here, not in lock.ts, so that the record
+ * store's read path (`pki list`) does not load lock.ts's node:os and node:crypto.
+ */
+export function lockTimeout(): number {
+  const t = Number(process.env.PKI_LOCK_TIMEOUT_MS);
+  return process.env.PKI_LOCK_TIMEOUT_MS && Number.isFinite(t) && t >= 0 ? t : 30_000;
+}
+
+/**
  * With `pki --as-owner` (root on another user's depot): every file and directory it creates goes to the depot's owner.
  */
 let newFileOwner: { uid: number; gid: number } | undefined;

@@ -26,7 +26,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DepotError, own, tempName } from "./fsutil.js";
+import { DepotError, lockTimeout, own, tempName } from "./fsutil.js";
 
 export const LOCK_FILE = "lock";
 export interface LockInfo {
@@ -179,11 +179,6 @@ export function breakLock(dir: string): LockState {
   const s = inspectLock(dir);
   if (s.state !== "free") removeIf(s.path, s.raw);
   return s;
-}
-
-export function lockTimeout(): number {
-  const t = Number(process.env.PKI_LOCK_TIMEOUT_MS);
-  return process.env.PKI_LOCK_TIMEOUT_MS && Number.isFinite(t) && t >= 0 ? t : 30_000;
 }
 
 /** A lock other than a depot's: its file name, and what to say when it stays held. */

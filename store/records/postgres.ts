@@ -7,8 +7,7 @@
 import { pages } from "./sqlite-rows.js";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DepotError } from "../fsutil.js";
-import { lockTimeout } from "../lock.js";
+import { DepotError, lockTimeout } from "../fsutil.js";
 import { expectedRelations, MIGRATIONS, SCHEMA_MARK, SCHEMA_VERSION } from "./postgres-ddl.js";
 import { newPool, pgError, pgTarget, type PgClient, type PgPool, type PgTarget } from "./postgres-conn.js";
 import { PgTx } from "./postgres-tx.js";

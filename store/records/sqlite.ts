@@ -9,8 +9,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { chmodSync, closeSync, constants, existsSync, fsyncSync, linkSync, openSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DepotError, own, tempName } from "../fsutil.js";
-import { lockTimeout } from "../lock.js";
+import { DepotError, lockTimeout, own, tempName } from "../fsutil.js";
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from "./sqlite-ddl.js";
 import {
   checkDbFiles, checkHeader, checkSchema, DB_FILE, dbError, lockHolder, openDb, setDurable, type Db, type Stmt,
