@@ -22,8 +22,8 @@ type Listed = Entry & { state: string };
 
 /** Read in one snapshot per page, streamed (a layout-1 depot: its read-only snapshot). */
 export async function handler(a: Args) {
-  const { openRecords, locateDepot } = await import("../store/depot/locate.js");
-  const { entryOf, listed, recordsOf, stateOf } = await import("../store/depot/read.js");
+  const { openRecords, locateDepot } = await import("../store/depot/list-read.js");
+  const { entryOf, listed, recordsOf, stateOf } = await import("../store/depot/list-read.js");
   const store = await openRecords(locateDepot(a.depot), { write: false });
   try {
     if (a.name !== undefined) return await details(a, await entryOf(recordsOf(store), a.name));
@@ -39,7 +39,7 @@ export async function handler(a: Args) {
 
 async function details(a: Args, e: Entry & { keyUri?: string }) {
   const { printJson, writeOut } = await import("./out.js");
-  const { stateOf } = await import("../store/depot/read.js");
+  const { stateOf } = await import("../store/depot/list-read.js");
   const { sanText } = await import("./args.js");
   const info = {
     name: e.name,

@@ -121,10 +121,15 @@ if (late.length || out.text.includes("Dynamic require of"))
   throw new Error(`dist/bin/pki.js would load ${late.join(", ") || "CommonJS code"} at start-up: ` +
     "import it dynamically, or drop its importer from LIGHT in scripts/build-bundle.mjs");
 
+/**
+ * Entries built into one file each, no shared chunks: `pki list` and `pki status` link one module instead of ~30
+ * (node's ES-module loader costs per file). Their code is duplicated from the chunks; no other command loads them.
+ */
+const WHOLE = new Set(["lazy/store/depot/list-read"]);
 const rest = {
   ...common,
   // Only what pki.js still imports after tree-shaking (a resolved import may have been dropped).
-  entryPoints: Object.fromEntries([...lazy].filter(([name]) => out.text.includes(`"./${name}.mjs"`))),
+  entryPoints: Object.fromEntries([...lazy].filter(([name]) => out.text.includes(`"./${name}.mjs"`) && !WHOLE.has(name))),
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",
   splitting: true,
@@ -136,7 +141,21 @@ const second = await build(rest);
 const outputs = Object.keys(second.metafile.outputs).filter((f) => f.endsWith(".mjs"));
 const banner = { js: "import{createRequire as __r}from'node:module';const require=__r(import.meta.url);" };
 if (outputs.some((f) => readFileSync(f, "utf8").includes("Dynamic require of"))) await build({ ...rest, banner });
+// CommonJS, required by pki.js: no ES-module loader at all (its start costs ~5 ms of internal modules).
+let pkiText = out.text;
+for (const name of WHOLE) {
+  if (!lazy.has(name)) throw new Error(`scripts/build-bundle.mjs: nothing imports ${name} any more`);
+  await build({
+    ...rest, entryPoints: { [name]: lazy.get(name) }, splitting: false, metafile: false, format: "cjs",
+    outExtension: { ".js": ".cjs" },
+    define: { ...common.define, "import.meta.url": "__pki_url" },
+    banner: { js: "var __pki_url=require(\"node:url\").pathToFileURL(__filename).href;" },
+  });
+  const from = `import("./${name}.mjs")`;
+  if (!pkiText.includes(from)) throw new Error(`dist/bin/pki.js: no ${from} to turn into a require`);
+  pkiText = pkiText.replaceAll(from, `Promise.resolve().then(()=>require("./${name}.cjs"))`);
+}
 // Written last: a failed second build leaves no pki.js pointing at missing files.
 mkdirSync(dirname(out.path), { recursive: true });
 writeFileSync(new URL("../dist/bin/package.json", import.meta.url), '{ "type": "commonjs" }\n');
-writeFileSync(out.path, out.contents);
+writeFileSync(out.path, pkiText);
