@@ -5,29 +5,13 @@
  * postgresql:// URL. The PostgreSQL driver and the upgrade are loaded only on the paths that need them: `pki list`
  * on a directory pays for SQLite alone.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { DepotError } from "../fsutil.js";
 import { layout1Remains } from "../records/layout1-files.js";
-import { DB_FILE } from "../records/sqlite-open.js";
 import { SqliteStore } from "../records/sqlite.js";
 import type { RecordStore } from "../records/schema.js";
-import { defaultDepotDir, depotPresence, noDepotMessage } from "../records/presence.js";
+import { depotPresence, locateDepot, noDepotMessage, type DepotTarget } from "../records/presence.js";
 
-export type DepotTarget =
-  | { kind: "dir"; dir: string; format: "db" | "layout1" | "none" }
-  | { kind: "postgres"; url: string };
-
-const PG_URL = /^postgres(ql)?:\/\//i;
-
-/** The depot `--depot`/`PKI_DEPOT` names (default ./.pki), and what a directory holds now. */
-export function locateDepot(flag?: string): DepotTarget {
-  const arg = flag || process.env.PKI_DEPOT || "";
-  if (PG_URL.test(arg)) return { kind: "postgres", url: arg };
-  const dir = defaultDepotDir(flag);
-  const format = existsSync(join(dir, DB_FILE)) ? "db" : existsSync(join(dir, "depot.json")) ? "layout1" : "none";
-  return { kind: "dir", dir, format };
-}
+export { locateDepot, type DepotTarget };
 
 /** How messages name a depot: its directory, or its URL without the password. */
 export async function depotLabel(t: DepotTarget): Promise<string> {

@@ -7,28 +7,24 @@
  * depot. Any doubt (no depot, a link, a busy or damaged database, a field out of range) means no head start,
  * never an error; a postgresql:// depot gets none.
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { deriveKey } from "../../lib/formats/kdf.js";
 import { readText } from "../fsutil.js";
 import { Check, checkDepotMeta, checkKdf, MAX_DEPOT_JSON } from "../records/integrity.js";
-import { defaultDepotDir } from "../records/presence.js"; // bundled into pki.js with it: no extra load
+import { DB_FILE, locateDepot } from "../records/presence.js"; // bundled into pki.js with it: no extra load
 import type { DepotMeta } from "../records/layout1-index.js";
-
-/** sqlite-open.ts's DB_FILE: importing it would bundle the SQLite layer into pki.js, which `pki list` loads. */
-const DB_FILE = "depot.db";
 
 export async function primeDepotKdf(depotFlag: string | undefined, passphrase: string): Promise<void> {
   try {
-    if (/^postgres(ql)?:\/\//i.test(depotFlag || process.env.PKI_DEPOT || "")) return;
-    const dir = defaultDepotDir(depotFlag);
+    const t = locateDepot(depotFlag);
+    if (t.kind !== "dir" || t.format === "none") return;
     let kdf: DepotMeta["kdf"];
-    if (existsSync(join(dir, DB_FILE))) {
-      const row = (await import("../records/sqlite-early.js")).earlyKdfRow(dir);
+    if (t.format === "db") {
+      const row = (await import("../records/sqlite-early.js")).earlyKdfRow(t.dir);
       checkKdf(new Check(DB_FILE), row, "depot.kdf"); // as validate.ts checks the depot record
       kdf = row as DepotMeta["kdf"];
     } else {
-      const meta = JSON.parse(readText(join(dir, "depot.json"), "depot.json", MAX_DEPOT_JSON));
+      const meta = JSON.parse(readText(join(t.dir, "depot.json"), "depot.json", MAX_DEPOT_JSON));
       checkDepotMeta(meta as DepotMeta);
       kdf = (meta as DepotMeta).kdf;
     }

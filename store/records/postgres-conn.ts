@@ -5,7 +5,10 @@
  */
 import { createRequire } from "node:module";
 import { DepotError } from "../fsutil.js";
+import { isPgUrl } from "./presence.js";
 import { UnavailableError } from "./schema.js";
+
+export { isPgUrl };
 
 /** The part of pg's API pki uses (typed here: @types/pg would be one more dependency). */
 export interface PgResult { rows: Array<Record<string, unknown>>; rowCount: number | null }
@@ -29,7 +32,6 @@ const req = createRequire(import.meta.url);
 let loaded: PgModule | undefined;
 const pg = (): PgModule => (loaded ??= req("pg") as PgModule);
 
-export const isPgUrl = (s: string) => /^postgres(ql)?:\/\//i.test(s);
 
 export interface PgTarget {
   /** The URL without its password (what messages and `location` show). */

@@ -6,8 +6,29 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DepotError, TEMP_RE } from "../fsutil.js";
 
+/** The SQLite depot's file in its directory. */
+export const DB_FILE = "depot.db";
+
+export const isPgUrl = (s: string) => /^postgres(ql)?:\/\//i.test(s);
+
 export function defaultDepotDir(flag?: string): string {
   return resolve(flag || process.env.PKI_DEPOT || ".pki");
+}
+
+export type DepotTarget =
+  | { kind: "dir"; dir: string; format: "db" | "layout1" | "none" }
+  | { kind: "postgres"; url: string };
+
+/**
+ * The depot `--depot`/`PKI_DEPOT` names (default ./.pki), and what a directory holds now. Here, with no driver
+ * behind it, so that the KDF's head start (store/keys/early-kdf.ts, in pki.js) makes the same judgement.
+ */
+export function locateDepot(flag?: string): DepotTarget {
+  const arg = flag || process.env.PKI_DEPOT || "";
+  if (isPgUrl(arg)) return { kind: "postgres", url: arg };
+  const dir = defaultDepotDir(flag);
+  const format = existsSync(join(dir, DB_FILE)) ? "db" : existsSync(join(dir, "depot.json")) ? "layout1" : "none";
+  return { kind: "dir", dir, format };
 }
 
 /**
@@ -18,7 +39,7 @@ export function defaultDepotDir(flag?: string): string {
 export type DepotPresence = { kind: "depot" } | { kind: "none" } | { kind: "other"; files: string[] };
 
 export function depotPresence(dir: string): DepotPresence {
-  if (existsSync(join(dir, "depot.json")) || existsSync(join(dir, "depot.db"))) return { kind: "depot" };
+  if (existsSync(join(dir, "depot.json")) || existsSync(join(dir, DB_FILE))) return { kind: "depot" };
   let names: string[];
   try {
     if (!statSync(dir).isDirectory()) return { kind: "other", files: [] };
@@ -50,6 +71,6 @@ export function noDepotMessage(dir: string, p: DepotPresence): string {
 export function checkRoomForCA(dir: string, hint = ""): void {
   const p = depotPresence(dir);
   if (p.kind === "other") throw new DepotError(noDepotMessage(dir, p));
-  if (p.kind === "depot" && (existsSync(join(dir, "ca.crt")) || existsSync(join(dir, "depot.db"))))
+  if (p.kind === "depot" && (existsSync(join(dir, "ca.crt")) || existsSync(join(dir, DB_FILE))))
     throw new DepotError(`a CA already exists in ${dir}${hint}`);
 }

@@ -10,6 +10,9 @@ import { basename, dirname, join } from "node:path";
 import { DepotError } from "../fsutil.js";
 import { depotDirProblems, fileProblems, ownershipError } from "../ownership.js";
 import { APPLICATION_ID, expectedObjects, SCHEMA_VERSION } from "./sqlite-ddl.js";
+import { DB_FILE } from "./presence.js";
+
+export { DB_FILE };
 
 /** The part of better-sqlite3's API pki uses (typed here: its types would be one more dependency). */
 export interface Stmt {
@@ -30,7 +33,6 @@ type Driver = new (
   path: string,
   o: { fileMustExist: boolean; readonly: boolean; timeout: number; nativeBinding?: object },
 ) => Db;
-export const DB_FILE = "depot.db";
 const DOCTOR = ": run 'pki doctor'";
 
 /** One line for a driver error (never SQLite's own words): busy → locked, corrupt/notadb → damaged, ... */
