@@ -8,9 +8,7 @@ import type { ExportMaterial } from "../lib/formats/export.js";
 
 /** The depot `flag` names: a directory (depot.db, or layout 1: read as it is, upgraded by a write) or a URL. */
 export async function recordsTarget(flag?: string): Promise<DepotTarget> {
-  const { locateDepot } = await import("../store/depot/locate.js");
-  const t = locateDepot(flag);
-  return t;
+  return (await import("../store/depot/locate.js")).locateDepot(flag);
 }
 
 /** Runs `fn` on the depot's record store, closed after it whatever happens. */
