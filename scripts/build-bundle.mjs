@@ -122,10 +122,13 @@ if (late.length || out.text.includes("Dynamic require of"))
     "import it dynamically, or drop its importer from LIGHT in scripts/build-bundle.mjs");
 
 /**
- * Entries built into one file each, no shared chunks: `pki list` and `pki status` link one module instead of ~30
- * (node's ES-module loader costs per file). Their code is duplicated from the chunks; no other command loads them.
+ * Entries built into one file each, no shared chunks, required as CommonJS: node's ES-module loader costs per file
+ * and ~5 ms to start. `pki list` and `pki status` link one module instead of ~30; the KDF's head start reads
+ * depot.db's row before any ES module loads (~18 ms sooner), so the key commands' KDF runs beside their chunks'
+ * loading. Their code is duplicated from the chunks: list-read is loaded by nothing else, and sqlite-early's copy
+ * of sqlite-open.ts shares the driver through require's cache.
  */
-const WHOLE = new Set(["lazy/store/depot/list-read"]);
+const WHOLE = new Set(["lazy/store/depot/list-read", "lazy/store/records/sqlite-early"]);
 const rest = {
   ...common,
   // Only what pki.js still imports after tree-shaking (a resolved import may have been dropped).
@@ -143,11 +146,27 @@ const banner = { js: "import{createRequire as __r}from'node:module';const requir
 if (outputs.some((f) => readFileSync(f, "utf8").includes("Dynamic require of"))) await build({ ...rest, banner });
 // CommonJS, required by pki.js: no ES-module loader at all (its start costs ~5 ms of internal modules).
 let pkiText = out.text;
+/**
+ * In those files `createRequire(import.meta.url)` is the file's own require: node:module is not loaded for it,
+ * because loading node:module sets up node's ES-module loader (~5 ms), which these files exist to avoid.
+ */
+const ownRequire = {
+  name: "own-require",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?module$/ }, () => ({ path: "module", namespace: "own-require" }));
+    b.onLoad({ filter: /.*/, namespace: "own-require" }, () => ({
+      contents: "exports.createRequire = (url) => url === __pki_url ? require : " +
+        "process.getBuiltinModule(\"node:module\").createRequire(url);",
+      loader: "js",
+    }));
+  },
+};
 for (const name of WHOLE) {
   if (!lazy.has(name)) throw new Error(`scripts/build-bundle.mjs: nothing imports ${name} any more`);
   await build({
     ...rest, entryPoints: { [name]: lazy.get(name) }, splitting: false, metafile: false, format: "cjs",
     outExtension: { ".js": ".cjs" },
+    plugins: [ownRequire, ...rest.plugins],
     define: { ...common.define, "import.meta.url": "__pki_url" },
     banner: { js: "var __pki_url=require(\"node:url\").pathToFileURL(__filename).href;" },
   });

@@ -165,3 +165,30 @@ test("depot.db held open by another process, or left with its WAL by one that di
     const ok = await spied(dir, ISSUE);
     t.is(ok.code, 0, ok.stderr);
   });
+
+// The head start is worth most when it starts first: depot.db's row is read by CommonJS code required from pki.js,
+// before node sets up its ES-module loader for the command's chunks. Seen from node's own record of its internal
+// modules at the moment PBKDF2 is called (and at exit, where the chunks have set it up). Node 24 sets the loader up
+// for every CommonJS script, an empty one too: there the record says nothing and only node 20's run can fail.
+test("depot.db: the KDF starts before node's ES-module loader is set up", async (t) => {
+  const dir = await depot(t, "db");
+  const loader = JSON.stringify("NativeModule internal/modules/esm/loader");
+  const has = `process.moduleLoadList.includes(${loader})`;
+  writeFileSync(join(dir, "spy.cjs"), [
+    `const c = require('node:crypto'), pbkdf2 = c.pbkdf2, calls = [];`,
+    `c.pbkdf2 = function (...a) { calls.push(${has}); return pbkdf2.apply(this, a); };`,
+    `process.on('exit', () => require('node:fs').writeFileSync(process.env.SPY_OUT, JSON.stringify([...calls, ${has}])));`,
+  ].join("\n"));
+  writeFileSync(join(dir, "empty.cjs"), "");
+  const out = join(dir, "empty.json");
+  await run(process.execPath, ["-r", join(dir, "spy.cjs"), join(dir, "empty.cjs")], {
+    cwd: dir, env: { ...process.env, SPY_OUT: out },
+  });
+  const [emptyHasLoader] = JSON.parse(readFileSync(out, "utf8"));
+  const r = await spied(dir, ISSUE);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.calls.length, 2, "one derivation");
+  t.true(r.calls[1], "the command's chunks set up the ES-module loader (else this test judges nothing)");
+  if (emptyHasLoader) t.log("this node sets up its ES-module loader for any CommonJS script: nothing to judge");
+  else t.false(r.calls[0], "the KDF started after the ES-module loader was set up");
+});

@@ -38,26 +38,24 @@ test("pki --version loads nothing node -e 0 does not, and no ES-module loader", 
   t.false(modules.has(ESM_LOADER) && !script.has(ESM_LOADER), "pki --version set up the ES-module loader");
 });
 
-// On a depot held in depot.db, list and status load the SQLite driver and the record store's read path, as ES
-// modules: nothing beyond what a script loading better-sqlite3, node:crypto, os, timers/promises, module and
-// async_hooks and importing one ES module loads (no PostgreSQL driver: no net or tls), and not the X.509 issuance
-// stack (it installs reflect-metadata's Reflect.getMetadata).
+// On a depot held in depot.db, list and status load the SQLite driver and the record store's read path, one
+// CommonJS file: nothing beyond what a script loading better-sqlite3, node:crypto, os, timers/promises and
+// async_hooks loads (no PostgreSQL driver: no net or tls; no ES-module loader unless node sets it up for an empty
+// CommonJS script), and not the X.509 issuance stack (it installs reflect-metadata's Reflect.getMetadata).
 test("pki list and status on depot.db load the SQLite driver and the read path, no issuance stack, no pg", async (t) => {
   const dir = tempDir(t);
   const env = { PKI_DEPOT: join(dir, ".pki"), PKI_PASSPHRASE: PASS };
   await pkiOk(t, dir, ["init"], { env });
   await pkiOk(t, dir, ["issue", "web", "web.example.com", "127.0.0.1", "::1"], { env }); // IPs: the checks read back
   t.true(existsSync(join(dir, ".pki", "depot.db")));
-  // An ES module importing node:fs, as the read path's chunks do (on node 24 that alone loads internal/fs/dir).
-  const one = 'import { existsSync } from "node:fs";\nexport default [import.meta.url, existsSync(".")];\n';
-  writeFileSync(join(dir, "one.mjs"), one);
   writeFileSync(join(dir, "like.cjs"), [
     `require(${JSON.stringify(join(ROOT, "node_modules", "better-sqlite3"))})(":memory:").prepare("select 1").get();`,
-    "require('node:crypto'); require('node:os'); require('node:timers/promises'); require('node:module');",
+    "require('node:crypto'); require('node:os'); require('node:timers/promises');",
     "new (require('node:async_hooks').AsyncLocalStorage)().run(1, () => 0);",
-    `import(${JSON.stringify(join(dir, "one.mjs"))});`,
   ].join("\n"));
   const like = (await loaded(t, dir, [join(dir, "like.cjs")])).modules;
+  writeFileSync(join(dir, "empty.cjs"), "");
+  const script = (await loaded(t, dir, [join(dir, "empty.cjs")])).modules;
   const dump = join(dir, "dump.cjs");
   writeFileSync(dump, `${DUMP}\nprocess.on('exit', () => { if (Reflect.getMetadata) process.exitCode = 99; });`);
   for (const args of [["list"], ["list", "--json"], ["status"]]) {
@@ -65,5 +63,6 @@ test("pki list and status on depot.db load the SQLite driver and the read path, 
     t.regex(r.out, /web/);
     const extra = [...modules].filter((m) => !like.has(m) && !m.startsWith("/") && !m.startsWith("file:"));
     t.deepEqual(extra, [], `pki ${args.join(" ")} loaded ${extra.join(", ")}`);
+    t.false(modules.has(ESM_LOADER) && !script.has(ESM_LOADER), `pki ${args.join(" ")} set up the ES-module loader`);
   }
 });
