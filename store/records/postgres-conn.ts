@@ -11,7 +11,7 @@ import { UnavailableError } from "./schema.js";
 export { isPgUrl };
 
 /** The part of pg's API pki uses (typed here: @types/pg would be one more dependency). */
-export interface PgResult { rows: Array<Record<string, unknown>>; rowCount: number | null }
+export interface PgResult { rows: Array<Record<string, unknown>>; rowCount: number | null; command?: string }
 export interface PgClient {
   query(sql: string, params?: unknown[]): Promise<PgResult>;
   on(event: "error", fn: (e: Error) => void): void;

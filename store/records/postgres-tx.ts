@@ -1,7 +1,12 @@
-/** One transaction on PostgreSQL: the ReadTx/WriteTx methods as SQL, every row read back validated. */
+/**
+ * One transaction on PostgreSQL: the ReadTx/WriteTx methods as SQL, every row read back validated. An entry read
+ * once is not read again in the transaction until an entry is written (one snapshot: the same row), and writes
+ * whose answer nobody needs are held and sent together (postgres-pipe.ts).
+ */
 import { DepotError } from "../fsutil.js";
 import { SERIAL_RE } from "./integrity.js";
-import { pgError, type PgClient } from "./postgres-conn.js";
+import { pgError } from "./postgres-conn.js";
+import type { PgPipe } from "./postgres-pipe.js";
 import {
   acmeBodyOf, depotOf, eabOf, ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, REVOKED_SOURCES,
   revokedOf, type Row,
@@ -25,16 +30,20 @@ export const dollars = (sql: string) => { let n = 0; return sql.replace(/\?/g, (
 export class PgTx implements WriteTx {
   open = true;
   private readonly cas = new Map<string, boolean>();
+  /** Entry rows read in this transaction, by name and by folded name, until an entry is written. */
+  private readonly named = new Map<string, Row | undefined>();
+  private readonly folded = new Map<string, Row | undefined>();
   private readonly c: v.Check;
 
-  constructor(private readonly client: PgClient, private readonly where: string, readonly writable: boolean) {
+  constructor(private readonly pipe: PgPipe, private readonly where: string, readonly writable: boolean) {
     this.c = v.checker(where);
   }
 
   private async q(sql: string, p: unknown[], unique?: () => Error) {
     if (!this.open) throw new Error("records: the transaction has ended (a use outside store.read/write)");
+    try { await this.pipe.flush(); } catch (e) { throw pgError(e, this.where); }
     try {
-      return await this.client.query(sql, p);
+      return await this.pipe.query(sql, p);
     } catch (e) {
       if (unique && (e as { code?: unknown }).code === "23505") throw unique();
       throw pgError(e, this.where);
@@ -47,10 +56,30 @@ export class PgTx implements WriteTx {
     if (!this.writable) throw new Error("records: a write in a read transaction");
     return (await this.q(sql, p, unique)).rowCount ?? 0;
   }
+  /** A write of `row` whose answer is not needed: held, and sent with the next statement's (or the commit's). */
+  private async hold(row: string, sql: string, ...params: unknown[]): Promise<void> {
+    if (!this.open) throw new Error("records: the transaction has ended (a use outside store.read/write)");
+    if (!this.writable) throw new Error("records: a write in a read transaction");
+    try { await this.pipe.hold({ row, sql, params }); } catch (e) { throw pgError(e, this.where); }
+  }
+  /** Ends the transaction: what is held sent, then COMMIT; or, when `fn` failed, ROLLBACK. */
+  async end(commit: boolean): Promise<void> {
+    this.open = false;
+    await (commit ? this.pipe.commit() : this.pipe.rollback());
+  }
+  /** For a caller that ends the transaction itself: what is held, sent. */
+  async settle(): Promise<void> {
+    this.open = false;
+    await this.pipe.flush();
+  }
+  private entriesWritten(): void {
+    this.named.clear();
+    this.folded.clear();
+  }
 
   /** Which names are CA entries, read once per transaction for the rows validated in it. */
   private async loadCas(rows: Row[]): Promise<(n: string) => boolean> {
-    const want = [...new Set(rows.flatMap((r) => [r.issuer, r.name]).filter((x) => typeof x === "string"))]
+    const want = [...new Set(rows.map((r) => r.issuer).filter((x) => typeof x === "string"))]
       .filter((n) => !this.cas.has(n as string));
     if (want.length) {
       const found = await this.all("SELECT name, kind FROM entries WHERE name = ANY($1)", want);
@@ -59,6 +88,8 @@ export class PgTx implements WriteTx {
     return (n) => this.cas.get(n) ?? false;
   }
   private async entries(rows: Row[]): Promise<EntryRecord[]> {
+    // an entry's row says itself whether it is a CA: only its issuer may need a look-up
+    for (const r of rows) if (typeof r.name === "string") this.cas.set(r.name, r.kind === "ca");
     const isCa = await this.loadCas(rows);
     return rows.map((r) => v.validEntry(this.c, entryOf(this.c, r), isCa));
   }
@@ -69,9 +100,15 @@ export class PgTx implements WriteTx {
     if (!r) this.c.fail("depot", "is missing");
     return v.validDepot(this.c, depotOf(r));
   }
-  async entry(name: string) { return this.entryRow(await this.get("SELECT * FROM entries WHERE name = $1", name)); }
+  async entry(name: string) {
+    if (!this.named.has(name)) this.named.set(name, await this.get("SELECT * FROM entries WHERE name = $1", name));
+    return this.entryRow(this.named.get(name));
+  }
   async entryFolded(name: string) {
-    return this.entryRow(await this.get("SELECT * FROM entries WHERE name_fold = $1", name.toLowerCase()));
+    const fold = name.toLowerCase();
+    if (!this.folded.has(fold))
+      this.folded.set(fold, await this.get("SELECT * FROM entries WHERE name_fold = $1", fold));
+    return this.entryRow(this.folded.get(fold));
   }
   async entryBySerial(serial: string) {
     return this.entryRow(await this.get("SELECT * FROM entries WHERE serial = $1", serial.toLowerCase()));
@@ -166,13 +203,18 @@ export class PgTx implements WriteTx {
   }
   async setSerialFloor(serial: string) { await this.run("UPDATE depot SET serial_floor = $1 WHERE id = 1", serial); }
   async putEntry(e: EntryRecord): Promise<void> {
-    const sql = "SELECT name FROM entries WHERE name_fold = $1 AND name <> $2";
-    const taken = await this.get(sql, e.name.toLowerCase(), e.name);
+    const fold = e.name.toLowerCase();
+    // entryFolded just read this name's fold (as a new name is checked): the same snapshot, no second look
+    const seen = this.folded.get(fold);
+    const taken = this.folded.has(fold) ? (seen?.name === e.name ? undefined : seen) :
+      await this.get("SELECT name FROM entries WHERE name_fold = $1 AND name <> $2", fold, e.name);
     if (taken) throw new NameTakenError(e.name, taken.name as string);
+    this.entriesWritten();
     await this.runOr(() => new NameTakenError(e.name, "?"), UPSERT_ENTRY, ...entryParams(e));
     this.cas.delete(e.name);
   }
   async deleteEntry(name: string): Promise<void> {
+    this.entriesWritten();
     await this.run("DELETE FROM blobs WHERE name = $1 AND serial = ''", name);
     await this.run("DELETE FROM crls WHERE issuer = $1", name);
     await this.run("DELETE FROM entries WHERE name = $1", name);
@@ -193,13 +235,15 @@ export class PgTx implements WriteTx {
     );
   }
   async revoke(name: string, serial: string, r: Revocation): Promise<boolean> {
+    this.entriesWritten();
     const set = "revoked_date = $1, revoked_reason = $2 WHERE name = $3 AND serial = $4";
     if (await this.run(`UPDATE entries SET status = 'revoked', ${set}`, r.date, r.reason, name, serial)) return true;
     return (await this.run(`UPDATE history SET ${set}`, r.date, r.reason, name, serial)) > 0;
   }
   async putBlob(ref: BlobRef, data: Uint8Array): Promise<void> {
-    await this.run("INSERT INTO blobs (name, kind, serial, data) VALUES ($1, $2, $3, $4) " +
-      "ON CONFLICT (name, kind, serial) DO UPDATE SET data = excluded.data", ...blobKey(ref), Buffer.from(data));
+    await this.hold(`blobs ${JSON.stringify(blobKey(ref))}`, "INSERT INTO blobs (name, kind, serial, data) " +
+      "VALUES ($1, $2, $3, $4) ON CONFLICT (name, kind, serial) DO UPDATE SET data = excluded.data",
+    ...blobKey(ref), Buffer.from(data));
   }
   async retireBlob(name: string, kind: BlobKind, serial: string): Promise<void> {
     await this.run("UPDATE blobs SET serial = $1 WHERE name = $2 AND kind = $3 AND serial = ''", serial, name, kind);
@@ -224,8 +268,9 @@ export class PgTx implements WriteTx {
   }
   async acmePut<K extends AcmeKind>(kind: K, obj: AcmeRecords[K]): Promise<void> {
     const account = "account" in obj ? obj.account : null;
-    await this.run("INSERT INTO acme (kind, id, account, body) VALUES ($1, $2, $3, $4) " +
-      "ON CONFLICT (kind, id) DO UPDATE SET account = $3, body = $4", kind, obj.id, account, JSON.stringify(obj));
+    await this.hold(`acme ${JSON.stringify([kind, obj.id])}`, "INSERT INTO acme (kind, id, account, body) " +
+      "VALUES ($1, $2, $3, $4) ON CONFLICT (kind, id) DO UPDATE SET account = $3, body = $4",
+    kind, obj.id, account, JSON.stringify(obj));
   }
   async putEab(e: EabRecord): Promise<void> {
     await this.run("INSERT INTO eab (kid, hmac, created, account, bound) VALUES ($1, $2, $3, $4, $5) " +
@@ -233,7 +278,7 @@ export class PgTx implements WriteTx {
       e.kid, e.hmac, e.created, e.account ?? null, e.bound ?? null);
   }
   async putNonce(nonce: string, expires: Date): Promise<void> {
-    await this.run("INSERT INTO nonces (nonce, expires) VALUES ($1, $2)", nonce, expires.getTime());
+    await this.hold(`nonces ${nonce}`, "INSERT INTO nonces (nonce, expires) VALUES ($1, $2)", nonce, expires.getTime());
   }
   /** DELETE ... RETURNING: of two connections taking one nonce at once, exactly one gets the row. */
   async takeNonce(nonce: string, now = new Date()): Promise<boolean> {

@@ -2,7 +2,8 @@
  * The shared backend: the depot's records in a PostgreSQL schema (`postgresql://user@host/db?schema=NAME`),
  * through a pg Pool. Writes run SERIALIZABLE, so two processes (or nodes) writing at once give the result of one
  * order or the other; a write that loses a serialization race is run again from the start (see attempt), so
- * `fn` must hand nothing out before write() returns. Reads run REPEATABLE READ READ ONLY (one snapshot).
+ * `fn` must hand nothing out before write() returns. Reads run REPEATABLE READ READ ONLY (one snapshot). What
+ * is one statement (an ACME object looked up, a nonce taken) runs as that statement alone, without BEGIN/COMMIT.
  */
 import { pages } from "./sqlite-rows.js";
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -10,10 +11,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DepotError, lockTimeout } from "../fsutil.js";
 import { expectedRelations, MIGRATIONS, SCHEMA_MARK, SCHEMA_VERSION } from "./postgres-ddl.js";
 import { newPool, pgError, pgTarget, type PgClient, type PgPool, type PgTarget } from "./postgres-conn.js";
+import { PgPipe } from "./postgres-pipe.js";
 import { PgTx } from "./postgres-tx.js";
 import type { DepotRecord, EntryRecord, ListFilter, ReadTx, RecordStore, WriteTx } from "./schema.js";
 
 const inTx = new AsyncLocalStorage<PgStore>();
+const WRITE = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+const READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 /** pg_advisory_xact_lock key ("pkiD") serialising schema creation and migration. */
 const DDL_LOCK = 0x706b6944;
 
@@ -61,8 +65,14 @@ export class PgStore implements RecordStore {
         await c.query(
           "INSERT INTO depot (id, kdf_salt, kdf_iterations, created, serial_floor) VALUES (1, $1, $2, $3, $4)",
           [depot.kdf.salt, depot.kdf.iterations, depot.created, depot.serialFloor ?? null]);
-        const tx = new PgTx(c, store.location, true);
-        try { await fill?.(tx); } finally { tx.open = false; }
+        const tx = new PgTx(new PgPipe(c, null), store.location, true);
+        try {
+          await fill?.(tx);
+        } catch (e) {
+          await tx.end(false); // what is held, dropped: the DDL transaction rolls back
+          throw e;
+        }
+        await tx.settle();
       });
       return store;
     } catch (e) {
@@ -71,12 +81,15 @@ export class PgStore implements RecordStore {
     }
   }
 
-  read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> { return this.transaction(false, fn); }
-  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> { return this.transaction(true, fn); }
+  read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> { return this.transaction(READ, fn); }
+  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> { return this.transaction(WRITE, fn); }
+  readOne<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> { return this.transaction(undefined, fn); }
+  /** One DELETE ... RETURNING on its own: of two connections taking one nonce at once, exactly one gets the row. */
+  takeNonce(nonce: string): Promise<boolean> { return this.transaction(undefined, (tx) => tx.takeNonce(nonce), true); }
 
   list(filter: ListFilter = {}, o: { pageSize?: number } = {}): AsyncIterable<EntryRecord> {
     const page = (after: EntryRecord | undefined, size: number) =>
-      this.transaction(false, async (tx) => tx.page(filter, after, size));
+      this.transaction(READ, async (tx) => tx.page(filter, after, size));
     return pages(page, o.pageSize ?? 1000);
   }
 
@@ -110,10 +123,11 @@ export class PgStore implements RecordStore {
     }
   }
 
-  private transaction<T>(write: boolean, fn: (tx: PgTx) => Promise<T>): Promise<T> {
+  /** `begin` undefined: `fn` makes one statement, run on its own (a read unless `write`). */
+  private transaction<T>(begin: string | undefined, fn: (tx: PgTx) => Promise<T>, write = begin === WRITE) {
     if (inTx.getStore() === this) throw new Error("records: a transaction inside a transaction of the same store");
     if (this.closed) throw new Error("records: the store is closed");
-    return inTx.run(this, () => this.attempt(write, fn));
+    return inTx.run(this, () => this.attempt(begin, write, fn));
   }
 
   /**
@@ -121,23 +135,21 @@ export class PgStore implements RecordStore {
    * growing random pause, until $PKI_LOCK_TIMEOUT_MS (30 s) has passed, as a SQLite writer waits for the lock.
    * Errors of `fn` itself pass as they are (PgTx already made the driver's one line).
    */
-  private async attempt<T>(write: boolean, fn: (tx: PgTx) => Promise<T>): Promise<T> {
+  private async attempt<T>(begin: string | undefined, write: boolean, fn: (tx: PgTx) => Promise<T>): Promise<T> {
     const deadline = Date.now() + lockTimeout();
     for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
       try {
         return await this.withClient(async (c) => {
-          await this.exec(c, `BEGIN ISOLATION LEVEL ${write ? "SERIALIZABLE" : "REPEATABLE READ READ ONLY"}`);
-          const tx = new PgTx(c, this.location, write);
+          const tx = new PgTx(new PgPipe(c, begin), this.location, write);
+          let out: T;
           try {
-            const out = await fn(tx);
-            tx.open = false;
-            await this.exec(c, "COMMIT");
-            return out;
+            out = await fn(tx);
           } catch (e) {
-            tx.open = false;
-            await c.query("ROLLBACK").catch(() => undefined);
+            await tx.end(false);
             throw e;
           }
+          try { await tx.end(true); } catch (e) { throw pgError(e, this.location); }
+          return out;
         });
       } catch (e) {
         const code = (e as { cause?: { code?: unknown } }).cause?.code;
@@ -145,10 +157,6 @@ export class PgStore implements RecordStore {
       }
       await sleep(delay * (0.5 + Math.random()));
     }
-  }
-
-  private async exec(c: PgClient, sql: string): Promise<void> {
-    try { await c.query(sql); } catch (e) { throw pgError(e, this.location); }
   }
 
   /** Runs `fn` in one transaction holding the DDL lock: creation and migration happen once, whoever races. */

@@ -169,6 +169,13 @@ export interface RecordStore {
   read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T>;
   /** Runs `fn` alone (in this process and against every other writer); commits when it returns, else rolls back. */
   write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>;
+  /**
+   * A read whose `fn` makes one statement (one row looked up): where the backend can, that statement runs alone,
+   * without a transaction block around it (on PostgreSQL one round trip, not three). A second statement throws.
+   */
+  readOne?<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T>;
+  /** WriteTx.takeNonce as one statement of its own, where the backend can (its own write() otherwise). */
+  takeNonce?(nonce: string): Promise<boolean>;
   /** `tx.list` with each page read in its own short transaction: streams a depot of any size. */
   list(filter?: ListFilter, o?: { pageSize?: number }): AsyncIterable<EntryRecord>;
   /** A consistent copy of the whole store at `file` (made while others write), mode 0600. */
