@@ -355,13 +355,16 @@ export class AcmeService {
     // The policy may have narrowed since the order was made (a restart with another --allow).
     for (const i of o.identifiers) checkIdentifier(i, this.o.policy);
     await checkOrderCsr(csrDer, o.identifiers, acct.jwk as JWK);
+    // A certificate the depot recorded while the order was left ready (a crash between the two on a depot of old):
+    // that certificate is the answer. Looked up before the transaction, since only a finalize records an order's
+    // certificate, with the order, in one transaction (whose write of the order excludes a second), and a look-up
+    // that finds nothing in a serializable transaction conflicts with every finalize inserting beside it.
+    const recorded = await this.store.issuedFor(o.id);
     const done = await this.store.transact(async (tx) => {
       const cur = await this.order(acct, id, tx);
       if (cur.status !== "ready") throw problem("orderNotReady", `the order is ${cur.status}, not ready`, 403);
-      // A crash after the depot recorded the certificate but before the order did: that certificate is the answer.
       const name =
-        (await tx.issuedFor(cur.id)) ??
-        (await tx.issue({ csrDer, identifiers: cur.identifiers, account: acct.id, order: cur.id })).name;
+        recorded ?? (await tx.issue({ csrDer, identifiers: cur.identifiers, account: acct.id, order: cur.id })).name;
       const next: Order = { ...cur, status: "valid", cert: name };
       tx.put("orders", next);
       return next;
