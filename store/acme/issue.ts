@@ -11,7 +11,7 @@ import { describeKey, specOfSpki } from "../../lib/x509/keys.js";
 import { InputError } from "../../lib/x509/validate.js";
 import type { IssuedCert, IssueRequest } from "../../lib/acme/backend.js";
 import { problem } from "../../lib/acme/protocol.js";
-import type { EntryRecord, WriteTx } from "../records/schema.js";
+import { NameTakenError, type EntryRecord, type WriteTx } from "../records/schema.js";
 import { signUnder } from "../depot/issue.js";
 import type { Session } from "../depot/session.js";
 import { ACME_PROFILE, commonNameFor } from "./names.js";
@@ -47,10 +47,8 @@ export async function issueForOrder(s: Session, tx: WriteTx, is: AcmeIssuer, r: 
     throw e;
   }
   const serial = cert.serialNumber.toLowerCase();
-  const short = `acme-${serial.slice(0, 16)}`;
-  const name = (await tx.entryFolded(short)) ? `acme-${serial}` : short;
   const e: EntryRecord = {
-    name,
+    name: `acme-${serial.slice(0, 16)}`,
     kind: "leaf",
     issuer: is.name,
     subject: subject.toString(),
@@ -65,8 +63,19 @@ export async function issueForOrder(s: Session, tx: WriteTx, is: AcmeIssuer, r: 
     external: true,
     acme: { account: r.account, order: r.order },
   };
-  await tx.putEntry(e);
+  // the short name, unless an entry holds it: then the whole serial's (unique among serials)
+  const name = (await addNew(tx, e)) ? e.name : `acme-${serial}`;
+  if (name !== e.name && !(await addNew(tx, { ...e, name })))
+    throw new NameTakenError(name, name);
   await tx.putBlob({ name, kind: "csr" }, new Uint8Array(r.csrDer));
   await tx.putBlob({ name, kind: "cert" }, new Uint8Array(cert.rawData));
   return { name, serial };
+}
+
+/** Records `e` when no entry holds its name in any case; false (nothing written) when one does. */
+async function addNew(tx: WriteTx, e: EntryRecord): Promise<boolean> {
+  if (tx.addEntry) return tx.addEntry(e);
+  if (await tx.entryFolded(e.name)) return false;
+  await tx.putEntry(e);
+  return true;
 }

@@ -23,6 +23,8 @@ const PAGE = 1000;
 const UPSERT_ENTRY =
   `INSERT INTO entries (${ENTRY_COLUMNS.join(", ")}) VALUES (${ENTRY_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")}) ` +
   `ON CONFLICT (name) DO UPDATE SET ${ENTRY_COLUMNS.slice(1).map((k) => `${k} = excluded.${k}`).join(", ")}`;
+/** An entry under a name (and a folded name) nobody holds; none written otherwise (either UNIQUE refuses). */
+const ADD_ENTRY = `${UPSERT_ENTRY.slice(0, UPSERT_ENTRY.indexOf(" ON CONFLICT"))} ON CONFLICT DO NOTHING RETURNING name`;
 
 /** SQLite's `?` placeholders (the shared list query) as PostgreSQL's `$n`. */
 export const dollars = (sql: string) => { let n = 0; return sql.replace(/\?/g, () => `$${++n}`); };
@@ -212,6 +214,12 @@ export class PgTx implements WriteTx {
     this.entriesWritten();
     await this.runOr(() => new NameTakenError(e.name, "?"), UPSERT_ENTRY, ...entryParams(e));
     this.cas.delete(e.name);
+  }
+  async addEntry(e: EntryRecord): Promise<boolean> {
+    this.entriesWritten();
+    const added = (await this.runOr(undefined, ADD_ENTRY, ...entryParams(e))) === 1;
+    if (added) this.cas.delete(e.name);
+    return added;
   }
   async deleteEntry(name: string): Promise<void> {
     this.entriesWritten();

@@ -133,6 +133,12 @@ export interface WriteTx extends ReadTx {
   setSerialFloor(serial: string): Promise<void>;
   /** Inserts or replaces the entry NAME; a different name differing only in case is refused (NameTakenError). */
   putEntry(e: EntryRecord): Promise<void>;
+  /**
+   * Inserts the entry NAME when no entry holds its name in any case, else writes nothing and answers false; one
+   * statement where the backend can (no look-up first: in a serializable transaction a look-up that finds nothing
+   * locks the index page other writers insert into). Without it: entryFolded, then putEntry.
+   */
+  addEntry?(e: EntryRecord): Promise<boolean>;
   /** Deletes the entry, its history and its current blobs (its past blobs stay, keyed by serial). */
   deleteEntry(name: string): Promise<void>;
   addHistory(name: string, past: PastCert): Promise<void>;
