@@ -23,7 +23,7 @@ export class PgPipe {
   private held: HeldWrite[] = [];
 
   /**
-   * `beginSql`: the transaction's BEGIN; null when the caller has begun it (and ends it, after settle());
+   * `beginSql`: the transaction's BEGIN; null when the caller has begun it (and ends it, after commit() sent what is held);
    * undefined for one statement that is a transaction of its own.
    */
   constructor(private readonly client: PgClient, private readonly beginSql: string | null | undefined) {

@@ -7,10 +7,10 @@ import { DepotError } from "../fsutil.js";
 import { SERIAL_RE } from "./integrity.js";
 import { pgError } from "./postgres-conn.js";
 import type { PgPipe } from "./postgres-pipe.js";
+import { placed } from "./postgres-places.js";
 import {
   acmeBodyOf, depotOf, eabOf, ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, REVOKED_SOURCES,
-  revokedOf, type Row,
-  pages,
+  revokedOf, type Row, pages,
 } from "./sqlite-rows.js";
 import * as v from "./validate.js";
 import {
@@ -24,7 +24,7 @@ const UPSERT_ENTRY =
   `INSERT INTO entries (${ENTRY_COLUMNS.join(", ")}) VALUES (${ENTRY_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")}) ` +
   `ON CONFLICT (name) DO UPDATE SET ${ENTRY_COLUMNS.slice(1).map((k) => `${k} = excluded.${k}`).join(", ")}`;
 /** An entry under a name (and a folded name) nobody holds; none written otherwise (either UNIQUE refuses). */
-const ADD_ENTRY = `${UPSERT_ENTRY.slice(0, UPSERT_ENTRY.indexOf(" ON CONFLICT"))} ON CONFLICT DO NOTHING RETURNING name`;
+const ADD_ENTRY = `${UPSERT_ENTRY.split(" ON CONFLICT")[0]} ON CONFLICT DO NOTHING RETURNING name`;
 
 /** SQLite's `?` placeholders (the shared list query) as PostgreSQL's `$n`. */
 export const dollars = (sql: string) => { let n = 0; return sql.replace(/\?/g, () => `$${++n}`); };
@@ -37,7 +37,11 @@ export class PgTx implements WriteTx {
   private readonly folded = new Map<string, Row | undefined>();
   private readonly c: v.Check;
 
-  constructor(private readonly pipe: PgPipe, private readonly where: string, readonly writable: boolean) {
+  /** `places`: where rows were last seen (postgres-places.ts), kept by the store across its transactions. */
+  constructor(
+    private readonly pipe: PgPipe, private readonly where: string, readonly writable: boolean,
+    private readonly places = new Map<string, string>(),
+  ) {
     this.c = v.checker(where);
   }
 
@@ -64,15 +68,10 @@ export class PgTx implements WriteTx {
     if (!this.writable) throw new Error("records: a write in a read transaction");
     try { await this.pipe.hold({ row, sql, params }); } catch (e) { throw pgError(e, this.where); }
   }
-  /** Ends the transaction: what is held sent, then COMMIT; or, when `fn` failed, ROLLBACK. */
+  /** Ends the transaction: what is held sent, then COMMIT (none in a caller's own); when `fn` failed, ROLLBACK. */
   async end(commit: boolean): Promise<void> {
     this.open = false;
     await (commit ? this.pipe.commit() : this.pipe.rollback());
-  }
-  /** For a caller that ends the transaction itself: what is held, sent. */
-  async settle(): Promise<void> {
-    this.open = false;
-    await this.pipe.flush();
   }
   private entriesWritten(): void {
     this.named.clear();
@@ -103,7 +102,8 @@ export class PgTx implements WriteTx {
     return v.validDepot(this.c, depotOf(r));
   }
   async entry(name: string) {
-    if (!this.named.has(name)) this.named.set(name, await this.get("SELECT * FROM entries WHERE name = $1", name));
+    if (!this.named.has(name))
+      this.named.set(name, await placed(this.get, this.places, `e ${name}`, "*", "entries", "name = $1", [name]));
     return this.entryRow(this.named.get(name));
   }
   async entryFolded(name: string) {
@@ -161,7 +161,9 @@ export class PgTx implements WriteTx {
   }
 
   async blob(ref: BlobRef): Promise<Uint8Array | undefined> {
-    const r = await this.get("SELECT data FROM blobs WHERE name = $1 AND kind = $2 AND serial = $3", ...blobKey(ref));
+    const key = blobKey(ref);
+    const where = "name = $1 AND kind = $2 AND serial = $3";
+    const r = await placed(this.get, this.places, `b ${JSON.stringify(key)}`, "data", "blobs", where, key);
     return r ? v.validBlob(this.c, ref, r.data) : undefined;
   }
   async crl(issuer: string): Promise<CrlRecord | undefined> {

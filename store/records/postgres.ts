@@ -25,6 +25,8 @@ export class PgStore implements RecordStore {
   readonly backend = "postgres";
   readonly location: string;
   private closed = false;
+  /** Where rows were last seen (postgres-places.ts): a row read by every finalize locks only itself. */
+  private readonly places = new Map<string, string>();
 
   private constructor(private readonly target: PgTarget, private readonly pool: PgPool) {
     this.location = target.location;
@@ -72,7 +74,7 @@ export class PgStore implements RecordStore {
           await tx.end(false); // what is held, dropped: the DDL transaction rolls back
           throw e;
         }
-        await tx.settle();
+        await tx.end(true); // what is held, sent: the DDL transaction commits
       });
       return store;
     } catch (e) {
@@ -140,7 +142,7 @@ export class PgStore implements RecordStore {
     for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
       try {
         return await this.withClient(async (c) => {
-          const tx = new PgTx(new PgPipe(c, begin), this.location, write);
+          const tx = new PgTx(new PgPipe(c, begin), this.location, write, this.places);
           let out: T;
           try {
             out = await fn(tx);
