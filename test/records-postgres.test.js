@@ -316,3 +316,23 @@ test("the role needs only its own schema: no CREATE on the database, no superuse
     /^PostgreSQL at postgresql:\/\/pki@127\.0\.0\.1:\d+\/\w+\?schema=other: permission denied \(see the role rights/);
   await oneLine(t, PgStore.create(pg.url(db), depotRecord()), /: permission denied/); // public is not its own
 });
+
+test("reads made at once in one transaction reach pg one at a time: the rows, and no driver warning", async (t) => {
+  const { url, store } = await newStore(t);
+  const names = ["ca", "web", "db", "mail"];
+  await store.write(async (tx) => { for (const n of names) await tx.putEntry(n === "ca" ? rootEntry() : entry(n)); });
+  // An ACME order of several names reads their authorizations so (Promise.all); pg 8 warns on stderr of a query
+  // given while another waits, and pg 9 refuses it. A process of its own: the warning is printed once a process.
+  const code = `const { PgStore } = await import(${JSON.stringify(join(RECORDS, "postgres.js"))});
+    const s = await PgStore.open(${JSON.stringify(url)});
+    for (const write of [false, true]) {
+      const run = (fn) => (write ? s.write(fn) : s.read(fn));
+      console.log(JSON.stringify(await run((tx) => Promise.all(${JSON.stringify(names)}.map(async (n) =>
+        (await tx.entry(n))?.name)))));
+    }
+    await s.close();`;
+  const r = await run(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT });
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stderr, "");
+  t.deepEqual(r.out.trim().split("\n").map((l) => JSON.parse(l)), [names, names]);
+});

@@ -7,6 +7,8 @@
  *   sent with the others held, as one statement of data-modifying WITH queries, before the next statement or
  *   COMMIT; two held writes of one row are never in one statement (its parts see one snapshot, not each other);
  * - one statement run on its own (no BEGIN given) is a transaction by itself: no BEGIN, no COMMIT.
+ * Statements asked for at once (reads under Promise.all) go to pg one after another: pg 8 warns on stderr of a
+ * query given while another waits, and pg 9 refuses it.
  */
 import type { PgClient, PgResult } from "./postgres-conn.js";
 
@@ -21,20 +23,24 @@ export class PgPipe {
   private begun: boolean;
   private statements = 0;
   private held: HeldWrite[] = [];
+  /** The last statement asked for, settled or not: the next waits for it. */
+  private tail: Promise<unknown> = Promise.resolve();
 
   /**
-   * `beginSql`: the transaction's BEGIN; null when the caller has begun it (and ends it, after commit() sent what is held);
-   * undefined for one statement that is a transaction of its own.
+   * `beginSql`: the transaction's BEGIN; null when the caller has begun it (commit() then sends what is held, and
+   * the caller ends it); undefined for one statement that is a transaction of its own.
    */
   constructor(private readonly client: PgClient, private readonly beginSql: string | null | undefined) {
     this.begun = beginSql === null;
   }
 
   /** A statement, after BEGIN and what is held. */
-  async query(sql: string, params: unknown[]): Promise<PgResult> {
-    await this.flush();
-    await this.open();
-    return this.client.query(sql, params);
+  query(sql: string, params: unknown[]): Promise<PgResult> {
+    return this.inTurn(async () => {
+      await this.send();
+      await this.open();
+      return this.client.query(sql, params);
+    });
   }
 
   /** Holds a write until the next statement or the commit (its failure is theirs). */
@@ -45,7 +51,11 @@ export class PgPipe {
   }
 
   /** Sends what is held, as one statement. */
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
+    return this.inTurn(() => this.send());
+  }
+
+  private async send(): Promise<void> {
     if (!this.held.length) return;
     const held = this.held;
     this.held = [];
@@ -64,23 +74,36 @@ export class PgPipe {
   }
 
   /** Ends a transaction its function finished: what is held, then COMMIT. */
-  async commit(): Promise<void> {
-    try {
-      await this.flush();
-    } catch (e) {
-      await this.rollback();
-      throw e;
-    }
-    if (!this.begun || this.beginSql === null) return;
-    const r = await this.client.query("COMMIT");
-    // PostgreSQL ends a transaction that had failed with a ROLLBACK, whatever COMMIT asked
-    if (r.command === "ROLLBACK") throw new Error("records: PostgreSQL rolled the transaction back at COMMIT");
+  commit(): Promise<void> {
+    return this.inTurn(async () => {
+      try {
+        await this.send();
+      } catch (e) {
+        await this.abort();
+        throw e;
+      }
+      if (!this.begun || this.beginSql === null) return;
+      const r = await this.client.query("COMMIT");
+      // PostgreSQL ends a transaction that had failed with a ROLLBACK, whatever COMMIT asked
+      if (r.command === "ROLLBACK") throw new Error("records: PostgreSQL rolled the transaction back at COMMIT");
+    });
   }
 
   /** Ends a transaction its function failed in: what is held is dropped. */
-  async rollback(): Promise<void> {
+  rollback(): Promise<void> {
+    return this.inTurn(() => this.abort());
+  }
+
+  private async abort(): Promise<void> {
     this.held = [];
     if (this.begun && this.beginSql !== null) await this.client.query("ROLLBACK").catch(() => undefined);
+  }
+
+  /** Runs `f` once every statement asked for before it has settled. */
+  private inTurn<T>(f: () => Promise<T>): Promise<T> {
+    const turn = this.tail.then(f, f);
+    this.tail = turn.catch(() => undefined);
+    return turn;
   }
 
   private async open(): Promise<void> {
