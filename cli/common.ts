@@ -59,7 +59,7 @@ export interface PassArgs { passphrase?: string; passphraseFile?: string }
  * Refuses (with WrongPassphraseError) a passphrase that does not open the depot key it is meant for: a prompt then
  * asks again, as ssh and gpg do.
  */
-export type PassphraseCheck = (passphrase: string) => Promise<void>;
+export type PassphraseCheck = (passphrase: string) => Promise<unknown>;
 
 /**
  * The passphrase of CA `ca`'s key (a prompt asks again when it does not open it), and a

@@ -57,7 +57,7 @@ export const PROMPT_TRIES = 3;
  */
 export async function promptChecked(
   question: string,
-  verify: (p: string) => Promise<void>,
+  verify: (p: string) => Promise<unknown>,
   empty: () => Error,
 ): Promise<string> {
   const { WrongPassphraseError } = await import("../lib/formats/pkcs8.js");

@@ -22,13 +22,34 @@ async function caSession(a: Args, store: RecordStore, label: string, ca: string,
   const { checkKeyPassphrase, sessionOn } = await import("../store/depot/session.js");
   const verify = (p: string) => checkKeyPassphrase(store, ca, p, hint);
   const passphrase = (await getPassphrase(a, what, { verify }))!;
-  await verify(passphrase); // a passphrase from a file or the environment is checked here (a prompt's already was)
-  return Object.assign(await sessionOn(label, store, passphrase), { passphraseGiven: passphrase });
+  // The depot row is read while the KDF derives; the key opened to check the passphrase is the one the CA signs with.
+  const s = await sessionOn(label, store, passphrase);
+  try {
+    s.adopt(await verify(passphrase)); // a passphrase from a file or the environment is checked here (a prompt's was)
+  } catch (e) {
+    await s.close();
+    throw e;
+  }
+  return Object.assign(s, { passphraseGiven: passphrase });
 }
 
 async function ownPassphrase(a: Args, name: string): Promise<string | undefined> {
   if (a.keyPassphraseFile === undefined) return undefined;
   return (await getPassphrase({ passphraseFile: last(a.keyPassphraseFile) }, `the key of "${name}"`))!;
+}
+
+/**
+ * The session from `session()` while `prep` (the checks, a new key and its CSR) runs beside the passphrase's
+ * reading and the KDF; when the session is refused, `drop` zeroes what prep made.
+ */
+async function beside<P, S>(prep: Promise<P>, session: () => Promise<S>, drop: (p: P) => void): Promise<S> {
+  prep.catch(() => undefined); // a failure is reported where prep is awaited, not as an unhandled rejection
+  try {
+    return await session();
+  } catch (e) {
+    prep.then(drop, () => undefined);
+    throw e;
+  }
 }
 
 async function closing<T>(s: Session, fn: (s: Session) => Promise<T>): Promise<T> {
@@ -43,7 +64,7 @@ export interface IssueParsed {
 /** `pki issue`; with --export the tar follows, the key opened with the passphrase that sealed it. */
 export async function issue(a: Args & { export?: boolean }, t: DepotTarget, p: IssueParsed): Promise<void> {
   const { sanText } = await import("./args.js");
-  const { checkFree, issueNew, issuerPath, validityOf } = await import("../store/depot/issue.js");
+  const { checkFree, issueNew, issuerPath, prepareNew, validityOf } = await import("../store/depot/issue.js");
   await withStore(t, async (store, label) => {
     const issuer = p.issuer ?? "ca";
     await store.read(async (tx) => {
@@ -52,13 +73,15 @@ export async function issue(a: Args & { export?: boolean }, t: DepotTarget, p: I
     });
     const who =
       issuer !== "ca" ? `the key of the CA "${issuer}" and of "${p.name}"` : `the CA key and the key of "${p.name}"`;
-    const s = await caSession(a, store, label, issuer, who);
+    const c = {
+      subject: p.subject, sans: p.sans, keyType: p.key, issuer, profile: p.profile, pastOk: true,
+      ...validityOf(p.notAfter, p.notBefore),
+    };
+    const prepared = prepareNew(store, p.name, c);
+    const s = await beside(prepared, () => caSession(a, store, label, issuer, who), (x) => x.made?.pkcs8.fill(0));
     await closing(s, async () => {
       const keyPassphrase = await ownPassphrase(a, p.name);
-      const { cert, warnings } = await issueNew(s, p.name, {
-        subject: p.subject, sans: p.sans, keyType: p.key, issuer, profile: p.profile, pastOk: true,
-        ...validityOf(p.notAfter, p.notBefore), keyPassphrase,
-      });
+      const { cert, warnings } = await issueNew(s, p.name, { ...c, keyPassphrase }, prepared);
       printWarnings(warnings);
       process.stderr.write(
         `Issued "${p.name}" (SANs: ${sanText(p.sans) || "none"}) by "${issuer}": serial ${cert.serialNumber}, ` +
@@ -79,7 +102,7 @@ export interface NewCertParsed {
 
 export async function newCert(a: Args, t: DepotTarget, p: NewCertParsed): Promise<void> {
   const { checkFree } = await import("../store/depot/issue.js");
-  const { newRequest } = await import("../store/depot/request.js");
+  const { newRequest, prepareRequest } = await import("../store/depot/request.js");
   await withStore(t, async (store, label) => {
     const ca = p.issuer ?? "ca";
     await store.read(async (tx) => {
@@ -91,10 +114,13 @@ export async function newCert(a: Args, t: DepotTarget, p: NewCertParsed): Promis
     });
     const own = await ownPassphrase(a, p.name);
     const { sessionOn } = await import("../store/depot/session.js");
-    const s = own !== undefined
-      ? await sessionOn(label, store, own)
-      : await caSession(a, store, label, ca, `${caKey(ca)} (it seals the key of "${p.name}" too)`, HINT);
-    await closing(s, () => newRequest(s, p.name, { ...p, keyType: p.key, keyPassphrase: own }));
+    const o = { ...p, keyType: p.key, keyPassphrase: own };
+    const prepared = prepareRequest(store, p.name, o);
+    const s = await beside(prepared, () => own !== undefined
+      ? sessionOn(label, store, own)
+      : caSession(a, store, label, ca, `${caKey(ca)} (it seals the key of "${p.name}" too)`, HINT),
+    (x) => x.keys.pkcs8.fill(0));
+    await closing(s, () => newRequest(s, p.name, o, prepared));
   });
 }
 
@@ -114,7 +140,7 @@ export interface SignParsed {
 /** `pki sign NAME` of a request new-cert made (a key the depot holds). */
 export async function sign(a: Args, t: DepotTarget, p: SignParsed): Promise<void> {
   const { filedRequest } = await import("../store/depot/request.js");
-  const { signRequest } = await import("../store/depot/sign.js");
+  const { prepareSign, signRequest } = await import("../store/depot/sign.js");
   await withStore(t, async (store, label) => {
     const { entry } = await filedRequest(store, p.name);
     if (entry.status !== "unsigned") throw new Error(`"${p.name}" is already signed`);
@@ -123,9 +149,10 @@ export async function sign(a: Args, t: DepotTarget, p: SignParsed): Promise<void
         ? { kind: "ca", pathLength: p.pathLength ?? entry.pathLength ?? 0 }
         : p.leaf;
     const issuer = p.issuer ?? entry.issuer ?? "ca";
-    const s = await caSession(a, store, label, issuer);
+    const prepared = prepareSign(store, p.name);
+    const s = await beside(prepared, () => caSession(a, store, label, issuer), () => undefined);
     const { cert, warnings } = await closing(s, () =>
-      signRequest(s, p.name, { issuer, profile, notAfter: p.notAfter, notBefore: p.notBefore }));
+      signRequest(s, p.name, { issuer, profile, notAfter: p.notAfter, notBefore: p.notBefore }, prepared));
     printWarnings(warnings);
     process.stderr.write(
       `Signed "${p.name}" by "${issuer}": serial ${cert.serialNumber}, valid until ${cert.notAfter.toISOString()}\n`,

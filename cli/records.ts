@@ -40,7 +40,7 @@ export function exportSource(store: RecordStore): ExportSource {
   const session = import("../store/depot/session.js");
   return {
     kind: async (name) => (await ops).exportKind(store, name),
-    checkPassphrase: async (name, p) => (await session).checkKeyPassphrase(store, name, p),
+    checkPassphrase: async (name, p) => { await (await session).checkKeyPassphrase(store, name, p); },
     material: async (name, passphrase, o) => (await ops).exportMaterial(store, name, passphrase, o),
   };
 }

@@ -24,7 +24,7 @@ import { checkSanCount } from "./fields.js";
 import type { TokenCaKey } from "../keys/index.js";
 import { tokenKeyRecord } from "../keys/ref.js";
 import { certFields, profileFields } from "./fields.js";
-import { SerialTakenError, type EntryRecord, type ReadTx, type WriteTx } from "../records/schema.js";
+import { SerialTakenError, type EntryRecord, type ReadTx, type RecordStore, type WriteTx } from "../records/schema.js";
 import { certOf, ROOT, type Session } from "./session.js";
 
 export interface IssueOptions {
@@ -203,13 +203,11 @@ export interface NewKeyed {
 }
 
 /**
- * A new key, its CSR and its certificate (a leaf, or with a CA profile an intermediate) under `issuer`, one write:
- * the name and issuer checked before the key is made and again inside the write.
+ * What issueNew does before it needs the depot's key (the name free, the issuer able to sign, the path's
+ * constraints, the new key and its CSR): a command runs it while the KDF derives, and hands it to issueNew.
  */
-export async function issueNew(s: Session, name: string, c: NewKeyed) {
-  s.check();
-  // Refused before a key is made; checked again inside the write.
-  const prepath = await s.store.read(async (tx) => {
+export async function prepareNew(store: RecordStore, name: string, c: NewKeyed) {
+  const prepath = await store.read(async (tx) => {
     await checkFree(tx, name);
     return issuerPath(tx, c.issuer);
   });
@@ -217,7 +215,17 @@ export async function issueNew(s: Session, name: string, c: NewKeyed) {
   if (c.profile.kind === "ca") checkPathLength(c.issuer, prepath[0].basicConstraints?.pathLength, c.profile.pathLength);
   const made = c.held ? undefined : await generateKeyDer(c.keyType);
   const keys = c.held ?? keyObjectsOf(made!);
-  const csr = createCsrDer(c.subject, c.sans, keys);
+  return { prepath, made, keys, csr: createCsrDer(c.subject, c.sans, keys) };
+}
+export type PreparedNew = Awaited<ReturnType<typeof prepareNew>>;
+
+/**
+ * A new key, its CSR and its certificate (a leaf, or with a CA profile an intermediate) under `issuer`, one write:
+ * the name and issuer checked before the key is made (prepareNew, or `prepared` from it) and again inside the write.
+ */
+export async function issueNew(s: Session, name: string, c: NewKeyed, prepared?: Promise<PreparedNew>) {
+  s.check();
+  const { prepath, made, keys, csr } = await (prepared ?? prepareNew(s.store, name, c));
   const sealed = c.held ? tokenKeyRecord(c.held.uri) : await s.sealKeyFor(made!.pkcs8, c.keyPassphrase);
   made?.pkcs8.fill(0);
   const warnings: string[] = [];

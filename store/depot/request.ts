@@ -60,13 +60,23 @@ export interface NewRequest {
   keyPassphrase?: string;
 }
 
-/** `pki new-cert`: a key (sealed) and its CSR, recorded as unsigned. */
-export async function newRequest(s: Session, name: string, o: NewRequest): Promise<EntryRecord> {
-  s.check();
+/**
+ * What newRequest does before it needs the depot's key (the checks, the new key and its CSR): a command runs it
+ * while the KDF derives, and hands it to newRequest.
+ */
+export async function prepareRequest(store: RecordStore, name: string, o: NewRequest) {
   checkNewName(name, o.sans);
-  await checkRequest(s.store, name, o.subject, o.sans, (o.profile?.kind ?? "leaf") === "leaf", o.issuer);
+  await checkRequest(store, name, o.subject, o.sans, (o.profile?.kind ?? "leaf") === "leaf", o.issuer);
   const keys = await generateKeyDer(o.keyType);
-  const csr = createCsrDer(o.subject, o.sans, keyObjectsOf(keys));
+  return { keys, csr: createCsrDer(o.subject, o.sans, keyObjectsOf(keys)) };
+}
+
+/** `pki new-cert`: a key (sealed) and its CSR, recorded as unsigned. */
+export async function newRequest(
+  s: Session, name: string, o: NewRequest, prepared?: ReturnType<typeof prepareRequest>,
+): Promise<EntryRecord> {
+  s.check();
+  const { keys, csr } = await (prepared ?? prepareRequest(s.store, name, o));
   const sealed = await s.sealKeyFor(keys.pkcs8, o.keyPassphrase);
   keys.pkcs8.fill(0);
   const entry: EntryRecord = {

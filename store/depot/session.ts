@@ -21,11 +21,15 @@ const keyLabel = (name: string) => (name === ROOT ? "the CA key" : `the key of "
 
 export interface Kdf { salt: Buffer; iterations: number; key: Buffer }
 
+/** A key opened to check a passphrase (checkKeyPassphrase): the sealed DER it came from, and the key. */
+export interface OpenedKey { der: Uint8Array; keys: KeyObjects }
+
 /** What the operations that neither open nor seal a key need (list, get, revoke, rm): no passphrase, no KDF. */
 export type Records = Pick<Session, "store" | "check">;
 
 export class Session {
   private readonly cas = new Map<string, CaKey>();
+  private opened?: OpenedKey;
   private closed = false;
   /** how a token-held CA key gets its PIN (a terminal prompt is the caller's to give) */
   pin: PinOptions = {};
@@ -36,6 +40,14 @@ export class Session {
     private readonly kdf: Kdf,
     private readonly passphrase: string,
   ) {}
+
+  /**
+   * A key checkKeyPassphrase opened with this session's passphrase: caKeys takes it instead of opening the same
+   * sealed bytes again (and still checks it against the certificate).
+   */
+  adopt(o: OpenedKey | undefined): void {
+    this.opened = o;
+  }
 
   /** A new key's PKCS#8 DER sealed under the depot's KDF key: EncryptedPrivateKeyInfo DER (PBES2, fresh IV). */
   sealKey(pkcs8: Uint8Array): Buffer {
@@ -83,7 +95,9 @@ export class Session {
       this.cas.set(id, held);
       return held;
     }
-    const keys = await openKey(der, this.passphrase, keyLabel(name));
+    const same = this.opened && Buffer.from(this.opened.der).equals(Buffer.from(der));
+    const keys = same ? this.opened!.keys : await openKey(der, this.passphrase, keyLabel(name));
+    if (same) this.opened = undefined;
     if (!(await isKeyOf(keys, cert.publicKey.rawData)))
       throw new DepotError(`the key of ${who(name)} does not match its certificate: refusing to use it`);
     this.cas.set(id, keys);
@@ -111,6 +125,7 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.kdf.key.fill(0);
+    this.opened = undefined;
     for (const k of this.cas.values()) if (k.uri) (k as TokenCaKey).close();
     this.cas.clear();
     await this.store.close();
@@ -130,14 +145,19 @@ export async function sessionOn(dir: string, store: RecordStore, passphrase: str
 
 /**
  * Refuses a passphrase that does not open NAME's key with WrongPassphraseError (a prompt asks again), before
- * anything is written; `hint` says what the passphrase was for. A key held elsewhere: nothing to check.
+ * anything is written; `hint` says what the passphrase was for. A key held elsewhere: nothing to check. Returns
+ * the key it opened (for Session.adopt).
  */
-export async function checkKeyPassphrase(store: RecordStore, name: string, passphrase: string, hint?: string) {
+export async function checkKeyPassphrase(
+  store: RecordStore, name: string, passphrase: string, hint?: string,
+): Promise<OpenedKey | undefined> {
   let der = await store.read((tx) => tx.blob({ name, kind: "key" }));
   if (der && tokenKeyUri(der, who(name))) der = await store.read(firstSealedKey);
-  if (!der) return;
+  if (!der) return undefined;
   try {
-    (await decryptPkcs8Key(toPem("ENCRYPTED PRIVATE KEY", der), passphrase, keyLabel(name))).der.fill(0);
+    const { der: plain, key } = await decryptPkcs8Key(toPem("ENCRYPTED PRIVATE KEY", der), passphrase, keyLabel(name));
+    plain.fill(0);
+    return { der, keys: keyObjectsOf(key) };
   } catch (e) {
     if (e instanceof WrongPassphraseError) throw hint ? new WrongPassphraseError(`${keyLabel(name)} (${hint})`) : e;
     throw keyProblem(e, keyLabel(name));

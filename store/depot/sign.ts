@@ -11,7 +11,7 @@ import { checkDomain, checkEmail, checkIp, checkName, checkUri, InputError, quot
 import { DepotError } from "../fsutil.js";
 import { isKeyOf } from "../../lib/x509/keys.js";
 import { certFields, profileFields, profileOf } from "./fields.js";
-import type { EntryRecord, WriteTx } from "../records/schema.js";
+import type { EntryRecord, RecordStore, WriteTx } from "../records/schema.js";
 import { checkFree, issuerPath, signUnder, validityOf } from "./issue.js";
 import { csrDer, externalEntry, type ForeignCsr } from "./request.js";
 import { ROOT, type Session } from "./session.js";
@@ -61,11 +61,13 @@ async function unsigned(tx: WriteTx, name: string): Promise<EntryRecord> {
   return e;
 }
 
-/** `pki sign NAME`: NAME's issuer (--issuer, the one chosen at new-cert, or the root) signs its request. */
-export async function signRequest(s: Session, name: string, o: SignOptions): Promise<Signed> {
-  s.check();
+/**
+ * What signRequest does before it needs the depot's key: NAME's request read and checked against its entry. A
+ * command runs it while the KDF derives, and hands it to signRequest.
+ */
+export async function prepareSign(store: RecordStore, name: string) {
   checkName(name);
-  const pre = await s.store.read(async (tx) => ({
+  const pre = await store.read(async (tx) => ({
     e: await tx.entry(name), csr: await tx.blob({ name, kind: "csr" }), key: await tx.blob({ name, kind: "key" }),
   }));
   if (!pre.e) throw new InputError(`unknown name "${name}": see 'pki list'`);
@@ -73,6 +75,15 @@ export async function signRequest(s: Session, name: string, o: SignOptions): Pro
   if (!pre.csr) throw new DepotError(`"${name}" has no request in the depot: run 'pki doctor'`);
   const csr = await readCsr(name, pre.csr);
   checkCsrAgainstEntry(pre.e, csr);
+  return { pre: { ...pre, e: pre.e, csr: pre.csr }, csr };
+}
+
+/** `pki sign NAME`: NAME's issuer (--issuer, the one chosen at new-cert, or the root) signs its request. */
+export async function signRequest(
+  s: Session, name: string, o: SignOptions, prepared?: ReturnType<typeof prepareSign>,
+): Promise<Signed> {
+  s.check();
+  const { pre, csr } = await (prepared ?? prepareSign(s.store, name));
   await checkCsrKey(s, name, pre.key, csr);
   const issuer = o.issuer ?? pre.e.issuer ?? ROOT;
   const profile: Profile = o.profile ?? profileOf(pre.e as Parameters<typeof profileOf>[0]);
@@ -80,7 +91,7 @@ export async function signRequest(s: Session, name: string, o: SignOptions): Pro
   return s.store.write(async (tx) => {
     const e = await unsigned(tx, name);
     const der = await tx.blob({ name, kind: "csr" });
-    if (!der || !Buffer.from(der).equals(Buffer.from(pre.csr!)) || e.subject !== pre.e!.subject)
+    if (!der || !Buffer.from(der).equals(Buffer.from(pre.csr)) || e.subject !== pre.e.subject)
       throw new InputError(`"${name}" changed while signing: try again`);
     const cert = await signUnder(s, tx, {
       issuer, subject: csr.subjectDer, publicKey: new Uint8Array(csr.publicKey.rawData), sans: e.sans, profile,
