@@ -177,7 +177,8 @@ test("depot.db: the KDF starts before node's ES-module loader is set up", async 
   writeFileSync(join(dir, "spy.cjs"), [
     `const c = require('node:crypto'), pbkdf2 = c.pbkdf2, calls = [];`,
     `c.pbkdf2 = function (...a) { calls.push(${has}); return pbkdf2.apply(this, a); };`,
-    `process.on('exit', () => require('node:fs').writeFileSync(process.env.SPY_OUT, JSON.stringify([...calls, ${has}])));`,
+    `const out = () => JSON.stringify([...calls, ${has}]);`,
+    "process.on('exit', () => require('node:fs').writeFileSync(process.env.SPY_OUT, out()));",
   ].join("\n"));
   writeFileSync(join(dir, "empty.cjs"), "");
   const out = join(dir, "empty.json");

@@ -1,7 +1,7 @@
 // What start-up loads (issue 11's first row): `pki --version` runs from pki.js, one CommonJS file, and loads no node
 // module beyond those `node -e 0` loads, nor node's ES-module loader unless node sets it up for an empty CommonJS
-// script too (node 24 does); `pki list` and `pki status` add the SQLite driver and the read path, nothing more. Judged from node's own record (process.moduleLoadList) of
-// each process, taken at exit by a preloaded script.
+// script too (node 24 does); `pki list` and `pki status` add the SQLite driver and the read path, nothing more.
+// Judged from node's own record (process.moduleLoadList) of each process, taken at exit by a preloaded script.
 import test from "ava";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -42,7 +42,7 @@ test("pki --version loads nothing node -e 0 does not, and no ES-module loader", 
 // CommonJS file: nothing beyond what a script loading better-sqlite3, node:crypto, os, timers/promises and
 // async_hooks loads (no PostgreSQL driver: no net or tls; no ES-module loader unless node sets it up for an empty
 // CommonJS script), and not the X.509 issuance stack (it installs reflect-metadata's Reflect.getMetadata).
-test("pki list and status on depot.db load the SQLite driver and the read path, no issuance stack, no pg", async (t) => {
+test("pki list and status on depot.db load SQLite and the read path: no issuance stack, no pg", async (t) => {
   const dir = tempDir(t);
   const env = { PKI_DEPOT: join(dir, ".pki"), PKI_PASSPHRASE: PASS };
   await pkiOk(t, dir, ["init"], { env });

@@ -300,7 +300,8 @@ export class PgTx implements WriteTx {
     await this.run("DELETE FROM nonces WHERE expires <= $1", now.getTime());
     const left = Number((await this.get("SELECT count(*) AS n FROM nonces"))!.n);
     if (left <= max) return left;
-    await this.run("DELETE FROM nonces WHERE nonce IN (SELECT nonce FROM nonces ORDER BY expires LIMIT $1)", left - max);
+    const oldest = "SELECT nonce FROM nonces ORDER BY expires LIMIT $1";
+    await this.run(`DELETE FROM nonces WHERE nonce IN (${oldest})`, left - max);
     return max;
   }
 }
