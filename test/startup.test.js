@@ -51,6 +51,9 @@ test("pki list and status on depot.db load SQLite and the read path: no issuance
   writeFileSync(join(dir, "like.cjs"), [
     `require(${JSON.stringify(join(ROOT, "node_modules", "better-sqlite3"))})(":memory:").prepare("select 1").get();`,
     "require('node:crypto'); require('node:os'); require('node:timers/promises');",
+    // The read path takes node:fs whole (esbuild's CommonJS face reads every property): on node 24 that loads
+    // internal/fs/dir, a lazy property of node:fs since then.
+    "Object.getOwnPropertyDescriptors(require('node:fs'));",
     "new (require('node:async_hooks').AsyncLocalStorage)().run(1, () => 0);",
   ].join("\n"));
   const like = (await loaded(t, dir, [join(dir, "like.cjs")])).modules;
