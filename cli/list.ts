@@ -27,8 +27,8 @@ type Row = {
 
 /** Streamed from the record store (a layout-1 depot: its read-only snapshot). */
 export async function handler(a: Args) {
-  const { openRecords, locateDepot } = await import("../store/depot/list-read.js");
-  const { listed, listFilter, recordsOf, stateOf } = await import("../store/depot/list-read.js");
+  const read = await import("../store/depot/list-read.js");
+  const { listed, listFilter, locateDepot, openRecords, recordsOf, stateOf } = read;
   const o = { status: a.status as "signed" | undefined, expiringWithin: a.expiring, issuer: a.issuer };
   try {
     listFilter(o); // a bad filter is refused before the depot is opened

@@ -22,8 +22,7 @@ type Listed = Entry & { state: string };
 
 /** Read in one snapshot per page, streamed (a layout-1 depot: its read-only snapshot). */
 export async function handler(a: Args) {
-  const { openRecords, locateDepot } = await import("../store/depot/list-read.js");
-  const { entryOf, listed, recordsOf, stateOf } = await import("../store/depot/list-read.js");
+  const { entryOf, listed, locateDepot, openRecords, recordsOf, stateOf } = await import("../store/depot/list-read.js");
   const store = await openRecords(locateDepot(a.depot), { write: false });
   try {
     if (a.name !== undefined) return await details(a, await entryOf(recordsOf(store), a.name));

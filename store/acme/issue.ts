@@ -64,18 +64,11 @@ export async function issueForOrder(s: Session, tx: WriteTx, is: AcmeIssuer, r: 
     acme: { account: r.account, order: r.order },
   };
   // the short name, unless an entry holds it: then the whole serial's (unique among serials)
-  const name = (await addNew(tx, e)) ? e.name : `acme-${serial}`;
-  if (name !== e.name && !(await addNew(tx, { ...e, name })))
+  const name = (await tx.addEntry(e)) ? e.name : `acme-${serial}`;
+  if (name !== e.name && !(await tx.addEntry({ ...e, name })))
     throw new NameTakenError(name, name);
   await tx.putBlob({ name, kind: "csr" }, new Uint8Array(r.csrDer));
   await tx.putBlob({ name, kind: "cert" }, new Uint8Array(cert.rawData));
   return { name, serial };
 }
 
-/** Records `e` when no entry holds its name in any case; false (nothing written) when one does. */
-async function addNew(tx: WriteTx, e: EntryRecord): Promise<boolean> {
-  if (tx.addEntry) return tx.addEntry(e);
-  if (await tx.entryFolded(e.name)) return false;
-  await tx.putEntry(e);
-  return true;
-}

@@ -37,8 +37,7 @@ export class StoredNonces {
   /** True once, on any node, for a nonce some node recorded and that has not expired. */
   async use(nonce: string): Promise<boolean> {
     if (typeof nonce !== "string" || !NONCE_RE.test(nonce)) return false;
-    const s = this.store;
-    return s.takeNonce ? s.takeNonce(nonce) : s.write((tx) => tx.takeNonce(nonce));
+    return this.store.takeNonce(nonce);
   }
 
   private async record(): Promise<void> {

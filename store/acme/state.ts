@@ -72,9 +72,7 @@ export class RecordAcme implements AcmeBackend {
   }
   /** A read of one row: one statement where the store can (most of an ACME request's reads). */
   private readOne<T>(fn: (r: AcmeReads) => Promise<T>): Promise<T> {
-    const s = this.store;
-    const one = (tx: ReadTx) => fn(readsOf(tx));
-    return guard(s.readOne ? s.readOne(one) : s.read(one));
+    return guard(this.store.readOne((tx) => fn(readsOf(tx))));
   }
 
   get<K extends Kind>(kind: K, id: string): Promise<Stored[K] | undefined> {

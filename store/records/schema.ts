@@ -136,9 +136,9 @@ export interface WriteTx extends ReadTx {
   /**
    * Inserts the entry NAME when no entry holds its name in any case, else writes nothing and answers false; one
    * statement where the backend can (no look-up first: in a serializable transaction a look-up that finds nothing
-   * locks the index page other writers insert into). Without it: entryFolded, then putEntry.
+   * locks the index page other writers insert into).
    */
-  addEntry?(e: EntryRecord): Promise<boolean>;
+  addEntry(e: EntryRecord): Promise<boolean>;
   /** Deletes the entry, its history and its current blobs (its past blobs stay, keyed by serial). */
   deleteEntry(name: string): Promise<void>;
   addHistory(name: string, past: PastCert): Promise<void>;
@@ -179,9 +179,9 @@ export interface RecordStore {
    * A read whose `fn` makes one statement (one row looked up): where the backend can, that statement runs alone,
    * without a transaction block around it (on PostgreSQL one round trip, not three). A second statement throws.
    */
-  readOne?<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T>;
-  /** WriteTx.takeNonce as one statement of its own, where the backend can (its own write() otherwise). */
-  takeNonce?(nonce: string): Promise<boolean>;
+  readOne<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T>;
+  /** WriteTx.takeNonce as a transaction of its own (on PostgreSQL one statement). */
+  takeNonce(nonce: string): Promise<boolean>;
   /** `tx.list` with each page read in its own short transaction: streams a depot of any size. */
   list(filter?: ListFilter, o?: { pageSize?: number }): AsyncIterable<EntryRecord>;
   /** A consistent copy of the whole store at `file` (made while others write), mode 0600. */

@@ -174,6 +174,13 @@ export class SqliteTx implements WriteTx {
     this.runOr(() => new SerialTakenError(serial), "INSERT INTO serials (serial) VALUES (?)", serial);
   }
   async setSerialFloor(serial: string) { this.run("UPDATE depot SET serial_floor = ? WHERE id = 1", serial); }
+  /** The write lock is held for the whole transaction: a look-up, then the insert, is as good as one statement. */
+  async addEntry(e: EntryRecord): Promise<boolean> {
+    if (await this.entryFolded(e.name)) return false;
+    await this.putEntry(e);
+    return true;
+  }
+
   async putEntry(e: EntryRecord): Promise<void> {
     const taken = this.get("SELECT name FROM entries WHERE name_fold = ? AND name <> ?", e.name.toLowerCase(), e.name);
     if (taken) throw new NameTakenError(e.name, taken.name as string);
