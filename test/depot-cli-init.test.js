@@ -23,7 +23,7 @@ test("init: DIR/depot.db holding the root; its key opens, openssl verifies it", 
   const r = await pkiOk(t, dir, ["init", "--passphrase-file", "pass", "--common-name", "Db Root", "--key-type", "rsa"]);
   const depot = join(dir, ".pki");
   t.regex(r.stderr, /^Created CA "O=pki, CN=Db Root" in .*\.pki \(valid until 20\d\d-/);
-  t.deepEqual(readdirSync(depot), ["depot.db"]);
+  t.deepEqual(readdirSync(depot).sort(), ["depot.db", "kdf.json"]);
   t.is(statSync(depot).mode & 0o777, 0o700);
   t.is(statSync(join(depot, "depot.db")).mode & 0o777, 0o600);
 

@@ -40,6 +40,7 @@ test("a backup taken while 4 processes issue restores into a depot doctor finds 
     const to = join(dir, `restored-${i}`);
     const rr = await pkiOk(t, dir, ["restore", file, to]);
     t.regex(rr.stderr, /^Restored \d+ entries into /);
+    t.deepEqual(readdirSync(to).filter((f) => !/-(wal|shm)$/.test(f)).sort(), ["depot.db", "kdf.json"]);
     const doc = await pki(dir, ["doctor", "--depot", to], { env });
     t.is(doc.code, 0, doc.stdout.toString() + doc.stderr);
     t.regex(doc.stderr, /^Depot \S+ is consistent: \d+ entries, \d+ certificates verified, \d+ keys compared\n$/);

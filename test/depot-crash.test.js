@@ -143,7 +143,7 @@ test("SIGKILL at 12 random moments of the upgrade from layout 1: layout 1 untouc
     } else outcomes["depot.db"]++;
     const d = await openDepot({ depot: dir, passphrase: FIXTURE_PASS, upgrade: true }); // the next call finishes
     await d.close();
-    t.deepEqual(settled(dir), ["depot.db", LAYOUT1_BACKUP], label);
+    t.deepEqual(settled(dir), ["depot.db", "kdf.json", LAYOUT1_BACKUP], label);
     if (existsSync(join(dir, "lock"))) {
       const { pid } = JSON.parse(readFileSync(join(dir, "lock"), "utf8"));
       t.is(pid, c.child.pid, `${label}: the lock left is the killed upgrade's`);
@@ -171,7 +171,7 @@ test("an upgrade cut short between two renames is finished by openDepot and by o
     t.true(existsSync(join(dir, "ca.key")) && existsSync(join(dir, "certs")));
     if (via === "openDepot") await (await openDepot({ depot: dir, passphrase: FIXTURE_PASS })).close();
     else await (await openRecords(locateDepot(dir), { write: true })).close();
-    t.deepEqual(visible(dir), ["depot.db", LAYOUT1_BACKUP], `${via}: the CA key and certs/ moved aside too`);
+    t.deepEqual(visible(dir), ["depot.db", "kdf.json", LAYOUT1_BACKUP], `${via}: the CA key and certs/ moved aside too`);
     t.deepEqual(layout1Files(join(dir, LAYOUT1_BACKUP)), layout1Files(FIXTURE), via);
   }
 });

@@ -6,7 +6,9 @@
 // own one-line error, and no file changed or left behind (not even an empty -wal or -shm).
 import test from "ava";
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, renameSync, writeFileSync } from "node:fs";
+import {
+  chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, renameSync, writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { PASS, PKI, pkiOk, run, snapshot, tempDir } from "./_helpers.js";
 import { sqlite } from "./_records.js";
@@ -20,13 +22,17 @@ const SPY = [
   "process.on('exit', () => require('node:fs').writeFileSync(process.env.SPY_OUT, JSON.stringify(calls)));",
 ].join("\n");
 
-/** A depot of `format` (depot.db, or layout 1 from the fixture) with its passphrase in DIR/pass. */
-async function depot(t, format) {
+/**
+ * A depot of `format` (depot.db, or layout 1 from the fixture) with its passphrase in DIR/pass. `hint: false`
+ * removes depot.db's kdf.json, so that the head start reads depot.db itself.
+ */
+async function depot(t, format, { hint = true } = {}) {
   let dir;
   if (format === "db") {
     dir = tempDir(t);
     writeFileSync(join(dir, "pass"), PASS + "\n");
     await pkiOk(t, dir, ["init", "--passphrase-file", "pass"], { env });
+    if (!hint) rmSync(join(dir, ".pki", "kdf.json"));
   } else dir = layout1Depot(t);
   t.is(readdirSync(join(dir, ".pki")).includes("depot.db"), format === "db");
   writeFileSync(join(dir, "spy.cjs"), SPY);
@@ -88,7 +94,7 @@ test("a key command derives the depot's key before it checks its arguments, on d
 });
 
 test("depot.db: a hostile or damaged one gets no head start and the command's own one-line error", async (t) => {
-  const dir = await depot(t, "db");
+  const dir = await depot(t, "db", { hint: false });
   const db = join(dir, ".pki", "depot.db");
   const saved = readFileSync(db);
   const restore = () => writeFileSync(db, saved);
@@ -147,7 +153,7 @@ async function holder(t, db) {
 
 test("depot.db held open by another process, or left with its WAL by one that died: head start, nothing touched",
   async (t) => {
-    const dir = await depot(t, "db");
+    const dir = await depot(t, "db", { hint: false });
     const shell = await holder(t, join(dir, ".pki", "depot.db"));
     const check = async (what) => {
       const before = state(dir);
@@ -193,3 +199,66 @@ test("depot.db: the KDF starts before node's ES-module loader is set up", async 
   if (emptyHasLoader) t.log("this node sets up its ES-module loader for any CommonJS script: nothing to judge");
   else t.false(r.calls[0], "the KDF started after the ES-module loader was set up");
 });
+
+// kdf.json (store/records/kdf-hint.ts) holds depot.db's parameters beside it, so the head start reads no database.
+// It is untrusted as every depot file is: one that is hostile, damaged, a link, writable by others or another
+// depot's never gives a wrong key or a hostile count; the head start falls back to depot.db's row, or is lost.
+test("kdf.json: the KDF starts before the SQLite driver loads; a bad kdf.json costs at most the head start",
+  async (t) => {
+    const dir = await depot(t, "db");
+    const pki = join(dir, ".pki"), hint = join(pki, "kdf.json");
+    const sql = "SELECT json_object('salt', kdf_salt, 'iterations', kdf_iterations) FROM depot";
+    const row = await sqlite(t, join(pki, "depot.db"), sql);
+    t.deepEqual(JSON.parse(readFileSync(hint, "utf8")), JSON.parse(row), "init wrote depot.db's parameters");
+    t.is(statSync(hint).mode & 0o777, 0o600);
+    const driver = "Object.keys(require.cache).some((f) => /better_sqlite3|sqlite-early/.test(f))";
+    writeFileSync(join(dir, "spy.cjs"), [
+      "const c = require('node:crypto'), pbkdf2 = c.pbkdf2, calls = [];",
+      `c.pbkdf2 = function (p, s, n, ...r) { calls.push([n, s.toString('base64'), ${driver}]);`,
+      "  return pbkdf2.call(this, p, s, n, ...r); };",
+      "process.on('exit', () => require('node:fs').writeFileSync(process.env.SPY_OUT, JSON.stringify(calls)));",
+    ].join("\n"));
+    const { salt } = JSON.parse(row);
+    const r = await spied(dir, BAD_NAME);
+    t.regex(r.stderr, NAME_ERROR);
+    t.deepEqual(r.calls, [[Number(ITER), salt, false]], "one derivation, with depot.db's salt, no driver loaded yet");
+
+    const other = "AAAAAAAAAAAAAAAAAAAAAA==";
+    const cases = [
+      ["a count of 2^31", JSON.stringify({ salt, iterations: 2 ** 31 })],
+      ["a count below the floor", JSON.stringify({ salt, iterations: 99999 })],
+      ["a short salt", JSON.stringify({ salt: "c2hvcnQ=", iterations: Number(ITER) })],
+      ["not JSON", "{"],
+      ["too large", JSON.stringify({ salt, iterations: Number(ITER), pad: "x".repeat(5000) })],
+    ];
+    const viaDb = [[Number(ITER), salt, true]]; // passed over: depot.db's row gives the head start
+    for (const [what, text] of cases) {
+      writeFileSync(hint, text);
+      t.deepEqual((await spied(dir, BAD_NAME)).calls, viaDb, what);
+    }
+    writeFileSync(hint, JSON.stringify({ salt, iterations: Number(ITER) }));
+    chmodSync(hint, 0o620);
+    t.deepEqual((await spied(dir, BAD_NAME)).calls, viaDb, "writable by its group");
+    chmodSync(hint, 0o600);
+    writeFileSync(join(dir, "elsewhere.json"), JSON.stringify({ salt, iterations: Number(ITER) }));
+    rmSync(hint);
+    symlinkSync(join(dir, "elsewhere.json"), hint);
+    t.deepEqual((await spied(dir, BAD_NAME)).calls, viaDb, "a link");
+    rmSync(hint);
+
+    // Another depot's parameters: a derivation wasted, and the command's own with depot.db's, which signs.
+    writeFileSync(hint, JSON.stringify({ salt: other, iterations: Number(ITER) }), { mode: 0o600 });
+    const before = readFileSync(hint);
+    const ok = await spied(dir, ISSUE);
+    t.is(ok.code, 0, ok.stderr);
+    t.deepEqual(ok.calls.map(([n, s]) => [n, s]), [[Number(ITER), other], [Number(ITER), salt]]);
+    t.deepEqual(readFileSync(hint), before, "a command leaves kdf.json as it is");
+    const doctorEnv = { ...process.env, PKI_TEST_ONLY_KDF_ITERATIONS: ITER, PKI_DEPOT: pki };
+    const doctor = await run(process.execPath, [PKI, "doctor"], { cwd: dir, env: doctorEnv });
+    t.is(doctor.code, 1, doctor.stderr);
+    t.regex(doctor.stdout + doctor.stderr, /kdf\.json: does not hold depot\.db's KDF parameters/);
+    const fix = await run(process.execPath, [PKI, "doctor", "--fix"], { cwd: dir, env: doctorEnv });
+    t.is(fix.code, 0, fix.stderr);
+    t.deepEqual(JSON.parse(readFileSync(hint, "utf8")), JSON.parse(row), "doctor --fix wrote depot.db's parameters");
+    t.deepEqual((await spied(dir, BAD_NAME)).calls, [[Number(ITER), salt, false]], "and the head start is back");
+  });

@@ -32,7 +32,7 @@ test("the layout-1 fixture upgrades, and everything in it survives", async (t) =
   const up = await upgradeLayout1(dir);
   t.teardown(() => up.store.close());
   const old = (p) => join(dir, LAYOUT1_BACKUP, p);
-  t.deepEqual(readdirSync(dir).filter((f) => !/-(wal|shm)$/.test(f)).sort(), ["depot.db", LAYOUT1_BACKUP]);
+  t.deepEqual(readdirSync(dir).filter((f) => !/-(wal|shm)$/.test(f)).sort(), ["depot.db", "kdf.json", LAYOUT1_BACKUP]);
   t.deepEqual(readdirSync(join(dir, LAYOUT1_BACKUP)).sort(), readdirSync(FIXTURE).sort());
   t.is(up.entries, Object.keys(idx.entries).length);
 
@@ -125,7 +125,7 @@ test("an upgrade that stopped after depot.db was linked finishes moving the old 
   for (const f of readdirSync(join(dir, LAYOUT1_BACKUP))) renameSync(join(dir, LAYOUT1_BACKUP, f), join(dir, f));
   const again = await upgradeLayout1(dir);
   t.teardown(() => again.store.close());
-  t.deepEqual(readdirSync(dir).filter((f) => !/-(wal|shm)$/.test(f)).sort(), ["depot.db", LAYOUT1_BACKUP]);
+  t.deepEqual(readdirSync(dir).filter((f) => !/-(wal|shm)$/.test(f)).sort(), ["depot.db", "kdf.json", LAYOUT1_BACKUP]);
   t.is(again.entries, first.entries);
 });
 
@@ -183,7 +183,7 @@ test("SIGKILL during the upgrade: layout 1 stays whole or depot.db is complete; 
     const up = await upgradeLayout1(dir);
     try {
       // hidden: the temp database a kill before the link leaves ('pki doctor' removes those)
-      t.deepEqual(readdirSync(dir).filter((f) => !/^\.|-(wal|shm)$/.test(f)).sort(), ["depot.db", LAYOUT1_BACKUP]);
+      t.deepEqual(readdirSync(dir).filter((f) => !/^\.|-(wal|shm)$/.test(f)).sort(), ["depot.db", "kdf.json", LAYOUT1_BACKUP]);
       t.is(up.entries, Object.keys(idx.entries).length, `${ms} ms`);
       t.is(up.serials, idx.serials.length, `${ms} ms`);
       await up.store.read(async (tx) => {

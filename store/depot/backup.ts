@@ -13,7 +13,7 @@ import { InputError } from "../../lib/x509/validate.js";
 import { DepotError, tempName } from "../fsutil.js";
 import { checkNewDepotDir } from "../ownership.js";
 import { DB_FILE } from "../records/sqlite-open.js";
-import { SqliteStore } from "../records/sqlite.js";
+import { hintKdf, SqliteStore } from "../records/sqlite.js";
 import { depotPresence } from "../records/presence.js";
 import { openRecords, type DepotTarget } from "./locate.js";
 
@@ -54,12 +54,13 @@ export async function restoreDepot(file: string, dir: string): Promise<{ entries
     store = await SqliteStore.open(to).catch((e: Error) => {
       throw new DepotError(`${file} is not a pki backup (${e.message.replace(/: run 'pki doctor'$/, "")})`);
     });
-    const entries = await store.read(async (tx) => {
-      await tx.depot();
+    const { entries, kdf } = await store.read(async (tx) => {
+      const { kdf } = await tx.depot();
       let n = 0;
       for await (const e of tx.list()) if (e) n++;
-      return n;
+      return { entries: n, kdf };
     });
+    hintKdf(to, kdf);
     return { entries, dir: to };
   } catch (e) {
     await store?.close();

@@ -8,6 +8,7 @@
 import { readConsistent } from "../lock.js";
 import { readLayout1 } from "../records/layout1.js";
 import type { RecordStore } from "../records/schema.js";
+import { KDF_HINT, readKdfHint, writeKdfHint } from "../records/kdf-hint.js";
 import { doctorRecords, narrowModes, type DoctorReport, type Problem } from "./records.js";
 import { depotLabel, openRecords, type DepotTarget } from "../depot/locate.js";
 
@@ -27,10 +28,24 @@ export async function doctorDepot(t: DepotTarget, o: { passphrase?: string; fix:
   }
   try {
     const r = await doctorRecords(store, label, { passphrase: o.passphrase });
-    return { ...r, problems: [...fixed, ...r.problems] };
+    // depot.db's, not a layout-1 depot's snapshot (depot.json holds its parameters)
+    const onDisk = t.kind === "dir" && (layout1 === undefined || o.fix);
+    const hint = onDisk ? await hintProblem(t.dir, store, o.fix) : undefined;
+    return { ...r, ok: r.ok && !(hint && !hint.fixed), problems: [...fixed, ...r.problems, ...(hint ? [hint] : [])] };
   } finally {
     await store.close();
   }
+}
+
+/** kdf.json beside depot.db (kdf-hint.ts): missing, or not depot.db's parameters, key commands start the KDF later. */
+async function hintProblem(dir: string, store: RecordStore, fix: boolean): Promise<Problem | undefined> {
+  const { kdf } = await store.read((tx) => tx.depot());
+  const hint = readKdfHint(dir) as { salt?: unknown; iterations?: unknown } | undefined;
+  if (hint?.salt === kdf.salt && hint.iterations === kdf.iterations) return undefined;
+  if (fix) writeKdfHint(dir, kdf);
+  const problem = hint === undefined ? "is missing or unreadable" : "does not hold depot.db's KDF parameters";
+  const fixHow = "pki doctor --fix writes it";
+  return { file: KDF_HINT, problem: `${problem}: key commands start their KDF later`, fix: fixHow, fixed: fix };
 }
 
 async function layout1Read(dir: string): Promise<RecordStore> {

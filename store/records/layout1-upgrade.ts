@@ -12,7 +12,7 @@ import { acquireLock } from "../lock.js";
 import { readLayout1 } from "./layout1.js";
 import { LAYOUT1_BACKUP, LAYOUT1_FILES } from "./layout1-files.js";
 import { DB_FILE } from "./sqlite-open.js";
-import { SqliteStore } from "./sqlite.js";
+import { hintKdf, SqliteStore } from "./sqlite.js";
 import { allSerials, fillStore } from "./contents.js";
 
 export { LAYOUT1_BACKUP };
@@ -24,7 +24,10 @@ export async function upgradeLayout1(dir: string): Promise<Upgraded> {
   try {
     if (existsSync(join(dir, DB_FILE))) {
       const store = await SqliteStore.open(dir);
-      const n = await store.read(async (tx) => ({ entries: await tx.count(), serials: await tx.serialCount() }));
+      const n = await store.read(async (tx) => {
+        hintKdf(dir, (await tx.depot()).kdf); // the upgrade before may have died between depot.db and kdf.json
+        return { entries: await tx.count(), serials: await tx.serialCount() };
+      });
       return { store, backup: moveAside(dir), ...n };
     }
     const l1 = readLayout1(dir);
