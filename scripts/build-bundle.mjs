@@ -127,8 +127,18 @@ if (late.length || out.text.includes("Dynamic require of"))
  * depot.db's row before any ES module loads (~18 ms sooner), so the key commands' KDF runs beside their chunks'
  * loading. Their code is duplicated from the chunks: list-read is loaded by nothing else, and sqlite-early's copy
  * of sqlite-open.ts shares the driver through require's cache.
+ * `pki issue`, the one-shot every script runs, is one file too: its ~45 chunks cost the main thread ~15 ms more
+ * while its KDF runs, and on two cores that work slows the KDF. Its npm packages but better-sqlite3 stay in
+ * node_modules, required only where used (--export's tar and PKCS#12, a CA key in a token): bundled, they would
+ * triple the file (~630 KB) and its compile.
  */
-const WHOLE = new Set(["lazy/store/depot/list-read", "lazy/store/records/sqlite-early"]);
+const PACKAGES = Object.keys(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).dependencies)
+  .filter((p) => p !== "better-sqlite3").flatMap((p) => [p, `${p}/*`]);
+const WHOLE = new Map([
+  ["lazy/store/depot/list-read", {}],
+  ["lazy/store/records/sqlite-early", {}],
+  ["lazy/cli/issue", { external: PACKAGES }],
+]);
 const rest = {
   ...common,
   // Only what pki.js still imports after tree-shaking (a resolved import may have been dropped).
@@ -168,12 +178,13 @@ const ownRequire = {
     }));
   },
 };
-for (const name of WHOLE) {
+for (const [name, own] of WHOLE) {
   if (!lazy.has(name)) throw new Error(`scripts/build-bundle.mjs: nothing imports ${name} any more`);
   await build({
     ...rest, entryPoints: { [name]: lazy.get(name) }, splitting: false, metafile: false, format: "cjs",
     outExtension: { ".js": ".cjs" },
     plugins: [ownRequire, ...rest.plugins],
+    ...own,
     define: { ...common.define, "import.meta.url": "__pki_url" },
     banner: { js: "var __pki_url=require(\"node:url\").pathToFileURL(__filename).href;" },
   });
