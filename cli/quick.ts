@@ -158,5 +158,7 @@ export async function runQuick(args: string[]): Promise<boolean> {
   } catch (e) {
     failWith(e);
   }
+  // Done: exit now, not after node has torn its heap down (~2 ms of `pki issue`), unless output is still queued.
+  if (!process.stdout.writableLength && !process.stderr.writableLength) process.exit();
   return true;
 }
