@@ -141,8 +141,33 @@ function caKeyWarning(name: string): void {
   );
 }
 
-/** Writes NAME's tar to stdout as the flags in `a` ask; `passphrase` when the caller already has NAME's. */
-export async function writeExport(a: ExportArgs, src: ExportSource, name: string, passphrase?: string): Promise<void> {
+/**
+ * The passwords NAME's --p12 and --jks ask for: --p12-password(-file) and --jks-password(-file) first, then the one
+ * --export-password-file for both, then PKI_P12_PASSWORD / PKI_JKS_PASSWORD or a prompt. `pki issue --export` asks
+ * for them before it issues, so that none to hand refuses the command before anything is written.
+ */
+export async function exportPasswords(a: ExportArgs, name: string): Promise<{ p12?: string; jks?: string }> {
+  let shared: Promise<string | undefined> | undefined;
+  const password = async (file: string, source: SecretSource, own: unknown[]) =>
+    (await (own.some((v) => v !== undefined) || a.exportPasswordFile === undefined
+      ? getPassphrase(a, file, { confirm: true, source })
+      : (shared ??= getPassphrase(a, file, { source: EXPORT_PASSWORD_SOURCE }))))!;
+  const out: { p12?: string; jks?: string } = {};
+  if (a.p12) out.p12 = await password(`${name}.p12`, P12_SOURCE, [a.p12Password, a.p12PasswordFile]);
+  if (a.jks) {
+    const file = `${name}.${a.keystoreType === "pkcs12" ? "ks" : "jks"}`;
+    out.jks = await password(file, JKS_SOURCE, [a.jksPassword, a.jksPasswordFile]);
+  }
+  return out;
+}
+
+/**
+ * Writes NAME's tar to stdout as the flags in `a` ask; `passphrase` when the caller already has NAME's, `passwords`
+ * when it has asked for them (exportPasswords).
+ */
+export async function writeExport(
+  a: ExportArgs, src: ExportSource, name: string, passphrase?: string, passwords?: { p12?: string; jks?: string },
+): Promise<void> {
   const { exportMembers, needsKey } = await import("../lib/formats/export.js");
   const { tarStream } = await import("../lib/formats/tar.js");
   const opts: ExportOptions = {
@@ -158,18 +183,9 @@ export async function writeExport(a: ExportArgs, src: ExportSource, name: string
   const what = name === "ca" ? "the CA key" : `the key of "${name}"`;
   const verify = (p: string) => src.checkPassphrase(name, p);
   passphrase ??= await getPassphrase(a, what, { optional: !needsKey(opts), verify });
-  // --p12-password(-file) and --jks-password(-file) first, then the one --export-password-file for both, then
-  // PKI_P12_PASSWORD / PKI_JKS_PASSWORD or a prompt.
-  let shared: Promise<string | undefined> | undefined;
-  const password = (file: string, source: SecretSource, own: unknown[]) =>
-    own.some((v) => v !== undefined) || a.exportPasswordFile === undefined
-      ? getPassphrase(a, file, { confirm: true, source })
-      : (shared ??= getPassphrase(a, file, { source: EXPORT_PASSWORD_SOURCE }));
-  if (opts.p12) opts.p12.password = (await password(`${name}.p12`, P12_SOURCE, [a.p12Password, a.p12PasswordFile]))!;
-  if (opts.jks) {
-    const file = `${name}.${opts.jks.type === "pkcs12" ? "ks" : "jks"}`;
-    opts.jks.password = (await password(file, JKS_SOURCE, [a.jksPassword, a.jksPasswordFile]))!;
-  }
+  const { p12, jks } = passwords ?? (await exportPasswords(a, name));
+  if (opts.p12) opts.p12.password = p12!;
+  if (opts.jks) opts.jks.password = jks!;
   const material = await src.material(name, passphrase, { crl: opts.crl });
   const keystores = opts.p12 || opts.jks ? (await import("../lib/formats/keystores.js")).keystoreMembers : undefined;
   const stream = tarStream(exportMembers(material, opts, keystores));

@@ -81,6 +81,8 @@ export async function issue(a: Args & { export?: boolean }, t: DepotTarget, p: I
     const s = await beside(prepared, () => caSession(a, store, label, issuer, who), (x) => x.made?.pkcs8.fill(0));
     await closing(s, async () => {
       const keyPassphrase = await ownPassphrase(a, p.name);
+      // the tar's passwords are asked for now: none to hand refuses the command before anything is issued
+      const passwords = a.export ? await (await import("./export.js")).exportPasswords(a, p.name) : undefined;
       const { cert, warnings } = await issueNew(s, p.name, { ...c, keyPassphrase }, prepared);
       printWarnings(warnings);
       process.stderr.write(
@@ -90,7 +92,7 @@ export async function issue(a: Args & { export?: boolean }, t: DepotTarget, p: I
       if (!a.export) return;
       const { writeExport } = await import("./export.js");
       const src = (await import("./records.js")).exportSource(store);
-      await writeExport(a, src, p.name, keyPassphrase ?? s.passphraseGiven);
+      await writeExport(a, src, p.name, keyPassphrase ?? s.passphraseGiven, passwords);
     });
   });
 }

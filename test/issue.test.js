@@ -37,7 +37,7 @@ test("issue --export --insecure --bundle: the tar 'pki export' writes, straight 
   t.is(await mod(["rsa", "-in", join(dir, "api.key.insecure"), "-noout", "-modulus"]), await mod(["x509", "-in", join(dir, "api.crt"), "-noout", "-modulus"]));
 });
 
-test("issue refuses before writing: wrong passphrase, bad host, a taken name (exit 1); --insecure without --export (exit 2)", async (t) => {
+test("issue refuses before writing: wrong passphrase, bad host, a taken name, no export password; --insecure alone", async (t) => {
   t.timeout(120_000);
   const dir = await newDepot(t);
   await pkiOk(t, dir, ["issue", "--passphrase-file", "pass", "taken"]);
@@ -48,6 +48,11 @@ test("issue refuses before writing: wrong passphrase, bad host, a taken name (ex
     [["issue", "--passphrase-file", "pass", "--insecure", "web"], 2, /^pki: --insecure needs --export\n$/],
     [["issue", "--passphrase-file", "pass", "taken"], 1, /^pki: "taken" already exists in the depot\n$/],
     [["issue", "--passphrase-file", "pass", "web", "1.2.3"], 1, /^pki: invalid IP address "1\.2\.3"/],
+    // the tar's passwords are asked for before anything is issued (they were asked for after, the entry made)
+    [["issue", "--passphrase-file", "pass", "--export", "--p12", "web"], 2, /^pki: no password for web\.p12: /],
+    [["issue", "--passphrase-file", "pass", "--export", "--jks", "web"], 2, /^pki: no password for web\.jks: /],
+    [["issue", "--passphrase-file", "pass", "--export", "--p12", "--p12-password-file", "absent", "web"], 2,
+      /^pki: cannot read --p12-password-file absent: not found\n$/],
   ];
   for (const [args, code, re] of cases) {
     const r = await pki(dir, args);
