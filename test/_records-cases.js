@@ -177,6 +177,49 @@ export function recordStoreCases(test, b) {
     for (const n of ["gone", "n1", "n2", "n3", "n4", "n5"]) if (await store.write((tx) => tx.takeNonce(n))) left.push(n);
     t.deepEqual(left, ["n3", "n4", "n5"]);
   });
+
+  test("ACME accounts are found by their key and orders by their account, among 200 accounts", async (t) => {
+    const { store } = await b.newStore(t);
+    await store.write(async (tx) => {
+      for (let i = 0; i < 200; i++) await acmeOf(tx, i);
+    });
+    await store.read(async (tx) => {
+      for (const i of [0, 1, 57, 199]) {
+        const want = { ...account, id: `acct${i}`, thumbprint: `tp${i}` };
+        t.deepEqual(await tx.acmeAccountByThumbprint(`tp${i}`), want);
+        t.deepEqual((await tx.acmeOrdersOf(`acct${i}`)).map((o) => o.id), i % 2 ? [`ord${i}a`, `ord${i}b`] : []);
+      }
+      t.is(await tx.acmeAccountByThumbprint("tp"), undefined);
+      t.is(await tx.acmeAccountByThumbprint("acct3"), undefined, "an account's id is not its key");
+      t.deepEqual(await tx.acmeOrdersOf("acct200"), []);
+    });
+    // a new key (key rollover) moves the account: the old key finds nothing
+    await store.write((tx) => tx.acmePut("accounts", { ...account, id: "acct7", thumbprint: "tp7new" }));
+    t.is(await store.read((tx) => tx.acmeAccountByThumbprint("tp7")), undefined);
+    t.is((await store.read((tx) => tx.acmeAccountByThumbprint("tp7new"))).id, "acct7");
+  });
+
+  test("an ACME row whose index column disagrees with its body is refused in one line, never returned", async (t) => {
+    const { store, raw } = await b.newStore(t);
+    await store.write(async (tx) => { for (let i = 1; i <= 3; i++) await acmeOf(tx, i); });
+    const r = await raw("UPDATE acme SET thumbprint = 'tp3' WHERE kind = 'accounts' AND id = 'acct1'");
+    t.is(r.code, 0, r.stderr);
+    const e = await t.throwsAsync(store.read((tx) => tx.acmeAccountByThumbprint("tp3")));
+    t.regex(e.message, /^\S+ is damaged: acme\.accounts\["acct1"\]\.thumbprint differs from the index it was found/);
+    t.regex(e.message, /: run 'pki doctor'$/);
+    t.is(await store.read((tx) => tx.acmeAccountByThumbprint("tp1")), undefined, "the hidden account is not guessed");
+    t.is((await raw("UPDATE acme SET account = 'acct3' WHERE kind = 'orders' AND id = 'ord1a'")).code, 0);
+    const o = await t.throwsAsync(store.read((tx) => tx.acmeOrdersOf("acct3")));
+    t.regex(o.message, /is damaged: acme\.orders\["ord1a"\]\.account differs from the index it was found by: run/);
+    t.false(o.message.includes("\n"));
+  });
+}
+
+/** Account i (key tp<i>), with two orders when i is odd and an authorization of account i. */
+async function acmeOf(tx, i) {
+  await tx.acmePut("accounts", { ...account, id: `acct${i}`, thumbprint: `tp${i}` });
+  await tx.acmePut("authz", { ...authz, id: `az${i}`, account: `acct${i}` });
+  if (i % 2) for (const x of "ba") await tx.acmePut("orders", { ...order, id: `ord${i}${x}`, account: `acct${i}` });
 }
 
 export async function collect(it) {

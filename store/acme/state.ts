@@ -37,14 +37,9 @@ const guard = <T>(p: Promise<T>): Promise<T> => p.catch(unavailable);
 function readsOf(tx: ReadTx): AcmeReads {
   return {
     get: (kind, id) => tx.acmeGet(kind, id),
-    async accountByKey(thumbprint: string): Promise<Account | undefined> {
-      for await (const a of tx.acmeList("accounts")) if (a.thumbprint === thumbprint) return a;
-      return undefined;
-    },
+    accountByKey: (thumbprint: string) => tx.acmeAccountByThumbprint(thumbprint),
     async ordersOf(account: string): Promise<Order[]> {
-      const out: Order[] = [];
-      for await (const o of tx.acmeList("orders")) if (o.account === account) out.push(o);
-      return out.sort((a, b) => a.created.localeCompare(b.created));
+      return (await tx.acmeOrdersOf(account)).sort((a, b) => a.created.localeCompare(b.created));
     },
     async eab(kid: string) {
       const e = await tx.eab(kid);
@@ -79,10 +74,10 @@ export class RecordAcme implements AcmeBackend {
     return this.readOne((r) => r.get(kind, id));
   }
   accountByKey(thumbprint: string): Promise<Account | undefined> {
-    return this.read((r) => r.accountByKey(thumbprint));
+    return this.readOne((r) => r.accountByKey(thumbprint));
   }
   ordersOf(account: string): Promise<Order[]> {
-    return this.read((r) => r.ordersOf(account));
+    return this.readOne((r) => r.ordersOf(account));
   }
   eab(kid: string): Promise<{ key: Uint8Array; account?: string } | undefined> {
     return this.readOne((r) => r.eab(kid));

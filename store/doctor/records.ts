@@ -3,8 +3,9 @@
  * entry, in one read transaction (one snapshot, while other processes keep writing), holding one entry at a time:
  * each certificate parses, carries the serial and dates its record names and is signed by the CA the record names;
  * every serial (current, past, removed) is recorded once and reserved; every key is an EncryptedPrivateKeyInfo
- * (and, given the passphrase, opens and is the certificate's key); each CA's latest CRL is signed by it. There is
- * nothing to roll back: a command's changes are one transaction, all or nothing.
+ * (and, given the passphrase, opens and is the certificate's key); each CA's latest CRL is signed by it; each ACME
+ * account is found by its key. There is nothing to roll back: a command's changes are one transaction, all or
+ * nothing.
  */
 import { X509Certificate } from "node:crypto";
 import { chmodSync, lstatSync } from "node:fs";
@@ -14,6 +15,7 @@ import { CertInfo } from "../../lib/x509/certinfo.js";
 import { readCrl } from "../../lib/x509/crl-read.js";
 import { keyObjectsOf } from "../../lib/x509/keys.js";
 import { toPem } from "../../lib/x509/pem.js";
+import { DepotError } from "../fsutil.js";
 import { tokenKeyUri } from "../keys/ref.js";
 import { ownershipProblems } from "../ownership.js";
 import type { EntryRecord, ReadTx, RecordStore } from "../records/schema.js";
@@ -55,6 +57,7 @@ export async function doctorRecords(
       await checkEntry(tx, e, { problem, caCert, serial, r, passphrase: o.passphrase });
     }
     for await (const rm of tx.removed()) await serial(rm.serial, `removed "${rm.name}"`);
+    await checkAcmeKeys(tx, problem);
     for (const [name, cert] of cas) {
       const crl = cert && (await tx.crl(name));
       if (cert && crl?.der && !crlSignedBy(crl.der, cert))
@@ -81,6 +84,18 @@ function crlSignedBy(der: Uint8Array, ca: X509Certificate): boolean {
     return crl.issuerDer.equals(new CertInfo(ca.raw).subjectDer) && crl.signedBy(ca.publicKey);
   } catch {
     return false;
+  }
+}
+
+/** Each ACME account is what a look-up by its key finds: the row's thumbprint column agrees with its body. */
+async function checkAcmeKeys(tx: ReadTx, problem: (what: string) => void): Promise<void> {
+  try {
+    for await (const a of tx.acmeList("accounts"))
+      if ((await tx.acmeAccountByThumbprint(a.thumbprint))?.id !== a.id)
+        problem(`ACME account "${a.id}" is not found by its key: its thumbprint column differs from its body`);
+  } catch (e) {
+    if (!(e instanceof DepotError)) throw e;
+    problem(e.message.replace(/^.*? is damaged: (.*): run 'pki doctor'$/, "$1"));
   }
 }
 

@@ -4,7 +4,7 @@
  * validated is the exact string pki wrote. pki_schema says the schema is pki's and which version it holds.
  */
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The marker table, made first: a schema holding it (and only pki's relations) is a pki depot. */
 export const SCHEMA_MARK = `CREATE TABLE pki_schema (
@@ -52,8 +52,28 @@ const SCHEMA_V1: readonly string[] = [
 /** Version 2: a CA's CRL distribution point URL (`pki init --crl-url`), put in what it issues. */
 const SCHEMA_V2: readonly string[] = [`ALTER TABLE entries ADD COLUMN crl_url text`];
 
+/**
+ * Version 3: an ACME account's key (its thumbprint) and an order's account are looked up by index (sqlite-ddl.ts
+ * says why). The body is text: each account's is cast to jsonb on its own, so one that is not JSON (damage the
+ * look-ups and `pki doctor` report) gets no thumbprint rather than failing the migration.
+ */
+const SCHEMA_V3: readonly string[] = [
+  `ALTER TABLE acme ADD COLUMN thumbprint text`,
+  `CREATE INDEX acme_thumbprint ON acme (kind, thumbprint, id)`,
+  `CREATE INDEX acme_account ON acme (kind, account, id)`,
+  `DO $$ DECLARE r record; BEGIN
+  FOR r IN SELECT id, body FROM acme WHERE kind = 'accounts' LOOP
+    BEGIN
+      UPDATE acme SET thumbprint = CASE WHEN jsonb_typeof(r.body::jsonb -> 'thumbprint') = 'string'
+        THEN r.body::jsonb ->> 'thumbprint' END WHERE kind = 'accounts' AND id = r.id;
+    EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN NULL;
+    END;
+  END LOOP;
+END $$`,
+];
+
 /** MIGRATIONS[v] takes version v to v + 1, in the one transaction that records v + 1. Version 0: only the mark. */
-export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1, 1: SCHEMA_V2 };
+export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1, 1: SCHEMA_V2, 2: SCHEMA_V3 };
 
 /**
  * The relations (pg_class kind and name) a schema of the current version holds: tables, their indexes

@@ -7,12 +7,12 @@ import { pgError } from "./postgres-conn.js";
 import type { PgPipe } from "./postgres-pipe.js";
 import { placed } from "./postgres-places.js";
 import {
-  acmeBodyOf, depotOf, eabOf, entryOf, listQuery, pastOf, REVOKED_SOURCES, revokedOf, type Row, pages,
+  acmeBodyOf, acmeFiledQuery, depotOf, eabOf, entryOf, listQuery, pastOf, REVOKED_SOURCES, revokedOf, type Row, pages,
 } from "./sqlite-rows.js";
 import * as v from "./validate.js";
 import type {
-  AcmeKind, AcmeRecords, BlobRef, CrlRecord, DepotRecord, EabRecord, EntryRecord, ListFilter, PastCert, ReadTx,
-  RemovedCert, RevokedSerial,
+  AcmeFiled, AcmeKind, AcmeRecords, BlobRef, CrlRecord, DepotRecord, EabRecord, EntryRecord, ListFilter, PastCert,
+  ReadTx, RemovedCert, RevokedSerial,
 } from "./schema.js";
 
 const PAGE = 1000;
@@ -162,6 +162,12 @@ export class PgReadTx implements ReadTx {
   }
   private acmeRow<K extends AcmeKind>(kind: K, r: Row): AcmeRecords[K] {
     return v.validAcme(this.c, kind, r.id, acmeBodyOf(this.c, kind, r));
+  }
+  async acmeAccountByThumbprint(thumbprint: string) { return (await this.acmeFiled("accounts", thumbprint))[0]; }
+  async acmeOrdersOf(account: string) { return this.acmeFiled("orders", account); }
+  private async acmeFiled<K extends AcmeFiled>(kind: K, value: string): Promise<AcmeRecords[K][]> {
+    return (await this.all(dollars(acmeFiledQuery(kind)), value))
+      .map((r) => v.validFiled(this.c, kind, r.id, acmeBodyOf(this.c, kind, r), value));
   }
   async eab(kid: string): Promise<EabRecord | undefined> {
     const r = await this.get("SELECT * FROM eab WHERE kid = $1", kid);

@@ -6,7 +6,7 @@ import { DepotError } from "../fsutil.js";
 import { SERIAL_RE } from "./integrity.js";
 import { pgError } from "./postgres-conn.js";
 import { blobKey, dollars, PgReadTx } from "./postgres-read.js";
-import { ENTRY_COLUMNS, entryParams, pastParams } from "./sqlite-rows.js";
+import { acmeParams, ACME_PUT_COLUMNS, ENTRY_COLUMNS, entryParams, pastParams } from "./sqlite-rows.js";
 import {
   NameTakenError, SerialTakenError, type AcmeKind, type AcmeRecords, type BlobKind, type BlobRef, type CrlRecord,
   type EabRecord, type EntryRecord, type PastCert, type RemovedCert, type Revocation, type WriteTx,
@@ -115,10 +115,9 @@ export class PgTx extends PgReadTx implements WriteTx {
       c.issuer, c.number, c.der ? Buffer.from(c.der) : null);
   }
   async acmePut<K extends AcmeKind>(kind: K, obj: AcmeRecords[K]): Promise<void> {
-    const account = "account" in obj ? obj.account : null;
-    await this.hold(`acme ${JSON.stringify([kind, obj.id])}`, "INSERT INTO acme (kind, id, account, body) " +
-      "VALUES ($1, $2, $3, $4) ON CONFLICT (kind, id) DO UPDATE SET account = $3, body = $4",
-    kind, obj.id, account, JSON.stringify(obj));
+    await this.hold(`acme ${JSON.stringify([kind, obj.id])}`, `INSERT INTO acme ${ACME_PUT_COLUMNS} ` +
+      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, id) DO UPDATE SET account = $3, thumbprint = $4, body = $5",
+    ...acmeParams(kind, obj));
   }
   async putEab(e: EabRecord): Promise<void> {
     await this.run("INSERT INTO eab (kid, hmac, created, account, bound) VALUES ($1, $2, $3, $4, $5) " +

@@ -83,6 +83,9 @@ export interface CrlRecord { issuer: string; number: number; der?: Uint8Array }
 export type AcmeKind = "accounts" | "orders" | "authz";
 /** Challenges are carried by their authorization (one authz owns its challenges), as in RFC 8555. */
 export interface AcmeRecords { accounts: Account; orders: Order; authz: Authz }
+/** The ACME rows found by an indexed column: accounts by their key's thumbprint, orders by their account. */
+export const ACME_FILED = { accounts: "thumbprint", orders: "account" } as const;
+export type AcmeFiled = keyof typeof ACME_FILED;
 export interface EabRecord { kid: string; hmac: string; created: string; account?: string; bound?: string }
 
 /** Which entries `list` yields; each filter is answered by an index, not a scan. */
@@ -123,6 +126,12 @@ export interface ReadTx {
   crl(issuer: string): Promise<CrlRecord | undefined>;
   acmeGet<K extends AcmeKind>(kind: K, id: string): Promise<AcmeRecords[K] | undefined>;
   acmeList<K extends AcmeKind>(kind: K): AsyncIterable<AcmeRecords[K]>;
+  /**
+   * The account whose key has this RFC 7638 thumbprint, and an account's orders (by id): looked up by index, each
+   * row found checked as acmeGet's are and its body agreeing with the index (else the depot is damaged).
+   */
+  acmeAccountByThumbprint(thumbprint: string): Promise<Account | undefined>;
+  acmeOrdersOf(account: string): Promise<Order[]>;
   eab(kid: string): Promise<EabRecord | undefined>;
   eabs(): AsyncIterable<EabRecord>;
 }

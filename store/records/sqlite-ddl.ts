@@ -6,7 +6,7 @@
 
 /** "pkiD": PRAGMA application_id of every depot.db. */
 export const APPLICATION_ID = 0x706b6944;
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The statements that make schema version 1, in order (the text SQLite keeps in sqlite_schema). */
 export const SCHEMA_V1: readonly string[] = [
@@ -55,14 +55,28 @@ export const SCHEMA_V1: readonly string[] = [
 const SCHEMA_V2: readonly string[] = [`ALTER TABLE entries ADD COLUMN crl_url TEXT`];
 
 /**
+ * Version 3: an ACME account's key (its thumbprint) and an order's account are looked up by index, not by reading
+ * every row; existing accounts get the thumbprint their body holds (none when the body is not JSON: damage that
+ * the look-ups and `pki doctor` report). The column is only where to look: the body read is still checked.
+ */
+const SCHEMA_V3: readonly string[] = [
+  `ALTER TABLE acme ADD COLUMN thumbprint TEXT`,
+  `CREATE INDEX acme_thumbprint ON acme (kind, thumbprint, id)`,
+  `CREATE INDEX acme_account ON acme (kind, account, id)`,
+  `UPDATE acme SET thumbprint = CASE WHEN NOT json_valid(body) THEN NULL
+  WHEN json_type(body, '$.thumbprint') = 'text' THEN json_extract(body, '$.thumbprint') END WHERE kind = 'accounts'`,
+];
+
+/**
  * How an older schema becomes the next one: MIGRATIONS[v] takes version v to v + 1, run in one transaction
  * with the new version. Version 0 is an empty file; a new depot runs them all, so it holds what a migrated one does.
  */
-export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1, 1: SCHEMA_V2 };
+export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1, 1: SCHEMA_V2, 2: SCHEMA_V3 };
 
 /**
  * The objects (type and name → CREATE text) a database of the current version holds. ADD COLUMN edits the
- * table's stored text as SQLite does: `, <column>` inserted before the parenthesis that closes the columns.
+ * table's stored text as SQLite does: `, <column>` inserted after the last column, before a table constraint
+ * (`, PRIMARY KEY (...)`) or else the parenthesis that closes the columns.
  */
 export function expectedObjects(): Map<string, string> {
   const out = new Map<string, string>();
@@ -71,7 +85,8 @@ export function expectedObjects(): Map<string, string> {
     if (m) out.set(`${m[1].toLowerCase()} ${m[2]}`, sql);
     const add = /^ALTER TABLE (\w+) ADD COLUMN (.+)$/s.exec(sql);
     if (!add) continue;
-    const was = out.get(`table ${add[1]}`)!, end = was.lastIndexOf(")");
+    const was = out.get(`table ${add[1]}`)!;
+    const end = /, (PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY|CONSTRAINT) /.exec(was)?.index ?? was.lastIndexOf(")");
     out.set(`table ${add[1]}`, `${was.slice(0, end)}, ${add[2]}${was.slice(end)}`);
   }
   return out;

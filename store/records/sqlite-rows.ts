@@ -3,7 +3,9 @@
  * is then judged by validate.ts; nothing here trusts a value, it only renames.
  */
 import type { Check } from "./validate.js";
-import type { EntryRecord, ListFilter, PastCert } from "./schema.js";
+import {
+  ACME_FILED, type AcmeFiled, type AcmeKind, type AcmeRecords, type EntryRecord, type ListFilter, type PastCert,
+} from "./schema.js";
 
 export type Row = Record<string, unknown>;
 
@@ -98,6 +100,16 @@ export const revokedOf = (r: Row): Row =>
 export function acmeBodyOf(c: Check, kind: string, r: Row): unknown {
   try { return JSON.parse(r.body as string); } catch { return c.fail(`acme.${kind}["${r.id}"]`, "is not JSON"); }
 }
+
+/** An ACME record as its row's values: kind, id, account (authz, orders), thumbprint (accounts), body. */
+export const ACME_PUT_COLUMNS = "(kind, id, account, thumbprint, body)";
+export function acmeParams<K extends AcmeKind>(kind: K, obj: AcmeRecords[K]): unknown[] {
+  const account = "account" in obj ? obj.account : null, thumbprint = "thumbprint" in obj ? obj.thumbprint : null;
+  return [kind, obj.id, account, thumbprint, JSON.stringify(obj)];
+}
+/** The rows of `kind` filed under a value of its indexed column (ACME_FILED), by id. */
+export const acmeFiledQuery = (kind: AcmeFiled) =>
+  `SELECT id, body FROM acme WHERE kind = '${kind}' AND ${ACME_FILED[kind]} = ? ORDER BY id`;
 
 /** A history or removed row as a PastCert-shaped object. */
 export function pastOf(r: Row, withName = false): Row {

@@ -3,14 +3,15 @@ import { DepotError } from "../fsutil.js";
 import { SERIAL_RE } from "./integrity.js";
 import { dbError, type Db, type Stmt } from "./sqlite-open.js";
 import {
-  acmeBodyOf, depotOf, eabOf, ENTRY_COLUMNS, entryOf, entryParams, listQuery, pastOf, pastParams, REVOKED_SOURCES,
-  revokedOf, type Row,
+  acmeBodyOf, acmeFiledQuery, acmeParams, ACME_PUT_COLUMNS, depotOf, eabOf, ENTRY_COLUMNS, entryOf, entryParams,
+  listQuery, pastOf, pastParams, REVOKED_SOURCES, revokedOf, type Row,
   pages,
 } from "./sqlite-rows.js";
 import * as v from "./validate.js";
 import {
   NameTakenError,
   SerialTakenError,
+  type AcmeFiled,
   type AcmeKind,
   type AcmeRecords,
   type BlobKind,
@@ -155,6 +156,12 @@ export class SqliteTx implements WriteTx {
   private acmeRow<K extends AcmeKind>(kind: K, r: Row): AcmeRecords[K] {
     return v.validAcme(this.c, kind, r.id, acmeBodyOf(this.c, kind, r));
   }
+  async acmeAccountByThumbprint(thumbprint: string) { return this.acmeFiled("accounts", thumbprint)[0]; }
+  async acmeOrdersOf(account: string) { return this.acmeFiled("orders", account); }
+  private acmeFiled<K extends AcmeFiled>(kind: K, value: string): AcmeRecords[K][] {
+    return this.all(acmeFiledQuery(kind), value)
+      .map((r) => v.validFiled(this.c, kind, r.id, acmeBodyOf(this.c, kind, r), value));
+  }
   async eab(kid: string): Promise<EabRecord | undefined> {
     const r = this.get("SELECT * FROM eab WHERE kid = ?", kid);
     if (!r) return undefined;
@@ -236,9 +243,7 @@ export class SqliteTx implements WriteTx {
     this.run("INSERT OR REPLACE INTO crls (issuer, number, der) VALUES (?, ?, ?)", c.issuer, c.number, c.der ?? null);
   }
   async acmePut<K extends AcmeKind>(kind: K, obj: AcmeRecords[K]): Promise<void> {
-    const account = "account" in obj ? obj.account : null;
-    this.run("INSERT OR REPLACE INTO acme (kind, id, account, body) VALUES (?, ?, ?, ?)", kind, obj.id, account,
-      JSON.stringify(obj));
+    this.run(`INSERT OR REPLACE INTO acme ${ACME_PUT_COLUMNS} VALUES (?, ?, ?, ?, ?)`, ...acmeParams(kind, obj));
   }
   async putEab(e: EabRecord): Promise<void> {
     this.run("INSERT OR REPLACE INTO eab (kid, hmac, created, account, bound) VALUES (?, ?, ?, ?, ?)",

@@ -15,17 +15,19 @@ import {
   checkRemovedCert,
   checkRevocation,
 } from "./integrity.js";
-import type {
-  AcmeKind,
-  AcmeRecords,
-  BlobRef,
-  CrlRecord,
-  DepotRecord,
-  EabRecord,
-  EntryRecord,
-  PastCert,
-  RemovedCert,
-  RevokedSerial,
+import {
+  ACME_FILED,
+  type AcmeFiled,
+  type AcmeKind,
+  type AcmeRecords,
+  type BlobRef,
+  type CrlRecord,
+  type DepotRecord,
+  type EabRecord,
+  type EntryRecord,
+  type PastCert,
+  type RemovedCert,
+  type RevokedSerial,
 } from "./schema.js";
 
 export { Check };
@@ -202,6 +204,18 @@ export function validAcme<K extends AcmeKind>(c: Check, kind: K, key: unknown, r
     });
   }
   return o as unknown as AcmeRecords[K];
+}
+
+/**
+ * An ACME row a look-up found by its indexed column holding `value`: checked as every ACME row is, and its body
+ * must hold that value too. The column is only where to look; a body that says otherwise is damage, never returned.
+ */
+export function validFiled<K extends AcmeFiled>(c: Check, kind: K, key: unknown, raw: unknown, value: string) {
+  const o = validAcme(c, kind, key, raw);
+  const field = ACME_FILED[kind];
+  if ((o as unknown as Record<string, unknown>)[field] !== value)
+    c.fail(`acme.${kind}[${quote(key)}].${field}`, "differs from the index it was found by");
+  return o;
 }
 
 export function validEab(c: Check, raw: Record<string, unknown>): EabRecord {
