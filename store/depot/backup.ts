@@ -13,7 +13,8 @@ import { InputError } from "../../lib/x509/validate.js";
 import { DepotError, tempName } from "../fsutil.js";
 import { checkNewDepotDir } from "../ownership.js";
 import { DB_FILE } from "../records/sqlite-open.js";
-import { hintKdf, SqliteStore } from "../records/sqlite.js";
+import { SqliteStore } from "../records/sqlite.js";
+import { hintKdf } from "../records/kdf-hint.js";
 import { depotPresence } from "../records/presence.js";
 import { openRecords, type DepotTarget } from "./locate.js";
 

@@ -36,3 +36,11 @@ export function readKdfHint(dir: string): unknown {
 export function writeKdfHint(dir: string, kdf: { salt: string; iterations: number }): void {
   writeAtomic(join(dir, KDF_HINT), JSON.stringify({ salt: kdf.salt, iterations: kdf.iterations }) + "\n", 0o600);
 }
+
+/**
+ * writeKdfHint once depot.db is in place, as a hint: a failure leaves a whole depot whose commands start their
+ * KDF a few ms later, which `pki doctor --fix` mends.
+ */
+export function hintKdf(dir: string, kdf: { salt: string; iterations: number }): void {
+  try { writeKdfHint(dir, kdf); } catch { /* only a hint */ }
+}

@@ -12,7 +12,8 @@ import { acquireLock } from "../lock.js";
 import { readLayout1 } from "./layout1.js";
 import { LAYOUT1_BACKUP, LAYOUT1_FILES } from "./layout1-files.js";
 import { DB_FILE } from "./sqlite-open.js";
-import { hintKdf, SqliteStore } from "./sqlite.js";
+import { SqliteStore } from "./sqlite.js";
+import { hintKdf } from "./kdf-hint.js";
 import { allSerials, fillStore } from "./contents.js";
 
 export { LAYOUT1_BACKUP };

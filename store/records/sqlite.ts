@@ -15,7 +15,7 @@ import {
   checkDbFiles, checkHeader, checkSchema, DB_FILE, dbError, lockHolder, openDb, setDurable, type Db, type Stmt,
 } from "./sqlite-open.js";
 import { SqliteTx } from "./sqlite-tx.js";
-import { writeKdfHint } from "./kdf-hint.js";
+import { hintKdf } from "./kdf-hint.js";
 import type { DepotRecord, EntryRecord, ListFilter, ReadTx, RecordStore, WriteTx } from "./schema.js";
 
 const inTx = new AsyncLocalStorage<SqliteStore>();
@@ -216,14 +216,6 @@ async function build(db: Db, depot: DepotRecord, fill?: (tx: WriteTx) => Promise
   try { await fill?.(tx); } finally { tx.open = false; }
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
   db.exec("COMMIT");
-}
-
-/**
- * kdf.json for depot.db's parameters (kdf-hint.ts). After depot.db is in place: a failure here leaves a whole
- * depot whose commands start their KDF a few ms later, which `pki doctor --fix` mends.
- */
-export function hintKdf(dir: string, kdf: DepotRecord["kdf"]): void {
-  try { writeKdfHint(dir, kdf); } catch { /* only a hint */ }
 }
 
 function fsyncDirOf(path: string): void {
