@@ -82,17 +82,17 @@ export async function issue(a: Args & { export?: boolean }, t: DepotTarget, p: I
     await closing(s, async () => {
       const keyPassphrase = await ownPassphrase(a, p.name);
       // the tar's passwords are asked for now: none to hand refuses the command before anything is issued
-      const passwords = a.export ? await (await import("./export.js")).exportPasswords(a, p.name) : undefined;
+      const exporting = a.export ? await import("./export.js") : undefined;
+      const passwords = await exporting?.exportPasswords(a, p.name);
       const { cert, warnings } = await issueNew(s, p.name, { ...c, keyPassphrase }, prepared);
       printWarnings(warnings);
       process.stderr.write(
         `Issued "${p.name}" (SANs: ${sanText(p.sans) || "none"}) by "${issuer}": serial ${cert.serialNumber}, ` +
           `valid until ${cert.notAfter.toISOString()}\n`,
       );
-      if (!a.export) return;
-      const { writeExport } = await import("./export.js");
+      if (!exporting) return;
       const src = (await import("./records.js")).exportSource(store);
-      await writeExport(a, src, p.name, keyPassphrase ?? s.passphraseGiven, passwords);
+      await exporting.writeExport(a, src, p.name, keyPassphrase ?? s.passphraseGiven, passwords);
     });
   });
 }

@@ -15,6 +15,7 @@ import { builtinModules } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const PKG = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 /** Modules bundled into pki.js (sources relative to the repository). */
 const LIGHT = new Set([
   "cli/pki.ts", "cli/plain.ts", "cli/exit.ts", "cli/out.ts", "cli/list.ts", "cli/status.ts", "cli/common.ts",
@@ -34,7 +35,7 @@ const common = {
   minify: true,
   keepNames: true, // error classes are told apart by name
   legalComments: "none",
-  define: { PKI_BUNDLED_VERSION: JSON.stringify(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version) },
+  define: { PKI_BUNDLED_VERSION: JSON.stringify(PKG.version) },
   logLevel: "warning",
 };
 
@@ -132,7 +133,7 @@ if (late.length || out.text.includes("Dynamic require of"))
  * node_modules, required only where used (--export's tar and PKCS#12, a CA key in a token): bundled, they would
  * triple the file (~630 KB) and its compile.
  */
-const PACKAGES = Object.keys(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).dependencies)
+const PACKAGES = Object.keys(PKG.dependencies)
   .filter((p) => p !== "better-sqlite3").flatMap((p) => [p, `${p}/*`]);
 const WHOLE = new Map([
   ["lazy/store/depot/list-read", {}],

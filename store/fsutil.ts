@@ -14,6 +14,7 @@ import {
   writeSync,
   constants,
   readFileSync,
+  type Stats,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
@@ -139,13 +140,14 @@ export async function writeAtomicAll(files: FileWrite[]): Promise<void> {
 }
 
 /** Reads a depot file as text, naming it in the error when it is missing, unreadable or larger than `max`. */
-export function readText(path: string, what = path, max = 16 << 20): string {
+export function readText(path: string, what = path, max = 16 << 20, check?: (st: Stats) => void): string {
   try {
     const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new DepotError(`${what} is not a regular file`);
       if (st.size > max) throw new DepotError(`${what} is larger than ${max} bytes`);
+      check?.(st);
       return readFileSync(fd, "utf8");
     } finally { closeSync(fd); }
   } catch (e) {

@@ -7,9 +7,10 @@
  * reports it and `--fix` writes it again. Written by SqliteStore.create (init, the layout-1 upgrade, copy, import)
  * and by restore.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from "node:fs";
+import { statSync, type Stats } from "node:fs";
 import { join } from "node:path";
-import { writeAtomic } from "../fsutil.js";
+import { DepotError, readText, writeAtomic } from "../fsutil.js";
+import { fileProblems } from "../ownership.js";
 
 export const KDF_HINT = "kdf.json";
 const MAX_HINT = 4096;
@@ -18,15 +19,11 @@ const MAX_HINT = 4096;
 export function readKdfHint(dir: string): unknown {
   try {
     const owner = statSync(dir).uid;
-    const fd = openSync(join(dir, KDF_HINT), constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      const st = fstatSync(fd);
-      // the rule every depot file answers to (ownership.ts), without loading it into pki.js
-      if (!st.isFile() || st.uid !== owner || st.mode & 0o022 || st.size > MAX_HINT) return undefined;
-      return JSON.parse(readFileSync(fd, "utf8"));
-    } finally {
-      closeSync(fd);
-    }
+    const owned = (st: Stats) => {
+      const [p] = fileProblems(KDF_HINT, st, owner); // the rule every depot file answers to
+      if (p) throw new DepotError(p.problem);
+    };
+    return JSON.parse(readText(join(dir, KDF_HINT), KDF_HINT, MAX_HINT, owned));
   } catch {
     return undefined;
   }
