@@ -164,7 +164,7 @@ async function check(a: Args, store?: Store) {
       ? await keyPairFromPem(await unlockKeyPem(readInputFile(a.caKey, "--ca-key"), a.caKey, caPass))
       : await keyPairFromPem(toPem("PRIVATE KEY", (await depot!.material("ca", await caPass())).keyDer!));
     const { subtle } = await import("../lib/x509/keys.js");
-    if (!Buffer.from(await subtle.exportKey("spki", keys.publicKey)).equals(Buffer.from(cert.publicKey.rawData)))
+    if (!Buffer.from(await subtle().exportKey("spki", keys.publicKey)).equals(Buffer.from(cert.publicKey.rawData)))
       throw new Error(`the CA key does not belong to ${caLabel}`);
     ca = { cert, keys };
   }

@@ -45,7 +45,7 @@ export async function throwawayClient(
   const keys = await generateKeyPair();
   const cert = await issueCertificate({
     subject: `CN=${label}`,
-    publicKey: new x509.PublicKey(await subtle.exportKey("spki", keys.publicKey)),
+    publicKey: new x509.PublicKey(await subtle().exportKey("spki", keys.publicKey)),
     issuerCert: issuer.cert,
     issuerKeys: issuer.keys,
     profile: { kind: "leaf", usage: "client" },

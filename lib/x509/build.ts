@@ -3,12 +3,12 @@
  * (der.ts) and signed with node:crypto, no ASN.1 object model in between (RFC 5280, RFC 2986).
  */
 import { createPublicKey, hash, KeyObject, sign as nodeSign } from "node:crypto";
-import { isIPv4, isIPv6 } from "node:net";
 import {
   bitString, bool, children, ctxCons, ctxPrim, DerError, int, NULL, octets, oid, oidText, printable, readTlv,
   seq, set, time, utf8, value, whole,
 } from "./der.js";
 import { isHeldKey, type HeldKey, type KeySpec } from "./keys.js";
+import { isIPv4Text, isIPv6Text } from "./validate.js";
 
 /** An extension as the caller encoded it: `value` is the DER inside extnValue. */
 export interface RawExtension { oid: string; critical: boolean; value: Uint8Array }
@@ -57,8 +57,8 @@ export const extKeyUsageValue = (oids: string[]) => seq(...oids.map(oid));
 
 /** The 4 or 16 bytes of an IPv4/IPv6 address (IPv6 may end in a dotted quad). */
 export function ipBytes(ip: string): Buffer {
-  if (isIPv4(ip)) return Buffer.from(ip.split(".").map(Number));
-  if (!isIPv6(ip)) throw new DerError(`invalid IP address ${ip.slice(0, 60)}`);
+  if (isIPv4Text(ip)) return Buffer.from(ip.split(".").map(Number));
+  if (!isIPv6Text(ip)) throw new DerError(`invalid IP address ${ip.slice(0, 60)}`);
   let s = ip;
   const tail: number[] = [];
   const m = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);

@@ -11,7 +11,6 @@
  * like a DNS name, dotted IPv4 included, is also checked as one when the certificate has no DNS SAN, because
  * openssl verify does exactly that (cn2dnsid) and would refuse the certificate otherwise.
  */
-import { isIPv4 } from "node:net";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
   GeneralName,
@@ -80,7 +79,7 @@ function cidr(text: string, flag: string): string {
   } catch {
     throw new InputError(`invalid ${flag} "${text}": a CIDR range like 127.0.0.0/8 or fd00::/8`);
   }
-  const bits = isIPv4(ip) ? 32 : 128;
+  const bits = isIPv4Text(ip) ? 32 : 128;
   const n = prefix === undefined ? bits : Number(prefix);
   if (extra !== undefined || !/^\d{0,3}$/.test(prefix ?? "") || prefix === "" || !Number.isInteger(n) || n > bits) {
     throw new InputError(`invalid ${flag} "${text}": the prefix length must be 0-${bits}`);
@@ -100,7 +99,7 @@ function networkOf(bytes: number[], mask: number[]): string {
 }
 
 function ipBytes(ip: string): number[] {
-  if (isIPv4(ip)) return ip.split(".").map(Number);
+  if (isIPv4Text(ip)) return ip.split(".").map(Number);
   const [l, r] = ip.includes("::") ? ip.split("::") : [ip, undefined];
   const left = l ? l.split(":") : [],
     right = r ? r.split(":") : [];
@@ -182,7 +181,7 @@ export function domainWithin(name: string, base: string): boolean {
 /** Whether IP address `ip` lies in the range `range` ("address/prefix", same family). */
 export function ipWithin(ip: string, range: string): boolean {
   const [addr, p] = range.split("/");
-  if (isIPv4(ip) !== isIPv4(addr)) return false;
+  if (isIPv4Text(ip) !== isIPv4Text(addr)) return false;
   const a = ipBytes(ip),
     b = ipBytes(addr),
     mask = maskBytes(Number(p ?? a.length * 8), a.length);

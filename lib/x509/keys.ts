@@ -5,7 +5,8 @@ import { bitString, ctxCons, int, octets, oid, seq } from "./der.js";
 import { generateRsaKey } from "./rsa-keygen.js";
 import { InputError } from "./validate.js";
 
-export const subtle = webcrypto.subtle as SubtleCrypto;
+/** node's SubtleCrypto, reached when first used: reading webcrypto loads its modules, which `pki issue` never needs. */
+export const subtle = (): SubtleCrypto => webcrypto.subtle as SubtleCrypto;
 export type KeyType = "ecdsa" | "rsa" | "ed25519";
 export interface KeySpec { type: KeyType; curve?: "P-256" | "P-384"; bits?: 2048 | 3072 | 4096 }
 
@@ -86,7 +87,7 @@ export function keyObjectsOf(key: KeyObject | KeyDer): KeyObjects {
 export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY): Promise<KeyPair> {
   if (spec.type === "rsa") return keyPairOf(await generateKeyDer(spec));
   const { gen } = keyAlgorithm(spec);
-  const kp = (await subtle.generateKey(gen, true, ["sign", "verify"])) as CryptoKeyPair;
+  const kp = (await subtle().generateKey(gen, true, ["sign", "verify"])) as CryptoKeyPair;
   return { spec, privateKey: kp.privateKey, publicKey: kp.publicKey };
 }
 
@@ -157,8 +158,8 @@ export function generateKeyDer(spec: KeySpec = DEFAULT_KEY): Promise<KeyDer> {
 export async function keyPairOf(k: KeyDer): Promise<KeyPair> {
   const { gen } = keyAlgorithm(k.spec);
   const [privateKey, publicKey] = await Promise.all([
-    subtle.importKey("pkcs8", Buffer.from(k.pkcs8), gen, true, ["sign"]),
-    subtle.importKey("spki", Buffer.from(k.spki), gen, true, ["verify"]),
+    subtle().importKey("pkcs8", Buffer.from(k.pkcs8), gen, true, ["sign"]),
+    subtle().importKey("spki", Buffer.from(k.spki), gen, true, ["verify"]),
   ]);
   return { spec: k.spec, privateKey, publicKey };
 }
@@ -189,12 +190,12 @@ function specOfKeyObject(k: ReturnType<typeof createPrivateKey>): KeySpec {
 export async function importPkcs8(der: Uint8Array): Promise<KeyPair> {
   const spec = specOfPkcs8(der);
   const { gen } = keyAlgorithm(spec);
-  const privateKey = await subtle.importKey("pkcs8", Buffer.from(der), gen, true, ["sign"]);
+  const privateKey = await subtle().importKey("pkcs8", Buffer.from(der), gen, true, ["sign"]);
   const spki = createPublicKey(createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" })).export({
     format: "der",
     type: "spki",
   });
-  const publicKey = await subtle.importKey("spki", spki, gen, true, ["verify"]);
+  const publicKey = await subtle().importKey("spki", spki, gen, true, ["verify"]);
   return { spec, privateKey, publicKey };
 }
 
@@ -218,6 +219,6 @@ export function specOfSpki(spki: ArrayBuffer | Uint8Array): KeySpec {
  */
 export async function isKeyOf(key: KeyObjects | KeyPair | CryptoKey, spki: ArrayBuffer): Promise<boolean> {
   if ("spki" in key) return key.spki.equals(Buffer.from(spki));
-  const own = await subtle.exportKey("spki", "publicKey" in key ? key.publicKey : key);
+  const own = await subtle().exportKey("spki", "publicKey" in key ? key.publicKey : key);
   return Buffer.from(own).equals(Buffer.from(spki));
 }
