@@ -9,8 +9,10 @@
 //   what it imports, so `pki list --help` never parses the ASN.1 stack.
 // Neither imports a node built-in as an ES module (see viaGetBuiltin).
 import { build } from "esbuild";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, relative } from "node:path";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
 import { builtinModules } from "node:module";
 import { fileURLToPath } from "node:url";
 
@@ -72,16 +74,19 @@ const BUILTIN = new RegExp(`^(node:.*|${builtinModules.join("|")})$`); // names 
  * loads internal/fs/dir when described: a module `pki list` never needs. require() keeps the CommonJS face (a
  * CommonJS caller of node:events wants the class itself).
  */
-function viaGetBuiltin(seen, { named = false } = {}) {
+function viaGetBuiltin(seen, { named = false, inline = false } = {}) {
   return {
     name: "via-get-builtin",
     setup(b) {
       b.onResolve({ filter: BUILTIN }, (args) => {
         const id = args.path.startsWith("node:") ? args.path : `node:${args.path}`;
         // Split out, a CommonJS module has only a default export: `await import("node:fs")` stays node's own.
-        if (args.kind === "dynamic-import") return { path: id, external: true };
+        // `inline`: a file compiled by __pki_require has no import() (vm.Script would need node's experimental
+        // loader for it), so there the ES-module face stands in.
+        if (args.kind === "dynamic-import" && !inline) return { path: id, external: true };
         seen?.add(id);
-        return { path: id, namespace: named && args.kind === "import-statement" ? "builtin-named" : "builtin" };
+        const face = named && (args.kind === "import-statement" || args.kind === "dynamic-import");
+        return { path: id, namespace: face ? "builtin-named" : "builtin" };
       });
       b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
         contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
@@ -131,14 +136,16 @@ if (late.length || out.text.includes("Dynamic require of"))
  * `pki issue`, the one-shot every script runs, is one file too: its ~45 chunks cost the main thread ~15 ms more
  * while its KDF runs, and on two cores that work slows the KDF. Its npm packages but better-sqlite3 stay in
  * node_modules, required only where used (--export's tar and PKCS#12, a CA key in a token): bundled, they would
- * triple the file (~630 KB) and its compile.
+ * triple the file (~630 KB) and its compile. It is compiled from a V8 code cache (`cached`, below).
+ * Each takes the built-ins' ES-module faces (`named`): esbuild's CommonJS face copies every property of node:fs or
+ * node:crypto once per importing module (~2,000 property definitions in issue.cjs).
  */
 const PACKAGES = Object.keys(PKG.dependencies)
   .filter((p) => p !== "better-sqlite3").flatMap((p) => [p, `${p}/*`]);
 const WHOLE = new Map([
   ["lazy/store/depot/list-read", {}],
   ["lazy/store/records/sqlite-early", {}],
-  ["lazy/cli/issue", { external: PACKAGES }],
+  ["lazy/cli/issue", { external: PACKAGES, cached: true }],
 ]);
 const rest = {
   ...common,
@@ -179,21 +186,49 @@ const ownRequire = {
     }));
   },
 };
-for (const [name, own] of WHOLE) {
+for (const [name, { cached, ...own }] of WHOLE) {
   if (!lazy.has(name)) throw new Error(`scripts/build-bundle.mjs: nothing imports ${name} any more`);
   await build({
     ...rest, entryPoints: { [name]: lazy.get(name) }, splitting: false, metafile: false, format: "cjs",
     outExtension: { ".js": ".cjs" },
-    plugins: [ownRequire, ...rest.plugins],
+    plugins: [ownRequire, viaGetBuiltin(undefined, { named: true, inline: cached })],
     ...own,
     define: { ...common.define, "import.meta.url": "__pki_url" },
     banner: { js: "var __pki_url=require(\"node:url\").pathToFileURL(__filename).href;" },
   });
   const from = `import("./${name}.mjs")`;
   if (!pkiText.includes(from)) throw new Error(`dist/bin/pki.js: no ${from} to turn into a require`);
-  pkiText = pkiText.replaceAll(from, `Promise.resolve().then(()=>require("./${name}.cjs"))`);
+  if (cached && readFileSync(`dist/bin/${name}.cjs`, "utf8").includes("import("))
+    throw new Error(`dist/bin/${name}.cjs has an import(), which __pki_require cannot compile`);
+  const load = cached ? "__pki_require" : "require";
+  pkiText = pkiText.replaceAll(from, `Promise.resolve().then(()=>${load}("./${name}.cjs"))`);
 }
+// __pki_require (scripts/cached-require.js) loads a file from its V8 code cache, made below.
+const [hashbang, ...body] = pkiText.split("\n");
+if (!hashbang.startsWith("#!")) throw new Error("dist/bin/pki.js: no #! line");
+pkiText = [hashbang, readFileSync(new URL("cached-require.js", import.meta.url), "utf8"), ...body].join("\n");
 // Written last: a failed second build leaves no pki.js pointing at missing files.
 mkdirSync(dirname(out.path), { recursive: true });
 writeFileSync(new URL("../dist/bin/package.json", import.meta.url), '{ "type": "commonjs" }\n');
 writeFileSync(out.path, pkiText);
+
+/**
+ * The code cache of issue.cjs: `pki issue` run once in a throwaway depot with PKI_WRITE_CODE_CACHE=1, so that at
+ * exit __pki_require writes beside the file what V8 compiled for it, the functions the run called included. Made
+ * by this node for this source: another node, or an edited file, compiles the source as require would.
+ * A cache for list-read.cjs made `pki list` no measurably faster, and would load node:vm on its path: none.
+ */
+const scratch = mkdtempSync(join(tmpdir(), "pki-build-"));
+try {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PKI_")));
+  Object.assign(env, { PKI_DEPOT: join(scratch, "depot"), PKI_PASSPHRASE: "code-cache-build" });
+  const pki = (args, more = {}) =>
+    execFileSync(process.execPath, [out.path, ...args], { cwd: scratch, env: { ...env, ...more }, stdio: "pipe" });
+  pki(["init", "--common-name", "code cache"]);
+  pki(["issue", "warm", "warm.example", "127.0.0.1"], { PKI_WRITE_CODE_CACHE: "1" });
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+for (const [name, { cached }] of WHOLE)
+  if (cached && !existsSync(new URL(`../dist/bin/${name}.cjs.cache`, import.meta.url)))
+    throw new Error(`scripts/build-bundle.mjs: no code cache was written for ${name}.cjs`);
