@@ -2,12 +2,13 @@
 import { spawn } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
-import net from "node:net";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, exportPKCS8, FlattenedSign, generateKeyPair } from "jose";
-import { depotOf, newDepot, openssl, PKI, pki } from "./_helpers.js";
+import { depotOf, freePort, newDepot, openssl, PKI, pki } from "./_helpers.js";
 import { blobFile, readDepot, records } from "./_depot-read.js";
+
+export { freePort }; // test/_helpers.js
 
 /**
  * What the ACME tests read of the depot beyond the server goes through these helpers, the same on a depot.db
@@ -74,16 +75,6 @@ export async function crlPem(t, dir) {
 }
 
 /** A TCP port free right now on 127.0.0.1. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts `pki acme serve` on depot `dir` (passphrase file `pass`); resolves once it prints its directory URL.

@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import https from "node:https";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,6 +52,25 @@ export async function pkiOk(t, dir, args, opts) {
   const r = await pki(dir, args, opts);
   if (r.code !== 0) t.fail(`pki ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
   return r;
+}
+
+/**
+ * A TCP port on 127.0.0.1 free now, for a server a test starts later. Drawn below the kernel's ephemeral range: a
+ * port from listen(0) can be handed again as the source port of any process's outgoing connection before the test's
+ * server binds it (EADDRINUSE), while one below the range is bound only by a test that draws the same number.
+ */
+export async function freePort() {
+  const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+  const top = Math.min(low || 32768, 32768) - 1;
+  for (;;) {
+    const port = 10000 + Math.floor(Math.random() * (top - 10000));
+    const free = await new Promise((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }
 
 export function tempDir(t, prefix = "pki-test-") {

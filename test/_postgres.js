@@ -3,24 +3,15 @@
 // stopped and removed in test.after.always. Tests make a database each (`db()`), so one cluster serves a file.
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run, useDepotMaker } from "./_helpers.js";
+import { freePort, run, useDepotMaker } from "./_helpers.js";
 
 export const BIN = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"]
   .find((d) => existsSync(join(d, "initdb")));
 export const SUPER_PASS = "super-secret-pw";
 export const ROLE = "pki";
 export const ROLE_PASS = "pki-pw-Zq7";
-
-async function freePort() {
-  const srv = createServer();
-  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** A PostgreSQL program run as the user the cluster belongs to (the server refuses root). */
 const owner = (cmd, args) =>
