@@ -133,10 +133,12 @@ if (late.length || out.text.includes("Dynamic require of"))
  * depot.db's row before any ES module loads (~18 ms sooner), so the key commands' KDF runs beside their chunks'
  * loading. Their code is duplicated from the chunks: list-read is loaded by nothing else, and sqlite-early's copy
  * of sqlite-open.ts shares the driver through require's cache.
- * `pki issue`, the one-shot every script runs, is one file too: its ~45 chunks cost the main thread ~15 ms more
- * while its KDF runs, and on two cores that work slows the KDF. Its npm packages but better-sqlite3 stay in
- * node_modules, required only where used (--export's tar and PKCS#12, a CA key in a token): bundled, they would
- * triple the file (~630 KB) and its compile. It is compiled from a V8 code cache (`cached`, below).
+ * `pki issue`, the one-shot every script runs, is one file too, and so are `new-cert` and `sign`: their ~45 chunks
+ * cost the main thread ~15 ms more while the KDF runs, and on two cores that work slows the KDF. Their npm
+ * packages but better-sqlite3 stay in node_modules, required only where used (--export's tar and PKCS#12, a CA
+ * key in a token): bundled, they would triple each file (~630 KB) and its compile. Each is compiled from a V8
+ * code cache (`cached`, below): the ~210 KB of one of them compiled and run the first time cost the main thread
+ * as much again as the rest of `pki issue` (main-thread CPU 45 ms → 31 ms for issue, 91 → 39 ms for sign).
  * Each takes the built-ins' ES-module faces (`named`): esbuild's CommonJS face copies every property of node:fs or
  * node:crypto once per importing module (~2,000 property definitions in issue.cjs).
  */
@@ -146,6 +148,8 @@ const WHOLE = new Map([
   ["lazy/store/depot/list-read", {}],
   ["lazy/store/records/sqlite-early", {}],
   ["lazy/cli/issue", { external: PACKAGES, cached: true }],
+  ["lazy/cli/sign", { external: PACKAGES, cached: true }],
+  ["lazy/cli/new-cert", { external: PACKAGES, cached: true }],
 ]);
 const rest = {
   ...common,
@@ -213,8 +217,8 @@ writeFileSync(new URL("../dist/bin/package.json", import.meta.url), '{ "type": "
 writeFileSync(out.path, pkiText);
 
 /**
- * The code cache of issue.cjs: `pki issue` run once in a throwaway depot with PKI_WRITE_CODE_CACHE=1, so that at
- * exit __pki_require writes beside the file what V8 compiled for it, the functions the run called included. Made
+ * The code caches: each cached command run once in a throwaway depot with PKI_WRITE_CODE_CACHE=1, so that at
+ * exit __pki_require writes beside its file what V8 compiled for it, the functions the run called included. Made
  * by this node for this source: another node, or an edited file, compiles the source as require would.
  * A cache for list-read.cjs made `pki list` no measurably faster, and would load node:vm on its path: none.
  */
@@ -222,10 +226,17 @@ const scratch = mkdtempSync(join(tmpdir(), "pki-build-"));
 try {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PKI_")));
   Object.assign(env, { PKI_DEPOT: join(scratch, "depot"), PKI_PASSPHRASE: "code-cache-build" });
-  const pki = (args, more = {}) =>
-    execFileSync(process.execPath, [out.path, ...args], { cwd: scratch, env: { ...env, ...more }, stdio: "pipe" });
+  const pki = (args, more = {}) => {
+    try {
+      execFileSync(process.execPath, [out.path, ...args], { cwd: scratch, env: { ...env, ...more }, stdio: "pipe" });
+    } catch (e) {
+      throw new Error(`scripts/build-bundle.mjs: pki ${args.join(" ")} failed: ${e.stderr ?? e.message}`);
+    }
+  };
   pki(["init", "--common-name", "code cache"]);
   pki(["issue", "warm", "warm.example", "127.0.0.1"], { PKI_WRITE_CODE_CACHE: "1" });
+  pki(["new-cert", "--domain", "warm2.example", "warm2"], { PKI_WRITE_CODE_CACHE: "1" });
+  pki(["sign", "warm2"], { PKI_WRITE_CODE_CACHE: "1" });
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -1,5 +1,6 @@
-// `pki issue` compiles dist/bin/lazy/cli/issue.cjs from the V8 code cache the build made (scripts/cached-require.js):
-// only a cache made for exactly that source by this node is used, since V8 itself checks only the source's length.
+// `pki issue`, `pki new-cert` and `pki sign` compile dist/bin/lazy/cli/NAME.cjs from the V8 code cache the build made
+// (scripts/cached-require.js): only a cache made for exactly that source by this node is used, since V8 itself checks
+// only the source's length.
 import test from "ava";
 import { createHash } from "node:crypto";
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
@@ -7,18 +8,18 @@ import { join } from "node:path";
 import vm from "node:vm";
 import { newDepot, PASS, ROOT, run } from "./_helpers.js";
 
-const ISSUE = join(ROOT, "dist", "bin", "lazy", "cli", "issue.cjs");
-
-test("issue.cjs's code cache is made for its source by this node, and V8 takes it", (t) => {
-  const source = readFileSync(ISSUE, "utf8");
-  const cache = readFileSync(`${ISSUE}.cache`);
+const made = (name) => `${name}.cjs's code cache is made for its source by this node, and V8 takes it`;
+for (const name of ["issue", "new-cert", "sign"]) test(made(name), (t) => {
+  const file = join(ROOT, "dist", "bin", "lazy", "cli", `${name}.cjs`);
+  const source = readFileSync(file, "utf8");
+  const cache = readFileSync(`${file}.cache`);
   const nl = cache.indexOf(10);
   const [, hash, version] = /^pki code cache ([0-9a-f]{64}) (v\S+)$/.exec(cache.subarray(0, nl).toString()) ?? [];
   t.is(hash, createHash("sha256").update(source).digest("hex"), "made for another source");
   t.is(version, process.version, "made by another node: npm test rebuilds dist/ (pretest)");
   // the wrapper __pki_require compiles: another wrapper would not match the cache either
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
-  const script = new vm.Script(wrapped, { filename: ISSUE, cachedData: cache.subarray(nl + 1) });
+  const script = new vm.Script(wrapped, { filename: file, cachedData: cache.subarray(nl + 1) });
   t.false(script.cachedDataRejected);
 });
 

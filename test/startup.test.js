@@ -3,7 +3,7 @@
 // script too (node 24 does); `pki list` and `pki status` add the SQLite driver and the read path, nothing more.
 // Judged from node's own record (process.moduleLoadList) of each process, taken at exit by a preloaded script.
 import test from "ava";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PASS, PKI, ROOT, pkiOk, run, tempDir } from "./_helpers.js";
 
@@ -70,10 +70,10 @@ test("pki list and status on depot.db load SQLite and the read path: no issuance
   }
 });
 
-// `pki issue` is one CommonJS file (scripts/build-bundle.mjs): it sets up no ES-module loader (unless node does for
-// an empty CommonJS script), and of the npm packages it requires only better-sqlite3's addon; the others (the
-// ASN.1 stack, tar, pg, pkcs11js) stay unloaded unless a path needs them.
-test("pki issue runs as CommonJS: no ES-module loader, no npm package but better-sqlite3", async (t) => {
+// `pki issue`, `pki new-cert` and `pki sign` are one CommonJS file each (scripts/build-bundle.mjs): they set up no
+// ES-module loader (unless node does for an empty CommonJS script), and of the npm packages they require only
+// better-sqlite3's addon; the others (the ASN.1 stack, tar, pg, pkcs11js) stay unloaded unless a path needs them.
+test("issue, new-cert and sign run as CommonJS: no ES-module loader, no npm package but better-sqlite3", async (t) => {
   const dir = tempDir(t);
   const env = { PKI_DEPOT: join(dir, ".pki"), PKI_PASSPHRASE: PASS };
   await pkiOk(t, dir, ["init"], { env });
@@ -83,12 +83,20 @@ test("pki issue runs as CommonJS: no ES-module loader, no npm package but better
   const packages = "Object.keys(require.cache).filter((f) => f.includes('/node_modules/'))";
   writeFileSync(dump, `${DUMP}\nprocess.on('exit', () => require('fs').writeFileSync(process.env.DUMP + '.pkg', ` +
     `JSON.stringify(${packages})));`);
-  const { r, modules } = await loaded(t, dir, [PKI, "issue", "web", "web.example.com", "127.0.0.1"], env, dump);
-  t.regex(r.stderr, /^Issued "web"/);
-  const out = [...readdirSync(dir)].find((f) => f.endsWith(".txt.pkg"));
-  const pkgs = JSON.parse(readFileSync(join(dir, out), "utf8")).map((f) => f.split("/node_modules/").pop());
-  t.deepEqual(pkgs.filter((f) => !f.startsWith("better-sqlite3/")), [], "npm packages loaded");
-  t.true(pkgs.some((f) => f.endsWith("better_sqlite3.node")), "else this test judges nothing");
-  if (script.has(ESM_LOADER)) t.log("this node sets up its ES-module loader for any CommonJS script: nothing to judge");
-  else t.false(modules.has(ESM_LOADER), "pki issue set up the ES-module loader");
+  const commands = [
+    [["issue", "web", "web.example.com", "127.0.0.1"], /^Issued "web"/],
+    [["new-cert", "--domain", "api.example.com", "api"], /^Created key and CSR for "api"/],
+    [["sign", "api"], /^Signed "api"/],
+  ];
+  for (const [args, said] of commands) {
+    const { r, modules } = await loaded(t, dir, [PKI, ...args], env, dump);
+    t.regex(r.stderr, said);
+    const out = [...readdirSync(dir)].find((f) => f.endsWith(".txt.pkg"));
+    const pkgs = JSON.parse(readFileSync(join(dir, out), "utf8")).map((f) => f.split("/node_modules/").pop());
+    rmSync(join(dir, out));
+    t.deepEqual(pkgs.filter((f) => !f.startsWith("better-sqlite3/")), [], `pki ${args[0]}: npm packages loaded`);
+    t.true(pkgs.some((f) => f.endsWith("better_sqlite3.node")), "else this test judges nothing");
+    if (script.has(ESM_LOADER)) t.log("this node sets up its ES-module loader for any CommonJS script: no judging");
+    else t.false(modules.has(ESM_LOADER), `pki ${args[0]} set up the ES-module loader`);
+  }
 });
