@@ -22,10 +22,15 @@ export function builder(y: Argv) {
 type Args = Awaited<ReturnType<typeof builder>["argv"]> & { depot?: string };
 type Row = {
   name: string; kind: string; issuer?: string; state: string; serial?: string; notAfter?: string;
-  sans: { ips: string[]; domains: string[]; uris?: string[]; emails?: string[] }; acme?: unknown;
+  sans: { ips: string[]; domains: string[]; uris?: string[]; emails?: string[] };
+  acme?: { account: string; order: string; replaces?: string };
 };
 
-/** Streamed from the record store (a layout-1 depot: its read-only snapshot). */
+/**
+ * Streamed from the record store (a layout-1 depot: its read-only snapshot). Which ACME certificate replaced which
+ * comes with each entry (recorded when its order was finalized): list reads the entries it prints and no ACME
+ * order, however many a fleet's depot holds.
+ */
 export async function handler(a: Args) {
   const read = await import("../store/depot/list-read.js");
   const { listed, listFilter, locateDepot, openRecords, recordsOf, stateOf } = read;
@@ -41,32 +46,17 @@ export async function handler(a: Args) {
     async function* rows() {
       for await (const e of listed(recordsOf(store), o)) yield { ...e, state: stateOf(e, now) };
     }
-    // Which ACME certificate replaced which, from the orders (before the entries stream: one read at a time).
-    const replaced = new Map<string, string>();
-    await store.read(async (tx) => {
-      for await (const ord of tx.acmeList("orders")) if (ord.replacesCert) replaced.set(ord.id, ord.replacesCert);
-    });
-    await print(a, rows(), (order) => replaced.get(order));
+    await print(a, rows());
   } finally {
     await store.close();
   }
 }
 
-/** `replacedOf(order)`: the entry an ACME order's certificate replaced (RFC 9773 `replaces`), if any. */
-async function print(
-  a: Args,
-  rows: AsyncIterable<Row>,
-  replacedOf: (order: string) => string | undefined,
-) {
-  const replaces = (e: Row) => {
-    const order = (e.acme as { order?: unknown } | undefined)?.order;
-    return typeof order === "string" ? replacedOf(order) : undefined;
-  };
+async function print(a: Args, rows: AsyncIterable<Row>) {
   const { JsonArrayOut, TableOut } = await import("./out.js");
   if (a.json) {
     const out = new JsonArrayOut();
     for await (const e of rows) {
-      const r = replaces(e);
       out.add({
         name: e.name,
         kind: e.kind,
@@ -75,7 +65,7 @@ async function print(
         serial: e.serial ?? null,
         notAfter: e.notAfter ?? null,
         sans: e.sans,
-        ...(e.acme ? { acme: { ...e.acme, ...(r ? { replaces: r } : {}) } } : {}),
+        ...(e.acme ? { acme: e.acme } : {}),
       });
     }
     return out.end();
@@ -83,7 +73,7 @@ async function print(
   const out = new TableOut(["NAME", "STATUS", "NOT AFTER", "SANS"]);
   for await (const e of rows) {
     const sans = [...e.sans.ips, ...e.sans.domains, ...(e.sans.uris ?? []), ...(e.sans.emails ?? [])];
-    const r = replaces(e);
+    const r = e.acme?.replaces;
     out.add([r ? `${e.name} (replaces ${r})` : e.name, e.state, e.notAfter ?? "-", sans.join(",") || "-"]);
   }
   out.end();

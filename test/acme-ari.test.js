@@ -4,10 +4,10 @@
 import test from "ava";
 import acme from "acme-client";
 import https from "node:https";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openssl, pki, pkiOk, snapshot } from "./_helpers.js";
-import { challengeServer, depotCert, logged, newDepot, request, startAcme } from "./_acme.js";
+import { acmeSnapshot, challengeServer, depotCert, logged, newDepot, request, startAcme } from "./_acme.js";
 
 /** RFC 9773 §4.1 from openssl's own reading of the certificate: AKI key id "." the serial's DER content bytes. */
 async function opensslCertId(t, file) {
@@ -132,7 +132,9 @@ test.serial("newOrder's replaces is recorded, a second one is alreadyReplaced, p
 
 test("pki acme renew-now: --issuer and --all mark what the server issued; bad selections change nothing", async (t) => {
   const dir = await newDepot(t);
-  const before = snapshot(join(dir, ".pki"));
+  // the depot's files byte for byte; on PostgreSQL (acme-ari-pg) its records
+  const state = async () => (existsSync(join(dir, ".pki")) ? snapshot(join(dir, ".pki")) : acmeSnapshot(dir));
+  const before = await state();
   for (const [args, code, re] of [
     [["acme", "renew-now"], 2, /^pki: usage: pki acme renew-now NAME \| --issuer CA \| --all\n$/],
     [["acme", "renew-now", "x", "--all"], 2, /usage/],
@@ -143,7 +145,7 @@ test("pki acme renew-now: --issuer and --all mark what the server issued; bad se
     t.is(r.code, code, `${args.join(" ")}: ${r.stderr}`);
     t.regex(r.stderr, re);
   }
-  t.deepEqual(snapshot(join(dir, ".pki")), before);
+  t.deepEqual(await state(), before);
   const none = await pkiOk(t, dir, ["acme", "renew-now", "--all"]);
   t.is(none.out, "");
   t.regex(none.stderr, /nothing marked/);

@@ -52,7 +52,7 @@ test("a version-2 depot.db is migrated to 3 in one transaction: its accounts are
   db.close();
   const store = await SqliteStore.open(dir);
   t.teardown(() => store.close());
-  t.is((await sqlite(t, file, "PRAGMA user_version")).trim(), "3");
+  t.is((await sqlite(t, file, "PRAGMA user_version")).trim(), "4");
   await migratedLookups(t, store);
   t.is((await sqlite(t, file, "SELECT count(thumbprint) FROM acme")).trim(), "50", "the junk row got none");
   const schema = "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)";
@@ -73,7 +73,7 @@ test("a version-2 PostgreSQL depot is migrated to 3 in one transaction: its acco
   t.is(made.code, 0, made.stderr);
   const store = await PgStore.open(pg.url(db));
   t.teardown(() => store.close());
-  t.is((await psql("SELECT version FROM pki_schema")).out.trim(), "3");
+  t.is((await psql("SELECT version FROM pki_schema")).out.trim(), "4");
   await migratedLookups(t, store);
   t.is((await psql("SELECT count(thumbprint) FROM acme")).out.trim(), "50", "the rows that are not JSON got none");
 });

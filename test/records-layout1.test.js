@@ -115,6 +115,9 @@ test("ACME state of dns-01, wildcards and ARI (a dns-01 challenge, wildcard, rep
       const f = readdirSync(old(`acme/${kind}`))[0];
       t.deepEqual(await tx.acmeGet(kind, f.slice(0, -5)), JSON.parse(readFileSync(old(`acme/${kind}/${f}`), "utf8")));
     }
+    // which entry the order's certificate replaced goes with that certificate's entry (what `pki list` shows)
+    const ord = readdirSync(old("acme/orders"))[0].slice(0, -5);
+    t.is((await tx.entryByAcmeOrder(ord)).acme.replaces, "web");
   });
 });
 

@@ -134,9 +134,9 @@ test("a schema holding a table that is not pki's is refused by create and open, 
 test("a newer schema version is refused; an older one is migrated in one transaction", async (t) => {
   const { db, store } = await newStore(t);
   await store.close();
-  t.is((await psqlAs(db, "UPDATE pki_schema SET version = 4")).code, 0);
+  t.is((await psqlAs(db, "UPDATE pki_schema SET version = 5")).code, 0);
   await oneLine(t, PgStore.open(pg.url(db)),
-    /^PostgreSQL schema "public" at .* has schema version 4, newer than this pki understands \(3\): upgrade pki$/);
+    /^PostgreSQL schema "public" at .* has schema version 5, newer than this pki understands \(4\): upgrade pki$/);
   const old = await pg.db();
   const { SCHEMA_MARK } = await import(join(RECORDS, "postgres-ddl.js"));
   const mark = `${SCHEMA_MARK}; INSERT INTO pki_schema VALUES (1, 'pki', 0)`;
@@ -144,7 +144,7 @@ test("a newer schema version is refused; an older one is migrated in one transac
   const s = await PgStore.open(pg.url(old));
   t.teardown(() => s.close());
   await oneLine(t, s.read((tx) => tx.depot()), /is damaged: depot is missing: run 'pki doctor'$/);
-  t.is((await psqlAs(old, "SELECT version FROM pki_schema")).out.trim(), "3");
+  t.is((await psqlAs(old, "SELECT version FROM pki_schema")).out.trim(), "4");
   t.is(await s.read((tx) => tx.count()), 0);
 });
 
@@ -159,7 +159,7 @@ test("a version-1 depot (before CRL URLs) is migrated to 2 in one transaction, i
   t.is((await psqlAs(db, v1.join("; "))).code, 0);
   const s = await PgStore.open(pg.url(db));
   t.teardown(() => s.close());
-  t.is((await psqlAs(db, "SELECT version FROM pki_schema")).out.trim(), "3");
+  t.is((await psqlAs(db, "SELECT version FROM pki_schema")).out.trim(), "4");
   t.is((await s.read((tx) => tx.entry("ca"))).subject, "CN=Old");
   await s.write(async (tx) => tx.putEntry({ ...(await tx.entry("ca")), crlUrl: "http://ca.test/ca.crl" }));
   t.is((await s.read((tx) => tx.entry("ca"))).crlUrl, "http://ca.test/ca.crl");

@@ -80,7 +80,7 @@ test("an older schema (version 0: pki's but empty) is migrated on open, in one t
   const e = await t.throwsAsync(store.read((tx) => tx.depot()));
   t.is(e.message, "depot.db is damaged: depot is missing: run 'pki doctor'");
   await store.close();
-  t.is((await sqlite(t, db, "PRAGMA user_version")).trim(), "3");
+  t.is((await sqlite(t, db, "PRAGMA user_version")).trim(), "4");
   const tables = "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name)";
   t.is((await sqlite(t, db, tables)).trim(), "acme blobs crls depot eab entries history nonces removed serials");
 });
@@ -107,7 +107,7 @@ test("a version-1 depot.db (before CRL URLs) is migrated to 2 in one transaction
   t.is((await store.read((tx) => tx.entry("ca"))).subject, "CN=Old");
   await store.write(async (tx) => tx.putEntry({ ...(await tx.entry("ca")), crlUrl: "http://ca.test/ca.crl" }));
   t.is((await store.read((tx) => tx.entry("ca"))).crlUrl, "http://ca.test/ca.crl");
-  t.is((await sqlite(t, join(dir, "depot.db"), "PRAGMA user_version")).trim(), "3");
+  t.is((await sqlite(t, join(dir, "depot.db"), "PRAGMA user_version")).trim(), "4");
   // the migrated file's schema is exactly a new depot's (checked on every open)
   const schema = "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)";
   const fresh = (await newStore(t)).db;

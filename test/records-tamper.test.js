@@ -85,8 +85,8 @@ for (const [what, sql, re] of edits) {
 
 test("a schema version newer than this pki's is refused", async (t) => {
   const { dir, db } = await depot(t);
-  await sqlite(t, db, "PRAGMA user_version = 4");
-  await refused(t, dir, /^depot\.db has schema version 4, newer than this pki understands \(3\): upgrade pki$/);
+  await sqlite(t, db, "PRAGMA user_version = 5");
+  await refused(t, dir, /^depot\.db has schema version 5, newer than this pki understands \(4\): upgrade pki$/);
 });
 
 test("a trigger added with sqlite3 is refused, not run", async (t) => {

@@ -18,6 +18,8 @@ export interface IssueRequest {
   identifiers: Identifier[];
   account: string;
   order: string;
+  /** The depot entry whose certificate this one replaces (the order's RFC 9773 replacesCert). */
+  replaces?: string;
 }
 export interface IssuedCert {
   name: string;

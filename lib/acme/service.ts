@@ -363,8 +363,8 @@ export class AcmeService {
     const done = await this.store.transact(async (tx) => {
       const cur = await this.order(acct, id, tx);
       if (cur.status !== "ready") throw problem("orderNotReady", `the order is ${cur.status}, not ready`, 403);
-      const name =
-        recorded ?? (await tx.issue({ csrDer, identifiers: cur.identifiers, account: acct.id, order: cur.id })).name;
+      const r = { csrDer, identifiers: cur.identifiers, account: acct.id, order: cur.id, replaces: cur.replacesCert };
+      const name = recorded ?? (await tx.issue(r)).name;
       const next: Order = { ...cur, status: "valid", cert: name };
       tx.put("orders", next);
       return next;

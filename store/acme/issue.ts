@@ -1,8 +1,9 @@
 /**
  * A certificate from a finalized ACME order, inside the order's write transaction on the record store: signed by
  * signUnder (the issuer a signed CA, every name constraint on its path, the expiry clamped to the issuer's, a
- * serial reserved by the database), recorded as an external-key entry acme-SERIAL carrying the account and order,
- * with its CSR and certificate. The order's own record lands in the same transaction: all or nothing.
+ * serial reserved by the database), recorded as an external-key entry acme-SERIAL carrying the account, the order
+ * and the entry the order replaces (RFC 9773), with its CSR and certificate. The order's own record lands in the
+ * same transaction: all or nothing.
  */
 import { x509 } from "../../lib/x509/peculiar.js";
 import type { Sans } from "../../lib/x509/cert.js";
@@ -61,7 +62,7 @@ export async function issueForOrder(s: Session, tx: WriteTx, is: AcmeIssuer, r: 
     notAfter: cert.notAfter.toISOString(),
     usage: ACME_PROFILE.kind === "leaf" ? ACME_PROFILE.usage : undefined,
     external: true,
-    acme: { account: r.account, order: r.order },
+    acme: { account: r.account, order: r.order, ...(r.replaces ? { replaces: r.replaces } : {}) },
   };
   // the short name, unless an entry holds it: then the whole serial's (unique among serials)
   const name = (await tx.addEntry(e)) ? e.name : `acme-${serial}`;

@@ -4,8 +4,8 @@
  * each certificate parses, carries the serial and dates its record names and is signed by the CA the record names;
  * every serial (current, past, removed) is recorded once and reserved; every key is an EncryptedPrivateKeyInfo
  * (and, given the passphrase, opens and is the certificate's key); each CA's latest CRL is signed by it; each ACME
- * account is found by its key. There is nothing to roll back: a command's changes are one transaction, all or
- * nothing.
+ * account is found by its key; each ACME certificate's entry replaces what its order says. There is nothing to
+ * roll back: a command's changes are one transaction, all or nothing.
  */
 import { X509Certificate } from "node:crypto";
 import { chmodSync, lstatSync } from "node:fs";
@@ -55,6 +55,7 @@ export async function doctorRecords(
     for await (const e of tx.list()) {
       r.entries++;
       await checkEntry(tx, e, { problem, caCert, serial, r, passphrase: o.passphrase });
+      if (e.acme) await checkReplaces(tx, e, problem);
     }
     for await (const rm of tx.removed()) await serial(rm.serial, `removed "${rm.name}"`);
     await checkAcmeKeys(tx, problem);
@@ -94,8 +95,28 @@ async function checkAcmeKeys(tx: ReadTx, problem: (what: string) => void): Promi
       if ((await tx.acmeAccountByThumbprint(a.thumbprint))?.id !== a.id)
         problem(`ACME account "${a.id}" is not found by its key: its thumbprint column differs from its body`);
   } catch (e) {
-    if (!(e instanceof DepotError)) throw e;
-    problem(e.message.replace(/^.*? is damaged: (.*): run 'pki doctor'$/, "$1"));
+    damaged(e, problem);
+  }
+}
+
+/** A damaged record a check ran into (validate.ts refused it), as one problem: what is wrong with which field. */
+function damaged(e: unknown, problem: (what: string) => void): void {
+  if (!(e instanceof DepotError)) throw e;
+  problem(e.message.replace(/^.*? is damaged: (.*): run 'pki doctor'$/, "$1"));
+}
+
+/**
+ * An ACME certificate's entry records the entry its order replaced (what `pki list` shows without reading orders):
+ * it must say what the order says. An order no longer kept leaves the entry's record as the only word.
+ */
+async function checkReplaces(tx: ReadTx, e: EntryRecord, problem: (what: string) => void): Promise<void> {
+  try {
+    const o = await tx.acmeGet("orders", e.acme!.order);
+    if (o && o.replacesCert !== e.acme!.replaces)
+      problem(`${whose(e.name)} records that it replaces ${e.acme!.replaces ? `"${e.acme!.replaces}"` : "nothing"}, ` +
+        `its ACME order "${o.id}" ${o.replacesCert ? `"${o.replacesCert}"` : "nothing"}`);
+  } catch (err) {
+    damaged(err, problem);
   }
 }
 

@@ -78,6 +78,12 @@ export function readLayout1(dir: string): Layout1 {
     blob({ name, kind: "csr", serial }, pastFile(name, serial, "csr"), false);
   }
   readAcme(view, out);
+  // Layout 1 kept which entry an ACME certificate replaced only in the order; records keep it with the entry.
+  const replaced = new Map(out.acme.orders.map((o) => [o.id, o.replacesCert]));
+  for (const e of out.entries) {
+    const r = e.acme && replaced.get(e.acme.order);
+    if (r) e.acme = { ...e.acme!, replaces: r };
+  }
   return out;
 }
 

@@ -4,7 +4,7 @@
  * validated is the exact string pki wrote. pki_schema says the schema is pki's and which version it holds.
  */
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The marker table, made first: a schema holding it (and only pki's relations) is a pki depot. */
 export const SCHEMA_MARK = `CREATE TABLE pki_schema (
@@ -72,8 +72,27 @@ const SCHEMA_V3: readonly string[] = [
 END $$`,
 ];
 
+/**
+ * Version 4: the entry an ACME certificate replaced is recorded with its entry (sqlite-ddl.ts says why), filled
+ * from each entry's order in one pass; an order body that is not JSON gives none rather than failing the migration.
+ */
+const SCHEMA_V4: readonly string[] = [
+  `ALTER TABLE entries ADD COLUMN acme_replaces text`,
+  `DO $$ DECLARE r record; BEGIN
+  FOR r IN SELECT e.name, a.body FROM entries e JOIN acme a ON a.kind = 'orders' AND a.id = e.acme_order LOOP
+    BEGIN
+      UPDATE entries SET acme_replaces = CASE WHEN jsonb_typeof(r.body::jsonb -> 'replacesCert') = 'string'
+        THEN r.body::jsonb ->> 'replacesCert' END WHERE name = r.name;
+    EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN NULL;
+    END;
+  END LOOP;
+END $$`,
+];
+
 /** MIGRATIONS[v] takes version v to v + 1, in the one transaction that records v + 1. Version 0: only the mark. */
-export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1, 1: SCHEMA_V2, 2: SCHEMA_V3 };
+export const MIGRATIONS: Record<number, readonly string[]> = {
+  0: SCHEMA_V1, 1: SCHEMA_V2, 2: SCHEMA_V3, 3: SCHEMA_V4,
+};
 
 /**
  * The relations (pg_class kind and name) a schema of the current version holds: tables, their indexes

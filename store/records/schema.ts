@@ -63,7 +63,11 @@ export interface EntryRecord {
   revoked?: Revocation;
   alias?: string; // the name the source tool gave it (import: certstrap's CA file name)
   external?: boolean; // the key is held elsewhere (signed from a foreign CSR): no key blob
-  acme?: { account: string; order: string }; // issued by `pki acme serve`: the ACME account and order
+  /**
+   * Issued by `pki acme serve`: the ACME account and order, and the entry whose certificate the order replaced (RFC
+   * 9773 `replaces`, the order's replacesCert) recorded with it, so `pki list` reads no order to show it.
+   */
+  acme?: { account: string; order: string; replaces?: string };
   crlUrl?: string; // ca: the http:// URL of its CRL, put in every certificate it signs (CRL distribution point)
 }
 /** An entry with its past certificates, oldest first (layout 1's index.json entry). */

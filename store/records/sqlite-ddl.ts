@@ -6,7 +6,7 @@
 
 /** "pkiD": PRAGMA application_id of every depot.db. */
 export const APPLICATION_ID = 0x706b6944;
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The statements that make schema version 1, in order (the text SQLite keeps in sqlite_schema). */
 export const SCHEMA_V1: readonly string[] = [
@@ -68,10 +68,25 @@ const SCHEMA_V3: readonly string[] = [
 ];
 
 /**
+ * Version 4: the entry an ACME certificate replaced (its order's replacesCert) is recorded with the certificate's
+ * entry, so `pki list` reads the entries it prints and no order (a fleet depot holds one per issuance). Existing
+ * entries get it from their order in the migration's one pass; an order that is not JSON gives none (damage
+ * `pki doctor` reports).
+ */
+const SCHEMA_V4: readonly string[] = [
+  `ALTER TABLE entries ADD COLUMN acme_replaces TEXT`,
+  `UPDATE entries SET acme_replaces = (SELECT CASE WHEN NOT json_valid(body) THEN NULL
+  WHEN json_type(body, '$.replacesCert') = 'text' THEN json_extract(body, '$.replacesCert') END
+  FROM acme WHERE kind = 'orders' AND id = entries.acme_order) WHERE acme_order IS NOT NULL`,
+];
+
+/**
  * How an older schema becomes the next one: MIGRATIONS[v] takes version v to v + 1, run in one transaction
  * with the new version. Version 0 is an empty file; a new depot runs them all, so it holds what a migrated one does.
  */
-export const MIGRATIONS: Record<number, readonly string[]> = { 0: SCHEMA_V1, 1: SCHEMA_V2, 2: SCHEMA_V3 };
+export const MIGRATIONS: Record<number, readonly string[]> = {
+  0: SCHEMA_V1, 1: SCHEMA_V2, 2: SCHEMA_V3, 3: SCHEMA_V4,
+};
 
 /**
  * The objects (type and name → CREATE text) a database of the current version holds. ADD COLUMN edits the

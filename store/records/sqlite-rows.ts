@@ -47,7 +47,10 @@ export function entryOf(c: Check, r: Row): Row {
   opt(o, "revoked", revocationOf(r));
   opt(o, "alias", r.alias);
   opt(o, "external", r.external === 1 ? true : r.external === 0 ? false : r.external);
-  if (r.acme_account !== null || r.acme_order !== null) o.acme = { account: r.acme_account, order: r.acme_order };
+  if (r.acme_account !== null || r.acme_order !== null || r.acme_replaces !== null) {
+    o.acme = { account: r.acme_account, order: r.acme_order };
+    opt(o.acme as Row, "replaces", r.acme_replaces);
+  }
   opt(o, "crlUrl", r.crl_url);
   return o;
 }
@@ -55,7 +58,7 @@ export function entryOf(c: Check, r: Row): Row {
 export const ENTRY_COLUMNS = [
   "name", "name_fold", "kind", "issuer", "subject", "key_type", "sans", "status", "created", "serial", "not_before",
   "not_after", "usage", "eku", "path_length", "revoked_date", "revoked_reason", "alias", "external", "acme_account",
-  "acme_order", "crl_url",
+  "acme_order", "crl_url", "acme_replaces",
 ] as const;
 
 /** An EntryRecord as the parameters of ENTRY_COLUMNS. */
@@ -66,6 +69,7 @@ export function entryParams(e: EntryRecord): unknown[] {
     e.created, n(e.serial), n(e.notBefore), n(e.notAfter), n(e.usage), e.eku ? JSON.stringify(e.eku) : null,
     n(e.pathLength), n(e.revoked?.date), n(e.revoked?.reason), n(e.alias),
     e.external === undefined ? null : e.external ? 1 : 0, n(e.acme?.account), n(e.acme?.order), n(e.crlUrl),
+    n(e.acme?.replaces),
   ];
 }
 

@@ -60,6 +60,7 @@ export function validEntry(c: Check, raw: Record<string, unknown>, isCa: (n: str
     const a = c.obj(raw.acme, `${f}.acme`);
     id(c, a.account, `${f}.acme.account`);
     id(c, a.order, `${f}.acme.order`);
+    if (a.replaces !== undefined) c.name(a.replaces, `${f}.acme.replaces`);
   }
   if (raw.crlUrl !== undefined) {
     c.str(raw.crlUrl, `${f}.crlUrl`, MAX_CRL_URL);
