@@ -163,8 +163,8 @@ async function check(a: Args, store?: Store) {
     const keys = a.caKey
       ? await keyPairFromPem(await unlockKeyPem(readInputFile(a.caKey, "--ca-key"), a.caKey, caPass))
       : await keyPairFromPem(toPem("PRIVATE KEY", (await depot!.material("ca", await caPass())).keyDer!));
-    const { subtle } = await import("../lib/x509/keys.js");
-    if (!Buffer.from(await subtle().exportKey("spki", keys.publicKey)).equals(Buffer.from(cert.publicKey.rawData)))
+    const { isKeyOf } = await import("../lib/x509/keys.js");
+    if (!(await isKeyOf(keys, cert.publicKey.rawData)))
       throw new Error(`the CA key does not belong to ${caLabel}`);
     ca = { cert, keys };
   }

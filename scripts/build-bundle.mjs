@@ -202,7 +202,7 @@ for (const [name, { cached, ...own }] of WHOLE) {
   });
   const from = `import("./${name}.mjs")`;
   if (!pkiText.includes(from)) throw new Error(`dist/bin/pki.js: no ${from} to turn into a require`);
-  if (cached && readFileSync(`dist/bin/${name}.cjs`, "utf8").includes("import("))
+  if (cached && readFileSync(new URL(`../dist/bin/${name}.cjs`, import.meta.url), "utf8").includes("import("))
     throw new Error(`dist/bin/${name}.cjs has an import(), which __pki_require cannot compile`);
   const load = cached ? "__pki_require" : "require";
   pkiText = pkiText.replaceAll(from, `Promise.resolve().then(()=>${load}("./${name}.cjs"))`);

@@ -18,6 +18,7 @@ import {
   GeneralSubtrees,
   NameConstraints as AsnNameConstraints,
 } from "@peculiar/asn1-x509";
+import { ipBytes as ipBytesOf } from "./build.js";
 import { x509 } from "./peculiar.js";
 import { checkDomain, checkIp, InputError, isIPv4Text, isIPv6Text, splitList } from "./validate.js";
 import type { Sans } from "./cert.js";
@@ -98,17 +99,8 @@ function networkOf(bytes: number[], mask: number[]): string {
     : checkIp(net.reduce((s, b, i) => s + (i % 2 ? "" : i ? ":" : "") + b.toString(16).padStart(2, "0"), ""));
 }
 
-function ipBytes(ip: string): number[] {
-  if (isIPv4Text(ip)) return ip.split(".").map(Number);
-  const [l, r] = ip.includes("::") ? ip.split("::") : [ip, undefined];
-  const left = l ? l.split(":") : [],
-    right = r ? r.split(":") : [];
-  const groups = [...left, ...Array(8 - left.length - right.length).fill("0"), ...(r === undefined ? [] : right)];
-  return groups.flatMap((g) => {
-    const v = parseInt(g, 16);
-    return [v >> 8, v & 0xff];
-  });
-}
+/** The address's bytes (build.ts's writer, which the iPAddress SANs use too). */
+const ipBytes = (ip: string): number[] => [...ipBytesOf(ip)];
 
 function maskBytes(prefix: number, len: number): number[] {
   return Array.from({ length: len }, (_, i) =>

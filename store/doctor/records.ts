@@ -16,6 +16,7 @@ import { readCrl } from "../../lib/x509/crl-read.js";
 import { keyObjectsOf } from "../../lib/x509/keys.js";
 import { toPem } from "../../lib/x509/pem.js";
 import { DepotError } from "../fsutil.js";
+import { DamageError } from "../records/integrity.js";
 import { tokenKeyUri } from "../keys/ref.js";
 import { ownershipProblems } from "../ownership.js";
 import type { EntryRecord, ReadTx, RecordStore } from "../records/schema.js";
@@ -102,7 +103,7 @@ async function checkAcmeKeys(tx: ReadTx, problem: (what: string) => void): Promi
 /** A damaged record a check ran into (validate.ts refused it), as one problem: what is wrong with which field. */
 function damaged(e: unknown, problem: (what: string) => void): void {
   if (!(e instanceof DepotError)) throw e;
-  problem(e.message.replace(/^.*? is damaged: (.*): run 'pki doctor'$/, "$1"));
+  problem(e instanceof DamageError ? e.detail : e.message);
 }
 
 /**

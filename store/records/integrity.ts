@@ -47,11 +47,18 @@ function inX509Range(d: Date): boolean {
   return d.getTime() >= MIN_X509_DATE.getTime() && d.getTime() <= MAX_X509_DATE.getTime();
 }
 
+/** A value a rule refused: `detail` says which field and what is wrong with it (what `pki doctor` reports). */
+export class DamageError extends DepotError {
+  constructor(readonly file: string, readonly detail: string) {
+    super(`${file} is damaged: ${detail}: run 'pki doctor'`);
+  }
+}
+
 /** The rules, one method a field kind; `file` names what is damaged (index.json, depot.db). */
 export class Check {
   constructor(readonly file: string) {}
   fail(field: string, why: string): never {
-    throw new DepotError(`${this.file} is damaged: ${field} ${why}: run 'pki doctor'`);
+    throw new DamageError(this.file, `${field} ${why}`);
   }
   obj(v: unknown, field: string): Record<string, unknown> {
     if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(field, "is not an object");

@@ -53,40 +53,42 @@ const SCHEMA_V1: readonly string[] = [
 const SCHEMA_V2: readonly string[] = [`ALTER TABLE entries ADD COLUMN crl_url text`];
 
 /**
+ * A migration's fill from the JSON bodies, one row `r` of `rows` at a time, each body cast to jsonb on its own: one
+ * that is not JSON (damage the reads and `pki doctor` report) leaves its row unfilled rather than failing the
+ * migration.
+ */
+const eachBody = (rows: string, update: string) => `DO $$ DECLARE r record; BEGIN
+  FOR r IN ${rows} LOOP
+    BEGIN
+      ${update};
+    EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN NULL;
+    END;
+  END LOOP;
+END $$`;
+/** The string at `key` of r.body, or NULL. */
+const textIn = (key: string) =>
+  `CASE WHEN jsonb_typeof(r.body::jsonb -> '${key}') = 'string' THEN r.body::jsonb ->> '${key}' END`;
+
+/**
  * Version 3: an ACME account's key (its thumbprint) and an order's account are looked up by index (sqlite-ddl.ts
- * says why). The body is text: each account's is cast to jsonb on its own, so one that is not JSON (damage the
- * look-ups and `pki doctor` report) gets no thumbprint rather than failing the migration.
+ * says why), each account's thumbprint filled from its body.
  */
 const SCHEMA_V3: readonly string[] = [
   `ALTER TABLE acme ADD COLUMN thumbprint text`,
   `CREATE INDEX acme_thumbprint ON acme (kind, thumbprint, id)`,
   `CREATE INDEX acme_account ON acme (kind, account, id)`,
-  `DO $$ DECLARE r record; BEGIN
-  FOR r IN SELECT id, body FROM acme WHERE kind = 'accounts' LOOP
-    BEGIN
-      UPDATE acme SET thumbprint = CASE WHEN jsonb_typeof(r.body::jsonb -> 'thumbprint') = 'string'
-        THEN r.body::jsonb ->> 'thumbprint' END WHERE kind = 'accounts' AND id = r.id;
-    EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN NULL;
-    END;
-  END LOOP;
-END $$`,
+  eachBody(`SELECT id, body FROM acme WHERE kind = 'accounts'`, `UPDATE acme SET thumbprint = ${
+    textIn("thumbprint")} WHERE kind = 'accounts' AND id = r.id`),
 ];
 
 /**
  * Version 4: the entry an ACME certificate replaced is recorded with its entry (sqlite-ddl.ts says why), filled
- * from each entry's order in one pass; an order body that is not JSON gives none rather than failing the migration.
+ * from each entry's order in one pass.
  */
 const SCHEMA_V4: readonly string[] = [
   `ALTER TABLE entries ADD COLUMN acme_replaces text`,
-  `DO $$ DECLARE r record; BEGIN
-  FOR r IN SELECT e.name, a.body FROM entries e JOIN acme a ON a.kind = 'orders' AND a.id = e.acme_order LOOP
-    BEGIN
-      UPDATE entries SET acme_replaces = CASE WHEN jsonb_typeof(r.body::jsonb -> 'replacesCert') = 'string'
-        THEN r.body::jsonb ->> 'replacesCert' END WHERE name = r.name;
-    EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN NULL;
-    END;
-  END LOOP;
-END $$`,
+  eachBody(`SELECT e.name, a.body FROM entries e JOIN acme a ON a.kind = 'orders' AND a.id = e.acme_order`,
+    `UPDATE entries SET acme_replaces = ${textIn("replacesCert")} WHERE name = r.name`),
 ];
 
 /** MIGRATIONS[v] takes version v to v + 1, in the one transaction that records v + 1. Version 0: only the mark. */
